@@ -1,0 +1,31 @@
+# One entry point for Paseo.NET on PowerShell: ./build.ps1 build | test | run [daemon flags] | publish
+param([string]$Command = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
+$ErrorActionPreference = "Stop"
+Set-Location $PSScriptRoot
+$Config = "Release"
+function Build { dotnet restore Paseo.sln; if ($LASTEXITCODE) { exit $LASTEXITCODE }; dotnet build Paseo.sln --no-restore -c $Config -tl:off -nologo -v:minimal; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
+switch ($Command) {
+  "build" { Build }
+  "test" {
+    Build
+    $results = ".test-results"
+    if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+    dotnet test Paseo.sln --no-build -c $Config -tl:off --logger trx --results-directory $results @Rest
+    $rc = $LASTEXITCODE
+    $passed = 0; $failed = 0; $skipped = 0
+    foreach ($f in Get-ChildItem "$results/*.trx") {
+      $c = ([xml](Get-Content $f)).TestRun.ResultSummary.Counters
+      $passed += [int]$c.passed; $failed += [int]$c.failed; $skipped += [int]$c.total - [int]$c.executed
+    }
+    if ($rc -ne 0 -and $failed -eq 0) { $failed = 1 }
+    Write-Output "$passed passed, $failed failed, $skipped skipped"
+    exit $rc
+  }
+  "run" {
+    dotnet build src/Paseo.Host/Paseo.Host.csproj -c $Config -tl:off -nologo -v:minimal
+    & "src/Paseo.Host/bin/$Config/net10.0/paseo" daemon start --foreground @Rest
+    exit $LASTEXITCODE
+  }
+  "publish" { dotnet publish src/Paseo.Host/Paseo.Host.csproj -c $Config -tl:off -nologo -o artifacts/paseo @Rest }
+  default { Write-Error "usage: ./build.ps1 build | test | run [daemon flags] | publish"; exit 64 }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+CONFIG=Release
+command="${1:-build}"
+[ $# -gt 0 ] && shift
+
+build() {
+  dotnet restore Paseo.sln
+  dotnet build Paseo.sln --no-restore -c "$CONFIG" -tl:off -nologo -v:minimal
+}
+
+case "$command" in
+  build)
+    build
+    ;;
+  test)
+    build
+    results=".test-results"
+    rm -rf "$results"
+    set +e
+    dotnet test Paseo.sln --no-build -c "$CONFIG" -tl:off --logger trx --results-directory "$results" "$@"
+    rc=$?
+    set -e
+    passed=0; failed=0; skipped=0; files=0
+    for f in "$results"/*.trx; do
+      [ -e "$f" ] || continue
+      files=$((files + 1))
+      counters=$(grep -o '<Counters [^>]*>' "$f")
+      total=$(sed -E 's/.* total="([0-9]+)".*/\1/' <<<"$counters")
+      p=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+      x=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
+      e=$(sed -E 's/.* executed="([0-9]+)".*/\1/' <<<"$counters")
+      passed=$((passed + p)); failed=$((failed + x)); skipped=$((skipped + total - e))
+    done
+    # A crashed test host or a missing result file is a failure even when no test reported one.
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+    if [ "$files" -eq 0 ] && [ "$rc" -eq 0 ]; then rc=1; failed=1; fi
+    echo "$passed passed, $failed failed, $skipped skipped"
+    exit "$rc"
+    ;;
+  run)
+    dotnet build src/Paseo.Host/Paseo.Host.csproj -c "$CONFIG" -tl:off -nologo -v:minimal
+    exec "src/Paseo.Host/bin/$CONFIG/net10.0/paseo" daemon start --foreground "$@"
+    ;;
+  publish)
+    dotnet publish src/Paseo.Host/Paseo.Host.csproj -c "$CONFIG" -tl:off -nologo -o artifacts/paseo "$@"
+    echo "published to artifacts/paseo/paseo"
+    ;;
+  bench)
+    build
+    exec bench/run.sh "$@"
+    ;;
+  *)
+    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench" >&2
+    exit 64
+    ;;
+esac

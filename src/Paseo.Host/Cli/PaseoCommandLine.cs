@@ -1,0 +1,124 @@
+using System.CommandLine;
+using Paseo.Host.Daemon;
+using Paseo.Transport.Configuration;
+
+namespace Paseo.Host.Cli;
+
+/// <summary>The `paseo` command tree. Daemon management now; agent commands join it with the CLI issue.</summary>
+public static class PaseoCommandLine
+{
+    public static RootCommand Build(IReadOnlyDictionary<string, string?> env, TextWriter stdout, TextWriter stderr, TextReader stdin)
+    {
+        var root = new RootCommand("Paseo.NET: run AI coding agents on this machine and drive them from anywhere.");
+        var control = new DaemonControl(env, stdout, stderr);
+
+        var home = new Option<string?>("--home") { Description = "Paseo home folder (default $PASEO_HOME or ~/.paseo)" };
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON" };
+
+        // daemon start / top-level start
+        Command MakeStart(string name)
+        {
+            var listen = new Option<string?>("--listen") { Description = "host:port, a port, [::1]:port, or unix:///path (default 127.0.0.1:6767)" };
+            var port = new Option<int?>("--port") { Description = "Listen on 127.0.0.1:<port>" };
+            var foreground = new Option<bool>("--foreground") { Description = "Run in this terminal instead of detaching" };
+            var hostnames = new Option<string[]>("--hostnames") { Description = "Extra allowed Host names (comma list, `.domain` for subdomains, or `true`)", AllowMultipleArgumentsPerToken = false };
+            var noRelay = new Option<bool>("--no-relay") { Description = "Do not connect to a relay" };
+            var relay = new Option<string?>("--relay") { Description = "Connect to this relay endpoint (host:port)" };
+            var noMcp = new Option<bool>("--no-mcp") { Description = "Disable the MCP endpoint" };
+            var noInjectMcp = new Option<bool>("--no-inject-mcp") { Description = "Do not inject the MCP server into agents" };
+            var allowUnauth = new Option<bool>("--allow-unauthenticated-network") { Description = "Allow a non-loopback listen address without a password (not recommended)" };
+            var start = new Command(name, "Start the daemon (detached unless --foreground)")
+            {
+                listen, port, home, foreground, hostnames, noRelay, relay, noMcp, noInjectMcp, allowUnauth, json,
+            };
+            start.SetAction(async (pr, _) =>
+            {
+                var flags = new DaemonFlags
+                {
+                    Home = pr.GetValue(home),
+                    Listen = pr.GetValue(listen),
+                    Port = pr.GetValue(port),
+                    Hostnames = pr.GetValue(hostnames) ?? [],
+                    NoRelay = pr.GetValue(noRelay),
+                    RelayEndpoint = pr.GetValue(relay),
+                    NoMcp = pr.GetValue(noMcp),
+                    NoInjectMcp = pr.GetValue(noInjectMcp),
+                    AllowUnauthenticatedNetwork = pr.GetValue(allowUnauth),
+                };
+                if (pr.GetValue(foreground)) return await DaemonRunner.RunForegroundAsync(flags, env, stderr);
+                return await control.StartDetachedAsync(flags, Forwarded(flags), pr.GetValue(json));
+            });
+            return start;
+        }
+
+        Command MakeStop(string name)
+        {
+            var timeout = new Option<double?>("--timeout") { Description = "Seconds to wait for a graceful stop (default from paseo.hocon: 15)" };
+            var force = new Option<bool>("--force") { Description = "Kill the daemon (SIGKILL to its process group) if it does not stop in time" };
+            var killTimeout = new Option<double?>("--kill-timeout") { Description = "Seconds to wait after SIGKILL (default 5)" };
+            var stop = new Command(name, "Stop the daemon gracefully") { home, timeout, force, killTimeout, json };
+            stop.SetAction(async (pr, _) => await control.StopAsync(pr.GetValue(home), Seconds(pr.GetValue(timeout)), pr.GetValue(force), Seconds(pr.GetValue(killTimeout)), pr.GetValue(json)));
+            return stop;
+        }
+
+        Command MakeStatus(string name)
+        {
+            var status = new Command(name, "Show whether the daemon runs: pid, listen address, uptime, health") { home, json };
+            status.SetAction(async (pr, _) => await control.StatusAsync(pr.GetValue(home), pr.GetValue(json)));
+            return status;
+        }
+
+        Command MakeRestart(string name)
+        {
+            var start = MakeStart(name);
+            start.Description = "Stop the daemon if it runs, then start it again";
+            var force = new Option<bool>("--force") { Description = "Kill the old daemon if it does not stop in time" };
+            start.Options.Add(force);
+            var startAction = start.Action!;
+            start.SetAction(async (pr, ct) =>
+            {
+                var jsonOut = pr.GetValue(json);
+                var stopped = await new DaemonControl(env, jsonOut ? TextWriter.Null : stdout, stderr)
+                    .StopAsync(pr.GetValue(home), null, pr.GetValue(force), null, jsonOut);
+                if (stopped != 0) return stopped;
+                return await ((System.CommandLine.Invocation.AsynchronousCommandLineAction)startAction).InvokeAsync(pr, ct);
+            });
+            return start;
+        }
+
+        var setPassword = new Command("set-password", "Set the daemon password (stores only a bcrypt hash in config.json)");
+        var fromStdin = new Option<bool>("--stdin") { Description = "Read the password from standard input instead of a hidden prompt" };
+        setPassword.Options.Add(home);
+        setPassword.Options.Add(fromStdin);
+        setPassword.Options.Add(json);
+        setPassword.SetAction(async (pr, _) => await control.SetPasswordAsync(pr.GetValue(home), pr.GetValue(fromStdin), stdin, pr.GetValue(json)));
+
+        var daemon = new Command("daemon", "Manage the local daemon")
+        {
+            MakeStart("start"), MakeStop("stop"), MakeStatus("status"), MakeRestart("restart"), setPassword,
+        };
+        root.Subcommands.Add(daemon);
+        root.Subcommands.Add(MakeStart("start"));
+        root.Subcommands.Add(MakeStatus("status"));
+        root.Subcommands.Add(MakeRestart("restart"));
+        return root;
+    }
+
+    private static TimeSpan? Seconds(double? value) => value is { } v ? TimeSpan.FromSeconds(v) : null;
+
+    /// <summary>The flags the detached child needs to resolve the same configuration.</summary>
+    private static List<string> Forwarded(DaemonFlags flags)
+    {
+        var args = new List<string>();
+        if (flags.Home is { } h) args.AddRange(["--home", Path.GetFullPath(h)]);
+        if (flags.Listen is { } l) args.AddRange(["--listen", l]);
+        if (flags.Port is { } p) args.AddRange(["--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        foreach (var name in flags.Hostnames) args.AddRange(["--hostnames", name]);
+        if (flags.NoRelay) args.Add("--no-relay");
+        if (flags.RelayEndpoint is { } r) args.AddRange(["--relay", r]);
+        if (flags.NoMcp) args.Add("--no-mcp");
+        if (flags.NoInjectMcp) args.Add("--no-inject-mcp");
+        if (flags.AllowUnauthenticatedNetwork) args.Add("--allow-unauthenticated-network");
+        return args;
+    }
+}

@@ -1,0 +1,100 @@
+using Paseo.Host.Hosting;
+using Paseo.Host.Native;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Daemon;
+
+namespace Paseo.Host.Daemon;
+
+/// <summary>
+/// Runs the daemon in this process until SIGTERM/SIGINT: resolves the configuration (exit 2 on any error,
+/// touching no file), refuses an unprotected network listener, takes the pid file, serves, and cleans up.
+/// </summary>
+public static class DaemonRunner
+{
+    /// <summary>Set by `paseo daemon start` on the detached child it spawns.</summary>
+    public const string DetachedVariable = "PASEO_DAEMON_DETACHED";
+
+    public static async Task<int> RunForegroundAsync(DaemonFlags flags, IReadOnlyDictionary<string, string?> env, TextWriter stderr)
+    {
+        var detached = env.GetValueOrDefault(DetachedVariable) == "1";
+        if (!OperatingSystem.IsWindows())
+        {
+            // Leave the terminal's session so that closing it does not kill the daemon.
+            if (detached) Libc.SetSid();
+            // Everything the daemon creates (logs, sockets, agent files) is private to its user.
+            Libc.Umask(0b000_111_111);
+        }
+
+        DaemonConfig config;
+        PaseoSettings settings;
+        try
+        {
+            config = DaemonConfig.Resolve(flags, env);
+            settings = PaseoSettings.Load(config.Home);
+        }
+        catch (ConfigException e)
+        {
+            await stderr.WriteLineAsync($"paseo: {e.Message}");
+            return ConfigException.ExitCode;
+        }
+
+        if (config.NetworkExposureRefusal() is { } refusal)
+        {
+            await stderr.WriteLineAsync($"paseo: {refusal}");
+            return ConfigException.ExitCode;
+        }
+
+        using var logger = DaemonLogging.Create(config.Log, console: !detached);
+        if (config.ExposedWithoutPassword)
+            logger.Warning("Listening on {Listen} without a password (--allow-unauthenticated-network): anyone who can reach this address can control this daemon's agents", config.Listen);
+
+        var pid = Environment.ProcessId;
+        var record = new PidFileRecord(pid, DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture), Environment.MachineName,
+            OperatingSystem.IsWindows() ? 0 : Libc.GetUid(), config.Listen.ToString());
+        try
+        {
+            PidFile.Acquire(config.Home.PidFile, record);
+        }
+        catch (DaemonAlreadyRunningException e)
+        {
+            await stderr.WriteLineAsync($"paseo: {e.Message}");
+            return 1;
+        }
+
+        try
+        {
+            await using var server = DaemonServer.Build(config, settings, logger, env);
+            await server.StartAsync();
+            if (!Equals(server.BoundListen, config.Listen))
+                PidFile.Update(config.Home.PidFile, record with { Listen = server.BoundListen.ToString() });
+            logger.Information("Paseo.NET {Version} daemon (pid {Pid}) listening on {Listen}, home {Home}, server id {ServerId}",
+                DaemonServer.Version, pid, server.BoundListen, config.Home.Root, server.ServerId);
+            await server.App.WaitForShutdownAsync();
+            logger.Information("Daemon stopped");
+            return 0;
+        }
+        catch (ConfigException e)
+        {
+            logger.Error("{Message}", e.Message);
+            await stderr.WriteLineAsync($"paseo: {e.Message}");
+            return ConfigException.ExitCode;
+        }
+        catch (IOException e) when (e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase) || e.InnerException is System.Net.Sockets.SocketException)
+        {
+            var message = $"cannot listen on {config.Listen}: {e.Message}";
+            logger.Error("{Message}", message);
+            await stderr.WriteLineAsync($"paseo: {message}");
+            return ConfigException.ExitCode;
+        }
+        catch (Exception e)
+        {
+            logger.Fatal(e, "The daemon failed");
+            await stderr.WriteLineAsync($"paseo: the daemon failed: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            PidFile.Release(config.Home.PidFile, pid);
+        }
+    }
+}

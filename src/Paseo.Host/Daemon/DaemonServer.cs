@@ -1,0 +1,174 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Paseo.Actors.Guardian;
+using Paseo.Actors.Hosting;
+using Paseo.Host.FrontDoor;
+using Paseo.Host.Hosting;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Files;
+using Paseo.Transport.Identity;
+using Paseo.Transport.Listen;
+using Paseo.Transport.Security;
+using Serilog;
+
+namespace Paseo.Host.Daemon;
+
+/// <summary>
+/// Composes the daemon: Kestrel on the listen target, the front door's access rules and routes, and the actor
+/// system (Akka.Hosting) in the same host.
+/// </summary>
+public sealed class DaemonServer : IAsyncDisposable
+{
+    public WebApplication App { get; }
+    public DaemonConfig Config { get; }
+    public ServerId ServerId { get; }
+    public PasswordGate Password { get; }
+
+    /// <summary>The address actually bound (a port of 0 replaced by the real one); set by <see cref="StartAsync"/>.</summary>
+    public ListenTarget BoundListen { get; private set; }
+
+    private DaemonServer(WebApplication app, DaemonConfig config, ServerId serverId, PasswordGate password)
+    {
+        App = app;
+        Config = config;
+        ServerId = serverId;
+        Password = password;
+        BoundListen = config.Listen;
+    }
+
+    public static string Version => typeof(DaemonServer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public static DaemonServer Build(DaemonConfig config, PaseoSettings settings, Serilog.ILogger logger, IReadOnlyDictionary<string, string?> env, TimeProvider? time = null)
+    {
+        time ??= TimeProvider.System;
+        config.Home.EnsureExists();
+        var serverId = ServerId.LoadOrCreate(config.Home.ServerIdFile, env.GetValueOrDefault("PASEO_SERVER_ID"));
+
+        var hash = config.PasswordHash;
+        if (config.PlaintextPasswordFromEnv is { } plaintext)
+        {
+            // PASEO_PASSWORD wins over the stored hash; it is hashed in memory and never written anywhere.
+            hash = PasswordHasher.Hash(plaintext, settings.BcryptCost);
+            logger.Information("Using the password from PASEO_PASSWORD (bcrypt cost {Cost})", settings.BcryptCost);
+        }
+        var password = new PasswordGate(hash, settings.Auth);
+
+        if (config.Listen is UnixListenTarget unix) UnixSocketGuard.PrepareToBind(unix.Path);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = [],
+            ContentRootPath = AppContext.BaseDirectory,
+            EnvironmentName = "Production",
+        });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(logger, dispose: false);
+        builder.Services.AddSingleton(time);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Daemon.ShutdownTimeout);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxConcurrentConnections = settings.FrontDoor.MaxConcurrentConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = settings.FrontDoor.MaxConcurrentConnections;
+            kestrel.Limits.MaxRequestHeadersTotalSize = settings.FrontDoor.MaxRequestHeaderBytes;
+            kestrel.Limits.MaxRequestBodySize = settings.FrontDoor.MaxRequestBodyBytes;
+            switch (config.Listen)
+            {
+                case UnixListenTarget u:
+                    kestrel.ListenUnixSocket(u.Path);
+                    break;
+                case TcpListenTarget t:
+                    foreach (var address in Resolve(t)) kestrel.Listen(address, t.Port);
+                    break;
+            }
+        });
+
+        var info = new PaseoGuardianProtocol.ServerInfo(serverId, Environment.MachineName, Version, config.Listen.ToString(), time.GetUtcNow());
+        builder.Services.AddAkka("paseo", (akka, _) =>
+        {
+            akka.AddHoconFile(settings.ShippedHoconPath, HoconAddMode.Append);
+            if (settings.OverrideHoconPath is { } overridePath) akka.AddHoconFile(overridePath, HoconAddMode.Prepend);
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
+            akka.WithPaseoActors(info);
+        });
+
+        var policies = new FrontDoorPolicies(
+            config.Listen,
+            new HostAllowlist(config.Hostnames),
+            new CorsPolicy(config.CorsOrigins, config.Listen),
+            password,
+            settings.FrontDoor);
+        builder.Services.AddSingleton(policies);
+        builder.Services.AddSingleton<WebSocketEndpoint>();
+
+        var app = builder.Build();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.FrontDoor.WebSocket.KeepAliveInterval });
+        app.UseMiddleware<AccessRulesMiddleware>();
+        app.MapGet(AccessRulesMiddleware.HealthPath, (TimeProvider clock) =>
+            Results.Json(new HealthBody("ok", JsonResponses.IsoNow(clock))));
+        app.MapGet("/api/status", async (IRequiredActor<PaseoGuardianKey> guardian, HttpContext http) =>
+        {
+            var current = await guardian.ActorRef.Ask<PaseoGuardianProtocol.ServerInfo>(
+                PaseoGuardianProtocol.GetServerInfo.Instance, TimeSpan.FromSeconds(5), http.RequestAborted);
+            return Results.Json(new StatusBody("server_info", current.ServerId.Value, current.Hostname, current.Version, current.Listen));
+        });
+        app.Map(AccessRulesMiddleware.WebSocketPath, (HttpContext http, WebSocketEndpoint endpoint) => endpoint.HandleAsync(http));
+        app.MapFallback((HttpContext http) => JsonResponses.Error(http, StatusCodes.Status404NotFound, "Not found"));
+
+        return new DaemonServer(app, config, serverId, password);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await App.StartAsync(cancellationToken);
+        if (Config.Listen is UnixListenTarget unix && !OperatingSystem.IsWindows())
+        {
+            // The process umask (077) already made it 0700; 0600 is what a socket needs and all anyone should get.
+            File.SetUnixFileMode(unix.Path, PrivateFiles.FileMode600);
+        }
+        else if (Config.Listen is TcpListenTarget { Port: 0 } tcp)
+        {
+            var addresses = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+            var port = new Uri(addresses.First()).Port;
+            BoundListen = tcp.WithPort(port);
+        }
+        var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
+        guardian.Tell(new PaseoGuardianProtocol.ListenerBound(BoundListen.ToString()));
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => App.StopAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        Password.Dispose();
+    }
+
+    private static IEnumerable<IPAddress> Resolve(TcpListenTarget target)
+    {
+        if (target.IsLocalhostName) return target.Port == 0 ? [IPAddress.Loopback] : [IPAddress.Loopback, IPAddress.IPv6Loopback];
+        if (IPAddress.TryParse(target.Host, out var ip)) return [ip];
+        var resolved = Dns.GetHostAddresses(target.Host);
+        if (resolved.Length == 0) throw new ConfigException($"cannot listen on {target}: the name {target.Host} does not resolve");
+        return resolved.Take(1);
+    }
+
+    private sealed record HealthBody(
+        [property: System.Text.Json.Serialization.JsonPropertyName("status")] string Status,
+        [property: System.Text.Json.Serialization.JsonPropertyName("timestamp")] string Timestamp);
+
+    private sealed record StatusBody(
+        [property: System.Text.Json.Serialization.JsonPropertyName("status")] string Status,
+        [property: System.Text.Json.Serialization.JsonPropertyName("serverId")] string ServerId,
+        [property: System.Text.Json.Serialization.JsonPropertyName("hostname")] string Hostname,
+        [property: System.Text.Json.Serialization.JsonPropertyName("version")] string Version,
+        [property: System.Text.Json.Serialization.JsonPropertyName("listen")] string Listen);
+}

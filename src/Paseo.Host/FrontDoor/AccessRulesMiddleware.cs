@@ -1,0 +1,86 @@
+using Microsoft.AspNetCore.Http;
+using Paseo.Transport.Security;
+
+namespace Paseo.Host.FrontDoor;
+
+/// <summary>
+/// The front door's access rules, in Paseo's order (app-protocol.md §6): Host allowlist, then CORS, then the
+/// password. `/ws` upgrades get the Host and Origin checks here and the password check after the upgrade
+/// (so that browsers, which cannot read an HTTP 401 on a WebSocket, see a close code instead).
+/// </summary>
+public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicies policies)
+{
+    public const string HealthPath = "/api/health";
+    public const string WebSocketPath = "/ws";
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var host = request.Headers.Host.Count > 0 && !string.IsNullOrWhiteSpace(request.Headers.Host[0]) ? request.Headers.Host[0] : null;
+        var origin = request.Headers.Origin.Count > 0 ? request.Headers.Origin[0] : null;
+
+        if (request.Path.Equals(WebSocketPath, StringComparison.Ordinal) && context.WebSockets.IsWebSocketRequest)
+        {
+            if (host is not null && !policies.Hosts.IsAllowed(host))
+            {
+                await PlainText(context, StatusCodes.Status403Forbidden, "Host not allowed");
+                return;
+            }
+            if (!policies.Cors.IsAllowedWebSocketOrigin(origin, host))
+            {
+                await PlainText(context, StatusCodes.Status403Forbidden, "Origin not allowed");
+                return;
+            }
+            await next(context);
+            return;
+        }
+
+        if (policies.ChecksHttpHost && !policies.Hosts.IsAllowed(host))
+        {
+            await JsonResponses.Error(context, StatusCodes.Status403Forbidden, "Invalid Host header");
+            return;
+        }
+
+        if (policies.Cors.IsAllowedOrigin(origin))
+        {
+            var headers = context.Response.Headers;
+            headers.AccessControlAllowOrigin = origin;
+            headers.AccessControlAllowMethods = CorsPolicy.AllowMethods;
+            headers.AccessControlAllowHeaders = CorsPolicy.AllowHeaders;
+            headers.AccessControlAllowCredentials = "true";
+            headers.Vary = "Origin";
+        }
+
+        if (HttpMethods.IsOptions(request.Method))
+        {
+            context.Response.StatusCode = StatusCodes.Status204NoContent;
+            return;
+        }
+
+        if (!request.Path.Equals(HealthPath, StringComparison.Ordinal) && policies.Password.PasswordRequired)
+        {
+            var token = BearerCredentials.FromAuthorizationHeader(request.Headers.Authorization.Count > 0 ? request.Headers.Authorization[0] : null);
+            switch (await policies.Password.CheckAsync(token, context.RequestAborted))
+            {
+                case PasswordCheck.Allowed:
+                    break;
+                case PasswordCheck.Busy:
+                    context.Response.Headers.RetryAfter = "1";
+                    await JsonResponses.Error(context, StatusCodes.Status429TooManyRequests, "Too many authentication attempts; retry later");
+                    return;
+                default:
+                    await JsonResponses.Error(context, StatusCodes.Status401Unauthorized, "Unauthorized");
+                    return;
+            }
+        }
+
+        await next(context);
+    }
+
+    private static Task PlainText(HttpContext context, int status, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text);
+    }
+}

@@ -1,0 +1,93 @@
+using Akka.Configuration;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Security;
+
+namespace Paseo.Host.Hosting;
+
+public sealed record WebSocketLimits(TimeSpan KeepAliveInterval, TimeSpan KeepAliveTimeout, int MaxMessageBytes);
+
+public sealed record FrontDoorLimits(int MaxConcurrentConnections, int MaxRequestHeaderBytes, long MaxRequestBodyBytes, WebSocketLimits WebSocket);
+
+public sealed record DaemonProcessSettings(TimeSpan StartTimeout, TimeSpan StopTimeout, TimeSpan ShutdownTimeout);
+
+/// <summary>
+/// The runtime knobs of paseo.hocon, read once: the shipped file next to the binary, overridden key by key by
+/// $PASEO_HOME/paseo.hocon. The same two files are handed to Akka.Hosting for the actor system.
+/// </summary>
+public sealed record PaseoSettings(
+    string ShippedHoconPath,
+    string? OverrideHoconPath,
+    Config Hocon,
+    int BcryptCost,
+    PasswordGateLimits Auth,
+    FrontDoorLimits FrontDoor,
+    DaemonProcessSettings Daemon)
+{
+    public static string ShippedPath => Path.Combine(AppContext.BaseDirectory, "paseo.hocon");
+
+    public static PaseoSettings Load(PaseoHome? home)
+    {
+        var shipped = ShippedPath;
+        if (!File.Exists(shipped)) throw new ConfigException($"{shipped}: missing; the paseo.hocon shipped with the binary is needed");
+        var overridePath = home is not null && File.Exists(home.HoconOverride) ? home.HoconOverride : null;
+        var config = Parse(shipped);
+        if (overridePath is not null) config = Parse(overridePath).WithFallback(config);
+
+        try
+        {
+            var auth = config.GetConfig("paseo.auth");
+            var door = config.GetConfig("paseo.front-door");
+            var ws = door.GetConfig("websocket");
+            var daemon = config.GetConfig("paseo.daemon");
+            var cost = auth.GetInt("bcrypt-cost");
+            if (cost is < 4 or > 31) throw new ConfigException($"{overridePath ?? shipped}: paseo.auth.bcrypt-cost: expected a whole number from 4 to 31, got {cost}");
+            return new PaseoSettings(
+                shipped, overridePath, config, cost,
+                new PasswordGateLimits(
+                    Positive(auth, "verified-token-cache-size"),
+                    Positive(auth, "max-concurrent-verifications"),
+                    auth.GetInt("max-queued-verifications")),
+                new FrontDoorLimits(
+                    Positive(door, "max-concurrent-connections"),
+                    (int)Bytes(door, "max-request-header-bytes"),
+                    Bytes(door, "max-request-body-bytes"),
+                    new WebSocketLimits(
+                        ws.GetTimeSpan("keep-alive-interval"),
+                        ws.GetTimeSpan("keep-alive-timeout"),
+                        (int)Bytes(ws, "max-message-bytes"))),
+                new DaemonProcessSettings(
+                    daemon.GetTimeSpan("start-timeout"),
+                    daemon.GetTimeSpan("stop-timeout"),
+                    daemon.GetTimeSpan("shutdown-timeout")));
+        }
+        catch (ConfigException)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            throw new ConfigException($"{overridePath ?? shipped}: invalid paseo settings: {e.Message}");
+        }
+    }
+
+    private static Config Parse(string path)
+    {
+        try
+        {
+            return ConfigurationFactory.ParseString(File.ReadAllText(path));
+        }
+        catch (Exception e)
+        {
+            throw new ConfigException($"{path}: invalid HOCON: {e.Message}");
+        }
+    }
+
+    private static int Positive(Config c, string key)
+    {
+        var v = c.GetInt(key);
+        return v > 0 ? v : throw new ConfigException($"paseo.hocon: {key}: expected a positive number, got {v}");
+    }
+
+    private static long Bytes(Config c, string key) =>
+        c.GetByteSize(key) is { } v && v > 0 ? v : throw new ConfigException($"paseo.hocon: {key}: expected a size such as 16m");
+}

@@ -1,0 +1,41 @@
+using Paseo.Transport.Files;
+
+namespace Paseo.Transport.Configuration;
+
+/// <summary>
+/// The daemon's home folder ($PASEO_HOME, --home, default ~/.paseo) and the well-known files inside it.
+/// </summary>
+public sealed record PaseoHome(string Root)
+{
+    public string ConfigJson => Path.Combine(Root, "config.json");
+    public string HoconOverride => Path.Combine(Root, "paseo.hocon");
+    public string PidFile => Path.Combine(Root, "paseo.pid");
+    public string ServerIdFile => Path.Combine(Root, "server-id");
+    public string DaemonLog => Path.Combine(Root, "daemon.log");
+    public string AgentsDir => Path.Combine(Root, "agents");
+
+    /// <summary>Resolves the home folder: the --home flag, else $PASEO_HOME, else ~/.paseo. `~/` is expanded.</summary>
+    public static PaseoHome Resolve(string? flag, IReadOnlyDictionary<string, string?> env)
+    {
+        var raw = !string.IsNullOrWhiteSpace(flag) ? flag
+            : env.TryGetValue("PASEO_HOME", out var fromEnv) && !string.IsNullOrWhiteSpace(fromEnv) ? fromEnv
+            : "~/.paseo";
+        return new PaseoHome(Path.GetFullPath(ExpandTilde(raw!.Trim(), env)));
+    }
+
+    public static string ExpandTilde(string path, IReadOnlyDictionary<string, string?> env)
+    {
+        if (path != "~" && !path.StartsWith("~/", StringComparison.Ordinal)) return path;
+        var home = env.TryGetValue("HOME", out var h) && !string.IsNullOrEmpty(h)
+            ? h
+            : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return path == "~" ? home! : Path.Combine(home!, path[2..]);
+    }
+
+    /// <summary>Creates the folder with mode 0700 (and tightens an existing one).</summary>
+    public PaseoHome EnsureExists()
+    {
+        PrivateFiles.EnsurePrivateDirectory(Root);
+        return this;
+    }
+}

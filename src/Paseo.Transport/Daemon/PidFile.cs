@@ -1,0 +1,103 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Paseo.Transport.Files;
+
+namespace Paseo.Transport.Daemon;
+
+/// <summary>The contents of $PASEO_HOME/paseo.pid (app-protocol.md §3.3), also read by Paseo's own CLI.</summary>
+public sealed record PidFileRecord(
+    [property: JsonPropertyName("pid")] int Pid,
+    [property: JsonPropertyName("startedAt")] string StartedAt,
+    [property: JsonPropertyName("hostname")] string Hostname,
+    [property: JsonPropertyName("uid")] long Uid,
+    [property: JsonPropertyName("listen")] string Listen);
+
+/// <summary>
+/// One daemon per home: the pid file is created exclusively; a file whose process is gone (a crash) is replaced;
+/// a file whose process is alive means another daemon runs.
+/// </summary>
+public static class PidFile
+{
+    public static PidFileRecord? Read(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<PidFileRecord>(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Creates the pid file for this process. Throws <see cref="DaemonAlreadyRunningException"/> when a live daemon owns it.</summary>
+    public static void Acquire(string path, PidFileRecord record)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            try
+            {
+                using var stream = PrivateFiles.OpenNewPrivate(path);
+                JsonSerializer.Serialize(stream, record);
+                return;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                var existing = Read(path);
+                if (existing is not null && existing.Pid != record.Pid && ProcessLiveness.IsAlive(existing.Pid))
+                    throw new DaemonAlreadyRunningException(existing);
+                // Stale (crashed daemon) or unreadable: replace it.
+                File.Delete(path);
+            }
+        }
+        throw new IOException($"could not create {path}");
+    }
+
+    /// <summary>Rewrites the record (e.g. with the port actually bound), keeping it ours.</summary>
+    public static void Update(string path, PidFileRecord record) =>
+        PrivateFiles.WriteAtomically(path, JsonSerializer.Serialize(record));
+
+    /// <summary>Removes the pid file if it still names this process.</summary>
+    public static void Release(string path, int pid)
+    {
+        if (Read(path) is { } existing && existing.Pid == pid) File.Delete(path);
+    }
+}
+
+public sealed class DaemonAlreadyRunningException(PidFileRecord running)
+    : Exception($"a daemon is already running (pid {running.Pid}, listening on {running.Listen})")
+{
+    public PidFileRecord Running { get; } = running;
+}
+
+public static class ProcessLiveness
+{
+    public static bool IsAlive(int pid)
+    {
+        if (pid <= 0) return false;
+        if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}") && !IsZombie(pid);
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var close = stat.LastIndexOf(')');
+            return close > 0 && close + 2 < stat.Length && stat[close + 2] == 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}
