@@ -100,12 +100,7 @@ public sealed class DaemonServer : IAsyncDisposable
             akka.WithPaseoActors(info);
         });
 
-        var policies = new FrontDoorPolicies(
-            config.Listen,
-            new HostAllowlist(config.Hostnames),
-            new CorsPolicy(config.CorsOrigins, config.Listen),
-            password,
-            settings.FrontDoor);
+        var policies = new FrontDoorPolicies(config.Listen, new HostAllowlist(config.Hostnames), config.CorsOrigins, password, settings.FrontDoor);
         builder.Services.AddSingleton(policies);
         builder.Services.AddSingleton<WebSocketEndpoint>();
 
@@ -140,6 +135,7 @@ public sealed class DaemonServer : IAsyncDisposable
             var port = new Uri(addresses.First()).Port;
             BoundListen = tcp.WithPort(port);
         }
+        App.Services.GetRequiredService<FrontDoorPolicies>().ListenerBound(BoundListen);
         var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
         guardian.Tell(new PaseoGuardianProtocol.ListenerBound(BoundListen.ToString()));
     }

@@ -79,8 +79,10 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
 
     private static Task PlainText(HttpContext context, int status, string text)
     {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync(text);
+        context.Response.ContentLength = bytes.Length;
+        return context.Response.Body.WriteAsync(bytes).AsTask();
     }
 }
