@@ -47,7 +47,10 @@ case "$command" in
     exec "src/Paseo.Host/bin/$CONFIG/net10.0/paseo" daemon start --foreground "$@"
     ;;
   publish)
-    dotnet publish src/Paseo.Host/Paseo.Host.csproj -c "$CONFIG" -tl:off -nologo -o artifacts/paseo "$@"
+    # ReadyToRun: precompiled code, so short CLI commands do not pay for the JIT.
+    case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
+    dotnet publish src/Paseo.Host/Paseo.Host.csproj -c "$CONFIG" -r "$rid" --self-contained false \
+      -p:PublishReadyToRun=true -tl:off -nologo -o artifacts/paseo "$@"
     echo "published to artifacts/paseo/paseo"
     ;;
   bench)
