@@ -44,4 +44,16 @@ public sealed class OpenDaemonTests : IAsyncLifetime
         var text = await File.ReadAllTextAsync(_daemon.TestHome.Home.ConfigJson);
         Assert.Contains("\"enabled\": false", text);
     }
+
+    [Fact]
+    public async Task Hostnames_true_allows_any_host_over_http_and_websocket()
+    {
+        await using var daemon = await InProcessDaemon.StartAsync(env: new() { ["PASEO_HOSTNAMES"] = "true" });
+        var (status, _, _) = await RawHttp.SendAsync(daemon.Port, "GET /api/health HTTP/1.1\r\nHost: anything.evil.test\r\nConnection: close\r\n\r\n");
+        Assert.Equal(200, status);
+        var (upgrade, _, _) = await RawHttp.SendAsync(daemon.Port, RawHttp.Upgrade("anything.evil.test"));
+        Assert.Equal(101, upgrade);
+        var (noHost, _, _) = await RawHttp.SendAsync(daemon.Port, "GET /api/health HTTP/1.0\r\n\r\n");
+        Assert.Equal(403, noHost);
+    }
 }
