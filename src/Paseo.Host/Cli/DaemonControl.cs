@@ -170,6 +170,10 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
             if (password != again) return Fail(json, "PASSWORD_MISMATCH", "the two passwords differ; nothing was changed", 1);
         }
         if (string.IsNullOrEmpty(password)) return Fail(json, "EMPTY_PASSWORD", "the password is empty; nothing was changed", 1);
+        if (!IsHttpToken(password))
+            return Fail(json, "UNUSABLE_PASSWORD",
+                "the password contains a character that cannot travel in an HTTP Bearer token or a WebSocket subprotocol " +
+                "(spaces, commas, quotes, slashes, '=', non-ASCII...); use letters, digits and !#$%&'*+-.^_`|~; nothing was changed", 1);
 
         try
         {
@@ -185,6 +189,10 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
         else await stdout.WriteLineAsync($"Password hash stored in {home.ConfigJson}." + (running ? " Restart the daemon (paseo daemon restart) to use it." : ""));
         return 0;
     }
+
+    /// <summary>RFC 9110 token characters: what both the Bearer header and a subprotocol name can carry.</summary>
+    internal static bool IsHttpToken(string text) =>
+        text.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c));
 
     private static string ReadHidden(string prompt)
     {

@@ -44,7 +44,17 @@ public static class DaemonRunner
             return ConfigException.ExitCode;
         }
 
-        using var logger = DaemonLogging.Create(config.Log, console: !detached);
+        Serilog.Core.Logger logger;
+        try
+        {
+            logger = DaemonLogging.Create(config.Log, console: !detached);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            await stderr.WriteLineAsync($"paseo: cannot write the log file {config.Log.FilePath}: {e.Message}");
+            return ConfigException.ExitCode;
+        }
+        using var loggerScope = logger;
         if (config.ExposedWithoutPassword)
             logger.Warning("Listening on {Listen} without a password (--allow-unauthenticated-network): anyone who can reach this address can control this daemon's agents", config.Listen);
 

@@ -33,9 +33,14 @@ public static class UnixSocketGuard
             socket.Connect(new UnixDomainSocketEndPoint(path));
             return true;
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {
             return false;
+        }
+        catch (SocketException e)
+        {
+            // Permission denied and the like: we cannot tell whether someone listens, so we must not delete it.
+            throw new ConfigException($"cannot listen on unix://{path}: the socket file exists and cannot be checked ({e.Message}); remove it if no daemon uses it");
         }
     }
 

@@ -19,7 +19,9 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
         var host = request.Headers.Host.Count > 0 && !string.IsNullOrWhiteSpace(request.Headers.Host[0]) ? request.Headers.Host[0] : null;
         var origin = request.Headers.Origin.Count > 0 ? request.Headers.Origin[0] : null;
 
-        if (request.Path.Equals(WebSocketPath, StringComparison.Ordinal) && context.WebSockets.IsWebSocketRequest)
+        // Every upgrade gets the WebSocket rules, whatever the path's spelling: routing matches /WS and /ws/ too,
+        // and an upgrade must never slip past the Origin check through the plain-HTTP branch.
+        if (context.WebSockets.IsWebSocketRequest)
         {
             if (host is not null && !policies.Hosts.IsAllowed(host))
             {

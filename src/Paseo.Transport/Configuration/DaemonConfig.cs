@@ -55,11 +55,11 @@ public sealed record DaemonConfig(
     {
         string? Env(string name) => env.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 
-        // listen: default 127.0.0.1:6767 < config < PORT < PASEO_LISTEN < --port < --listen
+        // listen: default 127.0.0.1:${PORT:-6767} < config < PASEO_LISTEN < --port < --listen (PORT only changes the default, as in Paseo)
         var listenText = $"127.0.0.1:{DefaultPort}";
         var listenSource = "the default";
-        if (file.Listen is { } fromFile) { listenText = fromFile; listenSource = $"{home.ConfigJson}: daemon.listen"; }
         if (Env("PORT") is { } port) { listenText = $"127.0.0.1:{ParsePortVariable(port)}"; listenSource = "the environment variable PORT"; }
+        if (file.Listen is { } fromFile) { listenText = fromFile; listenSource = $"{home.ConfigJson}: daemon.listen"; }
         if (Env("PASEO_LISTEN") is { } envListen) { listenText = envListen; listenSource = "the environment variable PASEO_LISTEN"; }
         if (flags.Port is { } flagPort)
         {
@@ -84,7 +84,8 @@ public sealed record DaemonConfig(
 
         var cors = file.CorsOrigins.Concat(SplitList(Env("PASEO_CORS_ORIGINS"))).Distinct(StringComparer.Ordinal).ToList();
 
-        var plaintext = env.TryGetValue("PASEO_PASSWORD", out var pw) && !string.IsNullOrEmpty(pw) ? pw : null;
+        // Trimmed, as Paseo does: a trailing newline from an env file is not part of the password.
+        var plaintext = env.TryGetValue("PASEO_PASSWORD", out var pw) && !string.IsNullOrWhiteSpace(pw) ? pw.Trim() : null;
 
         var relayEnabled = file.Relay.Enabled ?? false;
         if (Env("PASEO_RELAY_ENABLED") is { } relayVar) relayEnabled = ParseBoolVariable("PASEO_RELAY_ENABLED", relayVar);
@@ -95,11 +96,12 @@ public sealed record DaemonConfig(
         if (relayEnabled && string.IsNullOrWhiteSpace(relayEndpoint))
             throw new ConfigException(
                 $"the relay is enabled but no relay endpoint is set. Paseo.NET only connects to a relay you name: set daemon.relay.endpoint in {home.ConfigJson}, " +
-                "PASEO_RELAY_ENDPOINT, or --relay host:port (or run your own with `paseo relay start`); or disable the relay with daemon.relay.enabled=false or --no-relay");
+                "PASEO_RELAY_ENDPOINT, or --relay host:port (a relay you run yourself, or any Paseo-protocol relay you trust); or disable the relay with daemon.relay.enabled=false or --no-relay");
 
-        var logLevel = Env("PASEO_LOG_LEVEL") ?? Env("PASEO_LOG");
+        var logLevelVariable = Env("PASEO_LOG_LEVEL") is not null ? "PASEO_LOG_LEVEL" : "PASEO_LOG";
+        var logLevel = Env(logLevelVariable)?.ToLowerInvariant();
         if (logLevel is not null && !new[] { "trace", "debug", "info", "warn", "error", "fatal", "silent" }.Contains(logLevel))
-            throw new ConfigException($"the environment variable PASEO_LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent, got \"{logLevel}\"");
+            throw new ConfigException($"the environment variable {logLevelVariable}: expected one of trace, debug, info, warn, error, fatal, silent, got \"{logLevel}\"");
         var logFormat = Env("PASEO_LOG_FORMAT");
         if (logFormat is not null && logFormat is not ("pretty" or "json"))
             throw new ConfigException($"the environment variable PASEO_LOG_FORMAT: expected \"pretty\" or \"json\", got \"{logFormat}\"");

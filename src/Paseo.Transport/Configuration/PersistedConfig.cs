@@ -153,7 +153,7 @@ public static class ConfigFile
                 String(log, "level"), String(log, "format"),
                 new LogOutputSetting(String(Get(log, "console"), "level"), String(Get(log, "console"), "format")),
                 new LogFileSetting(String(logFile, "level"), String(logFile, "path"),
-                    Get(rotate, "maxSize") is { } size ? ByteSize.Parse(size.ValueKind == JsonValueKind.Number ? size.GetRawText() : size.GetString()!) : null,
+                    Get(rotate, "maxSize") is { } size ? ByteSize.Parse(size.ValueKind == JsonValueKind.Number ? size.GetRawText() : size.GetString()!, $"{source}: log.file.rotate.maxSize") : null,
                     Get(rotate, "maxFiles") is { } files ? files.GetInt32() : null)));
     }
 
@@ -194,7 +194,11 @@ public static class ConfigFile
 /// <summary>Sizes written as Paseo writes them: "10m", "512k", "1g", or a plain byte count.</summary>
 public static class ByteSize
 {
-    public static long Parse(string text)
+    public const long Minimum = 1024;
+    public const long Maximum = 1L << 40;
+
+    /// <summary>Parses a size; throws <see cref="ConfigException"/> outside 1 KiB .. 1 TiB.</summary>
+    public static long Parse(string text, string where = "log.file.rotate.maxSize")
     {
         var t = text.Trim().ToLowerInvariant().TrimEnd('b');
         var multiplier = 1L;
@@ -202,6 +206,8 @@ public static class ByteSize
         else if (t.EndsWith('m')) multiplier = 1024 * 1024;
         else if (t.EndsWith('g')) multiplier = 1024L * 1024 * 1024;
         if (multiplier != 1) t = t[..^1];
-        return long.Parse(t, System.Globalization.CultureInfo.InvariantCulture) * multiplier;
+        if (!long.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) || n > Maximum / multiplier || n * multiplier < Minimum)
+            throw new ConfigException($"{where}: expected a size from 1k to 1024g, got \"{text}\"");
+        return n * multiplier;
     }
 }

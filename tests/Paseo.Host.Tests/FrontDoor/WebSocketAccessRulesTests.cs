@@ -25,6 +25,17 @@ public sealed class WebSocketAccessRulesTests(PasswordProtectedDaemonFixture fix
         if (body is not null) Assert.Equal(body, text);
     }
 
+    [Theory]
+    [InlineData("/WS")]
+    [InlineData("/ws/")]
+    [InlineData("/api/health")]
+    public async Task Every_upgrade_gets_the_origin_check_whatever_the_path(string path)
+    {
+        var (status, _, body) = await RawHttp.SendAsync(Daemon.Port, RawHttp.Upgrade($"127.0.0.1:{Daemon.Port}", "https://evil.test", path));
+        Assert.Equal(403, status);
+        Assert.Equal("Origin not allowed", body);
+    }
+
     [Fact]
     public async Task No_token_closes_4401_password_required()
     {

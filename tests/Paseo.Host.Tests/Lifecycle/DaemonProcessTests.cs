@@ -169,6 +169,19 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.False(File.Exists(_home.Home.ConfigJson));
     }
 
+    [Theory]
+    [InlineData("has space")]
+    [InlineData("comma,separated")]
+    [InlineData("slash/ed")]
+    [InlineData("équipe")]
+    public async Task Set_password_refuses_passwords_that_cannot_travel_as_a_token(string password)
+    {
+        var result = await PaseoBinary.RunWithStdinAsync(_env, password + "\n", "daemon", "set-password", "--stdin");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("cannot travel in an HTTP Bearer token", result.StdErr);
+        Assert.False(File.Exists(_home.Home.ConfigJson));
+    }
+
     [Fact]
     public async Task PASEO_PASSWORD_is_enforced_and_never_written_to_disk()
     {

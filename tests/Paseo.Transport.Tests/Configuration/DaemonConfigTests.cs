@@ -37,7 +37,9 @@ public sealed class DaemonConfigTests : IDisposable
     {
         const string file = """{"daemon":{"listen":"127.0.0.1:7001"}}""";
         Assert.Equal("127.0.0.1:7001", Resolve(file).Listen.ToString());
-        Assert.Equal("127.0.0.1:7002", Resolve(file, new() { ["PORT"] = "7002" }).Listen.ToString());
+        // PORT only changes the default (Paseo: listen 127.0.0.1:${PORT:-6767}); a listen in the file wins over it.
+        Assert.Equal("127.0.0.1:7002", Resolve("{}", new() { ["PORT"] = "7002" }).Listen.ToString());
+        Assert.Equal("127.0.0.1:7001", Resolve(file, new() { ["PORT"] = "7002" }).Listen.ToString());
         Assert.Equal("127.0.0.1:7003", Resolve(file, new() { ["PORT"] = "7002", ["PASEO_LISTEN"] = "7003" }).Listen.ToString());
         Assert.Equal("127.0.0.1:7004", Resolve(file, new() { ["PASEO_LISTEN"] = "7003" }, new DaemonFlags { Port = 7004 }).Listen.ToString());
         Assert.Equal("unix:///tmp/p.sock", Resolve(file, new() { ["PASEO_LISTEN"] = "7003" }, new DaemonFlags { Port = 7004, Listen = "/tmp/p.sock" }).Listen.ToString());
@@ -67,6 +69,25 @@ public sealed class DaemonConfigTests : IDisposable
         Assert.Equal("from-env", config.PlaintextPasswordFromEnv);
         Assert.Equal(hash, config.PasswordHash);
         Assert.True(config.PasswordConfigured);
+    }
+
+    [Fact]
+    public void PASEO_PASSWORD_is_trimmed()
+    {
+        Assert.Equal("pw", Resolve(null, new() { ["PASEO_PASSWORD"] = "  pw\n" }).PlaintextPasswordFromEnv);
+        Assert.Null(Resolve(null, new() { ["PASEO_PASSWORD"] = " \n" }).PlaintextPasswordFromEnv);
+    }
+
+    [Theory]
+    [InlineData("\"0\"")]
+    [InlineData("\"512\"")]
+    [InlineData("\"99999999999999999999g\"")]
+    [InlineData("\"9999999g\"")]
+    public void Log_sizes_outside_1k_to_1024g_are_config_errors(string size)
+    {
+        var error = Assert.Throws<ConfigException>(() => Resolve("{\"log\":{\"file\":{\"rotate\":{\"maxSize\":" + size + "}}}}"));
+        Assert.Contains("config.json: log.file.rotate.maxSize", error.Message);
+        Assert.Contains("expected a size from 1k to 1024g", error.Message);
     }
 
     [Fact]
