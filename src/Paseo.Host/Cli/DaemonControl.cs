@@ -27,8 +27,7 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
         try
         {
             // Validate here first, so that a bad configuration is reported by this command, not lost in a log.
-            config = DaemonConfig.Resolve(flags, env);
-            settings = PaseoSettings.Load(config.Home);
+            (config, settings) = PaseoSettings.ResolveDaemon(flags, env);
         }
         catch (ConfigException e)
         {

@@ -29,8 +29,7 @@ public static class DaemonRunner
         PaseoSettings settings;
         try
         {
-            config = DaemonConfig.Resolve(flags, env);
-            settings = PaseoSettings.Load(config.Home);
+            (config, settings) = PaseoSettings.ResolveDaemon(flags, env);
         }
         catch (ConfigException e)
         {

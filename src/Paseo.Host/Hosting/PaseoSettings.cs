@@ -23,6 +23,13 @@ public sealed record PaseoSettings(
     FrontDoorLimits FrontDoor,
     DaemonProcessSettings Daemon)
 {
+    /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
+    public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
+    {
+        var config = DaemonConfig.Resolve(flags, env);
+        return (config, Load(config.Home));
+    }
+
     public static string ShippedPath => Path.Combine(AppContext.BaseDirectory, "paseo.hocon");
 
     public static PaseoSettings Load(PaseoHome? home)

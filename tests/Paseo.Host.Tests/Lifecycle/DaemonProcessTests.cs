@@ -29,6 +29,21 @@ public sealed class DaemonProcessTests : IDisposable
         return record!;
     }
 
+    /// <summary>/api/status of the running daemon refuses an anonymous request and accepts the given password.</summary>
+    private static async Task AssertStatusDemandsAsync(PidFileRecord record, string password)
+    {
+        var (http, baseUri) = DaemonProbe.ClientFor(ListenTarget.Parse(record.Listen), TimeSpan.FromSeconds(10));
+        using (http)
+        {
+            using var anonymous = await http.GetAsync(new Uri(baseUri, "api/status"));
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, "api/status"));
+            request.Headers.Authorization = new("Bearer", password);
+            using var authed = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, authed.StatusCode);
+        }
+    }
+
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 
     [Fact]
@@ -147,16 +162,7 @@ public sealed class DaemonProcessTests : IDisposable
 
         Assert.Equal(0, (await PaseoBinary.RunAsync(_env, "daemon", "start", "--port", "0")).ExitCode);
         var record = await WaitHealthyAsync();
-        var (http, baseUri) = DaemonProbe.ClientFor(ListenTarget.Parse(record.Listen), TimeSpan.FromSeconds(10));
-        using (http)
-        {
-            using var anonymous = await http.GetAsync(new Uri(baseUri, "api/status"));
-            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, "api/status"));
-            request.Headers.Authorization = new("Bearer", "s3cret.with.dots");
-            using var authed = await http.SendAsync(request);
-            Assert.Equal(HttpStatusCode.OK, authed.StatusCode);
-        }
+        await AssertStatusDemandsAsync(record, "s3cret.with.dots");
         Assert.Equal(0, (await PaseoBinary.RunAsync(_env, "daemon", "stop")).ExitCode);
     }
 
@@ -189,16 +195,7 @@ public sealed class DaemonProcessTests : IDisposable
         var env = new Dictionary<string, string?>(_env) { ["PASEO_PASSWORD"] = secret };
         Assert.Equal(0, (await PaseoBinary.RunAsync(env, "daemon", "start", "--port", "0")).ExitCode);
         var record = await WaitHealthyAsync();
-        var (http, baseUri) = DaemonProbe.ClientFor(ListenTarget.Parse(record.Listen), TimeSpan.FromSeconds(10));
-        using (http)
-        {
-            using var anonymous = await http.GetAsync(new Uri(baseUri, "api/status"));
-            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, "api/status"));
-            request.Headers.Authorization = new("Bearer", secret);
-            using var authed = await http.SendAsync(request);
-            Assert.Equal(HttpStatusCode.OK, authed.StatusCode);
-        }
+        await AssertStatusDemandsAsync(record, secret);
         Assert.Equal(0, (await PaseoBinary.RunAsync(env, "daemon", "stop")).ExitCode);
 
         foreach (var file in Directory.EnumerateFiles(_home.Home.Root, "*", SearchOption.AllDirectories))
