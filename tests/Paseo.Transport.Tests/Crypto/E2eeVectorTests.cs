@@ -12,9 +12,7 @@ public sealed class E2eeVectorTests
 
     private static JsonElement LoadVectors()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
-        var path = Path.Combine(dir!.Parent!.FullName, "shared", "spec", "vectors", "e2ee.json");
+        var path = Path.Combine(AppContext.BaseDirectory, "Vectors", "e2ee.json");
         return JsonDocument.Parse(File.ReadAllText(path)).RootElement;
     }
 
