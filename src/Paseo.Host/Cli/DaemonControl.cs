@@ -34,7 +34,7 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
             return Fail(json, "INVALID_CONFIG", e.Message, ConfigException.ExitCode);
         }
         if (config.NetworkExposureRefusal() is { } refusal) return Fail(json, "UNPROTECTED_NETWORK_LISTEN", refusal, ConfigException.ExitCode);
-        if (PidFile.Read(config.Home.PidFile) is { } existing && ProcessLiveness.IsAlive(existing.Pid))
+        if (PidFile.ReadRunning(config.Home.PidFile) is { } existing)
             return Fail(json, "DAEMON_ALREADY_RUNNING", $"a daemon is already running (pid {existing.Pid}, listening on {existing.Listen})", 1);
 
         var psi = SelfInvocation(["daemon", "start", "--foreground", .. forwardedArgs]);
@@ -87,10 +87,10 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
     {
         var home = PaseoHome.Resolve(homeFlag, env);
         var settings = SettingsOrDefault(home);
-        var record = PidFile.Read(home.PidFile);
-        if (record is null || !ProcessLiveness.IsAlive(record.Pid))
+        var record = PidFile.ReadRunning(home.PidFile);
+        if (record is null)
         {
-            if (record is not null) File.Delete(home.PidFile);
+            if (File.Exists(home.PidFile)) File.Delete(home.PidFile); // stale: its daemon is gone
             if (json) await stdout.WriteLineAsync(JsonSerializer.Serialize(new { stopped = false, running = false }));
             else await stdout.WriteLineAsync("The daemon is not running.");
             return 0;
@@ -119,8 +119,8 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
     public async Task<int> StatusAsync(string? homeFlag, bool json)
     {
         var home = PaseoHome.Resolve(homeFlag, env);
-        var record = PidFile.Read(home.PidFile);
-        if (record is null || !ProcessLiveness.IsAlive(record.Pid))
+        var record = PidFile.ReadRunning(home.PidFile);
+        if (record is null)
         {
             if (json) await stdout.WriteLineAsync(JsonSerializer.Serialize(new { running = false, home = home.Root }));
             else await stdout.WriteLineAsync($"Status:  not running\nHome:    {home.Root}");
@@ -183,7 +183,7 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
         {
             return Fail(json, "INVALID_CONFIG", e.Message, ConfigException.ExitCode);
         }
-        var running = PidFile.Read(home.PidFile) is { } r && ProcessLiveness.IsAlive(r.Pid);
+        var running = PidFile.ReadRunning(home.PidFile) is not null;
         if (json) await stdout.WriteLineAsync(JsonSerializer.Serialize(new { passwordSet = true, config = home.ConfigJson, restartNeeded = running }));
         else await stdout.WriteLineAsync($"Password hash stored in {home.ConfigJson}." + (running ? " Restart the daemon (paseo daemon restart) to use it." : ""));
         return 0;
@@ -239,16 +239,8 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
     public static ProcessStartInfo SelfInvocation(IEnumerable<string> args)
     {
         var processPath = Environment.ProcessPath!;
-        var psi = new ProcessStartInfo { UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(processPath) == "dotnet")
-        {
-            psi.FileName = processPath;
-            psi.ArgumentList.Add(typeof(DaemonControl).Assembly.Location);
-        }
-        else
-        {
-            psi.FileName = processPath;
-        }
+        var psi = new ProcessStartInfo(processPath) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(processPath) == "dotnet") psi.ArgumentList.Add(typeof(DaemonControl).Assembly.Location);
         foreach (var a in args) psi.ArgumentList.Add(a);
         return psi;
     }

@@ -2,6 +2,7 @@ using Paseo.Host.Hosting;
 using Paseo.Host.Native;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Daemon;
+using Paseo.Transport.Files;
 
 namespace Paseo.Host.Daemon;
 
@@ -58,7 +59,7 @@ public static class DaemonRunner
             logger.Warning("Listening on {Listen} without a password (--allow-unauthenticated-network): anyone who can reach this address can control this daemon's agents", config.Listen);
 
         var pid = Environment.ProcessId;
-        var record = new PidFileRecord(pid, DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture), Environment.MachineName,
+        var record = new PidFileRecord(pid, IsoTime.Format(DateTimeOffset.UtcNow), Environment.MachineName,
             OperatingSystem.IsWindows() ? 0 : Libc.GetUid(), config.Listen.ToString());
         try
         {

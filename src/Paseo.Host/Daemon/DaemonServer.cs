@@ -108,7 +108,7 @@ public sealed class DaemonServer : IAsyncDisposable
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.FrontDoor.WebSocket.KeepAliveInterval });
         app.UseMiddleware<AccessRulesMiddleware>();
         app.MapGet(AccessRulesMiddleware.HealthPath, (TimeProvider clock) =>
-            Results.Json(new HealthBody("ok", JsonResponses.IsoNow(clock))));
+            Results.Json(new HealthBody("ok", IsoTime.Format(clock.GetUtcNow()))));
         app.MapGet("/api/status", async (IRequiredActor<PaseoGuardianKey> guardian, HttpContext http) =>
         {
             var current = await guardian.ActorRef.Ask<PaseoGuardianProtocol.ServerInfo>(

@@ -16,9 +16,10 @@ public static class UnixSocketGuard
         var dir = Path.GetDirectoryName(path);
         if (dir is not null && !Directory.Exists(dir))
             throw new ConfigException($"cannot listen on unix://{path}: the directory {dir} does not exist");
-        var info = new FileInfo(path);
-        if (!info.Exists && !Directory.Exists(path)) return;
-        if (!IsSocket(path))
+        // lstat: a dangling symlink counts as "exists, not a socket", never as free space to bind over.
+        var type = Libc.FileType(path);
+        if (type == -1) return;
+        if (type != Libc.S_IFSOCK)
             throw new ConfigException($"cannot listen on unix://{path}: the path exists and is not a socket; it was left untouched");
         if (Answers(path))
             throw new ConfigException($"another daemon is listening on unix://{path}");
@@ -43,6 +44,4 @@ public static class UnixSocketGuard
             throw new ConfigException($"cannot listen on unix://{path}: the socket file exists and cannot be checked ({e.Message}); remove it if no daemon uses it");
         }
     }
-
-    private static bool IsSocket(string path) => Libc.FileType(path) == Libc.S_IFSOCK;
 }

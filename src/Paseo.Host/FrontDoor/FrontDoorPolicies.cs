@@ -9,7 +9,7 @@ public sealed class FrontDoorPolicies(ListenTarget listen, HostAllowlist hosts, 
 {
     private volatile CorsPolicy _cors = new(corsOrigins, listen);
 
-    public ListenTarget Listen { get; private set; } = listen;
+    public ListenTarget Listen { get; } = listen;
     public HostAllowlist Hosts { get; } = hosts;
     public PasswordGate Password { get; } = password;
     public FrontDoorLimits Limits { get; } = limits;
@@ -20,9 +20,5 @@ public sealed class FrontDoorPolicies(ListenTarget listen, HostAllowlist hosts, 
     /// <summary>Paseo checks the Host header of plain HTTP only on TCP listeners; a unix socket has no DNS to rebind.</summary>
     public bool ChecksHttpHost => Listen is TcpListenTarget;
 
-    public void ListenerBound(ListenTarget bound)
-    {
-        Listen = bound;
-        _cors = new CorsPolicy(corsOrigins, bound);
-    }
+    public void ListenerBound(ListenTarget bound) => _cors = new CorsPolicy(corsOrigins, bound);
 }

@@ -15,7 +15,4 @@ internal static class JsonResponses
     }
 
     public static Task Error(HttpContext context, int status, string message) => Write(context, status, new { error = message });
-
-    /// <summary>An ISO-8601 UTC timestamp with milliseconds, as JavaScript's Date.toISOString() writes it.</summary>
-    public static string IsoNow(TimeProvider time) => time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Paseo.Transport.Security;
@@ -15,6 +14,8 @@ namespace Paseo.Host.FrontDoor;
 public sealed class WebSocketEndpoint(FrontDoorPolicies policies, ILogger<WebSocketEndpoint> log)
 {
     public const int PasswordFailureCloseCode = 4401;
+
+    private static readonly byte[] Pong = "{\"type\":\"pong\"}"u8.ToArray();
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -77,7 +78,7 @@ public sealed class WebSocketEndpoint(FrontDoorPolicies policies, ILogger<WebSoc
                 } while (!result.EndOfMessage);
 
                 if (result.MessageType == WebSocketMessageType.Text && IsPing(message.WrittenSpan))
-                    await socket.SendAsync("{\"type\":\"pong\"}"u8.ToArray(), WebSocketMessageType.Text, true, cancellationToken);
+                    await socket.SendAsync(Pong, WebSocketMessageType.Text, true, cancellationToken);
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
@@ -119,6 +120,4 @@ public sealed class WebSocketEndpoint(FrontDoorPolicies policies, ILogger<WebSoc
             // The peer went away first; nothing left to tell it.
         }
     }
-
-    internal static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
 }

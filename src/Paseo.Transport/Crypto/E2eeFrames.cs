@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 
 namespace Paseo.Transport.Crypto;
@@ -50,12 +49,13 @@ public static class E2eeFrames
     /// <summary>Encrypts one message with a fresh random nonce (or the given one, for vectors); returns the text frame and the nonce.</summary>
     public static (string Frame, byte[] Nonce) Encrypt(ReadOnlySpan<byte> plaintext, byte[] sharedKey, byte[]? nonce = null)
     {
-        nonce ??= RandomNumberGenerator.GetBytes(NaclBox.NonceBytes);
-        var sealedMessage = NaclBox.Seal(plaintext, nonce, sharedKey);
-        var bundle = new byte[NaclBox.NonceBytes + sealedMessage.Length];
-        nonce.CopyTo(bundle, 0);
-        sealedMessage.CopyTo(bundle, NaclBox.NonceBytes);
-        return (Convert.ToBase64String(bundle), nonce);
+        // One buffer for the whole bundle: the nonce first, then libsodium writes tag ‖ ciphertext after it.
+        var bundle = new byte[NaclBox.NonceBytes + NaclBox.TagBytes + plaintext.Length];
+        var nonceSpan = bundle.AsSpan(0, NaclBox.NonceBytes);
+        if (nonce is null) RandomNumberGenerator.Fill(nonceSpan);
+        else nonce.CopyTo(nonceSpan);
+        NaclBox.Seal(plaintext, nonceSpan, sharedKey, bundle.AsSpan(NaclBox.NonceBytes));
+        return (Convert.ToBase64String(bundle), nonceSpan.ToArray());
     }
 
     /// <summary>Classifies an inbound text frame: handshake JSON, other JSON, or ciphertext.</summary>
@@ -99,8 +99,12 @@ public static class E2eeFrames
         var bundle = DecodeBase64Lenient(text);
         if (bundle is null || bundle.Length < NaclBox.NonceBytes) return (null, null, DecryptFailure.TooShort);
         var nonce = bundle[..NaclBox.NonceBytes];
-        var plaintext = NaclBox.Open(bundle.AsSpan(NaclBox.NonceBytes), nonce, sharedKey);
-        return plaintext is null ? (null, nonce, DecryptFailure.DecryptionFailed) : (plaintext, nonce, DecryptFailure.None);
+        var sealedMessage = bundle.AsSpan(NaclBox.NonceBytes);
+        if (sealedMessage.Length < NaclBox.TagBytes) return (null, nonce, DecryptFailure.DecryptionFailed);
+        var plaintext = new byte[sealedMessage.Length - NaclBox.TagBytes];
+        return NaclBox.Open(sealedMessage, nonce, sharedKey, plaintext)
+            ? (plaintext, nonce, DecryptFailure.None)
+            : (null, nonce, DecryptFailure.DecryptionFailed);
     }
 
     /// <summary>Decodes a peer key from a hello: standard or url-safe base64, exactly 32 bytes; null otherwise.</summary>
@@ -112,23 +116,5 @@ public static class E2eeFrames
     }
 
     /// <summary>Paseo delivers a decrypted payload as text when it is valid UTF-8, else as bytes (§2.5).</summary>
-    public static bool IsUtf8(ReadOnlySpan<byte> bytes) => Utf8Validity.IsValid(bytes);
-
-    private static class Utf8Validity
-    {
-        private static readonly UTF8Encoding Strict = new(false, true);
-
-        public static bool IsValid(ReadOnlySpan<byte> bytes)
-        {
-            try
-            {
-                Strict.GetCharCount(bytes);
-                return true;
-            }
-            catch (DecoderFallbackException)
-            {
-                return false;
-            }
-        }
-    }
+    public static bool IsUtf8(ReadOnlySpan<byte> bytes) => System.Text.Unicode.Utf8.IsValid(bytes);
 }

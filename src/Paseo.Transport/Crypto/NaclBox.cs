@@ -43,24 +43,39 @@ public static partial class NaclBox
         return key;
     }
 
-    /// <summary>tag ‖ ciphertext of a message, as tweetnacl's box.after returns it.</summary>
-    public static byte[] Seal(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> nonce, byte[] sharedKey) =>
-        SecretBox.Create(plaintext.ToArray(), nonce.ToArray(), sharedKey);
-
-    /// <summary>Opens tag ‖ ciphertext; null when the tag does not verify.</summary>
-    public static byte[]? Open(ReadOnlySpan<byte> sealedMessage, ReadOnlySpan<byte> nonce, byte[] sharedKey)
+    /// <summary>
+    /// Writes tag ‖ ciphertext of a message (tweetnacl's box.after) into <paramref name="output"/>, which must hold
+    /// exactly <see cref="TagBytes"/> + plaintext length bytes. No intermediate copies: this is the per-frame path.
+    /// </summary>
+    public static void Seal(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> sharedKey, Span<byte> output)
     {
-        if (sealedMessage.Length < TagBytes) return null;
-        try
-        {
-            return SecretBox.Open(sealedMessage.ToArray(), nonce.ToArray(), sharedKey);
-        }
-        catch (CryptographicException)
-        {
-            return null;
-        }
+        CheckSizes(nonce, sharedKey);
+        if (output.Length != TagBytes + plaintext.Length) throw new ArgumentException("output must be tag + plaintext long", nameof(output));
+        if (crypto_secretbox_easy(output, plaintext, (ulong)plaintext.Length, nonce, sharedKey) != 0)
+            throw new CryptographicException("encryption failed");
     }
 
+    /// <summary>Opens tag ‖ ciphertext into <paramref name="plaintext"/> (its length minus the tag); false when the tag does not verify.</summary>
+    public static bool Open(ReadOnlySpan<byte> sealedMessage, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> sharedKey, Span<byte> plaintext)
+    {
+        CheckSizes(nonce, sharedKey);
+        if (sealedMessage.Length < TagBytes || plaintext.Length != sealedMessage.Length - TagBytes) return false;
+        return crypto_secretbox_open_easy(plaintext, sealedMessage, (ulong)sealedMessage.Length, nonce, sharedKey) == 0;
+    }
+
+    private static void CheckSizes(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> key)
+    {
+        if (nonce.Length != NonceBytes) throw new ArgumentException($"a nonce has {NonceBytes} bytes", nameof(nonce));
+        if (key.Length != KeyBytes) throw new ArgumentException($"a key has {KeyBytes} bytes", nameof(key));
+    }
+
+    // Sodium.Core exposes neither beforenm nor span-based secretbox; the native library it ships exports both.
     [LibraryImport("libsodium")]
     private static partial int crypto_box_beforenm(Span<byte> k, ReadOnlySpan<byte> pk, ReadOnlySpan<byte> sk);
+
+    [LibraryImport("libsodium")]
+    private static partial int crypto_secretbox_easy(Span<byte> c, ReadOnlySpan<byte> m, ulong mlen, ReadOnlySpan<byte> n, ReadOnlySpan<byte> k);
+
+    [LibraryImport("libsodium")]
+    private static partial int crypto_secretbox_open_easy(Span<byte> m, ReadOnlySpan<byte> c, ulong clen, ReadOnlySpan<byte> n, ReadOnlySpan<byte> k);
 }

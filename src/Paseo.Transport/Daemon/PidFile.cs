@@ -30,6 +30,10 @@ public static class PidFile
         }
     }
 
+    /// <summary>The pid file's record when its process is alive, i.e. a daemon runs on this home; otherwise null.</summary>
+    public static PidFileRecord? ReadRunning(string path) =>
+        Read(path) is { } record && ProcessLiveness.IsAlive(record.Pid) ? record : null;
+
     /// <summary>Creates the pid file for this process. Throws <see cref="DaemonAlreadyRunningException"/> when a live daemon owns it.</summary>
     public static void Acquire(string path, PidFileRecord record)
     {
@@ -43,8 +47,7 @@ public static class PidFile
             }
             catch (IOException) when (File.Exists(path))
             {
-                var existing = Read(path);
-                if (existing is not null && existing.Pid != record.Pid && ProcessLiveness.IsAlive(existing.Pid))
+                if (ReadRunning(path) is { } existing && existing.Pid != record.Pid)
                     throw new DaemonAlreadyRunningException(existing);
                 // Stale (crashed daemon) or unreadable: replace it.
                 File.Delete(path);

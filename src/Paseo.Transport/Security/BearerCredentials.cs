@@ -38,10 +38,6 @@ public static partial class BearerCredentials
         return null;
     }
 
-    /// <summary>Splits a raw Sec-WebSocket-Protocol header list on commas.</summary>
-    public static IEnumerable<string> SplitProtocolHeader(IEnumerable<string?> headerValues) =>
-        headerValues.Where(v => v is not null).SelectMany(v => v!.Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0);
-
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
 }

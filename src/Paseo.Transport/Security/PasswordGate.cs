@@ -36,12 +36,19 @@ public sealed class PasswordGate : IDisposable
     private readonly HashSet<string> _verified = new(StringComparer.Ordinal);
     private readonly object _cacheLock = new();
     private readonly SemaphoreSlim _verifySlots;
+    private readonly Func<string, string, bool> _verify;
     private int _waiting;
 
-    public PasswordGate(string? bcryptHash, PasswordGateLimits limits)
+    public PasswordGate(string? bcryptHash, PasswordGateLimits limits) : this(bcryptHash, limits, SafeVerify)
+    {
+    }
+
+    /// <summary>With another verification function, so tests can hold a verification in flight deterministically.</summary>
+    internal PasswordGate(string? bcryptHash, PasswordGateLimits limits, Func<string, string, bool> verify)
     {
         _hash = string.IsNullOrEmpty(bcryptHash) ? null : bcryptHash;
         _limits = limits;
+        _verify = verify;
         _verifySlots = new SemaphoreSlim(Math.Max(1, limits.MaxConcurrentVerifications));
     }
 
@@ -73,7 +80,7 @@ public sealed class PasswordGate : IDisposable
             try
             {
                 Interlocked.Increment(ref _bcryptVerifications);
-                var ok = await Task.Run(() => SafeVerify(token, _hash), cancellationToken).ConfigureAwait(false);
+                var ok = await Task.Run(() => _verify(token, _hash), cancellationToken).ConfigureAwait(false);
                 if (!ok) return PasswordCheck.Incorrect;
                 Remember(digest);
                 return PasswordCheck.Allowed;

@@ -146,18 +146,21 @@ public sealed class HttpAccessRulesTests(PasswordProtectedDaemonFixture fixture)
     [Fact]
     public async Task Unknown_routes_are_404_after_authentication()
     {
-        using var anonymous = await GetAsync("/nope");
-        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        using var authed = await GetAsync("/nope", authorization: "Bearer " + Password);
-        Assert.Equal(HttpStatusCode.NotFound, authed.StatusCode);
+        await AssertRefusedThenAnsweredAsync("/nope", HttpStatusCode.NotFound);
     }
 
     [Fact]
     public async Task A_plain_get_on_ws_is_not_an_upgrade()
     {
-        using var anonymous = await GetAsync("/ws");
+        await AssertRefusedThenAnsweredAsync("/ws", HttpStatusCode.UpgradeRequired);
+    }
+
+    /// <summary>Without the password the path is 401; with it, the route's own answer.</summary>
+    private async Task AssertRefusedThenAnsweredAsync(string path, HttpStatusCode withPassword)
+    {
+        using var anonymous = await GetAsync(path);
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
-        using var response = await GetAsync("/ws", authorization: "Bearer " + Password);
-        Assert.Equal(HttpStatusCode.UpgradeRequired, response.StatusCode);
+        using var authed = await GetAsync(path, authorization: "Bearer " + Password);
+        Assert.Equal(withPassword, authed.StatusCode);
     }
 }

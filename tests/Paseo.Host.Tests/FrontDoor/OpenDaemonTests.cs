@@ -25,8 +25,7 @@ public sealed class OpenDaemonTests : IAsyncLifetime
     {
         using var socket = await _daemon.ConnectAsync();
         Assert.Null(socket.SubProtocol);
-        await socket.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", await socket.ReceiveTextAsync());
+        await socket.AssertAnswersPingAsync();
     }
 
     [Fact]
@@ -34,8 +33,7 @@ public sealed class OpenDaemonTests : IAsyncLifetime
     {
         using var socket = await _daemon.ConnectAsync(o => o.AddSubProtocol("paseo.bearer.anything"));
         Assert.Equal("paseo.bearer.anything", socket.SubProtocol);
-        await socket.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", await socket.ReceiveTextAsync());
+        await socket.AssertAnswersPingAsync();
     }
 
     [Fact]

@@ -7,6 +7,7 @@ public sealed class WebSocketAccessRulesTests(PasswordProtectedDaemonFixture fix
 {
     private InProcessDaemon Daemon => fixture.Daemon;
     private const string Password = PasswordProtectedDaemonFixture.Password;
+    private const string BearerEntry = "paseo.bearer." + Password;
 
     [Theory]
     [InlineData("evil.test", null, 403, "Host not allowed")]
@@ -72,26 +73,23 @@ public sealed class WebSocketAccessRulesTests(PasswordProtectedDaemonFixture fix
         Assert.Equal("paseo.bearer." + Password, socket.SubProtocol);
 
         await socket.SendTextAsync("{\"type\":\"recording_state\",\"isRecording\":false}");
-        await socket.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", await socket.ReceiveTextAsync());
+        await socket.AssertAnswersPingAsync();
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
     }
 
     [Fact]
     public async Task A_client_that_authenticated_once_pays_no_further_bcrypt()
     {
-        using (var first = await Daemon.ConnectAsync(o => o.AddSubProtocol("paseo.bearer." + Password)))
+        using (var first = await Daemon.ConnectAsync(o => o.AddSubProtocol(BearerEntry)))
         {
-            await first.SendTextAsync("{\"type\":\"ping\"}");
-            Assert.Equal("{\"type\":\"pong\"}", await first.ReceiveTextAsync());
+            await first.AssertAnswersPingAsync();
         }
         var verifications = Daemon.Server.Password.BcryptVerifications;
 
         for (var i = 0; i < 3; i++)
         {
-            using var again = await Daemon.ConnectAsync(o => o.AddSubProtocol("paseo.bearer." + Password));
-            await again.SendTextAsync("{\"type\":\"ping\"}");
-            Assert.Equal("{\"type\":\"pong\"}", await again.ReceiveTextAsync());
+            using var again = await Daemon.ConnectAsync(o => o.AddSubProtocol(BearerEntry));
+            await again.AssertAnswersPingAsync();
             using var http = Daemon.Http();
             using var request = new HttpRequestMessage(HttpMethod.Get, "/api/status");
             request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Password);
@@ -104,24 +102,22 @@ public sealed class WebSocketAccessRulesTests(PasswordProtectedDaemonFixture fix
     [Fact]
     public async Task A_message_over_the_size_limit_closes_1009_and_other_sockets_live_on()
     {
-        using var bystander = await Daemon.ConnectAsync(o => o.AddSubProtocol("paseo.bearer." + Password));
-        using var socket = await Daemon.ConnectAsync(o => o.AddSubProtocol("paseo.bearer." + Password));
+        using var bystander = await Daemon.ConnectAsync(o => o.AddSubProtocol(BearerEntry));
+        using var socket = await Daemon.ConnectAsync(o => o.AddSubProtocol(BearerEntry));
         await socket.SendTextAsync("{\"type\":\"ping\",\"pad\":\"" + new string('x', 70 * 1024) + "\"}");
         var (code, _) = await socket.ReceiveCloseAsync();
         Assert.Equal(1009, code);
 
-        await bystander.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", await bystander.ReceiveTextAsync());
+        await bystander.AssertAnswersPingAsync();
     }
 
     [Fact]
     public async Task Malformed_frames_are_ignored_and_the_socket_keeps_working()
     {
-        using var socket = await Daemon.ConnectAsync(o => o.AddSubProtocol("paseo.bearer." + Password));
+        using var socket = await Daemon.ConnectAsync(o => o.AddSubProtocol(BearerEntry));
         await socket.SendTextAsync("{not json");
         await socket.SendAsync(new byte[] { 0xff, 0x00, 0x7b }, WebSocketMessageType.Binary, true, CancellationToken.None);
         await socket.SendTextAsync("[\"ping\"]");
-        await socket.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", await socket.ReceiveTextAsync());
+        await socket.AssertAnswersPingAsync();
     }
 }

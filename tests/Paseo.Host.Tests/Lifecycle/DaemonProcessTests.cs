@@ -44,6 +44,14 @@ public sealed class DaemonProcessTests : IDisposable
         }
     }
 
+    /// <summary>`paseo daemon start --port 0` succeeds and the daemon it names in its pid file answers /api/health.</summary>
+    private async Task<PidFileRecord> StartDetachedAsync(IReadOnlyDictionary<string, string?> env)
+    {
+        var started = await PaseoBinary.RunAsync(env, "daemon", "start", "--port", "0");
+        Assert.True(started.ExitCode == 0, started.StdErr + started.StdOut);
+        return await WaitHealthyAsync();
+    }
+
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 
     [Fact]
@@ -160,8 +168,7 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.Matches(@"""password"": ""\$2b\$04\$[./A-Za-z0-9]{53}""", config);
         Assert.DoesNotContain("s3cret", config);
 
-        Assert.Equal(0, (await PaseoBinary.RunAsync(_env, "daemon", "start", "--port", "0")).ExitCode);
-        var record = await WaitHealthyAsync();
+        var record = await StartDetachedAsync(_env);
         await AssertStatusDemandsAsync(record, "s3cret.with.dots");
         Assert.Equal(0, (await PaseoBinary.RunAsync(_env, "daemon", "stop")).ExitCode);
     }
@@ -193,8 +200,7 @@ public sealed class DaemonProcessTests : IDisposable
     {
         const string secret = "plain-env-secret-4711";
         var env = new Dictionary<string, string?>(_env) { ["PASEO_PASSWORD"] = secret };
-        Assert.Equal(0, (await PaseoBinary.RunAsync(env, "daemon", "start", "--port", "0")).ExitCode);
-        var record = await WaitHealthyAsync();
+        var record = await StartDetachedAsync(env);
         await AssertStatusDemandsAsync(record, secret);
         Assert.Equal(0, (await PaseoBinary.RunAsync(env, "daemon", "stop")).ExitCode);
 
@@ -238,8 +244,7 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Stop_waits_then_force_kills_a_daemon_that_does_not_stop()
     {
-        Assert.Equal(0, (await PaseoBinary.RunAsync(_env, "daemon", "start", "--port", "0")).ExitCode);
-        var record = await WaitHealthyAsync();
+        var record = await StartDetachedAsync(_env);
         Signals.Send(record.Pid, Signals.SIGSTOP);
         try
         {
@@ -263,8 +268,7 @@ public sealed class DaemonProcessTests : IDisposable
     [Fact]
     public async Task Restart_replaces_the_running_daemon()
     {
-        Assert.Equal(0, (await PaseoBinary.RunAsync(_env, "daemon", "start", "--port", "0")).ExitCode);
-        var before = await WaitHealthyAsync();
+        var before = await StartDetachedAsync(_env);
 
         var restarted = await PaseoBinary.RunAsync(_env, "daemon", "restart", "--port", "0", "--json");
 

@@ -29,8 +29,7 @@ public sealed class ListenTargetsTests
         using var response = await http.GetAsync("/api/health");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var socket = await daemon.ConnectAsync();
-        await socket.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", await socket.ReceiveTextAsync());
+        await socket.AssertAnswersPingAsync();
     }
 
     [Fact]
@@ -43,8 +42,7 @@ public sealed class ListenTargetsTests
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         Assert.True(await DaemonProbe.IsHealthyAsync(daemon.Listen, TimeSpan.FromSeconds(5)));
         using var socket = await daemon.ConnectAsync();
-        await socket.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", await socket.ReceiveTextAsync());
+        await socket.AssertAnswersPingAsync();
     }
 
     [Fact]

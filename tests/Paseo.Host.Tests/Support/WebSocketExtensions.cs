@@ -26,6 +26,13 @@ public static class WebSocketExtensions
         }
     }
 
+    /// <summary>The socket is open and served: the WS-level ping gets its pong.</summary>
+    public static async Task AssertAnswersPingAsync(this WebSocket socket)
+    {
+        await socket.SendTextAsync("{\"type\":\"ping\"}");
+        Xunit.Assert.Equal("{\"type\":\"pong\"}", await socket.ReceiveTextAsync());
+    }
+
     /// <summary>Waits for the server's close frame and returns its code and reason.</summary>
     public static async Task<(int Code, string? Reason)> ReceiveCloseAsync(this WebSocket socket)
     {

@@ -38,11 +38,4 @@ public sealed class BearerCredentialsTests
         Assert.Equal(entry, found?.Entry);
         Assert.Equal(token, found?.Token);
     }
-
-    [Fact]
-    public void Protocol_header_values_split_on_commas()
-    {
-        var split = BearerCredentials.SplitProtocolHeader(["paseo.v1, paseo.bearer.a.b", null, "x"]).ToArray();
-        Assert.Equal(["paseo.v1", "paseo.bearer.a.b", "x"], split);
-    }
 }

@@ -56,12 +56,19 @@ public sealed class PasswordGateTests
     [Fact]
     public async Task Verifications_beyond_the_queue_are_turned_away()
     {
-        // One slot and no queue: while a slow (cost 13, ~0.6 s) verification runs, the next wrong guess is refused at once.
-        using var gate = new PasswordGate(PasswordHasher.Hash("pw", 13), new PasswordGateLimits(8, 1, 0));
+        // One slot and no queue: while a verification is in flight, the next guess is refused at once.
+        using var release = new ManualResetEventSlim();
+        using var gate = new PasswordGate(Hash, new PasswordGateLimits(8, 1, 0), (token, hash) =>
+        {
+            release.Wait(TimeSpan.FromSeconds(30));
+            return BCrypt.Net.BCrypt.Verify(token, hash);
+        });
         var first = gate.CheckAsync("guess-1");
         var second = await gate.CheckAsync("guess-2");
         Assert.Equal(PasswordCheck.Busy, second);
+        release.Set();
         Assert.Equal(PasswordCheck.Incorrect, await first);
+        Assert.Equal(PasswordCheck.Allowed, await gate.CheckAsync("correct.horse"));
     }
 
     [Fact]

@@ -1,0 +1,10 @@
+using System.Globalization;
+
+namespace Paseo.Transport.Files;
+
+/// <summary>Timestamps as Paseo writes them (JavaScript's Date.toISOString): UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z.</summary>
+public static class IsoTime
+{
+    public static string Format(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+}
