@@ -71,7 +71,10 @@ public static class ConfigFile
     /// <summary>Size cap: a config file is a few KB; anything huge is a mistake, not a config.</summary>
     public const int MaxBytes = 1024 * 1024;
 
-    /// <summary>Loads config.json, creating it with the defaults when it is missing.</summary>
+    /// <summary>
+    /// Loads config.json, creating it with the defaults when it is missing. A valid file that others can read is
+    /// tightened to 0600 (it holds the password hash); an invalid one is left exactly as it is.
+    /// </summary>
     public static PersistedConfig LoadOrCreate(PaseoHome home)
     {
         if (!File.Exists(home.ConfigJson))
@@ -87,7 +90,9 @@ public static class ConfigFile
                 // Another process created it between our check and our create: read theirs.
             }
         }
-        return Load(home.ConfigJson);
+        var config = Load(home.ConfigJson);
+        PrivateFiles.TightenFile(home.ConfigJson);
+        return config;
     }
 
     public static PersistedConfig Load(string path)

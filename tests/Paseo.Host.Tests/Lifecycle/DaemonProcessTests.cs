@@ -136,6 +136,20 @@ public sealed class DaemonProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_port_already_in_use_is_a_clear_error_and_releases_the_pid_file()
+    {
+        using var squatter = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+
+        var result = await PaseoBinary.RunAsync(_env, "daemon", "start", "--foreground", "--listen", $"127.0.0.1:{port}");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", result.StdErr);
+        Assert.False(File.Exists(_home.Home.PidFile));
+    }
+
+    [Fact]
     public async Task Listening_on_all_interfaces_without_a_password_is_refused()
     {
         foreach (var args in new[] { new[] { "daemon", "start", "--foreground", "--listen", "0.0.0.0:0" }, ["daemon", "start", "--listen", "0.0.0.0:0"] })
@@ -215,6 +229,8 @@ public sealed class DaemonProcessTests : IDisposable
         await using var daemon = new ForegroundDaemon(_env, "--listen", "unix://" + socketPath);
         await WaitHealthyAsync();
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(socketPath));
+        // A foreground daemon logs to the console (stderr, keeping stdout free for command output).
+        await Eventually.HoldsAsync(() => daemon.StdErr.Contains($"listening on unix://{socketPath}"), "the start line on the console");
 
         Signals.Send(daemon.Process.Id, Signals.SIGTERM);
 

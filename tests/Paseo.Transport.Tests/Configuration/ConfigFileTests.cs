@@ -45,6 +45,21 @@ public sealed class ConfigFileTests : IDisposable
         Assert.Equal(3, config.Log.File.MaxFiles);
     }
 
+    [Fact]
+    public void A_readable_valid_config_is_tightened_to_0600_and_a_broken_one_is_not()
+    {
+        Home.EnsureExists();
+        File.WriteAllText(Home.ConfigJson, "{\"version\":1}");
+        File.SetUnixFileMode(Home.ConfigJson, (UnixFileMode)0b110_100_100);
+        ConfigFile.LoadOrCreate(Home);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Home.ConfigJson));
+
+        File.WriteAllText(Home.ConfigJson, "{\"version\":2}");
+        File.SetUnixFileMode(Home.ConfigJson, (UnixFileMode)0b110_100_100);
+        Assert.Throws<ConfigException>(() => ConfigFile.LoadOrCreate(Home));
+        Assert.Equal((UnixFileMode)0b110_100_100, File.GetUnixFileMode(Home.ConfigJson));
+    }
+
     public static TheoryData<string, string, string> MalformedConfigs => new()
     {
         // content, expected key path (or location), expected explanation

@@ -33,6 +33,16 @@ public sealed class DaemonConfigTests : IDisposable
     }
 
     [Fact]
+    public void Home_comes_from_the_flag_then_PASEO_HOME_then_the_user_folder()
+    {
+        var env = new Dictionary<string, string?> { ["HOME"] = "/home/u", ["PASEO_HOME"] = "/srv/paseo" };
+        Assert.Equal("/opt/p", PaseoHome.Resolve("/opt/p", env).Root);
+        Assert.Equal("/srv/paseo", PaseoHome.Resolve(null, env).Root);
+        Assert.Equal("/home/u/.paseo", PaseoHome.Resolve(null, new Dictionary<string, string?> { ["HOME"] = "/home/u" }).Root);
+        Assert.Equal("/home/u/alt", PaseoHome.Resolve("~/alt", env).Root);
+    }
+
+    [Fact]
     public void Listen_precedence_is_defaults_then_file_then_env_then_flags()
     {
         const string file = """{"daemon":{"listen":"127.0.0.1:7001"}}""";

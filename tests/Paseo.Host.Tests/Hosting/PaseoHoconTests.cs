@@ -1,0 +1,45 @@
+using Akka.Actor;
+using Microsoft.Extensions.DependencyInjection;
+using Paseo.Host.Hosting;
+using Paseo.Host.Tests.Support;
+
+namespace Paseo.Host.Tests.Hosting;
+
+public sealed class PaseoHoconTests
+{
+    [Fact]
+    public void The_shipped_file_gives_the_defaults()
+    {
+        var settings = PaseoSettings.Load(null);
+        Assert.Equal(12, settings.BcryptCost);
+        Assert.Equal(16 * 1024 * 1024, settings.FrontDoor.WebSocket.MaxMessageBytes);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.Daemon.StartTimeout);
+        Assert.Null(settings.OverrideHoconPath);
+    }
+
+    [Fact]
+    public async Task The_home_override_reaches_both_the_typed_settings_and_the_actor_system()
+    {
+        await using var daemon = await InProcessDaemon.StartAsync(extraHocon: "akka.loglevel = DEBUG\npaseo.daemon.stop-timeout = 3s\n");
+        var settings = PaseoSettings.Load(daemon.TestHome.Home);
+        Assert.Equal(4, settings.BcryptCost);
+        Assert.Equal(TimeSpan.FromSeconds(3), settings.Daemon.StopTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.Daemon.StartTimeout); // not overridden: falls back to the shipped file
+
+        var system = daemon.Server.App.Services.GetRequiredService<ActorSystem>();
+        Assert.Equal("DEBUG", system.Settings.Config.GetString("akka.loglevel"));
+        Assert.Equal(4, system.Settings.Config.GetInt("paseo.auth.bcrypt-cost"));
+        Assert.Equal("16m", system.Settings.Config.GetString("paseo.front-door.websocket.max-message-bytes"));
+    }
+
+    [Theory]
+    [InlineData("paseo.auth.bcrypt-cost = 3", "bcrypt-cost")]
+    [InlineData("paseo.auth.max-concurrent-verifications = 0", "max-concurrent-verifications")]
+    [InlineData("paseo.auth.bcrypt-cost = twelve", "invalid paseo settings")]
+    public void A_bad_override_names_the_file_and_key(string hocon, string expected)
+    {
+        using var home = new TestHome(extraHocon: hocon);
+        var error = Assert.Throws<Paseo.Transport.Configuration.ConfigException>(() => PaseoSettings.Load(home.Home));
+        Assert.Contains(expected, error.Message);
+    }
+}
