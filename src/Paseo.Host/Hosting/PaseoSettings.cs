@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Paseo.Actors.Relay.Handshake;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Security;
 
@@ -21,7 +22,8 @@ public sealed record PaseoSettings(
     int BcryptCost,
     PasswordGateLimits Auth,
     FrontDoorLimits FrontDoor,
-    DaemonProcessSettings Daemon)
+    DaemonProcessSettings Daemon,
+    HandshakeSettings E2ee)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -65,7 +67,8 @@ public sealed record PaseoSettings(
                 new DaemonProcessSettings(
                     daemon.GetTimeSpan("start-timeout"),
                     daemon.GetTimeSpan("stop-timeout"),
-                    daemon.GetTimeSpan("shutdown-timeout")));
+                    daemon.GetTimeSpan("shutdown-timeout")),
+                HandshakeSettings.From(config.GetConfig("paseo.e2ee")));
         }
         catch (ConfigException)
         {

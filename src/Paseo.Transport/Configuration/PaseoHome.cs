@@ -11,6 +11,7 @@ public sealed record PaseoHome(string Root)
     public string HoconOverride => Path.Combine(Root, "paseo.hocon");
     public string PidFile => Path.Combine(Root, "paseo.pid");
     public string ServerIdFile => Path.Combine(Root, "server-id");
+    public string DaemonKeyPairFile => Path.Combine(Root, "daemon-keypair.json");
     public string DaemonLog => Path.Combine(Root, "daemon.log");
     public string AgentsDir => Path.Combine(Root, "agents");
 

@@ -42,6 +42,12 @@ public static class E2eeFrames
     public const string TooShortMessage = "Ciphertext bundle too short";
     public const string DecryptionFailedMessage = "Decryption failed";
     public const string PlaintextOnEncryptedChannelMessage = "Received plaintext frame on encrypted channel";
+    public const string HandshakeFailedMessage = "E2EE handshake failed";
+    // Beyond Paseo (relay-e2ee.md §7): reasons for the protections Paseo lacks, each closing with 1011 (1009 for size).
+    public const string ReplayedFrameMessage = "Replayed frame";
+    public const string ReflectedFrameMessage = "Reflected frame";
+    public const string FrameBudgetExhaustedMessage = "Frame budget exhausted, reconnect";
+    public const string FrameTooLargeMessage = "Frame too large";
 
     public static string HelloFrame(ReadOnlySpan<byte> publicKey) =>
         "{\"type\":\"e2ee_hello\",\"key\":\"" + Convert.ToBase64String(publicKey) + "\"}";

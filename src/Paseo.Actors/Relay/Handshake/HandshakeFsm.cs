@@ -1,0 +1,172 @@
+using System.Security.Cryptography;
+using System.Text;
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Transport.Channels;
+using Paseo.Transport.Crypto;
+using static Paseo.Actors.Relay.Handshake.HandshakeProtocol;
+
+namespace Paseo.Actors.Relay.Handshake;
+
+/// <summary>
+/// The only path from a relay data socket to a client session (architecture.md): the daemon's side of Paseo's
+/// end-to-end encryption (relay-e2ee.md §2.4–§2.7). The first frame must be a valid `e2ee_hello`; the FSM derives the
+/// shared key once, answers `e2ee_ready` and only then decrypts frames and forwards their plaintext to the session.
+/// Beyond Paseo it refuses low-order keys, replayed and reflected frames, oversize frames and a re-hello with another
+/// key. Every failure closes the socket (1011, or 1009 for size) and nothing of the failing frame reaches the session.
+/// </summary>
+public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly BoxKeyPair _daemonKeys;
+    private readonly IActorRef _socket;
+    private readonly IActorRef _session;
+    private readonly HandshakeSettings _settings;
+
+    public HandshakeFsm(BoxKeyPair daemonKeys, IActorRef socket, IActorRef session, HandshakeSettings settings)
+    {
+        _daemonKeys = daemonKeys;
+        _socket = socket;
+        _session = session;
+        _settings = settings;
+
+        StartWith(HandshakeState.AwaitingHello, HandshakeData.Waiting.Instance);
+
+        When(HandshakeState.AwaitingHello, e => e.FsmEvent switch
+        {
+            FrameReceived frame => OnFirstFrame(frame.Frame).Replying(FrameHandled.Instance),
+            PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
+            StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"no e2ee_hello within {_settings.HelloTimeout.TotalSeconds:0.#} s"),
+            Send => DropSend("before the handshake"),
+            _ => null!,
+        }, settings.HelloTimeout);
+
+        When(HandshakeState.Open, e => e.FsmEvent switch
+        {
+            FrameReceived frame => OnOpenFrame(frame.Frame, (HandshakeData.Keys)e.StateData).Replying(FrameHandled.Instance),
+            Send send => OnSend(send.Message, (HandshakeData.Keys)e.StateData),
+            PeerClosed closed => End(closed.Code, closed.Reason, "the peer closed the socket"),
+            _ => null!,
+        });
+
+        When(HandshakeState.Closed, e => e.FsmEvent switch
+        {
+            FrameReceived => Stay().Replying(FrameHandled.Instance),
+            _ => Stay(),
+        });
+
+        OnTransition((from, to) =>
+        {
+            if (to == HandshakeState.Open && from == HandshakeState.AwaitingHello)
+            {
+                _session.Tell(new ChannelOpened(Self));
+            }
+            else if (to == HandshakeState.Closed && NextStateData is HandshakeData.Ended ended)
+            {
+                _socket.Tell(new CloseSocket(ended.Code, ended.Reason));
+                if (from == HandshakeState.Open) _session.Tell(new ChannelClosed(ended.Code, ended.Reason));
+            }
+        });
+
+        Initialize();
+    }
+
+    public static Props Props(BoxKeyPair daemonKeys, IActorRef socket, IActorRef session, HandshakeSettings settings) =>
+        Akka.Actor.Props.Create(() => new HandshakeFsm(daemonKeys, socket, session, settings));
+
+    private State<HandshakeState, HandshakeData> OnFirstFrame(WireFrame frame)
+    {
+        if (frame.ByteLength > _settings.MaxFrameBytes)
+            return End(CloseCodes.MessageTooBig, E2eeFrames.FrameTooLargeMessage, $"first frame of {frame.ByteLength} bytes");
+        // Paseo's clients always send the hello as text; a binary first frame is not one of theirs.
+        if (frame is not WireFrame.Text text) return HandshakeFailed("the first frame is binary, not an e2ee_hello");
+        if (E2eeFrames.Classify(text.Value) is not InboundFrame.Hello hello) return HandshakeFailed("the first frame is not an e2ee_hello");
+        if (E2eeFrames.DecodePublicKey(hello.Key) is not { } peerKey) return HandshakeFailed("the hello's key is not 32 bytes of base64");
+
+        byte[] shared;
+        try
+        {
+            shared = NaclBox.SharedKey(peerKey, _daemonKeys.SecretKey);
+        }
+        catch (CryptographicException e)
+        {
+            return HandshakeFailed(e.Message);
+        }
+        _socket.Tell(new SendFrame(new WireFrame.Text(E2eeFrames.ReadyFrame)));
+        return GoTo(HandshakeState.Open).Using(new HandshakeData.Keys(peerKey, shared, new NonceLedger(_settings.MaxFramesPerDirection)));
+    }
+
+    private State<HandshakeState, HandshakeData> OnOpenFrame(WireFrame frame, HandshakeData.Keys keys)
+    {
+        if (frame.ByteLength > _settings.MaxFrameBytes)
+            return End(CloseCodes.MessageTooBig, E2eeFrames.FrameTooLargeMessage, $"frame of {frame.ByteLength} bytes");
+        // A binary frame is read as UTF-8 text, as Paseo's receivers do (§2.5): it can only hold base64 or handshake JSON.
+        var text = frame switch
+        {
+            WireFrame.Text t => t.Value,
+            WireFrame.Binary b => Encoding.UTF8.GetString(b.Value.Span),
+            _ => "",
+        };
+        switch (E2eeFrames.Classify(text))
+        {
+            case InboundFrame.Hello hello:
+                // The relay buffers the client's retries, so identical hellos after open are normal: answer ready again.
+                // Another key is refused (Paseo re-keyed here at the snapshot; upstream then rejected it too).
+                var key = E2eeFrames.DecodePublicKey(hello.Key);
+                if (key is null || !CryptographicOperations.FixedTimeEquals(key, keys.PeerPublicKey))
+                    return HandshakeFailed("a second e2ee_hello with a different key");
+                _socket.Tell(new SendFrame(new WireFrame.Text(E2eeFrames.ReadyFrame)));
+                return Stay();
+            case InboundFrame.Ready:
+                return Stay();
+            case InboundFrame.PlaintextJson plaintext:
+                return Fail(E2eeFrames.PlaintextOnEncryptedChannelMessage, $"plaintext JSON of type '{plaintext.Type}'");
+            case InboundFrame.Ciphertext ciphertext:
+                var (bytes, nonce, failure) = E2eeFrames.Decrypt(ciphertext.Text, keys.SharedKey);
+                switch (failure)
+                {
+                    case DecryptFailure.TooShort: return Fail(E2eeFrames.TooShortMessage, "bundle shorter than a nonce, or not base64");
+                    case DecryptFailure.DecryptionFailed: return Fail(E2eeFrames.DecryptionFailedMessage, "authentication tag does not verify");
+                }
+                // Nonces are checked only after the tag verified: an unauthenticated frame cannot fill the ledger.
+                switch (keys.Nonces.CheckInbound(nonce))
+                {
+                    case NonceVerdict.Replayed: return Fail(E2eeFrames.ReplayedFrameMessage, "a nonce received before");
+                    case NonceVerdict.Reflected: return Fail(E2eeFrames.ReflectedFrameMessage, "a nonce this side sent");
+                    case NonceVerdict.Exhausted: return Fail(E2eeFrames.FrameBudgetExhaustedMessage, $"{_settings.MaxFramesPerDirection} frames received");
+                }
+                _session.Tell(new MessageReceived(E2eeMessage.Decrypted(bytes!)));
+                return Stay();
+            default:
+                return Stay();
+        }
+    }
+
+    private State<HandshakeState, HandshakeData> OnSend(E2eeMessage message, HandshakeData.Keys keys)
+    {
+        var (frame, nonce) = E2eeFrames.Encrypt(message.Bytes.Span, keys.SharedKey);
+        if (!keys.Nonces.RecordOutbound(nonce))
+            return Fail(E2eeFrames.FrameBudgetExhaustedMessage, $"{_settings.MaxFramesPerDirection} frames sent");
+        _socket.Tell(new SendFrame(new WireFrame.Text(frame)));
+        return Stay();
+    }
+
+    private State<HandshakeState, HandshakeData> DropSend(string when)
+    {
+        _log.Warning("Dropped a message from the session {0}", when);
+        return Stay();
+    }
+
+    private State<HandshakeState, HandshakeData> HandshakeFailed(string detail) =>
+        End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, detail);
+
+    private State<HandshakeState, HandshakeData> Fail(string reason, string detail) =>
+        End(CloseCodes.InternalError, reason, detail);
+
+    private State<HandshakeState, HandshakeData> End(int code, string reason, string detail)
+    {
+        if (code is CloseCodes.InternalError or CloseCodes.MessageTooBig) _log.Warning("Encrypted connection closed ({0} {1}): {2}", code, reason, detail);
+        else _log.Info("Encrypted connection closed ({0} {1}): {2}", code, reason, detail);
+        return GoTo(HandshakeState.Closed).Using(new HandshakeData.Ended(code, reason, detail));
+    }
+}

@@ -1,0 +1,49 @@
+using Akka.Actor;
+using Paseo.Transport.Channels;
+using Paseo.Transport.Crypto;
+
+namespace Paseo.Actors.Relay.Handshake;
+
+/// <summary>
+/// Messages around one <see cref="HandshakeFsm"/>: frames in from the socket owner, plaintext out to the session,
+/// plaintext in from the session, frames and the close out to the socket owner.
+/// </summary>
+public static class HandshakeProtocol
+{
+    // From the socket owner (the connection actor) to the FSM.
+
+    /// <summary>A whole frame arrived on the data socket. The FSM answers <see cref="FrameHandled"/> so the owner reads the next one.</summary>
+    public sealed record FrameReceived(WireFrame Frame);
+
+    /// <summary>The FSM is done with a frame (whatever it did with it): one frame in flight keeps its mailbox bounded.</summary>
+    public sealed record FrameHandled
+    {
+        public static readonly FrameHandled Instance = new();
+        private FrameHandled() { }
+    }
+
+    /// <summary>The data socket closed (the peer left, or the relay dropped it).</summary>
+    public sealed record PeerClosed(int Code, string Reason);
+
+    // From the FSM to the socket owner.
+
+    /// <summary>Send this frame on the data socket.</summary>
+    public sealed record SendFrame(WireFrame Frame);
+
+    /// <summary>Close the data socket with this code and reason; the FSM is in <see cref="HandshakeState.Closed"/>.</summary>
+    public sealed record CloseSocket(int Code, string Reason);
+
+    // Between the FSM and the session it was given.
+
+    /// <summary>The handshake is complete; encrypted messages may flow. <see cref="Channel"/> accepts <see cref="Send"/>.</summary>
+    public sealed record ChannelOpened(IActorRef Channel);
+
+    /// <summary>One decrypted application message, in arrival order.</summary>
+    public sealed record MessageReceived(E2eeMessage Message);
+
+    /// <summary>The channel ended; nothing more arrives, and sends are dropped.</summary>
+    public sealed record ChannelClosed(int Code, string Reason);
+
+    /// <summary>From the session: encrypt this message and send it to the peer. Only honoured once open.</summary>
+    public sealed record Send(E2eeMessage Message);
+}

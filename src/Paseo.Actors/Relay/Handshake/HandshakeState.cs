@@ -1,0 +1,28 @@
+using Paseo.Transport.Crypto;
+
+namespace Paseo.Actors.Relay.Handshake;
+
+public enum HandshakeState
+{
+    /// <summary>The data socket is open; nothing but a valid `e2ee_hello` is accepted, within the hello timeout.</summary>
+    AwaitingHello,
+    /// <summary>Key derived and `e2ee_ready` sent: frames are decrypted and forwarded, sends encrypted.</summary>
+    Open,
+    /// <summary>Terminal: the socket was told to close; every later frame and send is dropped.</summary>
+    Closed,
+}
+
+public abstract record HandshakeData
+{
+    public sealed record Waiting : HandshakeData
+    {
+        public static readonly Waiting Instance = new();
+        private Waiting() { }
+    }
+
+    /// <summary>The peer's ephemeral key, the shared key derived once for the connection, and its nonce ledger.</summary>
+    public sealed record Keys(byte[] PeerPublicKey, byte[] SharedKey, NonceLedger Nonces) : HandshakeData;
+
+    /// <summary>Why the connection ended: the close code and reason on the wire, and the detail that went only to the log.</summary>
+    public sealed record Ended(int Code, string Reason, string Detail) : HandshakeData;
+}

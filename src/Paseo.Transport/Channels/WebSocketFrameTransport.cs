@@ -1,0 +1,140 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text;
+using System.Threading.Channels;
+
+namespace Paseo.Transport.Channels;
+
+/// <summary>
+/// A real WebSocket behind <see cref="IFrameTransport"/>: a receive loop reassembles whole messages (refusing any
+/// larger than the limit with 1009 before reading further), a send loop drains the bounded outbound channel. The
+/// inbound channel is bounded too, so a slow reader slows the socket instead of growing memory.
+/// </summary>
+public sealed class WebSocketFrameTransport : IFrameTransport
+{
+    private readonly WebSocket _socket;
+    private readonly int _maxMessageBytes;
+    private readonly Channel<WireFrame> _inbound;
+    private readonly Channel<WireFrame> _outbound;
+    private readonly TaskCompletionSource<TransportClosure> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _abort = new();
+    private (int Code, string Reason)? _closeRequest;
+    private readonly Task _loops;
+
+    public WebSocketFrameTransport(WebSocket socket, int maxMessageBytes, int inboundCapacity, int outboundCapacity)
+    {
+        _socket = socket;
+        _maxMessageBytes = maxMessageBytes;
+        _inbound = Channel.CreateBounded<WireFrame>(new BoundedChannelOptions(inboundCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = true });
+        _outbound = Channel.CreateBounded<WireFrame>(new BoundedChannelOptions(outboundCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+        _loops = Task.WhenAll(Task.Run(ReceiveLoopAsync), Task.Run(SendLoopAsync));
+    }
+
+    public ChannelReader<WireFrame> Inbound => _inbound.Reader;
+    public ChannelWriter<WireFrame> Outbound => _outbound.Writer;
+    public Task<TransportClosure> Closed => _closed.Task;
+
+    public void Close(int code, string reason)
+    {
+        lock (_closed)
+        {
+            _closeRequest ??= (code, reason);
+        }
+        // The send loop finishes the queued frames, then sends the close frame.
+        _outbound.Writer.TryComplete();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var message = new ArrayBufferWriter<byte>();
+        try
+        {
+            while (true)
+            {
+                var result = await _socket.ReceiveAsync(buffer.AsMemory(), _abort.Token);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    Finish(new TransportClosure((int?)_socket.CloseStatus ?? CloseCodes.Normal, _socket.CloseStatusDescription ?? "", ByPeer: true));
+                    if (_socket.State == WebSocketState.CloseReceived)
+                        await _socket.CloseOutputAsync(_socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, _socket.CloseStatusDescription, CancellationToken.None);
+                    return;
+                }
+                if (message.WrittenCount + result.Count > _maxMessageBytes)
+                {
+                    Close(CloseCodes.MessageTooBig, "Frame too large");
+                    return;
+                }
+                message.Write(buffer.AsSpan(0, result.Count));
+                if (!result.EndOfMessage) continue;
+                WireFrame frame = result.MessageType == WebSocketMessageType.Text
+                    ? new WireFrame.Text(Encoding.UTF8.GetString(message.WrittenSpan))
+                    : new WireFrame.Binary(message.WrittenSpan.ToArray());
+                message.ResetWrittenCount();
+                await _inbound.Writer.WriteAsync(frame, _abort.Token);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ChannelClosedException)
+        {
+            Finish(new TransportClosure(CloseCodes.Abnormal, e.Message, ByPeer: true));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _inbound.Writer.TryComplete();
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        try
+        {
+            await foreach (var frame in _outbound.Reader.ReadAllAsync(_abort.Token))
+            {
+                switch (frame)
+                {
+                    case WireFrame.Text text:
+                        await _socket.SendAsync(Encoding.UTF8.GetBytes(text.Value), WebSocketMessageType.Text, true, _abort.Token);
+                        break;
+                    case WireFrame.Binary binary:
+                        await _socket.SendAsync(binary.Value, WebSocketMessageType.Binary, true, _abort.Token);
+                        break;
+                }
+            }
+            (int Code, string Reason) request;
+            lock (_closed) request = _closeRequest ?? (CloseCodes.Normal, "");
+            if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)request.Code, request.Reason, timeout.Token);
+            }
+            Finish(new TransportClosure(request.Code, request.Reason, ByPeer: false));
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+            Finish(new TransportClosure(CloseCodes.Abnormal, e.Message, ByPeer: false));
+        }
+    }
+
+    private void Finish(TransportClosure closure)
+    {
+        _closed.TrySetResult(closure);
+        _inbound.Writer.TryComplete();
+        _outbound.Writer.TryComplete();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Close(CloseCodes.GoingAway, "");
+        _abort.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _loops;
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+            // The socket is gone either way.
+        }
+        _abort.Dispose();
+    }
+}
