@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Paseo.Transport.Identity;
 using static Paseo.Actors.Guardian.PaseoGuardianProtocol;
 
 namespace Paseo.Actors.Guardian;
@@ -13,11 +14,22 @@ public sealed class PaseoGuardian : ReceiveActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ServerInfo _info;
+    private DaemonIdentity _identity;
 
-    public PaseoGuardian(ServerInfo info)
+    public PaseoGuardian(ServerInfo info, DaemonIdentity identity)
     {
-        _info = info;
+        _info = info with { ServerId = identity.ServerId };
+        _identity = identity;
         Receive<GetServerInfo>(_ => Sender.Tell(_info));
+        Receive<GetIdentity>(_ => Sender.Tell(_identity));
+        Receive<ReloadIdentity>(reload =>
+        {
+            var previous = _identity.ServerId;
+            _identity = reload.Identity;
+            _info = _info with { ServerId = reload.Identity.ServerId };
+            _log.Info("Identity reloaded: server id {0} (was {1}); earlier pairing offers no longer work", reload.Identity.ServerId, previous);
+            Sender.Tell(new IdentityReloaded(reload.Identity.ServerId));
+        });
         Receive<ListenerBound>(bound =>
         {
             _info = _info with { Listen = bound.Listen };
@@ -25,7 +37,7 @@ public sealed class PaseoGuardian : ReceiveActor
         });
     }
 
-    public static Props Props(ServerInfo info) => Akka.Actor.Props.Create(() => new PaseoGuardian(info));
+    public static Props Props(ServerInfo info, DaemonIdentity identity) => Akka.Actor.Props.Create(() => new PaseoGuardian(info, identity));
 
     // A child that throws is restarted on its own; it never escalates to the daemon.
     protected override SupervisorStrategy SupervisorStrategy() =>

@@ -15,6 +15,21 @@ public static class PaseoGuardianProtocol
         private GetServerInfo() { }
     }
 
+    /// <summary>Asks for the current <see cref="DaemonIdentity"/> (server id and keypair) that new relay connections use.</summary>
+    public sealed record GetIdentity
+    {
+        public static readonly GetIdentity Instance = new();
+        private GetIdentity() { }
+    }
+
+    /// <summary>
+    /// The identity files were read again (after `paseo daemon pair --rotate`): connections opened from now on use
+    /// this server id and keypair, so offers made before stop working. Answered with <see cref="IdentityReloaded"/>.
+    /// </summary>
+    public sealed record ReloadIdentity(DaemonIdentity Identity);
+
+    public sealed record IdentityReloaded(ServerId ServerId);
+
     /// <summary>The front door bound its listener: record the address actually bound (a port of 0 becomes the real one).</summary>
     public sealed record ListenerBound(string Listen);
 }

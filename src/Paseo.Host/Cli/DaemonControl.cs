@@ -6,16 +6,17 @@ using Paseo.Host.Hosting;
 using Paseo.Host.Native;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Daemon;
+using Paseo.Transport.Identity;
 using Paseo.Transport.Listen;
 using Paseo.Transport.Security;
 
 namespace Paseo.Host.Cli;
 
 /// <summary>
-/// `paseo daemon start|stop|status|restart|set-password`: manages a daemon through its pid file and its health
+/// `paseo daemon start|stop|status|restart|set-password|pair`: manages a daemon through its pid file and its health
 /// endpoint. Starts no actor system.
 /// </summary>
-public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, TextWriter stdout, TextWriter stderr)
+public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> env, TextWriter stdout, TextWriter stderr)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
 
@@ -32,6 +33,15 @@ public sealed class DaemonControl(IReadOnlyDictionary<string, string?> env, Text
         catch (ConfigException e)
         {
             return Fail(json, "INVALID_CONFIG", e.Message, ConfigException.ExitCode);
+        }
+        try
+        {
+            // Same for the identity files: a corrupt keypair is reported here (and the daemon would refuse it too).
+            DaemonIdentity.LoadOrCreate(config.Home, env);
+        }
+        catch (IdentityFileException e)
+        {
+            return Fail(json, "INVALID_IDENTITY", e.Message, IdentityFileException.ExitCode);
         }
         if (config.NetworkExposureRefusal() is { } refusal) return Fail(json, "UNPROTECTED_NETWORK_LISTEN", refusal, ConfigException.ExitCode);
         if (PidFile.ReadRunning(config.Home.PidFile) is { } existing)

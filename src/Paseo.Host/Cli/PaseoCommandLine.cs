@@ -93,9 +93,18 @@ public static class PaseoCommandLine
         setPassword.Options.Add(json);
         setPassword.SetAction(async (pr, _) => await control.SetPasswordAsync(pr.GetValue(home), pr.GetValue(fromStdin), stdin, pr.GetValue(json)));
 
+        var pair = new Command("pair", "Print the pairing link and QR code that let a phone reach this daemon through the relay");
+        var rotate = new Option<bool>("--rotate") { Description = "Replace the server id and keypair first, so every earlier pairing stops working" };
+        var yes = new Option<bool>("--yes") { Description = "Rotate without asking for confirmation" };
+        pair.Options.Add(home);
+        pair.Options.Add(rotate);
+        pair.Options.Add(yes);
+        pair.Options.Add(json);
+        pair.SetAction(async (pr, _) => await control.PairAsync(pr.GetValue(home), pr.GetValue(rotate), pr.GetValue(yes), stdin, pr.GetValue(json)));
+
         var daemon = new Command("daemon", "Manage the local daemon")
         {
-            MakeStart("start"), MakeStop("stop"), MakeStatus("status"), MakeRestart("restart"), setPassword,
+            MakeStart("start"), MakeStop("stop"), MakeStatus("status"), MakeRestart("restart"), setPassword, pair,
         };
         root.Subcommands.Add(daemon);
         root.Subcommands.Add(MakeStart("start"));

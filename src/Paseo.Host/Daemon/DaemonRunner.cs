@@ -3,6 +3,8 @@ using Paseo.Host.Native;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Daemon;
 using Paseo.Transport.Files;
+using Paseo.Transport.Identity;
+using System.Runtime.InteropServices;
 
 namespace Paseo.Host.Daemon;
 
@@ -78,10 +80,22 @@ public static class DaemonRunner
             if (!Equals(server.BoundListen, config.Listen))
                 PidFile.Update(config.Home.PidFile, record with { Listen = server.BoundListen.ToString() });
             logger.Information("Paseo.NET {Version} daemon (pid {Pid}) listening on {Listen}, home {Home}, server id {ServerId}",
-                DaemonServer.Version, pid, server.BoundListen, config.Home.Root, server.ServerId);
+                DaemonServer.Version, pid, server.BoundListen, config.Home.Root, server.Identity.ServerId);
+            // `paseo daemon pair --rotate` writes a new identity and sends SIGHUP: load it without a restart.
+            using var reloadSignal = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                _ = server.ReloadIdentityAsync();
+            });
             await server.App.WaitForShutdownAsync();
             logger.Information("Daemon stopped");
             return 0;
+        }
+        catch (IdentityFileException e)
+        {
+            logger.Error("{Message}", e.Message);
+            await stderr.WriteLineAsync($"paseo: {e.Message}");
+            return IdentityFileException.ExitCode;
         }
         catch (ConfigException e)
         {

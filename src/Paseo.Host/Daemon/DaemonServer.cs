@@ -24,18 +24,22 @@ public sealed class DaemonServer : IAsyncDisposable
 {
     public WebApplication App { get; }
     public DaemonConfig Config { get; }
-    public ServerId ServerId { get; }
+    public DaemonIdentity Identity { get; private set; }
     public PasswordGate Password { get; }
+    private readonly IReadOnlyDictionary<string, string?> _env;
+    private readonly Serilog.ILogger _logger;
 
     /// <summary>The address actually bound (a port of 0 replaced by the real one); set by <see cref="StartAsync"/>.</summary>
     public ListenTarget BoundListen { get; private set; }
 
-    private DaemonServer(WebApplication app, DaemonConfig config, ServerId serverId, PasswordGate password)
+    private DaemonServer(WebApplication app, DaemonConfig config, DaemonIdentity identity, PasswordGate password, IReadOnlyDictionary<string, string?> env, Serilog.ILogger logger)
     {
         App = app;
         Config = config;
-        ServerId = serverId;
+        Identity = identity;
         Password = password;
+        _env = env;
+        _logger = logger;
         BoundListen = config.Listen;
     }
 
@@ -45,7 +49,8 @@ public sealed class DaemonServer : IAsyncDisposable
     {
         time ??= TimeProvider.System;
         config.Home.EnsureExists();
-        var serverId = ServerId.LoadOrCreate(config.Home.ServerIdFile, env.GetValueOrDefault("PASEO_SERVER_ID"));
+        // A corrupt keypair file throws IdentityFileException: the daemon stops rather than change who it is.
+        var identity = DaemonIdentity.LoadOrCreate(config.Home, env);
 
         var hash = config.PasswordHash;
         if (config.PlaintextPasswordFromEnv is { } plaintext)
@@ -87,7 +92,7 @@ public sealed class DaemonServer : IAsyncDisposable
             }
         });
 
-        var info = new PaseoGuardianProtocol.ServerInfo(serverId, Environment.MachineName, Version, config.Listen.ToString(), time.GetUtcNow());
+        var info = new PaseoGuardianProtocol.ServerInfo(identity.ServerId, Environment.MachineName, Version, config.Listen.ToString(), time.GetUtcNow());
         builder.Services.AddAkka("paseo", (akka, _) =>
         {
             akka.AddHoconFile(settings.ShippedHoconPath, HoconAddMode.Append);
@@ -97,7 +102,7 @@ public sealed class DaemonServer : IAsyncDisposable
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             });
-            akka.WithPaseoActors(info);
+            akka.WithPaseoActors(info, identity);
         });
 
         var policies = new FrontDoorPolicies(config.Listen, new HostAllowlist(config.Hostnames), config.CorsOrigins, password, settings.FrontDoor);
@@ -118,7 +123,7 @@ public sealed class DaemonServer : IAsyncDisposable
         app.Map(AccessRulesMiddleware.WebSocketPath, (HttpContext http, WebSocketEndpoint endpoint) => endpoint.HandleAsync(http));
         app.MapFallback((HttpContext http) => JsonResponses.Error(http, StatusCodes.Status404NotFound, "Not found"));
 
-        return new DaemonServer(app, config, serverId, password);
+        return new DaemonServer(app, config, identity, password, env, logger);
     }
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -141,6 +146,29 @@ public sealed class DaemonServer : IAsyncDisposable
     }
 
     public Task StopAsync(CancellationToken cancellationToken = default) => App.StopAsync(cancellationToken);
+
+    /// <summary>
+    /// Reads the identity files again (SIGHUP, sent by `paseo daemon pair --rotate`) and hands them to the guardian.
+    /// A file that no longer loads leaves the running identity in place and says so in the log.
+    /// </summary>
+    public async Task<bool> ReloadIdentityAsync()
+    {
+        DaemonIdentity identity;
+        try
+        {
+            identity = DaemonIdentity.LoadOrCreate(Config.Home, _env);
+        }
+        catch (IdentityFileException e)
+        {
+            _logger.Error("Identity reload failed, still using server id {ServerId}: {Message}", Identity.ServerId, e.Message);
+            return false;
+        }
+        var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
+        await guardian.Ask<PaseoGuardianProtocol.IdentityReloaded>(new PaseoGuardianProtocol.ReloadIdentity(identity), TimeSpan.FromSeconds(5));
+        Identity = identity;
+        _logger.Information("Identity reloaded: server id {ServerId}", identity.ServerId);
+        return true;
+    }
 
     public async ValueTask DisposeAsync()
     {

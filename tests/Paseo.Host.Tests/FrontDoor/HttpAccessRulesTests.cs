@@ -94,7 +94,7 @@ public sealed class HttpAccessRulesTests(PasswordProtectedDaemonFixture fixture)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await Json(response);
         Assert.Equal("server_info", body.GetProperty("status").GetString());
-        Assert.Equal(Daemon.Server.ServerId.Value, body.GetProperty("serverId").GetString());
+        Assert.Equal(Daemon.Server.Identity.ServerId.Value, body.GetProperty("serverId").GetString());
         Assert.Matches("^srv_", body.GetProperty("serverId").GetString());
         Assert.Equal(Environment.MachineName, body.GetProperty("hostname").GetString());
         Assert.False(string.IsNullOrEmpty(body.GetProperty("version").GetString()));

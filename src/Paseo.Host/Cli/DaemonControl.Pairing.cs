@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Paseo.Host.Native;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Daemon;
+using Paseo.Transport.Identity;
+using Paseo.Transport.Pairing;
+using QRCoder;
+
+namespace Paseo.Host.Cli;
+
+/// <summary>`paseo daemon pair [--rotate]`: the pairing link and QR code, and rotation of the daemon's identity.</summary>
+public sealed partial class DaemonControl
+{
+    private const int SigHup = 1;
+
+    public async Task<int> PairAsync(string? homeFlag, bool rotate, bool yes, TextReader stdin, bool json)
+    {
+        DaemonConfig config;
+        try
+        {
+            config = DaemonConfig.Resolve(new DaemonFlags { Home = homeFlag }, env);
+        }
+        catch (ConfigException e)
+        {
+            return Fail(json, "INVALID_CONFIG", e.Message, ConfigException.ExitCode);
+        }
+
+        DaemonIdentity identity;
+        int? reloadedPid = null;
+        try
+        {
+            if (rotate)
+            {
+                if (!yes)
+                {
+                    await stderr.WriteAsync("Rotate the pairing? A new server id and keypair replace the current ones, every device paired " +
+                                            "so far loses access and must pair again. Type 'yes' to continue: ");
+                    await stderr.FlushAsync();
+                    var answer = (await stdin.ReadLineAsync())?.Trim().ToLowerInvariant();
+                    if (answer is not ("yes" or "y"))
+                        return Fail(json, "ROTATION_CANCELLED", "rotation cancelled; nothing was changed (pass --yes to skip the question)", 1);
+                }
+                identity = DaemonIdentity.Rotate(config.Home, env);
+                if (PidFile.ReadRunning(config.Home.PidFile) is { } running && Libc.Kill(running.Pid, SigHup) == 0)
+                    reloadedPid = running.Pid;
+            }
+            else
+            {
+                identity = DaemonIdentity.LoadOrCreate(config.Home, env);
+            }
+        }
+        catch (IdentityFileException e)
+        {
+            return Fail(json, "INVALID_IDENTITY", e.Message, IdentityFileException.ExitCode);
+        }
+
+        var endpoint = config.Relay.PublicEndpoint ?? config.Relay.Endpoint;
+        if (endpoint is null)
+            return Fail(json, "NO_RELAY",
+                "no relay endpoint is configured, so there is nothing to pair through: set daemon.relay.endpoint in " +
+                $"{config.Home.ConfigJson} (or PASEO_RELAY_ENDPOINT) to a relay you run (paseo relay start) or trust, and enable it", 1);
+
+        var offer = new ConnectionOffer(identity.ServerId.Value, Convert.ToBase64String(identity.KeyPair.PublicKey), endpoint);
+        var url = offer.ToUrl(config.AppBaseUrl);
+        var qr = RenderQr(url);
+        var overridden = rotate && !string.IsNullOrWhiteSpace(env.GetValueOrDefault(DaemonIdentity.ServerIdVariable));
+
+        if (json)
+        {
+            await stdout.WriteLineAsync(rotate
+                ? JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr, rotated = true, serverId = identity.ServerId.Value, daemonReloaded = reloadedPid is not null })
+                : JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr }));
+            return 0;
+        }
+
+        if (rotate)
+        {
+            await stdout.WriteLineAsync($"Rotated the pairing: server id {identity.ServerId}, new keypair. Earlier pairing links no longer work.");
+            if (overridden)
+                await stderr.WriteLineAsync($"paseo: note: {DaemonIdentity.ServerIdVariable} is set, so the server id stays {identity.ServerId}; only the keypair changed.");
+            await stdout.WriteLineAsync(reloadedPid is { } pid
+                ? $"Told the running daemon (pid {pid}) to load the new identity."
+                : "No daemon is running; the new identity is used when it starts.");
+        }
+        if (!config.Relay.Enabled)
+            await stderr.WriteLineAsync($"paseo: note: the relay is disabled in {config.Home.ConfigJson}; this link works once the daemon connects to {endpoint}.");
+        await stdout.WriteAsync("\nScan to pair:\n" + qr + "\n" + url + "\n");
+        return 0;
+    }
+
+    /// <summary>A terminal QR code, two modules per character row (half blocks), with its quiet zone.</summary>
+    internal static string RenderQr(string url)
+    {
+        using var generator = new QRCodeGenerator();
+        using var data = generator.CreateQrCode(url, QRCodeGenerator.ECCLevel.M);
+        return new AsciiQRCode(data).GetGraphicSmall(drawQuietZones: true, invert: false, endOfLine: "\n");
+    }
+}
