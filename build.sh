@@ -19,6 +19,8 @@ case "$command" in
     ;;
   test)
     build
+    # The JavaScript libraries Paseo's clients use (tweetnacl), for the interoperability tests.
+    npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
     results=".test-results"
     rm -rf "$results"
     set +e
