@@ -1,4 +1,4 @@
-# One entry point for Paseo.NET on PowerShell: ./build.ps1 build | test | run [daemon flags] | publish
+# One entry point for Paseo.NET on PowerShell: ./build.ps1 build | test | run [daemon flags] | publish | bench e2ee
 param([string]$Command = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -8,6 +8,8 @@ switch ($Command) {
   "build" { Build }
   "test" {
     Build
+    npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+    if ($LASTEXITCODE) { exit $LASTEXITCODE }
     $results = ".test-results"
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
     dotnet test Paseo.sln --no-build -c $Config -tl:off --logger trx --results-directory $results @Rest
@@ -26,6 +28,15 @@ switch ($Command) {
     & "src/Paseo.Host/bin/$Config/net10.0/paseo" daemon start --foreground @Rest
     exit $LASTEXITCODE
   }
+  "bench" {
+    Build
+    if ($Rest.Count -gt 0 -and $Rest[0] -eq "e2ee") {
+      Set-Location bench/Paseo.Bench
+      dotnet run -c $Config --no-build -- --filter '*' @($Rest | Select-Object -Skip 1)
+      exit $LASTEXITCODE
+    }
+    Write-Error "the start-up benchmark (bench/run.sh) needs bash"; exit 64
+  }
   "publish" { dotnet publish src/Paseo.Host/Paseo.Host.csproj -c $Config -tl:off -nologo -o artifacts/paseo @Rest }
-  default { Write-Error "usage: ./build.ps1 build | test | run [daemon flags] | publish"; exit 64 }
+  default { Write-Error "usage: ./build.ps1 build | test | run [daemon flags] | publish | bench e2ee"; exit 64 }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -57,10 +57,16 @@ case "$command" in
     ;;
   bench)
     build
+    if [ "${1:-}" = "e2ee" ]; then
+      shift
+      # BenchmarkDotNet: frame codec and handshake beside raw libsodium (extra arguments go to BenchmarkDotNet).
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- --filter '*' "$@"
+    fi
     exec bench/run.sh "$@"
     ;;
   *)
-    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench" >&2
+    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee]" >&2
     exit 64
     ;;
 esac

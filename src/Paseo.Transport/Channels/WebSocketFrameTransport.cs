@@ -55,9 +55,11 @@ public sealed class WebSocketFrameTransport : IFrameTransport
                 var result = await _socket.ReceiveAsync(buffer.AsMemory(), _abort.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    Finish(new TransportClosure((int?)_socket.CloseStatus ?? CloseCodes.Normal, _socket.CloseStatusDescription ?? "", ByPeer: true));
-                    if (_socket.State == WebSocketState.CloseReceived)
-                        await _socket.CloseOutputAsync(_socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, _socket.CloseStatusDescription, CancellationToken.None);
+                    var code = (int?)_socket.CloseStatus ?? CloseCodes.Normal;
+                    var reason = _socket.CloseStatusDescription ?? "";
+                    // The send loop (the only sender) answers the close with the same code once queued frames are out.
+                    lock (_closed) _closeRequest ??= (code, reason);
+                    Finish(new TransportClosure(code, reason, ByPeer: true));
                     return;
                 }
                 if (message.WrittenCount + result.Count > _maxMessageBytes)

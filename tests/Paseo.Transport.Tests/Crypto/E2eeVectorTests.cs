@@ -108,6 +108,20 @@ public sealed class E2eeVectorTests
     }
 
     [Fact]
+    public void The_negative_vector_key_is_refused_for_every_daemon_key_instead_of_giving_tweetnacls_constant()
+    {
+        var lowOrder = Hex("negative.lowOrderClientKeyHex");
+        var constant = Hex("negative.constantBeforenmHexAcceptedByTweetnacl");
+        foreach (var daemonSecret in new[] { DaemonSk, BoxKeyPair.Generate().SecretKey, BoxKeyPair.Generate().SecretKey })
+        {
+            var error = Assert.Throws<CryptographicException>(() => NaclBox.SharedKey(lowOrder, daemonSecret));
+            Assert.Contains("low-order", error.Message);
+        }
+        // What an attacker would encrypt with if the key were accepted: never the key of any honest connection.
+        Assert.NotEqual(constant, NaclBox.SharedKey(ClientPk, DaemonSk));
+    }
+
+    [Fact]
     public void Url_safe_unpadded_base64_is_accepted_as_paseo_receivers_do()
     {
         var frame = V.GetProperty("frames")[3].GetProperty("textFrame").GetString()!;
