@@ -19,6 +19,7 @@ public class ConnectionHandshakeBenchmarks
     private ActorSystem _system = null!;
     private BoxKeyPair _daemon = null!;
     private string _daemonKey = null!;
+    private ClientKeyLedger _clientKeys = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -26,6 +27,7 @@ public class ConnectionHandshakeBenchmarks
         _system = ActorSystem.Create("bench", "akka.loglevel = WARNING");
         _daemon = BoxKeyPair.Generate();
         _daemonKey = Convert.ToBase64String(_daemon.PublicKey);
+        _clientKeys = new ClientKeyLedger(HandshakeSettings.Default.RememberedClientKeys);
     }
 
     [GlobalCleanup]
@@ -37,7 +39,7 @@ public class ConnectionHandshakeBenchmarks
         var (clientEnd, daemonEnd) = InMemoryFrameTransport.CreatePair();
         var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var session = _system.ActorOf(Props.Create(() => new OpenedSignal(opened)));
-        var connection = _system.ActorOf(RelayConnectionActor.Props(daemonEnd, _daemon, session, HandshakeSettings.Default));
+        var connection = _system.ActorOf(RelayConnectionActor.Props(daemonEnd, _daemon, _clientKeys, session, HandshakeSettings.Default));
         var channel = E2eeClientChannel.Start(clientEnd, _daemonKey);
         await channel.Opened;
         await opened.Task;

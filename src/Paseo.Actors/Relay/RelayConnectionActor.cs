@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Event;
 using Paseo.Actors.Relay.Handshake;
@@ -19,25 +18,39 @@ public sealed class RelayConnectionActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IFrameTransport _transport;
     private readonly IActorRef _handshake;
+    private readonly IActorRef _session;
     private bool _closing;
 
-    public RelayConnectionActor(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef session, HandshakeSettings settings)
+    public RelayConnectionActor(IFrameTransport transport, BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef session, HandshakeSettings settings)
     {
         _transport = transport;
-        _handshake = Context.ActorOf(HandshakeFsm.Props(daemonKeys, Self, session, settings), "handshake");
+        _session = session;
+        _handshake = Context.ActorOf(HandshakeFsm.Props(daemonKeys, clientKeys, Self, session, settings), "handshake");
+        Context.WatchWith(_handshake, HandshakeDied.Instance);
 
         Receive<InboundRead>(read => _handshake.Tell(new FrameReceived(read.Frame)));
         Receive<FrameHandled>(_ => ReadNext());
-        Receive<InboundEnded>(_ => OnInboundEnded());
+        // The inbound side ended: wait for how the transport closed, then tell the FSM (which tells the session).
+        Receive<InboundEnded>(_ => _transport.Closed.PipeTo(Self, success: closure => new TransportClosed(closure),
+            failure: _ => new TransportClosed(new TransportClosure(CloseCodes.Abnormal, "", true))));
+        Receive<TransportClosed>(closed => _handshake.Tell(new PeerClosed(closed.Closure.Code, closed.Closure.Reason)));
         Receive<SendFrame>(send =>
         {
+            if (_closing || _transport.Outbound.TryWrite(send.Frame)) return;
+            // A completed writer means the socket is already closing (the peer left): that end arrives as TransportClosed.
+            if (_transport.Closed.IsCompleted) return;
+            _log.Warning("Relay connection: the peer does not keep up; closing");
+            CloseSocket(CloseCodes.TryAgainLater, "Outbound buffer full");
+            _handshake.Tell(new PeerClosed(CloseCodes.TryAgainLater, "Outbound buffer full"));
+        });
+        // The FSM threw (a bug, not a peer's fault): it is stopped, never restarted with fresh state, and the connection ends.
+        Receive<HandshakeDied>(_ =>
+        {
             if (_closing) return;
-            if (!_transport.Outbound.TryWrite(send.Frame))
-            {
-                _log.Warning("Relay connection: the peer does not keep up; closing");
-                CloseSocket(CloseCodes.TryAgainLater, "Outbound buffer full");
-                _handshake.Tell(new PeerClosed(CloseCodes.TryAgainLater, "Outbound buffer full"));
-            }
+            _log.Error("Relay connection: the handshake actor failed; closing the connection");
+            _session.Tell(new ChannelClosed(CloseCodes.InternalError, "Internal error"));
+            CloseSocket(CloseCodes.InternalError, "Internal error");
+            Context.Stop(Self);
         });
         // The FSM decides every end (it has told the session by then): close the socket and stop.
         Receive<HandshakeProtocol.CloseSocket>(close =>
@@ -47,8 +60,11 @@ public sealed class RelayConnectionActor : ReceiveActor
         });
     }
 
-    public static Props Props(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef session, HandshakeSettings settings) =>
-        Akka.Actor.Props.Create(() => new RelayConnectionActor(transport, daemonKeys, session, settings));
+    public static Props Props(IFrameTransport transport, BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef session, HandshakeSettings settings) =>
+        Akka.Actor.Props.Create(() => new RelayConnectionActor(transport, daemonKeys, clientKeys, session, settings));
+
+    // Restarting the FSM would put a live connection back in AwaitingHello with an empty nonce ledger: stop it instead.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
     protected override void PreStart()
     {
@@ -65,13 +81,6 @@ public sealed class RelayConnectionActor : ReceiveActor
             success: frame => new InboundRead(frame),
             failure: _ => InboundEnded.Instance);
 
-    private void OnInboundEnded()
-    {
-        // Tell the FSM (so the session learns the channel closed); it answers with CloseSocket, which is then a no-op.
-        var closure = _transport.Closed.IsCompletedSuccessfully ? _transport.Closed.Result : new TransportClosure(CloseCodes.Abnormal, "", true);
-        _handshake.Tell(new PeerClosed(closure.Code, closure.Reason));
-    }
-
     private void CloseSocket(int code, string reason)
     {
         if (_closing) return;
@@ -84,5 +93,12 @@ public sealed class RelayConnectionActor : ReceiveActor
     private sealed record InboundEnded : INoSerializationVerificationNeeded
     {
         public static readonly InboundEnded Instance = new();
+    }
+
+    private sealed record TransportClosed(TransportClosure Closure) : INoSerializationVerificationNeeded;
+
+    private sealed record HandshakeDied : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly HandshakeDied Instance = new();
     }
 }

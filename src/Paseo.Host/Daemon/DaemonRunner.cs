@@ -60,6 +60,15 @@ public static class DaemonRunner
         if (config.ExposedWithoutPassword)
             logger.Warning("Listening on {Listen} without a password (--allow-unauthenticated-network): anyone who can reach this address can control this daemon's agents", config.Listen);
 
+        // `paseo daemon pair --rotate` writes a new identity and sends SIGHUP. Handled from here on (SIGHUP's default
+        // action would end the process): before the server is up the request waits, then the identity is read again.
+        var reloads = new IdentityReloads(logger);
+        using var reloadSignal = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            reloads.Request();
+        });
+
         var pid = Environment.ProcessId;
         var record = new PidFileRecord(pid, IsoTime.Format(DateTimeOffset.UtcNow), Environment.MachineName,
             OperatingSystem.IsWindows() ? 0 : Libc.GetUid(), config.Listen.ToString());
@@ -81,12 +90,7 @@ public static class DaemonRunner
                 PidFile.Update(config.Home.PidFile, record with { Listen = server.BoundListen.ToString() });
             logger.Information("Paseo.NET {Version} daemon (pid {Pid}) listening on {Listen}, home {Home}, server id {ServerId}",
                 DaemonServer.Version, pid, server.BoundListen, config.Home.Root, server.Identity.ServerId);
-            // `paseo daemon pair --rotate` writes a new identity and sends SIGHUP: load it without a restart.
-            using var reloadSignal = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-            {
-                context.Cancel = true;
-                _ = server.ReloadIdentityAsync();
-            });
+            reloads.Attach(server);
             await server.App.WaitForShutdownAsync();
             logger.Information("Daemon stopped");
             return 0;
@@ -119,6 +123,50 @@ public static class DaemonRunner
         finally
         {
             PidFile.Release(config.Home.PidFile, pid);
+        }
+    }
+}
+
+/// <summary>SIGHUP requests, serialized: one reload at a time, and a request made before the server is up runs once it is.</summary>
+internal sealed class IdentityReloads(Serilog.ILogger logger)
+{
+    private readonly Lock _gate = new();
+    private DaemonServer? _server;
+    private bool _pending;
+    private Task _current = Task.CompletedTask;
+
+    public void Attach(DaemonServer server)
+    {
+        bool pending;
+        lock (_gate)
+        {
+            _server = server;
+            pending = _pending;
+            _pending = false;
+        }
+        if (pending) Request();
+    }
+
+    public void Request()
+    {
+        lock (_gate)
+        {
+            if (_server is not { } server)
+            {
+                _pending = true;
+                return;
+            }
+            _current = _current.ContinueWith(async _ =>
+            {
+                try
+                {
+                    await server.ReloadIdentityAsync();
+                }
+                catch (Exception e)
+                {
+                    logger.Error(e, "Identity reload failed");
+                }
+            }, TaskScheduler.Default).Unwrap();
         }
     }
 }

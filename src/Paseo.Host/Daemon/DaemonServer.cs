@@ -149,25 +149,24 @@ public sealed class DaemonServer : IAsyncDisposable
 
     /// <summary>
     /// Reads the identity files again (SIGHUP, sent by `paseo daemon pair --rotate`) and hands them to the guardian.
-    /// A file that no longer loads leaves the running identity in place and says so in the log.
+    /// A missing or damaged file is never replaced here: the running identity stays and the log says why.
     /// </summary>
     public async Task<bool> ReloadIdentityAsync()
     {
-        DaemonIdentity identity;
         try
         {
-            identity = DaemonIdentity.LoadOrCreate(Config.Home, _env);
+            var identity = DaemonIdentity.Load(Config.Home, _env);
+            var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
+            await guardian.Ask<PaseoGuardianProtocol.IdentityReloaded>(new PaseoGuardianProtocol.ReloadIdentity(identity), TimeSpan.FromSeconds(5));
+            Identity = identity;
+            _logger.Information("Identity reloaded: server id {ServerId}", identity.ServerId);
+            return true;
         }
-        catch (IdentityFileException e)
+        catch (Exception e) when (e is IdentityFileException or AskTimeoutException or ArgumentException)
         {
             _logger.Error("Identity reload failed, still using server id {ServerId}: {Message}", Identity.ServerId, e.Message);
             return false;
         }
-        var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
-        await guardian.Ask<PaseoGuardianProtocol.IdentityReloaded>(new PaseoGuardianProtocol.ReloadIdentity(identity), TimeSpan.FromSeconds(5));
-        Identity = identity;
-        _logger.Information("Identity reloaded: server id {ServerId}", identity.ServerId);
-        return true;
     }
 
     public async ValueTask DisposeAsync()

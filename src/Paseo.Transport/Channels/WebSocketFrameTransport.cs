@@ -21,9 +21,13 @@ public sealed class WebSocketFrameTransport : IFrameTransport
     private (int Code, string Reason)? _closeRequest;
     private readonly Task _loops;
 
-    public WebSocketFrameTransport(WebSocket socket, int maxMessageBytes, int inboundCapacity, int outboundCapacity)
+    private readonly TimeSpan _closeTimeout;
+
+    /// <param name="closeTimeout">After <see cref="Close"/>, how long queued frames and the close handshake may take before the socket is aborted (a peer that stopped reading cannot hold it open).</param>
+    public WebSocketFrameTransport(WebSocket socket, int maxMessageBytes, int inboundCapacity, int outboundCapacity, TimeSpan? closeTimeout = null)
     {
         _socket = socket;
+        _closeTimeout = closeTimeout ?? TimeSpan.FromSeconds(5);
         _maxMessageBytes = maxMessageBytes;
         _inbound = Channel.CreateBounded<WireFrame>(new BoundedChannelOptions(inboundCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = true });
         _outbound = Channel.CreateBounded<WireFrame>(new BoundedChannelOptions(outboundCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
@@ -38,10 +42,19 @@ public sealed class WebSocketFrameTransport : IFrameTransport
     {
         lock (_closed)
         {
-            _closeRequest ??= (code, reason);
+            if (_closeRequest is not null) return;
+            _closeRequest = (code, reason);
         }
-        // The send loop finishes the queued frames, then sends the close frame.
+        // The send loop finishes the queued frames, then sends the close frame; a peer that does not read is cut off.
         _outbound.Writer.TryComplete();
+        try
+        {
+            _abort.CancelAfter(_closeTimeout);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already disposed: nothing left to close.
+        }
     }
 
     private async Task ReceiveLoopAsync()
@@ -76,8 +89,9 @@ public sealed class WebSocketFrameTransport : IFrameTransport
                 await _inbound.Writer.WriteAsync(frame, _abort.Token);
             }
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ChannelClosedException)
+        catch (Exception e)
         {
+            // Socket error, abort after the close timeout, or the transport already completed: the connection is over.
             Finish(new TransportClosure(CloseCodes.Abnormal, e.Message, ByPeer: true));
         }
         finally
@@ -89,6 +103,7 @@ public sealed class WebSocketFrameTransport : IFrameTransport
 
     private async Task SendLoopAsync()
     {
+        var closure = new TransportClosure(CloseCodes.Abnormal, "send failed", ByPeer: false);
         try
         {
             await foreach (var frame in _outbound.Reader.ReadAllAsync(_abort.Token))
@@ -106,15 +121,17 @@ public sealed class WebSocketFrameTransport : IFrameTransport
             (int Code, string Reason) request;
             lock (_closed) request = _closeRequest ?? (CloseCodes.Normal, "");
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await _socket.CloseOutputAsync((WebSocketCloseStatus)request.Code, request.Reason, timeout.Token);
-            }
-            Finish(new TransportClosure(request.Code, request.Reason, ByPeer: false));
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)request.Code, request.Reason, _abort.Token);
+            closure = new TransportClosure(request.Code, request.Reason, ByPeer: false);
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        catch (Exception e)
         {
-            Finish(new TransportClosure(CloseCodes.Abnormal, e.Message, ByPeer: false));
+            // Whatever failed (socket error, abort, a close reason the socket refused), the transport is over.
+            closure = new TransportClosure(CloseCodes.Abnormal, e.Message, ByPeer: false);
+        }
+        finally
+        {
+            Finish(closure);
         }
     }
 
@@ -125,18 +142,12 @@ public sealed class WebSocketFrameTransport : IFrameTransport
         _outbound.Writer.TryComplete();
     }
 
+    /// <summary>Closes (1001 unless already closing), waits for both loops (bounded by the close timeout), and releases the socket.</summary>
     public async ValueTask DisposeAsync()
     {
         Close(CloseCodes.GoingAway, "");
-        _abort.CancelAfter(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _loops;
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
-        {
-            // The socket is gone either way.
-        }
+        await _loops; // both loops catch everything and end by the close timeout at the latest
         _abort.Dispose();
+        _socket.Dispose();
     }
 }

@@ -40,16 +40,24 @@ public sealed class E2eeClientChannel : IAsyncDisposable
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Queue<E2eeMessage> _pending = new();
     private readonly Lock _gate = new();
+    // One send at a time, so frames leave in the order they were sent even when the transport makes a send wait.
+    private readonly SemaphoreSlim _sendTurn = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private ITimer? _helloTimer;
+    private Task _receiveLoop = Task.CompletedTask;
     private int _hellosSent;
     private bool _open;
+    private bool _closedByUs;
+    private bool _failedHere;
     private string? _failure;
 
     /// <summary>The ephemeral public key this connection announced in its hello.</summary>
     public byte[] PublicKey { get; }
 
-    /// <summary>Decrypted messages, in order; completes when the channel closes (with an <see cref="E2eeChannelException"/> on a protocol error).</summary>
+    /// <summary>
+    /// Decrypted messages, in order. Completes when the channel closes: normally after a close by this side or a 1000/1001
+    /// close by the peer, with an <see cref="E2eeChannelException"/> naming the reason otherwise.
+    /// </summary>
     public ChannelReader<E2eeMessage> Messages => _messages.Reader;
 
     /// <summary>Completes when `e2ee_ready` arrived; fails when the handshake cannot finish.</summary>
@@ -95,10 +103,14 @@ public sealed class E2eeClientChannel : IAsyncDisposable
 
     private void Begin()
     {
-        _ = Task.Run(ReceiveLoopAsync);
-        _ = _transport.Closed.ContinueWith(t => OnTransportClosed(t.Result), TaskScheduler.Default);
+        lock (_gate)
+        {
+            // The timer exists before anything can end the handshake, so whatever ends it also stops the timer.
+            _helloTimer = _options.Time.CreateTimer(_ => SendHello(), null, _options.HelloRetryInterval, _options.HelloRetryInterval);
+        }
         SendHello();
-        _helloTimer = _options.Time.CreateTimer(_ => SendHello(), null, _options.HelloRetryInterval, _options.HelloRetryInterval);
+        _ = _transport.Closed.ContinueWith(t => OnTransportClosed(t.Result), TaskScheduler.Default);
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
     }
 
     private void SendHello()
@@ -112,41 +124,61 @@ public sealed class E2eeClientChannel : IAsyncDisposable
                 return;
             }
             _hellosSent++;
+            // A full outbound buffer drops this hello; the next tick sends another.
             _transport.Outbound.TryWrite(new WireFrame.Text(E2eeFrames.HelloFrame(PublicKey)));
         }
     }
 
-    /// <summary>Encrypts and sends a message, or queues it while the handshake runs.</summary>
-    public void Send(E2eeMessage message)
+    /// <summary>
+    /// Encrypts and sends a message, or queues it while the handshake runs (a full queue refuses it). Waits while the
+    /// transport's outbound buffer is full. Throws <see cref="E2eeChannelException"/> once the channel has ended.
+    /// </summary>
+    public async ValueTask SendAsync(E2eeMessage message, CancellationToken cancellationToken = default)
     {
-        lock (_gate)
+        await _sendTurn.WaitAsync(cancellationToken);
+        try
         {
-            if (_failure is not null) throw new E2eeChannelException($"Channel not open: {_failure}");
-            if (!_open)
+            lock (_gate)
             {
-                if (_pending.Count >= _options.MaxPendingSends)
-                    throw new E2eeChannelException($"{_pending.Count} messages already wait for the handshake; not queuing more");
-                _pending.Enqueue(message);
-                return;
+                if (_failure is not null) throw new E2eeChannelException($"Channel not open: {_failure}");
+                if (!_open)
+                {
+                    if (_pending.Count >= _options.MaxPendingSends)
+                        throw new E2eeChannelException($"{_pending.Count} messages already wait for the handshake; not queuing more");
+                    _pending.Enqueue(message);
+                    return;
+                }
             }
-            SendEncryptedLocked(message);
+            await WriteEncryptedAsync(message, cancellationToken);
+        }
+        finally
+        {
+            _sendTurn.Release();
         }
     }
 
-    public void SendText(string text) => Send(E2eeMessage.FromText(text));
+    public ValueTask SendTextAsync(string text, CancellationToken cancellationToken = default) => SendAsync(E2eeMessage.FromText(text), cancellationToken);
 
-    private void SendEncryptedLocked(E2eeMessage message)
+    private async ValueTask WriteEncryptedAsync(E2eeMessage message, CancellationToken cancellationToken)
     {
-        var (frame, nonce) = E2eeFrames.Encrypt(message.Bytes.Span, _sharedKey);
-        if (!_nonces.RecordOutbound(nonce))
+        WireFrame frame;
+        lock (_gate)
         {
-            FailLocked("frame budget used up; reconnect", CloseCodes.InternalError, E2eeFrames.FrameBudgetExhaustedMessage);
-            throw new E2eeChannelException("Channel not open: frame budget used up; reconnect");
+            var (text, nonce) = E2eeFrames.Encrypt(message.Bytes.Span, _sharedKey);
+            if (!_nonces.RecordOutbound(nonce))
+            {
+                FailLocked("frame budget used up; reconnect", CloseCodes.InternalError, E2eeFrames.FrameBudgetExhaustedMessage);
+                throw new E2eeChannelException("Channel not open: frame budget used up; reconnect");
+            }
+            frame = new WireFrame.Text(text);
         }
-        if (!_transport.Outbound.TryWrite(new WireFrame.Text(frame)))
+        try
         {
-            FailLocked("the connection does not keep up with the messages sent", CloseCodes.TryAgainLater, "Outbound buffer full");
-            throw new E2eeChannelException("Channel not open: outbound buffer full");
+            await _transport.Outbound.WriteAsync(frame, cancellationToken);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new E2eeChannelException($"Channel not open: {_failure ?? "connection closed"}");
         }
     }
 
@@ -156,38 +188,43 @@ public sealed class E2eeClientChannel : IAsyncDisposable
         {
             await foreach (var frame in _transport.Inbound.ReadAllAsync(_stop.Token))
             {
-                var error = await HandleAsync(frame);
-                if (error is not null) return;
+                if (!await HandleAsync(frame)) break;
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or E2eeChannelException or ChannelClosedException)
         {
-            // Disposed.
+            // Disposed, or the channel ended while a message was being handed over or the queue flushed.
         }
         finally
         {
-            // Frames that arrived before the close were delivered first; now the reader sees the end.
-            bool wasOpen;
-            string? failure;
-            lock (_gate) (wasOpen, failure) = (_open, _failure);
-            _messages.Writer.TryComplete(wasOpen && failure is null or "closed" ? null : new E2eeChannelException(failure ?? "connection closed"));
+            await CompleteMessagesAsync();
         }
     }
 
-    private void OnTransportClosed(TransportClosure closure)
+    /// <summary>Frames that arrived before the end were delivered first; now the reader learns how the channel ended.</summary>
+    private async Task CompleteMessagesAsync()
     {
+        TransportClosure? closure = null;
+        try
+        {
+            closure = await _transport.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            // The transport did not report its end; judge by what this side knows.
+        }
+        string? error;
         lock (_gate)
         {
-            _helloTimer?.Dispose();
-            _pending.Clear();
-            var reason = $"connection closed ({closure.Code} {closure.Reason})".Replace(" )", ")");
-            if (!_open) _failure ??= reason;
-            _opened.TrySetException(new E2eeChannelException(_failure ?? reason));
+            var cleanPeerClose = _open && !_failedHere && closure is { ByPeer: true, Code: CloseCodes.Normal or CloseCodes.GoingAway };
+            error = _closedByUs || cleanPeerClose ? null
+                : _failure ?? (closure is { } c ? $"connection closed ({c.Code} {c.Reason})".Replace(" )", ")") : "connection closed");
         }
+        _messages.Writer.TryComplete(error is null ? null : new E2eeChannelException(error));
     }
 
-    /// <summary>Returns a failure reason when the frame ended the channel.</summary>
-    private async ValueTask<string?> HandleAsync(WireFrame frame)
+    /// <summary>Handles one frame; false when it ended the channel.</summary>
+    private async ValueTask<bool> HandleAsync(WireFrame frame)
     {
         if (frame.ByteLength > _options.MaxFrameBytes) return Fail(E2eeFrames.FrameTooLargeMessage, CloseCodes.MessageTooBig);
         var text = frame switch
@@ -202,13 +239,13 @@ public sealed class E2eeClientChannel : IAsyncDisposable
         if (!open)
         {
             // Handshaking: everything but e2ee_ready is dropped (§2.3), as Paseo's client does.
-            if (kind is InboundFrame.Ready) OnReady();
-            return null;
+            if (kind is InboundFrame.Ready) await OnReadyAsync();
+            return true;
         }
         switch (kind)
         {
             case InboundFrame.Hello or InboundFrame.Ready:
-                return null;
+                return true;
             case InboundFrame.PlaintextJson:
                 return Fail(E2eeFrames.PlaintextOnEncryptedChannelMessage);
             case InboundFrame.Ciphertext ciphertext:
@@ -224,48 +261,77 @@ public sealed class E2eeClientChannel : IAsyncDisposable
                     case NonceVerdict.Exhausted: return Fail(E2eeFrames.FrameBudgetExhaustedMessage);
                 }
                 await _messages.Writer.WriteAsync(E2eeMessage.Decrypted(plaintext!), _stop.Token);
-                return null;
+                return true;
             default:
-                return null;
+                return true;
         }
     }
 
-    private void OnReady()
+    /// <summary>Opens the channel and sends the queued messages first, in order, before any later send.</summary>
+    private async Task OnReadyAsync()
     {
-        lock (_gate)
+        await _sendTurn.WaitAsync(_stop.Token);
+        try
         {
-            if (_open || _failure is not null) return;
-            _open = true;
-            _helloTimer?.Dispose();
-            while (_pending.TryDequeue(out var queued)) SendEncryptedLocked(queued);
+            E2eeMessage[] queued;
+            lock (_gate)
+            {
+                if (_open || _failure is not null) return;
+                _open = true;
+                _helloTimer?.Dispose();
+                queued = [.. _pending];
+                _pending.Clear();
+            }
+            foreach (var message in queued) await WriteEncryptedAsync(message, _stop.Token);
+        }
+        finally
+        {
+            _sendTurn.Release();
         }
         _opened.TrySetResult();
     }
 
-    private string Fail(string reason, int code = CloseCodes.InternalError, string? closeReason = null)
+    private void OnTransportClosed(TransportClosure closure)
     {
-        lock (_gate) FailLocked(reason, code, closeReason ?? reason);
-        return reason;
+        lock (_gate)
+        {
+            _helloTimer?.Dispose();
+            _pending.Clear();
+            var reason = $"connection closed ({closure.Code} {closure.Reason})".Replace(" )", ")");
+            // A clean close after open is not a failure of the channel; anything else is, and sends now report it.
+            if (!_open || closure.Code is not (CloseCodes.Normal or CloseCodes.GoingAway)) _failure ??= reason;
+            else _failure ??= "closed by the peer";
+            _opened.TrySetException(new E2eeChannelException(_failure));
+        }
+    }
+
+    private bool Fail(string reason, int code = CloseCodes.InternalError)
+    {
+        lock (_gate) FailLocked(reason, code, reason);
+        return false;
     }
 
     private void FailLocked(string reason, int code, string closeReason)
     {
         if (_failure is not null) return;
         _failure = reason;
+        _failedHere = true;
         _helloTimer?.Dispose();
         _pending.Clear();
         _transport.Close(code, closeReason);
         _opened.TrySetException(new E2eeChannelException(reason));
     }
 
-    /// <summary>Closes the channel normally (1000).</summary>
+    /// <summary>Closes the channel (1000 by default); <see cref="Messages"/> then completes normally.</summary>
     public void Close(int code = CloseCodes.Normal, string reason = "Normal closure")
     {
         lock (_gate)
         {
             if (_failure is not null) return;
             _failure = "closed";
+            _closedByUs = true;
             _helloTimer?.Dispose();
+            _pending.Clear();
             _opened.TrySetException(new E2eeChannelException("Channel closed before it opened"));
         }
         _transport.Close(code, reason);
@@ -275,6 +341,8 @@ public sealed class E2eeClientChannel : IAsyncDisposable
     {
         Close();
         await _stop.CancelAsync();
+        await _receiveLoop;
         _stop.Dispose();
+        _sendTurn.Dispose();
     }
 }

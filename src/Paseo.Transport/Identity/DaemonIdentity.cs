@@ -21,6 +21,36 @@ public sealed record DaemonIdentity(ServerId ServerId, BoxKeyPair KeyPair)
     }
 
     /// <summary>
+    /// Reads both files again without creating either (a reload must never invent an identity): a missing server-id file
+    /// (with no PASEO_SERVER_ID) or keypair file throws <see cref="IdentityFileException"/>.
+    /// </summary>
+    public static DaemonIdentity Load(PaseoHome home, IReadOnlyDictionary<string, string?> env)
+    {
+        var overrideId = env.GetValueOrDefault(ServerIdVariable);
+        ServerId serverId;
+        if (!string.IsNullOrWhiteSpace(overrideId))
+        {
+            serverId = ServerId.From(overrideId);
+        }
+        else
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(home.ServerIdFile).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new IdentityFileException(home.ServerIdFile, $"cannot be read ({e.Message})");
+            }
+            if (text.Length == 0) throw new IdentityFileException(home.ServerIdFile, "is empty");
+            serverId = ServerId.From(text);
+        }
+        if (!File.Exists(home.DaemonKeyPairFile)) throw new IdentityFileException(home.DaemonKeyPairFile, "does not exist");
+        return new DaemonIdentity(serverId, DaemonKeyPairFile.Load(home.DaemonKeyPairFile));
+    }
+
+    /// <summary>
     /// Replaces both files with a new server id and keypair, so every offer made before stops working: the old id no
     /// longer routes to this daemon and the old public key no longer opens its frames. PASEO_SERVER_ID, when set, still
     /// overrides the id that is used (the caller warns about it).

@@ -15,10 +15,11 @@ namespace Paseo.Actors.Tests.Relay;
 /// </summary>
 public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING", output)
 {
-    private static readonly HandshakeSettings Settings = new(TimeSpan.FromSeconds(30), 4096, 1000);
+    private static readonly HandshakeSettings Settings = HandshakeSettings.Default with { HelloTimeout = TimeSpan.FromSeconds(30), MaxFrameBytes = 4096, MaxFramesPerDirection = 1000 };
 
     private readonly BoxKeyPair _daemon = BoxKeyPair.Generate();
     private readonly BoxKeyPair _client = BoxKeyPair.Generate();
+    private readonly ClientKeyLedger _clientKeys = new(100);
     private TestProbe _socket = null!;
     private TestProbe _session = null!;
 
@@ -26,9 +27,9 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
     private TestFSMRef<HandshakeFsm, HandshakeState, HandshakeData> Create(HandshakeSettings? settings = null)
     {
-        _socket = CreateTestProbe("socket");
-        _session = CreateTestProbe("session");
-        return ActorOfAsTestFSMRef<HandshakeFsm, HandshakeState, HandshakeData>(HandshakeFsm.Props(_daemon, _socket.Ref, _session.Ref, settings ?? Settings));
+        _socket = CreateTestProbe();
+        _session = CreateTestProbe();
+        return ActorOfAsTestFSMRef<HandshakeFsm, HandshakeState, HandshakeData>(HandshakeFsm.Props(_daemon, _clientKeys, _socket.Ref, _session.Ref, settings ?? Settings));
     }
 
     private void Deliver(IActorRef fsm, WireFrame frame)
@@ -99,7 +100,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         ExpectClosed(fsm, 1011, "E2EE handshake failed");
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
-        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        _session.ExpectNoMsg(TimeSpan.Zero);
         _socket.ExpectNoMsg(TimeSpan.Zero);
     }
 
@@ -110,7 +111,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         fsm.Tell(new Send(E2eeMessage.FromText("{\"type\":\"pong\"}")));
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)_socket.ExpectMsg<SendFrame>().Frame).Value);
-        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _socket.ExpectNoMsg(TimeSpan.Zero);
     }
 
     [Fact]
@@ -119,7 +120,8 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         var fsm = Create(Settings with { HelloTimeout = TimeSpan.FromMilliseconds(300) });
         var close = _socket.ExpectMsg<CloseSocket>(TimeSpan.FromSeconds(10));
         Assert.Equal((1011, "E2EE handshake failed"), (close.Code, close.Reason));
-        Assert.Equal(HandshakeState.Closed, fsm.StateName);
+        // The timeout runs on the scheduler's thread: the new state is committed just after CloseSocket is sent.
+        AwaitAssert(() => Assert.Equal(HandshakeState.Closed, fsm.StateName));
         Assert.Contains("no e2ee_hello within", ((HandshakeData.Ended)fsm.StateData).Detail);
         _session.ExpectNoMsg(TimeSpan.Zero);
     }
@@ -161,7 +163,27 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         ExpectClosed(fsm, 1011, "E2EE handshake failed");
         Assert.Contains(detail, ((HandshakeData.Ended)fsm.StateData).Detail);
         _socket.ExpectNoMsg(TimeSpan.Zero);
-        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _session.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void A_client_key_that_opened_an_earlier_connection_is_a_replayed_handshake()
+    {
+        // A relay recorded a whole session (hello + frames) and plays it on a new connection: the same client key would
+        // give the same shared key, and a new connection starts with no nonces remembered.
+        var recordedFrame = Encrypt("{\"type\":\"session\",\"message\":{\"type\":\"send_agent_message_request\"}}");
+        var first = CreateOpen();
+        DeliverText(first, recordedFrame);
+        Assert.NotNull(_session.ExpectMsg<MessageReceived>());
+
+        var replay = Create();
+        DeliverText(replay, E2eeFrames.HelloFrame(_client.PublicKey));
+        DeliverText(replay, recordedFrame);
+
+        ExpectClosed(replay, 1011, "E2EE handshake failed");
+        Assert.Contains("replayed handshake", ((HandshakeData.Ended)replay.StateData).Detail);
+        _session.ExpectNoMsg(TimeSpan.Zero);
+        _socket.ExpectNoMsg(TimeSpan.Zero);
     }
 
     [Fact]
@@ -172,16 +194,17 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         ExpectClosed(fsm, 1011, "E2EE handshake failed");
         Assert.Contains("binary", ((HandshakeData.Ended)fsm.StateData).Detail);
-        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _session.ExpectNoMsg(TimeSpan.Zero);
     }
 
     [Fact]
-    public void An_oversize_first_frame_closes_1009_before_it_is_parsed()
+    public void A_first_frame_over_the_hello_limit_closes_1009_before_it_is_parsed()
     {
         var fsm = Create();
-        DeliverText(fsm, "{\"type\":\"e2ee_hello\",\"key\":\"" + new string('A', 5000) + "\"}");
+        // Far below the frame limit of an open channel (4096 here), far above any real hello.
+        DeliverText(fsm, "{\"type\":\"e2ee_hello\",\"key\":\"" + new string('A', 2000) + "\"}");
         ExpectClosed(fsm, 1009, "Frame too large");
-        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _session.ExpectNoMsg(TimeSpan.Zero);
     }
 
     public static TheoryData<string> BadOpenFrames => new() { "tampered", "truncated-nonce", "truncated-tag", "bad-base64", "oversize", "plaintext-json", "replayed", "reflected", "other-key-hello" };
@@ -218,7 +241,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         // Nothing more: not the bad frame, nor anything after it.
         DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
         fsm.Tell(new Send(E2eeMessage.FromText("late")), _session.Ref);
-        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _session.ExpectNoMsg(TimeSpan.Zero);
         _socket.ExpectNoMsg(TimeSpan.Zero);
     }
 
@@ -271,7 +294,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
     private static string Tamper(string frame)
     {
         var bytes = Convert.FromBase64String(frame);
-        bytes[30] ^= 0x80;
+        bytes[^1] ^= 0x80; // the last ciphertext byte (the tag is bytes 24-39)
         return Convert.ToBase64String(bytes);
     }
 }

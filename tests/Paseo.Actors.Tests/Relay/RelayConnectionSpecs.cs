@@ -31,7 +31,7 @@ public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKi
     {
         var (clientEnd, daemonEnd) = InMemoryFrameTransport.CreatePair(capacity: 16);
         var session = CreateTestProbe();
-        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, daemon.KeyPair, session.Ref, HandshakeSettings.Default));
+        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, daemon.KeyPair, new ClientKeyLedger(100), session.Ref, HandshakeSettings.Default));
         var client = E2eeClientChannel.Start(clientEnd, offerKey);
         return (client, session, connection, daemonEnd);
     }
@@ -43,7 +43,7 @@ public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKi
         var offer = new ConnectionOffer(identity.ServerId.Value, Convert.ToBase64String(identity.KeyPair.PublicKey), "127.0.0.1:1");
         var (client, session, _, _) = Connect(identity, ConnectionOffer.ParseUrl(offer.ToUrl("http://localhost")).DaemonPublicKeyB64);
 
-        client.SendText("{\"type\":\"hello\",\"clientId\":\"cid_1\",\"clientType\":\"cli\",\"protocolVersion\":1}");
+        await client.SendTextAsync("{\"type\":\"hello\",\"clientId\":\"cid_1\",\"clientType\":\"cli\",\"protocolVersion\":1}");
         await client.Opened.WaitAsync(Wait);
         var channel = session.ExpectMsg<ChannelOpened>().Channel;
         Assert.Contains("\"clientId\":\"cid_1\"", session.ExpectMsg<MessageReceived>().Message.Text);
@@ -67,14 +67,14 @@ public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKi
         await client.Opened.WaitAsync(Wait);
         session.ExpectMsg<ChannelOpened>();
         // The client encrypts to the old key: the daemon cannot open it, closes 1011, and the session sees only the close.
-        client.SendText("{\"type\":\"hello\",\"clientId\":\"cid_old\"}");
+        await client.SendTextAsync("{\"type\":\"hello\",\"clientId\":\"cid_old\"}");
 
         var closure = await client.Closed.WaitAsync(Wait);
         Assert.Equal((1011, "Decryption failed"), (closure.Code, closure.Reason));
         var closed = session.ExpectMsg<ChannelClosed>();
         Assert.Equal("Decryption failed", closed.Reason);
         ExpectTerminated(connection);
-        session.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        session.ExpectNoMsg(TimeSpan.Zero);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKi
         var identity = DaemonIdentity.LoadOrCreate(new PaseoHome(_home), new Dictionary<string, string?>());
         var (clientEnd, daemonEnd) = InMemoryFrameTransport.CreatePair(capacity: 16);
         var session = CreateTestProbe();
-        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, identity.KeyPair, session.Ref, HandshakeSettings.Default));
+        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, identity.KeyPair, new ClientKeyLedger(100), session.Ref, HandshakeSettings.Default));
         Watch(connection);
         // A raw client: it says hello, reads the ready, and then never reads again.
         await clientEnd.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.HelloFrame(BoxKeyPair.Generate().PublicKey)));

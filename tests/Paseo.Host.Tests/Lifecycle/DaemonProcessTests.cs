@@ -17,17 +17,7 @@ public sealed class DaemonProcessTests : IDisposable
 
     private PidFileRecord? Pid => PidFile.Read(_home.Home.PidFile);
 
-    private async Task<PidFileRecord> WaitHealthyAsync()
-    {
-        PidFileRecord? record = null;
-        await Eventually.HoldsAsync(async () =>
-        {
-            record = Pid;
-            return record is not null && ListenTarget.Parse(record.Listen) is var l && l is not TcpListenTarget { Port: 0 }
-                   && await DaemonProbe.IsHealthyAsync(l, TimeSpan.FromSeconds(2));
-        }, "the daemon to answer /api/health");
-        return record!;
-    }
+    private Task<PidFileRecord> WaitHealthyAsync() => RunningDaemon.WaitHealthyAsync(_home.Home);
 
     /// <summary>/api/status of the running daemon refuses an anonymous request and accepts the given password.</summary>
     private static async Task AssertStatusDemandsAsync(PidFileRecord record, string password)

@@ -119,7 +119,7 @@ public sealed class PairCommandTests : IDisposable
     {
         var old = ConnectionOffer.ParseUrl((await PairJsonAsync()).GetProperty("url").GetString()!);
         await using var daemon = new ForegroundDaemon(_env, "--port", "0");
-        var listen = await WaitHealthyAsync();
+        var listen = ListenTarget.Parse((await RunningDaemon.WaitHealthyAsync(_home.Home)).Listen);
         Assert.Equal(old.ServerId, await StatusServerIdAsync(listen));
 
         var rotated = await PairJsonAsync("--rotate", "--yes");
@@ -158,17 +158,6 @@ public sealed class PairCommandTests : IDisposable
 
         Assert.Equal(corrupt, File.ReadAllText(keypair));
         Assert.Null(PidFile.ReadRunning(_home.Home.PidFile));
-    }
-
-    private async Task<ListenTarget> WaitHealthyAsync()
-    {
-        ListenTarget? listen = null;
-        await Eventually.HoldsAsync(async () =>
-        {
-            listen = PidFile.Read(_home.Home.PidFile) is { } record ? ListenTarget.Parse(record.Listen) : null;
-            return listen is not null and not TcpListenTarget { Port: 0 } && await DaemonProbe.IsHealthyAsync(listen, TimeSpan.FromSeconds(2));
-        }, "the daemon to answer /api/health");
-        return listen!;
     }
 
     private static async Task<string?> StatusServerIdAsync(ListenTarget listen)

@@ -24,6 +24,7 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
     private readonly BoxKeyPair _daemon = BoxKeyPair.Generate();
+    private readonly ClientKeyLedger _clientKeys = new(100);
     private readonly TaskCompletionSource<ChannelClosed> _sessionSawClose = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ActorSystem _system = null!;
     private WebApplication _app = null!;
@@ -41,7 +42,7 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
             await using var transport = new WebSocketFrameTransport(socket, MaxMessageBytes, inboundCapacity: 8, outboundCapacity: 64);
             var session = _system.ActorOf(Props.Create(() => new EchoSession(_sessionSawClose)));
-            _system.ActorOf(RelayConnectionActor.Props(transport, _daemon, session, HandshakeSettings.Default with { MaxFrameBytes = MaxMessageBytes }));
+            _system.ActorOf(RelayConnectionActor.Props(transport, _daemon, _clientKeys, session, HandshakeSettings.Default with { MaxFrameBytes = MaxMessageBytes }));
             await transport.Closed;
         });
         await _app.StartAsync();
@@ -69,11 +70,11 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
         await using var _ = transport;
         await channel.Opened.WaitAsync(Wait);
 
-        channel.SendText("{\"type\":\"ping\"}");
+        await channel.SendTextAsync("{\"type\":\"ping\"}");
         Assert.Equal("echo:{\"type\":\"ping\"}", (await channel.Messages.ReadAsync().AsTask().WaitAsync(Wait)).Text);
 
         var large = new string('x', 1024 * 1024);
-        channel.SendText(large);
+        await channel.SendTextAsync(large);
         Assert.Equal("echo:" + large, (await channel.Messages.ReadAsync().AsTask().WaitAsync(Wait)).Text);
     }
 
@@ -116,7 +117,7 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
         var (channel, transport) = await ConnectAsync();
         await using var _ = transport;
         await channel.Opened.WaitAsync(Wait);
-        channel.SendText("{\"type\":\"ping\"}");
+        await channel.SendTextAsync("{\"type\":\"ping\"}");
         await channel.Messages.ReadAsync().AsTask().WaitAsync(Wait);
 
         channel.Close(1000, "bye");

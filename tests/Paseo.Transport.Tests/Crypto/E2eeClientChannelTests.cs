@@ -73,9 +73,9 @@ public sealed class E2eeClientChannelTests
     public async Task Sends_wait_for_the_handshake_and_go_out_in_order_once_open()
     {
         var channel = Start();
-        channel.SendText("{\"type\":\"hello\",\"n\":1}");
-        channel.SendText("{\"type\":\"ping\",\"n\":2}");
-        Assert.Throws<E2eeChannelException>(() => channel.SendText("third"));
+        await channel.SendTextAsync("{\"type\":\"hello\",\"n\":1}");
+        await channel.SendTextAsync("{\"type\":\"ping\",\"n\":2}");
+        await Assert.ThrowsAsync<E2eeChannelException>(async () => await channel.SendTextAsync("third"));
 
         var key = await DaemonAcceptsAsync(channel);
 
@@ -128,7 +128,7 @@ public sealed class E2eeClientChannelTests
         var key = await DaemonAcceptsAsync(channel);
         var good = E2eeFrames.Encrypt("good"u8, key).Frame;
         await _daemonEnd.Outbound.WriteAsync(new WireFrame.Text(good));
-        channel.SendText("mine");
+        await channel.SendTextAsync("mine");
         var mine = await DaemonReadsTextAsync();
 
         var bad = kind switch
@@ -147,7 +147,7 @@ public sealed class E2eeClientChannelTests
         Assert.Equal("good", (await channel.Messages.ReadAsync().AsTask().WaitAsync(Wait)).Text);
         var error = await Assert.ThrowsAsync<E2eeChannelException>(() => channel.Messages.Completion.WaitAsync(Wait));
         Assert.Equal(reason, error.Message);
-        Assert.Throws<E2eeChannelException>(() => channel.SendText("after"));
+        await Assert.ThrowsAsync<E2eeChannelException>(async () => await channel.SendTextAsync("after"));
     }
 
     [Theory]
@@ -180,12 +180,72 @@ public sealed class E2eeClientChannelTests
     }
 
     [Fact]
-    public void Options_default_to_paseos_timing_with_bounds()
+    public async Task A_frame_over_the_limit_closes_1009_and_is_not_decoded()
     {
-        var options = new E2eeClientOptions();
-        Assert.Equal(TimeSpan.FromSeconds(1), options.HelloRetryInterval);
-        Assert.Equal(200, options.MaxPendingSends);
-        Assert.True(options.MaxHelloAttempts is > 0 and < 100);
-        _ = JsonSerializer.Serialize(options.MaxFrameBytes);
+        var channel = Start(Options with { MaxFrameBytes = 1024 });
+        var key = await DaemonAcceptsAsync(channel);
+        await _daemonEnd.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.Encrypt(new byte[2048], key).Frame));
+
+        var closure = await _daemonEnd.Closed.WaitAsync(Wait);
+        Assert.Equal((1009, "Frame too large"), (closure.Code, closure.Reason));
+        Assert.Equal("Frame too large", (await Assert.ThrowsAsync<E2eeChannelException>(() => channel.Messages.Completion.WaitAsync(Wait))).Message);
+    }
+
+    [Fact]
+    public async Task More_queued_sends_than_the_transport_buffer_holds_all_go_out_in_order()
+    {
+        var (clientEnd, daemonEnd) = InMemoryFrameTransport.CreatePair(capacity: 4);
+        var channel = E2eeClientChannel.Start(clientEnd, Convert.ToBase64String(_daemon.PublicKey), Options with { MaxPendingSends = 50 });
+        for (var i = 0; i < 50; i++) await channel.SendTextAsync($"m{i}");
+        Assert.IsType<InboundFrame.Hello>(E2eeFrames.Classify(((WireFrame.Text)await daemonEnd.Inbound.ReadAsync()).Value));
+        await daemonEnd.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.ReadyFrame));
+        var key = NaclBox.SharedKey(channel.PublicKey, _daemon.SecretKey);
+
+        for (var i = 0; i < 50; i++)
+        {
+            var frame = (WireFrame.Text)await daemonEnd.Inbound.ReadAsync().AsTask().WaitAsync(Wait);
+            Assert.Equal($"m{i}", System.Text.Encoding.UTF8.GetString(E2eeFrames.Decrypt(frame.Value, key).Plaintext!));
+        }
+        await channel.Opened.WaitAsync(Wait);
+    }
+
+    [Theory]
+    [InlineData(1011, "Decryption failed", true)]
+    [InlineData(1012, "Server disconnected", true)]
+    [InlineData(1000, "bye", false)]
+    [InlineData(1001, "Client disconnected", false)]
+    public async Task A_peer_close_after_open_ends_the_messages_with_an_error_unless_it_is_clean(int code, string reason, bool isError)
+    {
+        var channel = Start();
+        var key = await DaemonAcceptsAsync(channel);
+        await _daemonEnd.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.Encrypt("last"u8, key).Frame));
+        _daemonEnd.Close(code, reason);
+
+        Assert.Equal("last", (await channel.Messages.ReadAsync().AsTask().WaitAsync(Wait)).Text);
+        if (isError)
+        {
+            var error = await Assert.ThrowsAsync<E2eeChannelException>(() => channel.Messages.Completion.WaitAsync(Wait));
+            Assert.Contains($"{code} {reason}", error.Message);
+        }
+        else
+        {
+            await channel.Messages.Completion.WaitAsync(Wait);
+        }
+        await Assert.ThrowsAsync<E2eeChannelException>(async () => await channel.SendTextAsync("after"));
+    }
+
+    [Fact]
+    public async Task Closing_it_ourselves_ends_the_messages_normally_and_stops_the_hellos()
+    {
+        var channel = Start();
+        await DaemonReadsTextAsync();
+        channel.Close();
+
+        var closure = await _daemonEnd.Closed.WaitAsync(Wait);
+        Assert.Equal(1000, closure.Code);
+        await Assert.ThrowsAsync<E2eeChannelException>(() => channel.Opened.WaitAsync(Wait));
+        _time.Advance(TimeSpan.FromSeconds(5));
+        // No hello after the close: the daemon end has nothing more to read.
+        Assert.False(await _daemonEnd.Inbound.WaitToReadAsync().AsTask().WaitAsync(Wait));
     }
 }

@@ -12,20 +12,22 @@ namespace Paseo.Actors.Relay.Handshake;
 /// The only path from a relay data socket to a client session (architecture.md): the daemon's side of Paseo's
 /// end-to-end encryption (relay-e2ee.md §2.4–§2.7). The first frame must be a valid `e2ee_hello`; the FSM derives the
 /// shared key once, answers `e2ee_ready` and only then decrypts frames and forwards their plaintext to the session.
-/// Beyond Paseo it refuses low-order keys, replayed and reflected frames, oversize frames and a re-hello with another
-/// key. Every failure closes the socket (1011, or 1009 for size) and nothing of the failing frame reaches the session.
+/// Beyond Paseo it refuses low-order keys, a client key that opened an earlier connection, replayed and reflected
+/// frames, oversize frames and a re-hello with another key. Every failure closes the socket (1011, or 1009 for size) and nothing of the failing frame reaches the session.
 /// </summary>
 public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly BoxKeyPair _daemonKeys;
+    private readonly ClientKeyLedger _clientKeys;
     private readonly IActorRef _socket;
     private readonly IActorRef _session;
     private readonly HandshakeSettings _settings;
 
-    public HandshakeFsm(BoxKeyPair daemonKeys, IActorRef socket, IActorRef session, HandshakeSettings settings)
+    public HandshakeFsm(BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings)
     {
         _daemonKeys = daemonKeys;
+        _clientKeys = clientKeys;
         _socket = socket;
         _session = session;
         _settings = settings;
@@ -71,12 +73,14 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         Initialize();
     }
 
-    public static Props Props(BoxKeyPair daemonKeys, IActorRef socket, IActorRef session, HandshakeSettings settings) =>
-        Akka.Actor.Props.Create(() => new HandshakeFsm(daemonKeys, socket, session, settings));
+    /// <param name="clientKeys">Shared by every connection made with <paramref name="daemonKeys"/>: refuses a client key used before.</param>
+    public static Props Props(BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings) =>
+        Akka.Actor.Props.Create(() => new HandshakeFsm(daemonKeys, clientKeys, socket, session, settings));
 
     private State<HandshakeState, HandshakeData> OnFirstFrame(WireFrame frame)
     {
-        if (frame.ByteLength > _settings.MaxFrameBytes)
+        // A hello is under 100 bytes: nothing large is parsed for a peer that has not completed the handshake.
+        if (frame.ByteLength > _settings.MaxHelloBytes)
             return End(CloseCodes.MessageTooBig, E2eeFrames.FrameTooLargeMessage, $"first frame of {frame.ByteLength} bytes");
         // Paseo's clients always send the hello as text; a binary first frame is not one of theirs.
         if (frame is not WireFrame.Text text) return HandshakeFailed("the first frame is binary, not an e2ee_hello");
@@ -92,6 +96,10 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         {
             return HandshakeFailed(e.Message);
         }
+        // Checked after the key proved usable, so garbage cannot fill the ledger; a key seen before is a recorded
+        // handshake played again (with it, every recorded frame would decrypt).
+        if (!_clientKeys.TryClaim(peerKey))
+            return HandshakeFailed("this client key opened an earlier connection (a replayed handshake)");
         _socket.Tell(new SendFrame(new WireFrame.Text(E2eeFrames.ReadyFrame)));
         return GoTo(HandshakeState.Open).Using(new HandshakeData.Keys(peerKey, shared, new NonceLedger(_settings.MaxFramesPerDirection)));
     }
