@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Paseo.Actors.Guardian;
 using Paseo.Actors.Hosting;
+using Paseo.Actors.Providers;
+using Paseo.Actors.Providers.Mock;
 using Paseo.Host.FrontDoor;
 using Paseo.Host.Hosting;
 using Paseo.Transport.Configuration;
@@ -102,7 +104,10 @@ public sealed class DaemonServer : IAsyncDisposable
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             });
-            akka.WithPaseoActors(info, identity);
+            akka.WithPaseoActors(new PaseoActorsOptions(
+                info, identity, config.Home.AgentsDir,
+                new Dictionary<string, IAgentProvider> { [MockProvider.Id] = new MockProvider() },
+                settings.Agents, settings.Sessions, time));
         });
 
         var policies = new FrontDoorPolicies(config.Listen, new HostAllowlist(config.Hostnames), config.CorsOrigins, password, settings.FrontDoor);

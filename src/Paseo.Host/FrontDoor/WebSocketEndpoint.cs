@@ -1,21 +1,22 @@
-using System.Buffers;
 using System.Net.WebSockets;
-using System.Text.Json;
+using Akka.Actor;
+using Akka.Hosting;
 using Microsoft.AspNetCore.Http;
+using Paseo.Actors.Hosting;
+using Paseo.Actors.Sessions;
+using Paseo.Transport.Channels;
 using Paseo.Transport.Security;
 
 namespace Paseo.Host.FrontDoor;
 
 /// <summary>
 /// `/ws`: accepts the upgrade (echoing the `paseo.bearer.*` subprotocol entry, which browsers require when they
-/// offered one), checks the password, then serves the socket. Until the session protocol lands (agents issue)
-/// the socket answers the WS-level `{"type":"ping"}` with `{"type":"pong"}` and enforces the message size cap.
+/// offered one), checks the password, then hands the socket to the client sessions subsystem, which speaks the
+/// application protocol (hello, session messages, ping/pong) on it.
 /// </summary>
-public sealed class WebSocketEndpoint(FrontDoorPolicies policies, ILogger<WebSocketEndpoint> log)
+public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor<ClientSessionManagerKey> sessions, ILogger<WebSocketEndpoint> log)
 {
     public const int PasswordFailureCloseCode = 4401;
-
-    private static readonly byte[] Pong = "{\"type\":\"pong\"}"u8.ToArray();
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -50,61 +51,24 @@ public sealed class WebSocketEndpoint(FrontDoorPolicies policies, ILogger<WebSoc
         await ServeAsync(socket, context.RequestAborted);
     }
 
+    /// <summary>
+    /// Hands the socket, as a bounded frame transport, to the sessions subsystem (a client connection and its plain
+    /// channel), and stays until the socket ends: Kestrel closes a WebSocket when this delegate returns.
+    /// </summary>
     private async Task ServeAsync(WebSocket socket, CancellationToken cancellationToken)
     {
-        var max = policies.Limits.WebSocket.MaxMessageBytes;
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        var message = new ArrayBufferWriter<byte>();
+        var limits = policies.Limits.WebSocket;
+        await using var transport = new WebSocketFrameTransport(socket, limits.MaxMessageBytes, limits.InboundQueue, limits.OutboundQueue,
+            oversizeReason: $"Message larger than {limits.MaxMessageBytes} bytes");
         try
         {
-            while (socket.State == WebSocketState.Open)
-            {
-                message.Clear();
-                WebSocketReceiveResult result;
-                do
-                {
-                    result = await socket.ReceiveAsync(buffer, cancellationToken);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        await CloseAsync(socket, WebSocketCloseStatus.NormalClosure, "");
-                        return;
-                    }
-                    if (message.WrittenCount + result.Count > max)
-                    {
-                        await CloseAsync(socket, WebSocketCloseStatus.MessageTooBig, $"Message larger than {max} bytes");
-                        return;
-                    }
-                    message.Write(buffer.AsSpan(0, result.Count));
-                } while (!result.EndOfMessage);
-
-                if (result.MessageType == WebSocketMessageType.Text && IsPing(message.WrittenSpan))
-                    await socket.SendAsync(Pong, WebSocketMessageType.Text, true, cancellationToken);
-            }
+            await sessions.ActorRef.Ask<ClientSessionManager.Connected>(
+                new ClientSessionManager.Connect(connection => PlainSocketChannel.Props(transport, connection)), TimeSpan.FromSeconds(10), cancellationToken);
+            await transport.Closed.WaitAsync(cancellationToken);
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or AskTimeoutException)
         {
             log.LogDebug("WebSocket ended: {Reason}", e.Message);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private static bool IsPing(ReadOnlySpan<byte> utf8)
-    {
-        if (utf8.Length == 0 || utf8[0] != (byte)'{') return false;
-        try
-        {
-            var reader = new Utf8JsonReader(utf8);
-            using var doc = JsonDocument.ParseValue(ref reader);
-            return doc.RootElement.ValueKind == JsonValueKind.Object
-                   && doc.RootElement.TryGetProperty("type", out var type)
-                   && type.ValueKind == JsonValueKind.String && type.GetString() == "ping";
-        }
-        catch (JsonException)
-        {
-            return false;
         }
     }
 

@@ -1,11 +1,13 @@
 using Akka.Configuration;
+using Paseo.Actors.Agents;
 using Paseo.Actors.Relay.Handshake;
+using Paseo.Actors.Sessions;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Security;
 
 namespace Paseo.Host.Hosting;
 
-public sealed record WebSocketLimits(TimeSpan KeepAliveInterval, TimeSpan KeepAliveTimeout, int MaxMessageBytes);
+public sealed record WebSocketLimits(TimeSpan KeepAliveInterval, TimeSpan KeepAliveTimeout, int MaxMessageBytes, int InboundQueue, int OutboundQueue);
 
 public sealed record FrontDoorLimits(int MaxConcurrentConnections, int MaxRequestHeaderBytes, long MaxRequestBodyBytes, WebSocketLimits WebSocket);
 
@@ -23,7 +25,9 @@ public sealed record PaseoSettings(
     PasswordGateLimits Auth,
     FrontDoorLimits FrontDoor,
     DaemonProcessSettings Daemon,
-    HandshakeSettings E2ee)
+    HandshakeSettings E2ee,
+    AgentLimits Agents,
+    SessionSettings Sessions)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -63,12 +67,19 @@ public sealed record PaseoSettings(
                     new WebSocketLimits(
                         ws.GetTimeSpan("keep-alive-interval"),
                         ws.GetTimeSpan("keep-alive-timeout"),
-                        (int)Bytes(ws, "max-message-bytes"))),
+                        (int)Bytes(ws, "max-message-bytes"),
+                        Positive(ws, "inbound-queue"),
+                        Positive(ws, "outbound-queue"))),
                 new DaemonProcessSettings(
                     daemon.GetTimeSpan("start-timeout"),
                     daemon.GetTimeSpan("stop-timeout"),
                     daemon.GetTimeSpan("shutdown-timeout")),
-                HandshakeSettings.From(config.GetConfig("paseo.e2ee")));
+                HandshakeSettings.From(config.GetConfig("paseo.e2ee")),
+                new AgentLimits(Positive(config.GetConfig("paseo.agents"), "max-agents")),
+                new SessionSettings(
+                    config.GetTimeSpan("paseo.sessions.hello-timeout"),
+                    config.GetTimeSpan("paseo.sessions.reconnect-grace"),
+                    Positive(config.GetConfig("paseo.sessions"), "max-sessions")));
         }
         catch (ConfigException)
         {

@@ -24,9 +24,13 @@ public sealed class WebSocketFrameTransport : IFrameTransport
     private readonly TimeSpan _closeTimeout;
 
     /// <param name="closeTimeout">After <see cref="Close"/>, how long queued frames and the close handshake may take before the socket is aborted (a peer that stopped reading cannot hold it open).</param>
-    public WebSocketFrameTransport(WebSocket socket, int maxMessageBytes, int inboundCapacity, int outboundCapacity, TimeSpan? closeTimeout = null)
+    private readonly string _oversizeReason;
+
+    /// <param name="oversizeReason">The close reason sent with 1009 for a message over <paramref name="maxMessageBytes"/>.</param>
+    public WebSocketFrameTransport(WebSocket socket, int maxMessageBytes, int inboundCapacity, int outboundCapacity, TimeSpan? closeTimeout = null, string oversizeReason = "Frame too large")
     {
         _socket = socket;
+        _oversizeReason = oversizeReason;
         _closeTimeout = closeTimeout ?? TimeSpan.FromSeconds(5);
         _maxMessageBytes = maxMessageBytes;
         _inbound = Channel.CreateBounded<WireFrame>(new BoundedChannelOptions(inboundCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = true });
@@ -77,7 +81,7 @@ public sealed class WebSocketFrameTransport : IFrameTransport
                 }
                 if (message.WrittenCount + result.Count > _maxMessageBytes)
                 {
-                    Close(CloseCodes.MessageTooBig, "Frame too large");
+                    Close(CloseCodes.MessageTooBig, _oversizeReason);
                     return;
                 }
                 message.Write(buffer.AsSpan(0, result.Count));

@@ -112,12 +112,13 @@ public sealed class WebSocketAccessRulesTests(PasswordProtectedDaemonFixture fix
     }
 
     [Fact]
-    public async Task Malformed_frames_are_ignored_and_the_socket_keeps_working()
+    public async Task An_authenticated_socket_is_served_the_application_protocol_and_a_malformed_first_frame_is_an_invalid_hello()
     {
         using var socket = await Daemon.ConnectAsync(o => o.AddSubProtocol(BearerEntry));
-        await socket.SendTextAsync("{not json");
-        await socket.SendAsync(new byte[] { 0xff, 0x00, 0x7b }, WebSocketMessageType.Binary, true, CancellationToken.None);
-        await socket.SendTextAsync("[\"ping\"]");
         await socket.AssertAnswersPingAsync();
+        await socket.SendTextAsync("{not json");
+        var (code, reason) = await socket.ReceiveCloseAsync();
+        Assert.Equal(4002, code);
+        Assert.Equal("Invalid hello", reason);
     }
 }

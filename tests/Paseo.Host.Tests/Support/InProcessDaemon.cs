@@ -16,16 +16,20 @@ public sealed class InProcessDaemon : IAsyncDisposable
     public int Port => ((TcpListenTarget)Listen).Port;
     public Uri BaseUri => Listen is TcpListenTarget t ? new Uri($"http://{t.UrlHost}:{t.Port}/") : new Uri("http://localhost/");
 
-    private InProcessDaemon(TestHome home, DaemonServer server)
+    private readonly bool _ownsHome;
+
+    private InProcessDaemon(TestHome home, DaemonServer server, bool ownsHome)
     {
         TestHome = home;
         Server = server;
+        _ownsHome = ownsHome;
     }
 
     public static async Task<InProcessDaemon> StartAsync(
-        string listen = "127.0.0.1:0", string? configJson = null, Dictionary<string, string?>? env = null, string? extraHocon = null, DaemonFlags? flags = null)
+        string listen = "127.0.0.1:0", string? configJson = null, Dictionary<string, string?>? env = null, string? extraHocon = null, DaemonFlags? flags = null,
+        TestHome? existingHome = null)
     {
-        var home = new TestHome(configJson, extraHocon);
+        var home = existingHome ?? new TestHome(configJson, extraHocon);
         env ??= [];
         env["PASEO_HOME"] = home.Home.Root;
         env["PASEO_LISTEN"] = listen;
@@ -33,7 +37,7 @@ public sealed class InProcessDaemon : IAsyncDisposable
         var settings = PaseoSettings.Load(config.Home);
         var server = DaemonServer.Build(config, settings, new LoggerConfiguration().CreateLogger(), env);
         await server.StartAsync();
-        return new InProcessDaemon(home, server);
+        return new InProcessDaemon(home, server, ownsHome: existingHome is null);
     }
 
     public HttpClient Http()
@@ -77,6 +81,6 @@ public sealed class InProcessDaemon : IAsyncDisposable
     {
         await Server.StopAsync();
         await Server.DisposeAsync();
-        TestHome.Dispose();
+        if (_ownsHome) TestHome.Dispose();
     }
 }

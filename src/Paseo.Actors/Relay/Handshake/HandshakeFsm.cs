@@ -47,6 +47,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         {
             FrameReceived frame => OnOpenFrame(frame.Frame, (HandshakeData.Keys)e.StateData).Replying(FrameHandled.Instance),
             Send send => OnSend(send.Message, (HandshakeData.Keys)e.StateData),
+            CloseChannel close => End(close.Code, close.Reason, "closed by the session"),
             PeerClosed closed => End(closed.Code, closed.Reason, "the peer closed the socket"),
             _ => null!,
         });

@@ -46,4 +46,7 @@ public static class HandshakeProtocol
 
     /// <summary>From the session: encrypt this message and send it to the peer. Only honoured once open.</summary>
     public sealed record Send(E2eeMessage Message);
+
+    /// <summary>From the session: end the channel with an application close code (e.g. 4002 "Invalid hello").</summary>
+    public sealed record CloseChannel(int Code, string Reason);
 }

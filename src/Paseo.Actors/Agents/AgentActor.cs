@@ -1,0 +1,440 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Actors.Providers;
+using Paseo.Transport.Files;
+using Paseo.Transport.Protocol;
+using static Paseo.Actors.Agents.AgentProtocol;
+using static Paseo.Actors.Providers.ProviderProtocol;
+
+namespace Paseo.Actors.Agents;
+
+/// <summary>
+/// One agent (`agents/agent-&lt;id&gt;`): its lifecycle (initializing → idle → running → idle / error, closed), timeline,
+/// pending permissions and attention, and its `provider` child (the provider session). It commits every timeline row,
+/// publishes agent_stream events and state changes on the event stream, and hands every change to the store. A stored
+/// agent is not started until something needs it (a prompt): until then it answers from its record.
+/// </summary>
+public sealed class AgentActor : ReceiveActor, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly AgentId _id;
+    private readonly IAgentProvider? _provider;
+    private readonly IActorRef _store;
+    private readonly TimeProvider _time;
+    private readonly AgentTimeline _timeline;
+    private readonly Dictionary<string, JsonObject> _pendingPermissions = [];
+    // Who waits for the next run to start, and what to answer them (MessageAccepted, or AgentCreated for a new agent).
+    private readonly List<(IActorRef Who, Func<object> Answer)> _sendWaiters = [];
+    private readonly List<IActorRef> _cancelWaiters = [];
+    private readonly Dictionary<int, IActorRef> _finishWaiters = [];
+    private readonly StringBuilder _turnText = new();
+    private AgentRecord _record;
+    private AgentStatus _status;
+    private JsonObject? _lastUsage;
+    private JsonObject? _runtimeInfo;
+    private IActorRef? _session;
+    private string? _lastTurnMessage;
+    private int _nextWaiter;
+    private readonly bool _isNew;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, bool isNew = false)
+    {
+        _id = AgentId.From(record.Id);
+        _isNew = isNew;
+        _record = record;
+        _provider = provider;
+        _store = store;
+        _time = time;
+        // A new epoch per daemon process: clients holding a cursor from the last run get reset + staleCursor.
+        _timeline = new AgentTimeline(Guid.NewGuid().ToString("D"));
+        _timeline.Restore(storedRows);
+        _status = record.LastStatus is AgentStatus.Running or AgentStatus.Initializing ? AgentStatus.Closed : record.LastStatus;
+
+        Receive<GetSnapshot>(_ => Sender.Tell(Snapshot()));
+        Receive<StartNew>(start =>
+        {
+            Save();
+            if (start.InitialPrompt is null)
+            {
+                Sender.Tell(new AgentCreated(Snapshot()));
+                return;
+            }
+            var creator = Sender;
+            Run(start.InitialPrompt, start.MessageId, (creator, () => new AgentCreated(Snapshot())));
+        });
+        Receive<SendMessage>(OnSendMessage);
+        Receive<Cancel>(_ => OnCancel());
+        Receive<Archive>(_ => OnArchive());
+        Receive<Delete>(_ => OnDelete());
+        Receive<FetchTimeline>(fetch => Sender.Tell(new TimelinePage(Snapshot(), _timeline.Fetch(fetch.Query, _record.Provider, fetch.ReasoningMergeEnum))));
+        Receive<WaitForFinish>(OnWaitForFinish);
+        Receive<FinishTimedOut>(timedOut =>
+        {
+            if (_finishWaiters.Remove(timedOut.Waiter, out var waiter))
+                waiter.Tell(new FinishResult("timeout", Snapshot(), null, null));
+        });
+        Receive<RespondToPermission>(OnPermissionResponse);
+        Receive<SetAgentMode>(OnSetMode);
+        Receive<UpdateAgent>(OnUpdate);
+        Receive<ClearAttention>(_ =>
+        {
+            if (_record.RequiresAttention) Change(_record with { RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null });
+            Sender.Tell(Snapshot());
+        });
+        Receive<ProviderEvent>(OnProviderEvent);
+        Receive<Terminated>(terminated =>
+        {
+            if (!terminated.ActorRef.Equals(_session)) return;
+            _session = null;
+            if (_status is AgentStatus.Running or AgentStatus.Initializing)
+                OnProviderEvent(new TurnFailed("The provider session stopped unexpectedly"));
+        });
+    }
+
+    public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, bool isNew = false) =>
+        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, isNew));
+
+    // A provider session that throws is stopped (DeathWatch turns that into a failed turn); the agent lives on.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
+
+    private DateTimeOffset Now => _time.GetUtcNow();
+
+    private bool Live => _session is not null;
+
+    private void OnSendMessage(SendMessage send)
+    {
+        if (_provider is null)
+        {
+            Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available"));
+            return;
+        }
+        Run(send.Text, send.MessageId, (Sender, () => new MessageAccepted(_id)));
+    }
+
+    /// <summary>Un-archives, records the user message, and starts the run; the waiter is answered when it has started.</summary>
+    private void Run(string prompt, string? messageId, (IActorRef Who, Func<object> Answer) waiter)
+    {
+        var now = Now;
+        _record = _record with { LastUserMessageAt = now, UpdatedAt = now, ArchivedAt = null };
+        Commit(TimelineItems.UserMessage(prompt, messageId));
+        EnsureSession();
+        _sendWaiters.Add(waiter);
+        _session!.Tell(new RunTurn(prompt));
+        Save();
+    }
+
+    protected override void PreStart()
+    {
+        // A new agent is live at once (Paseo creates its provider session on create); a stored one waits for a prompt.
+        if (_isNew && _provider is not null) EnsureSession();
+    }
+
+    private void EnsureSession()
+    {
+        if (_session is not null) return;
+        _session = Context.ActorOf(_provider!.SessionProps(new ProviderSessionConfig(_id.Value, _record.Cwd, _record.Model, _record.LastModeId, _record.ThinkingOptionId, null)), "provider");
+        Context.Watch(_session);
+        if (_status is AgentStatus.Closed) _status = AgentStatus.Idle;
+    }
+
+    private void OnCancel()
+    {
+        if (_status == AgentStatus.Running && _session is not null)
+        {
+            _cancelWaiters.Add(Sender);
+            _session.Tell(Interrupt.Instance);
+            return;
+        }
+        Sender.Tell(Snapshot());
+    }
+
+    private void OnArchive()
+    {
+        if (_status == AgentStatus.Running) _session?.Tell(Interrupt.Instance);
+        var archivedAt = _record.ArchivedAt ?? Now;
+        Change(_record with { ArchivedAt = archivedAt, RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null, UpdatedAt = Now });
+        Sender.Tell(new Archived(_id, archivedAt));
+    }
+
+    private void OnDelete()
+    {
+        if (_status == AgentStatus.Running) _session?.Tell(Interrupt.Instance);
+        _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd));
+        Context.System.EventStream.Publish(new AgentRemoved(_id));
+        Sender.Tell(new Deleted(_id));
+        Context.Stop(Self);
+    }
+
+    private void OnWaitForFinish(WaitForFinish wait)
+    {
+        if (_pendingPermissions.Count > 0)
+        {
+            Sender.Tell(new FinishResult("permission", Snapshot(), null, _lastTurnMessage));
+            return;
+        }
+        if (_status is not (AgentStatus.Running or AgentStatus.Initializing))
+        {
+            Sender.Tell(Finished());
+            return;
+        }
+        var waiter = ++_nextWaiter;
+        _finishWaiters[waiter] = Sender;
+        if (wait.Timeout is { } timeout) Timers.StartSingleTimer(("finish", waiter), new FinishTimedOut(waiter), timeout);
+    }
+
+    private FinishResult Finished() => _status == AgentStatus.Error
+        ? new FinishResult("error", Snapshot(), _record.LastError ?? "Agent failed", _lastTurnMessage)
+        : new FinishResult("idle", Snapshot(), null, _lastTurnMessage);
+
+    private void ReleaseFinishWaiters(FinishResult result)
+    {
+        foreach (var (key, waiter) in _finishWaiters)
+        {
+            Timers.Cancel(("finish", key));
+            waiter.Tell(result);
+        }
+        _finishWaiters.Clear();
+    }
+
+    private void OnPermissionResponse(RespondToPermission response)
+    {
+        if (!_pendingPermissions.Remove(response.RequestId))
+        {
+            Sender.Tell(new CommandResult(_id, false, $"No pending permission request {response.RequestId}"));
+            return;
+        }
+        Publish(new JsonObject
+        {
+            ["type"] = "permission_resolved",
+            ["provider"] = _record.Provider,
+            ["requestId"] = response.RequestId,
+            ["resolution"] = response.Resolution.DeepClone(),
+        });
+        _session?.Tell(new ResolvePermission(response.RequestId, response.Resolution));
+        if (_pendingPermissions.Count == 0 && _record.AttentionReason == "permission")
+            Change(_record with { RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null });
+        else Changed();
+        Sender.Tell(new CommandResult(_id, true, null));
+    }
+
+    private void OnSetMode(SetAgentMode set)
+    {
+        if (_provider is null || _provider.Description.Modes.All(m => m.Id != set.ModeId))
+        {
+            Sender.Tell(new CommandResult(_id, false, $"Unknown mode {set.ModeId} for provider {_record.Provider}"));
+            return;
+        }
+        Change(_record with { LastModeId = set.ModeId, UpdatedAt = Now });
+        _session?.Tell(new SetMode(set.ModeId));
+        Sender.Tell(new CommandResult(_id, true, null));
+    }
+
+    private void OnUpdate(UpdateAgent update)
+    {
+        var name = string.IsNullOrWhiteSpace(update.Name) ? null : update.Name.Trim();
+        if (name is null && (update.Labels is null || update.Labels.Count == 0))
+        {
+            Sender.Tell(new CommandResult(_id, false, "Nothing to update (provide name and/or labels)"));
+            return;
+        }
+        var labels = new Dictionary<string, string>(_record.Labels);
+        if (update.Labels is not null) foreach (var (k, v) in update.Labels) labels[k] = v;
+        Change(_record with { Title = name ?? _record.Title, Labels = labels, UpdatedAt = Now });
+        Sender.Tell(new CommandResult(_id, true, null));
+    }
+
+    private void OnProviderEvent(ProviderEvent providerEvent)
+    {
+        switch (providerEvent)
+        {
+            case ThreadStarted started:
+                var persistence = new JsonObject { ["provider"] = _record.Provider, ["sessionId"] = started.SessionId, ["nativeHandle"] = started.SessionId };
+                _runtimeInfo = new JsonObject { ["provider"] = _record.Provider, ["sessionId"] = started.SessionId, ["model"] = _record.Model, ["modeId"] = _record.LastModeId };
+                _record = _record with { Persistence = persistence };
+                Publish(new JsonObject { ["type"] = "thread_started", ["sessionId"] = started.SessionId, ["provider"] = _record.Provider });
+                Save();
+                break;
+            case TurnStarted:
+                _turnText.Clear();
+                _status = AgentStatus.Running;
+                Publish(new JsonObject { ["type"] = "turn_started", ["provider"] = _record.Provider });
+                Change(_record with { LastStatus = AgentStatus.Running, UpdatedAt = Now });
+                AnswerSendWaiters();
+                break;
+            case Timeline timeline:
+                if (WsInbound.Str(timeline.Item, "type") == "assistant_message") _turnText.Append(WsInbound.Str(timeline.Item, "text"));
+                Commit(timeline.Item);
+                break;
+            case PermissionRequested requested when WsInbound.Str(requested.Request, "id") is { } requestId:
+                _pendingPermissions[requestId] = requested.Request;
+                Publish(new JsonObject { ["type"] = "permission_requested", ["provider"] = _record.Provider, ["request"] = requested.Request.DeepClone() });
+                SetAttention("permission");
+                foreach (var waiter in _finishWaiters.Values) waiter.Tell(new FinishResult("permission", Snapshot(), null, _lastTurnMessage));
+                foreach (var key in _finishWaiters.Keys) Timers.Cancel(("finish", key));
+                _finishWaiters.Clear();
+                break;
+            case TurnCompleted completed:
+                _lastUsage = completed.Usage;
+                var completedEvent = new JsonObject { ["type"] = "turn_completed", ["provider"] = _record.Provider };
+                if (completed.Usage is not null) completedEvent["usage"] = completed.Usage.DeepClone();
+                EndTurn(AgentStatus.Idle, completedEvent, "finished", null);
+                break;
+            case TurnFailed failed:
+                Commit(TimelineItems.Error(failed.Error));
+                EndTurn(AgentStatus.Error, new JsonObject { ["type"] = "turn_failed", ["provider"] = _record.Provider, ["error"] = failed.Error }, "error", failed.Error);
+                break;
+            case TurnCanceled canceled:
+                EndTurn(AgentStatus.Idle, new JsonObject { ["type"] = "turn_canceled", ["provider"] = _record.Provider, ["reason"] = canceled.Reason }, null, null);
+                break;
+            case ModeChanged mode:
+                Change(_record with { LastModeId = mode.ModeId });
+                break;
+        }
+    }
+
+    private void EndTurn(AgentStatus status, JsonObject endEvent, string? attention, string? error)
+    {
+        _status = status;
+        _lastTurnMessage = _turnText.Length > 0 ? _turnText.ToString() : _lastTurnMessage;
+        // A turn that ends leaves no question open: pending permissions are resolved as deny.
+        foreach (var requestId in _pendingPermissions.Keys.ToList())
+        {
+            Publish(new JsonObject
+            {
+                ["type"] = "permission_resolved",
+                ["provider"] = _record.Provider,
+                ["requestId"] = requestId,
+                ["resolution"] = new JsonObject { ["behavior"] = "deny", ["message"] = "The turn ended" },
+            });
+        }
+        _pendingPermissions.Clear();
+        Publish(endEvent);
+        AnswerSendWaiters();
+        _record = _record with { LastStatus = status, LastError = error ?? (status == AgentStatus.Error ? _record.LastError : null), UpdatedAt = Now };
+        if (attention is not null) SetAttention(attention);
+        else Changed();
+        Save();
+        foreach (var waiter in _cancelWaiters) waiter.Tell(Snapshot());
+        _cancelWaiters.Clear();
+        ReleaseFinishWaiters(Finished());
+    }
+
+    private void AnswerSendWaiters()
+    {
+        foreach (var (who, answer) in _sendWaiters) who.Tell(answer());
+        _sendWaiters.Clear();
+    }
+
+    private void SetAttention(string reason)
+    {
+        var now = Now;
+        Change(_record with { RequiresAttention = true, AttentionReason = reason, AttentionTimestamp = now });
+        Publish(new JsonObject
+        {
+            ["type"] = "attention_required",
+            ["provider"] = _record.Provider,
+            ["reason"] = reason,
+            ["timestamp"] = IsoTime.Format(now),
+            ["shouldNotify"] = false,
+        });
+    }
+
+    /// <summary>Commits a timeline row: numbered, published with its seq and epoch, and handed to the store.</summary>
+    private void Commit(JsonObject item)
+    {
+        var row = _timeline.Append(item, Now);
+        _store.Tell(new AgentStoreProtocol.AppendRows(_id.Value, _record.Cwd, [row]));
+        PublishStream(new JsonObject { ["type"] = "timeline", ["provider"] = _record.Provider, ["item"] = item.DeepClone() }, row);
+    }
+
+    private void Publish(JsonObject streamEvent) => PublishStream(streamEvent, null);
+
+    /// <summary>Serializes the agent_stream frame once (and the dedicated permission frame after it) for every session.</summary>
+    private void PublishStream(JsonObject streamEvent, TimelineRow? row)
+    {
+        var type = WsInbound.Str(streamEvent, "type")!;
+        var payload = new JsonObject
+        {
+            ["agentId"] = _id.Value,
+            ["event"] = streamEvent,
+            ["timestamp"] = IsoTime.Format(Now),
+        };
+        if (row is not null)
+        {
+            payload["seq"] = row.Seq;
+            payload["epoch"] = _timeline.Epoch;
+        }
+        string? permissionFrame = type switch
+        {
+            "permission_requested" => WsOutbound.Session("agent_permission_request",
+                new JsonObject { ["agentId"] = _id.Value, ["request"] = streamEvent["request"]!.DeepClone() }),
+            "permission_resolved" => WsOutbound.Session("agent_permission_resolved",
+                new JsonObject { ["agentId"] = _id.Value, ["requestId"] = streamEvent["requestId"]!.DeepClone(), ["resolution"] = streamEvent["resolution"]!.DeepClone() }),
+            _ => null,
+        };
+        Context.System.EventStream.Publish(new AgentStreamEvent(_id, type, WsOutbound.Session("agent_stream", payload), permissionFrame));
+    }
+
+    private void Change(AgentRecord record)
+    {
+        _record = record;
+        Save();
+        Changed();
+    }
+
+    private void Changed()
+    {
+        var snapshot = Snapshot();
+        var upsert = WsOutbound.Session("agent_update", new JsonObject
+        {
+            ["kind"] = "upsert",
+            ["agent"] = snapshot.ToJson(),
+            ["project"] = ProjectPlacement.For(snapshot.Cwd),
+        });
+        Context.System.EventStream.Publish(new AgentChanged(snapshot, upsert));
+    }
+
+    private void Save() => _store.Tell(new AgentStoreProtocol.SaveRecord(_record));
+
+    private AgentSnapshot Snapshot()
+    {
+        var live = Live && _provider is not null;
+        return new AgentSnapshot
+        {
+            Id = _record.Id,
+            Provider = _record.Provider,
+            Cwd = _record.Cwd,
+            Model = _record.Model,
+            ThinkingOptionId = _record.ThinkingOptionId,
+            CreatedAt = _record.CreatedAt,
+            UpdatedAt = _record.UpdatedAt,
+            LastUserMessageAt = _record.LastUserMessageAt,
+            Status = _status,
+            Capabilities = live ? _provider!.Description.Capabilities : AgentCapabilities.Stored,
+            CurrentModeId = _record.LastModeId,
+            AvailableModes = live ? _provider!.Description.Modes : [],
+            PendingPermissions = _pendingPermissions.Values.ToList(),
+            Persistence = _provider is null ? null : _record.Persistence,
+            RuntimeInfo = live ? _runtimeInfo : null,
+            LastUsage = _lastUsage,
+            LastError = _status == AgentStatus.Error ? _record.LastError : null,
+            Title = _record.Title,
+            Labels = _record.Labels,
+            RequiresAttention = _record.RequiresAttention,
+            AttentionReason = _record.AttentionReason,
+            AttentionTimestamp = _record.AttentionTimestamp,
+            ArchivedAt = _record.ArchivedAt,
+            Live = live,
+            ProviderUnavailable = _provider is null,
+        };
+    }
+
+    private sealed record FinishTimedOut(int Waiter) : INoSerializationVerificationNeeded;
+
+    /// <summary>From the supervisor, once, for a new agent: save it and run the initial prompt; answered with AgentCreated.</summary>
+    internal sealed record StartNew(string? InitialPrompt, string? MessageId);
+}

@@ -1,0 +1,124 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Paseo.Transport.Protocol;
+
+namespace Paseo.Actors.Agents;
+
+/// <summary>An agent's id: a lowercase v4 UUID, as Paseo makes them.</summary>
+public readonly record struct AgentId
+{
+    public string Value { get; }
+
+    private AgentId(string value) => Value = value;
+
+    public static AgentId New() => new(Guid.NewGuid().ToString("D"));
+
+    public static AgentId From(string value) =>
+        string.IsNullOrWhiteSpace(value) ? throw new ArgumentException("an agent id cannot be empty", nameof(value)) : new AgentId(value);
+
+    public override string ToString() => Value;
+}
+
+/// <summary>What create_agent_request.config says, as far as Paseo.NET uses it.</summary>
+public sealed record AgentConfig(string Provider, string Cwd, string? ModeId, string? Model, string? ThinkingOptionId, string? Title, string? SystemPrompt);
+
+/// <summary>The messages of the agents subsystem: the supervisor, each agent, and what they publish.</summary>
+public static class AgentProtocol
+{
+    public interface IAgentCommand;
+
+    // To the supervisor.
+
+    public sealed record CreateAgent(AgentConfig Config, string? InitialPrompt, string? ClientMessageId, IReadOnlyDictionary<string, string> Labels);
+
+    public sealed record AgentCreated(AgentSnapshot Agent);
+
+    public sealed record AgentCreateFailed(string Error);
+
+    public sealed record ListAgents
+    {
+        public static readonly ListAgents Instance = new();
+        private ListAgents() { }
+    }
+
+    public sealed record AgentList(IReadOnlyList<AgentSnapshot> Agents);
+
+    /// <summary>Resolves <paramref name="Identifier"/> (exact id, unique id prefix, exact title) and forwards <paramref name="Command"/> to that agent, keeping the sender; answers <see cref="AgentNotFound"/> otherwise.</summary>
+    public sealed record ToAgent(string Identifier, IAgentCommand Command);
+
+    public sealed record AgentNotFound(string Identifier, string Error);
+
+    // To one agent (through ToAgent).
+
+    public sealed record GetSnapshot : IAgentCommand
+    {
+        public static readonly GetSnapshot Instance = new();
+        private GetSnapshot() { }
+    }
+
+    /// <summary>Un-archives, records the user message, starts a run (replacing a running one). Answered once the run started.</summary>
+    public sealed record SendMessage(string Text, string? MessageId) : IAgentCommand;
+
+    public sealed record MessageAccepted(AgentId AgentId);
+
+    public sealed record Cancel : IAgentCommand
+    {
+        public static readonly Cancel Instance = new();
+        private Cancel() { }
+    }
+
+    public sealed record Archive : IAgentCommand
+    {
+        public static readonly Archive Instance = new();
+        private Archive() { }
+    }
+
+    public sealed record Archived(AgentId AgentId, DateTimeOffset ArchivedAt);
+
+    public sealed record Delete : IAgentCommand
+    {
+        public static readonly Delete Instance = new();
+        private Delete() { }
+    }
+
+    public sealed record Deleted(AgentId AgentId);
+
+    public sealed record FetchTimeline(TimelineQuery Query, bool ReasoningMergeEnum) : IAgentCommand;
+
+    /// <summary>The timeline fields of fetch_agent_timeline_response, and the agent's snapshot.</summary>
+    public sealed record TimelinePage(AgentSnapshot Agent, JsonObject Fields);
+
+    public sealed record WaitForFinish(TimeSpan? Timeout) : IAgentCommand;
+
+    /// <summary>status is idle, error, permission or timeout.</summary>
+    public sealed record FinishResult(string Status, AgentSnapshot Final, string? Error, string? LastMessage);
+
+    public sealed record RespondToPermission(string RequestId, JsonObject Resolution) : IAgentCommand;
+
+    public sealed record SetAgentMode(string ModeId) : IAgentCommand;
+
+    public sealed record UpdateAgent(string? Name, IReadOnlyDictionary<string, string>? Labels) : IAgentCommand;
+
+    public sealed record ClearAttention : IAgentCommand
+    {
+        public static readonly ClearAttention Instance = new();
+        private ClearAttention() { }
+    }
+
+    /// <summary>The answer of the set_*/update commands: accepted, or the reason not.</summary>
+    public sealed record CommandResult(AgentId AgentId, bool Accepted, string? Error);
+
+    // Published on the event stream for every client session.
+
+    /// <summary>
+    /// One agent_stream event, serialized once by the agent and shared by every session: <see cref="Frame"/> is the
+    /// agent_stream frame; <see cref="PermissionFrame"/> the agent_permission_request / _resolved frame that follows it.
+    /// </summary>
+    public sealed record AgentStreamEvent(AgentId AgentId, string Type, string Frame, string? PermissionFrame);
+
+    /// <summary>The agent's state changed: its snapshot (for filters) and the agent_update upsert frame, serialized once.</summary>
+    public sealed record AgentChanged(AgentSnapshot Agent, string UpsertFrame);
+
+    /// <summary>The agent is gone (agent_update remove).</summary>
+    public sealed record AgentRemoved(AgentId AgentId);
+}

@@ -1,0 +1,135 @@
+using System.Text;
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Transport.Files;
+using Paseo.Transport.Protocol;
+
+namespace Paseo.Actors.Agents;
+
+/// <summary>
+/// `$PASEO_HOME/agents`: one atomic JSON file per agent and, beyond Paseo, its timeline as JSON lines beside it
+/// (`&lt;id&gt;.timeline.jsonl`), so a restart loses no history. Runs on the blocking-io dispatcher: file writes never
+/// hold an agent's or a session's thread. Messages from one agent are handled in order.
+/// </summary>
+public sealed class AgentStore : ReceiveActor
+{
+    public const string DispatcherId = "akka.actor.blocking-io-dispatcher";
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _root;
+    private readonly Dictionary<string, FileStream> _timelines = [];
+
+    public AgentStore(string agentsDirectory)
+    {
+        _root = agentsDirectory;
+        Receive<AgentStoreProtocol.SaveRecord>(save =>
+        {
+            var dir = DirectoryFor(save.Record.Cwd);
+            PrivateFiles.WriteAtomically(Path.Combine(dir, save.Record.Id + ".json"), save.Record.ToJson());
+        });
+        Receive<AgentStoreProtocol.AppendRows>(append =>
+        {
+            var stream = TimelineStream(append.AgentId, append.Cwd);
+            var text = new StringBuilder();
+            foreach (var row in append.Rows) text.Append(AgentTimeline.ToLine(row)).Append('\n');
+            stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+            // Handed to the kernel: a killed daemon loses nothing written here (a power cut may lose the last moments).
+            stream.Flush(flushToDisk: false);
+        });
+        Receive<AgentStoreProtocol.DeleteAgent>(delete =>
+        {
+            if (_timelines.Remove(delete.AgentId, out var stream)) stream.Dispose();
+            var dir = Path.Combine(_root, AgentRecord.ProjectDir(delete.Cwd));
+            foreach (var file in new[] { delete.AgentId + ".json", delete.AgentId + ".timeline.jsonl" })
+            {
+                var path = Path.Combine(dir, file);
+                if (File.Exists(path)) File.Delete(path);
+            }
+        });
+        Receive<AgentStoreProtocol.LoadAll>(_ => Sender.Tell(LoadAll()));
+    }
+
+    public static Props Props(string agentsDirectory) =>
+        Akka.Actor.Props.Create(() => new AgentStore(agentsDirectory)).WithDispatcher(DispatcherId);
+
+    protected override void PostStop()
+    {
+        foreach (var stream in _timelines.Values) stream.Dispose();
+        _timelines.Clear();
+    }
+
+    // A store that throws (disk full, permissions) is restarted: the next write tries again with fresh file handles.
+    protected override void PreRestart(Exception reason, object message)
+    {
+        _log.Error(reason, "Agent store failed on {0}", message.GetType().Name);
+        PostStop();
+    }
+
+    private string DirectoryFor(string cwd)
+    {
+        PrivateFiles.EnsurePrivateDirectory(_root);
+        var dir = Path.Combine(_root, AgentRecord.ProjectDir(cwd));
+        PrivateFiles.EnsurePrivateDirectory(dir);
+        return dir;
+    }
+
+    private FileStream TimelineStream(string agentId, string cwd)
+    {
+        if (_timelines.TryGetValue(agentId, out var open)) return open;
+        var path = Path.Combine(DirectoryFor(cwd), agentId + ".timeline.jsonl");
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.Read };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = PrivateFiles.FileMode600;
+        var stream = new FileStream(path, options);
+        _timelines[agentId] = stream;
+        return stream;
+    }
+
+    private AgentStoreProtocol.Loaded LoadAll()
+    {
+        var agents = new List<AgentStoreProtocol.StoredAgent>();
+        var problems = new List<string>();
+        if (!Directory.Exists(_root)) return new AgentStoreProtocol.Loaded(agents, problems);
+        foreach (var file in Directory.EnumerateFiles(_root, "*.json", SearchOption.AllDirectories))
+        {
+            var (record, problem) = AgentRecord.Parse(File.ReadAllText(file));
+            if (record is null)
+            {
+                // Left in place for the user to look at; the daemon goes on with the other agents.
+                problems.Add($"{file}: {problem}");
+                continue;
+            }
+            var rows = new List<TimelineRow>();
+            var timeline = Path.Combine(Path.GetDirectoryName(file)!, record.Id + ".timeline.jsonl");
+            if (File.Exists(timeline))
+            {
+                foreach (var line in File.ReadLines(timeline))
+                {
+                    if (line.Length == 0) continue;
+                    // A torn last line (the daemon was killed mid-write) is not a committed row.
+                    if (AgentTimeline.FromLine(line) is { } row && (rows.Count == 0 || row.Seq == rows[^1].Seq + 1)) rows.Add(row);
+                }
+            }
+            agents.Add(new AgentStoreProtocol.StoredAgent(record, rows));
+        }
+        return new AgentStoreProtocol.Loaded(agents, problems);
+    }
+}
+
+public static class AgentStoreProtocol
+{
+    public sealed record SaveRecord(AgentRecord Record);
+
+    public sealed record AppendRows(string AgentId, string Cwd, IReadOnlyList<TimelineRow> Rows);
+
+    public sealed record DeleteAgent(string AgentId, string Cwd);
+
+    public sealed record LoadAll
+    {
+        public static readonly LoadAll Instance = new();
+        private LoadAll() { }
+    }
+
+    public sealed record StoredAgent(AgentRecord Record, IReadOnlyList<TimelineRow> Rows);
+
+    public sealed record Loaded(IReadOnlyList<StoredAgent> Agents, IReadOnlyList<string> Problems);
+}

@@ -1,0 +1,155 @@
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Actors.Providers;
+using Paseo.Transport.Protocol;
+using static Paseo.Actors.Agents.AgentProtocol;
+
+namespace Paseo.Actors.Agents;
+
+/// <summary>Limits of the agents subsystem, from `paseo.agents` in paseo.hocon.</summary>
+public sealed record AgentLimits(int MaxAgents)
+{
+    public static readonly AgentLimits Default = new(1000);
+}
+
+/// <summary>
+/// `agents`: one <see cref="AgentActor"/> child per agent, the store, and the id / unique prefix / exact title
+/// resolution every agent request goes through. On start it loads the stored agents (without starting them) and
+/// stashes requests until then. An agent that throws is resumed with its state; one that stops is forgotten.
+/// </summary>
+public sealed class AgentSupervisor : ReceiveActor, IWithStash
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IReadOnlyDictionary<string, IAgentProvider> _providers;
+    private readonly AgentLimits _limits;
+    private readonly TimeProvider _time;
+    private readonly IActorRef _store;
+    private readonly Dictionary<string, (IActorRef Actor, string? Title)> _agents = [];
+
+    public IStash Stash { get; set; } = null!;
+
+    public AgentSupervisor(IReadOnlyDictionary<string, IAgentProvider> providers, string agentsDirectory, AgentLimits limits, TimeProvider time)
+    {
+        _providers = providers;
+        _limits = limits;
+        _time = time;
+        _store = Context.ActorOf(AgentStore.Props(agentsDirectory), "store");
+
+        Receive<AgentStoreProtocol.Loaded>(loaded =>
+        {
+            foreach (var problem in loaded.Problems) _log.Warning("Agent file skipped: {0}", problem);
+            foreach (var stored in loaded.Agents)
+            {
+                _providers.TryGetValue(stored.Record.Provider, out var provider);
+                Start(stored.Record, stored.Rows, provider, isNew: false);
+            }
+            _log.Info("Loaded {0} stored agents", loaded.Agents.Count);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        Receive<Status.Failure>(failure =>
+        {
+            _log.Error(failure.Cause, "Could not load the stored agents; starting with none");
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    public static Props Props(IReadOnlyDictionary<string, IAgentProvider> providers, string agentsDirectory, AgentLimits limits, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new AgentSupervisor(providers, agentsDirectory, limits, time));
+
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
+        _store.Ask<AgentStoreProtocol.Loaded>(AgentStoreProtocol.LoadAll.Instance, TimeSpan.FromMinutes(2)).PipeTo(Self);
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(child =>
+        child is ActorInitializationException ? Directive.Stop : Directive.Resume));
+
+    private void Ready()
+    {
+        Receive<CreateAgent>(OnCreate);
+        Receive<ListAgents>(_ =>
+        {
+            var asks = _agents.Values.Select(a => a.Actor.Ask<AgentSnapshot>(GetSnapshot.Instance, TimeSpan.FromSeconds(10))).ToList();
+            Task.WhenAll(asks).PipeTo(Sender, success: snapshots => new AgentList(snapshots));
+        });
+        Receive<ToAgent>(to =>
+        {
+            var (actor, error) = Resolve(to.Identifier);
+            if (actor is null) Sender.Tell(new AgentNotFound(to.Identifier, error!));
+            else actor.Forward(to.Command);
+        });
+        Receive<AgentChanged>(changed =>
+        {
+            if (_agents.TryGetValue(changed.Agent.Id, out var entry)) _agents[changed.Agent.Id] = (entry.Actor, changed.Agent.Title);
+        });
+        Receive<Terminated>(terminated =>
+        {
+            var gone = _agents.FirstOrDefault(a => a.Value.Actor.Equals(terminated.ActorRef)).Key;
+            if (gone is not null) _agents.Remove(gone);
+        });
+    }
+
+    private void OnCreate(CreateAgent create)
+    {
+        var config = create.Config;
+        if (!_providers.TryGetValue(config.Provider, out var provider))
+        {
+            Sender.Tell(new AgentCreateFailed($"Unknown provider: {config.Provider}"));
+            return;
+        }
+        if (!Path.IsPathFullyQualified(config.Cwd) || !Directory.Exists(config.Cwd))
+        {
+            Sender.Tell(new AgentCreateFailed($"Working directory does not exist: {config.Cwd}"));
+            return;
+        }
+        if (_agents.Count >= _limits.MaxAgents)
+        {
+            Sender.Tell(new AgentCreateFailed($"Too many agents: this daemon holds at most {_limits.MaxAgents} (paseo.agents.max-agents); delete some first"));
+            return;
+        }
+        var now = _time.GetUtcNow();
+        var record = new AgentRecord
+        {
+            Id = AgentId.New().Value,
+            Provider = config.Provider,
+            Cwd = config.Cwd,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Title = config.Title,
+            Labels = create.Labels,
+            LastStatus = AgentStatus.Idle,
+            LastModeId = config.ModeId ?? provider.Description.DefaultModeId,
+            Model = config.Model,
+            ThinkingOptionId = config.ThinkingOptionId,
+        };
+        var agent = Start(record, [], provider, isNew: true);
+        agent.Forward(new AgentActor.StartNew(create.InitialPrompt, create.ClientMessageId));
+    }
+
+    private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew)
+    {
+        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, isNew), "agent-" + record.Id);
+        Context.Watch(actor);
+        _agents[record.Id] = (actor, record.Title);
+        return actor;
+    }
+
+    /// <summary>Exact id, then a unique id prefix, then an exact title (Paseo's order).</summary>
+    private (IActorRef? Actor, string? Error) Resolve(string identifier)
+    {
+        var id = identifier.Trim();
+        if (id.Length == 0) return (null, "Agent identifier cannot be empty");
+        if (_agents.TryGetValue(id, out var exact)) return (exact.Actor, null);
+        var byPrefix = _agents.Where(a => a.Key.StartsWith(id, StringComparison.Ordinal)).ToList();
+        if (byPrefix.Count == 1) return (byPrefix[0].Value.Actor, null);
+        if (byPrefix.Count > 1) return (null, $"Agent identifier \"{id}\" is ambiguous ({string.Join(", ", byPrefix.Select(a => a.Key).Order().Take(5))})");
+        var byTitle = _agents.Where(a => a.Value.Title == id).ToList();
+        if (byTitle.Count == 1) return (byTitle[0].Value.Actor, null);
+        if (byTitle.Count > 1) return (null, $"Agent identifier \"{id}\" is ambiguous ({string.Join(", ", byTitle.Select(a => a.Key).Order().Take(5))})");
+        return (null, $"Agent not found: {id}");
+    }
+}

@@ -1,0 +1,76 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Paseo.Transport.Protocol;
+
+namespace Paseo.Actors.Providers;
+
+/// <summary>What an agent asks of its provider when it starts one session (one agent = one provider session).</summary>
+public sealed record ProviderSessionConfig(string AgentId, string Cwd, string? Model, string? ModeId, string? ThinkingOptionId, string? SystemPrompt);
+
+/// <summary>A provider's static description, for snapshots and get_providers_snapshot.</summary>
+public sealed record ProviderDescription(
+    string Id,
+    string Label,
+    string Description,
+    AgentCapabilities Capabilities,
+    IReadOnlyList<AgentMode> Modes,
+    string? DefaultModeId,
+    IReadOnlyList<JsonObject> Models);
+
+/// <summary>
+/// A kind of agent (Claude Code, Codex, OpenCode, ACP, the built-in mock). Each agent gets one ProviderSession actor
+/// from <see cref="SessionProps"/>, as the `provider` child of its AgentActor; the actor speaks
+/// <see cref="ProviderProtocol"/> with its parent, whatever process or protocol is behind it.
+/// </summary>
+public interface IAgentProvider
+{
+    ProviderDescription Description { get; }
+    Props SessionProps(ProviderSessionConfig config);
+}
+
+/// <summary>The messages between an AgentActor and its ProviderSession child.</summary>
+public static class ProviderProtocol
+{
+    // Agent → provider session.
+
+    /// <summary>Start a turn with this prompt (a running turn is interrupted first: Paseo's replaceRunning).</summary>
+    public sealed record RunTurn(string Prompt);
+
+    public sealed record Interrupt
+    {
+        public static readonly Interrupt Instance = new();
+        private Interrupt() { }
+    }
+
+    /// <summary>The user's answer to a permission request; <paramref name="Resolution"/> is `{behavior:"allow"|"deny",...}`.</summary>
+    public sealed record ResolvePermission(string RequestId, JsonObject Resolution);
+
+    public sealed record SetMode(string ModeId);
+
+    // Provider session → agent. Every event is for the agent that owns the session.
+
+    public abstract record ProviderEvent;
+
+    /// <summary>The provider's own session id became known (it makes the agent resumable).</summary>
+    public sealed record ThreadStarted(string SessionId) : ProviderEvent;
+
+    public sealed record TurnStarted : ProviderEvent
+    {
+        public static readonly TurnStarted Instance = new();
+        private TurnStarted() { }
+    }
+
+    /// <summary>A timeline item to commit (one assistant or reasoning chunk, a tool call state, an error...).</summary>
+    public sealed record Timeline(JsonObject Item) : ProviderEvent;
+
+    /// <summary>The provider waits for the user: `request` is a PermissionRequest (§E.2).</summary>
+    public sealed record PermissionRequested(JsonObject Request) : ProviderEvent;
+
+    public sealed record TurnCompleted(JsonObject? Usage) : ProviderEvent;
+
+    public sealed record TurnFailed(string Error) : ProviderEvent;
+
+    public sealed record TurnCanceled(string Reason) : ProviderEvent;
+
+    public sealed record ModeChanged(string ModeId) : ProviderEvent;
+}

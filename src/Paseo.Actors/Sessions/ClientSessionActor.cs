@@ -1,0 +1,630 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Actors.Agents;
+using Paseo.Actors.Guardian;
+using Paseo.Actors.Providers;
+using Paseo.Transport.Files;
+using Paseo.Transport.Protocol;
+using static Paseo.Actors.Agents.AgentProtocol;
+using static Paseo.Actors.Sessions.SessionProtocol;
+
+namespace Paseo.Actors.Sessions;
+
+/// <summary>
+/// One client session (`sessions/session-&lt;clientId&gt;`): answers the session messages of app-protocol.md §1.4 by
+/// asking the agents, pushes every agent_stream event (only the focused agent's to a mobile client that said so), and
+/// agent_update to a session that subscribed. Several sockets may share it; it outlives the last one by the reconnect
+/// grace. Replies leave through <see cref="Outbound"/> to every attached connection.
+/// </summary>
+public sealed class ClientSessionActor : ReceiveActor, IWithTimers
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+    private static readonly string[] SortKeys = ["status_priority", "created_at", "updated_at", "title"];
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ClientSessionId _clientId;
+    private readonly IActorRef _agents;
+    private readonly IActorRef _guardian;
+    private readonly IReadOnlyDictionary<string, IAgentProvider> _providers;
+    private readonly SessionSettings _settings;
+    private readonly HashSet<IActorRef> _connections = [];
+    private bool _reasoningMergeEnum;
+    private AgentFilter? _subscription;
+    private Dictionary<string, AgentChanged>? _bufferedUpdates;
+    private string? _mobileFocus;
+    private bool _mobile;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public ClientSessionActor(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings)
+    {
+        _clientId = clientId;
+        _agents = agents;
+        _guardian = guardian;
+        _providers = providers;
+        _settings = settings;
+
+        Receive<Attach>(attach =>
+        {
+            _reasoningMergeEnum = attach.ReasoningMergeEnum;
+            _connections.Add(attach.Connection);
+            Context.WatchWith(attach.Connection, new Detached(attach.Connection));
+            Timers.Cancel("grace");
+            attach.Connection.Tell(new Attached(Self));
+            var connection = attach.Connection;
+            _guardian.Ask<PaseoGuardianProtocol.ServerInfo>(PaseoGuardianProtocol.GetServerInfo.Instance, AskTimeout)
+                .PipeTo(Self, success: info => new SendTo(connection, WsOutbound.Status(new JsonObject
+                {
+                    ["status"] = "server_info",
+                    ["serverId"] = info.ServerId.Value,
+                    ["hostname"] = info.Hostname,
+                    ["version"] = info.Version,
+                    ["features"] = new JsonObject { ["providersSnapshot"] = true },
+                })));
+        });
+        Receive<Detached>(detached =>
+        {
+            _connections.Remove(detached.Connection);
+            if (_connections.Count == 0) Timers.StartSingleTimer("grace", GraceOver.Instance, _settings.ReconnectGrace);
+        });
+        Receive<GraceOver>(_ =>
+        {
+            if (_connections.Count == 0) Context.Stop(Self);
+        });
+        Receive<SendTo>(send => send.Connection.Tell(new Outbound(send.Json)));
+        Receive<Reply>(reply =>
+        {
+            if (reply.Json is not null) Broadcast(reply.Json);
+            if (reply.FlushAfter) FlushBufferedUpdates();
+        });
+        Receive<Inbound>(OnInbound);
+        Receive<AgentStreamEvent>(stream =>
+        {
+            if (_mobile && _mobileFocus != stream.AgentId.Value) return;
+            Broadcast(stream.Frame);
+            if (stream.PermissionFrame is not null) Broadcast(stream.PermissionFrame);
+        });
+        Receive<AgentChanged>(OnAgentChanged);
+        Receive<AgentRemoved>(removed =>
+        {
+            if (_subscription is null) return;
+            _bufferedUpdates?.Remove(removed.AgentId.Value);
+            Broadcast(WsOutbound.Session("agent_update", new JsonObject { ["kind"] = "remove", ["agentId"] = removed.AgentId.Value }));
+        });
+    }
+
+    public static Props Props(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings) =>
+        Akka.Actor.Props.Create(() => new ClientSessionActor(clientId, agents, guardian, providers, settings));
+
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
+        Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
+        Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    private void Broadcast(string json)
+    {
+        foreach (var connection in _connections) connection.Tell(new Outbound(json));
+    }
+
+    private void OnInbound(Inbound inbound)
+    {
+        var requestId = inbound.RequestId;
+        try
+        {
+            Dispatch(inbound.Type, requestId, RequestReader.Of(inbound.Message));
+        }
+        catch (InvalidRequestException e)
+        {
+            _log.Info("Invalid {0}: {1}", inbound.Type, e.Message);
+            if (requestId is not null) Broadcast(WsOutbound.RpcError(requestId, inbound.Type, "Unknown request schema", "unknown_schema"));
+            else Broadcast(WsOutbound.StatusError($"Invalid message: {inbound.Type}: {e.Message}"));
+        }
+    }
+
+    private void Dispatch(string type, string? requestId, RequestReader request)
+    {
+        // Most requests need a requestId; the few that do not are listed first.
+        switch (type)
+        {
+            case "client_heartbeat":
+                _mobile = request.OneOf("deviceType", ["web", "mobile"], "web") == "mobile";
+                _mobileFocus = request.RequiredNullableString("focusedAgentId");
+                return;
+            case "agent_permission_response":
+                OnPermissionResponse(request);
+                return;
+            case "cancel_agent_request":
+                OnCancel(requestId, request.RequiredString("agentId"));
+                return;
+            case "clear_agent_attention":
+                OnClearAttention(requestId, request);
+                return;
+        }
+        if (requestId is null) throw new InvalidRequestException("requestId is required");
+        switch (type)
+        {
+            case "ping":
+                var received = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                var pong = new JsonObject { ["requestId"] = requestId };
+                if (request.OptionalInt("clientSentAt") is { } sent) pong["clientSentAt"] = sent;
+                pong["serverReceivedAt"] = received;
+                pong["serverSentAt"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                Broadcast(WsOutbound.Session("pong", pong));
+                break;
+            case "fetch_agents_request":
+                OnFetchAgents(requestId, request);
+                break;
+            case "fetch_agent_request":
+                OnFetchAgent(requestId, request.RequiredString("agentId"));
+                break;
+            case "create_agent_request":
+                OnCreateAgent(requestId, request);
+                break;
+            case "send_agent_message_request":
+                OnSendMessage(requestId, request);
+                break;
+            case "archive_agent_request":
+                AskAgent(request.RequiredString("agentId"), Archive.Instance, requestId, "archive_agent_request", (answer, _) => answer is Archived archived
+                    ? WsOutbound.Session("agent_archived", new JsonObject { ["agentId"] = archived.AgentId.Value, ["archivedAt"] = IsoTime.Format(archived.ArchivedAt), ["requestId"] = requestId })
+                    : null);
+                break;
+            case "delete_agent_request":
+                var deleteId = request.RequiredString("agentId");
+                AskAgent(deleteId, Delete.Instance, requestId, "delete_agent_request", (answer, _) => answer is Deleted deleted
+                    ? WsOutbound.Session("agent_deleted", new JsonObject { ["agentId"] = deleted.AgentId.Value, ["requestId"] = requestId })
+                    : null);
+                break;
+            case "close_items_request":
+                OnCloseItems(requestId, request);
+                break;
+            case "fetch_agent_timeline_request":
+                OnFetchTimeline(requestId, request);
+                break;
+            case "wait_for_finish_request":
+                OnWaitForFinish(requestId, request);
+                break;
+            case "set_agent_mode_request":
+                var modeAgent = request.RequiredString("agentId");
+                var modeId = request.RequiredString("modeId");
+                AskCommand(modeAgent, new SetAgentMode(modeId), requestId, "set_agent_mode_response");
+                break;
+            case "update_agent_request":
+                var updateAgent = request.RequiredString("agentId");
+                AskCommand(updateAgent, new UpdateAgent(request.OptionalString("name"), request.OptionalLabels("labels")), requestId, "update_agent_response");
+                break;
+            case "get_providers_snapshot_request":
+                Broadcast(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
+                {
+                    ["entries"] = new JsonArray(_providers.Values.Select(p => (JsonNode)ProviderEntry(p)).ToArray()),
+                    ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+                    ["requestId"] = requestId,
+                }));
+                break;
+            case "list_provider_models_request":
+                var providerId = request.RequiredString("provider");
+                var models = new JsonObject { ["provider"] = providerId };
+                if (_providers.TryGetValue(providerId, out var provider))
+                {
+                    models["models"] = new JsonArray(provider.Description.Models.Select(m => (JsonNode)m.DeepClone()).ToArray());
+                    models["error"] = null;
+                }
+                else models["error"] = $"Unknown provider: {providerId}";
+                models["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
+                models["requestId"] = requestId;
+                Broadcast(WsOutbound.Session("list_provider_models_response", models));
+                break;
+            case "shutdown_server_request":
+                Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "shutdown_requested", ["clientId"] = _clientId.Value, ["requestId"] = requestId }));
+                Context.System.EventStream.Publish(new DaemonControlRequested("shutdown", null));
+                break;
+            case "restart_server_request":
+                var reason = request.OptionalString("reason");
+                var restart = new JsonObject { ["status"] = "restart_requested", ["clientId"] = _clientId.Value };
+                if (!string.IsNullOrWhiteSpace(reason)) restart["reason"] = reason;
+                restart["requestId"] = requestId;
+                Broadcast(WsOutbound.Status(restart));
+                Context.System.EventStream.Publish(new DaemonControlRequested("restart", reason));
+                break;
+            default:
+                Broadcast(WsOutbound.RpcError(requestId, type, "Unknown request schema", "unknown_schema"));
+                break;
+        }
+    }
+
+    // ---- agents list and subscription ------------------------------------------------------------------------
+
+    private void OnFetchAgents(string requestId, RequestReader request)
+    {
+        var filter = AgentFilter.Read(request);
+        var sort = ReadSort(request);
+        var page = request.OptionalObject("page");
+        var limit = 200L;
+        string? cursor = null;
+        if (page is not null)
+        {
+            var pageReader = RequestReader.Of(page);
+            limit = pageReader.OptionalInt("limit") ?? throw new InvalidRequestException("page.limit is required");
+            if (limit is < 1 or > 200) throw new InvalidRequestException("page.limit must be from 1 to 200");
+            cursor = pageReader.OptionalString("cursor");
+        }
+        string? subscriptionId = null;
+        if (request.OptionalObject("subscribe") is { } subscribe)
+        {
+            subscriptionId = RequestReader.Of(subscribe).OptionalString("subscriptionId") ?? Guid.NewGuid().ToString("D");
+            _subscription = filter;
+            _bufferedUpdates = [];
+        }
+        var offset = 0;
+        var sortKey = JsonSerializer.Serialize(sort.Select(s => $"{s.Key}:{s.Direction}"));
+        if (cursor is not null && !TryReadCursor(cursor, sortKey, out offset))
+        {
+            Broadcast(WsOutbound.RpcError(requestId, "fetch_agents_request", "Invalid cursor", "invalid_cursor"));
+            return;
+        }
+        _agents.Ask<AgentList>(ListAgents.Instance, AskTimeout).PipeTo(Self, success: list =>
+        {
+            var matching = Sort(list.Agents.Where(filter.Matches), sort).ToList();
+            var pageItems = matching.Skip(offset).Take((int)limit).ToList();
+            var hasMore = offset + pageItems.Count < matching.Count;
+            var payload = new JsonObject { ["requestId"] = requestId };
+            if (subscriptionId is not null) payload["subscriptionId"] = subscriptionId;
+            payload["entries"] = new JsonArray(pageItems.Select(a => (JsonNode)new JsonObject { ["agent"] = a.ToJson(), ["project"] = ProjectPlacement.For(a.Cwd) }).ToArray());
+            payload["pageInfo"] = new JsonObject
+            {
+                ["nextCursor"] = hasMore ? WriteCursor(sortKey, offset + pageItems.Count) : null,
+                ["prevCursor"] = cursor,
+                ["hasMore"] = hasMore,
+            };
+            return new Reply(WsOutbound.Session("fetch_agents_response", payload), FlushAfter: subscriptionId is not null);
+        }, failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agents_request", $"Request failed: {e.Message}", "fetch_agents_failed")));
+    }
+
+    private void OnAgentChanged(AgentChanged changed)
+    {
+        if (_subscription is null) return;
+        if (_bufferedUpdates is not null)
+        {
+            _bufferedUpdates[changed.Agent.Id] = changed;
+            return;
+        }
+        SendUpdate(changed);
+    }
+
+    private void SendUpdate(AgentChanged changed)
+    {
+        if (_subscription!.Matches(changed.Agent)) Broadcast(changed.UpsertFrame);
+        else Broadcast(WsOutbound.Session("agent_update", new JsonObject { ["kind"] = "remove", ["agentId"] = changed.Agent.Id }));
+    }
+
+    private void FlushBufferedUpdates()
+    {
+        var buffered = _bufferedUpdates;
+        _bufferedUpdates = null;
+        if (buffered is null || _subscription is null) return;
+        foreach (var changed in buffered.Values) SendUpdate(changed);
+    }
+
+    private static List<(string Key, string Direction)> ReadSort(RequestReader request)
+    {
+        var result = new List<(string, string)>();
+        if (request.OptionalArray("sort") is not { } sort) return [("updated_at", "desc")];
+        foreach (var node in sort)
+        {
+            if (node is not JsonObject entry) throw new InvalidRequestException("sort entries must be objects");
+            var reader = RequestReader.Of(entry);
+            var key = reader.OneOf("key", SortKeys, "");
+            var direction = reader.OneOf("direction", ["asc", "desc"], "");
+            if (key.Length == 0 || direction.Length == 0) throw new InvalidRequestException("sort entries need key and direction");
+            if (result.All(r => r.Item1 != key)) result.Add((key, direction));
+        }
+        return result.Count == 0 ? [("updated_at", "desc")] : result;
+    }
+
+    private static IEnumerable<AgentSnapshot> Sort(IEnumerable<AgentSnapshot> agents, List<(string Key, string Direction)> sort)
+    {
+        IOrderedEnumerable<AgentSnapshot>? ordered = null;
+        foreach (var (key, direction) in sort)
+        {
+            Func<AgentSnapshot, IComparable> selector = key switch
+            {
+                "status_priority" => a => StatusPriority(a),
+                "created_at" => a => a.CreatedAt,
+                "title" => a => a.Title ?? "",
+                _ => a => a.UpdatedAt,
+            };
+            var descending = direction == "desc";
+            ordered = ordered is null
+                ? descending ? agents.OrderByDescending(selector) : agents.OrderBy(selector)
+                : descending ? ordered.ThenByDescending(selector) : ordered.ThenBy(selector);
+        }
+        return (ordered ?? agents.OrderBy(a => 0)).ThenBy(a => a.Id, StringComparer.Ordinal);
+    }
+
+    /// <summary>0 = waiting on a permission, 1 = error, 2 = running, 3 = initializing, 4 = the rest ("asc" = most urgent first).</summary>
+    private static int StatusPriority(AgentSnapshot agent) =>
+        agent.PendingPermissions.Count > 0 || agent.AttentionReason == "permission" ? 0
+        : agent.Status == AgentStatus.Error || agent.AttentionReason == "error" ? 1
+        : agent.Status == AgentStatus.Running ? 2
+        : agent.Status == AgentStatus.Initializing ? 3
+        : 4;
+
+    private static string WriteCursor(string sortKey, int offset) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(new JsonObject { ["sort"] = sortKey, ["offset"] = offset }.ToJsonString()))
+            .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static bool TryReadCursor(string cursor, string sortKey, out int offset)
+    {
+        offset = 0;
+        try
+        {
+            var text = cursor.Replace('-', '+').Replace('_', '/');
+            text = text.PadRight(text.Length + (4 - text.Length % 4) % 4, '=');
+            if (JsonNode.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(text))) is not JsonObject obj) return false;
+            if (WsInbound.Str(obj, "sort") != sortKey || obj["offset"] is not JsonValue value || !value.TryGetValue(out offset)) return false;
+            return offset >= 0;
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    // ---- single agents -------------------------------------------------------------------------------------------
+
+    private void OnFetchAgent(string requestId, string agentId)
+    {
+        _agents.Ask<object>(new ToAgent(agentId, GetSnapshot.Instance), AskTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            AgentSnapshot agent => WsOutbound.Session("fetch_agent_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["agent"] = agent.ToJson(), ["project"] = ProjectPlacement.For(agent.Cwd), ["error"] = null,
+            }),
+            AgentNotFound notFound => WsOutbound.Session("fetch_agent_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["agent"] = null, ["project"] = null, ["error"] = notFound.Error,
+            }),
+            _ => WsOutbound.RpcError(requestId, "fetch_agent_request", "Request failed: unexpected answer", "handler_error"),
+        }), failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agent_request", $"Request failed: {e.Message}", "handler_error")));
+    }
+
+    private void OnCreateAgent(string requestId, RequestReader request)
+    {
+        var configJson = request.OptionalObject("config") ?? throw new InvalidRequestException("config is required");
+        var config = RequestReader.Of(configJson);
+        var title = config.OptionalString("title");
+        if (title is not null)
+        {
+            title = title.Trim();
+            if (title.Length is 0 or > 200) throw new InvalidRequestException("config.title must have 1 to 200 characters");
+        }
+        var create = new CreateAgent(
+            new AgentConfig(config.RequiredString("provider"), config.RequiredString("cwd"), config.OptionalString("modeId"), config.OptionalString("model"),
+                config.OptionalString("thinkingOptionId"), title, config.OptionalString("systemPrompt")),
+            request.OptionalString("initialPrompt"),
+            request.OptionalString("clientMessageId"),
+            request.OptionalLabels("labels") ?? new Dictionary<string, string>());
+        _agents.Ask<object>(create, TimeSpan.FromSeconds(60)).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            AgentCreated created => WsOutbound.Status(new JsonObject
+            {
+                ["status"] = "agent_created", ["agentId"] = created.Agent.Id, ["requestId"] = requestId, ["agent"] = created.Agent.ToJson(),
+            }),
+            AgentCreateFailed failed => WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = failed.Error }),
+            _ => WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = "Unexpected answer" }),
+        }), failure: e => new Reply(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = e.Message })));
+    }
+
+    private void OnSendMessage(string requestId, RequestReader request)
+    {
+        var agentId = request.RequiredString("agentId");
+        var text = request.RequiredString("text");
+        var messageId = request.OptionalString("messageId");
+        _agents.Ask<object>(new ToAgent(agentId, new SendMessage(text, messageId)), AskTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            MessageAccepted accepted => SendResponse(requestId, accepted.AgentId.Value, true, null),
+            CommandResult result => SendResponse(requestId, result.AgentId.Value, result.Accepted, result.Error),
+            AgentNotFound notFound => SendResponse(requestId, agentId, false, notFound.Error),
+            _ => SendResponse(requestId, agentId, false, "Unexpected answer"),
+        }), failure: e => new Reply(SendResponse(requestId, agentId, false, e is AskTimeoutException ? "Timed out waiting for the run to start" : e.Message)));
+    }
+
+    private static string SendResponse(string requestId, string agentId, bool accepted, string? error) =>
+        WsOutbound.Session("send_agent_message_response", new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["accepted"] = accepted, ["error"] = error });
+
+    private void OnCancel(string? requestId, string agentId)
+    {
+        // No requestId, no reply (Paseo); errors only reach the log.
+        _agents.Ask<object>(new ToAgent(agentId, Cancel.Instance), AskTimeout).PipeTo(Self, success: answer =>
+        {
+            if (requestId is null) return Reply.None;
+            return answer switch
+            {
+                AgentSnapshot agent => new Reply(WsOutbound.Session("cancel_agent_response", new JsonObject { ["requestId"] = requestId, ["agentId"] = agent.Id, ["agent"] = agent.ToJson() })),
+                _ => new Reply(WsOutbound.Session("cancel_agent_response", new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["agent"] = null })),
+            };
+        }, failure: _ => Reply.None);
+    }
+
+    private void OnCloseItems(string requestId, RequestReader request)
+    {
+        var agentIds = (request.OptionalArray("agentIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("agentIds must be strings")).ToList();
+        var terminalIds = (request.OptionalArray("terminalIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("terminalIds must be strings")).ToList();
+        var asks = agentIds.Select(id => _agents.Ask<object>(new ToAgent(id, Archive.Instance), AskTimeout)).ToList();
+        Task.WhenAll(asks.Select(a => a.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default))).PipeTo(Self, success: answers => new Reply(
+            WsOutbound.Session("close_items_response", new JsonObject
+            {
+                ["agents"] = new JsonArray(answers.OfType<Archived>().Select(a => (JsonNode)new JsonObject { ["agentId"] = a.AgentId.Value, ["archivedAt"] = IsoTime.Format(a.ArchivedAt) }).ToArray()),
+                // Terminals are not served yet: each one is reported as not closed.
+                ["terminals"] = new JsonArray(terminalIds.Select(t => (JsonNode)new JsonObject { ["terminalId"] = t, ["success"] = false }).ToArray()),
+                ["requestId"] = requestId,
+            })));
+    }
+
+    private void OnFetchTimeline(string requestId, RequestReader request)
+    {
+        var agentId = request.RequiredString("agentId");
+        var direction = request.OptionalString("direction");
+        if (direction is not null and not ("tail" or "before" or "after")) throw new InvalidRequestException("direction must be tail, before or after");
+        TimelineCursor? cursor = null;
+        if (request.OptionalObject("cursor") is { } cursorJson)
+        {
+            var reader = RequestReader.Of(cursorJson);
+            var seq = reader.OptionalInt("seq") ?? throw new InvalidRequestException("cursor.seq is required");
+            if (seq < 0) throw new InvalidRequestException("cursor.seq must be ≥ 0");
+            cursor = new TimelineCursor(reader.RequiredString("epoch"), seq);
+        }
+        var limit = request.OptionalInt("limit");
+        if (limit < 0) throw new InvalidRequestException("limit must be ≥ 0");
+        var projection = request.OneOf("projection", ["projected", "canonical"], "projected");
+        var query = new TimelineQuery(direction, cursor, limit, projection);
+        _agents.Ask<object>(new ToAgent(agentId, new FetchTimeline(query, _reasoningMergeEnum)), AskTimeout).PipeTo(Self, success: answer =>
+        {
+            var payload = new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId };
+            if (answer is TimelinePage page)
+            {
+                payload["agent"] = page.Agent.ToJson();
+                foreach (var (key, value) in page.Fields) payload[key] = value?.DeepClone();
+                payload["error"] = null;
+            }
+            else
+            {
+                payload["agent"] = null;
+                payload["direction"] = direction ?? "tail";
+                payload["projection"] = projection;
+                payload["epoch"] = "";
+                payload["reset"] = false;
+                payload["staleCursor"] = false;
+                payload["gap"] = false;
+                payload["window"] = new JsonObject { ["minSeq"] = 0, ["maxSeq"] = 0, ["nextSeq"] = 0 };
+                payload["startCursor"] = null;
+                payload["endCursor"] = null;
+                payload["hasOlder"] = false;
+                payload["hasNewer"] = false;
+                payload["entries"] = new JsonArray();
+                payload["error"] = answer is AgentNotFound notFound ? notFound.Error : "Unexpected answer";
+            }
+            return new Reply(WsOutbound.Session("fetch_agent_timeline_response", payload));
+        }, failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agent_timeline_request", $"Request failed: {e.Message}", "handler_error")));
+    }
+
+    private void OnWaitForFinish(string requestId, RequestReader request)
+    {
+        var agentId = request.RequiredString("agentId");
+        var timeoutMs = request.OptionalInt("timeoutMs");
+        if (timeoutMs is <= 0) throw new InvalidRequestException("timeoutMs must be > 0");
+        TimeSpan? timeout = timeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
+        // The agent answers by the timeout; the ask allows a little more, and "no limit" waits up to a day.
+        var askTimeout = (timeout ?? TimeSpan.FromDays(1)) + TimeSpan.FromSeconds(5);
+        _agents.Ask<object>(new ToAgent(agentId, new WaitForFinish(timeout)), askTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            FinishResult result => WsOutbound.Session("wait_for_finish_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["status"] = result.Status, ["final"] = result.Final.ToJson(), ["error"] = result.Error, ["lastMessage"] = result.LastMessage,
+            }),
+            AgentNotFound notFound => WsOutbound.Session("wait_for_finish_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["status"] = "error", ["final"] = null, ["error"] = notFound.Error, ["lastMessage"] = null,
+            }),
+            _ => WsOutbound.RpcError(requestId, "wait_for_finish_request", "Request failed: unexpected answer", "handler_error"),
+        }), failure: e => new Reply(WsOutbound.Session("wait_for_finish_response", new JsonObject
+        {
+            ["requestId"] = requestId, ["status"] = "timeout", ["final"] = null, ["error"] = null, ["lastMessage"] = null,
+        })));
+    }
+
+    private void OnPermissionResponse(RequestReader request)
+    {
+        var agentId = request.RequiredString("agentId");
+        var permissionId = request.RequiredString("requestId");
+        var response = request.OptionalObject("response") ?? throw new InvalidRequestException("response is required");
+        var behavior = WsInbound.Str(response, "behavior");
+        if (behavior is not ("allow" or "deny")) throw new InvalidRequestException("response.behavior must be allow or deny");
+        _agents.Ask<object>(new ToAgent(agentId, new RespondToPermission(permissionId, (JsonObject)response.DeepClone())), AskTimeout).PipeTo(Self, success: answer => answer switch
+        {
+            CommandResult { Accepted: true } => Reply.None,
+            CommandResult result => new Reply(WsOutbound.RpcError(permissionId, "agent_permission_response", $"Request failed: {result.Error}", "handler_error")),
+            AgentNotFound notFound => new Reply(WsOutbound.RpcError(permissionId, "agent_permission_response", $"Request failed: {notFound.Error}", "handler_error")),
+            _ => Reply.None,
+        }, failure: e => new Reply(WsOutbound.RpcError(permissionId, "agent_permission_response", $"Request failed: {e.Message}", "handler_error")));
+    }
+
+    private void OnClearAttention(string? requestId, RequestReader request)
+    {
+        var raw = request.Message["agentId"];
+        List<string> ids = raw switch
+        {
+            JsonValue v when v.TryGetValue<string>(out var one) => [one],
+            JsonArray many => many.Select(n => n is JsonValue mv && mv.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("agentId must be strings")).ToList(),
+            _ => throw new InvalidRequestException("agentId must be a string or an array of strings"),
+        };
+        var echo = raw!.DeepClone();
+        var asks = ids.Select(id => _agents.Ask<object>(new ToAgent(id, ClearAttention.Instance), AskTimeout)).ToList();
+        Task.WhenAll(asks).PipeTo(Self, success: answers => requestId is null || answers.Any(a => a is not AgentSnapshot) ? Reply.None : new Reply(
+            WsOutbound.Session("clear_agent_attention_response", new JsonObject
+            {
+                ["requestId"] = requestId,
+                ["agentId"] = echo,
+                ["agents"] = new JsonArray(answers.OfType<AgentSnapshot>().Select(a => (JsonNode)a.ToJson()).ToArray()),
+            })), failure: _ => Reply.None);
+    }
+
+    /// <summary>Sends a command to an agent and answers with <paramref name="build"/>; a missing agent becomes an rpc_error.</summary>
+    private void AskAgent(string agentId, IAgentCommand command, string requestId, string requestType, Func<object, string, string?> build)
+    {
+        _agents.Ask<object>(new ToAgent(agentId, command), AskTimeout).PipeTo(Self, success: answer =>
+            build(answer, requestId) is { } json
+                ? new Reply(json)
+                : new Reply(WsOutbound.RpcError(requestId, requestType, $"Request failed: {(answer as AgentNotFound)?.Error ?? "unexpected answer"}", "handler_error")),
+            failure: e => new Reply(WsOutbound.RpcError(requestId, requestType, $"Request failed: {e.Message}", "handler_error")));
+    }
+
+    /// <summary>The set_*/update replies: `{requestId, agentId, accepted, error}` under payload.</summary>
+    private void AskCommand(string agentId, IAgentCommand command, string requestId, string responseType)
+    {
+        _agents.Ask<object>(new ToAgent(agentId, command), AskTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            CommandResult result => WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = result.AgentId.Value, ["accepted"] = result.Accepted, ["error"] = result.Error }),
+            AgentNotFound notFound => WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["accepted"] = false, ["error"] = notFound.Error }),
+            _ => WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["accepted"] = false, ["error"] = "Unexpected answer" }),
+        }), failure: e => new Reply(WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["accepted"] = false, ["error"] = e.Message })));
+    }
+
+    private static JsonObject ProviderEntry(IAgentProvider provider)
+    {
+        var d = provider.Description;
+        return new JsonObject
+        {
+            ["provider"] = d.Id,
+            ["status"] = "ready",
+            ["enabled"] = true,
+            ["models"] = new JsonArray(d.Models.Select(m => (JsonNode)m.DeepClone()).ToArray()),
+            ["modes"] = new JsonArray(d.Modes.Select(m => (JsonNode)m.ToJson()).ToArray()),
+            ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+            ["label"] = d.Label,
+            ["description"] = d.Description,
+            ["defaultModeId"] = d.DefaultModeId,
+        };
+    }
+
+    private sealed record Detached(IActorRef Connection) : INoSerializationVerificationNeeded;
+
+    private sealed record SendTo(IActorRef Connection, string Json) : INoSerializationVerificationNeeded;
+
+    /// <summary>A reply computed off the actor's thread; <see cref="FlushAfter"/> releases buffered agent_update pushes after it.</summary>
+    private sealed record Reply(string? Json, bool FlushAfter = false) : INoSerializationVerificationNeeded
+    {
+        public static readonly Reply None = new((string?)null);
+    }
+
+    private sealed record GraceOver : INoSerializationVerificationNeeded
+    {
+        public static readonly GraceOver Instance = new();
+    }
+}

@@ -1,0 +1,60 @@
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Actors.Providers;
+using static Paseo.Actors.Sessions.SessionProtocol;
+
+namespace Paseo.Actors.Sessions;
+
+/// <summary>
+/// `sessions`: one <see cref="ClientSessionActor"/> per clientId. A reconnect with the same clientId re-attaches to the
+/// existing session (within its grace period); the number of sessions is bounded. Also the parent of every client
+/// connection, so that <c>Connect</c> is one message for the front door and for the relay.
+/// </summary>
+public sealed class ClientSessionManager : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<ClientSessionId, IActorRef> _sessions = [];
+    private readonly SessionSettings _settings;
+
+    public ClientSessionManager(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings)
+    {
+        _settings = settings;
+        Receive<Attach>(attach =>
+        {
+            if (!_sessions.TryGetValue(attach.ClientId, out var session))
+            {
+                if (_sessions.Count >= settings.MaxSessions)
+                {
+                    attach.Connection.Tell(new AttachRefused($"Too many client sessions (paseo.sessions.max-sessions = {settings.MaxSessions})"));
+                    return;
+                }
+                session = Context.ActorOf(ClientSessionActor.Props(attach.ClientId, agents, guardian, providers, settings), "session-" + Uri.EscapeDataString(attach.ClientId.Value));
+                Context.WatchWith(session, new SessionEnded(attach.ClientId));
+                _sessions[attach.ClientId] = session;
+            }
+            session.Forward(attach);
+        });
+        Receive<SessionEnded>(ended => _sessions.Remove(ended.ClientId));
+        Receive<GetSessionCount>(_ => Sender.Tell(_sessions.Count));
+        Receive<Connect>(connect =>
+        {
+            // The connection actor is made first so the channel knows whom to talk to.
+            var connection = Context.ActorOf(ClientConnectionActor.Props(Self, _settings));
+            var channel = Context.ActorOf(connect.ChannelProps(connection));
+            Sender.Tell(new Connected(connection, channel));
+        });
+    }
+
+    public static Props Props(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings) =>
+        Akka.Actor.Props.Create(() => new ClientSessionManager(agents, guardian, providers, settings));
+
+    // A session or connection that throws is stopped: its client reconnects and resumes; agents are untouched.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
+
+    /// <summary>A new socket: <paramref name="ChannelProps"/> makes its channel actor (plain or E2EE) for the given connection actor.</summary>
+    public sealed record Connect(Func<IActorRef, Props> ChannelProps);
+
+    public sealed record Connected(IActorRef Connection, IActorRef Channel);
+
+    private sealed record SessionEnded(ClientSessionId ClientId) : INoSerializationVerificationNeeded;
+}

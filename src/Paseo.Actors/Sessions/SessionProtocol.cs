@@ -1,0 +1,56 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+
+namespace Paseo.Actors.Sessions;
+
+/// <summary>A client session's id: the `clientId` of the hello (sessions are keyed by it, app-protocol.md §1.2).</summary>
+public readonly record struct ClientSessionId
+{
+    public string Value { get; }
+
+    private ClientSessionId(string value) => Value = value;
+
+    public static ClientSessionId From(string value) =>
+        string.IsNullOrWhiteSpace(value) ? throw new ArgumentException("a client id cannot be empty", nameof(value)) : new ClientSessionId(value.Trim());
+
+    public override string ToString() => Value;
+}
+
+/// <summary>Limits and timings of client sessions, from `paseo.sessions` in paseo.hocon.</summary>
+public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGrace, int MaxSessions)
+{
+    public static readonly SessionSettings Default = new(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(90), 1000);
+}
+
+/// <summary>The messages between connections, the session manager and the sessions.</summary>
+public static class SessionProtocol
+{
+    public interface IWithClientSessionId
+    {
+        ClientSessionId ClientId { get; }
+    }
+
+    /// <summary>From a connection that received a valid hello: attach me to the session of this clientId (made if new).</summary>
+    public sealed record Attach(ClientSessionId ClientId, string ClientType, bool ReasoningMergeEnum, IActorRef Connection) : IWithClientSessionId;
+
+    /// <summary>To the connection: this is your session; it has sent (or is sending) server_info.</summary>
+    public sealed record Attached(IActorRef Session);
+
+    /// <summary>To the connection: the daemon holds as many sessions as it may; close 1013.</summary>
+    public sealed record AttachRefused(string Reason);
+
+    /// <summary>From a connection: one session message (`{"type":"session","message":...}` after hello).</summary>
+    public sealed record Inbound(string Type, string? RequestId, JsonObject Message, IActorRef Connection);
+
+    /// <summary>To a connection: one outbound text frame.</summary>
+    public sealed record Outbound(string Json);
+
+    public sealed record GetSessionCount
+    {
+        public static readonly GetSessionCount Instance = new();
+        private GetSessionCount() { }
+    }
+
+    /// <summary>From the daemon control requests (shutdown_server_request / restart_server_request) to the host.</summary>
+    public sealed record DaemonControlRequested(string Kind, string? Reason);
+}

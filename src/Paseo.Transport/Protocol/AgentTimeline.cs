@@ -1,0 +1,202 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Paseo.Transport.Files;
+
+namespace Paseo.Transport.Protocol;
+
+/// <summary>One committed timeline row: `seq` starts at 1 and grows by one per row of the agent.</summary>
+public sealed record TimelineRow(long Seq, DateTimeOffset Timestamp, JsonObject Item);
+
+public sealed record TimelineCursor(string Epoch, long Seq)
+{
+    public JsonObject ToJson() => new() { ["epoch"] = Epoch, ["seq"] = Seq };
+}
+
+/// <summary>A fetch_agent_timeline_request, already validated (app-schemas.md §F.7).</summary>
+public sealed record TimelineQuery(string? Direction, TimelineCursor? Cursor, long? Limit, string Projection);
+
+/// <summary>
+/// An agent's timeline (app-protocol.md §3.2): rows with seq numbers under an epoch that changes when the daemon
+/// restarts, and the fetch rules — tail/before/after, stale cursors, gaps — with the projected view that merges
+/// assistant and reasoning chunks and a tool call's lifecycle rows. Owned by one agent actor; not thread-safe.
+/// </summary>
+public sealed class AgentTimeline(string epoch)
+{
+    private readonly List<TimelineRow> _rows = [];
+
+    public string Epoch { get; } = epoch;
+    public IReadOnlyList<TimelineRow> Rows => _rows;
+    public long NextSeq => _rows.Count == 0 ? _firstSeq : _rows[^1].Seq + 1;
+    private long _firstSeq = 1;
+
+    /// <summary>Starts numbering after rows already committed in an earlier run (restored from disk).</summary>
+    public void Restore(IEnumerable<TimelineRow> rows)
+    {
+        _rows.AddRange(rows);
+        if (_rows.Count == 0) _firstSeq = 1;
+    }
+
+    public TimelineRow Append(JsonObject item, DateTimeOffset timestamp)
+    {
+        var row = new TimelineRow(NextSeq, timestamp, item);
+        _rows.Add(row);
+        return row;
+    }
+
+    /// <summary>The fields of fetch_agent_timeline_response except requestId, agentId and agent.</summary>
+    public JsonObject Fetch(TimelineQuery query, string provider, bool reasoningMergeEnum)
+    {
+        var direction = query.Direction ?? (query.Cursor is null ? "tail" : "after");
+        var limit = query.Limit ?? (direction == "after" ? 0 : 200);
+        var reset = false;
+        var stale = false;
+        var gap = false;
+        var minSeq = _rows.Count == 0 ? 0 : _rows[0].Seq;
+        var maxSeq = _rows.Count == 0 ? 0 : _rows[^1].Seq;
+
+        if (query.Cursor is { } cursor && cursor.Epoch != Epoch)
+        {
+            reset = stale = true;
+            direction = "tail";
+        }
+        else if (direction == "after" && query.Cursor is { } after && _rows.Count > 0 && after.Seq < minSeq - 1)
+        {
+            reset = gap = true;
+            direction = "tail";
+        }
+
+        List<TimelineRow> selected;
+        switch (direction)
+        {
+            case "after" when !reset:
+                var afterSeq = query.Cursor?.Seq ?? 0;
+                selected = _rows.Where(r => r.Seq > afterSeq).ToList();
+                if (limit > 0 && selected.Count > limit) selected = selected.Take((int)limit).ToList();
+                break;
+            case "before" when !reset:
+                var beforeSeq = query.Cursor?.Seq ?? long.MaxValue;
+                selected = _rows.Where(r => r.Seq < beforeSeq).ToList();
+                if (limit > 0 && selected.Count > limit) selected = selected.Skip(selected.Count - (int)limit).ToList();
+                break;
+            default:
+                selected = limit > 0 && _rows.Count > limit ? _rows.Skip(_rows.Count - (int)limit).ToList() : [.. _rows];
+                break;
+        }
+
+        var entries = query.Projection == "canonical" ? Canonical(selected, provider) : Projected(selected, provider, reasoningMergeEnum);
+        return new JsonObject
+        {
+            ["direction"] = direction,
+            ["projection"] = query.Projection,
+            ["epoch"] = Epoch,
+            ["reset"] = reset,
+            ["staleCursor"] = stale,
+            ["gap"] = gap,
+            ["window"] = new JsonObject { ["minSeq"] = minSeq, ["maxSeq"] = maxSeq, ["nextSeq"] = NextSeq },
+            ["startCursor"] = selected.Count == 0 ? null : new TimelineCursor(Epoch, selected[0].Seq).ToJson(),
+            ["endCursor"] = selected.Count == 0 ? null : new TimelineCursor(Epoch, selected[^1].Seq).ToJson(),
+            ["hasOlder"] = selected.Count > 0 ? selected[0].Seq > minSeq : false,
+            ["hasNewer"] = selected.Count > 0 ? selected[^1].Seq < maxSeq : false,
+            ["entries"] = entries,
+        };
+    }
+
+    private static JsonArray Canonical(List<TimelineRow> rows, string provider) =>
+        new(rows.Select(r => (JsonNode)Entry(provider, r.Item.DeepClone(), r.Timestamp, r.Seq, r.Seq, [(r.Seq, r.Seq)], [])).ToArray());
+
+    private static JsonArray Projected(List<TimelineRow> rows, string provider, bool reasoningMergeEnum)
+    {
+        var entries = new List<ProjectedEntry>();
+        var toolEntries = new Dictionary<string, ProjectedEntry>();
+        foreach (var row in rows)
+        {
+            var type = WsInbound.Str(row.Item, "type");
+            var last = entries.Count > 0 ? entries[^1] : null;
+            if (type is "assistant_message" or "reasoning" && last is not null && WsInbound.Str(last.Item, "type") == type)
+            {
+                last.Item["text"] = (WsInbound.Str(last.Item, "text") ?? "") + (WsInbound.Str(row.Item, "text") ?? "");
+                last.Add(row.Seq, type == "assistant_message" ? "assistant_merge" : "reasoning_merge");
+                continue;
+            }
+            if (type == "tool_call" && WsInbound.Str(row.Item, "callId") is { } callId && toolEntries.TryGetValue(callId, out var tool))
+            {
+                MergeToolCall(tool.Item, row.Item);
+                tool.Add(row.Seq, "tool_lifecycle");
+                continue;
+            }
+            var entry = new ProjectedEntry((JsonObject)row.Item.DeepClone(), row.Timestamp, row.Seq);
+            entries.Add(entry);
+            if (type == "tool_call" && WsInbound.Str(row.Item, "callId") is { } id) toolEntries[id] = entry;
+        }
+        return new JsonArray(entries.Select(e => (JsonNode)Entry(provider, e.Item, e.Timestamp, e.SeqStart, e.SeqEnd, e.Ranges,
+            e.Collapsed.Where(c => reasoningMergeEnum || c != "reasoning_merge").ToList())).ToArray());
+    }
+
+    /// <summary>Later fields win, except that an unknown detail never replaces a known one; metadata objects merge; error comes from the last row.</summary>
+    private static void MergeToolCall(JsonObject merged, JsonObject later)
+    {
+        foreach (var (key, value) in later)
+        {
+            if (key == "detail" && value is JsonObject detail && WsInbound.Str(detail, "type") == "unknown"
+                && merged["detail"] is JsonObject known && WsInbound.Str(known, "type") != "unknown")
+                continue;
+            if (key == "metadata" && value is JsonObject metadata && merged["metadata"] is JsonObject existing)
+            {
+                foreach (var (mk, mv) in metadata) existing[mk] = mv?.DeepClone();
+                continue;
+            }
+            merged[key] = value?.DeepClone();
+        }
+    }
+
+    private static JsonObject Entry(string provider, JsonNode item, DateTimeOffset timestamp, long seqStart, long seqEnd, IEnumerable<(long Start, long End)> ranges, IEnumerable<string> collapsed) => new()
+    {
+        ["provider"] = provider,
+        ["item"] = item,
+        ["timestamp"] = IsoTime.Format(timestamp),
+        ["seqStart"] = seqStart,
+        ["seqEnd"] = seqEnd,
+        ["sourceSeqRanges"] = new JsonArray(ranges.Select(r => (JsonNode)new JsonObject { ["startSeq"] = r.Start, ["endSeq"] = r.End }).ToArray()),
+        ["collapsed"] = new JsonArray(collapsed.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()),
+    };
+
+    private sealed class ProjectedEntry(JsonObject item, DateTimeOffset timestamp, long seq)
+    {
+        public JsonObject Item { get; } = item;
+        public DateTimeOffset Timestamp { get; } = timestamp;
+        public long SeqStart { get; } = seq;
+        public long SeqEnd { get; private set; } = seq;
+        public List<(long Start, long End)> Ranges { get; } = [(seq, seq)];
+        public List<string> Collapsed { get; } = [];
+
+        public void Add(long seq, string kind)
+        {
+            SeqEnd = Math.Max(SeqEnd, seq);
+            if (Ranges[^1].End == seq - 1) Ranges[^1] = (Ranges[^1].Start, seq);
+            else Ranges.Add((seq, seq));
+            if (!Collapsed.Contains(kind)) Collapsed.Add(kind);
+        }
+    }
+
+    /// <summary>A serialized row for the timeline file (one JSON line).</summary>
+    public static string ToLine(TimelineRow row) =>
+        new JsonObject { ["seq"] = row.Seq, ["timestamp"] = IsoTime.Format(row.Timestamp), ["item"] = row.Item.DeepClone() }.ToJsonString();
+
+    /// <summary>Reads a row back; null for a line that is not a whole row (a torn last line after a crash).</summary>
+    public static TimelineRow? FromLine(string line)
+    {
+        try
+        {
+            if (JsonNode.Parse(line) is not JsonObject obj) return null;
+            if (obj["seq"] is not JsonValue seq || !seq.TryGetValue<long>(out var s)) return null;
+            if (WsInbound.Str(obj, "timestamp") is not { } ts || !DateTimeOffset.TryParse(ts, out var timestamp)) return null;
+            if (obj["item"] is not JsonObject item) return null;
+            obj.Remove("item");
+            return new TimelineRow(s, timestamp, item);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

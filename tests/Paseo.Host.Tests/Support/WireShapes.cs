@@ -1,0 +1,117 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Paseo.Host.Tests.Support;
+
+/// <summary>
+/// The client-side validation rules of app-schemas.md, written from the spec (not from our DTOs): a frame that breaks
+/// one of them is dropped whole by Paseo's clients, so these assertions are what "compatible" means.
+/// </summary>
+public static class WireShapes
+{
+    private const string IsoPattern = @"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$";
+    private static readonly string[] Statuses = ["initializing", "idle", "running", "error", "closed"];
+
+    public static void Snapshot(JsonNode? node)
+    {
+        var agent = Assert.IsType<JsonObject>(node);
+        foreach (var key in new[] { "id", "provider", "cwd", "createdAt", "updatedAt", "status" })
+            Assert.Equal(JsonValueKind.String, Kind(agent, key));
+        foreach (var key in new[] { "model", "lastUserMessageAt", "currentModeId", "persistence", "title" })
+            Assert.True(agent.ContainsKey(key), $"snapshot key {key} must be present (null allowed)");
+        Assert.Matches(IsoPattern, agent["createdAt"]!.GetValue<string>());
+        Assert.Matches(IsoPattern, agent["updatedAt"]!.GetValue<string>());
+        if (agent["lastUserMessageAt"] is { } lastUser) Assert.Matches(IsoPattern, lastUser.GetValue<string>());
+        Assert.Contains(agent["status"]!.GetValue<string>(), Statuses);
+        var caps = Assert.IsType<JsonObject>(agent["capabilities"]);
+        foreach (var flag in new[] { "supportsStreaming", "supportsSessionPersistence", "supportsDynamicModes", "supportsMcpServers", "supportsReasoningStream", "supportsToolInvocations" })
+            Assert.True(Kind(caps, flag) is JsonValueKind.True or JsonValueKind.False, $"capabilities.{flag} must be a boolean");
+        foreach (var mode in Assert.IsType<JsonArray>(agent["availableModes"]))
+        {
+            Assert.Equal(JsonValueKind.String, Kind((JsonObject)mode!, "id"));
+            Assert.Equal(JsonValueKind.String, Kind((JsonObject)mode!, "label"));
+        }
+        foreach (var permission in Assert.IsType<JsonArray>(agent["pendingPermissions"])) PermissionRequest(permission);
+        // Optional keys that are not nullable: absent, never null.
+        foreach (var key in new[] { "features", "runtimeInfo", "lastUsage", "lastError", "labels", "requiresAttention", "providerUnavailable" })
+            Assert.False(agent.ContainsKey(key) && agent[key] is null, $"snapshot key {key} must be absent rather than null");
+        if (agent["labels"] is JsonObject labels) foreach (var (_, v) in labels) Assert.Equal(JsonValueKind.String, v!.GetValueKind());
+        if (agent["runtimeInfo"] is JsonObject runtime) Assert.True(runtime.ContainsKey("sessionId"), "runtimeInfo.sessionId is required");
+        if (agent["attentionReason"] is { } reason) Assert.Contains(reason.GetValue<string>(), new[] { "finished", "error", "permission" });
+        if (agent["archivedAt"] is { } archived) Assert.Matches(IsoPattern, archived.GetValue<string>());
+    }
+
+    public static void Placement(JsonNode? node)
+    {
+        var placement = Assert.IsType<JsonObject>(node);
+        Assert.Equal(JsonValueKind.String, Kind(placement, "projectKey"));
+        Assert.Equal(JsonValueKind.String, Kind(placement, "projectName"));
+        var checkout = Assert.IsType<JsonObject>(placement["checkout"]);
+        Assert.False(checkout["isGit"]!.GetValue<bool>());
+        foreach (var key in new[] { "currentBranch", "remoteUrl", "mainRepoRoot" })
+        {
+            Assert.True(checkout.ContainsKey(key), $"checkout.{key} must be present");
+            Assert.Null(checkout[key]);
+        }
+        Assert.False(checkout["isPaseoOwnedWorktree"]!.GetValue<bool>());
+    }
+
+    public static void PermissionRequest(JsonNode? node)
+    {
+        var request = Assert.IsType<JsonObject>(node);
+        foreach (var key in new[] { "id", "provider", "name" }) Assert.Equal(JsonValueKind.String, Kind(request, key));
+        Assert.Contains(request["kind"]!.GetValue<string>(), new[] { "tool", "plan", "question", "mode", "other" });
+    }
+
+    public static void TimelineItem(JsonNode? node)
+    {
+        var item = Assert.IsType<JsonObject>(node);
+        var type = item["type"]!.GetValue<string>();
+        switch (type)
+        {
+            case "user_message" or "assistant_message" or "reasoning":
+                Assert.Equal(JsonValueKind.String, Kind(item, "text"));
+                break;
+            case "error":
+                Assert.Equal(JsonValueKind.String, Kind(item, "message"));
+                break;
+            case "tool_call":
+                // STRICT: these 7 keys only; error present, non-null exactly when failed.
+                Assert.Empty(item.Select(p => p.Key).Except(["type", "callId", "name", "detail", "metadata", "status", "error"]));
+                Assert.True(item.ContainsKey("error"), "tool_call.error must be present");
+                var status = item["status"]!.GetValue<string>();
+                Assert.Contains(status, new[] { "running", "completed", "failed", "canceled" });
+                Assert.Equal(status == "failed", item["error"] is not null);
+                Assert.Contains(item["detail"]!["type"]!.GetValue<string>(), new[] { "shell", "read", "edit", "write", "search", "fetch", "sub_agent", "plain_text", "plan", "worktree_setup", "unknown" });
+                break;
+            default:
+                Assert.Contains(type, new[] { "todo", "compaction" });
+                break;
+        }
+    }
+
+    public static void StreamPayload(JsonObject payload)
+    {
+        Assert.Equal(JsonValueKind.String, Kind(payload, "agentId"));
+        Assert.Matches(IsoPattern, payload["timestamp"]!.GetValue<string>());
+        var streamEvent = Assert.IsType<JsonObject>(payload["event"]);
+        var type = streamEvent["type"]!.GetValue<string>();
+        Assert.Contains(type, new[] { "thread_started", "turn_started", "turn_completed", "turn_failed", "turn_canceled", "timeline", "permission_requested", "permission_resolved", "attention_required" });
+        Assert.Equal(JsonValueKind.String, Kind(streamEvent, "provider"));
+        if (type == "timeline")
+        {
+            TimelineItem(streamEvent["item"]);
+            Assert.True(payload["seq"]!.GetValue<long>() >= 1);
+            Assert.Equal(JsonValueKind.String, Kind(payload, "epoch"));
+        }
+        else
+        {
+            Assert.False(payload.ContainsKey("seq") || payload.ContainsKey("epoch"), "only timeline events carry seq and epoch");
+        }
+        if (type == "turn_canceled") Assert.Equal(JsonValueKind.String, Kind(streamEvent, "reason"));
+        if (type == "attention_required") Assert.True(Kind(streamEvent, "shouldNotify") is JsonValueKind.True or JsonValueKind.False);
+        if (type == "permission_requested") PermissionRequest(streamEvent["request"]);
+    }
+
+    private static JsonValueKind? Kind(JsonObject obj, string key) => obj.ContainsKey(key) ? obj[key]?.GetValueKind() ?? JsonValueKind.Null : null;
+}
