@@ -47,6 +47,8 @@ public sealed class AgentStore : ReceiveActor
             }
         });
         Receive<AgentStoreProtocol.LoadAll>(_ => Sender.Tell(LoadAll()));
+        // Everything sent before this message is written once it is answered (the mailbox is FIFO).
+        Receive<AgentStoreProtocol.Flush>(_ => Sender.Tell(Akka.Done.Instance));
     }
 
     public static Props Props(string agentsDirectory) =>
@@ -84,6 +86,35 @@ public sealed class AgentStore : ReceiveActor
         return stream;
     }
 
+    /// <summary>
+    /// A daemon killed mid-append can leave a last line without its newline: it was never a committed row. It is cut off,
+    /// or the next row appended would be glued to it and lost at the next load.
+    /// </summary>
+    private void CutTornTail(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        if (stream.Length == 0) return;
+        stream.Seek(-1, SeekOrigin.End);
+        if (stream.ReadByte() == '\n') return;
+        var buffer = new byte[Math.Min(stream.Length, 1 << 20)];
+        var keep = stream.Length;
+        while (keep > 0)
+        {
+            var chunk = (int)Math.Min(buffer.Length, keep);
+            stream.Seek(keep - chunk, SeekOrigin.Begin);
+            stream.ReadExactly(buffer, 0, chunk);
+            var newline = Array.LastIndexOf(buffer, (byte)'\n', chunk - 1, chunk);
+            if (newline >= 0)
+            {
+                keep = keep - chunk + newline + 1;
+                break;
+            }
+            keep -= chunk;
+        }
+        _log.Warning("Cut an incomplete last row from {0} ({1} bytes)", path, stream.Length - keep);
+        stream.SetLength(keep);
+    }
+
     private AgentStoreProtocol.Loaded LoadAll()
     {
         var agents = new List<AgentStoreProtocol.StoredAgent>();
@@ -102,6 +133,7 @@ public sealed class AgentStore : ReceiveActor
             var timeline = Path.Combine(Path.GetDirectoryName(file)!, record.Id + ".timeline.jsonl");
             if (File.Exists(timeline))
             {
+                CutTornTail(timeline);
                 foreach (var line in File.ReadLines(timeline))
                 {
                     if (line.Length == 0) continue;
@@ -127,6 +159,12 @@ public static class AgentStoreProtocol
     {
         public static readonly LoadAll Instance = new();
         private LoadAll() { }
+    }
+
+    public sealed record Flush
+    {
+        public static readonly Flush Instance = new();
+        private Flush() { }
     }
 
     public sealed record StoredAgent(AgentRecord Record, IReadOnlyList<TimelineRow> Rows);

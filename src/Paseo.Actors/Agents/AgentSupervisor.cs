@@ -63,6 +63,21 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
     {
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         _store.Ask<AgentStoreProtocol.Loaded>(AgentStoreProtocol.LoadAll.Instance, TimeSpan.FromMinutes(2)).PipeTo(Self);
+        // On a graceful stop the store writes what it was sent before the actor system ends (a mailbox is not drained on stop).
+        var store = _store;
+        CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-agent-store",
+            async () =>
+            {
+                try
+                {
+                    await store.Ask<Akka.Done>(AgentStoreProtocol.Flush.Instance, TimeSpan.FromSeconds(10));
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    // The store is gone or stuck: nothing more can be saved.
+                }
+                return Akka.Done.Instance;
+            });
     }
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(child =>

@@ -365,4 +365,35 @@ public sealed class AgentLifecycleTests : IAsyncLifetime
         Assert.Equal(cursor["seq"]!.GetValue<long>() + 1, catchUp["startCursor"]!["seq"]!.GetValue<long>());
         Assert.False(catchUp["hasNewer"]!.GetValue<bool>());
     }
+
+    [Fact]
+    public async Task A_crashing_provider_fails_only_its_agent()
+    {
+        var healthy = (await CreateAsync(null, title: "healthy"))["agentId"]!.GetValue<string>();
+        var crashing = (await CreateAsync("[crash]"))["agentId"]!.GetValue<string>();
+
+        var failed = await WaitAsync(crashing);
+        Assert.Equal("error", failed["status"]!.GetValue<string>());
+        Assert.Equal("The provider session stopped unexpectedly", failed["error"]!.GetValue<string>());
+
+        await _client.RequestAsync("send_agent_message_request", new JsonObject { ["agentId"] = healthy, ["text"] = "still fine?" });
+        Assert.Equal("idle", (await WaitAsync(healthy))["status"]!.GetValue<string>());
+        // The crashed agent takes a new prompt with a fresh provider session.
+        await _client.RequestAsync("send_agent_message_request", new JsonObject { ["agentId"] = crashing, ["text"] = "recover" });
+        Assert.Equal("idle", (await WaitAsync(crashing))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_number_of_agents_is_bounded()
+    {
+        await using var small = await InProcessDaemon.StartAsync(extraHocon: "paseo.agents.max-agents = 1\n");
+        var (client, _) = await ProtocolClient.ConnectWithHelloAsync(small);
+        await using var _ = client;
+        var config = new JsonObject { ["provider"] = "mock", ["cwd"] = _cwd };
+        var first = ProtocolClient.Payload(await client.RequestAsync("create_agent_request", new JsonObject { ["config"] = config.DeepClone() }), "status")!;
+        Assert.Equal("agent_created", first["status"]!.GetValue<string>());
+        var second = ProtocolClient.Payload(await client.RequestAsync("create_agent_request", new JsonObject { ["config"] = config.DeepClone() }), "status")!;
+        Assert.Equal("agent_create_failed", second["status"]!.GetValue<string>());
+        Assert.Contains("paseo.agents.max-agents", second["error"]!.GetValue<string>());
+    }
 }

@@ -31,6 +31,14 @@ public sealed class ProtocolClient : IAsyncDisposable
 
     public static async Task<ProtocolClient> ConnectAsync(InProcessDaemon daemon) => new(await daemon.ConnectAsync());
 
+    /// <summary>Connects to a daemon running as a process (no password), by its TCP listen address.</summary>
+    public static async Task<ProtocolClient> ConnectAsync(Uri webSocketUri)
+    {
+        var socket = new ClientWebSocket();
+        await socket.ConnectAsync(webSocketUri, CancellationToken.None);
+        return new ProtocolClient(socket);
+    }
+
     /// <summary>Connects and says hello; returns the server_info payload.</summary>
     public static async Task<(ProtocolClient Client, JsonObject ServerInfo)> ConnectWithHelloAsync(InProcessDaemon daemon, string? clientId = null, bool reasoningMerge = true)
     {

@@ -10,7 +10,8 @@ namespace Paseo.Actors.Providers.Mock;
 /// The built-in `mock` provider: a deterministic scripted agent for tests and for a first run without any agent CLI.
 /// The prompt is the script; bracketed directives, in order, say what the turn does (docs/protocol.md):
 /// `[shell CMD]`, `[read PATH]`, `[edit PATH]` run a tool call (running → completed); `[permission CMD]` asks to run
-/// CMD and waits for the answer (unless the mode is `bypassPermissions`); `[chunks N]` streams the reply in N chunks;
+/// CMD and waits for the answer (unless the mode is `bypassPermissions`); `[chunks N]` streams the reply in N chunks
+/// (padded with dots when it has fewer characters);
 /// `[fail]` fails the turn; `[hang]` waits until the turn is cancelled; `[crash]` makes the provider session throw.
 /// Every turn starts with one reasoning chunk and ends with the reply "Mock reply to: PROMPT" and usage.
 /// </summary>
@@ -99,7 +100,7 @@ public sealed class MockProviderSession : ReceiveActor
         {
             var kind = match.Groups[1].Value.ToLowerInvariant();
             var argument = match.Groups[2].Success ? match.Groups[2].Value.Trim() : "";
-            if (kind == "chunks" && int.TryParse(argument, out var n) && n is > 0 and <= 100_000) chunks = n;
+            if (kind == "chunks" && int.TryParse(argument, out var n) && n is > 0 and <= 1_000_000) chunks = n;
             else _steps.Enqueue(new Step(kind, argument));
         }
         _steps.Enqueue(new Step("reply", prompt, chunks));
@@ -154,6 +155,8 @@ public sealed class MockProviderSession : ReceiveActor
                 case "reply":
                     _steps.Dequeue();
                     var reply = "Mock reply to: " + step.Argument;
+                    // More chunks than characters: the reply is padded with dots, one per extra chunk.
+                    if (step.Count > reply.Length) reply += new string('.', step.Count - reply.Length);
                     foreach (var chunk in Split(reply, step.Count)) Emit(new Timeline(TimelineItems.AssistantMessage(chunk)));
                     EndTurn(new TurnCompleted(new JsonObject
                     {
