@@ -54,6 +54,7 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
         });
         Receive<AttachRefused>(refused => Close(CloseCodes.TryAgainLater, refused.Reason));
         Receive<Outbound>(outbound => Send(outbound.Json));
+        Receive<AfterOutbound>(after => _channel?.Tell(new ChannelBarrier(after.Event)));
         Receive<SessionGone>(_ => Close(CloseCodes.InternalError, "Session ended"));
         Receive<ChannelClosed>(_ => Context.Stop(Self));
     }

@@ -222,7 +222,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
                 break;
             case "shutdown_server_request":
                 Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "shutdown_requested", ["clientId"] = _clientId.Value, ["requestId"] = requestId }));
-                Context.System.EventStream.Publish(new DaemonControlRequested("shutdown", null));
+                // The reply must be on its way before the daemon starts closing sockets.
+                foreach (var connection in _connections) connection.Tell(new AfterOutbound(new DaemonControlRequested("shutdown", null)));
                 break;
             case "restart_server_request":
                 var reason = request.OptionalString("reason");
@@ -230,7 +231,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
                 if (!string.IsNullOrWhiteSpace(reason)) restart["reason"] = reason;
                 restart["requestId"] = requestId;
                 Broadcast(WsOutbound.Status(restart));
-                Context.System.EventStream.Publish(new DaemonControlRequested("restart", reason));
+                foreach (var connection in _connections) connection.Tell(new AfterOutbound(new DaemonControlRequested("restart", reason)));
                 break;
             default:
                 Broadcast(WsOutbound.RpcError(requestId, type, "Unknown request schema", "unknown_schema"));

@@ -42,6 +42,8 @@ public sealed class PlainSocketChannel : ReceiveActor
             End(CloseCodes.TryAgainLater, "Outbound buffer full", closeSocket: true);
         });
         Receive<CloseChannel>(close => End(close.Code, close.Reason, closeSocket: true));
+        // Every Send before it is in the transport's queue now, and the transport sends its queue before any close.
+        Receive<ChannelBarrier>(barrier => Context.System.EventStream.Publish(barrier.Event));
     }
 
     public static Props Props(IFrameTransport transport, IActorRef client) => Akka.Actor.Props.Create(() => new PlainSocketChannel(transport, client));

@@ -45,6 +45,9 @@ public static class SessionProtocol
     /// <summary>To a connection: one outbound text frame.</summary>
     public sealed record Outbound(string Json);
 
+    /// <summary>To a connection: publish <paramref name="Event"/> once the frames sent before have reached the socket.</summary>
+    public sealed record AfterOutbound(object Event);
+
     public sealed record GetSessionCount
     {
         public static readonly GetSessionCount Instance = new();

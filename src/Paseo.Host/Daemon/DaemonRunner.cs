@@ -17,6 +17,25 @@ public static class DaemonRunner
     /// <summary>Set by `paseo daemon start` on the detached child it spawns.</summary>
     public const string DetachedVariable = "PASEO_DAEMON_DETACHED";
 
+    /// <summary>
+    /// restart_server_request: a detached daemon starts a new detached daemon with the same arguments once its own port
+    /// and pid file are free; a foreground one (systemd, a terminal) exits 75 so that its supervisor starts it again.
+    /// </summary>
+    private static int Restart(DaemonConfig config, int pid, bool detached, Serilog.ILogger logger)
+    {
+        if (!detached)
+        {
+            logger.Information("Restart requested: exiting with code {Code} for the supervisor to start the daemon again", RestartExit.Code);
+            return RestartExit.Code;
+        }
+        PidFile.Release(config.Home.PidFile, pid);
+        var psi = Cli.DaemonControl.SelfInvocation(Environment.GetCommandLineArgs()[1..].Where(a => !a.EndsWith(".dll", StringComparison.Ordinal)).ToList());
+        psi.RedirectStandardInput = psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+        using var child = System.Diagnostics.Process.Start(psi);
+        logger.Information("Restart requested: started the new daemon (pid {Pid})", child?.Id);
+        return 0;
+    }
+
     public static async Task<int> RunForegroundAsync(DaemonFlags flags, IReadOnlyDictionary<string, string?> env, TextWriter stderr)
     {
         var detached = env.GetValueOrDefault(DetachedVariable) == "1";
@@ -93,6 +112,7 @@ public static class DaemonRunner
             reloads.Attach(server);
             await server.App.WaitForShutdownAsync();
             logger.Information("Daemon stopped");
+            if (server.ExitRequest == DaemonExitRequest.Restart) return Restart(config, pid, detached, logger);
             return 0;
         }
         catch (IdentityFileException e)
@@ -125,6 +145,13 @@ public static class DaemonRunner
             PidFile.Release(config.Home.PidFile, pid);
         }
     }
+}
+
+/// <summary>Exit code of a daemon that stopped for a client's restart request without being able to start itself again.</summary>
+internal static class RestartExit
+{
+    /// <summary>EX_TEMPFAIL: under systemd (Restart=on-failure) the service comes back.</summary>
+    public const int Code = 75;
 }
 
 /// <summary>SIGHUP requests, serialized: one reload at a time, and a request made before the server is up runs once it is.</summary>

@@ -27,6 +27,9 @@ public sealed class DaemonServer : IAsyncDisposable
     public WebApplication App { get; }
     public DaemonConfig Config { get; }
     public DaemonIdentity Identity { get; private set; }
+
+    /// <summary>Set when a client asked the daemon to shut down or restart (the host is then stopping).</summary>
+    public DaemonExitRequest ExitRequest { get; private set; }
     public PasswordGate Password { get; }
     private readonly IReadOnlyDictionary<string, string?> _env;
     private readonly Serilog.ILogger _logger;
@@ -146,6 +149,15 @@ public sealed class DaemonServer : IAsyncDisposable
             BoundListen = tcp.WithPort(port);
         }
         App.Services.GetRequiredService<FrontDoorPolicies>().ListenerBound(BoundListen);
+        var lifetime = App.Services.GetRequiredService<IHostApplicationLifetime>();
+        App.Services.GetRequiredService<ActorSystem>().ActorOf(DaemonControlListener.Props((request, reason) =>
+        {
+            if (ExitRequest != DaemonExitRequest.None) return;
+            ExitRequest = request;
+            _logger.Information("A client asked the daemon to {Request}{Reason}", request == DaemonExitRequest.Restart ? "restart" : "shut down",
+                string.IsNullOrWhiteSpace(reason) ? "" : $" ({reason})");
+            lifetime.StopApplication();
+        }), "daemon-control");
         var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
         guardian.Tell(new PaseoGuardianProtocol.ListenerBound(BoundListen.ToString()));
     }

@@ -14,7 +14,7 @@ namespace Paseo.Host.FrontDoor;
 /// offered one), checks the password, then hands the socket to the client sessions subsystem, which speaks the
 /// application protocol (hello, session messages, ping/pong) on it.
 /// </summary>
-public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor<ClientSessionManagerKey> sessions, ILogger<WebSocketEndpoint> log)
+public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor<ClientSessionManagerKey> sessions, IHostApplicationLifetime lifetime, ILogger<WebSocketEndpoint> log)
 {
     public const int PasswordFailureCloseCode = 4401;
 
@@ -60,6 +60,8 @@ public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor
         var limits = policies.Limits.WebSocket;
         await using var transport = new WebSocketFrameTransport(socket, limits.MaxMessageBytes, limits.InboundQueue, limits.OutboundQueue,
             oversizeReason: $"Message larger than {limits.MaxMessageBytes} bytes");
+        // Kestrel waits for open connections when the daemon stops: close the socket at once, with a reason.
+        using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Server shutting down"));
         try
         {
             await sessions.ActorRef.Ask<ClientSessionManager.Connected>(

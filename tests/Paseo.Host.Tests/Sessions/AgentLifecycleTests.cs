@@ -396,4 +396,50 @@ public sealed class AgentLifecycleTests : IAsyncLifetime
         Assert.Equal("agent_create_failed", second["status"]!.GetValue<string>());
         Assert.Contains("paseo.agents.max-agents", second["error"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task A_mobile_client_gets_only_its_focused_agents_stream()
+    {
+        var (mobile, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon);
+        await using var _ = mobile;
+        var focused = (await CreateAsync(null, title: "focused"))["agentId"]!.GetValue<string>();
+        var other = (await CreateAsync(null, title: "other"))["agentId"]!.GetValue<string>();
+        await mobile.SendAsync(new JsonObject
+        {
+            ["type"] = "session",
+            ["message"] = new JsonObject
+            {
+                ["type"] = "client_heartbeat", ["deviceType"] = "mobile", ["focusedAgentId"] = focused,
+                ["lastActivityAt"] = "2026-11-26T09:00:00.000Z", ["appVisible"] = true,
+            },
+        });
+        // The heartbeat has no reply: a ping after it shows it was handled.
+        var pong = await mobile.RequestAsync("ping");
+        var afterHeartbeat = mobile.Received.IndexOf(pong);
+
+        await _client.RequestAsync("send_agent_message_request", new JsonObject { ["agentId"] = other, ["text"] = "not for the phone" });
+        await WaitAsync(other);
+        await _client.RequestAsync("send_agent_message_request", new JsonObject { ["agentId"] = focused, ["text"] = "for the phone" });
+        await WaitAsync(focused);
+        await mobile.ExpectSessionAsync("agent_stream", p => p["agentId"]!.GetValue<string>() == focused && p["event"]!["type"]!.GetValue<string>() == "turn_completed");
+
+        var streamed = mobile.Received.Skip(afterHeartbeat).Select(f => ProtocolClient.Payload(f, "agent_stream")).OfType<JsonObject>().Select(p => p["agentId"]!.GetValue<string>()).Distinct();
+        Assert.Equal([focused], streamed);
+    }
+
+    [Fact]
+    public async Task Two_sockets_with_one_client_id_share_a_session()
+    {
+        var clientId = "cid_shared_" + Guid.NewGuid().ToString("N");
+        var (first, firstInfo) = await ProtocolClient.ConnectWithHelloAsync(_daemon, clientId);
+        var (second, secondInfo) = await ProtocolClient.ConnectWithHelloAsync(_daemon, clientId);
+        await using var _ = first;
+        await using var __ = second;
+        Assert.Equal(firstInfo["serverId"]!.ToJsonString(), secondInfo["serverId"]!.ToJsonString());
+
+        // A reply of the session reaches both of its sockets.
+        var requestId = await first.SendSessionAsync("ping");
+        await first.ExpectSessionAsync("pong", p => p["requestId"]!.GetValue<string>() == requestId);
+        await second.ExpectSessionAsync("pong", p => p["requestId"]!.GetValue<string>() == requestId);
+    }
 }

@@ -135,7 +135,13 @@ public sealed class ProtocolClient : IAsyncDisposable
             while (true)
             {
                 var result = await _socket.ReceiveAsync(buffer, CancellationToken.None);
-                if (result.MessageType == WebSocketMessageType.Close) return;
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    // Complete the close handshake, as a browser or Paseo's client does.
+                    if (_socket.State == WebSocketState.CloseReceived)
+                        await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+                    return;
+                }
                 message.Write(buffer, 0, result.Count);
                 if (!result.EndOfMessage) continue;
                 var frame = (JsonObject)JsonNode.Parse(Encoding.UTF8.GetString(message.ToArray()))!;

@@ -48,6 +48,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
             FrameReceived frame => OnOpenFrame(frame.Frame, (HandshakeData.Keys)e.StateData).Replying(FrameHandled.Instance),
             Send send => OnSend(send.Message, (HandshakeData.Keys)e.StateData),
             CloseChannel close => End(close.Code, close.Reason, "closed by the session"),
+            ChannelBarrier barrier => PublishBarrier(barrier),
             PeerClosed closed => End(closed.Code, closed.Reason, "the peer closed the socket"),
             _ => null!,
         });
@@ -157,6 +158,13 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         if (!keys.Nonces.RecordOutbound(nonce))
             return Fail(E2eeFrames.FrameBudgetExhaustedMessage, $"{_settings.MaxFramesPerDirection} frames sent");
         _socket.Tell(new SendFrame(new WireFrame.Text(frame)));
+        return Stay();
+    }
+
+    private State<HandshakeState, HandshakeData> PublishBarrier(ChannelBarrier barrier)
+    {
+        // Sends before it are already with the socket owner, which writes them in order.
+        Context.System.EventStream.Publish(barrier.Event);
         return Stay();
     }
 

@@ -47,6 +47,12 @@ public static class HandshakeProtocol
     /// <summary>From the session: encrypt this message and send it to the peer. Only honoured once open.</summary>
     public sealed record Send(E2eeMessage Message);
 
+    /// <summary>
+    /// From the session: publish <paramref name="Event"/> on the event stream once every message sent before this one has
+    /// been handed to the socket (a reply that must leave before the daemon acts on it, e.g. shutdown_requested).
+    /// </summary>
+    public sealed record ChannelBarrier(object Event);
+
     /// <summary>From the session: end the channel with an application close code (e.g. 4002 "Invalid hello").</summary>
     public sealed record CloseChannel(int Code, string Reason);
 }
