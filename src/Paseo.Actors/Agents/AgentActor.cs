@@ -41,7 +41,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, bool isNew = false)
+    public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, int retainedRows, bool isNew = false)
     {
         _id = AgentId.From(record.Id);
         _isNew = isNew;
@@ -50,7 +50,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _store = store;
         _time = time;
         // A new epoch per daemon process: clients holding a cursor from the last run get reset + staleCursor.
-        _timeline = new AgentTimeline(Guid.NewGuid().ToString("D"));
+        _timeline = new AgentTimeline(Guid.NewGuid().ToString("D"), retainedRows);
         _timeline.Restore(storedRows);
         _status = record.LastStatus is AgentStatus.Running or AgentStatus.Initializing ? AgentStatus.Closed : record.LastStatus;
 
@@ -95,8 +95,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, bool isNew = false) =>
-        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, isNew));
+    public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, int retainedRows, bool isNew = false) =>
+        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, retainedRows, isNew));
 
     // A provider session that throws is stopped (DeathWatch turns that into a failed turn); the agent lives on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));

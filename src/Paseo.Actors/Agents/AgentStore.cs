@@ -18,10 +18,14 @@ public sealed class AgentStore : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _root;
     private readonly Dictionary<string, FileStream> _timelines = [];
+    private readonly Dictionary<string, long> _rowsOnDisk = [];
+    private readonly int _retainedRows;
 
-    public AgentStore(string agentsDirectory)
+    /// <param name="retainedRows">Timeline rows kept per agent; a file that grows to twice that is rewritten with the newest ones.</param>
+    public AgentStore(string agentsDirectory, int retainedRows = int.MaxValue)
     {
         _root = agentsDirectory;
+        _retainedRows = retainedRows;
         Receive<AgentStoreProtocol.SaveRecord>(save =>
         {
             var dir = DirectoryFor(save.Record.Cwd);
@@ -35,9 +39,13 @@ public sealed class AgentStore : ReceiveActor
             stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
             // Handed to the kernel: a killed daemon loses nothing written here (a power cut may lose the last moments).
             stream.Flush(flushToDisk: false);
+            var count = _rowsOnDisk.GetValueOrDefault(append.AgentId) + append.Rows.Count;
+            _rowsOnDisk[append.AgentId] = count;
+            if (_retainedRows != int.MaxValue && count >= 2L * _retainedRows) Compact(append.AgentId, append.Cwd);
         });
         Receive<AgentStoreProtocol.DeleteAgent>(delete =>
         {
+            _rowsOnDisk.Remove(delete.AgentId);
             if (_timelines.Remove(delete.AgentId, out var stream)) stream.Dispose();
             var dir = Path.Combine(_root, AgentRecord.ProjectDir(delete.Cwd));
             foreach (var file in new[] { delete.AgentId + ".json", delete.AgentId + ".timeline.jsonl" })
@@ -51,8 +59,18 @@ public sealed class AgentStore : ReceiveActor
         Receive<AgentStoreProtocol.Flush>(_ => Sender.Tell(Akka.Done.Instance));
     }
 
-    public static Props Props(string agentsDirectory) =>
-        Akka.Actor.Props.Create(() => new AgentStore(agentsDirectory)).WithDispatcher(DispatcherId);
+    public static Props Props(string agentsDirectory, int retainedRows = int.MaxValue) =>
+        Akka.Actor.Props.Create(() => new AgentStore(agentsDirectory, retainedRows)).WithDispatcher(DispatcherId);
+
+    /// <summary>Rewrites a timeline file with its newest retained rows (atomically: a crash leaves the old file or the new one).</summary>
+    private void Compact(string agentId, string cwd)
+    {
+        if (_timelines.Remove(agentId, out var stream)) stream.Dispose();
+        var path = Path.Combine(DirectoryFor(cwd), agentId + ".timeline.jsonl");
+        var kept = File.ReadLines(path).Where(l => l.Length > 0).TakeLast(_retainedRows).ToList();
+        PrivateFiles.WriteAtomically(path, string.Join('\n', kept) + "\n");
+        _rowsOnDisk[agentId] = kept.Count;
+    }
 
     protected override void PostStop()
     {
@@ -140,6 +158,8 @@ public sealed class AgentStore : ReceiveActor
                     // A torn last line (the daemon was killed mid-write) is not a committed row.
                     if (AgentTimeline.FromLine(line) is { } row && (rows.Count == 0 || row.Seq == rows[^1].Seq + 1)) rows.Add(row);
                 }
+                _rowsOnDisk[record.Id] = rows.Count;
+                if (rows.Count > _retainedRows) rows.RemoveRange(0, rows.Count - _retainedRows);
             }
             agents.Add(new AgentStoreProtocol.StoredAgent(record, rows));
         }

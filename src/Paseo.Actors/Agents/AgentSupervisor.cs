@@ -7,9 +7,11 @@ using static Paseo.Actors.Agents.AgentProtocol;
 namespace Paseo.Actors.Agents;
 
 /// <summary>Limits of the agents subsystem, from `paseo.agents` in paseo.hocon.</summary>
-public sealed record AgentLimits(int MaxAgents)
+/// <param name="MaxAgents">Agents the daemon holds, stored and live.</param>
+/// <param name="TimelineRetainedRows">Timeline rows kept per agent, in memory and on disk; older ones are dropped.</param>
+public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows)
 {
-    public static readonly AgentLimits Default = new(1000);
+    public static readonly AgentLimits Default = new(1000, 100_000);
 }
 
 /// <summary>
@@ -33,7 +35,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         _providers = providers;
         _limits = limits;
         _time = time;
-        _store = Context.ActorOf(AgentStore.Props(agentsDirectory), "store");
+        _store = Context.ActorOf(AgentStore.Props(agentsDirectory, limits.TimelineRetainedRows), "store");
 
         Receive<AgentStoreProtocol.Loaded>(loaded =>
         {
@@ -147,7 +149,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
 
     private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew)
     {
-        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, isNew), "agent-" + record.Id);
+        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, _limits.TimelineRetainedRows, isNew), "agent-" + record.Id);
         Context.Watch(actor);
         _agents[record.Id] = (actor, record.Title);
         return actor;

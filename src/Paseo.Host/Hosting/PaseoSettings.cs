@@ -75,7 +75,7 @@ public sealed record PaseoSettings(
                     daemon.GetTimeSpan("stop-timeout"),
                     daemon.GetTimeSpan("shutdown-timeout")),
                 HandshakeSettings.From(config.GetConfig("paseo.e2ee")),
-                new AgentLimits(Positive(config.GetConfig("paseo.agents"), "max-agents")),
+                new AgentLimits(Positive(config.GetConfig("paseo.agents"), "max-agents"), Positive(config.GetConfig("paseo.agents"), "timeline-retained-rows")),
                 new SessionSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),

@@ -20,9 +20,11 @@ public sealed record TimelineQuery(string? Direction, TimelineCursor? Cursor, lo
 /// restarts, and the fetch rules — tail/before/after, stale cursors, gaps — with the projected view that merges
 /// assistant and reasoning chunks and a tool call's lifecycle rows. Owned by one agent actor; not thread-safe.
 /// </summary>
-public sealed class AgentTimeline(string epoch)
+public sealed class AgentTimeline(string epoch, int retainedRows = int.MaxValue)
 {
     private readonly List<TimelineRow> _rows = [];
+    // Rows are dropped from the front in batches, so appending stays O(1) amortized.
+    private readonly int _trimAt = retainedRows == int.MaxValue ? int.MaxValue : retainedRows + Math.Max(1, retainedRows / 10);
 
     public string Epoch { get; } = epoch;
     public IReadOnlyList<TimelineRow> Rows => _rows;
@@ -33,14 +35,23 @@ public sealed class AgentTimeline(string epoch)
     public void Restore(IEnumerable<TimelineRow> rows)
     {
         _rows.AddRange(rows);
-        if (_rows.Count == 0) _firstSeq = 1;
+        Trim(retainedRows);
     }
 
+    /// <summary>Commits a row. Beyond the retention, the oldest rows are forgotten (a cursor before them gets reset + gap).</summary>
     public TimelineRow Append(JsonObject item, DateTimeOffset timestamp)
     {
         var row = new TimelineRow(NextSeq, timestamp, item);
         _rows.Add(row);
+        if (_rows.Count >= _trimAt) Trim(retainedRows);
         return row;
+    }
+
+    private void Trim(int keep)
+    {
+        if (_rows.Count <= keep) return;
+        _firstSeq = _rows[^1].Seq + 1;
+        _rows.RemoveRange(0, _rows.Count - keep);
     }
 
     /// <summary>The fields of fetch_agent_timeline_response except requestId, agentId and agent.</summary>

@@ -140,4 +140,49 @@ public sealed class AgentPersistenceTests : IDisposable
         Assert.Equal(Enumerable.Range(1, committed).Select(i => (long)i), seqs);
         Assert.True(File.ReadAllText(file).EndsWith('\n'), "a torn last line is cut off at load");
     }
+
+    [Fact]
+    public async Task The_timeline_keeps_the_configured_number_of_rows_in_memory_and_on_disk()
+    {
+        File.AppendAllText(_home.Home.HoconOverride, "paseo.agents.timeline-retained-rows = 10\n");
+        string agentId;
+        await using (var daemon = await InProcessDaemon.StartAsync(existingHome: _home))
+        {
+            var (client, _) = await ProtocolClient.ConnectWithHelloAsync(daemon);
+            await using var _ = client;
+            agentId = ProtocolClient.Payload(await client.RequestAsync("create_agent_request", new JsonObject
+            {
+                ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = Cwd() },
+                ["initialPrompt"] = "[chunks 50] retention",
+            }), "status")!["agentId"]!.GetValue<string>();
+            await client.RequestAsync("wait_for_finish_request", new JsonObject { ["agentId"] = agentId });
+            var page = ProtocolClient.Payload(await client.RequestAsync("fetch_agent_timeline_request", new JsonObject
+            {
+                ["agentId"] = agentId, ["projection"] = "canonical", ["limit"] = 0,
+            }), "fetch_agent_timeline_response")!;
+            // 52 rows were committed (user message, reasoning, 50 chunks); at most 10 + 10% are kept.
+            Assert.InRange(page["entries"]!.AsArray().Count, 10, 11);
+            Assert.Equal(52L, page["window"]!["maxSeq"]!.GetValue<long>());
+            var gap = ProtocolClient.Payload(await client.RequestAsync("fetch_agent_timeline_request", new JsonObject
+            {
+                ["agentId"] = agentId, ["cursor"] = new JsonObject { ["epoch"] = page["epoch"]!.DeepClone(), ["seq"] = 2 },
+            }), "fetch_agent_timeline_response")!;
+            Assert.True(gap["gap"]!.GetValue<bool>());
+        }
+
+        var file = Directory.EnumerateFiles(_home.Home.AgentsDir, agentId + ".timeline.jsonl", SearchOption.AllDirectories).Single();
+        Assert.InRange(File.ReadAllLines(file).Length, 10, 20);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+
+        await using var restarted = await InProcessDaemon.StartAsync(existingHome: _home);
+        var (again, _) = await ProtocolClient.ConnectWithHelloAsync(restarted);
+        await using var __ = again;
+        var after = ProtocolClient.Payload(await again.RequestAsync("fetch_agent_timeline_request", new JsonObject
+        {
+            ["agentId"] = agentId, ["projection"] = "canonical", ["limit"] = 0,
+        }), "fetch_agent_timeline_response")!;
+        var seqs = after["entries"]!.AsArray().Select(e => e!["seqStart"]!.GetValue<long>()).ToList();
+        Assert.Equal(10, seqs.Count);
+        Assert.Equal(Enumerable.Range(43, 10).Select(i => (long)i), seqs);
+    }
 }
