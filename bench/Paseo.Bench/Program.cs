@@ -1,4 +1,8 @@
 using BenchmarkDotNet.Running;
+using Paseo.Bench;
 
-// `./build.sh bench e2ee` runs every benchmark class here; pass BenchmarkDotNet arguments after it (e.g. --filter '*Frame*').
+// `./build.sh bench e2ee` runs the BenchmarkDotNet classes here (extra arguments go to BenchmarkDotNet);
+// `./build.sh bench fanout` runs the fan-out load driver against the real daemon (FanoutDriver).
+if (args.Length > 0 && args[0] == "fanout") return await FanoutDriver.RunAsync(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

@@ -30,6 +30,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly List<IActorRef> _cancelWaiters = [];
     private readonly Dictionary<int, IActorRef> _finishWaiters = [];
     private readonly StringBuilder _turnText = new();
+    private readonly StringBuilder _pendingDelta = new();
+    private readonly TimeSpan _coalesceWindow;
+    private string? _pendingDeltaType;
     private AgentRecord _record;
     private AgentStatus _status;
     private JsonObject? _lastUsage;
@@ -41,8 +44,10 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, int retainedRows, bool isNew = false)
+    public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits, bool isNew = false)
     {
+        _coalesceWindow = limits.StreamCoalesceWindow;
+        var retainedRows = limits.TimelineRetainedRows;
         _id = AgentId.From(record.Id);
         _isNew = isNew;
         _record = record;
@@ -86,6 +91,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Sender.Tell(Snapshot());
         });
         Receive<ProviderEvent>(OnProviderEvent);
+        Receive<CoalesceDue>(_ => FlushDeltas());
         Receive<Terminated>(terminated =>
         {
             if (!terminated.ActorRef.Equals(_session)) return;
@@ -95,8 +101,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, int retainedRows, bool isNew = false) =>
-        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, retainedRows, isNew));
+    public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits, bool isNew = false) =>
+        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, limits, isNew));
 
     // A provider session that throws is stopped (DeathWatch turns that into a failed turn); the agent lives on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
@@ -249,6 +255,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     private void OnProviderEvent(ProviderEvent providerEvent)
     {
+        // Text deltas wait at most one window; anything else from the provider comes after them, in order.
+        if (providerEvent is not Timeline) FlushDeltas();
         switch (providerEvent)
         {
             case ThreadStarted started:
@@ -266,7 +274,14 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 AnswerSendWaiters();
                 break;
             case Timeline timeline:
-                if (WsInbound.Str(timeline.Item, "type") == "assistant_message") _turnText.Append(WsInbound.Str(timeline.Item, "text"));
+                var itemType = WsInbound.Str(timeline.Item, "type");
+                if (itemType == "assistant_message") _turnText.Append(WsInbound.Str(timeline.Item, "text"));
+                if (itemType is "assistant_message" or "reasoning" && _coalesceWindow > TimeSpan.Zero)
+                {
+                    Coalesce(itemType, WsInbound.Str(timeline.Item, "text") ?? "");
+                    break;
+                }
+                FlushDeltas();
                 Commit(timeline.Item);
                 break;
             case PermissionRequested requested when WsInbound.Str(requested.Request, "id") is { } requestId:
@@ -327,6 +342,28 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         foreach (var (who, answer) in _sendWaiters) who.Tell(answer());
         _sendWaiters.Clear();
+    }
+
+    /// <summary>
+    /// Consecutive assistant or reasoning deltas are merged for up to one window before they become a row (Paseo
+    /// coalesces in 60 ms windows): a provider streaming thousands of tokens a second makes tens of rows and frames.
+    /// </summary>
+    private void Coalesce(string type, string text)
+    {
+        if (_pendingDeltaType is not null && _pendingDeltaType != type) FlushDeltas();
+        _pendingDeltaType = type;
+        _pendingDelta.Append(text);
+        if (!Timers.IsTimerActive("coalesce")) Timers.StartSingleTimer("coalesce", CoalesceDue.Instance, _coalesceWindow);
+    }
+
+    private void FlushDeltas()
+    {
+        if (_pendingDeltaType is null) return;
+        var item = _pendingDeltaType == "reasoning" ? TimelineItems.Reasoning(_pendingDelta.ToString()) : TimelineItems.AssistantMessage(_pendingDelta.ToString());
+        _pendingDeltaType = null;
+        _pendingDelta.Clear();
+        Timers.Cancel("coalesce");
+        Commit(item);
     }
 
     private void SetAttention(string reason)
@@ -434,6 +471,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     }
 
     private sealed record FinishTimedOut(int Waiter) : INoSerializationVerificationNeeded;
+
+    private sealed record CoalesceDue : INoSerializationVerificationNeeded
+    {
+        public static readonly CoalesceDue Instance = new();
+    }
 
     /// <summary>From the supervisor, once, for a new agent: save it and run the initial prompt; answered with AgentCreated.</summary>
     internal sealed record StartNew(string? InitialPrompt, string? MessageId);

@@ -9,9 +9,10 @@ namespace Paseo.Actors.Agents;
 /// <summary>Limits of the agents subsystem, from `paseo.agents` in paseo.hocon.</summary>
 /// <param name="MaxAgents">Agents the daemon holds, stored and live.</param>
 /// <param name="TimelineRetainedRows">Timeline rows kept per agent, in memory and on disk; older ones are dropped.</param>
-public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows)
+/// <param name="StreamCoalesceWindow">How long assistant/reasoning deltas are merged before they become one row (zero: every delta is a row).</param>
+public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, TimeSpan StreamCoalesceWindow)
 {
-    public static readonly AgentLimits Default = new(1000, 100_000);
+    public static readonly AgentLimits Default = new(1000, 100_000, TimeSpan.FromMilliseconds(10));
 }
 
 /// <summary>
@@ -149,7 +150,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
 
     private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew)
     {
-        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, _limits.TimelineRetainedRows, isNew), "agent-" + record.Id);
+        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, _limits, isNew), "agent-" + record.Id);
         Context.Watch(actor);
         _agents[record.Id] = (actor, record.Title);
         return actor;

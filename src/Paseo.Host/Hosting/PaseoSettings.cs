@@ -75,7 +75,10 @@ public sealed record PaseoSettings(
                     daemon.GetTimeSpan("stop-timeout"),
                     daemon.GetTimeSpan("shutdown-timeout")),
                 HandshakeSettings.From(config.GetConfig("paseo.e2ee")),
-                new AgentLimits(Positive(config.GetConfig("paseo.agents"), "max-agents"), Positive(config.GetConfig("paseo.agents"), "timeline-retained-rows")),
+                new AgentLimits(
+                    Positive(config.GetConfig("paseo.agents"), "max-agents"),
+                    Positive(config.GetConfig("paseo.agents"), "timeline-retained-rows"),
+                    config.GetTimeSpan("paseo.agents.stream-coalesce-window")),
                 new SessionSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),

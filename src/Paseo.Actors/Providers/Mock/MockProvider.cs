@@ -12,7 +12,8 @@ namespace Paseo.Actors.Providers.Mock;
 /// `[shell CMD]`, `[read PATH]`, `[edit PATH]` run a tool call (running → completed); `[permission CMD]` asks to run
 /// CMD and waits for the answer (unless the mode is `bypassPermissions`); `[chunks N]` streams the reply in N chunks
 /// (padded with dots when it has fewer characters);
-/// `[fail]` fails the turn; `[hang]` waits until the turn is cancelled; `[crash]` makes the provider session throw.
+/// `[fail]` fails the turn; `[hang]` waits until the turn is cancelled; `[crash]` makes the provider session throw;
+/// `[stream RATE SECONDS]` streams RATE timestamped chunks a second for SECONDS (for load tests).
 /// Every turn starts with one reasoning chunk and ends with the reply "Mock reply to: PROMPT" and usage.
 /// </summary>
 public sealed class MockProvider : IAgentProvider
@@ -35,9 +36,14 @@ public sealed class MockProvider : IAgentProvider
 }
 
 /// <summary>One mock session: runs the script of each turn, pausing at permissions and hangs.</summary>
-public sealed class MockProviderSession : ReceiveActor
+public sealed class MockProviderSession : ReceiveActor, IWithTimers
 {
-    private static readonly Regex Directive = new(@"\[(shell|read|edit|permission|chunks|fail|hang|crash)(?:\s+([^\]]*))?\]", RegexOptions.IgnoreCase | RegexOptions.Compiled);
+    private static readonly Regex Directive = new(@"\[(shell|read|edit|permission|chunks|fail|hang|crash|stream)(?:\s+([^\]]*))?\]", RegexOptions.IgnoreCase | RegexOptions.Compiled);
+    private static readonly TimeSpan StreamTick = TimeSpan.FromMilliseconds(10);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+    private int _streamTicksLeft;
+    private int _streamPerTick;
 
     private readonly ProviderSessionConfig _config;
     private readonly Queue<Step> _steps = new();
@@ -60,6 +66,16 @@ public sealed class MockProviderSession : ReceiveActor
         Receive<Interrupt>(_ =>
         {
             if (_inTurn) EndTurn(new TurnCanceled("Interrupted"));
+        });
+        Receive<StreamTickDue>(_ =>
+        {
+            if (!_inTurn || _streamTicksLeft <= 0) return;
+            // Each chunk carries the time it was made (UTC ticks), so a load driver can measure delivery latency.
+            for (var i = 0; i < _streamPerTick; i++) Emit(new Timeline(TimelineItems.AssistantMessage($"t={DateTime.UtcNow.Ticks} ")));
+            if (--_streamTicksLeft > 0) return;
+            Timers.Cancel("stream");
+            _steps.Dequeue();
+            Continue();
         });
         Receive<ResolvePermission>(resolve =>
         {
@@ -147,6 +163,15 @@ public sealed class MockProviderSession : ReceiveActor
                     return;
                 case "hang":
                     return;
+                case "stream":
+                    // [stream RATE SECONDS]: RATE assistant chunks a second for SECONDS (a load generator for benchmarks).
+                    var parts = step.Argument.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    var rate = parts.Length > 0 && int.TryParse(parts[0], out var r) ? Math.Clamp(r, 1, 1_000_000) : 100;
+                    var seconds = parts.Length > 1 && int.TryParse(parts[1], out var sec) ? Math.Clamp(sec, 1, 3600) : 1;
+                    _streamPerTick = Math.Max(1, rate / 100);
+                    _streamTicksLeft = seconds * 100;
+                    Timers.StartPeriodicTimer("stream", StreamTickDue.Instance, StreamTick);
+                    return;
                 case "fail":
                     EndTurn(new TurnFailed("Mock failure requested"));
                     return;
@@ -196,6 +221,8 @@ public sealed class MockProviderSession : ReceiveActor
     {
         _inTurn = false;
         _waitingPermission = null;
+        _streamTicksLeft = 0;
+        Timers.Cancel("stream");
         _steps.Clear();
         Emit(end);
     }
@@ -210,4 +237,9 @@ public sealed class MockProviderSession : ReceiveActor
     }
 
     private sealed record Step(string Kind, string Argument, int Count = 0);
+
+    private sealed record StreamTickDue : INoSerializationVerificationNeeded
+    {
+        public static readonly StreamTickDue Instance = new();
+    }
 }
