@@ -1,4 +1,4 @@
-# One entry point for Paseo.NET on PowerShell: ./build.ps1 build | test | run [daemon flags] | publish | bench e2ee
+# One entry point for Paseo.NET on PowerShell: ./build.ps1 build | test | run [daemon flags] | publish | bench e2ee|fanout
 param([string]$Command = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -35,8 +35,13 @@ switch ($Command) {
       dotnet run -c $Config --no-build -- --filter '*' @($Rest | Select-Object -Skip 1)
       exit $LASTEXITCODE
     }
+    if ($Rest.Count -gt 0 -and $Rest[0] -eq "fanout") {
+      Set-Location bench/Paseo.Bench
+      dotnet run -c $Config --no-build -- fanout @($Rest | Select-Object -Skip 1)
+      exit $LASTEXITCODE
+    }
     Write-Error "the start-up benchmark (bench/run.sh) needs bash"; exit 64
   }
   "publish" { dotnet publish src/Paseo.Host/Paseo.Host.csproj -c $Config -tl:off -nologo -o artifacts/paseo @Rest }
-  default { Write-Error "usage: ./build.ps1 build | test | run [daemon flags] | publish | bench e2ee"; exit 64 }
+  default { Write-Error "usage: ./build.ps1 build | test | run [daemon flags] | publish | bench e2ee|fanout"; exit 64 }
 }

@@ -10,7 +10,7 @@ namespace Paseo.Bench;
 /// (hello + a subscribing fetch_agents), creates one mock agent that streams RATE timestamped timeline events a second for
 /// SECONDS, and measures, per delivered event, the time from the agent making it to a client reading it, plus the
 /// daemon's RSS every second. Then it measures the memory of idle agents. Options: --clients N --rate R --seconds S
-/// --idle-agents A.
+/// --idle-agents A --hocon "key = value; key = value" (paseo.hocon overrides for the daemon under test).
 /// </summary>
 public static class FanoutDriver
 {
@@ -21,6 +21,9 @@ public static class FanoutDriver
         var rate = Arg("--rate", 10_000);
         var seconds = Arg("--seconds", 60);
         var idleAgents = Arg("--idle-agents", 1000);
+        var hocon = Array.IndexOf(args, "--hocon") is var h and >= 0 && h + 1 < args.Length ? args[h + 1] : null;
+        Daemon.ExtraHocon = hocon;
+        if (hocon is not null) Console.WriteLine($"paseo.hocon overrides: {hocon}");
 
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}");
         await FanOutAsync(clients, rate, seconds);
@@ -123,10 +126,14 @@ public static class FanoutDriver
             WebSocketUri = uri;
         }
 
+        public static string? ExtraHocon { get; set; }
+
         public static async Task<Daemon> StartAsync()
         {
             var root = Directory.CreateTempSubdirectory("paseo-fanout-").FullName;
             var home = Path.Combine(root, "home");
+            Directory.CreateDirectory(home);
+            if (ExtraHocon is not null) File.WriteAllText(Path.Combine(home, "paseo.hocon"), ExtraHocon.Replace(";", "\n") + "\n");
             var psi = new ProcessStartInfo(Binary()) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in new[] { "daemon", "start", "--foreground", "--port", "0", "--home", home }) psi.ArgumentList.Add(a);
             psi.Environment["PASEO_LOG_LEVEL"] = "warn";

@@ -31,7 +31,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly Dictionary<int, IActorRef> _finishWaiters = [];
     private readonly StringBuilder _turnText = new();
     private readonly StringBuilder _pendingDelta = new();
-    private readonly TimeSpan _coalesceWindow;
+    private readonly bool _coalesce;
+    private bool _flushQueued;
     private string? _pendingDeltaType;
     private AgentRecord _record;
     private AgentStatus _status;
@@ -46,7 +47,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits, bool isNew = false)
     {
-        _coalesceWindow = limits.StreamCoalesceWindow;
+        _coalesce = limits.CoalesceStreamDeltas;
         var retainedRows = limits.TimelineRetainedRows;
         _id = AgentId.From(record.Id);
         _isNew = isNew;
@@ -91,7 +92,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Sender.Tell(Snapshot());
         });
         Receive<ProviderEvent>(OnProviderEvent);
-        Receive<CoalesceDue>(_ => FlushDeltas());
+        Receive<CoalesceDue>(_ =>
+        {
+            _flushQueued = false;
+            FlushDeltas();
+        });
         Receive<Terminated>(terminated =>
         {
             if (!terminated.ActorRef.Equals(_session)) return;
@@ -275,8 +280,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 break;
             case Timeline timeline:
                 var itemType = WsInbound.Str(timeline.Item, "type");
-                if (itemType == "assistant_message") _turnText.Append(WsInbound.Str(timeline.Item, "text"));
-                if (itemType is "assistant_message" or "reasoning" && _coalesceWindow > TimeSpan.Zero)
+                if (itemType == "assistant_message") AppendTurnText(WsInbound.Str(timeline.Item, "text"));
+                if (itemType is "assistant_message" or "reasoning" && _coalesce)
                 {
                     Coalesce(itemType, WsInbound.Str(timeline.Item, "text") ?? "");
                     break;
@@ -338,6 +343,15 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         ReleaseFinishWaiters(Finished());
     }
 
+    /// <summary>The turn's assistant text for wait_for_finish's lastMessage: its last 256 KiB, so a long stream cannot grow memory.</summary>
+    private void AppendTurnText(string? text)
+    {
+        _turnText.Append(text);
+        if (_turnText.Length > MaxTurnTextChars) _turnText.Remove(0, _turnText.Length - MaxTurnTextChars);
+    }
+
+    private const int MaxTurnTextChars = 256 * 1024;
+
     private void AnswerSendWaiters()
     {
         foreach (var (who, answer) in _sendWaiters) who.Tell(answer());
@@ -345,15 +359,19 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Consecutive assistant or reasoning deltas are merged for up to one window before they become a row (Paseo
-    /// coalesces in 60 ms windows): a provider streaming thousands of tokens a second makes tens of rows and frames.
+    /// Consecutive assistant or reasoning deltas that are already waiting in the mailbox are merged into one row (Paseo
+    /// coalesces in 60 ms windows). The first delta of a batch sends this actor a flush marker, which queues behind the
+    /// deltas that have arrived meanwhile: an idle daemon adds no delay, a busy one makes fewer, larger rows and frames.
+    /// Scheduler timers would add 10–20 ms (Akka's tick is 10 ms).
     /// </summary>
     private void Coalesce(string type, string text)
     {
         if (_pendingDeltaType is not null && _pendingDeltaType != type) FlushDeltas();
         _pendingDeltaType = type;
         _pendingDelta.Append(text);
-        if (!Timers.IsTimerActive("coalesce")) Timers.StartSingleTimer("coalesce", CoalesceDue.Instance, _coalesceWindow);
+        if (_flushQueued) return;
+        _flushQueued = true;
+        Self.Tell(CoalesceDue.Instance);
     }
 
     private void FlushDeltas()
@@ -362,7 +380,6 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         var item = _pendingDeltaType == "reasoning" ? TimelineItems.Reasoning(_pendingDelta.ToString()) : TimelineItems.AssistantMessage(_pendingDelta.ToString());
         _pendingDeltaType = null;
         _pendingDelta.Clear();
-        Timers.Cancel("coalesce");
         Commit(item);
     }
 

@@ -9,10 +9,10 @@ namespace Paseo.Actors.Agents;
 /// <summary>Limits of the agents subsystem, from `paseo.agents` in paseo.hocon.</summary>
 /// <param name="MaxAgents">Agents the daemon holds, stored and live.</param>
 /// <param name="TimelineRetainedRows">Timeline rows kept per agent, in memory and on disk; older ones are dropped.</param>
-/// <param name="StreamCoalesceWindow">How long assistant/reasoning deltas are merged before they become one row (zero: every delta is a row).</param>
-public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, TimeSpan StreamCoalesceWindow)
+/// <param name="CoalesceStreamDeltas">Merge assistant/reasoning deltas waiting in an agent's mailbox into one row (false: every delta is a row).</param>
+public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, bool CoalesceStreamDeltas)
 {
-    public static readonly AgentLimits Default = new(1000, 100_000, TimeSpan.FromMilliseconds(10));
+    public static readonly AgentLimits Default = new(1000, 100_000, true);
 }
 
 /// <summary>
@@ -97,8 +97,14 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         Receive<ToAgent>(to =>
         {
             var (actor, error) = Resolve(to.Identifier);
-            if (actor is null) Sender.Tell(new AgentNotFound(to.Identifier, error!));
-            else actor.Forward(to.Command);
+            if (actor is null)
+            {
+                Sender.Tell(new AgentNotFound(to.Identifier, error!));
+                return;
+            }
+            actor.Forward(to.Command);
+            // A deleted agent is gone for every request after this one, even before its actor has stopped.
+            if (to.Command is Delete) _agents.Remove(_agents.First(a => a.Value.Actor.Equals(actor)).Key);
         });
         Receive<AgentChanged>(changed =>
         {

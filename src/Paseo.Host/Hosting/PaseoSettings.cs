@@ -78,7 +78,7 @@ public sealed record PaseoSettings(
                 new AgentLimits(
                     Positive(config.GetConfig("paseo.agents"), "max-agents"),
                     Positive(config.GetConfig("paseo.agents"), "timeline-retained-rows"),
-                    config.GetTimeSpan("paseo.agents.stream-coalesce-window")),
+                    config.GetBoolean("paseo.agents.coalesce-stream-deltas")),
                 new SessionSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),

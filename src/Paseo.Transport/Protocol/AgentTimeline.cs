@@ -4,8 +4,17 @@ using Paseo.Transport.Files;
 
 namespace Paseo.Transport.Protocol;
 
-/// <summary>One committed timeline row: `seq` starts at 1 and grows by one per row of the agent.</summary>
-public sealed record TimelineRow(long Seq, DateTimeOffset Timestamp, JsonObject Item);
+/// <summary>
+/// One committed timeline row: `seq` starts at 1 and grows by one per row of the agent. The item is kept as its UTF-8
+/// JSON (a third of the memory of a node tree) and parsed only when a fetch needs it.
+/// </summary>
+public sealed record TimelineRow(long Seq, DateTimeOffset Timestamp, byte[] ItemUtf8)
+{
+    public TimelineRow(long seq, DateTimeOffset timestamp, JsonObject item) : this(seq, timestamp, WsOutbound.ToUtf8(item)) { }
+
+    /// <summary>A fresh parse of the item (the caller owns it).</summary>
+    public JsonObject Item => (JsonObject)JsonNode.Parse(ItemUtf8)!;
+}
 
 public sealed record TimelineCursor(string Epoch, long Seq)
 {
@@ -113,7 +122,7 @@ public sealed class AgentTimeline(string epoch, int retainedRows = int.MaxValue)
     }
 
     private static JsonArray Canonical(List<TimelineRow> rows, string provider) =>
-        new(rows.Select(r => (JsonNode)Entry(provider, r.Item.DeepClone(), r.Timestamp, r.Seq, r.Seq, [(r.Seq, r.Seq)], [])).ToArray());
+        new(rows.Select(r => (JsonNode)Entry(provider, r.Item, r.Timestamp, r.Seq, r.Seq, [(r.Seq, r.Seq)], [])).ToArray());
 
     private static JsonArray Projected(List<TimelineRow> rows, string provider, bool reasoningMergeEnum)
     {
@@ -121,23 +130,24 @@ public sealed class AgentTimeline(string epoch, int retainedRows = int.MaxValue)
         var toolEntries = new Dictionary<string, ProjectedEntry>();
         foreach (var row in rows)
         {
-            var type = WsInbound.Str(row.Item, "type");
+            var item = row.Item;
+            var type = WsInbound.Str(item, "type");
             var last = entries.Count > 0 ? entries[^1] : null;
             if (type is "assistant_message" or "reasoning" && last is not null && WsInbound.Str(last.Item, "type") == type)
             {
-                last.Item["text"] = (WsInbound.Str(last.Item, "text") ?? "") + (WsInbound.Str(row.Item, "text") ?? "");
+                last.Item["text"] = (WsInbound.Str(last.Item, "text") ?? "") + (WsInbound.Str(item, "text") ?? "");
                 last.Add(row.Seq, type == "assistant_message" ? "assistant_merge" : "reasoning_merge");
                 continue;
             }
-            if (type == "tool_call" && WsInbound.Str(row.Item, "callId") is { } callId && toolEntries.TryGetValue(callId, out var tool))
+            if (type == "tool_call" && WsInbound.Str(item, "callId") is { } callId && toolEntries.TryGetValue(callId, out var tool))
             {
-                MergeToolCall(tool.Item, row.Item);
+                MergeToolCall(tool.Item, item);
                 tool.Add(row.Seq, "tool_lifecycle");
                 continue;
             }
-            var entry = new ProjectedEntry((JsonObject)row.Item.DeepClone(), row.Timestamp, row.Seq);
+            var entry = new ProjectedEntry(item, row.Timestamp, row.Seq);
             entries.Add(entry);
-            if (type == "tool_call" && WsInbound.Str(row.Item, "callId") is { } id) toolEntries[id] = entry;
+            if (type == "tool_call" && WsInbound.Str(item, "callId") is { } id) toolEntries[id] = entry;
         }
         return new JsonArray(entries.Select(e => (JsonNode)Entry(provider, e.Item, e.Timestamp, e.SeqStart, e.SeqEnd, e.Ranges,
             e.Collapsed.Where(c => reasoningMergeEnum || c != "reasoning_merge").ToList())).ToArray());
@@ -191,19 +201,20 @@ public sealed class AgentTimeline(string epoch, int retainedRows = int.MaxValue)
 
     /// <summary>A serialized row for the timeline file (one JSON line).</summary>
     public static string ToLine(TimelineRow row) =>
-        new JsonObject { ["seq"] = row.Seq, ["timestamp"] = IsoTime.Format(row.Timestamp), ["item"] = row.Item.DeepClone() }.ToJsonString();
+        $"{{\"seq\":{row.Seq},\"timestamp\":\"{IsoTime.Format(row.Timestamp)}\",\"item\":{System.Text.Encoding.UTF8.GetString(row.ItemUtf8)}}}";
 
     /// <summary>Reads a row back; null for a line that is not a whole row (a torn last line after a crash).</summary>
     public static TimelineRow? FromLine(string line)
     {
         try
         {
-            if (JsonNode.Parse(line) is not JsonObject obj) return null;
-            if (obj["seq"] is not JsonValue seq || !seq.TryGetValue<long>(out var s)) return null;
-            if (WsInbound.Str(obj, "timestamp") is not { } ts || !DateTimeOffset.TryParse(ts, out var timestamp)) return null;
-            if (obj["item"] is not JsonObject item) return null;
-            obj.Remove("item");
-            return new TimelineRow(s, timestamp, item);
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return null;
+            if (!root.TryGetProperty("seq", out var seq) || seq.ValueKind != JsonValueKind.Number || !seq.TryGetInt64(out var s)) return null;
+            if (!root.TryGetProperty("timestamp", out var ts) || ts.ValueKind != JsonValueKind.String || !DateTimeOffset.TryParse(ts.GetString(), out var timestamp)) return null;
+            if (!root.TryGetProperty("item", out var item) || item.ValueKind != JsonValueKind.Object) return null;
+            return new TimelineRow(s, timestamp, System.Text.Encoding.UTF8.GetBytes(item.GetRawText()));
         }
         catch (JsonException)
         {

@@ -31,4 +31,6 @@ public static class WsOutbound
     public static string StatusError(string message) => Status(new JsonObject { ["status"] = "error", ["message"] = message });
 
     public static string ToJson(JsonNode node) => node.ToJsonString(Options);
+
+    public static byte[] ToUtf8(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node, Options);
 }

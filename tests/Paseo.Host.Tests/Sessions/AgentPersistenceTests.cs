@@ -144,7 +144,7 @@ public sealed class AgentPersistenceTests : IDisposable
     [Fact]
     public async Task The_timeline_keeps_the_configured_number_of_rows_in_memory_and_on_disk()
     {
-        File.AppendAllText(_home.Home.HoconOverride, "paseo.agents.timeline-retained-rows = 10\npaseo.agents.stream-coalesce-window = 0s\n");
+        File.AppendAllText(_home.Home.HoconOverride, "paseo.agents.timeline-retained-rows = 10\npaseo.agents.coalesce-stream-deltas = off\n");
         string agentId;
         await using (var daemon = await InProcessDaemon.StartAsync(existingHome: _home))
         {
