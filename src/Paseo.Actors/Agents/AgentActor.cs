@@ -174,9 +174,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private void OnDelete()
     {
         if (_status == AgentStatus.Running) _session?.Tell(Interrupt.Instance);
-        _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd));
+        _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd, Sender, new Deleted(_id)));
         Context.System.EventStream.Publish(new AgentRemoved(_id));
-        Sender.Tell(new Deleted(_id));
         Context.Stop(Self);
     }
 

@@ -53,6 +53,8 @@ public sealed class AgentStore : ReceiveActor
                 var path = Path.Combine(dir, file);
                 if (File.Exists(path)) File.Delete(path);
             }
+            // Answered only now, so "deleted" means the files are gone.
+            delete.ReplyTo?.Tell(delete.Answer);
         });
         Receive<AgentStoreProtocol.LoadAll>(_ => Sender.Tell(LoadAll()));
         // Everything sent before this message is written once it is answered (the mailbox is FIFO).
@@ -173,7 +175,7 @@ public static class AgentStoreProtocol
 
     public sealed record AppendRows(string AgentId, string Cwd, IReadOnlyList<TimelineRow> Rows);
 
-    public sealed record DeleteAgent(string AgentId, string Cwd);
+    public sealed record DeleteAgent(string AgentId, string Cwd, IActorRef? ReplyTo = null, object? Answer = null);
 
     public sealed record LoadAll
     {
