@@ -45,10 +45,10 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits, bool isNew = false)
+    public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits,
+        bool isNew = false, long? firstSeqOnDisk = null)
     {
         _coalesce = limits.CoalesceStreamDeltas;
-        var retainedRows = limits.TimelineRetainedRows;
         _id = AgentId.From(record.Id);
         _isNew = isNew;
         _record = record;
@@ -56,8 +56,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _store = store;
         _time = time;
         // A new epoch per daemon process: clients holding a cursor from the last run get reset + staleCursor.
-        _timeline = new AgentTimeline(Guid.NewGuid().ToString("D"), retainedRows);
-        _timeline.Restore(storedRows);
+        // Memory keeps the newest rows; the timeline file keeps up to the retention, read when a fetch reaches further.
+        _timeline = new AgentTimeline(Guid.NewGuid().ToString("D"), limits.TimelineMemoryRows);
+        _timeline.Restore(storedRows, firstSeqOnDisk);
         _status = record.LastStatus is AgentStatus.Running or AgentStatus.Initializing ? AgentStatus.Closed : record.LastStatus;
 
         Receive<GetSnapshot>(_ => Sender.Tell(Snapshot()));
@@ -76,7 +77,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<Cancel>(_ => OnCancel());
         Receive<Archive>(_ => OnArchive());
         Receive<Delete>(_ => OnDelete());
-        Receive<FetchTimeline>(fetch => Sender.Tell(new TimelinePage(Snapshot(), _timeline.Fetch(fetch.Query, _record.Provider, fetch.ReasoningMergeEnum))));
+        Receive<FetchTimeline>(OnFetchTimeline);
+        Receive<AgentStoreProtocol.TimelineCompacted>(compacted => _timeline.DropBefore(compacted.FirstSeq));
         Receive<WaitForFinish>(OnWaitForFinish);
         Receive<FinishTimedOut>(timedOut =>
         {
@@ -106,8 +108,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits, bool isNew = false) =>
-        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, limits, isNew));
+    public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits,
+        bool isNew = false, long? firstSeqOnDisk = null) =>
+        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, limits, isNew, firstSeqOnDisk));
 
     // A provider session that throws is stopped (DeathWatch turns that into a failed turn); the agent lives on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
@@ -177,6 +180,28 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd, Sender, new Deleted(_id)));
         Context.System.EventStream.Publish(new AgentRemoved(_id));
         Context.Stop(Self);
+    }
+
+    private void OnFetchTimeline(FetchTimeline fetch)
+    {
+        var snapshot = Snapshot();
+        if (_timeline.CanAnswer(fetch.Query))
+        {
+            Sender.Tell(new TimelinePage(snapshot, _timeline.Fetch(fetch.Query, _record.Provider, fetch.ReasoningMergeEnum)));
+            return;
+        }
+        // Older rows than memory keeps: read the file (on the store's thread) and answer from it plus the rows not yet written.
+        var epoch = _timeline.Epoch;
+        var provider = _record.Provider;
+        var inMemory = _timeline.Rows.ToList();
+        _store.Ask<AgentStoreProtocol.TimelineRead>(new AgentStoreProtocol.ReadTimeline(_id.Value, _record.Cwd), TimeSpan.FromSeconds(30))
+            .PipeTo(Sender, success: read =>
+            {
+                var full = new AgentTimeline(epoch);
+                var lastOnDisk = read.Rows.Count > 0 ? read.Rows[^1].Seq : 0;
+                full.Restore(read.Rows.Concat(inMemory.Where(r => r.Seq > lastOnDisk)));
+                return new TimelinePage(snapshot, full.Fetch(fetch.Query, provider, fetch.ReasoningMergeEnum));
+            });
     }
 
     private void OnWaitForFinish(WaitForFinish wait)

@@ -20,12 +20,15 @@ public sealed class AgentStore : ReceiveActor
     private readonly Dictionary<string, FileStream> _timelines = [];
     private readonly Dictionary<string, long> _rowsOnDisk = [];
     private readonly int _retainedRows;
+    private readonly int _memoryRows;
 
     /// <param name="retainedRows">Timeline rows kept per agent; a file that grows to twice that is rewritten with the newest ones.</param>
-    public AgentStore(string agentsDirectory, int retainedRows = int.MaxValue)
+    /// <param name="memoryRows">Rows of each timeline handed to its agent at start (the rest stay on disk until a fetch needs them).</param>
+    public AgentStore(string agentsDirectory, int retainedRows = int.MaxValue, int memoryRows = int.MaxValue)
     {
         _root = agentsDirectory;
         _retainedRows = retainedRows;
+        _memoryRows = memoryRows;
         Receive<AgentStoreProtocol.SaveRecord>(save =>
         {
             var dir = DirectoryFor(save.Record.Cwd);
@@ -41,7 +44,8 @@ public sealed class AgentStore : ReceiveActor
             stream.Flush(flushToDisk: false);
             var count = _rowsOnDisk.GetValueOrDefault(append.AgentId) + append.Rows.Count;
             _rowsOnDisk[append.AgentId] = count;
-            if (_retainedRows != int.MaxValue && count >= 2L * _retainedRows) Compact(append.AgentId, append.Cwd);
+            if (_retainedRows != int.MaxValue && count >= 2L * _retainedRows && Compact(append.AgentId, append.Cwd) is { } firstKept)
+                Sender.Tell(new AgentStoreProtocol.TimelineCompacted(firstKept));
         });
         Receive<AgentStoreProtocol.DeleteAgent>(delete =>
         {
@@ -57,21 +61,51 @@ public sealed class AgentStore : ReceiveActor
             delete.ReplyTo?.Tell(delete.Answer);
         });
         Receive<AgentStoreProtocol.LoadAll>(_ => Sender.Tell(LoadAll()));
+        Receive<AgentStoreProtocol.ReadTimeline>(read =>
+        {
+            var path = Path.Combine(_root, AgentRecord.ProjectDir(read.Cwd), read.AgentId + ".timeline.jsonl");
+            var (rows, _, _) = File.Exists(path) ? ReadRows(path, int.MaxValue) : ([], null, 0);
+            Sender.Tell(new AgentStoreProtocol.TimelineRead(rows));
+        });
         // Everything sent before this message is written once it is answered (the mailbox is FIFO).
         Receive<AgentStoreProtocol.Flush>(_ => Sender.Tell(Akka.Done.Instance));
     }
 
-    public static Props Props(string agentsDirectory, int retainedRows = int.MaxValue) =>
-        Akka.Actor.Props.Create(() => new AgentStore(agentsDirectory, retainedRows)).WithDispatcher(DispatcherId);
+    public static Props Props(string agentsDirectory, int retainedRows = int.MaxValue, int memoryRows = int.MaxValue) =>
+        Akka.Actor.Props.Create(() => new AgentStore(agentsDirectory, retainedRows, memoryRows)).WithDispatcher(DispatcherId);
 
-    /// <summary>Rewrites a timeline file with its newest retained rows (atomically: a crash leaves the old file or the new one).</summary>
-    private void Compact(string agentId, string cwd)
+    /// <summary>
+    /// Rewrites a timeline file with its newest retained rows (atomically: a crash leaves the old file or the new one).
+    /// Returns the seq of the oldest row kept.
+    /// </summary>
+    private long? Compact(string agentId, string cwd)
     {
         if (_timelines.Remove(agentId, out var stream)) stream.Dispose();
         var path = Path.Combine(DirectoryFor(cwd), agentId + ".timeline.jsonl");
         var kept = File.ReadLines(path).Where(l => l.Length > 0).TakeLast(_retainedRows).ToList();
         PrivateFiles.WriteAtomically(path, string.Join('\n', kept) + "\n");
         _rowsOnDisk[agentId] = kept.Count;
+        return kept.Count > 0 ? AgentTimeline.FromLine(kept[0])?.Seq : null;
+    }
+
+    /// <summary>The contiguous committed rows of a timeline file: the newest <paramref name="keep"/>, the first seq, and how many there are.</summary>
+    private static (List<TimelineRow> Rows, long? FirstSeq, long Count) ReadRows(string path, int keep)
+    {
+        var rows = new Queue<TimelineRow>();
+        long? first = null;
+        long last = 0, count = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.Length == 0) continue;
+            // Only a contiguous run of whole rows counts; a torn line (killed mid-write) is not a committed row.
+            if (AgentTimeline.FromLine(line) is not { } row || (first is not null && row.Seq != last + 1)) continue;
+            first ??= row.Seq;
+            last = row.Seq;
+            count++;
+            rows.Enqueue(row);
+            if (rows.Count > keep) rows.Dequeue();
+        }
+        return ([.. rows], first, count);
     }
 
     protected override void PostStop()
@@ -149,21 +183,16 @@ public sealed class AgentStore : ReceiveActor
                 problems.Add($"{file}: {problem}");
                 continue;
             }
-            var rows = new List<TimelineRow>();
+            List<TimelineRow> rows = [];
+            long? firstSeq = null;
             var timeline = Path.Combine(Path.GetDirectoryName(file)!, record.Id + ".timeline.jsonl");
             if (File.Exists(timeline))
             {
                 CutTornTail(timeline);
-                foreach (var line in File.ReadLines(timeline))
-                {
-                    if (line.Length == 0) continue;
-                    // A torn last line (the daemon was killed mid-write) is not a committed row.
-                    if (AgentTimeline.FromLine(line) is { } row && (rows.Count == 0 || row.Seq == rows[^1].Seq + 1)) rows.Add(row);
-                }
-                _rowsOnDisk[record.Id] = rows.Count;
-                if (rows.Count > _retainedRows) rows.RemoveRange(0, rows.Count - _retainedRows);
+                (rows, firstSeq, var count) = ReadRows(timeline, _memoryRows);
+                _rowsOnDisk[record.Id] = count;
             }
-            agents.Add(new AgentStoreProtocol.StoredAgent(record, rows));
+            agents.Add(new AgentStoreProtocol.StoredAgent(record, rows, firstSeq));
         }
         return new AgentStoreProtocol.Loaded(agents, problems);
     }
@@ -189,7 +218,16 @@ public static class AgentStoreProtocol
         private Flush() { }
     }
 
-    public sealed record StoredAgent(AgentRecord Record, IReadOnlyList<TimelineRow> Rows);
+    /// <summary>A stored agent: its record, the newest rows of its timeline, and the seq of the oldest row on disk.</summary>
+    public sealed record StoredAgent(AgentRecord Record, IReadOnlyList<TimelineRow> Rows, long? FirstSeq);
+
+    /// <summary>Reads every row of an agent's timeline file (for a fetch that reaches past what the agent keeps in memory).</summary>
+    public sealed record ReadTimeline(string AgentId, string Cwd);
+
+    public sealed record TimelineRead(IReadOnlyList<TimelineRow> Rows);
+
+    /// <summary>To the agent: its file was compacted; rows before <paramref name="FirstSeq"/> no longer exist.</summary>
+    public sealed record TimelineCompacted(long FirstSeq);
 
     public sealed record Loaded(IReadOnlyList<StoredAgent> Agents, IReadOnlyList<string> Problems);
 }

@@ -10,9 +10,10 @@ namespace Paseo.Actors.Agents;
 /// <param name="MaxAgents">Agents the daemon holds, stored and live.</param>
 /// <param name="TimelineRetainedRows">Timeline rows kept per agent, in memory and on disk; older ones are dropped.</param>
 /// <param name="CoalesceStreamDeltas">Merge assistant/reasoning deltas waiting in an agent's mailbox into one row (false: every delta is a row).</param>
-public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, bool CoalesceStreamDeltas)
+/// <param name="TimelineMemoryRows">Newest rows each agent keeps in memory; fetches reaching further read the timeline file.</param>
+public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, bool CoalesceStreamDeltas, int TimelineMemoryRows)
 {
-    public static readonly AgentLimits Default = new(1000, 100_000, true);
+    public static readonly AgentLimits Default = new(1000, 100_000, true, 2_000);
 }
 
 /// <summary>
@@ -36,7 +37,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         _providers = providers;
         _limits = limits;
         _time = time;
-        _store = Context.ActorOf(AgentStore.Props(agentsDirectory, limits.TimelineRetainedRows), "store");
+        _store = Context.ActorOf(AgentStore.Props(agentsDirectory, limits.TimelineRetainedRows, limits.TimelineMemoryRows), "store");
 
         Receive<AgentStoreProtocol.Loaded>(loaded =>
         {
@@ -44,7 +45,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             foreach (var stored in loaded.Agents)
             {
                 _providers.TryGetValue(stored.Record.Provider, out var provider);
-                Start(stored.Record, stored.Rows, provider, isNew: false);
+                Start(stored.Record, stored.Rows, provider, isNew: false, stored.FirstSeq);
             }
             _log.Info("Loaded {0} stored agents", loaded.Agents.Count);
             Become(Ready);
@@ -154,9 +155,9 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         agent.Forward(new AgentActor.StartNew(create.InitialPrompt, create.ClientMessageId));
     }
 
-    private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew)
+    private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew, long? firstSeqOnDisk = null)
     {
-        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, _limits, isNew), "agent-" + record.Id);
+        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, _limits, isNew, firstSeqOnDisk), "agent-" + record.Id);
         Context.Watch(actor);
         _agents[record.Id] = (actor, record.Title);
         return actor;

@@ -78,7 +78,8 @@ public sealed record PaseoSettings(
                 new AgentLimits(
                     Positive(config.GetConfig("paseo.agents"), "max-agents"),
                     Positive(config.GetConfig("paseo.agents"), "timeline-retained-rows"),
-                    config.GetBoolean("paseo.agents.coalesce-stream-deltas")),
+                    config.GetBoolean("paseo.agents.coalesce-stream-deltas"),
+                    Positive(config.GetConfig("paseo.agents"), "timeline-memory-rows")),
                 new SessionSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),

@@ -39,12 +39,48 @@ public sealed class AgentTimeline(string epoch, int retainedRows = int.MaxValue)
     public IReadOnlyList<TimelineRow> Rows => _rows;
     public long NextSeq => _rows.Count == 0 ? _firstSeq : _rows[^1].Seq + 1;
     private long _firstSeq = 1;
+    // The oldest row that still exists, in memory or only on disk (null: no row yet).
+    private long? _retainedFrom;
 
-    /// <summary>Starts numbering after rows already committed in an earlier run (restored from disk).</summary>
-    public void Restore(IEnumerable<TimelineRow> rows)
+    /// <summary>The oldest row that exists (memory or disk): the window's minSeq.</summary>
+    public long FirstRetainedSeq => _retainedFrom ?? (_rows.Count > 0 ? _rows[0].Seq : 0);
+
+    /// <summary>
+    /// Starts from rows committed in an earlier run: <paramref name="rows"/> is the newest part (what memory keeps), and
+    /// <paramref name="retainedFrom"/> the oldest row that exists on disk, older than them.
+    /// </summary>
+    public void Restore(IEnumerable<TimelineRow> rows, long? retainedFrom = null)
     {
         _rows.AddRange(rows);
+        if (_rows.Count > 0) _retainedFrom = Math.Min(retainedFrom ?? _rows[0].Seq, _rows[0].Seq);
         Trim(retainedRows);
+    }
+
+    /// <summary>Rows before <paramref name="seq"/> no longer exist anywhere (the disk retention dropped them).</summary>
+    public void DropBefore(long seq)
+    {
+        _retainedFrom = Math.Max(_retainedFrom ?? seq, seq);
+        var drop = _rows.FindIndex(r => r.Seq >= seq);
+        if (drop > 0) _rows.RemoveRange(0, drop);
+        else if (drop < 0 && _rows.Count > 0) _rows.Clear();
+    }
+
+    /// <summary>
+    /// Whether the rows in memory answer this query exactly as the whole retained timeline would; otherwise the caller
+    /// reads the timeline file and fetches from that.
+    /// </summary>
+    public bool CanAnswer(TimelineQuery query)
+    {
+        var memoryFirst = _rows.Count > 0 ? _rows[0].Seq : NextSeq;
+        if (memoryFirst <= FirstRetainedSeq || _rows.Count == 0 && _retainedFrom is null) return true;
+        var direction = query.Direction ?? (query.Cursor is null ? "tail" : "after");
+        var limit = query.Limit ?? (direction == "after" ? 0 : 200);
+        var resetToTail = query.Cursor is { } c && (c.Epoch != Epoch || direction == "after" && c.Seq < FirstRetainedSeq - 1);
+        if (resetToTail || direction == "tail") return limit > 0 && limit <= _rows.Count;
+        if (direction == "after") return query.Cursor!.Seq + 1 >= memoryFirst;
+        // before: the `limit` rows just under the cursor must all be in memory.
+        var below = Math.Min(query.Cursor?.Seq ?? long.MaxValue, NextSeq);
+        return limit > 0 && below - limit >= memoryFirst;
     }
 
     /// <summary>Commits a row. Beyond the retention, the oldest rows are forgotten (a cursor before them gets reset + gap).</summary>
@@ -52,6 +88,7 @@ public sealed class AgentTimeline(string epoch, int retainedRows = int.MaxValue)
     {
         var row = new TimelineRow(NextSeq, timestamp, item);
         _rows.Add(row);
+        _retainedFrom ??= row.Seq;
         if (_rows.Count >= _trimAt) Trim(retainedRows);
         return row;
     }
@@ -71,7 +108,7 @@ public sealed class AgentTimeline(string epoch, int retainedRows = int.MaxValue)
         var reset = false;
         var stale = false;
         var gap = false;
-        var minSeq = _rows.Count == 0 ? 0 : _rows[0].Seq;
+        var minSeq = _rows.Count == 0 ? 0 : FirstRetainedSeq;
         var maxSeq = _rows.Count == 0 ? 0 : _rows[^1].Seq;
 
         if (query.Cursor is { } cursor && cursor.Epoch != Epoch)

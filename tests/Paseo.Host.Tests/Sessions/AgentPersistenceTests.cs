@@ -142,10 +142,12 @@ public sealed class AgentPersistenceTests : IDisposable
     }
 
     [Fact]
-    public async Task The_timeline_keeps_the_configured_number_of_rows_in_memory_and_on_disk()
+    public async Task The_timeline_keeps_the_configured_rows_on_disk_and_only_the_newest_in_memory()
     {
-        File.AppendAllText(_home.Home.HoconOverride, "paseo.agents.timeline-retained-rows = 10\npaseo.agents.coalesce-stream-deltas = off\n");
+        File.AppendAllText(_home.Home.HoconOverride,
+            "paseo.agents.timeline-retained-rows = 10\npaseo.agents.timeline-memory-rows = 4\npaseo.agents.coalesce-stream-deltas = off\n");
         string agentId;
+        List<long> before;
         await using (var daemon = await InProcessDaemon.StartAsync(existingHome: _home))
         {
             var (client, _) = await ProtocolClient.ConnectWithHelloAsync(daemon);
@@ -156,33 +158,48 @@ public sealed class AgentPersistenceTests : IDisposable
                 ["initialPrompt"] = "[chunks 50] retention",
             }), "status")!["agentId"]!.GetValue<string>();
             await client.RequestAsync("wait_for_finish_request", new JsonObject { ["agentId"] = agentId });
-            var page = ProtocolClient.Payload(await client.RequestAsync("fetch_agent_timeline_request", new JsonObject
+            before = await SeqsAsync(client, agentId, new JsonObject { ["limit"] = 0 });
+            // 52 rows were committed (user message, reasoning, 50 chunks); the file keeps between 10 and 20 of the newest.
+            Assert.InRange(before.Count, 10, 20);
+            Assert.Equal(52L, before[^1]);
+            Assert.Equal(Enumerable.Range((int)before[0], before.Count).Select(i => (long)i), before);
+
+            // The last 3 rows come from memory, a page further back from the file; both see the same window.
+            var tail = await PageAsync(client, agentId, new JsonObject { ["limit"] = 3 });
+            Assert.Equal([50L, 51L, 52L], Seqs(tail));
+            Assert.Equal(before[0], tail["window"]!["minSeq"]!.GetValue<long>());
+            Assert.True(tail["hasOlder"]!.GetValue<bool>());
+            var older = await PageAsync(client, agentId, new JsonObject
             {
-                ["agentId"] = agentId, ["projection"] = "canonical", ["limit"] = 0,
-            }), "fetch_agent_timeline_response")!;
-            // 52 rows were committed (user message, reasoning, 50 chunks); at most 10 + 10% are kept.
-            Assert.InRange(page["entries"]!.AsArray().Count, 10, 11);
-            Assert.Equal(52L, page["window"]!["maxSeq"]!.GetValue<long>());
-            var gap = ProtocolClient.Payload(await client.RequestAsync("fetch_agent_timeline_request", new JsonObject
-            {
-                ["agentId"] = agentId, ["cursor"] = new JsonObject { ["epoch"] = page["epoch"]!.DeepClone(), ["seq"] = 2 },
-            }), "fetch_agent_timeline_response")!;
+                ["direction"] = "before", ["limit"] = 3, ["cursor"] = new JsonObject { ["epoch"] = tail["epoch"]!.DeepClone(), ["seq"] = 50 },
+            });
+            Assert.Equal([47L, 48L, 49L], Seqs(older));
+
+            var gap = await PageAsync(client, agentId, new JsonObject { ["cursor"] = new JsonObject { ["epoch"] = tail["epoch"]!.DeepClone(), ["seq"] = 2 } });
             Assert.True(gap["gap"]!.GetValue<bool>());
         }
 
         var file = Directory.EnumerateFiles(_home.Home.AgentsDir, agentId + ".timeline.jsonl", SearchOption.AllDirectories).Single();
-        Assert.InRange(File.ReadAllLines(file).Length, 10, 20);
+        Assert.Equal(before.Count, File.ReadAllLines(file).Length);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
 
         await using var restarted = await InProcessDaemon.StartAsync(existingHome: _home);
         var (again, _) = await ProtocolClient.ConnectWithHelloAsync(restarted);
         await using var __ = again;
-        var after = ProtocolClient.Payload(await again.RequestAsync("fetch_agent_timeline_request", new JsonObject
-        {
-            ["agentId"] = agentId, ["projection"] = "canonical", ["limit"] = 0,
-        }), "fetch_agent_timeline_response")!;
-        var seqs = after["entries"]!.AsArray().Select(e => e!["seqStart"]!.GetValue<long>()).ToList();
-        Assert.Equal(10, seqs.Count);
-        Assert.Equal(Enumerable.Range(43, 10).Select(i => (long)i), seqs);
+        Assert.Equal(before, await SeqsAsync(again, agentId, new JsonObject { ["limit"] = 0 }));
+        Assert.Equal([51L, 52L], Seqs(await PageAsync(again, agentId, new JsonObject { ["limit"] = 2 })));
     }
+
+    private static async Task<JsonObject> PageAsync(ProtocolClient client, string agentId, JsonObject query)
+    {
+        query["agentId"] = agentId;
+        query["projection"] = "canonical";
+        var page = ProtocolClient.Payload(await client.RequestAsync("fetch_agent_timeline_request", query), "fetch_agent_timeline_response")!;
+        Assert.Null(page["error"]);
+        return page;
+    }
+
+    private static List<long> Seqs(JsonObject page) => page["entries"]!.AsArray().Select(e => e!["seqStart"]!.GetValue<long>()).ToList();
+
+    private static async Task<List<long>> SeqsAsync(ProtocolClient client, string agentId, JsonObject query) => Seqs(await PageAsync(client, agentId, query));
 }

@@ -111,4 +111,26 @@ public sealed class AgentTimelineTests
         Assert.Throws<ArgumentException>(() => TimelineItems.ToolCall("c", "Bash", TimelineItems.ShellDetail("x"), "completed", "boom"));
         Assert.Equal(["type", "callId", "name", "detail", "status", "error"], TimelineItems.ToolCall("c", "Bash", TimelineItems.ShellDetail("x"), "running").Select(p => p.Key));
     }
+
+    [Theory]
+    [InlineData(null, null, 3L, true)]       // tail 3: memory holds the newest 5
+    [InlineData(null, null, 0L, false)]      // the whole timeline: older rows are only on disk
+    [InlineData(null, null, 6L, false)]
+    [InlineData("after", 15L, null, true)]   // after 15: rows 16-20, all in memory
+    [InlineData("after", 14L, null, false)]  // after 14: row 15 is only on disk
+    [InlineData("after", 10L, null, false)]
+    [InlineData("before", 20L, 3L, true)]    // 17-19
+    [InlineData("before", 18L, 3L, false)]   // 15-17: 15 is only on disk
+    public void Memory_answers_only_what_it_holds_whole(string? direction, long? cursorSeq, long? limit, bool fromMemory)
+    {
+        var timeline = new AgentTimeline("e", retainedRows: 5);
+        // 20 rows exist on disk from seq 1; memory keeps the newest 5 (16-20).
+        timeline.Restore(Enumerable.Range(16, 5).Select(i => new TimelineRow(i, T0, TimelineItems.AssistantMessage($"{i}"))), retainedFrom: 1);
+        var cursor = cursorSeq is { } seq ? new TimelineCursor("e", seq) : null;
+
+        Assert.Equal(fromMemory, timeline.CanAnswer(new TimelineQuery(direction, cursor, limit, "canonical")));
+        Assert.Equal(1L, timeline.FirstRetainedSeq);
+        var window = timeline.Fetch(new TimelineQuery(null, null, 2, "canonical"), "p", true)["window"]!;
+        Assert.Equal("{\"minSeq\":1,\"maxSeq\":20,\"nextSeq\":21}", window.ToJsonString());
+    }
 }
