@@ -468,4 +468,32 @@ public sealed class AgentLifecycleTests : IAsyncLifetime
         Assert.EndsWith("Mock reply to: [stream 2000 1] [chunks 500] fast" + new string('.', 500 - "Mock reply to: [stream 2000 1] [chunks 500] fast".Length), text);
         Assert.InRange(assistant.Count, 2, 400);
     }
+
+    [Fact]
+    public async Task Attention_is_set_when_a_turn_ends_and_cleared_on_request()
+    {
+        var first = (await CreateAsync("one"))["agentId"]!.GetValue<string>();
+        var second = (await CreateAsync("two"))["agentId"]!.GetValue<string>();
+        Assert.True((await WaitAsync(first))["final"]!["requiresAttention"]!.GetValue<bool>());
+        await WaitAsync(second);
+
+        var cleared = ProtocolClient.Payload(await _client.RequestAsync("clear_agent_attention", new JsonObject
+        {
+            ["agentId"] = new JsonArray(first, second),
+        }), "clear_agent_attention_response")!;
+        Assert.Equal(new JsonArray(first, second).ToJsonString(), cleared["agentId"]!.ToJsonString());
+        var agents = cleared["agents"]!.AsArray();
+        Assert.Equal(2, agents.Count);
+        foreach (var agent in agents)
+        {
+            WireShapes.Snapshot(agent);
+            Assert.False(agent!["requiresAttention"]!.GetValue<bool>());
+            Assert.Null(agent["attentionReason"]);
+        }
+        var attention = ProtocolClient.Payload(await _client.RequestAsync("fetch_agents_request", new JsonObject
+        {
+            ["filter"] = new JsonObject { ["requiresAttention"] = true },
+        }), "fetch_agents_response")!;
+        Assert.Empty(attention["entries"]!.AsArray());
+    }
 }
