@@ -42,6 +42,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private string? _lastTurnMessage;
     private int _nextWaiter;
     private readonly bool _isNew;
+    private bool _replacing;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -65,6 +66,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<StartNew>(start =>
         {
             Save();
+            Changed();
             if (start.InitialPrompt is null)
             {
                 Sender.Tell(new AgentCreated(Snapshot()));
@@ -103,7 +105,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         {
             if (!terminated.ActorRef.Equals(_session)) return;
             _session = null;
-            if (_status is AgentStatus.Running or AgentStatus.Initializing)
+            _replacing = false;
+            if (_status is AgentStatus.Running or AgentStatus.Initializing || _sendWaiters.Count > 0)
                 OnProviderEvent(new TurnFailed("The provider session stopped unexpectedly"));
         });
     }
@@ -136,9 +139,22 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _record = _record with { LastUserMessageAt = now, UpdatedAt = now, ArchivedAt = null };
         Commit(TimelineItems.UserMessage(prompt, messageId));
         EnsureSession();
+        // A running turn ends (canceled) before the new one starts: the waiter is answered by the new turn's start.
+        _replacing = _status == AgentStatus.Running;
         _sendWaiters.Add(waiter);
         _session!.Tell(new RunTurn(prompt));
         Save();
+    }
+
+    /// <summary>Nobody is left waiting on a stopped agent (deleted, or the daemon stopping).</summary>
+    protected override void PostStop()
+    {
+        foreach (var (who, _) in _sendWaiters) who.Tell(new CommandResult(_id, false, "The agent was stopped"));
+        foreach (var waiter in _cancelWaiters) waiter.Tell(Snapshot());
+        foreach (var waiter in _finishWaiters.Values) waiter.Tell(new FinishResult("error", Snapshot(), "The agent was stopped", _lastTurnMessage));
+        _sendWaiters.Clear();
+        _cancelWaiters.Clear();
+        _finishWaiters.Clear();
     }
 
     protected override void PreStart()
@@ -177,8 +193,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private void OnDelete()
     {
         if (_status == AgentStatus.Running) _session?.Tell(Interrupt.Instance);
-        _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd, Sender, new Deleted(_id)));
-        Context.System.EventStream.Publish(new AgentRemoved(_id));
+        _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd, Sender, new Deleted(_id), new AgentRemoved(_id)));
         Context.Stop(Self);
     }
 
@@ -194,7 +209,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         var epoch = _timeline.Epoch;
         var provider = _record.Provider;
         var inMemory = _timeline.Rows.ToList();
-        _store.Ask<AgentStoreProtocol.TimelineRead>(new AgentStoreProtocol.ReadTimeline(_id.Value, _record.Cwd), TimeSpan.FromSeconds(30))
+        _store.Ask<AgentStoreProtocol.TimelineRead>(new AgentStoreProtocol.ReadTimeline(_id.Value, _record.Cwd), TimeSpan.FromSeconds(8))
             .PipeTo(Sender, success: read =>
             {
                 var full = new AgentTimeline(epoch);
@@ -296,6 +311,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 Save();
                 break;
             case TurnStarted:
+                _replacing = false;
                 _turnText.Clear();
                 _status = AgentStatus.Running;
                 Publish(new JsonObject { ["type"] = "turn_started", ["provider"] = _record.Provider });
@@ -357,7 +373,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         }
         _pendingPermissions.Clear();
         Publish(endEvent);
-        AnswerSendWaiters();
+        if (!_replacing) AnswerSendWaiters();
         _record = _record with { LastStatus = status, LastError = error ?? (status == AgentStatus.Error ? _record.LastError : null), UpdatedAt = Now };
         if (attention is not null) SetAttention(attention);
         else Changed();

@@ -99,15 +99,17 @@ public sealed record AgentRecord
                 LastModeId = S("lastModeId"),
                 Model = config is null ? null : WsInbound.Str(config, "model"),
                 ThinkingOptionId = config is null ? null : WsInbound.Str(config, "thinkingOptionId"),
-                Persistence = obj["persistence"] as JsonObject is { } p ? (JsonObject)p.DeepClone() : null,
+                // Only a well-formed handle reaches the wire (a bad one would make clients drop whole agent lists).
+                Persistence = obj["persistence"] is JsonObject p && WsInbound.Str(p, "provider") is not null && WsInbound.Str(p, "sessionId") is not null
+                    ? (JsonObject)p.DeepClone() : null,
                 LastError = S("lastError"),
                 RequiresAttention = obj["requiresAttention"] is JsonValue ra && ra.TryGetValue<bool>(out var b) && b,
-                AttentionReason = S("attentionReason"),
+                AttentionReason = S("attentionReason") is "finished" or "error" or "permission" ? S("attentionReason") : null,
                 AttentionTimestamp = T("attentionTimestamp"),
                 ArchivedAt = T("archivedAt"),
             }, null);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
             return (null, e.Message);
         }

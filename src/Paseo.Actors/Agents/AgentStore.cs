@@ -31,17 +31,37 @@ public sealed class AgentStore : ReceiveActor
         _memoryRows = memoryRows;
         Receive<AgentStoreProtocol.SaveRecord>(save =>
         {
-            var dir = DirectoryFor(save.Record.Cwd);
-            PrivateFiles.WriteAtomically(Path.Combine(dir, save.Record.Id + ".json"), save.Record.ToJson());
+            try
+            {
+                var dir = DirectoryFor(save.Record.Cwd);
+                PrivateFiles.WriteAtomically(Path.Combine(dir, save.Record.Id + ".json"), save.Record.ToJson());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The previous file stays whole (atomic write); the next change writes the record again.
+                _log.Error(e, "Could not save agent {0}", save.Record.Id);
+            }
         });
         Receive<AgentStoreProtocol.AppendRows>(append =>
         {
-            var stream = TimelineStream(append.AgentId, append.Cwd);
-            var text = new StringBuilder();
-            foreach (var row in append.Rows) text.Append(AgentTimeline.ToLine(row)).Append('\n');
-            stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
-            // Handed to the kernel: a killed daemon loses nothing written here (a power cut may lose the last moments).
-            stream.Flush(flushToDisk: false);
+            try
+            {
+                var stream = TimelineStream(append.AgentId, append.Cwd);
+                var text = new StringBuilder();
+                foreach (var row in append.Rows) text.Append(AgentTimeline.ToLine(row)).Append('\n');
+                stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+                // Handed to the kernel: a killed daemon loses nothing written here (a power cut may lose the last moments).
+                stream.Flush(flushToDisk: false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Disk full, permissions: the rows stay in the agent's memory; the file is reopened (torn tail cut) next time.
+                _log.Error(e, "Could not append {0} timeline rows of agent {1}", append.Rows.Count, append.AgentId);
+                if (_timelines.Remove(append.AgentId, out var broken)) broken.Dispose();
+                var path = Path.Combine(_root, AgentRecord.ProjectDir(append.Cwd), append.AgentId + ".timeline.jsonl");
+                if (File.Exists(path)) CutTornTail(path);
+                return;
+            }
             var count = _rowsOnDisk.GetValueOrDefault(append.AgentId) + append.Rows.Count;
             _rowsOnDisk[append.AgentId] = count;
             if (_retainedRows != int.MaxValue && count >= 2L * _retainedRows && Compact(append.AgentId, append.Cwd) is { } firstKept)
@@ -55,17 +75,32 @@ public sealed class AgentStore : ReceiveActor
             foreach (var file in new[] { delete.AgentId + ".json", delete.AgentId + ".timeline.jsonl" })
             {
                 var path = Path.Combine(dir, file);
-                if (File.Exists(path)) File.Delete(path);
+                try
+                {
+                    if (File.Exists(path)) File.Delete(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _log.Error(e, "Could not delete {0}", path);
+                }
             }
-            // Answered only now, so "deleted" means the files are gone.
-            delete.ReplyTo?.Tell(delete.Answer);
+            // Answered only now, so "deleted" means the files are gone; then every session hears it.
+            if (delete.Answer is not null) delete.ReplyTo?.Tell(delete.Answer);
+            if (delete.Removed is not null) Context.System.EventStream.Publish(delete.Removed);
         });
         Receive<AgentStoreProtocol.LoadAll>(_ => Sender.Tell(LoadAll()));
         Receive<AgentStoreProtocol.ReadTimeline>(read =>
         {
             var path = Path.Combine(_root, AgentRecord.ProjectDir(read.Cwd), read.AgentId + ".timeline.jsonl");
-            var (rows, _, _) = File.Exists(path) ? ReadRows(path, int.MaxValue) : ([], null, 0);
-            Sender.Tell(new AgentStoreProtocol.TimelineRead(rows));
+            try
+            {
+                var (rows, _, _) = File.Exists(path) ? ReadRows(path, int.MaxValue) : ([], null, 0);
+                Sender.Tell(new AgentStoreProtocol.TimelineRead(rows));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Sender.Tell(new Status.Failure(e));
+            }
         });
         // Everything sent before this message is written once it is answered (the mailbox is FIFO).
         Receive<AgentStoreProtocol.Flush>(_ => Sender.Tell(Akka.Done.Instance));
@@ -97,8 +132,9 @@ public sealed class AgentStore : ReceiveActor
         foreach (var line in File.ReadLines(path))
         {
             if (line.Length == 0) continue;
-            // Only a contiguous run of whole rows counts; a torn line (killed mid-write) is not a committed row.
-            if (AgentTimeline.FromLine(line) is not { } row || (first is not null && row.Seq != last + 1)) continue;
+            // A line that is not a whole row (torn, damaged) is skipped, and so is a row out of order; the rows after it
+            // still count, so one bad line never hides the history that follows.
+            if (AgentTimeline.FromLine(line) is not { } row || (first is not null && row.Seq <= last)) continue;
             first ??= row.Seq;
             last = row.Seq;
             count++;
@@ -176,12 +212,28 @@ public sealed class AgentStore : ReceiveActor
         if (!Directory.Exists(_root)) return new AgentStoreProtocol.Loaded(agents, problems);
         foreach (var file in Directory.EnumerateFiles(_root, "*.json", SearchOption.AllDirectories))
         {
+            try
+            {
+                LoadOne(file, agents, problems);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // One unreadable agent is reported and left alone; the others load.
+                problems.Add($"{file}: {e.Message}");
+            }
+        }
+        return new AgentStoreProtocol.Loaded(agents, problems);
+    }
+
+    private void LoadOne(string file, List<AgentStoreProtocol.StoredAgent> agents, List<string> problems)
+    {
+        {
             var (record, problem) = AgentRecord.Parse(File.ReadAllText(file));
             if (record is null)
             {
                 // Left in place for the user to look at; the daemon goes on with the other agents.
                 problems.Add($"{file}: {problem}");
-                continue;
+                return;
             }
             List<TimelineRow> rows = [];
             long? firstSeq = null;
@@ -194,7 +246,6 @@ public sealed class AgentStore : ReceiveActor
             }
             agents.Add(new AgentStoreProtocol.StoredAgent(record, rows, firstSeq));
         }
-        return new AgentStoreProtocol.Loaded(agents, problems);
     }
 }
 
@@ -204,7 +255,7 @@ public static class AgentStoreProtocol
 
     public sealed record AppendRows(string AgentId, string Cwd, IReadOnlyList<TimelineRow> Rows);
 
-    public sealed record DeleteAgent(string AgentId, string Cwd, IActorRef? ReplyTo = null, object? Answer = null);
+    public sealed record DeleteAgent(string AgentId, string Cwd, IActorRef? ReplyTo = null, object? Answer = null, object? Removed = null);
 
     public sealed record LoadAll
     {

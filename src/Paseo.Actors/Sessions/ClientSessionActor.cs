@@ -21,7 +21,10 @@ namespace Paseo.Actors.Sessions;
 /// </summary>
 public sealed class ClientSessionActor : ReceiveActor, IWithTimers
 {
-    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+    // Below the clients' own timeouts (10 s for fetch/archive/delete), so they get an error rather than silence.
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(9);
+    // send waits for the run to start (Paseo waits up to 15 s; its client, 15 s too).
+    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(14);
     private static readonly string[] SortKeys = ["status_priority", "created_at", "updated_at", "title"];
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -33,7 +36,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     private readonly HashSet<IActorRef> _connections = [];
     private bool _reasoningMergeEnum;
     private AgentFilter? _subscription;
-    private Dictionary<string, AgentChanged>? _bufferedUpdates;
+    // agent_update frames held while a subscribing fetch_agents_response is built: the newest per agent.
+    private Dictionary<string, string>? _bufferedUpdates;
     private string? _mobileFocus;
     private bool _mobile;
 
@@ -50,20 +54,31 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         Receive<Attach>(attach =>
         {
             _reasoningMergeEnum = attach.ReasoningMergeEnum;
-            _connections.Add(attach.Connection);
             Context.WatchWith(attach.Connection, new Detached(attach.Connection));
             Timers.Cancel("grace");
             attach.Connection.Tell(new Attached(Self));
+            // server_info is the socket's first frame: it joins the broadcasts only once that is sent.
             var connection = attach.Connection;
             _guardian.Ask<PaseoGuardianProtocol.ServerInfo>(PaseoGuardianProtocol.GetServerInfo.Instance, AskTimeout)
-                .PipeTo(Self, success: info => new SendTo(connection, WsOutbound.Status(new JsonObject
+                .PipeTo(Self, success: info => new ServerInfoReady(connection, WsOutbound.Status(new JsonObject
                 {
                     ["status"] = "server_info",
                     ["serverId"] = info.ServerId.Value,
                     ["hostname"] = info.Hostname,
                     ["version"] = info.Version,
                     ["features"] = new JsonObject { ["providersSnapshot"] = true },
-                })));
+                })), failure: _ => new ServerInfoReady(connection, null));
+        });
+        Receive<ServerInfoReady>(ready =>
+        {
+            if (ready.Json is null)
+            {
+                _log.Error("No server info for a new socket of {0}; closing it", _clientId);
+                Context.Stop(ready.Connection);
+                return;
+            }
+            ready.Connection.Tell(new Outbound(ready.Json));
+            _connections.Add(ready.Connection);
         });
         Receive<Detached>(detached =>
         {
@@ -72,9 +87,9 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         });
         Receive<GraceOver>(_ =>
         {
-            if (_connections.Count == 0) Context.Stop(Self);
+            // The manager stops this session, so that no reconnecting socket is handed to a session that is stopping.
+            if (_connections.Count == 0) Context.Parent.Tell(new ClientSessionManager.SessionIdle(_clientId));
         });
-        Receive<SendTo>(send => send.Connection.Tell(new Outbound(send.Json)));
         Receive<Reply>(reply =>
         {
             if (reply.Json is not null) Broadcast(reply.Json);
@@ -91,8 +106,9 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         Receive<AgentRemoved>(removed =>
         {
             if (_subscription is null) return;
-            _bufferedUpdates?.Remove(removed.AgentId.Value);
-            Broadcast(WsOutbound.Session("agent_update", new JsonObject { ["kind"] = "remove", ["agentId"] = removed.AgentId.Value }));
+            var frame = RemoveFrame(removed.AgentId.Value);
+            if (_bufferedUpdates is not null) _bufferedUpdates[removed.AgentId.Value] = frame;
+            else Broadcast(frame);
         });
     }
 
@@ -125,6 +141,13 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             _log.Info("Invalid {0}: {1}", inbound.Type, e.Message);
             if (requestId is not null) Broadcast(WsOutbound.RpcError(requestId, inbound.Type, "Unknown request schema", "unknown_schema"));
             else Broadcast(WsOutbound.StatusError($"Invalid message: {inbound.Type}: {e.Message}"));
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or JsonException)
+        {
+            // A handler bug or input it did not expect: the request fails, the session goes on.
+            _log.Error(e, "Request {0} failed", inbound.Type);
+            if (requestId is not null) Broadcast(WsOutbound.RpcError(requestId, inbound.Type, $"Request failed: {e.Message}", "handler_error"));
+            else Broadcast(WsOutbound.StatusError($"Request failed: {inbound.Type}: {e.Message}"));
         }
     }
 
@@ -255,19 +278,20 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             if (limit is < 1 or > 200) throw new InvalidRequestException("page.limit must be from 1 to 200");
             cursor = pageReader.OptionalString("cursor");
         }
-        string? subscriptionId = null;
-        if (request.OptionalObject("subscribe") is { } subscribe)
-        {
-            subscriptionId = RequestReader.Of(subscribe).OptionalString("subscriptionId") ?? Guid.NewGuid().ToString("D");
-            _subscription = filter;
-            _bufferedUpdates = [];
-        }
         var offset = 0;
         var sortKey = JsonSerializer.Serialize(sort.Select(s => $"{s.Key}:{s.Direction}"));
         if (cursor is not null && !TryReadCursor(cursor, sortKey, out offset))
         {
             Broadcast(WsOutbound.RpcError(requestId, "fetch_agents_request", "Invalid cursor", "invalid_cursor"));
             return;
+        }
+        string? subscriptionId = null;
+        if (request.OptionalObject("subscribe") is { } subscribe)
+        {
+            subscriptionId = RequestReader.Of(subscribe).OptionalString("subscriptionId") ?? Guid.NewGuid().ToString("D");
+            _subscription = filter;
+            // Pushes wait until the response is out (then the newest per agent follows it), whatever the outcome.
+            _bufferedUpdates ??= [];
         }
         _agents.Ask<AgentList>(ListAgents.Instance, AskTimeout).PipeTo(Self, success: list =>
         {
@@ -284,32 +308,27 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
                 ["hasMore"] = hasMore,
             };
             return new Reply(WsOutbound.Session("fetch_agents_response", payload), FlushAfter: subscriptionId is not null);
-        }, failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agents_request", $"Request failed: {e.Message}", "fetch_agents_failed")));
+        }, failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agents_request", $"Request failed: {e.Message}", "fetch_agents_failed"), FlushAfter: subscriptionId is not null));
     }
 
     private void OnAgentChanged(AgentChanged changed)
     {
         if (_subscription is null) return;
-        if (_bufferedUpdates is not null)
-        {
-            _bufferedUpdates[changed.Agent.Id] = changed;
-            return;
-        }
-        SendUpdate(changed);
+        // An agent that no longer matches the subscription's filter is sent as a remove.
+        var frame = _subscription.Matches(changed.Agent) ? changed.UpsertFrame : RemoveFrame(changed.Agent.Id);
+        if (_bufferedUpdates is not null) _bufferedUpdates[changed.Agent.Id] = frame;
+        else Broadcast(frame);
     }
 
-    private void SendUpdate(AgentChanged changed)
-    {
-        if (_subscription!.Matches(changed.Agent)) Broadcast(changed.UpsertFrame);
-        else Broadcast(WsOutbound.Session("agent_update", new JsonObject { ["kind"] = "remove", ["agentId"] = changed.Agent.Id }));
-    }
+    private static string RemoveFrame(string agentId) =>
+        WsOutbound.Session("agent_update", new JsonObject { ["kind"] = "remove", ["agentId"] = agentId });
 
     private void FlushBufferedUpdates()
     {
         var buffered = _bufferedUpdates;
         _bufferedUpdates = null;
-        if (buffered is null || _subscription is null) return;
-        foreach (var changed in buffered.Values) SendUpdate(changed);
+        if (buffered is null) return;
+        foreach (var frame in buffered.Values) Broadcast(frame);
     }
 
     private static List<(string Key, string Direction)> ReadSort(RequestReader request)
@@ -427,7 +446,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         var agentId = request.RequiredString("agentId");
         var text = request.RequiredString("text");
         var messageId = request.OptionalString("messageId");
-        _agents.Ask<object>(new ToAgent(agentId, new SendMessage(text, messageId)), AskTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        _agents.Ask<object>(new ToAgent(agentId, new SendMessage(text, messageId)), SendTimeout).PipeTo(Self, success: answer => new Reply(answer switch
         {
             MessageAccepted accepted => SendResponse(requestId, accepted.AgentId.Value, true, null),
             CommandResult result => SendResponse(requestId, result.AgentId.Value, result.Accepted, result.Error),
@@ -545,8 +564,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         var agentId = request.RequiredString("agentId");
         var permissionId = request.RequiredString("requestId");
         var response = request.OptionalObject("response") ?? throw new InvalidRequestException("response is required");
-        var behavior = WsInbound.Str(response, "behavior");
-        if (behavior is not ("allow" or "deny")) throw new InvalidRequestException("response.behavior must be allow or deny");
+        ValidateResolution(response);
         _agents.Ask<object>(new ToAgent(agentId, new RespondToPermission(permissionId, (JsonObject)response.DeepClone())), AskTimeout).PipeTo(Self, success: answer => answer switch
         {
             CommandResult { Accepted: true } => Reply.None,
@@ -554,6 +572,26 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             AgentNotFound notFound => new Reply(WsOutbound.RpcError(permissionId, "agent_permission_response", $"Request failed: {notFound.Error}", "handler_error")),
             _ => Reply.None,
         }, failure: e => new Reply(WsOutbound.RpcError(permissionId, "agent_permission_response", $"Request failed: {e.Message}", "handler_error")));
+    }
+
+    /// <summary>Allow ‖ Deny (app-schemas.md §E.2): the resolution is echoed to every client, so a bad one is refused here.</summary>
+    private static void ValidateResolution(JsonObject response)
+    {
+        var reader = RequestReader.Of(response);
+        var behavior = reader.OneOf("behavior", ["allow", "deny"], "");
+        if (behavior.Length == 0) throw new InvalidRequestException("response.behavior must be allow or deny");
+        reader.OptionalString("selectedActionId");
+        if (behavior == "allow")
+        {
+            reader.OptionalObject("updatedInput");
+            if (reader.OptionalArray("updatedPermissions") is { } permissions && permissions.Any(p => p is not JsonObject))
+                throw new InvalidRequestException("response.updatedPermissions must be objects");
+        }
+        else
+        {
+            reader.OptionalString("message");
+            reader.OptionalBool("interrupt");
+        }
     }
 
     private void OnClearAttention(string? requestId, RequestReader request)
@@ -616,7 +654,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
 
     private sealed record Detached(IActorRef Connection) : INoSerializationVerificationNeeded;
 
-    private sealed record SendTo(IActorRef Connection, string Json) : INoSerializationVerificationNeeded;
+    private sealed record ServerInfoReady(IActorRef Connection, string? Json) : INoSerializationVerificationNeeded;
 
     /// <summary>A reply computed off the actor's thread; <see cref="FlushAfter"/> releases buffered agent_update pushes after it.</summary>
     private sealed record Reply(string? Json, bool FlushAfter = false) : INoSerializationVerificationNeeded

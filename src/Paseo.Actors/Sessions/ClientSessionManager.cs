@@ -35,6 +35,12 @@ public sealed class ClientSessionManager : ReceiveActor
             session.Forward(attach);
         });
         Receive<SessionEnded>(ended => _sessions.Remove(ended.ClientId));
+        // A session past its grace: forgotten first, so a reconnect from now on gets a new session, then stopped.
+        Receive<SessionIdle>(idle =>
+        {
+            if (_sessions.Remove(idle.ClientId, out var session) && session.Equals(Sender)) Context.Stop(session);
+            else if (session is not null) _sessions[idle.ClientId] = session;
+        });
         Receive<GetSessionCount>(_ => Sender.Tell(_sessions.Count));
         Receive<Connect>(connect =>
         {
@@ -55,6 +61,9 @@ public sealed class ClientSessionManager : ReceiveActor
     public sealed record Connect(Func<IActorRef, Props> ChannelProps);
 
     public sealed record Connected(IActorRef Connection, IActorRef Channel);
+
+    /// <summary>From a session whose reconnect grace ran out with no socket attached.</summary>
+    public sealed record SessionIdle(ClientSessionId ClientId);
 
     private sealed record SessionEnded(ClientSessionId ClientId) : INoSerializationVerificationNeeded;
 }

@@ -42,6 +42,8 @@ public sealed class PlainSocketChannel : ReceiveActor
             End(CloseCodes.TryAgainLater, "Outbound buffer full", closeSocket: true);
         });
         Receive<CloseChannel>(close => End(close.Code, close.Reason, closeSocket: true));
+        // The client connection is gone (it failed): nobody would read this socket, so it closes.
+        Receive<Terminated>(t => End(CloseCodes.InternalError, "Internal error", closeSocket: true));
         // Every Send before it is in the transport's queue now, and the transport sends its queue before any close.
         Receive<ChannelBarrier>(barrier => Context.System.EventStream.Publish(barrier.Event));
     }
@@ -50,6 +52,7 @@ public sealed class PlainSocketChannel : ReceiveActor
 
     protected override void PreStart()
     {
+        Context.Watch(_client);
         _client.Tell(new ChannelOpened(Self));
         ReadNext();
     }

@@ -34,11 +34,14 @@ public abstract record WsInbound
         try
         {
             if (JsonNode.Parse(text) is not JsonObject obj) return new Invalid("not a JSON object", null, false);
+            // Materialize now: a duplicated key only throws on first access, and must be an invalid message, not a crash.
+            _ = obj.Count;
+            if (obj["message"] is JsonObject message) _ = message.Count;
             root = obj;
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
-            return new Invalid($"not JSON ({e.Message})", null, false);
+            return new Invalid($"not valid JSON ({e.Message})", null, false);
         }
 
         var type = Str(root, "type");

@@ -496,4 +496,37 @@ public sealed class AgentLifecycleTests : IAsyncLifetime
         }), "fetch_agents_response")!;
         Assert.Empty(attention["entries"]!.AsArray());
     }
+
+    [Fact]
+    public async Task A_malformed_permission_answer_is_refused_and_the_request_stays_pending()
+    {
+        var agentId = (await CreateAsync("[permission rm -rf build]"))["agentId"]!.GetValue<string>();
+        var request = ProtocolClient.Payload(await _client.ExpectSessionAsync("agent_permission_request"), "agent_permission_request")!;
+        var permissionId = request["request"]!["id"]!.GetValue<string>();
+
+        await _client.SendSessionAsync("agent_permission_response", new JsonObject
+        {
+            ["agentId"] = agentId, ["response"] = new JsonObject { ["behavior"] = "allow", ["updatedInput"] = "not an object" },
+        }, requestId: permissionId);
+
+        var error = ProtocolClient.Payload(await _client.ExpectSessionAsync("rpc_error", p => p["requestId"]!.GetValue<string>() == permissionId), "rpc_error")!;
+        Assert.Equal("unknown_schema", error["code"]!.GetValue<string>());
+        Assert.Equal("permission", (await WaitAsync(agentId))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_subscriber_hears_of_an_agent_created_without_a_prompt_and_of_its_deletion()
+    {
+        var (watcher, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon);
+        await using var _ = watcher;
+        await watcher.RequestAsync("fetch_agents_request", new JsonObject { ["subscribe"] = new JsonObject() });
+
+        var agentId = (await CreateAsync(null, title: "quiet"))["agentId"]!.GetValue<string>();
+        var upsert = ProtocolClient.Payload(await watcher.ExpectSessionAsync("agent_update", p => p["agent"]?["id"]?.GetValue<string>() == agentId), "agent_update")!;
+        Assert.Equal("upsert", upsert["kind"]!.GetValue<string>());
+
+        await _client.RequestAsync("delete_agent_request", new JsonObject { ["agentId"] = agentId });
+        var remove = ProtocolClient.Payload(await watcher.ExpectSessionAsync("agent_update", p => p["kind"]!.GetValue<string>() == "remove"), "agent_update")!;
+        Assert.Equal(agentId, remove["agentId"]!.GetValue<string>());
+    }
 }

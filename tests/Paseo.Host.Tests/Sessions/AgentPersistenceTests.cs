@@ -190,6 +190,38 @@ public sealed class AgentPersistenceTests : IDisposable
         Assert.Equal([51L, 52L], Seqs(await PageAsync(again, agentId, new JsonObject { ["limit"] = 2 })));
     }
 
+    [Fact]
+    public async Task A_damaged_line_in_the_middle_of_a_timeline_hides_no_later_row()
+    {
+        File.AppendAllText(_home.Home.HoconOverride, "paseo.agents.coalesce-stream-deltas = off\n");
+        string agentId;
+        await using (var daemon = await InProcessDaemon.StartAsync(existingHome: _home))
+        {
+            var (client, _) = await ProtocolClient.ConnectWithHelloAsync(daemon);
+            await using var _ = client;
+            agentId = ProtocolClient.Payload(await client.RequestAsync("create_agent_request", new JsonObject
+            {
+                ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = Cwd() },
+                ["initialPrompt"] = "[chunks 6] damage",
+            }), "status")!["agentId"]!.GetValue<string>();
+            await client.RequestAsync("wait_for_finish_request", new JsonObject { ["agentId"] = agentId });
+        }
+        var file = Directory.EnumerateFiles(_home.Home.AgentsDir, agentId + ".timeline.jsonl", SearchOption.AllDirectories).Single();
+        var lines = File.ReadAllLines(file);
+        Assert.Equal(8, lines.Length);
+        lines[3] = lines[3][..10] + "#garbage#";
+        File.WriteAllText(file, string.Join('\n', lines) + "\n");
+
+        await using var restarted = await InProcessDaemon.StartAsync(existingHome: _home);
+        var (again, _) = await ProtocolClient.ConnectWithHelloAsync(restarted);
+        await using var __ = again;
+        Assert.Equal([1L, 2L, 3L, 5L, 6L, 7L, 8L], await SeqsAsync(again, agentId, new JsonObject { ["limit"] = 0 }));
+        await again.RequestAsync("send_agent_message_request", new JsonObject { ["agentId"] = agentId, ["text"] = "after" });
+        await again.RequestAsync("wait_for_finish_request", new JsonObject { ["agentId"] = agentId });
+        var after = await SeqsAsync(again, agentId, new JsonObject { ["limit"] = 0 });
+        Assert.Equal(9L, after[7]);
+    }
+
     private static async Task<JsonObject> PageAsync(ProtocolClient client, string agentId, JsonObject query)
     {
         query["agentId"] = agentId;

@@ -133,4 +133,15 @@ public sealed class HelloAndEnvelopeTests : IAsyncLifetime
         Assert.Equal((1009, "Message larger than 4096 bytes"), await big.ExpectCloseAsync());
         Assert.NotNull(ProtocolClient.Payload(await other.RequestAsync("ping"), "pong"));
     }
+
+    [Fact]
+    public async Task A_message_with_a_duplicated_key_is_invalid_and_the_session_goes_on()
+    {
+        var (client, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon);
+        await using var _ = client;
+        await client.SendTextAsync("{\"type\":\"session\",\"message\":{\"type\":\"ping\",\"requestId\":\"d\",\"requestId\":\"d\"}}");
+        var error = await client.ExpectSessionAsync("status", p => p["status"]!.GetValue<string>() == "error");
+        Assert.StartsWith("Invalid message", ProtocolClient.Payload(error, "status")!["message"]!.GetValue<string>());
+        Assert.NotNull(ProtocolClient.Payload(await client.RequestAsync("ping"), "pong"));
+    }
 }

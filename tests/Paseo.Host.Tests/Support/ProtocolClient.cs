@@ -18,7 +18,13 @@ public sealed class ProtocolClient : IAsyncDisposable
     private readonly List<JsonObject> _pending = [];
     private readonly Task _receiving;
 
-    public List<JsonObject> Received { get; } = [];
+    private readonly List<JsonObject> _received = [];
+
+    /// <summary>A copy of every frame received so far, in order (the receive loop keeps adding).</summary>
+    public List<JsonObject> Received
+    {
+        get { lock (_received) return [.. _received]; }
+    }
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
     public string? CloseReason => _socket.CloseStatusDescription;
     public Task Closed => _receiving;
@@ -146,7 +152,7 @@ public sealed class ProtocolClient : IAsyncDisposable
                 if (!result.EndOfMessage) continue;
                 var frame = (JsonObject)JsonNode.Parse(Encoding.UTF8.GetString(message.ToArray()))!;
                 message.SetLength(0);
-                lock (Received) Received.Add(frame);
+                lock (_received) _received.Add(frame);
                 await _frames.Writer.WriteAsync(frame);
             }
         }

@@ -45,6 +45,8 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 
         When(HandshakeState.Open, e => e.FsmEvent switch
         {
+            // The client connection behind this channel is gone: nobody reads what arrives, so the socket closes.
+            Terminated t when t.ActorRef.Equals(_session) => End(CloseCodes.InternalError, "Internal error", "the client connection stopped"),
             FrameReceived frame => OnOpenFrame(frame.Frame, (HandshakeData.Keys)e.StateData).Replying(FrameHandled.Instance),
             Send send => OnSend(send.Message, (HandshakeData.Keys)e.StateData),
             CloseChannel close => End(close.Code, close.Reason, "closed by the session"),
@@ -58,6 +60,11 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
             FrameReceived => Stay().Replying(FrameHandled.Instance),
             _ => Stay(),
         });
+
+        // A client connection that stops before the handshake ends it too.
+        WhenUnhandled(e => e.FsmEvent is Terminated t && t.ActorRef.Equals(_session) && StateName != HandshakeState.Closed
+            ? End(CloseCodes.InternalError, "Internal error", "the client connection stopped")
+            : Stay());
 
         OnTransition((from, to) =>
         {
@@ -73,6 +80,12 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         });
 
         Initialize();
+    }
+
+    protected override void PreStart()
+    {
+        Context.Watch(_session);
+        base.PreStart();
     }
 
     /// <param name="clientKeys">Shared by every connection made with <paramref name="daemonKeys"/>: refuses a client key used before.</param>
