@@ -291,8 +291,9 @@ public static class FanoutDriver
             {
                 if (_socket.State == WebSocketState.Open) await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
             }
-            catch (WebSocketException)
+            catch (Exception e) when (e is WebSocketException or InvalidOperationException or ObjectDisposedException)
             {
+                // The daemon may already have closed it; the measurement is done.
             }
             _socket.Dispose();
         }
