@@ -1,6 +1,7 @@
 using Akka.Configuration;
 using Paseo.Actors.Agents;
 using Paseo.Actors.Relay.Handshake;
+using Paseo.Actors.RelayServer;
 using Paseo.Actors.Sessions;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Security;
@@ -12,6 +13,9 @@ public sealed record WebSocketLimits(TimeSpan KeepAliveInterval, TimeSpan KeepAl
 public sealed record FrontDoorLimits(int MaxConcurrentConnections, int MaxRequestHeaderBytes, long MaxRequestBodyBytes, WebSocketLimits WebSocket);
 
 public sealed record DaemonProcessSettings(TimeSpan StartTimeout, TimeSpan StopTimeout, TimeSpan ShutdownTimeout);
+
+/// <summary>`paseo.relay-server`: the rooms' limits and the relay sockets' queues.</summary>
+public sealed record RelayServerSettings(RelayLimits Limits, int OutboundQueue, TimeSpan KeepAliveInterval);
 
 /// <summary>
 /// The runtime knobs of paseo.hocon, read once: the shipped file next to the binary, overridden key by key by
@@ -27,7 +31,8 @@ public sealed record PaseoSettings(
     DaemonProcessSettings Daemon,
     HandshakeSettings E2ee,
     AgentLimits Agents,
-    SessionSettings Sessions)
+    SessionSettings Sessions,
+    RelayServerSettings RelayServer)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -83,7 +88,8 @@ public sealed record PaseoSettings(
                 new SessionSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),
-                    Positive(config.GetConfig("paseo.sessions"), "max-sessions")));
+                    Positive(config.GetConfig("paseo.sessions"), "max-sessions")),
+                ReadRelayServer(config.GetConfig("paseo.relay-server")));
         }
         catch (ConfigException)
         {
@@ -94,6 +100,19 @@ public sealed record PaseoSettings(
             throw new ConfigException($"{overridePath ?? shipped}: invalid paseo settings: {e.Message}");
         }
     }
+
+    private static RelayServerSettings ReadRelayServer(Config relay) => new(
+        new RelayLimits(
+            Positive(relay, "buffer-frames"),
+            Bytes(relay, "buffer-bytes"),
+            (int)Bytes(relay, "max-frame-bytes"),
+            Positive(relay, "max-clients-per-server"),
+            Positive(relay, "max-rooms"),
+            relay.GetTimeSpan("idle-room-timeout"),
+            relay.GetTimeSpan("nudge-after"),
+            relay.GetTimeSpan("control-unresponsive-after")),
+        Positive(relay, "outbound-queue"),
+        relay.GetTimeSpan("keep-alive-interval"));
 
     private static Config Parse(string path)
     {

@@ -1,0 +1,49 @@
+using Akka.Actor;
+using Akka.Event;
+using static Paseo.Actors.RelayServer.RelayRoomProtocol;
+
+namespace Paseo.Actors.RelayServer;
+
+/// <summary>
+/// `relay-rooms`: one <see cref="RelayRoom"/> child per room id, created on the first socket, bounded in number. Every
+/// message to a room carries its <see cref="RelayRoomId"/>, so the same protocol can later be routed by a cluster shard
+/// region instead of this parent, without changing the room.
+/// </summary>
+public sealed class RelayRooms : ReceiveActor
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<RelayRoomId, IActorRef> _rooms = [];
+
+    public RelayRooms(RelayLimits limits, TimeProvider time)
+    {
+        Receive<Join>(join =>
+        {
+            if (!_rooms.TryGetValue(join.Room, out var room))
+            {
+                if (_rooms.Count >= limits.MaxRooms)
+                {
+                    Sender.Tell(new Refused(1013, "Relay full"));
+                    return;
+                }
+                room = Context.ActorOf(RelayRoom.Props(join.Room, limits, time), Uri.EscapeDataString(join.Room.ToString()));
+                Context.WatchWith(room, new RoomStopped(join.Room));
+                _rooms[join.Room] = room;
+            }
+            room.Forward(join);
+        });
+        Receive<RoomStopped>(stopped => _rooms.Remove(stopped.Room));
+        Receive<InspectRoom>(inspect =>
+        {
+            if (_rooms.TryGetValue(inspect.Room, out var room)) room.Forward(inspect);
+            else Sender.Tell(RoomState.Empty);
+        });
+        Receive<GetRoomCount>(_ => Sender.Tell(_rooms.Count));
+    }
+
+    public static Props Props(RelayLimits limits, TimeProvider time) => Akka.Actor.Props.Create(() => new RelayRooms(limits, time));
+
+    // A room that throws is stopped (its sockets close, peers reconnect); other rooms are untouched.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
+
+    private sealed record RoomStopped(RelayRoomId Room) : INoSerializationVerificationNeeded;
+}

@@ -1,0 +1,58 @@
+using Paseo.Host.Hosting;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Listen;
+using Serilog;
+
+namespace Paseo.Host.RelayServer;
+
+/// <summary>`paseo relay start`: runs the relay server in the foreground until SIGTERM/SIGINT (systemd or a terminal).</summary>
+public static class RelayRunner
+{
+    /// <summary>Loopback unless told otherwise, like the daemon: a public relay is an explicit `--listen 0.0.0.0:PORT`.</summary>
+    public const string DefaultListen = "127.0.0.1:6868";
+
+    public static async Task<int> RunAsync(string? listenText, string? tlsCert, string? tlsKey, TextWriter stdout, TextWriter stderr)
+    {
+        PaseoSettings settings;
+        TcpListenTarget listen;
+        try
+        {
+            settings = PaseoSettings.Load(null);
+            listen = ListenTarget.Parse(listenText ?? DefaultListen) as TcpListenTarget
+                     ?? throw new ConfigException("--listen: the relay listens on TCP (host:port); use a reverse proxy for anything else");
+        }
+        catch (FormatException e)
+        {
+            await stderr.WriteLineAsync($"paseo: --listen: {e.Message}");
+            return ConfigException.ExitCode;
+        }
+        catch (ConfigException e)
+        {
+            await stderr.WriteLineAsync($"paseo: {e.Message}");
+            return ConfigException.ExitCode;
+        }
+
+        using var logger = new LoggerConfiguration().MinimumLevel.Information()
+            .WriteTo.Console(standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose).CreateLogger();
+        try
+        {
+            await using var relay = RelayServerHost.Build(listen, tlsCert, tlsKey, settings, logger);
+            await relay.StartAsync();
+            var scheme = tlsCert is null ? "ws" : "wss";
+            logger.Information("Paseo.NET relay listening on {Listen} ({Scheme}://{Host}:{Port}/ws)", relay.Listen, scheme, relay.Listen.UrlHost, relay.Listen.Port);
+            await stdout.WriteLineAsync($"Relay listening on {relay.Listen}");
+            await relay.App.WaitForShutdownAsync();
+            return 0;
+        }
+        catch (ConfigException e)
+        {
+            await stderr.WriteLineAsync($"paseo: {e.Message}");
+            return ConfigException.ExitCode;
+        }
+        catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            await stderr.WriteLineAsync($"paseo: cannot listen on {listen}: {e.Message}");
+            return ConfigException.ExitCode;
+        }
+    }
+}

@@ -1,0 +1,151 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Paseo.Actors.RelayServer;
+using Paseo.Host.Hosting;
+using Paseo.Transport.Channels;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Listen;
+using Serilog;
+using static Paseo.Actors.RelayServer.RelayRoomProtocol;
+
+namespace Paseo.Host.RelayServer;
+
+/// <summary>Registry key of the relay's rooms.</summary>
+public sealed class RelayRoomsKey;
+
+/// <summary>
+/// `paseo relay start`: the relay server of relay-e2ee.md §1 on Kestrel, with the rooms as actors. HTTP surface:
+/// `/health`, `/ws` with Paseo's query checks, statuses and plain-text bodies, 404 elsewhere. Optional TLS.
+/// </summary>
+public sealed class RelayServerHost : IAsyncDisposable
+{
+    public WebApplication App { get; }
+    public TcpListenTarget Listen { get; private set; }
+
+    private RelayServerHost(WebApplication app, TcpListenTarget listen)
+    {
+        App = app;
+        Listen = listen;
+    }
+
+    public static RelayServerHost Build(TcpListenTarget listen, string? tlsCert, string? tlsKey, PaseoSettings settings, Serilog.ILogger logger, TimeProvider? time = null)
+    {
+        time ??= TimeProvider.System;
+        X509Certificate2? certificate = null;
+        if (tlsCert is not null || tlsKey is not null)
+        {
+            if (tlsCert is null || tlsKey is null) throw new ConfigException("--tls-cert and --tls-key go together");
+            try
+            {
+                certificate = X509Certificate2.CreateFromPemFile(tlsCert, tlsKey);
+            }
+            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
+            {
+                throw new ConfigException($"cannot load the TLS certificate {tlsCert} with key {tlsKey}: {e.Message}");
+            }
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory, EnvironmentName = "Production" });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(logger, dispose: false);
+        builder.Services.AddSingleton(time);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxConcurrentConnections = settings.FrontDoor.MaxConcurrentConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = settings.FrontDoor.MaxConcurrentConnections;
+            kestrel.Limits.MaxRequestHeadersTotalSize = settings.FrontDoor.MaxRequestHeaderBytes;
+            foreach (var address in Addresses(listen))
+                kestrel.Listen(address, listen.Port, options => { if (certificate is not null) options.UseHttps(certificate); });
+        });
+        builder.Services.AddAkka("paseo-relay", (akka, _) =>
+        {
+            akka.AddHoconFile(settings.ShippedHoconPath, HoconAddMode.Append);
+            if (settings.OverrideHoconPath is { } overridePath) akka.AddHoconFile(overridePath, HoconAddMode.Prepend);
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddLoggerFactory();
+            });
+            akka.WithActors((system, registry) =>
+                registry.Register<RelayRoomsKey>(system.ActorOf(RelayRooms.Props(settings.RelayServer.Limits, time), "relay-rooms")));
+        });
+
+        var app = builder.Build();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.RelayServer.KeepAliveInterval });
+        app.Map("/health", () => Results.Json(new { status = "ok" }));
+        app.Map("/ws", (HttpContext http, IRequiredActor<RelayRoomsKey> rooms, IHostApplicationLifetime lifetime) => ServeAsync(http, rooms.ActorRef, settings.RelayServer, lifetime));
+        app.MapFallback(() => Results.Text("Not found", "text/plain", statusCode: StatusCodes.Status404NotFound));
+        return new RelayServerHost(app, listen);
+    }
+
+    /// <summary>`/ws`: the checks of §1.1 in Paseo's order, then the socket joins its room until it closes.</summary>
+    private static async Task ServeAsync(HttpContext http, IActorRef rooms, RelayServerSettings settings, IHostApplicationLifetime lifetime)
+    {
+        var query = RelayQuery.Parse(http.Request.QueryString.Value);
+        if (!query.TryGetValue("serverId", out var serverId) || serverId.Length == 0)
+        {
+            await PlainAsync(http, 400, "Missing serverId parameter");
+            return;
+        }
+        if (RelayQuery.Version(query) is not { } version)
+        {
+            await PlainAsync(http, 400, "Invalid v parameter (expected 1 or 2)");
+            return;
+        }
+        var role = query.GetValueOrDefault("role") switch { "server" => Role.Server, "client" => Role.Client, _ => (Role?)null };
+        if (role is null)
+        {
+            await PlainAsync(http, 400, "Missing or invalid role parameter");
+            return;
+        }
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            await PlainAsync(http, 426, "Expected WebSocket upgrade");
+            return;
+        }
+        var connectionId = query.GetValueOrDefault("connectionId")?.Trim();
+        if (string.IsNullOrEmpty(connectionId)) connectionId = null;
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        await using var transport = new WebSocketFrameTransport(socket, settings.Limits.MaxFrameBytes, inboundCapacity: 16, settings.OutboundQueue);
+        using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Relay stopping"));
+        var answer = await rooms.Ask<object>(new Join(new RelayRoomId(serverId, int.Parse(version)), role.Value, connectionId, transport), TimeSpan.FromSeconds(10));
+        if (answer is Refused refused) transport.Close(refused.Code, refused.Reason);
+        await transport.Closed;
+    }
+
+    private static Task PlainAsync(HttpContext http, int status, string body)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "text/plain; charset=utf-8";
+        return http.Response.WriteAsync(body);
+    }
+
+    public async Task StartAsync()
+    {
+        await App.StartAsync();
+        if (Listen.Port == 0)
+        {
+            var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            Listen = Listen.WithPort(new Uri(address).Port);
+        }
+    }
+
+    private static IEnumerable<IPAddress> Addresses(TcpListenTarget target)
+    {
+        if (target.IsLocalhostName) return [IPAddress.Loopback];
+        if (IPAddress.TryParse(target.Host, out var ip)) return [ip];
+        return Dns.GetHostAddresses(target.Host).Take(1);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
