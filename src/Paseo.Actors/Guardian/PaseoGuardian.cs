@@ -29,6 +29,7 @@ public sealed class PaseoGuardian : ReceiveActor
             _info = _info with { ServerId = reload.Identity.ServerId };
             _log.Info("Identity reloaded: server id {0} (was {1}); earlier pairing offers no longer work", reload.Identity.ServerId, previous);
             Sender.Tell(new IdentityReloaded(reload.Identity.ServerId));
+            Context.System.EventStream.Publish(new IdentityChanged(reload.Identity));
         });
         Receive<ListenerBound>(bound =>
         {

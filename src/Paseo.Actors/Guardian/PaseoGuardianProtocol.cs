@@ -30,6 +30,9 @@ public static class PaseoGuardianProtocol
 
     public sealed record IdentityReloaded(ServerId ServerId);
 
+    /// <summary>Published on the event stream after a reload: the relay tunnel reconnects under the new identity.</summary>
+    public sealed record IdentityChanged(DaemonIdentity Identity);
+
     /// <summary>The front door bound its listener: record the address actually bound (a port of 0 becomes the real one).</summary>
     public sealed record ListenerBound(string Listen);
 }

@@ -3,6 +3,9 @@ using Akka.Hosting;
 using Paseo.Actors.Agents;
 using Paseo.Actors.Guardian;
 using Paseo.Actors.Providers;
+using Paseo.Actors.Relay;
+using Paseo.Actors.Relay.Handshake;
+using Paseo.Transport.Channels;
 using Paseo.Actors.Sessions;
 using Paseo.Transport.Identity;
 
@@ -16,6 +19,9 @@ public sealed class AgentSupervisorKey;
 
 /// <summary>Registry key of the client sessions subsystem (<see cref="ClientSessionManager"/>).</summary>
 public sealed class ClientSessionManagerKey;
+
+/// <summary>Registry key of the daemon's relay tunnel (<see cref="RelayTunnelActor"/>), registered only when the relay is on.</summary>
+public sealed class RelayTunnelKey;
 
 /// <summary>What the daemon's actors need from the host: where agents are stored, which providers exist, and the limits.</summary>
 public sealed record PaseoActorsOptions(
@@ -42,6 +48,13 @@ public static class PaseoActorsHostingExtensions
         builder.WithActors((system, registry) =>
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions), "sessions")));
+
+    /// <summary>The outbound relay tunnel: only when the user turned the relay on and named its endpoint.</summary>
+    public static AkkaConfigurationBuilder WithRelayTunnel(this AkkaConfigurationBuilder builder, RelayTunnelSettings settings, IFrameConnector connector,
+        HandshakeSettings handshake, TimeProvider time) =>
+        builder.WithActors((system, registry) =>
+            registry.Register<RelayTunnelKey>(system.ActorOf(RelayTunnelActor.Props(settings, registry.Get<PaseoGuardianKey>(),
+                registry.Get<ClientSessionManagerKey>(), connector, handshake, time), "relay")));
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>

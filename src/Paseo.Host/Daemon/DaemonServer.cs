@@ -7,6 +7,8 @@ using Paseo.Actors.Guardian;
 using Paseo.Actors.Hosting;
 using Paseo.Actors.Providers;
 using Paseo.Actors.Providers.Mock;
+using Paseo.Actors.Relay;
+using Paseo.Transport.Channels;
 using Paseo.Host.FrontDoor;
 using Paseo.Host.Hosting;
 using Paseo.Transport.Configuration;
@@ -111,6 +113,12 @@ public sealed class DaemonServer : IAsyncDisposable
                 info, identity, config.Home.AgentsDir,
                 new Dictionary<string, IAgentProvider> { [MockProvider.Id] = new MockProvider() },
                 settings.Agents, settings.Sessions, time));
+            // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
+            if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
+                akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint),
+                    new WebSocketConnector(new WebSocketConnectorOptions(settings.E2ee.MaxFrameBytes, settings.FrontDoor.WebSocket.InboundQueue,
+                        settings.FrontDoor.WebSocket.OutboundQueue, settings.FrontDoor.WebSocket.KeepAliveInterval, TimeSpan.FromSeconds(10))),
+                    settings.E2ee, time);
         });
 
         var policies = new FrontDoorPolicies(config.Listen, new HostAllowlist(config.Hostnames), config.CorsOrigins, password, settings.FrontDoor);
