@@ -88,9 +88,16 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
                 ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = cwd }, ["initialPrompt"] = "over the relay",
             },
         }.ToJsonString());
-        var created = await NextAsync(phone, f => ProtocolClient.Payload(f, "status")?["requestId"]?.GetValue<string>() == "r1");
+        // The reply and the stream travel different paths: either may come first.
+        JsonObject? created = null;
+        var completed = false;
+        while (created is null || !completed)
+        {
+            var frame = await NextAsync(phone, _ => true);
+            if (ProtocolClient.Payload(frame, "status")?["requestId"]?.GetValue<string>() == "r1") created = frame;
+            if (ProtocolClient.Payload(frame, "agent_stream")?["event"]?["type"]?.GetValue<string>() == "turn_completed") completed = true;
+        }
         Assert.Equal("agent_created", ProtocolClient.Payload(created, "status")!["status"]!.GetValue<string>());
-        await NextAsync(phone, f => ProtocolClient.Payload(f, "agent_stream")?["event"]?["type"]?.GetValue<string>() == "turn_completed");
 
         // The phone leaves: the relay tells the daemon, which drops the data socket.
         phone.Close();
