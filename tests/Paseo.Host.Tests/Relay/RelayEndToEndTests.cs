@@ -140,4 +140,45 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         Assert.Equal(_daemon.Server.Identity.ServerId.Value, info["serverId"]!.GetValue<string>());
         again.Close();
     }
+
+    [Fact]
+    public async Task A_second_socket_on_a_phones_connection_sees_only_ciphertext_and_cannot_send_a_command()
+    {
+        var (phone, _) = await PhoneAsync("cid_victim");
+        var connectionId = Assert.Single((await TunnelAsync()).DataConnections);
+
+        // The attacker knows the serverId and the connectionId (the relay operator sees both) and joins the connection.
+        using var attacker = new ClientWebSocket();
+        await attacker.ConnectAsync(new Uri($"ws://127.0.0.1:{_relay.Listen.Port}/ws?serverId={_daemon.Server.Identity.ServerId.Value}&role=client&v=2&connectionId={connectionId}"), CancellationToken.None);
+        await using var eavesdrop = new WebSocketFrameTransport(attacker, 16 * 1024 * 1024, 64, 64);
+        var rooms = _relay.App.Services.GetRequiredService<IRequiredActor<RelayRoomsKey>>().ActorRef;
+        var room = new Paseo.Actors.RelayServer.RelayRoomId(_daemon.Server.Identity.ServerId.Value, 2);
+        await Eventually.HoldsAsync(async () => (await rooms.Ask<Paseo.Actors.RelayServer.RelayRoomProtocol.RoomState>(
+            new Paseo.Actors.RelayServer.RelayRoomProtocol.InspectRoom(room), TimeSpan.FromSeconds(5))).ClientSockets.GetValueOrDefault(connectionId) == 2, "the attacker to join");
+
+        // What the daemon sends to the phone, the attacker receives too: base64 ciphertext, never JSON.
+        await phone.SendTextAsync("{\"type\":\"session\",\"message\":{\"type\":\"fetch_agents_request\",\"requestId\":\"secret\"}}");
+        await NextAsync(phone, f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
+        var seen = (WireFrame.Text)await eavesdrop.Inbound.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.IsType<InboundFrame.Ciphertext>(E2eeFrames.Classify(seen.Value));
+        Assert.DoesNotContain("fetch_agents_response", seen.Value);
+        Assert.NotNull(E2eeFrames.DecodeBase64Lenient(seen.Value));
+
+        // A plaintext command from the attacker is refused by the daemon's FSM: the connection ends, nothing runs.
+        var cwd = _daemon.TestHome.PathIn("attack");
+        Directory.CreateDirectory(cwd);
+        await eavesdrop.Outbound.WriteAsync(new WireFrame.Text(new JsonObject
+        {
+            ["type"] = "session",
+            ["message"] = new JsonObject { ["type"] = "create_agent_request", ["requestId"] = "evil", ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = cwd } },
+        }.ToJsonString()));
+        Assert.Equal(1012, (await phone.Closed.WaitAsync(Wait)).Code);
+        await Eventually.HoldsAsync(async () => (await TunnelAsync()).DataConnections.Count == 0, "the data socket to be closed");
+
+        var (checker, _) = await PhoneAsync("cid_checker");
+        await checker.SendTextAsync("{\"type\":\"session\",\"message\":{\"type\":\"fetch_agents_request\",\"requestId\":\"count\"}}");
+        var list = await NextAsync(checker, f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
+        Assert.Empty(ProtocolClient.Payload(list, "fetch_agents_response")!["entries"]!.AsArray());
+        checker.Close();
+    }
 }
