@@ -181,4 +181,36 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         Assert.Empty(ProtocolClient.Payload(list, "fetch_agents_response")!["entries"]!.AsArray());
         checker.Close();
     }
+
+    [Fact]
+    public async Task A_phone_written_with_tweetnacl_and_ws_pairs_from_the_link_and_reaches_the_daemon()
+    {
+        var env = PaseoBinary.CleanEnvironment(_daemon.TestHome);
+        env["PASEO_RELAY_ENDPOINT"] = $"127.0.0.1:{_relay.Listen.Port}";
+        var pair = await PaseoBinary.RunAsync(env, "daemon", "pair", "--json");
+        Assert.True(pair.ExitCode == 0, pair.StdErr);
+        var url = JsonNode.Parse(pair.StdOut)!["url"]!.GetValue<string>();
+
+        var script = Path.Combine(RepositoryRoot(), "tests", "interop", "relay-phone.mjs");
+        Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(script)!, "node_modules", "ws", "package.json")), "run ./build.sh test (npm ci in tests/interop)");
+        var psi = new System.Diagnostics.ProcessStartInfo("node") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(script);
+        psi.ArgumentList.Add(url);
+        using var node = System.Diagnostics.Process.Start(psi)!;
+        var stdout = node.StandardOutput.ReadToEndAsync();
+        var stderr = node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(node.ExitCode == 0, await stderr);
+        var info = JsonNode.Parse(await stdout)!;
+        Assert.Equal("server_info", info["status"]!.GetValue<string>());
+        Assert.Equal(_daemon.Server.Identity.ServerId.Value, info["serverId"]!.GetValue<string>());
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
+        return dir!.FullName;
+    }
 }
