@@ -24,12 +24,17 @@ public static class PaseoCommandLine
             var hostnames = new Option<string[]>("--hostnames") { Description = "Extra allowed Host names (comma list, `.domain` for subdomains, or `true`)", AllowMultipleArgumentsPerToken = false };
             var noRelay = new Option<bool>("--no-relay") { Description = "Do not connect to a relay" };
             var relay = new Option<string?>("--relay") { Description = "Connect to this relay endpoint (host:port)" };
+            var embeddedRelay = new Option<string?>("--embedded-relay")
+            {
+                Description = $"Also run a relay server in this process (host:port, default {RelayServer.RelayRunner.DefaultListen}) and connect to it",
+                Arity = ArgumentArity.ZeroOrOne,
+            };
             var noMcp = new Option<bool>("--no-mcp") { Description = "Disable the MCP endpoint" };
             var noInjectMcp = new Option<bool>("--no-inject-mcp") { Description = "Do not inject the MCP server into agents" };
             var allowUnauth = new Option<bool>("--allow-unauthenticated-network") { Description = "Allow a non-loopback listen address without a password (not recommended)" };
             var start = new Command(name, "Start the daemon (detached unless --foreground)")
             {
-                listen, port, home, foreground, hostnames, noRelay, relay, noMcp, noInjectMcp, allowUnauth, json,
+                listen, port, home, foreground, hostnames, noRelay, relay, embeddedRelay, noMcp, noInjectMcp, allowUnauth, json,
             };
             start.SetAction(async (pr, _) =>
             {
@@ -41,6 +46,7 @@ public static class PaseoCommandLine
                     Hostnames = pr.GetValue(hostnames) ?? [],
                     NoRelay = pr.GetValue(noRelay),
                     RelayEndpoint = pr.GetValue(relay),
+                    EmbeddedRelay = pr.GetResult(embeddedRelay) is null ? null : pr.GetValue(embeddedRelay) ?? RelayServer.RelayRunner.DefaultListen,
                     NoMcp = pr.GetValue(noMcp),
                     NoInjectMcp = pr.GetValue(noInjectMcp),
                     AllowUnauthenticatedNetwork = pr.GetValue(allowUnauth),
@@ -132,6 +138,7 @@ public static class PaseoCommandLine
         foreach (var name in flags.Hostnames) args.AddRange(["--hostnames", name]);
         if (flags.NoRelay) args.Add("--no-relay");
         if (flags.RelayEndpoint is { } r) args.AddRange(["--relay", r]);
+        if (flags.EmbeddedRelay is { } embedded) args.AddRange(["--embedded-relay", embedded]);
         if (flags.NoMcp) args.Add("--no-mcp");
         if (flags.NoInjectMcp) args.Add("--no-inject-mcp");
         if (flags.AllowUnauthenticatedNetwork) args.Add("--allow-unauthenticated-network");

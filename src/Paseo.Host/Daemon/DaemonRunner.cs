@@ -4,6 +4,8 @@ using Paseo.Transport.Configuration;
 using Paseo.Transport.Daemon;
 using Paseo.Transport.Files;
 using Paseo.Transport.Identity;
+using Paseo.Transport.Listen;
+using Serilog;
 using System.Runtime.InteropServices;
 
 namespace Paseo.Host.Daemon;
@@ -36,6 +38,36 @@ public static class DaemonRunner
         return 0;
     }
 
+    /// <summary>The embedded relay, or null when not asked for; a holder with no host when it could not start (reported).</summary>
+    private static async Task<EmbeddedRelay?> StartEmbeddedRelayAsync(DaemonFlags flags, IReadOnlyDictionary<string, string?> env, TextWriter stderr)
+    {
+        if (flags.EmbeddedRelay is not { } listenText) return null;
+        try
+        {
+            var settings = PaseoSettings.Load(PaseoHome.Resolve(flags.Home, env));
+            var listen = ListenTarget.Parse(listenText) as TcpListenTarget ?? throw new ConfigException("--embedded-relay: the relay listens on TCP (host:port)");
+            var logger = new Serilog.LoggerConfiguration().MinimumLevel.Warning()
+                .WriteTo.Console(standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose).CreateLogger();
+            var host = RelayServer.RelayServerHost.Build(listen, null, null, settings, logger);
+            await host.StartAsync();
+            await stderr.WriteLineAsync($"paseo: embedded relay listening on {host.Listen}");
+            return new EmbeddedRelay(host);
+        }
+        catch (Exception e) when (e is ConfigException or FormatException or IOException)
+        {
+            await stderr.WriteLineAsync($"paseo: --embedded-relay: {e.Message}");
+            return new EmbeddedRelay(null);
+        }
+    }
+
+    private sealed record EmbeddedRelay(RelayServer.RelayServerHost? Host) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            if (Host is not null) await Host.DisposeAsync();
+        }
+    }
+
     public static async Task<int> RunForegroundAsync(DaemonFlags flags, IReadOnlyDictionary<string, string?> env, TextWriter stderr)
     {
         var detached = env.GetValueOrDefault(DetachedVariable) == "1";
@@ -46,6 +78,12 @@ public static class DaemonRunner
             // Everything the daemon creates (logs, sockets, agent files) is private to its user.
             Libc.Umask(0b000_111_111);
         }
+
+        // --embedded-relay: the relay server runs in this process, and the daemon's tunnel points at it (a single VPS).
+        await using var embeddedRelay = await StartEmbeddedRelayAsync(flags, env, stderr);
+        if (embeddedRelay is { Host: null }) return ConfigException.ExitCode;
+        if (embeddedRelay?.Host is { } relayHost)
+            flags = flags with { RelayEndpoint = $"{(relayHost.Listen.IsLocalOnly ? relayHost.Listen.UrlHost : "127.0.0.1")}:{relayHost.Listen.Port}", NoRelay = false };
 
         DaemonConfig config;
         PaseoSettings settings;

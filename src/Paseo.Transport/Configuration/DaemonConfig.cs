@@ -11,6 +11,8 @@ public sealed record DaemonFlags
     public IReadOnlyList<string> Hostnames { get; init; } = [];
     public bool NoRelay { get; init; }
     public string? RelayEndpoint { get; init; }
+    /// <summary>`--embedded-relay [host:port]`: run a relay server in the daemon's process and use it.</summary>
+    public string? EmbeddedRelay { get; init; }
     public bool NoMcp { get; init; }
     public bool NoInjectMcp { get; init; }
     public bool AllowUnauthenticatedNetwork { get; init; }

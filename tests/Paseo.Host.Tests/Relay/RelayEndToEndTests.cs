@@ -191,8 +191,41 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         Assert.True(pair.ExitCode == 0, pair.StdErr);
         var url = JsonNode.Parse(pair.StdOut)!["url"]!.GetValue<string>();
 
+        Assert.True(File.Exists(Path.Combine(RepositoryRoot(), "tests", "interop", "node_modules", "ws", "package.json")), "run ./build.sh test (npm ci in tests/interop)");
+        var (exitCode, stdout, stderr) = await RunNodePhoneAsync(url);
+
+        Assert.True(exitCode == 0, stderr);
+        var info = JsonNode.Parse(stdout)!;
+        Assert.Equal("server_info", info["status"]!.GetValue<string>());
+        Assert.Equal(_daemon.Server.Identity.ServerId.Value, info["serverId"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_daemon_with_an_embedded_relay_is_reachable_by_a_phone_through_it()
+    {
+        using var home = new TestHome();
+        var env = PaseoBinary.CleanEnvironment(home);
+        await using var daemon = new ForegroundDaemon(env, "--port", "0", "--embedded-relay", "127.0.0.1:0");
+        string? relayListen = null;
+        await Eventually.HoldsAsync(() =>
+        {
+            var line = daemon.StdErr.Split('\n').FirstOrDefault(l => l.Contains("embedded relay listening on "));
+            relayListen = line?.Split("embedded relay listening on ")[1].Trim();
+            return relayListen is not null;
+        }, "the embedded relay to listen");
+        await RunningDaemon.WaitHealthyAsync(home.Home);
+
+        env["PASEO_RELAY_ENDPOINT"] = relayListen;
+        var pair = await PaseoBinary.RunAsync(env, "daemon", "pair", "--json");
+        Assert.True(pair.ExitCode == 0, pair.StdErr);
+        var (exitCode, stdout, stderr) = await RunNodePhoneAsync(JsonNode.Parse(pair.StdOut)!["url"]!.GetValue<string>());
+        Assert.True(exitCode == 0, stderr);
+        Assert.Equal("server_info", JsonNode.Parse(stdout)!["status"]!.GetValue<string>());
+    }
+
+    private static async Task<(int ExitCode, string StdOut, string StdErr)> RunNodePhoneAsync(string url)
+    {
         var script = Path.Combine(RepositoryRoot(), "tests", "interop", "relay-phone.mjs");
-        Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(script)!, "node_modules", "ws", "package.json")), "run ./build.sh test (npm ci in tests/interop)");
         var psi = new System.Diagnostics.ProcessStartInfo("node") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(script);
         psi.ArgumentList.Add(url);
@@ -200,11 +233,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         var stdout = node.StandardOutput.ReadToEndAsync();
         var stderr = node.StandardError.ReadToEndAsync();
         await node.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-
-        Assert.True(node.ExitCode == 0, await stderr);
-        var info = JsonNode.Parse(await stdout)!;
-        Assert.Equal("server_info", info["status"]!.GetValue<string>());
-        Assert.Equal(_daemon.Server.Identity.ServerId.Value, info["serverId"]!.GetValue<string>());
+        return (node.ExitCode, await stdout, await stderr);
     }
 
     private static string RepositoryRoot()
