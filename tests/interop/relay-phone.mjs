@@ -61,6 +61,8 @@ socket.on("message", (data) => {
     }
     return;
   }
+  // Once open, handshake JSON (a repeated e2ee_ready for a repeated hello) is ignored, as Paseo's client does.
+  if (text.trimStart().startsWith("{")) return;
   const plaintext = decrypt(text);
   if (plaintext === null) fail("a frame did not decrypt");
   const frame = JSON.parse(plaintext);

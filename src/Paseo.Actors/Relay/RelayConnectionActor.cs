@@ -74,6 +74,8 @@ public sealed class RelayConnectionActor : ReceiveActor
     protected override void PostStop()
     {
         CloseSocket(CloseCodes.GoingAway, "");
+        // The socket is released once its close handshake is done (bounded by the transport's close timeout).
+        _ = _transport.DisposeAsync();
     }
 
     private void ReadNext() =>

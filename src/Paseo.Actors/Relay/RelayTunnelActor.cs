@@ -34,7 +34,11 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     private DaemonIdentity? _identity;
     private ClientKeyLedger _clientKeys;
     private IFrameTransport? _control;
-    private int _generation;
+    // Unique across restarts of this actor, so a late result from an earlier instance never matches.
+    private int _generation = Random.Shared.Next(1, int.MaxValue / 2);
+    // Bumped by CloseAll: data sockets opened or attached for an earlier identity are closed when they report in.
+    private int _epoch;
+    private readonly HashSet<string> _cancelled = [];
     private int _attempt;
     private bool _ready;
     private DateTimeOffset _lastHeard;
@@ -56,6 +60,12 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
             _identity = identity;
             ConnectControl();
         });
+        Receive<Status.Failure>(_ =>
+        {
+            // The guardian did not answer with the identity: ask again shortly.
+            if (_identity is null) Timers.StartSingleTimer("identity", AskIdentity.Instance, TimeSpan.FromSeconds(1));
+        });
+        Receive<AskIdentity>(_ => RequestIdentity());
         Receive<PaseoGuardianProtocol.IdentityChanged>(changed =>
         {
             _log.Info("Relay tunnel: identity changed, reconnecting as {0}", changed.Identity.ServerId);
@@ -69,7 +79,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         {
             if (opened.Generation != _generation)
             {
-                opened.Transport.Close(CloseCodes.Normal, "");
+                _ = opened.Transport.DisposeAsync();
                 return;
             }
             _control = opened.Transport;
@@ -117,11 +127,20 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         Receive<DataOpened>(OnDataOpened);
         Receive<DataFailed>(failed =>
         {
-            _opening.Remove(failed.ConnectionId);
+            if (failed.Epoch == _epoch) _opening.Remove(failed.ConnectionId);
+            _cancelled.Remove(failed.ConnectionId);
+            if (failed.Transport is not null) _ = failed.Transport.DisposeAsync();
             _log.Warning("Relay tunnel: data socket for {0} failed: {1}", failed.ConnectionId, failed.Reason);
         });
         Receive<DataAttached>(attached =>
         {
+            var current = attached.Epoch == _epoch && _opening.Remove(attached.ConnectionId);
+            if (!current || _cancelled.Remove(attached.ConnectionId))
+            {
+                // Opened for an earlier identity, or the phone left meanwhile: this connection must not live on.
+                attached.Transport.Close(CloseCodes.GoingAway, current ? "Client disconnected" : "Server restarting");
+                return;
+            }
             _data[attached.ConnectionId] = (attached.Transport, attached.Channel);
             Context.WatchWith(attached.Channel, new DataGone(attached.ConnectionId, attached.Channel));
         });
@@ -138,8 +157,11 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Context.System.EventStream.Subscribe(Self, typeof(PaseoGuardianProtocol.IdentityChanged));
-        _guardian.Ask<DaemonIdentity>(PaseoGuardianProtocol.GetIdentity.Instance, TimeSpan.FromSeconds(10)).PipeTo(Self);
+        RequestIdentity();
     }
+
+    private void RequestIdentity() =>
+        _guardian.Ask<DaemonIdentity>(PaseoGuardianProtocol.GetIdentity.Instance, TimeSpan.FromSeconds(10)).PipeTo(Self);
 
     protected override void PostStop()
     {
@@ -171,17 +193,19 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         _ready = false;
         Timers.Cancel("ping");
         Timers.Cancel("ready");
-        _control?.Close(CloseCodes.Normal, "");
+        if (_control is { } control) _ = control.DisposeAsync();
         _control = null;
     }
 
     /// <summary>Closes the control and every data socket (sessions see their channels close).</summary>
     private void CloseAll()
     {
+        _epoch++;
         DropControl();
         foreach (var (transport, _) in _data.Values) transport.Close(CloseCodes.GoingAway, "Server restarting");
         _data.Clear();
         _opening.Clear();
+        _cancelled.Clear();
     }
 
     private void ReadControl(int generation, IFrameTransport transport) =>
@@ -208,7 +232,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
             _attempt = 0;
             Timers.Cancel("ready");
         }
-        switch (message["type"]?.GetValue<string>())
+        switch (message["type"] is JsonValue t && t.TryGetValue<string>(out var type) ? type : null)
         {
             case "sync":
                 if (message["connectionIds"] is JsonArray ids)
@@ -220,6 +244,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
                 break;
             case "disconnected" when Str(message, "connectionId") is { } disconnected:
                 if (_data.Remove(disconnected, out var entry)) entry.Transport.Close(CloseCodes.GoingAway, "Client disconnected");
+                else if (_opening.Contains(disconnected)) _cancelled.Add(disconnected);
                 break;
             case "ping":
                 SendControl(new JsonObject { ["type"] = "pong", ["ts"] = _time.GetUtcNow().ToUnixTimeMilliseconds() });
@@ -251,16 +276,20 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
             return;
         }
         _opening.Add(connectionId);
+        var keys = _identity.KeyPair;
+        var epoch = _epoch;
         _connector.ConnectAsync(_settings.Url(_identity.ServerId.Value, connectionId), CancellationToken.None).PipeTo(Self,
-            success: transport => new DataOpened(connectionId, transport, _identity.KeyPair),
-            failure: e => new DataFailed(connectionId, e.GetBaseException().Message));
+            success: transport => new DataOpened(connectionId, transport, keys, epoch),
+            failure: e => new DataFailed(connectionId, e.GetBaseException().Message, null, epoch));
     }
 
     private void OnDataOpened(DataOpened opened)
     {
-        if (!_opening.Remove(opened.ConnectionId))
+        // Stays in _opening until attached, so a repeated `connected`/`sync` does not open a second socket.
+        if (opened.Epoch != _epoch || _cancelled.Remove(opened.ConnectionId) || !_opening.Contains(opened.ConnectionId))
         {
-            opened.Transport.Close(CloseCodes.Normal, "");
+            _opening.Remove(opened.ConnectionId);
+            _ = opened.Transport.DisposeAsync();
             return;
         }
         var transport = opened.Transport;
@@ -268,10 +297,11 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         var clientKeys = _clientKeys;
         var handshake = _handshake;
         var connectionId = opened.ConnectionId;
+        var epoch = opened.Epoch;
         _sessions.Ask<ClientSessionManager.Connected>(new ClientSessionManager.Connect(connection =>
                 RelayConnectionActor.Props(transport, keys, clientKeys, connection, handshake)), TimeSpan.FromSeconds(10))
-            .PipeTo(Self, success: connected => new DataAttached(connectionId, transport, connected.Channel),
-                failure: e => new DataFailed(connectionId, e.Message));
+            .PipeTo(Self, success: connected => new DataAttached(connectionId, transport, connected.Channel, epoch),
+                failure: e => new DataFailed(connectionId, e.Message, transport, epoch));
     }
 
     private sealed record ControlOpened(int Generation, IFrameTransport Transport) : INoSerializationVerificationNeeded;
@@ -279,14 +309,19 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     private sealed record ControlFrame(int Generation, WireFrame Frame) : INoSerializationVerificationNeeded;
     private sealed record ControlEnded(int Generation) : INoSerializationVerificationNeeded;
     private sealed record ReadyTimedOut(int Generation) : INoSerializationVerificationNeeded;
-    private sealed record DataOpened(string ConnectionId, IFrameTransport Transport, BoxKeyPair Keys) : INoSerializationVerificationNeeded;
-    private sealed record DataFailed(string ConnectionId, string Reason) : INoSerializationVerificationNeeded;
-    private sealed record DataAttached(string ConnectionId, IFrameTransport Transport, IActorRef Channel) : INoSerializationVerificationNeeded;
+    private sealed record DataOpened(string ConnectionId, IFrameTransport Transport, BoxKeyPair Keys, int Epoch) : INoSerializationVerificationNeeded;
+    private sealed record DataFailed(string ConnectionId, string Reason, IFrameTransport? Transport, int Epoch) : INoSerializationVerificationNeeded;
+    private sealed record DataAttached(string ConnectionId, IFrameTransport Transport, IActorRef Channel, int Epoch) : INoSerializationVerificationNeeded;
     private sealed record DataGone(string ConnectionId, IActorRef Channel) : INoSerializationVerificationNeeded;
 
     private sealed record PingTick : INoSerializationVerificationNeeded
     {
         public static readonly PingTick Instance = new();
+    }
+
+    private sealed record AskIdentity : INoSerializationVerificationNeeded
+    {
+        public static readonly AskIdentity Instance = new();
     }
 
     private sealed record Reconnect : INoSerializationVerificationNeeded

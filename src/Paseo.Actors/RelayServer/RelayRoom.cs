@@ -32,6 +32,9 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>1012 (service restart): what Paseo's relay sends a phone whose daemon data socket went away.</summary>
+    private const int ServerDisconnected = 1012;
+
     public RelayRoom(RelayRoomId id, RelayLimits limits, TimeProvider time)
     {
         _id = id;
@@ -51,10 +54,12 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
             _control is not null,
             _data.ToDictionary(d => d.Key, d => d.Value.Id),
             _clients.ToDictionary(c => c.Key, c => c.Value.Count),
-            _buffers.ToDictionary(b => b.Key, b => b.Value.Frames.Count))));
+            _buffers.ToDictionary(b => b.Key, b => b.Value.Frames.Count),
+            _buffers.ToDictionary(b => b.Key, b => b.Value.Dropped))));
         Receive<IdleTimeout>(_ =>
         {
-            if (_sockets.Count == 0) Context.Stop(Self);
+            // The parent forgets the room first, so no new socket is sent to a room that is stopping.
+            if (_sockets.Count == 0) Context.Parent.Tell(new RelayRooms.RoomIdle(_id));
         });
     }
 
@@ -221,7 +226,10 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
         if (_control is { } control) Send(control, Control(message));
     }
 
-    private static WireFrame Control(JsonObject message) => new WireFrame.Text(message.ToJsonString());
+    // JSON.stringify's escaping (a client-chosen connectionId may hold any character).
+    private static readonly JsonSerializerOptions ControlJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static WireFrame Control(JsonObject message) => new WireFrame.Text(message.ToJsonString(ControlJson));
 
     // ---- nudges ------------------------------------------------------------------------------------------------
 
@@ -263,7 +271,7 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
             {
                 _data.Remove(socket.ConnectionId!);
                 if (_clients.TryGetValue(socket.ConnectionId!, out var clients))
-                    foreach (var client in clients.ToList()) CloseSocket(client, 1012, "Server disconnected");
+                    foreach (var client in clients.ToList()) CloseSocket(client, ServerDisconnected, "Server disconnected");
             }
         }
         else if (_clients.TryGetValue(socket.ConnectionId!, out var list))

@@ -42,9 +42,10 @@ public static class RelayRoomProtocol
     public sealed record InspectRoom(RelayRoomId Room);
 
     /// <param name="DataSockets">connectionId → the id of its daemon data socket (a replacement changes it).</param>
-    public sealed record RoomState(int Sockets, bool HasControl, IReadOnlyDictionary<string, int> DataSockets, IReadOnlyDictionary<string, int> ClientSockets, IReadOnlyDictionary<string, int> BufferedFrames)
+    public sealed record RoomState(int Sockets, bool HasControl, IReadOnlyDictionary<string, int> DataSockets, IReadOnlyDictionary<string, int> ClientSockets,
+        IReadOnlyDictionary<string, int> BufferedFrames, IReadOnlyDictionary<string, long> DroppedFrames)
     {
-        public static readonly RoomState Empty = new(0, false, new Dictionary<string, int>(), new Dictionary<string, int>(), new Dictionary<string, int>());
+        public static readonly RoomState Empty = new(0, false, new Dictionary<string, int>(), new Dictionary<string, int>(), new Dictionary<string, int>(), new Dictionary<string, long>());
     }
 
     public sealed record GetRoomCount

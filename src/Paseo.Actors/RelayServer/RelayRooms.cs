@@ -26,12 +26,25 @@ public sealed class RelayRooms : ReceiveActor
                     return;
                 }
                 room = Context.ActorOf(RelayRoom.Props(join.Room, limits, time), Uri.EscapeDataString(join.Room.ToString()));
-                Context.WatchWith(room, new RoomStopped(join.Room));
+                Context.WatchWith(room, new RoomStopped(join.Room, room));
                 _rooms[join.Room] = room;
             }
             room.Forward(join);
         });
-        Receive<RoomStopped>(stopped => _rooms.Remove(stopped.Room));
+        Receive<RoomStopped>(stopped =>
+        {
+            // Only if it is still this room (an idle room may already have a successor under the same id).
+            if (_rooms.TryGetValue(stopped.Room, out var current) && current.Equals(stopped.Actor)) _rooms.Remove(stopped.Room);
+        });
+        // An idle room: forgotten now (a new socket makes a new room), then stopped after what it was already sent.
+        Receive<RoomIdle>(idle =>
+        {
+            if (_rooms.TryGetValue(idle.Room, out var room) && room.Equals(Sender))
+            {
+                _rooms.Remove(idle.Room);
+                room.Tell(PoisonPill.Instance);
+            }
+        });
         Receive<InspectRoom>(inspect =>
         {
             if (_rooms.TryGetValue(inspect.Room, out var room)) room.Forward(inspect);
@@ -45,5 +58,7 @@ public sealed class RelayRooms : ReceiveActor
     // A room that throws is stopped (its sockets close, peers reconnect); other rooms are untouched.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
-    private sealed record RoomStopped(RelayRoomId Room) : INoSerializationVerificationNeeded;
+    private sealed record RoomStopped(RelayRoomId Room, IActorRef Actor) : INoSerializationVerificationNeeded;
+
+    public sealed record RoomIdle(RelayRoomId Room);
 }

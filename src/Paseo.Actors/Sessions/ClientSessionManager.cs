@@ -29,16 +29,20 @@ public sealed class ClientSessionManager : ReceiveActor
                     return;
                 }
                 session = Context.ActorOf(ClientSessionActor.Props(attach.ClientId, agents, guardian, providers, settings), "session-" + Uri.EscapeDataString(attach.ClientId.Value));
-                Context.WatchWith(session, new SessionEnded(attach.ClientId));
+                Context.WatchWith(session, new SessionEnded(attach.ClientId, session));
                 _sessions[attach.ClientId] = session;
             }
             session.Forward(attach);
         });
-        Receive<SessionEnded>(ended => _sessions.Remove(ended.ClientId));
+        Receive<SessionEnded>(ended =>
+        {
+            if (_sessions.TryGetValue(ended.ClientId, out var current) && current.Equals(ended.Session)) _sessions.Remove(ended.ClientId);
+        });
         // A session past its grace: forgotten first, so a reconnect from now on gets a new session, then stopped.
         Receive<SessionIdle>(idle =>
         {
-            if (_sessions.Remove(idle.ClientId, out var session) && session.Equals(Sender)) Context.Stop(session);
+            // PoisonPill, not Stop: an Attach forwarded before this is handled first (that socket then sees the session end).
+            if (_sessions.Remove(idle.ClientId, out var session) && session.Equals(Sender)) session.Tell(PoisonPill.Instance);
             else if (session is not null) _sessions[idle.ClientId] = session;
         });
         Receive<GetSessionCount>(_ => Sender.Tell(_sessions.Count));
@@ -65,5 +69,5 @@ public sealed class ClientSessionManager : ReceiveActor
     /// <summary>From a session whose reconnect grace ran out with no socket attached.</summary>
     public sealed record SessionIdle(ClientSessionId ClientId);
 
-    private sealed record SessionEnded(ClientSessionId ClientId) : INoSerializationVerificationNeeded;
+    private sealed record SessionEnded(ClientSessionId ClientId, IActorRef Session) : INoSerializationVerificationNeeded;
 }

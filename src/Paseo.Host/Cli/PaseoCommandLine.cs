@@ -117,8 +117,9 @@ public static class PaseoCommandLine
         var relayListen = new Option<string?>("--listen") { Description = $"host:port to listen on (default {RelayServer.RelayRunner.DefaultListen}; 0.0.0.0:PORT for a public relay)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for wss://" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };
-        var relayStart = new Command("start", "Run the relay server in the foreground") { relayListen, tlsCert, tlsKey };
-        relayStart.SetAction(async (pr, _) => await RelayServer.RelayRunner.RunAsync(pr.GetValue(relayListen), pr.GetValue(tlsCert), pr.GetValue(tlsKey), stdout, stderr));
+        var relayHome = new Option<string?>("--home") { Description = "A folder whose paseo.hocon overrides the relay's limits" };
+        var relayStart = new Command("start", "Run the relay server in the foreground") { relayListen, tlsCert, tlsKey, relayHome };
+        relayStart.SetAction(async (pr, _) => await RelayServer.RelayRunner.RunAsync(pr.GetValue(relayListen), pr.GetValue(tlsCert), pr.GetValue(tlsKey), pr.GetValue(relayHome), stdout, stderr));
         root.Subcommands.Add(new Command("relay", "The relay server that daemons and phones meet through") { relayStart });
         root.Subcommands.Add(MakeStart("start"));
         root.Subcommands.Add(MakeStatus("status"));

@@ -60,6 +60,14 @@ public static class DaemonRunner
         }
     }
 
+    /// <summary>The address the daemon dials its own embedded relay on: the listen host, or loopback for a wildcard.</summary>
+    private static string DialHost(TcpListenTarget listen) => listen.Host switch
+    {
+        "0.0.0.0" or "" => "127.0.0.1",
+        "::" or "[::]" => "[::1]",
+        _ => listen.UrlHost,
+    };
+
     private sealed record EmbeddedRelay(RelayServer.RelayServerHost? Host) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
@@ -83,7 +91,7 @@ public static class DaemonRunner
         await using var embeddedRelay = await StartEmbeddedRelayAsync(flags, env, stderr);
         if (embeddedRelay is { Host: null }) return ConfigException.ExitCode;
         if (embeddedRelay?.Host is { } relayHost)
-            flags = flags with { RelayEndpoint = $"{(relayHost.Listen.IsLocalOnly ? relayHost.Listen.UrlHost : "127.0.0.1")}:{relayHost.Listen.Port}", NoRelay = false };
+            flags = flags with { RelayEndpoint = $"{DialHost(relayHost.Listen)}:{relayHost.Listen.Port}", NoRelay = false };
 
         DaemonConfig config;
         PaseoSettings settings;

@@ -115,7 +115,7 @@ public sealed class DaemonServer : IAsyncDisposable
                 settings.Agents, settings.Sessions, time));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
-                akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint),
+                akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },
                     new WebSocketConnector(new WebSocketConnectorOptions(settings.E2ee.MaxFrameBytes, settings.FrontDoor.WebSocket.InboundQueue,
                         settings.FrontDoor.WebSocket.OutboundQueue, settings.FrontDoor.WebSocket.KeepAliveInterval, TimeSpan.FromSeconds(10))),
                     settings.E2ee, time);

@@ -15,7 +15,7 @@ public sealed record FrontDoorLimits(int MaxConcurrentConnections, int MaxReques
 public sealed record DaemonProcessSettings(TimeSpan StartTimeout, TimeSpan StopTimeout, TimeSpan ShutdownTimeout);
 
 /// <summary>`paseo.relay-server`: the rooms' limits and the relay sockets' queues.</summary>
-public sealed record RelayServerSettings(RelayLimits Limits, int OutboundQueue, TimeSpan KeepAliveInterval);
+public sealed record RelayServerSettings(RelayLimits Limits, int OutboundQueue, TimeSpan KeepAliveInterval, int MaxConnections);
 
 /// <summary>
 /// The runtime knobs of paseo.hocon, read once: the shipped file next to the binary, overridden key by key by
@@ -112,7 +112,8 @@ public sealed record PaseoSettings(
             relay.GetTimeSpan("nudge-after"),
             relay.GetTimeSpan("control-unresponsive-after")),
         Positive(relay, "outbound-queue"),
-        relay.GetTimeSpan("keep-alive-interval"));
+        relay.GetTimeSpan("keep-alive-interval"),
+        Positive(relay, "max-connections"));
 
     private static Config Parse(string path)
     {

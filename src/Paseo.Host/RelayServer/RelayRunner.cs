@@ -11,13 +11,14 @@ public static class RelayRunner
     /// <summary>Loopback unless told otherwise, like the daemon: a public relay is an explicit `--listen 0.0.0.0:PORT`.</summary>
     public const string DefaultListen = "127.0.0.1:6868";
 
-    public static async Task<int> RunAsync(string? listenText, string? tlsCert, string? tlsKey, TextWriter stdout, TextWriter stderr)
+    /// <param name="home">A folder whose paseo.hocon overrides the shipped limits (the relay keeps no other file).</param>
+    public static async Task<int> RunAsync(string? listenText, string? tlsCert, string? tlsKey, string? home, TextWriter stdout, TextWriter stderr)
     {
         PaseoSettings settings;
         TcpListenTarget listen;
         try
         {
-            settings = PaseoSettings.Load(null);
+            settings = PaseoSettings.Load(home is null ? null : new PaseoHome(Path.GetFullPath(home)));
             listen = ListenTarget.Parse(listenText ?? DefaultListen) as TcpListenTarget
                      ?? throw new ConfigException("--listen: the relay listens on TCP (host:port); use a reverse proxy for anything else");
         }

@@ -56,8 +56,9 @@ public sealed class RelayServerHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxConcurrentConnections = settings.FrontDoor.MaxConcurrentConnections;
-            kestrel.Limits.MaxConcurrentUpgradedConnections = settings.FrontDoor.MaxConcurrentConnections;
+            // Two sockets per phone (its own and the daemon's data socket), plus one control per daemon.
+            kestrel.Limits.MaxConcurrentConnections = settings.RelayServer.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = settings.RelayServer.MaxConnections;
             kestrel.Limits.MaxRequestHeadersTotalSize = settings.FrontDoor.MaxRequestHeaderBytes;
             foreach (var address in Addresses(listen))
                 kestrel.Listen(address, listen.Port, options => { if (certificate is not null) options.UseHttps(certificate); });
@@ -76,7 +77,7 @@ public sealed class RelayServerHost : IAsyncDisposable
         });
 
         var app = builder.Build();
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.RelayServer.KeepAliveInterval });
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.RelayServer.KeepAliveInterval, KeepAliveTimeout = settings.RelayServer.KeepAliveInterval });
         app.Map("/health", () => Results.Json(new { status = "ok" }));
         app.Map("/ws", (HttpContext http, IRequiredActor<RelayRoomsKey> rooms, IHostApplicationLifetime lifetime) => ServeAsync(http, rooms.ActorRef, settings.RelayServer, lifetime));
         app.MapFallback(() => Results.Text("Not found", "text/plain", statusCode: StatusCodes.Status404NotFound));
@@ -86,6 +87,12 @@ public sealed class RelayServerHost : IAsyncDisposable
     /// <summary>`/ws`: the checks of §1.1 in Paseo's order, then the socket joins its room until it closes.</summary>
     private static async Task ServeAsync(HttpContext http, IActorRef rooms, RelayServerSettings settings, IHostApplicationLifetime lifetime)
     {
+        // Exactly `/ws`, as Paseo's relay (ASP.NET routing would also take `/ws/` and `/WS`).
+        if (http.Request.Path.Value != "/ws")
+        {
+            await PlainAsync(http, 404, "Not found");
+            return;
+        }
         var query = RelayQuery.Parse(http.Request.QueryString.Value);
         if (!query.TryGetValue("serverId", out var serverId) || serverId.Length == 0)
         {

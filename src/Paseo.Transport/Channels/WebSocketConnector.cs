@@ -18,6 +18,8 @@ public sealed class WebSocketConnector(WebSocketConnectorOptions options) : IFra
     {
         var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = options.KeepAliveInterval;
+        // Pings that expect a pong: a dead peer is noticed (an interval alone only sends unsolicited pongs).
+        socket.Options.KeepAliveTimeout = options.KeepAliveInterval;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
         try

@@ -63,7 +63,8 @@ public sealed class WebSocketFrameTransport : IFrameTransport
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        // Held for the socket's lifetime, so kept small (messages are reassembled across reads): memory per idle socket matters.
+        var buffer = ArrayPool<byte>.Shared.Rent(4 * 1024);
         var message = new ArrayBufferWriter<byte>();
         try
         {
@@ -74,9 +75,10 @@ public sealed class WebSocketFrameTransport : IFrameTransport
                 {
                     var code = (int?)_socket.CloseStatus ?? CloseCodes.Normal;
                     var reason = _socket.CloseStatusDescription ?? "";
-                    // The send loop (the only sender) answers the close with the same code once queued frames are out.
-                    lock (_closed) _closeRequest ??= (code, reason);
                     Finish(new TransportClosure(code, reason, ByPeer: true));
+                    // The send loop (the only sender) answers the close with the same code once queued frames are out,
+                    // within the close timeout: a peer that stopped reading cannot hold the socket.
+                    Close(code, reason);
                     return;
                 }
                 if (message.WrittenCount + result.Count > _maxMessageBytes)

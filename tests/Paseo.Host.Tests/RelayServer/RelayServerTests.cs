@@ -21,15 +21,17 @@ public sealed class RelayServerTests : IAsyncLifetime
     private static readonly RelayLimits TestLimits = RelayLimits.Default with
     {
         BufferFrames = 200, BufferBytes = 64 * 1024, MaxFrameBytes = 256 * 1024, MaxClientsPerServer = 4,
-        NudgeAfter = TimeSpan.FromMilliseconds(300), ControlUnresponsiveAfter = TimeSpan.FromMilliseconds(300),
     };
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => _relay = await StartRelayAsync(TestLimits);
+
+    private static async Task<RelayServerHost> StartRelayAsync(RelayLimits limits)
     {
         var settings = PaseoSettings.Load(null);
-        settings = settings with { RelayServer = settings.RelayServer with { Limits = TestLimits } };
-        _relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, settings, new LoggerConfiguration().CreateLogger());
-        await _relay.StartAsync();
+        settings = settings with { RelayServer = settings.RelayServer with { Limits = limits } };
+        var relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, settings, new LoggerConfiguration().CreateLogger());
+        await relay.StartAsync();
+        return relay;
     }
 
     public async Task DisposeAsync() => await _relay.DisposeAsync();
@@ -55,6 +57,8 @@ public sealed class RelayServerTests : IAsyncLifetime
     {
         { "/health", HttpStatusCode.OK, "{\"status\":\"ok\"}" },
         { "/elsewhere", HttpStatusCode.NotFound, "Not found" },
+        { "/ws/?serverId=srv_x&role=server&v=2", HttpStatusCode.NotFound, "Not found" },
+        { "/WS?serverId=srv_x&role=server&v=2", HttpStatusCode.NotFound, "Not found" },
         { "/ws", HttpStatusCode.BadRequest, "Missing serverId parameter" },
         { "/ws?serverId=", HttpStatusCode.BadRequest, "Missing serverId parameter" },
         { "/ws?ServerId=srv_x&role=server", HttpStatusCode.BadRequest, "Missing serverId parameter" },
@@ -163,8 +167,8 @@ public sealed class RelayServerTests : IAsyncLifetime
         await using var client = await ConnectAsync("serverId=srv_d&role=client&v=2&connectionId=conn_buf");
         for (var i = 0; i < 250; i++) await client.SendTextAsync($"f{i}");
         await client.SendTextAsync("marker");
-        // 251 frames sent; once the relay has taken them all, 200 remain (the oldest dropped).
-        await RoomHoldsAsync("srv_d", r => r.BufferedFrames.GetValueOrDefault("conn_buf") == 200, "200 buffered frames");
+        // 251 frames sent; once the relay has taken them all, 200 remain and 51 (the oldest) were dropped.
+        await RoomHoldsAsync("srv_d", r => r.DroppedFrames.GetValueOrDefault("conn_buf") == 51, "all 251 frames taken");
         await using var data = await ConnectAsync("serverId=srv_d&role=server&v=2&connectionId=conn_buf");
         // 251 frames, at most 200 kept: the oldest 51 are gone.
         Assert.Equal("f51", await data.ReceiveTextAsync());
@@ -175,7 +179,7 @@ public sealed class RelayServerTests : IAsyncLifetime
         var chunk = new string('x', 20 * 1024);
         for (var i = 0; i < 5; i++) await big.SendTextAsync(i + chunk);
         await big.SendTextAsync("end");
-        await RoomHoldsAsync("srv_d", r => r.BufferedFrames.GetValueOrDefault("conn_bytes") == 4, "the frames that fit in 64 KiB");
+        await RoomHoldsAsync("srv_d", r => r.DroppedFrames.GetValueOrDefault("conn_bytes") == 2, "all six frames taken");
         await using var bigData = await ConnectAsync("serverId=srv_d&role=server&v=2&connectionId=conn_bytes");
         // 64 KiB of buffer: only the newest frames that fit (3 × 20 KiB + "end") are delivered.
         Assert.Equal("2" + chunk, await bigData.ReceiveTextAsync());
@@ -187,9 +191,16 @@ public sealed class RelayServerTests : IAsyncLifetime
     [Fact]
     public async Task A_daemon_that_never_opens_the_data_socket_is_nudged_then_its_control_is_closed()
     {
-        await using var control = await ConnectAsync("serverId=srv_e&role=server&v=2");
+        await using var quick = await StartRelayAsync(TestLimits with { NudgeAfter = TimeSpan.FromMilliseconds(300), ControlUnresponsiveAfter = TimeSpan.FromMilliseconds(300) });
+        async Task<RawSocket> Connect(string query)
+        {
+            var socket = new ClientWebSocket();
+            await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{quick.Listen.Port}/ws?{query}"), CancellationToken.None);
+            return new RawSocket(socket);
+        }
+        await using var control = await Connect("serverId=srv_e&role=server&v=2");
         await control.ReceiveTextAsync();
-        await using var client = await ConnectAsync("serverId=srv_e&role=client&v=2&connectionId=conn_n");
+        await using var client = await Connect("serverId=srv_e&role=client&v=2&connectionId=conn_n");
         Assert.Equal("{\"type\":\"connected\",\"connectionId\":\"conn_n\"}", await control.ReceiveTextAsync());
 
         Assert.Equal("{\"type\":\"sync\",\"connectionIds\":[\"conn_n\"]}", await control.ReceiveTextAsync());
