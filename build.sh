@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout]
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -63,6 +63,12 @@ case "$command" in
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- --filter '*' "$@"
     fi
+    if [ "${1:-}" = "relay" ]; then
+      shift
+      # Load driver: N phones through a real relay to a real daemon, beside a plain WebSocket echo.
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- relay "$@"
+    fi
     if [ "${1:-}" = "fanout" ]; then
       shift
       # Load driver against the real daemon: one agent streaming to many clients, and idle-agent memory.
@@ -72,7 +78,7 @@ case "$command" in
     exec bench/run.sh "$@"
     ;;
   *)
-    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout]" >&2
+    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay]" >&2
     exit 64
     ;;
 esac
