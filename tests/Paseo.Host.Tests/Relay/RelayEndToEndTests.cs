@@ -223,6 +223,87 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         Assert.Equal("server_info", JsonNode.Parse(stdout)!["status"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Twenty_phones_attaching_at_once_each_complete_their_own_handshake()
+    {
+        var phones = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => PhoneAsync($"cid_crowd_{i}")));
+        Assert.Equal(20, (await TunnelAsync()).DataConnections.Count);
+        Assert.Equal(20, phones.Select(p => Convert.ToBase64String(p.Channel.PublicKey)).Distinct().Count());
+        await Task.WhenAll(phones.Select((p, i) => p.Channel.SendTextAsync($"{{\"type\":\"session\",\"message\":{{\"type\":\"ping\",\"requestId\":\"c{i}\"}}}}").AsTask()));
+        for (var i = 0; i < phones.Length; i++)
+        {
+            var pong = await NextAsync(phones[i].Channel, f => ProtocolClient.Payload(f, "pong") is not null);
+            Assert.Equal($"c{i}", ProtocolClient.Payload(pong, "pong")!["requestId"]!.GetValue<string>());
+        }
+        foreach (var phone in phones) phone.Channel.Close();
+    }
+
+    [Fact]
+    public async Task The_daemon_stopping_closes_its_phones_1012()
+    {
+        var (phone, _) = await PhoneAsync("cid_left_behind");
+        await _daemon.Server.StopAsync();
+        Assert.Equal(1012, (await phone.Closed.WaitAsync(Wait)).Code);
+    }
+
+    public static TheoryData<string> RelayedAttacks => new() { "low-order-key", "replayed-frame", "tampered-frame" };
+
+    [Theory]
+    [MemberData(nameof(RelayedAttacks))]
+    public async Task Attacks_through_the_relay_end_the_connection_and_run_nothing(string attack)
+    {
+        var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{_relay.Listen.Port}/ws?serverId={_daemon.Server.Identity.ServerId.Value}&role=client&v=2"), CancellationToken.None);
+        await using var raw = new WebSocketFrameTransport(socket, 1 << 20, 64, 64);
+        var cwd = _daemon.TestHome.PathIn("attacked");
+        Directory.CreateDirectory(cwd);
+        var command = new JsonObject
+        {
+            ["type"] = "session",
+            ["message"] = new JsonObject { ["type"] = "create_agent_request", ["requestId"] = "evil", ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = cwd } },
+        }.ToJsonString();
+        var hello = "{\"type\":\"hello\",\"clientId\":\"cid_attacker\",\"clientType\":\"mobile\",\"protocolVersion\":1}";
+
+        if (attack == "low-order-key")
+        {
+            // The all-zero key: tweetnacl would derive a constant, public key; anyone could then encrypt commands.
+            await raw.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.HelloFrame(new byte[32])));
+            var constant = Convert.FromHexString("351f86faa3b988468a850122b65b0acece9c4826806aeee63de9c0da2bd7f91e");
+            await raw.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.Encrypt(System.Text.Encoding.UTF8.GetBytes(hello), constant).Frame));
+            await raw.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.Encrypt(System.Text.Encoding.UTF8.GetBytes(command), constant).Frame));
+        }
+        else
+        {
+            var keys = BoxKeyPair.Generate();
+            var shared = NaclBox.SharedKey(_daemon.Server.Identity.KeyPair.PublicKey, keys.SecretKey);
+            await raw.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.HelloFrame(keys.PublicKey)));
+            Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)await raw.Inbound.ReadAsync().AsTask().WaitAsync(Wait)).Value);
+            var helloFrame = E2eeFrames.Encrypt(System.Text.Encoding.UTF8.GetBytes(hello), shared).Frame;
+            await raw.Outbound.WriteAsync(new WireFrame.Text(helloFrame));
+            var commandFrame = E2eeFrames.Encrypt(System.Text.Encoding.UTF8.GetBytes(command), shared).Frame;
+            if (attack == "replayed-frame")
+            {
+                // The hello again (a relay replaying a frame it saw), then the command: the replay ends the connection first.
+                await raw.Outbound.WriteAsync(new WireFrame.Text(helloFrame));
+            }
+            else
+            {
+                var bytes = Convert.FromBase64String(commandFrame);
+                bytes[^1] ^= 0x01;
+                commandFrame = Convert.ToBase64String(bytes);
+            }
+            await raw.Outbound.WriteAsync(new WireFrame.Text(commandFrame));
+        }
+
+        // The daemon closes its data socket (1011); the relay closes the attacker's socket with 1012.
+        Assert.Equal(1012, (await raw.Closed.WaitAsync(Wait)).Code);
+        var (checker, _) = await PhoneAsync("cid_after_attack");
+        await checker.SendTextAsync("{\"type\":\"session\",\"message\":{\"type\":\"fetch_agents_request\",\"requestId\":\"n\"}}");
+        var list = await NextAsync(checker, f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
+        Assert.Empty(ProtocolClient.Payload(list, "fetch_agents_response")!["entries"]!.AsArray());
+        checker.Close();
+    }
+
     private static async Task<(int ExitCode, string StdOut, string StdErr)> RunNodePhoneAsync(string url)
     {
         var script = Path.Combine(RepositoryRoot(), "tests", "interop", "relay-phone.mjs");
