@@ -25,10 +25,10 @@ public sealed class RelayServerTests : IAsyncLifetime
 
     public async Task InitializeAsync() => _relay = await StartRelayAsync(TestLimits);
 
-    private static async Task<RelayServerHost> StartRelayAsync(RelayLimits limits)
+    private static async Task<RelayServerHost> StartRelayAsync(RelayLimits limits, int? outboundQueue = null)
     {
         var settings = PaseoSettings.Load(null);
-        settings = settings with { RelayServer = settings.RelayServer with { Limits = limits } };
+        settings = settings with { RelayServer = settings.RelayServer with { Limits = limits, OutboundQueue = outboundQueue ?? settings.RelayServer.OutboundQueue } };
         var relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, settings, new LoggerConfiguration().CreateLogger());
         await relay.StartAsync();
         return relay;
@@ -246,6 +246,58 @@ public sealed class RelayServerTests : IAsyncLifetime
 
         await using var newer = await ConnectAsync("serverId=srv_v1&role=client&v=1");
         Assert.Equal((1008, "Replaced by new connection"), await client.ExpectCloseAsync());
+    }
+
+    private static async Task<RawSocket> ConnectToAsync(RelayServerHost relay, string query)
+    {
+        var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{relay.Listen.Port}/ws?{query}"), CancellationToken.None);
+        return new RawSocket(socket);
+    }
+
+    private static Task<int> RoomCountAsync(RelayServerHost relay) =>
+        relay.App.Services.GetRequiredService<Akka.Hosting.IRequiredActor<RelayRoomsKey>>().ActorRef
+            .Ask<int>(RelayRoomProtocol.GetRoomCount.Instance, TimeSpan.FromSeconds(5));
+
+    [Fact]
+    public async Task Rooms_are_bounded_and_an_empty_room_is_forgotten()
+    {
+        await using var relay = await StartRelayAsync(TestLimits with { MaxRooms = 2, IdleRoomTimeout = TimeSpan.FromMilliseconds(200) });
+        await using var one = await ConnectToAsync(relay, "serverId=room_1&role=server&v=2");
+        await one.ReceiveTextAsync();
+        await using var two = await ConnectToAsync(relay, "serverId=room_2&role=server&v=2");
+        await two.ReceiveTextAsync();
+        await using var three = await ConnectToAsync(relay, "serverId=room_3&role=server&v=2");
+        Assert.Equal((1013, "Relay full"), await three.ExpectCloseAsync());
+
+        // The first room empties and is forgotten after its idle timeout: a new room fits again.
+        await one.CloseAsync();
+        await Eventually.HoldsAsync(async () => await RoomCountAsync(relay) == 1, "the empty room to be forgotten");
+        await using var four = await ConnectToAsync(relay, "serverId=room_4&role=server&v=2");
+        Assert.Equal("{\"type\":\"sync\",\"connectionIds\":[]}", await four.ReceiveTextAsync());
+    }
+
+    [Fact]
+    public async Task A_phone_that_does_not_read_is_closed_too_slow()
+    {
+        await using var relay = await StartRelayAsync(TestLimits, outboundQueue: 4);
+        await using var slow = await ConnectToAsync(relay, "serverId=srv_slow&role=client&v=2&connectionId=conn_s");
+        await using var data = await ConnectToAsync(relay, "serverId=srv_slow&role=server&v=2&connectionId=conn_s");
+        await Eventually.HoldsAsync(async () => (await relay.App.Services.GetRequiredService<Akka.Hosting.IRequiredActor<RelayRoomsKey>>().ActorRef
+            .Ask<RelayRoomProtocol.RoomState>(new RelayRoomProtocol.InspectRoom(new RelayRoomId("srv_slow", 2)), TimeSpan.FromSeconds(5))).DataSockets.ContainsKey("conn_s"), "both sockets");
+
+        // 200 KiB frames to a phone that reads nothing: socket buffers fill, then its 4-frame queue, then it is closed
+        // (and, as its connection's last client, that closes the daemon's data socket too: sends then fail).
+        var big = new string('y', 200 * 1024);
+        try
+        {
+            for (var sent = 0; sent < 2000; sent++) await data.SendTextAsync(big);
+        }
+        catch (WebSocketException)
+        {
+            // The data socket was closed after the phone: expected.
+        }
+        Assert.Equal((1013, "Too slow"), await slow.ExpectCloseAsync());
     }
 
     /// <summary>A raw relay peer: text and binary frames, and the close it receives.</summary>
