@@ -102,13 +102,7 @@ public sealed class DaemonServer : IAsyncDisposable
         var info = new PaseoGuardianProtocol.ServerInfo(identity.ServerId, Environment.MachineName, Version, config.Listen.ToString(), time.GetUtcNow());
         builder.Services.AddAkka("paseo", (akka, _) =>
         {
-            akka.AddHoconFile(settings.ShippedHoconPath, HoconAddMode.Append);
-            if (settings.OverrideHoconPath is { } overridePath) akka.AddHoconFile(overridePath, HoconAddMode.Prepend);
-            akka.ConfigureLoggers(loggers =>
-            {
-                loggers.ClearLoggers();
-                loggers.AddLoggerFactory();
-            });
+            settings.ConfigureAkka(akka);
             akka.WithPaseoActors(new PaseoActorsOptions(
                 info, identity, config.Home.AgentsDir,
                 new Dictionary<string, IAgentProvider> { [MockProvider.Id] = new MockProvider() },

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using Akka.Hosting;
 using Paseo.Actors.Agents;
 using Paseo.Actors.Relay.Handshake;
 using Paseo.Actors.RelayServer;
@@ -99,6 +100,18 @@ public sealed record PaseoSettings(
         {
             throw new ConfigException($"{overridePath ?? shipped}: invalid paseo settings: {e.Message}");
         }
+    }
+
+    /// <summary>The actor system's configuration in both processes (daemon, relay): shipped paseo.hocon, then the override, Serilog logging.</summary>
+    public void ConfigureAkka(AkkaConfigurationBuilder akka)
+    {
+        akka.AddHoconFile(ShippedHoconPath, HoconAddMode.Append);
+        if (OverrideHoconPath is { } overridePath) akka.AddHoconFile(overridePath, HoconAddMode.Prepend);
+        akka.ConfigureLoggers(loggers =>
+        {
+            loggers.ClearLoggers();
+            loggers.AddLoggerFactory();
+        });
     }
 
     private static RelayServerSettings ReadRelayServer(Config relay) => new(

@@ -65,13 +65,7 @@ public sealed class RelayServerHost : IAsyncDisposable
         });
         builder.Services.AddAkka("paseo-relay", (akka, _) =>
         {
-            akka.AddHoconFile(settings.ShippedHoconPath, HoconAddMode.Append);
-            if (settings.OverrideHoconPath is { } overridePath) akka.AddHoconFile(overridePath, HoconAddMode.Prepend);
-            akka.ConfigureLoggers(loggers =>
-            {
-                loggers.ClearLoggers();
-                loggers.AddLoggerFactory();
-            });
+            settings.ConfigureAkka(akka);
             akka.WithActors((system, registry) =>
                 registry.Register<RelayRoomsKey>(system.ActorOf(RelayRooms.Props(settings.RelayServer.Limits, time), "relay-rooms")));
         });

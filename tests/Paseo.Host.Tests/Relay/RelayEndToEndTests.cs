@@ -56,18 +56,8 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         var channel = E2eeClientChannel.Start(transport, Convert.ToBase64String(_daemon.Server.Identity.KeyPair.PublicKey));
         await channel.SendTextAsync($"{{\"type\":\"hello\",\"clientId\":\"{clientId}\",\"clientType\":\"mobile\",\"protocolVersion\":1}}");
         await channel.Opened.WaitAsync(Wait);
-        var info = await NextAsync(channel, f => ProtocolClient.Payload(f, "status")?["status"]?.GetValue<string>() == "server_info");
+        var info = await channel.NextAsync(f => ProtocolClient.Payload(f, "status")?["status"]?.GetValue<string>() == "server_info");
         return (channel, ProtocolClient.Payload(info, "status")!);
-    }
-
-    private static async Task<JsonObject> NextAsync(E2eeClientChannel channel, Func<JsonObject, bool> predicate)
-    {
-        while (true)
-        {
-            var message = await channel.Messages.ReadAsync().AsTask().WaitAsync(Wait);
-            var frame = (JsonObject)JsonNode.Parse(message.Text)!;
-            if (predicate(frame)) return frame;
-        }
     }
 
     [Fact]
@@ -93,7 +83,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         var completed = false;
         while (created is null || !completed)
         {
-            var frame = await NextAsync(phone, _ => true);
+            var frame = await phone.NextAsync(_ => true);
             if (ProtocolClient.Payload(frame, "status")?["requestId"]?.GetValue<string>() == "r1") created = frame;
             if (ProtocolClient.Payload(frame, "agent_stream")?["event"]?["type"]?.GetValue<string>() == "turn_completed") completed = true;
         }
@@ -116,7 +106,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
             await phones[i].SendTextAsync($"{{\"type\":\"session\",\"message\":{{\"type\":\"ping\",\"requestId\":\"p{i}\"}}}}");
         for (var i = 0; i < phones.Count; i++)
         {
-            var pong = await NextAsync(phones[i], f => ProtocolClient.Payload(f, "pong") is not null);
+            var pong = await phones[i].NextAsync(f => ProtocolClient.Payload(f, "pong") is not null);
             Assert.Equal($"p{i}", ProtocolClient.Payload(pong, "pong")!["requestId"]!.GetValue<string>());
         }
         foreach (var phone in phones) phone.Close();
@@ -158,7 +148,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
 
         // What the daemon sends to the phone, the attacker receives too: base64 ciphertext, never JSON.
         await phone.SendTextAsync("{\"type\":\"session\",\"message\":{\"type\":\"fetch_agents_request\",\"requestId\":\"secret\"}}");
-        await NextAsync(phone, f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
+        await phone.NextAsync(f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
         var seen = (WireFrame.Text)await eavesdrop.Inbound.ReadAsync().AsTask().WaitAsync(Wait);
         Assert.IsType<InboundFrame.Ciphertext>(E2eeFrames.Classify(seen.Value));
         Assert.DoesNotContain("fetch_agents_response", seen.Value);
@@ -177,7 +167,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
 
         var (checker, _) = await PhoneAsync("cid_checker");
         await checker.SendTextAsync("{\"type\":\"session\",\"message\":{\"type\":\"fetch_agents_request\",\"requestId\":\"count\"}}");
-        var list = await NextAsync(checker, f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
+        var list = await checker.NextAsync(f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
         Assert.Empty(ProtocolClient.Payload(list, "fetch_agents_response")!["entries"]!.AsArray());
         checker.Close();
     }
@@ -232,7 +222,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         await Task.WhenAll(phones.Select((p, i) => p.Channel.SendTextAsync($"{{\"type\":\"session\",\"message\":{{\"type\":\"ping\",\"requestId\":\"c{i}\"}}}}").AsTask()));
         for (var i = 0; i < phones.Length; i++)
         {
-            var pong = await NextAsync(phones[i].Channel, f => ProtocolClient.Payload(f, "pong") is not null);
+            var pong = await phones[i].Channel.NextAsync(f => ProtocolClient.Payload(f, "pong") is not null);
             Assert.Equal($"c{i}", ProtocolClient.Payload(pong, "pong")!["requestId"]!.GetValue<string>());
         }
         foreach (var phone in phones) phone.Channel.Close();
@@ -299,7 +289,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         Assert.Equal(1012, (await raw.Closed.WaitAsync(Wait)).Code);
         var (checker, _) = await PhoneAsync("cid_after_attack");
         await checker.SendTextAsync("{\"type\":\"session\",\"message\":{\"type\":\"fetch_agents_request\",\"requestId\":\"n\"}}");
-        var list = await NextAsync(checker, f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
+        var list = await checker.NextAsync(f => ProtocolClient.Payload(f, "fetch_agents_response") is not null);
         Assert.Empty(ProtocolClient.Payload(list, "fetch_agents_response")!["entries"]!.AsArray());
         checker.Close();
     }

@@ -36,16 +36,6 @@ public sealed class RelayedSessionTests : IAsyncLifetime
         return E2eeClientChannel.Start(clientEnd, Convert.ToBase64String(keys.PublicKey));
     }
 
-    private static async Task<JsonObject> NextAsync(E2eeClientChannel channel, Func<JsonObject, bool> predicate)
-    {
-        while (true)
-        {
-            var message = await channel.Messages.ReadAsync().AsTask().WaitAsync(Wait);
-            var frame = (JsonObject)JsonNode.Parse(message.Text)!;
-            if (predicate(frame)) return frame;
-        }
-    }
-
     [Fact]
     public async Task Hello_and_agent_requests_work_through_the_encrypted_channel()
     {
@@ -53,7 +43,7 @@ public sealed class RelayedSessionTests : IAsyncLifetime
         await channel.SendTextAsync("{\"type\":\"hello\",\"clientId\":\"cid_phone\",\"clientType\":\"mobile\",\"protocolVersion\":1}");
         await channel.Opened.WaitAsync(Wait);
 
-        var info = await NextAsync(channel, f => ProtocolClient.Payload(f, "status")?["status"]?.GetValue<string>() == "server_info");
+        var info = await channel.NextAsync(f => ProtocolClient.Payload(f, "status")?["status"]?.GetValue<string>() == "server_info");
         Assert.Equal(_daemon.Server.Identity.ServerId.Value, ProtocolClient.Payload(info, "status")!["serverId"]!.GetValue<string>());
 
         var cwd = _daemon.TestHome.PathIn("phone-project");
@@ -67,12 +57,12 @@ public sealed class RelayedSessionTests : IAsyncLifetime
                 ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = cwd }, ["initialPrompt"] = "from the phone",
             },
         }.ToJsonString());
-        var created = await NextAsync(channel, f => ProtocolClient.Payload(f, "status")?["requestId"]?.GetValue<string>() == "r-phone");
+        var created = await channel.NextAsync(f => ProtocolClient.Payload(f, "status")?["requestId"]?.GetValue<string>() == "r-phone");
         Assert.Equal("agent_created", ProtocolClient.Payload(created, "status")!["status"]!.GetValue<string>());
         WireShapes.Snapshot(ProtocolClient.Payload(created, "status")!["agent"]);
 
         await channel.SendTextAsync("{\"type\":\"ping\"}");
-        Assert.Equal("{\"type\":\"pong\"}", (await NextAsync(channel, f => f["type"]!.GetValue<string>() == "pong")).ToJsonString());
+        Assert.Equal("{\"type\":\"pong\"}", (await channel.NextAsync(f => f["type"]!.GetValue<string>() == "pong")).ToJsonString());
     }
 
     [Fact]
