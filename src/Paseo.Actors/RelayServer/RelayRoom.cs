@@ -25,6 +25,7 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
     private readonly Dictionary<string, Socket> _data = [];
     private readonly Dictionary<string, List<Socket>> _clients = [];
     private readonly Dictionary<string, ConnectionBuffer> _buffers = [];
+    private readonly HashSet<int> _held = [];   // phones not read until their daemon socket has room
     private Socket? _control;   // v2
     private Socket? _v1Server;  // v1
     private Socket? _v1Client;  // v1
@@ -44,6 +45,14 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
         Receive<FrameIn>(OnFrame);
         Receive<SocketEnded>(ended => { if (_sockets.TryGetValue(ended.Socket, out var socket)) Depart(socket); });
         Receive<NudgeDue>(OnNudge);
+        Receive<DaemonHasRoom>(room =>
+        {
+            _held.Remove(room.Phone);
+            if (!_sockets.TryGetValue(room.Phone, out var phone)) return;
+            if (_sockets.TryGetValue(room.Daemon, out var daemon) && _data.GetValueOrDefault(phone.ConnectionId!) == daemon)
+                OnFrame(new FrameIn(room.Phone, room.Frame));
+            else ReadNext(phone);
+        });
         Receive<ControlUnresponsive>(unresponsive =>
         {
             if (HasClient(unresponsive.ConnectionId) && !_data.ContainsKey(unresponsive.ConnectionId) && _control is { } control)
@@ -55,7 +64,8 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
             _data.ToDictionary(d => d.Key, d => d.Value.Id),
             _clients.ToDictionary(c => c.Key, c => c.Value.Count),
             _buffers.ToDictionary(b => b.Key, b => b.Value.Frames.Count),
-            _buffers.ToDictionary(b => b.Key, b => b.Value.Dropped))));
+            _buffers.ToDictionary(b => b.Key, b => b.Value.Dropped),
+            _held.Count)));
         Receive<IdleTimeout>(_ =>
         {
             // The parent forgets the room first, so no new socket is sent to a room that is stopping.
@@ -156,7 +166,18 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
         }
         else if (from.Role == Role.Client)
         {
-            if (_data.TryGetValue(from.ConnectionId!, out var data)) Send(data, frame.Frame);
+            if (_data.TryGetValue(from.ConnectionId!, out var data))
+            {
+                if (!data.Transport.Outbound.TryWrite(frame.Frame) && !data.Transport.Closed.IsCompleted)
+                {
+                    // Back-pressure, not a disconnect: the phone is not read again until the daemon's socket has room.
+                    var (phone, daemon, held) = (from.Id, data.Id, frame.Frame);
+                    _held.Add(phone);
+                    data.Transport.Outbound.WaitToWriteAsync().AsTask().PipeTo(Self,
+                        success: _ => new DaemonHasRoom(phone, daemon, held), failure: _ => new DaemonHasRoom(phone, daemon, held));
+                    return;
+                }
+            }
             else Buffer(from.ConnectionId!, frame.Frame);
         }
         else if (from.ConnectionId is { } connectionId && _clients.TryGetValue(connectionId, out var clients))
@@ -313,6 +334,9 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
     private sealed record FrameIn(int Socket, WireFrame Frame) : INoSerializationVerificationNeeded;
 
     private sealed record SocketEnded(int Socket) : INoSerializationVerificationNeeded;
+
+    /// <summary>The daemon's data socket can take frames again: the held frame goes first, then the phone is read again.</summary>
+    private sealed record DaemonHasRoom(int Phone, int Daemon, WireFrame Frame) : INoSerializationVerificationNeeded;
 
     private sealed record NudgeDue(string ConnectionId, int Socket) : INoSerializationVerificationNeeded;
 

@@ -42,10 +42,11 @@ public static class RelayRoomProtocol
     public sealed record InspectRoom(RelayRoomId Room);
 
     /// <param name="DataSockets">connectionId → the id of its daemon data socket (a replacement changes it).</param>
+    /// <param name="HeldPhones">Phones whose reading is paused because their daemon socket is full (back-pressure).</param>
     public sealed record RoomState(int Sockets, bool HasControl, IReadOnlyDictionary<string, int> DataSockets, IReadOnlyDictionary<string, int> ClientSockets,
-        IReadOnlyDictionary<string, int> BufferedFrames, IReadOnlyDictionary<string, long> DroppedFrames)
+        IReadOnlyDictionary<string, int> BufferedFrames, IReadOnlyDictionary<string, long> DroppedFrames, int HeldPhones)
     {
-        public static readonly RoomState Empty = new(0, false, new Dictionary<string, int>(), new Dictionary<string, int>(), new Dictionary<string, int>(), new Dictionary<string, long>());
+        public static readonly RoomState Empty = new(0, false, new Dictionary<string, int>(), new Dictionary<string, int>(), new Dictionary<string, int>(), new Dictionary<string, long>(), 0);
     }
 
     public sealed record GetRoomCount

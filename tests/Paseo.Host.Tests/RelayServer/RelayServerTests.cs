@@ -300,6 +300,28 @@ public sealed class RelayServerTests : IAsyncLifetime
         Assert.Equal((1013, "Too slow"), await slow.ExpectCloseAsync());
     }
 
+    [Fact]
+    public async Task A_phone_faster_than_its_daemon_is_slowed_down_not_disconnected()
+    {
+        await using var relay = await StartRelayAsync(TestLimits, outboundQueue: 4);
+        await using var phone = await ConnectToAsync(relay, "serverId=srv_fast&role=client&v=2&connectionId=conn_f");
+        await using var daemon = await ConnectToAsync(relay, "serverId=srv_fast&role=server&v=2&connectionId=conn_f");
+        var rooms = relay.App.Services.GetRequiredService<Akka.Hosting.IRequiredActor<RelayRoomsKey>>().ActorRef;
+        Task<RelayRoomProtocol.RoomState> State() => rooms.Ask<RelayRoomProtocol.RoomState>(new RelayRoomProtocol.InspectRoom(new RelayRoomId("srv_fast", 2)), TimeSpan.FromSeconds(5));
+        await Eventually.HoldsAsync(async () => (await State()).DataSockets.ContainsKey("conn_f"), "both sockets");
+
+        // The daemon reads nothing while the phone floods: the relay stops reading the phone instead of closing anyone.
+        const int Frames = 150;
+        var chunk = new string('z', 100 * 1024);
+        var flood = Task.Run(async () => { for (var i = 0; i < Frames; i++) await phone.SendTextAsync(i + ":" + chunk); });
+        await Eventually.HoldsAsync(async () => (await State()).HeldPhones == 1, "the relay to hold the phone back");
+
+        for (var i = 0; i < Frames; i++) Assert.StartsWith(i + ":", await daemon.ReceiveTextAsync());
+        await flood;
+        await phone.SendTextAsync("still open");
+        Assert.Equal("still open", await daemon.ReceiveTextAsync());
+    }
+
     /// <summary>A raw relay peer: text and binary frames, and the close it receives.</summary>
     private sealed class RawSocket(ClientWebSocket socket) : IAsyncDisposable
     {
