@@ -24,7 +24,7 @@ public static class RelayDriver
         var rate = int.Parse(Arg("--rate", "1000"));
         var seconds = int.Parse(Arg("--seconds", "10"));
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; {rate} frames/s in total, {seconds} s per run");
-        var rows = new List<string> { "target,phones,handshake_p50_ms,handshake_p99_ms,rtt_p50_ms,rtt_p99_ms,frames_per_s,relay_rss_mib,daemon_rss_mib" };
+        var rows = new List<string> { "target,phones,handshake_p50_ms,handshake_p99_ms,rtt_p50_ms,rtt_p99_ms,frames_per_s,relay_rss_mib,daemon_rss_mib,relay_idle_rss_mib,relay_base_rss_mib" };
         foreach (var n in counts)
         {
             rows.Add(await RelayRunAsync(n, rate, seconds));
@@ -89,6 +89,7 @@ public static class RelayDriver
             var serverId = (await File.ReadAllTextAsync(Path.Combine(home, "server-id"))).Trim();
             var daemonKey = keyFile["publicKeyB64"]!.GetValue<string>();
 
+            var relayBase = relay.RssMiB();
             var handshakes = new List<double>();
             var channels = new List<E2eeClientChannel>();
             for (var i = 0; i < phones; i++)
@@ -103,12 +104,14 @@ public static class RelayDriver
                 handshakes.Add(watch.Elapsed.TotalMilliseconds);
                 channels.Add(channel);
             }
+            // Idle: every phone attached, nothing sent yet.
+            var relayIdle = relay.RssMiB();
             var (rtts, fps) = await PingLoadAsync(channels, rate, seconds);
             var relayRss = relay.RssMiB();
             var daemonRss = daemon.RssMiB();
-            Console.WriteLine($"relay  N={phones,4}: handshake p50 {P(handshakes, 0.5):0.0} ms p99 {P(handshakes, 0.99):0.0} ms; rtt p50 {P(rtts, 0.5):0.00} ms p99 {P(rtts, 0.99):0.00} ms; {fps:0} frames/s; RSS relay {relayRss} MiB, daemon {daemonRss} MiB");
+            Console.WriteLine($"relay  N={phones,4}: handshake p50 {P(handshakes, 0.5):0.0} ms p99 {P(handshakes, 0.99):0.0} ms; rtt p50 {P(rtts, 0.5):0.00} ms p99 {P(rtts, 0.99):0.00} ms; {fps:0} frames/s; RSS relay {relayRss} MiB (idle {relayIdle}, empty {relayBase}), daemon {daemonRss} MiB");
             foreach (var channel in channels) channel.Close();
-            return $"relay,{phones},{P(handshakes, 0.5):0.0},{P(handshakes, 0.99):0.0},{P(rtts, 0.5):0.00},{P(rtts, 0.99):0.00},{fps:0},{relayRss},{daemonRss}";
+            return $"relay,{phones},{P(handshakes, 0.5):0.0},{P(handshakes, 0.99):0.0},{P(rtts, 0.5):0.00},{P(rtts, 0.99):0.00},{fps:0},{relayRss},{daemonRss},{relayIdle},{relayBase}";
         }
         finally
         {
@@ -223,7 +226,7 @@ public static class RelayDriver
         var fps = rtts.Count / Stopwatch.GetElapsedTime(start).TotalSeconds;
         Console.WriteLine($"echo   N={phones,4}: rtt p50 {P(rtts, 0.5):0.00} ms p99 {P(rtts, 0.99):0.00} ms; {fps:0} frames/s");
         foreach (var socket in sockets) socket.Abort();
-        return $"echo,{phones},,,{P(rtts, 0.5):0.00},{P(rtts, 0.99):0.00},{fps:0},,";
+        return $"echo,{phones},,,{P(rtts, 0.5):0.00},{P(rtts, 0.99):0.00},{fps:0},,,,";
     }
 
     private static async Task WaitForAsync(E2eeClientChannel channel, string status, TimeSpan timeout)
