@@ -182,8 +182,17 @@ public static class DaemonRunner
         }
         catch (Exception e)
         {
+            // An Akka setting that paseo.hocon got wrong surfaces while the actor system starts, wrapped in reflection
+            // exceptions: report the real cause, as the configuration error it is.
+            if (e.GetBaseException() is ArgumentException or Akka.Configuration.ConfigurationException && e.ToString().Contains("akka.", StringComparison.Ordinal))
+            {
+                var message = $"{settings.OverrideHoconPath ?? settings.ShippedHoconPath}: invalid Akka setting: {e.GetBaseException().Message}";
+                logger.Error("{Message}", message);
+                await stderr.WriteLineAsync($"paseo: {message}");
+                return ConfigException.ExitCode;
+            }
             logger.Fatal(e, "The daemon failed");
-            await stderr.WriteLineAsync($"paseo: the daemon failed: {e.Message}");
+            await stderr.WriteLineAsync($"paseo: the daemon failed: {e.GetBaseException().Message}");
             return 1;
         }
         finally

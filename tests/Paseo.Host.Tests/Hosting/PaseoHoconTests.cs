@@ -42,4 +42,15 @@ public sealed class PaseoHoconTests
         var error = Assert.Throws<Paseo.Transport.Configuration.ConfigException>(() => PaseoSettings.Load(home.Home));
         Assert.Contains(expected, error.Message);
     }
+
+    [Fact]
+    public async Task A_bad_akka_setting_stops_the_daemon_with_exit_2_naming_the_file_and_key()
+    {
+        using var home = new TestHome(extraHocon: "akka.scheduler.tick-duration = 1ms\n");
+        var result = await PaseoBinary.RunAsync(PaseoBinary.CleanEnvironment(home), "daemon", "start", "--foreground", "--port", "0");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"paseo: {home.Home.HoconOverride}: invalid Akka setting", result.StdErr);
+        Assert.Contains("akka.scheduler.tick-duration", result.StdErr);
+        Assert.False(File.Exists(home.Home.PidFile));
+    }
 }
