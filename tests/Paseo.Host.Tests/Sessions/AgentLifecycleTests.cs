@@ -163,6 +163,8 @@ public sealed class AgentLifecycleTests : IAsyncLifetime
         var projected = await TimelineAsync(agentId);
         var tool = projected["entries"]!.AsArray().Single(e => e!["item"]!["type"]!.GetValue<string>() == "tool_call")!;
         Assert.Equal(toolStatus, tool["item"]!["status"]!.GetValue<string>());
+        // Every stream event of the flow (permission_requested/resolved, turn_*, attention) in the clients' shape.
+        foreach (var payload in _client.Received.Select(f => ProtocolClient.Payload(f, "agent_stream")).OfType<JsonObject>()) WireShapes.StreamPayload(payload);
     }
 
     [Fact]

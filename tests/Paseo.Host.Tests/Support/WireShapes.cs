@@ -37,6 +37,11 @@ public static class WireShapes
             Assert.False(agent.ContainsKey(key) && agent[key] is null, $"snapshot key {key} must be absent rather than null");
         if (agent["labels"] is JsonObject labels) foreach (var (_, v) in labels) Assert.Equal(JsonValueKind.String, v!.GetValueKind());
         if (agent["runtimeInfo"] is JsonObject runtime) Assert.True(runtime.ContainsKey("sessionId"), "runtimeInfo.sessionId is required");
+        if (agent["persistence"] is JsonObject persistence)
+        {
+            Assert.Equal(JsonValueKind.String, Kind(persistence, "provider"));
+            Assert.Equal(JsonValueKind.String, Kind(persistence, "sessionId"));
+        }
         if (agent["attentionReason"] is { } reason) Assert.Contains(reason.GetValue<string>(), new[] { "finished", "error", "permission" });
         if (agent["archivedAt"] is { } archived) Assert.Matches(IsoPattern, archived.GetValue<string>());
     }
@@ -109,6 +114,13 @@ public static class WireShapes
             Assert.False(payload.ContainsKey("seq") || payload.ContainsKey("epoch"), "only timeline events carry seq and epoch");
         }
         if (type == "turn_canceled") Assert.Equal(JsonValueKind.String, Kind(streamEvent, "reason"));
+        if (type == "turn_failed") Assert.Equal(JsonValueKind.String, Kind(streamEvent, "error"));
+        if (type == "thread_started") Assert.Equal(JsonValueKind.String, Kind(streamEvent, "sessionId"));
+        if (type == "permission_resolved")
+        {
+            Assert.Equal(JsonValueKind.String, Kind(streamEvent, "requestId"));
+            Assert.Contains(streamEvent["resolution"]!["behavior"]!.GetValue<string>(), new[] { "allow", "deny" });
+        }
         if (type == "attention_required") Assert.True(Kind(streamEvent, "shouldNotify") is JsonValueKind.True or JsonValueKind.False);
         if (type == "permission_requested") PermissionRequest(streamEvent["request"]);
     }
