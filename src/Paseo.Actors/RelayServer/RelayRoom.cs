@@ -36,8 +36,11 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
     /// <summary>1012 (service restart): what Paseo's relay sends a phone whose daemon data socket went away.</summary>
     private const int ServerDisconnected = 1012;
 
-    public RelayRoom(RelayRoomId id, RelayLimits limits, TimeProvider time)
+    private readonly Action<WireFrame>? _tap;
+
+    public RelayRoom(RelayRoomId id, RelayLimits limits, TimeProvider time, Action<WireFrame>? tap = null)
     {
+        _tap = tap;
         _id = id;
         _limits = limits;
         _time = time;
@@ -73,7 +76,8 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(RelayRoomId id, RelayLimits limits, TimeProvider time) => Akka.Actor.Props.Create(() => new RelayRoom(id, limits, time));
+    public static Props Props(RelayRoomId id, RelayLimits limits, TimeProvider time, Action<WireFrame>? tap = null) =>
+        Akka.Actor.Props.Create(() => new RelayRoom(id, limits, time, tap));
 
     protected override void PostStop()
     {
@@ -153,6 +157,7 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
     private void OnFrame(FrameIn frame)
     {
         if (!_sockets.TryGetValue(frame.Socket, out var from)) return;
+        if (from != _control) _tap?.Invoke(frame.Frame);
         if (_id.Version == 1)
         {
             var to = from == _v1Server ? _v1Client : _v1Server;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Paseo.Transport.Channels;
 using static Paseo.Actors.RelayServer.RelayRoomProtocol;
 
 namespace Paseo.Actors.RelayServer;
@@ -14,7 +15,8 @@ public sealed class RelayRooms : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<RelayRoomId, IActorRef> _rooms = [];
 
-    public RelayRooms(RelayLimits limits, TimeProvider time)
+    /// <param name="tap">Sees every frame a room forwards (tests check that it is ciphertext); null in production.</param>
+    public RelayRooms(RelayLimits limits, TimeProvider time, Action<WireFrame>? tap = null)
     {
         Receive<Join>(join =>
         {
@@ -25,7 +27,7 @@ public sealed class RelayRooms : ReceiveActor
                     Sender.Tell(new Refused(1013, "Relay full"));
                     return;
                 }
-                room = Context.ActorOf(RelayRoom.Props(join.Room, limits, time), Uri.EscapeDataString(join.Room.ToString()));
+                room = Context.ActorOf(RelayRoom.Props(join.Room, limits, time, tap), Uri.EscapeDataString(join.Room.ToString()));
                 Context.WatchWith(room, new RoomStopped(join.Room, room));
                 _rooms[join.Room] = room;
             }
@@ -53,7 +55,8 @@ public sealed class RelayRooms : ReceiveActor
         Receive<GetRoomCount>(_ => Sender.Tell(_rooms.Count));
     }
 
-    public static Props Props(RelayLimits limits, TimeProvider time) => Akka.Actor.Props.Create(() => new RelayRooms(limits, time));
+    public static Props Props(RelayLimits limits, TimeProvider time, Action<WireFrame>? tap = null) =>
+        Akka.Actor.Props.Create(() => new RelayRooms(limits, time, tap));
 
     // A room that throws is stopped (its sockets close, peers reconnect); other rooms are untouched.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));

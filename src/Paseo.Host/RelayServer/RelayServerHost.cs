@@ -32,7 +32,9 @@ public sealed class RelayServerHost : IAsyncDisposable
         Listen = listen;
     }
 
-    public static RelayServerHost Build(TcpListenTarget listen, string? tlsCert, string? tlsKey, PaseoSettings settings, Serilog.ILogger logger, TimeProvider? time = null)
+    /// <param name="tap">Sees every frame the rooms forward; for tests that check the relay only ever carries ciphertext.</param>
+    public static RelayServerHost Build(TcpListenTarget listen, string? tlsCert, string? tlsKey, PaseoSettings settings, Serilog.ILogger logger, TimeProvider? time = null,
+        Action<WireFrame>? tap = null)
     {
         time ??= TimeProvider.System;
         X509Certificate2? certificate = null;
@@ -67,7 +69,7 @@ public sealed class RelayServerHost : IAsyncDisposable
         {
             settings.ConfigureAkka(akka);
             akka.WithActors((system, registry) =>
-                registry.Register<RelayRoomsKey>(system.ActorOf(RelayRooms.Props(settings.RelayServer.Limits, time), "relay-rooms")));
+                registry.Register<RelayRoomsKey>(system.ActorOf(RelayRooms.Props(settings.RelayServer.Limits, time, tap), "relay-rooms")));
         });
 
         var app = builder.Build();

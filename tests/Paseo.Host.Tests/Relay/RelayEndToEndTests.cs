@@ -24,10 +24,12 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
     private RelayServerHost _relay = null!;
     private InProcessDaemon _daemon = null!;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<WireFrame> _forwarded = new();
 
     public async Task InitializeAsync()
     {
-        _relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
+        _relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger(),
+            tap: _forwarded.Enqueue);
         await _relay.StartAsync();
         _daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?>
         {
@@ -92,6 +94,21 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         // The phone leaves: the relay tells the daemon, which drops the data socket.
         phone.Close();
         await Eventually.HoldsAsync(async () => (await TunnelAsync()).DataConnections.Count == 0, "the data socket to be closed");
+
+        // Every frame the relay forwarded in both directions: the handshake JSON, else base64 ciphertext of nothing readable.
+        Assert.NotEmpty(_forwarded);
+        foreach (var frame in _forwarded)
+        {
+            var text = Assert.IsType<WireFrame.Text>(frame).Value;
+            var kind = E2eeFrames.Classify(text);
+            Assert.True(kind is InboundFrame.Hello or InboundFrame.Ready or InboundFrame.Ciphertext, text);
+            if (kind is InboundFrame.Ciphertext)
+            {
+                Assert.NotNull(E2eeFrames.DecodeBase64Lenient(text));
+                foreach (var secret in new[] { "over the relay", "create_agent_request", "server_info", "cid_phone_1", cwd })
+                    Assert.DoesNotContain(secret, text);
+            }
+        }
     }
 
     [Fact]
