@@ -114,6 +114,15 @@ public static class PaseoCommandLine
         };
         root.Subcommands.Add(daemon);
 
+        var agents = new AgentCommands(env, stdout, stderr);
+        var host = new Option<string?>("--host") { Description = "Daemon: host:port, tcp://host:port?password=…, unix:///path, or a pairing link (default: PASEO_HOST, the local daemon)" };
+        var all = new Option<bool>("--all", "-a") { Description = "Include archived agents" };
+        var labels = new Option<string[]>("--label") { Description = "Only agents with this label (key=value); repeatable" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Print agent ids only" };
+        var ls = new Command("ls", "List agents") { host, home, all, labels, json, quiet };
+        ls.SetAction(async (pr, _) => await agents.ListAsync(pr.GetValue(host), pr.GetValue(home), pr.GetValue(all), pr.GetValue(labels) ?? [], pr.GetValue(json), pr.GetValue(quiet)));
+        root.Subcommands.Add(ls);
+
         var relayListen = new Option<string?>("--listen") { Description = $"host:port to listen on (default {RelayServer.RelayRunner.DefaultListen}; 0.0.0.0:PORT for a public relay)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for wss://" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };

@@ -42,7 +42,7 @@ public sealed class InProcessDaemon : IAsyncDisposable
 
     public HttpClient Http()
     {
-        var (client, baseUri) = Cli.DaemonProbe.ClientFor(Listen, TimeSpan.FromSeconds(10));
+        var (client, baseUri) = Paseo.Host.Cli.DaemonProbe.ClientFor(Listen, TimeSpan.FromSeconds(10));
         client.BaseAddress = baseUri;
         return client;
     }
