@@ -4,7 +4,7 @@ using Paseo.Transport.Configuration;
 
 namespace Paseo.Host.Cli;
 
-/// <summary>The `paseo` command tree. Daemon management now; agent commands join it with the CLI issue.</summary>
+/// <summary>The `paseo` command tree: daemon management, the relay server, and the agent commands (<see cref="AgentCommandLine"/>).</summary>
 public static class PaseoCommandLine
 {
     public static RootCommand Build(IReadOnlyDictionary<string, string?> env, TextWriter stdout, TextWriter stderr, TextReader stdin)
@@ -114,14 +114,14 @@ public static class PaseoCommandLine
         };
         root.Subcommands.Add(daemon);
 
-        var agents = new AgentCommands(env, stdout, stderr);
-        var host = new Option<string?>("--host") { Description = "Daemon: host:port, tcp://host:port?password=…, unix:///path, or a pairing link (default: PASEO_HOST, the local daemon)" };
-        var all = new Option<bool>("--all", "-a") { Description = "Include archived agents" };
-        var labels = new Option<string[]>("--label") { Description = "Only agents with this label (key=value); repeatable" };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "Print agent ids only" };
-        var ls = new Command("ls", "List agents") { host, home, all, labels, json, quiet };
-        ls.SetAction(async (pr, _) => await agents.ListAsync(pr.GetValue(host), pr.GetValue(home), pr.GetValue(all), pr.GetValue(labels) ?? [], pr.GetValue(json), pr.GetValue(quiet)));
-        root.Subcommands.Add(ls);
+        var agentCommands = new AgentCommandLine(env, stdout, stderr, home);
+        foreach (var command in agentCommands.TopLevel()) root.Subcommands.Add(command);
+        var agentGroup = new Command("agent", "Agent commands (each also exists at the top level), and `agent mode`");
+        foreach (var command in agentCommands.TopLevel()) agentGroup.Subcommands.Add(command);
+        agentGroup.Subcommands.Add(agentCommands.Mode());
+        root.Subcommands.Add(agentGroup);
+        root.Subcommands.Add(agentCommands.Permit());
+        root.Subcommands.Add(agentCommands.Provider());
 
         var relayListen = new Option<string?>("--listen") { Description = $"host:port to listen on (default {RelayServer.RelayRunner.DefaultListen}; 0.0.0.0:PORT for a public relay)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for wss://" };

@@ -26,7 +26,15 @@ public sealed class DaemonClient : IAsyncDisposable
     private readonly Func<string, ValueTask> _send;
     private readonly ChannelReader<string> _incoming;
     private readonly Func<ValueTask> _close;
-    private readonly List<JsonObject> _pushes = [];
+    private readonly Dictionary<string, TaskCompletionSource<JsonObject>> _waiting = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource<JsonObject> _serverInfo = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Channel<JsonObject> _pushes = Channel.CreateBounded<JsonObject>(new BoundedChannelOptions(PushBacklog)
+    {
+        FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true,
+    });
+    private const int PushBacklog = 4096;
+    // Frames read off the socket but not yet dispatched; a full queue stops reading the socket (back-pressure, not loss).
+    private const int IncomingBacklog = 1024;
 
     public JsonObject ServerInfo { get; private set; } = null!;
 
@@ -35,6 +43,7 @@ public sealed class DaemonClient : IAsyncDisposable
         _send = send;
         _incoming = incoming;
         _close = close;
+        _ = DispatchAsync();
     }
 
     public static async Task<DaemonClient> ConnectAsync(DaemonTarget target, string clientId, string appVersion, TimeSpan timeout, CancellationToken cancellationToken = default)
@@ -61,8 +70,7 @@ public sealed class DaemonClient : IAsyncDisposable
         }.ToJsonString());
         try
         {
-            var info = await client.NextAsync(f => f["message"]?["payload"]?["status"]?.GetValue<string>() == "server_info", deadline.Token);
-            client.ServerInfo = (JsonObject)info["message"]!["payload"]!;
+            client.ServerInfo = await client._serverInfo.Task.WaitAsync(deadline.Token);
         }
         catch (Exception e) when (e is OperationCanceledException or ChannelClosedException or E2eeChannelException)
         {
@@ -104,7 +112,7 @@ public sealed class DaemonClient : IAsyncDisposable
         }
         await socket.ConnectAsync(uri, invoker, cancellationToken);
         var transport = new WebSocketFrameTransport(socket, 64 * 1024 * 1024, 256, 256);
-        var incoming = Channel.CreateUnbounded<string>();
+        var incoming = Channel.CreateBounded<string>(IncomingBacklog);
         _ = Task.Run(async () =>
         {
             await foreach (var frame in transport.Inbound.ReadAllAsync())
@@ -130,7 +138,7 @@ public sealed class DaemonClient : IAsyncDisposable
         await socket.ConnectAsync(new Uri($"{(tls ? "wss" : "ws")}://{offer.RelayEndpoint}/ws?serverId={Uri.EscapeDataString(offer.ServerId)}&role=client&v=2"), cancellationToken);
         var transport = new WebSocketFrameTransport(socket, 64 * 1024 * 1024, 256, 256);
         var channel = E2eeClientChannel.Start(transport, offer.DaemonPublicKeyB64);
-        var incoming = Channel.CreateUnbounded<string>();
+        var incoming = Channel.CreateBounded<string>(IncomingBacklog);
         _ = Task.Run(async () =>
         {
             try
@@ -147,40 +155,105 @@ public sealed class DaemonClient : IAsyncDisposable
         return new DaemonClient(text => channel.SendTextAsync(text), incoming.Reader, async () => await channel.DisposeAsync());
     }
 
-    /// <summary>Sends a session request and returns the payload of the reply with its requestId; rpc_error throws.</summary>
-    public async Task<JsonObject> RequestAsync(string type, JsonObject? fields, TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Sends a session request and returns the payload of the first message that carries its requestId; rpc_error throws.
+    /// <paramref name="requestId"/> is for messages whose id is not the client's (agent_permission_response uses the permission's).
+    /// </summary>
+    public async Task<JsonObject> RequestAsync(string type, JsonObject? fields, TimeSpan timeout, CancellationToken cancellationToken = default, string? requestId = null)
     {
-        var requestId = Guid.NewGuid().ToString("D");
+        requestId ??= Guid.NewGuid().ToString("D");
         var message = new JsonObject { ["type"] = type, ["requestId"] = requestId };
         if (fields is not null) foreach (var (k, v) in fields) message[k] = v?.DeepClone();
-        await _send(new JsonObject { ["type"] = "session", ["message"] = message }.ToJsonString());
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
-        JsonObject reply;
+        var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waiting) _waiting[requestId] = reply;
         try
         {
-            reply = await NextAsync(f => f["message"]?["payload"]?["requestId"] is JsonValue id && id.TryGetValue<string>(out var r) && r == requestId, deadline.Token);
+            await _send(new JsonObject { ["type"] = "session", ["message"] = message }.ToJsonString());
+            JsonObject frame;
+            try
+            {
+                frame = await reply.Task.WaitAsync(timeout, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                throw new DaemonRequestException("TIMEOUT", $"the daemon did not answer {type} within {timeout.TotalSeconds:0} s");
+            }
+            catch (ChannelClosedException)
+            {
+                throw new DaemonRequestException("CONNECTION_LOST", $"the connection to the daemon closed before it answered {type}");
+            }
+            var payload = (JsonObject)frame["message"]!["payload"]!;
+            if (frame["message"]!["type"]!.GetValue<string>() == "rpc_error")
+                throw new DaemonRequestException(WsInbound.Str(payload, "code") ?? "RPC_ERROR", WsInbound.Str(payload, "error") ?? "request failed");
+            return payload;
         }
-        catch (OperationCanceledException)
+        finally
         {
-            throw new DaemonRequestException("TIMEOUT", $"the daemon did not answer {type} within {timeout.TotalSeconds:0} s");
+            lock (_waiting) _waiting.Remove(requestId);
         }
-        var payload = (JsonObject)reply["message"]!["payload"]!;
-        if (reply["message"]!["type"]!.GetValue<string>() == "rpc_error")
-            throw new DaemonRequestException(WsInbound.Str(payload, "code") ?? "RPC_ERROR", WsInbound.Str(payload, "error") ?? "request failed");
-        return payload;
     }
 
-    private async Task<JsonObject> NextAsync(Func<JsonObject, bool> predicate, CancellationToken cancellationToken)
+    /// <summary>Sends a session message that has no reply (agent_permission_response).</summary>
+    public ValueTask SendAsync(string type, JsonObject fields)
     {
-        while (true)
+        var message = new JsonObject { ["type"] = type };
+        foreach (var (k, v) in fields) message[k] = v?.DeepClone();
+        return _send(new JsonObject { ["type"] = "session", ["message"] = message }.ToJsonString());
+    }
+
+    /// <summary>
+    /// Session messages nobody asked for (agent_stream, agent_update, ...), oldest first: `message` of each frame. Bounded: a
+    /// reader that falls behind loses the oldest, which is fine for a CLI that only follows one agent's stream.
+    /// </summary>
+    public ChannelReader<JsonObject> Pushes => _pushes.Reader;
+
+    /// <summary>The only reader of the connection: replies go to their request, server_info to the hello, the rest to <see cref="Pushes"/>.</summary>
+    private async Task DispatchAsync()
+    {
+        Exception? failure = null;
+        try
         {
-            var text = await _incoming.ReadAsync(cancellationToken);
-            if (JsonNode.Parse(text) is not JsonObject frame) continue;
-            if (predicate(frame)) return frame;
-            _pushes.Add(frame);
-            if (_pushes.Count > 1000) _pushes.RemoveAt(0);
+            await foreach (var text in _incoming.ReadAllAsync())
+            {
+                JsonObject? frame;
+                try
+                {
+                    frame = JsonNode.Parse(text) as JsonObject;
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    continue;
+                }
+                if (frame?["message"] is not JsonObject message) continue;
+                if (message["payload"] is JsonObject payload)
+                {
+                    if (WsInbound.Str(payload, "requestId") is { } requestId)
+                    {
+                        TaskCompletionSource<JsonObject>? waiter;
+                        lock (_waiting) _waiting.TryGetValue(requestId, out waiter);
+                        if (waiter is not null)
+                        {
+                            waiter.TrySetResult(frame);
+                            continue;
+                        }
+                    }
+                    if (WsInbound.Str(payload, "status") == "server_info")
+                    {
+                        _serverInfo.TrySetResult(payload);
+                        continue;
+                    }
+                }
+                _pushes.Writer.TryWrite(message);
+            }
         }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        var closed = new ChannelClosedException("the connection to the daemon closed", failure);
+        _serverInfo.TrySetException(closed);
+        lock (_waiting) foreach (var waiter in _waiting.Values) waiter.TrySetException(closed);
+        _pushes.Writer.TryComplete(failure);
     }
 
     public ValueTask DisposeAsync() => _close();

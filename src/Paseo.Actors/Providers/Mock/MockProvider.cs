@@ -13,8 +13,9 @@ namespace Paseo.Actors.Providers.Mock;
 /// CMD and waits for the answer (unless the mode is `bypassPermissions`); `[chunks N]` streams the reply in N chunks
 /// (padded with dots when it has fewer characters);
 /// `[fail]` fails the turn; `[hang]` waits until the turn is cancelled; `[crash]` makes the provider session throw;
-/// `[stream RATE SECONDS]` streams RATE timestamped chunks a second for SECONDS (for load tests).
-/// Every turn starts with one reasoning chunk and ends with the reply "Mock reply to: PROMPT" and usage.
+/// `[stream RATE SECONDS]` streams RATE timestamped chunks a second for SECONDS (for load tests); `[say TEXT]` makes the reply
+/// exactly TEXT (structured output in CLI tests).
+/// Every turn starts with one reasoning chunk and ends with the reply ("Mock reply to: PROMPT" unless `[say]`) and usage.
 /// </summary>
 public sealed class MockProvider : IAgentProvider
 {
@@ -38,7 +39,7 @@ public sealed class MockProvider : IAgentProvider
 /// <summary>One mock session: runs the script of each turn, pausing at permissions and hangs.</summary>
 public sealed class MockProviderSession : ReceiveActor, IWithTimers
 {
-    private static readonly Regex Directive = new(@"\[(shell|read|edit|permission|chunks|fail|hang|crash|stream)(?:\s+([^\]]*))?\]", RegexOptions.IgnoreCase | RegexOptions.Compiled);
+    private static readonly Regex Directive = new(@"\[(shell|read|edit|permission|chunks|fail|hang|crash|stream|say)(?:\s+([^\]]*))?\]", RegexOptions.IgnoreCase | RegexOptions.Compiled);
     private static readonly TimeSpan StreamTick = TimeSpan.FromMilliseconds(10);
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -112,14 +113,16 @@ public sealed class MockProviderSession : ReceiveActor, IWithTimers
         _inTurn = true;
         _steps.Clear();
         var chunks = 3;
+        string? say = null;
         foreach (Match match in Directive.Matches(prompt))
         {
             var kind = match.Groups[1].Value.ToLowerInvariant();
             var argument = match.Groups[2].Success ? match.Groups[2].Value.Trim() : "";
             if (kind == "chunks" && int.TryParse(argument, out var n) && n is > 0 and <= 1_000_000) chunks = n;
+            else if (kind == "say") say = argument;
             else _steps.Enqueue(new Step(kind, argument));
         }
-        _steps.Enqueue(new Step("reply", prompt, chunks));
+        _steps.Enqueue(new Step("reply", prompt, chunks, say));
         Emit(TurnStarted.Instance);
         Emit(new Timeline(TimelineItems.Reasoning("Reading the request.")));
         Continue();
@@ -179,7 +182,7 @@ public sealed class MockProviderSession : ReceiveActor, IWithTimers
                     throw new InvalidOperationException("Mock provider crash requested");
                 case "reply":
                     _steps.Dequeue();
-                    var reply = "Mock reply to: " + step.Argument;
+                    var reply = step.Say ?? "Mock reply to: " + step.Argument;
                     // More chunks than characters: the reply is padded with dots, one per extra chunk.
                     if (step.Count > reply.Length) reply += new string('.', step.Count - reply.Length);
                     foreach (var chunk in Split(reply, step.Count)) Emit(new Timeline(TimelineItems.AssistantMessage(chunk)));
@@ -236,7 +239,7 @@ public sealed class MockProviderSession : ReceiveActor, IWithTimers
         for (var i = 0; i < text.Length; i += size) yield return text.Substring(i, Math.Min(size, text.Length - i));
     }
 
-    private sealed record Step(string Kind, string Argument, int Count = 0);
+    private sealed record Step(string Kind, string Argument, int Count = 0, string? Say = null);
 
     private sealed record StreamTickDue : INoSerializationVerificationNeeded
     {

@@ -1,0 +1,171 @@
+using System.CommandLine;
+using Paseo.Host.Cli.Agents;
+using Paseo.Host.Cli.Output;
+
+namespace Paseo.Host.Cli;
+
+/// <summary>
+/// The agent commands' flags (app-protocol.md §7), each bound to <see cref="AgentCommands"/>. Every command takes the target
+/// (`--host`, `--home`) and the output flags (`--json`, `-o table|json|yaml`, `-q`, `--no-headers`, `--no-color`).
+/// </summary>
+public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, TextWriter stdout, TextWriter stderr, Option<string?> home)
+{
+    private readonly AgentCommands _commands = new(env);
+    private readonly Option<string?> _host = new("--host") { Description = "Daemon: host:port, tcp://host:port?password=…&ssl=true, unix:///path, or a pairing link (default: PASEO_HOST, then the local daemon)" };
+    private readonly Option<bool> _json = new("--json") { Description = "Print JSON (errors as {\"error\":{code,message}})" };
+    private readonly Option<string?> _format = new("--format", "-o") { Description = "table (default), json or yaml" };
+    private readonly Option<bool> _quiet = new("--quiet", "-q") { Description = "Print ids only" };
+    private readonly Option<bool> _noHeaders = new("--no-headers") { Description = "Tables without the header row" };
+    private readonly Option<bool> _noColor = new("--no-color") { Description = "No colours (also NO_COLOR=1; never when piped)" };
+
+    private Command Make(string name, string description, Func<ParseResult, CliContext, CancellationToken, Task<int>> action, params Symbol[] symbols)
+    {
+        var command = new Command(name, description);
+        foreach (var symbol in symbols)
+        {
+            if (symbol is Argument argument) command.Arguments.Add(argument);
+            else command.Options.Add((Option)symbol);
+        }
+        foreach (var option in new Option[] { _host, home, _json, _format, _quiet, _noHeaders, _noColor }) command.Options.Add(option);
+        command.SetAction(async (pr, ct) =>
+        {
+            CliOutput output;
+            var json = pr.GetValue(_json);
+            try
+            {
+                output = new CliOutput(stdout, stderr, CliOutput.ParseFormat(pr.GetValue(_format), json), pr.GetValue(_quiet), pr.GetValue(_noHeaders),
+                    pr.GetValue(_noColor) || env.ContainsKey("NO_COLOR"), IsTerminal());
+            }
+            catch (CliException e)
+            {
+                return new CliOutput(stdout, stderr, json ? OutputFormat.Json : OutputFormat.Table, false, false, true, false).Error(e);
+            }
+            return await action(pr, new CliContext(pr.GetValue(_host), pr.GetValue(home), output), ct);
+        });
+        return command;
+    }
+
+    private bool IsTerminal() => ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+
+    private static Argument<string> Id(string description = "Agent id, unique id prefix, or title") => new("id") { Description = description };
+
+    private static Argument<string?> OptionalId() => new("id") { Description = "Agent id, unique id prefix, or title", Arity = ArgumentArity.ZeroOrOne };
+
+    private static Option<string[]> Labels(string description) => new("--label") { Description = description };
+
+    private static Option<string[]> Images() => new("--image") { Description = "Attach an image (.png, .jpg, .gif, .webp); repeatable" };
+
+    public IEnumerable<Command> TopLevel()
+    {
+        var all = new Option<bool>("--all", "-a") { Description = "Include archived agents" };
+        var global = new Option<bool>("-g") { Description = "Accepted for Paseo compatibility (no effect)" };
+        var lsLabels = Labels("Only agents with this label (key=value); repeatable");
+        yield return Make("ls", "List agents (running first, then idle, newest first)",
+            (pr, c, _) => _commands.ListAsync(c, pr.GetValue(all), pr.GetValue(lsLabels) ?? []), all, global, lsLabels);
+
+        var prompt = new Argument<string>("prompt") { Description = "What the agent should do" };
+        var provider = new Option<string?>("--provider") { Description = "Provider, optionally with a model: claude, codex/gpt-5, mock (required)" };
+        var model = new Option<string?>("--model") { Description = "Model id" };
+        var mode = new Option<string?>("--mode") { Description = "Mode id (provider ls shows them)" };
+        var thinking = new Option<string?>("--thinking") { Description = "Thinking option id" };
+        var title = new Option<string?>("--title") { Description = "A name for the agent" };
+        var detach = new Option<bool>("--detach", "-d") { Description = "Print the agent id and return without waiting" };
+        var runImages = Images();
+        var cwd = new Option<string?>("--cwd") { Description = "Working directory of the agent (default: the current one)" };
+        var runLabels = Labels("Label the agent (key=value); repeatable");
+        var waitTimeout = new Option<string?>("--wait-timeout") { Description = "Give up waiting after this long (30s, 5m, 1h); the agent keeps running" };
+        var outputSchema = new Option<string?>("--output-schema") { Description = "A JSON schema (file or inline JSON): print only the agent's final JSON, checked against it" };
+        yield return Make("run", "Create an agent with a prompt and wait for it to finish",
+            (pr, c, _) => _commands.RunAsync(c, new RunOptions(pr.GetValue(prompt)!, pr.GetValue(provider), pr.GetValue(model), pr.GetValue(mode), pr.GetValue(thinking),
+                pr.GetValue(title), pr.GetValue(detach), pr.GetValue(runImages) ?? [], pr.GetValue(cwd), pr.GetValue(runLabels) ?? [], pr.GetValue(waitTimeout), pr.GetValue(outputSchema))),
+            prompt, provider, model, mode, thinking, title, detach, runImages, cwd, runLabels, waitTimeout, outputSchema);
+
+        var inspectId = Id();
+        yield return Make("inspect", "Show one agent", (pr, c, _) => _commands.InspectAsync(c, pr.GetValue(inspectId)!), inspectId);
+
+        var logsId = Id();
+        var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new output until Ctrl-C" };
+        var tail = new Option<int?>("--tail") { Description = "Only the last N rows" };
+        var filter = new Option<string?>("--filter") { Description = "tools, text, errors or permissions" };
+        var since = new Option<string?>("--since") { Description = "Rows newer than a duration ago (10m) or an ISO time" };
+        yield return Make("logs", "Print an agent's timeline",
+            (pr, c, ct) => _commands.LogsAsync(c, pr.GetValue(logsId)!, pr.GetValue(follow), pr.GetValue(tail), pr.GetValue(filter), pr.GetValue(since), ct),
+            logsId, follow, tail, filter, since);
+
+        var attachId = Id();
+        yield return Make("attach", "Follow an agent's live output (Ctrl-C detaches; the agent keeps running)",
+            (pr, c, ct) => _commands.AttachAsync(c, pr.GetValue(attachId)!, ct), attachId);
+
+        var sendId = Id();
+        var sendPrompt = new Argument<string?>("prompt") { Description = "The prompt", Arity = ArgumentArity.ZeroOrOne };
+        var promptFlag = new Option<string?>("--prompt") { Description = "The prompt (instead of the argument)" };
+        var promptFile = new Option<string?>("--prompt-file") { Description = "Read the prompt from a file (- for standard input)" };
+        var sendImages = Images();
+        var noWait = new Option<bool>("--no-wait") { Description = "Return once the daemon accepted the prompt" };
+        var sendTimeout = new Option<string?>("--wait-timeout") { Description = "Give up waiting after this long (30s, 5m, 1h)" };
+        yield return Make("send", "Send a prompt to an agent and wait for it to finish",
+            (pr, c, _) => _commands.SendAsync(c, pr.GetValue(sendId)!, pr.GetValue(sendPrompt), pr.GetValue(promptFlag), pr.GetValue(promptFile), pr.GetValue(sendImages) ?? [], pr.GetValue(noWait), pr.GetValue(sendTimeout)),
+            sendId, sendPrompt, promptFlag, promptFile, sendImages, noWait, sendTimeout);
+
+        var waitId = Id();
+        var timeout = new Option<string?>("--timeout") { Description = "Give up after this long (30s, 5m, 1h)" };
+        yield return Make("wait", "Wait until an agent is idle (exit 1 on error, permission or timeout)",
+            (pr, c, _) => _commands.WaitAsync(c, pr.GetValue(waitId)!, pr.GetValue(timeout)), waitId, timeout);
+
+        var stopId = OptionalId();
+        var stopAll = new Option<bool>("--all") { Description = "Stop every running agent" };
+        var stopCwd = new Option<string?>("--cwd") { Description = "With --all: only agents in this directory" };
+        yield return Make("stop", "Interrupt an agent's turn", (pr, c, _) => _commands.StopAsync(c, pr.GetValue(stopId), pr.GetValue(stopAll), pr.GetValue(stopCwd)), stopId, stopAll, stopCwd);
+
+        var archiveId = Id();
+        var force = new Option<bool>("--force") { Description = "Archive even if it is running (interrupts it)" };
+        yield return Make("archive", "Archive an agent (ls hides it; ls -a shows it)", (pr, c, _) => _commands.ArchiveAsync(c, pr.GetValue(archiveId)!, pr.GetValue(force)), archiveId, force);
+
+        var deleteId = OptionalId();
+        var deleteAll = new Option<bool>("--all") { Description = "Delete every agent" };
+        var deleteCwd = new Option<string?>("--cwd") { Description = "With --all: only agents in this directory" };
+        yield return Make("delete", "Delete an agent and its timeline", (pr, c, _) => _commands.DeleteAsync(c, pr.GetValue(deleteId), pr.GetValue(deleteAll), pr.GetValue(deleteCwd)), deleteId, deleteAll, deleteCwd);
+    }
+
+    public Command Mode()
+    {
+        var id = Id();
+        var mode = new Argument<string?>("mode") { Description = "The mode to set; without it, the modes are listed", Arity = ArgumentArity.ZeroOrOne };
+        var list = new Option<bool>("--list") { Description = "List the agent's modes" };
+        return Make("mode", "Show or set an agent's mode", (pr, c, _) => _commands.ModeAsync(c, pr.GetValue(id)!, pr.GetValue(mode), pr.GetValue(list)), id, mode, list);
+    }
+
+    public Command Permit()
+    {
+        var lsId = OptionalId();
+        var ls = Make("ls", "List pending permission requests", (pr, c, _) => _commands.PermitListAsync(c, pr.GetValue(lsId)), lsId);
+
+        Command Answer(bool allow)
+        {
+            var agent = Id();
+            var requestId = new Argument<string?>("request-id") { Description = "The permission request (default: the agent's only pending one)", Arity = ArgumentArity.ZeroOrOne };
+            var all = new Option<bool>("--all") { Description = "Every pending request of the agent" };
+            var symbols = new List<Symbol> { agent, requestId, all };
+            var input = new Option<string?>("--input") { Description = "Run the tool with this input instead (JSON object)" };
+            var message = new Option<string?>("--message") { Description = "Tell the agent why" };
+            var interrupt = new Option<bool>("--interrupt") { Description = "Also stop the agent's turn" };
+            if (allow) symbols.Add(input);
+            else symbols.AddRange([message, interrupt]);
+            return Make(allow ? "allow" : "deny", allow ? "Allow a pending permission request" : "Deny a pending permission request",
+                (pr, c, _) => _commands.PermitAsync(c, pr.GetValue(agent)!, pr.GetValue(requestId), pr.GetValue(all), allow,
+                    allow ? pr.GetValue(input) : null, allow ? null : pr.GetValue(message), !allow && pr.GetValue(interrupt)),
+                [.. symbols]);
+        }
+
+        return new Command("permit", "Answer agents' permission requests") { ls, Answer(allow: true), Answer(allow: false) };
+    }
+
+    public Command Provider()
+    {
+        var ls = Make("ls", "List providers and whether they are available", (_, c, _) => _commands.ProviderListAsync(c));
+        var provider = new Argument<string>("provider") { Description = "Provider id" };
+        var thinking = new Option<bool>("--thinking") { Description = "Accepted for Paseo compatibility" };
+        var models = Make("models", "List a provider's models", (pr, c, _) => _commands.ProviderModelsAsync(c, pr.GetValue(provider)!), provider, thinking);
+        return new Command("provider", "Agent providers") { ls, models };
+    }
+}

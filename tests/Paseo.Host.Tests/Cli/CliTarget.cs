@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Paseo.Host.Hosting;
+using Paseo.Host.RelayServer;
+using Paseo.Host.Tests.Support;
+using Paseo.Transport.Listen;
+using Serilog;
+
+namespace Paseo.Host.Tests.Cli;
+
+/// <summary>
+/// A real daemon process with the mock provider, and the `paseo` binary pointed at it one of three ways: `--host` TCP, a unix
+/// socket, or a pairing link through a real relay (the CLI then runs from another home that knows only the link).
+/// </summary>
+public sealed class CliTarget : IAsyncDisposable
+{
+    private readonly TestHome _home = new();
+    private readonly TestHome _cliHome = new();
+    private ForegroundDaemon? _daemon;
+    private RelayServerHost? _relay;
+
+    public string Kind { get; }
+    public string Host { get; private set; } = "";
+    public string Work { get; }
+    public Dictionary<string, string?> Env { get; }
+    public Dictionary<string, string?> DaemonEnv { get; }
+
+    private CliTarget(string kind)
+    {
+        Kind = kind;
+        DaemonEnv = PaseoBinary.CleanEnvironment(_home);
+        Env = PaseoBinary.CleanEnvironment(_cliHome);
+        Work = _cliHome.PathIn("work");
+        Directory.CreateDirectory(Work);
+    }
+
+    public static async Task<CliTarget> StartAsync(string kind)
+    {
+        var target = new CliTarget(kind);
+        switch (kind)
+        {
+            case "tcp":
+                target._daemon = new ForegroundDaemon(target.DaemonEnv, "--port", "0");
+                target.Host = (await RunningDaemon.WaitHealthyAsync(target._home.Home)).Listen;
+                break;
+            case "unix":
+                var socket = target._home.PathIn("d.sock");
+                target._daemon = new ForegroundDaemon(target.DaemonEnv, "--listen", "unix://" + socket);
+                await RunningDaemon.WaitHealthyAsync(target._home.Home);
+                target.Host = "unix://" + socket;
+                break;
+            case "relay":
+                target._relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
+                await target._relay.StartAsync();
+                var endpoint = $"127.0.0.1:{target._relay.Listen.Port}";
+                target._daemon = new ForegroundDaemon(target.DaemonEnv, "--port", "0", "--relay", endpoint);
+                await RunningDaemon.WaitHealthyAsync(target._home.Home);
+                target.DaemonEnv["PASEO_RELAY_ENDPOINT"] = endpoint;
+                var pair = await PaseoBinary.RunAsync(target.DaemonEnv, "daemon", "pair", "--json");
+                target.Host = JsonNode.Parse(pair.StdOut)!["url"]!.GetValue<string>();
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind));
+        }
+        return target;
+    }
+
+    /// <summary>`paseo ARGS --host TARGET`, run to completion.</summary>
+    public Task<PaseoResult> Paseo(params string[] args) => PaseoBinary.RunAsync(Env, [.. args, "--host", Host]);
+
+    /// <summary>Runs and expects exit 0; returns stdout.</summary>
+    public async Task<string> Ok(params string[] args)
+    {
+        var result = await Paseo(args);
+        Assert.True(result.ExitCode == 0, $"paseo {string.Join(' ', args)} exited {result.ExitCode}: {result.StdErr}{result.StdOut}");
+        return result.StdOut;
+    }
+
+    public async Task<JsonNode> Json(params string[] args) => JsonNode.Parse(await Ok([.. args, "--json"]))!;
+
+    /// <summary>Runs and expects exit 1 with a JSON error; returns its code.</summary>
+    public async Task<JsonObject> Error(params string[] args)
+    {
+        var result = await Paseo([.. args, "--json"]);
+        Assert.True(result.ExitCode == 1, $"paseo {string.Join(' ', args)} exited {result.ExitCode}, expected 1: {result.StdOut}{result.StdErr}");
+        return (JsonObject)JsonNode.Parse(result.StdOut)!["error"]!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_daemon is not null) await _daemon.DisposeAsync();
+        if (_relay is not null) await _relay.DisposeAsync();
+        _home.Dispose();
+        _cliHome.Dispose();
+    }
+}
+
+/// <summary>A `paseo` process that keeps running (logs -f, attach): its stdout lines as they come, and Ctrl-C.</summary>
+public sealed class StreamingPaseo : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
+    private readonly Task<string> _stderr;
+
+    public StreamingPaseo(IReadOnlyDictionary<string, string?> env, params string[] args)
+    {
+        _process = Process.Start(PaseoBinary.StartInfo(args, env))!;
+        _process.StandardInput.Close();
+        _stderr = _process.StandardError.ReadToEndAsync();
+        _ = Task.Run(async () =>
+        {
+            while (await _process.StandardOutput.ReadLineAsync() is { } line) await _lines.Writer.WriteAsync(line);
+            _lines.Writer.TryComplete();
+        });
+    }
+
+    /// <summary>Reads lines until one satisfies <paramref name="match"/>; fails after 30 s or when the process ends first.</summary>
+    public async Task<string> LineAsync(Func<string, bool> match, string what)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            while (true)
+            {
+                var line = await _lines.Reader.ReadAsync(timeout.Token);
+                if (match(line)) return line;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
+        {
+            throw new Xunit.Sdk.XunitException($"no line {what} from paseo: {await StdErrSoFarAsync()}");
+        }
+    }
+
+    private async Task<string> StdErrSoFarAsync() => _process.HasExited ? await _stderr : "(still running)";
+
+    /// <summary>SIGINT, as Ctrl-C; returns the exit code.</summary>
+    public async Task<int> InterruptAsync()
+    {
+        Signals.Send(_process.Id, 2);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}
