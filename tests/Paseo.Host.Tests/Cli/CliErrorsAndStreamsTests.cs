@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Support;
+
+namespace Paseo.Host.Tests.Cli;
+
+/// <summary>
+/// The CLI's error cases (each with its code, and nothing else harmed), --output-schema, logs -f and attach with Ctrl-C, and a
+/// shell loop as a user writes it.
+/// </summary>
+public sealed class CliErrorsAndStreamsTests
+{
+    [Fact]
+    public async Task Every_error_has_its_code_and_harms_nothing()
+    {
+        await using var cli = await CliTarget.StartAsync("tcp");
+        var keeper = (await cli.Ok("run", "-d", "[hang] keep", "--provider", "mock", "--title", "build-a", "--cwd", cli.Work, "-q")).Trim();
+        await cli.Ok("run", "quick", "--provider", "mock", "--title", "build-b", "--cwd", cli.Work);
+
+        Assert.Equal("MISSING_PROVIDER", (await cli.Error("run", "hi"))["code"]!.GetValue<string>());
+        Assert.Equal("AGENT_NOT_FOUND", (await cli.Error("inspect", "nobody"))["code"]!.GetValue<string>());
+        var ambiguous = await cli.Error("stop", "build");
+        Assert.Equal("AMBIGUOUS_AGENT", ambiguous["code"]!.GetValue<string>());
+        Assert.Equal(2, ambiguous["details"]!["candidates"]!.AsArray().Count);
+        Assert.Equal("INVALID_DURATION", (await cli.Error("wait", "build-b", "--timeout", "soon"))["code"]!.GetValue<string>());
+        Assert.Equal("INVALID_FILTER", (await cli.Error("logs", "build-b", "--filter", "bogus"))["code"]!.GetValue<string>());
+        Assert.Equal("INVALID_LABEL", (await cli.Error("ls", "--label", "nolabel"))["code"]!.GetValue<string>());
+        Assert.Equal("AGENT_RUNNING", (await cli.Error("archive", "build-a"))["code"]!.GetValue<string>());
+        Assert.Equal("NO_PENDING_PERMISSION", (await cli.Error("permit", "allow", "build-b"))["code"]!.GetValue<string>());
+        Assert.Equal("PROVIDER_NOT_FOUND", (await cli.Error("provider", "models", "nope"))["code"]!.GetValue<string>());
+        Assert.Equal("INVALID_IMAGE", (await cli.Error("send", "build-b", "look", "--image", Path.Combine(cli.Work, "missing.png")))["code"]!.GetValue<string>());
+        Assert.Equal("MISSING_AGENT", (await cli.Error("delete"))["code"]!.GetValue<string>());
+        Assert.Equal("AGENT_CREATE_FAILED", (await cli.Error("run", "hi", "--provider", "nope", "--cwd", cli.Work))["code"]!.GetValue<string>());
+
+        // A failing turn and a wait that times out: exit 1, the result still printed for scripts.
+        var failed = await cli.Paseo("run", "[fail]", "--provider", "mock", "--cwd", cli.Work, "--json");
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Equal("AGENT_ERROR", JsonNode.Parse(failed.StdOut)!["code"]!.GetValue<string>());
+        var timedOut = await cli.Paseo("wait", "build-a", "--timeout", "300ms");
+        Assert.Equal(1, timedOut.ExitCode);
+        Assert.Contains("did not finish within the timeout", timedOut.StdErr);
+
+        // Table mode: message on stderr, nothing on stdout.
+        var text = await cli.Paseo("inspect", "nobody");
+        Assert.Equal((1, "", "paseo: Agent not found: nobody\n"), (text.ExitCode, text.StdOut, text.StdErr));
+        var badFormat = await cli.Paseo("ls", "-o", "xml");
+        Assert.Equal(1, badFormat.ExitCode);
+        Assert.Contains("expected table, json or yaml", badFormat.StdErr);
+
+        // Nothing was harmed: the hanging agent still runs, nothing was stopped or archived by the failed commands.
+        var agents = (await cli.Json("ls")).AsArray();
+        Assert.Equal("running", agents.Single(a => a!["id"]!.GetValue<string>() == keeper)!["status"]!.GetValue<string>());
+        Assert.Equal(3, agents.Count);
+    }
+
+    [Fact]
+    public async Task Output_schema_prints_only_valid_json_and_refuses_the_rest()
+    {
+        await using var cli = await CliTarget.StartAsync("tcp");
+        var schemaFile = Path.Combine(cli.Work, "schema.json");
+        await File.WriteAllTextAsync(schemaFile, """{"type":"object","properties":{"files":{"type":"integer"}},"required":["files"]}""");
+
+        var ok = await cli.Paseo("run", """[say {"files": 3}]""", "--provider", "mock", "--cwd", cli.Work, "--output-schema", schemaFile);
+        Assert.Equal((0, "{\"files\":3}\n"), (ok.ExitCode, ok.StdOut));
+
+        var wrongType = await cli.Error("run", """[say {"files": "three"}]""", "--provider", "mock", "--cwd", cli.Work, "--output-schema", schemaFile);
+        Assert.Equal("OUTPUT_SCHEMA_MISMATCH", wrongType["code"]!.GetValue<string>());
+        Assert.Equal("three", wrongType["details"]!["output"]!["files"]!.GetValue<string>());
+        var notJson = await cli.Error("run", "[say three files]", "--provider", "mock", "--cwd", cli.Work, "--output-schema", schemaFile);
+        Assert.Equal("OUTPUT_SCHEMA_MISMATCH", notJson["code"]!.GetValue<string>());
+        Assert.Contains("not JSON", notJson["message"]!.GetValue<string>());
+
+        // Inline schema; a bad schema is refused before any agent is created.
+        var inline = await cli.Ok("run", """[say {"ok": true}]""", "--provider", "mock", "--cwd", cli.Work, "--output-schema", """{"type":"object","required":["ok"]}""");
+        Assert.Equal("{\"ok\":true}", inline.Trim());
+        var before = (await cli.Json("ls")).AsArray().Count;
+        Assert.Equal("INVALID_OUTPUT_SCHEMA", (await cli.Error("run", "x", "--provider", "mock", "--output-schema", "{not json"))["code"]!.GetValue<string>());
+        Assert.Equal(before, (await cli.Json("ls")).AsArray().Count);
+    }
+
+    [Fact]
+    public async Task Logs_follow_and_attach_stream_live_output_until_ctrl_c()
+    {
+        await using var cli = await CliTarget.StartAsync("tcp");
+        await cli.Ok("run", "first turn", "--provider", "mock", "--title", "talker", "--cwd", cli.Work);
+
+        await using var follow = new StreamingPaseo(cli.Env, "logs", "talker", "-f", "--host", cli.Host);
+        await follow.LineAsync(l => l == "Mock reply to: first turn", "with the history");
+        await using var attach = new StreamingPaseo(cli.Env, "attach", "talker", "--json", "--host", cli.Host);
+
+        await cli.Ok("send", "talker", "[shell echo hi] second turn");
+        await follow.LineAsync(l => l == "$ Bash echo hi [completed]", "with the live tool call");
+        await follow.LineAsync(l => l == "Mock reply to: [shell echo hi] second turn", "with the live reply, deltas joined");
+        var streamed = await attach.LineAsync(l => l.Contains("\"assistant_message\""), "with a JSON timeline row");
+        Assert.Equal("talker", (await cli.Json("inspect", "talker"))["title"]!.GetValue<string>());
+        Assert.NotNull(JsonNode.Parse(streamed)!["item"]!["text"]);
+
+        Assert.Equal(0, await follow.InterruptAsync());
+        Assert.Equal(0, await attach.InterruptAsync());
+        Assert.Equal("idle", (await cli.Json("inspect", "talker"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_shell_loop_runs_waits_and_reads_logs_as_a_user_would()
+    {
+        await using var cli = await CliTarget.StartAsync("unix");
+        var script = """
+            set -e
+            for task in lint test; do
+              id=$(paseo run -d --provider mock --title "$task" "[shell make $task] $task done" -q)
+              paseo wait "$id" --timeout 1m >/dev/null
+              paseo logs "$id" --tail 1
+            done
+            paseo ls -q | wc -l
+            """;
+        var psi = PaseoBinary.StartInfo([], cli.Env);
+        psi.FileName = "/bin/sh";
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        psi.WorkingDirectory = cli.Work;
+        psi.Environment["PATH"] = Path.GetDirectoryName(PaseoBinary.Path) + ":" + psi.Environment["PATH"];
+        psi.Environment["PASEO_HOST"] = cli.Host;
+        using var shell = Process.Start(psi)!;
+        shell.StandardInput.Close();
+        var stdout = shell.StandardOutput.ReadToEndAsync();
+        var stderr = shell.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await shell.WaitForExitAsync(timeout.Token);
+        Assert.True(shell.ExitCode == 0, await stderr);
+        Assert.Equal(["Mock reply to: [shell make lint] lint done", "Mock reply to: [shell make test] test done", "2"],
+            (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
+        // Piped: no progress spinner on stderr.
+        Assert.Equal("", await stderr);
+    }
+}
