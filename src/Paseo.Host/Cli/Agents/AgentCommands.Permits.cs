@@ -104,7 +104,7 @@ public sealed partial class AgentCommands
         [
             new Column("PROVIDER", e => Str(e, "provider")),
             new Column("LABEL", e => Str(e, "label")),
-            new Column("STATUS", e => Str(e, "status"), s => s == "ready" ? "green" : "yellow"),
+            new Column("STATUS", e => Str(e, "status"), s => s == "ready" ? CliOutput.Green : CliOutput.Yellow),
             new Column("ENABLED", e => e["enabled"]?.GetValue<bool>() == true ? "yes" : "no"),
             new Column("DEFAULT MODE", e => Str(e, "defaultModeId", "-")),
             new Column("MODES", e => string.Join(",", (e["modes"] as JsonArray ?? []).OfType<JsonObject>().Select(m => Str(m, "id")))),

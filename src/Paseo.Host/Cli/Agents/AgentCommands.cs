@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Paseo.Host.Cli.Output;
-using Paseo.Host.Daemon;
 using Paseo.Transport.Client;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Daemon;
@@ -25,6 +24,9 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
     private static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
+
+    // The same assembly as DaemonServer.Version, read without touching DaemonServer (which would load ASP.NET Core).
+    private static readonly string AppVersion = typeof(AgentCommands).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>Runs a command: validation and daemon errors become the format's error output and exit 1.</summary>
     private async Task<int> Guard(CliContext context, Func<Task<int>> command)
@@ -59,7 +61,7 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
         DaemonClient client;
         try
         {
-            client = await DaemonClient.ConnectAsync(target, ClientId(home), DaemonServer.Version, ConnectTimeout);
+            client = await DaemonClient.ConnectAsync(target, ClientId(home), AppVersion, ConnectTimeout);
         }
         catch (DaemonUnreachableException e)
         {
@@ -150,10 +152,10 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
 
     private static string? StatusStyle(string status) => status switch
     {
-        "running" => "green",
-        "idle" => "blue",
-        "error" => "red",
-        "closed" => "grey",
+        "running" => CliOutput.Green,
+        "idle" => CliOutput.Blue,
+        "error" => CliOutput.Red,
+        "closed" => CliOutput.Grey,
         _ => null,
     };
 }

@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Spectre.Console;
 
 namespace Paseo.Host.Cli.Output;
 
@@ -23,14 +22,13 @@ public sealed class CliException(string code, string message, JsonNode? details 
 }
 
 /// <summary>
-/// How a command prints (app-protocol.md §7): a table on a terminal (Spectre.Console, colours unless --no-color or piped),
+/// How a command prints (app-protocol.md §7): a table (colours on a terminal unless --no-color or NO_COLOR; plain when piped),
 /// `--json`, `-o yaml`, `-q` (ids only); errors on stderr with exit 1, or as `{"error":{code,message}}` on stdout for JSON/YAML.
 /// </summary>
 public sealed class CliOutput
 {
     private readonly TextWriter _stdout;
     private readonly TextWriter _stderr;
-    private readonly IAnsiConsole _console;
 
     public OutputFormat Format { get; }
     public bool Quiet { get; }
@@ -52,15 +50,6 @@ public sealed class CliOutput
         NoHeaders = noHeaders;
         Interactive = interactive;
         Color = interactive && !noColor;
-        _console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(stdout),
-            Ansi = Color ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = Color ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
-        });
-        // Piped output is never wrapped: scripts read one record per line.
-        if (!interactive) _console.Profile.Width = 4096;
     }
 
     public static OutputFormat ParseFormat(string? value, bool json) => json ? OutputFormat.Json : value?.ToLowerInvariant() switch
@@ -86,34 +75,35 @@ public sealed class CliOutput
             Data(new JsonArray(records.Select(r => (JsonNode)r.DeepClone()).ToArray()));
             return;
         }
-        var table = new Table { Border = TableBorder.None, ShowHeaders = !NoHeaders };
-        for (var i = 0; i < columns.Count; i++)
-            table.AddColumn(new TableColumn(columns[i].Header) { Padding = new Padding(0, 0, i == columns.Count - 1 ? 0 : 2, 0), NoWrap = !Interactive });
-        foreach (var record in records)
-            table.AddRow(columns.Select(c =>
-            {
-                var text = Markup.Escape(c.Cell(record));
-                return (Spectre.Console.Rendering.IRenderable)new Markup(Color && c.Style?.Invoke(text) is { } style ? $"[{style}]{text}[/]" : text);
-            }));
-        // Rendered apart so the padding Spectre adds after the last cell can go: scripts split rows on whitespace.
-        var rendered = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        // Columns padded to their widest cell, two spaces apart, nothing after the last cell: scripts split rows on runs of
+        // spaces. Colours (status) only on a terminal, added after padding so they do not count toward the width.
+        var cells = records.Select(r => columns.Select(c => c.Cell(r)).ToArray()).ToList();
+        var widths = columns.Select((c, i) => Math.Max(NoHeaders ? 0 : c.Header.Length, cells.Count == 0 ? 0 : cells.Max(row => row[i].Length))).ToArray();
+        var text = new StringBuilder();
+        void Line(IReadOnlyList<string> row, bool header)
         {
-            Out = new AnsiConsoleOutput(rendered),
-            Ansi = Color ? AnsiSupport.Yes : AnsiSupport.No,
-            ColorSystem = Color ? _console.Profile.Capabilities.ColorSystem switch
+            for (var i = 0; i < row.Count; i++)
             {
-                ColorSystem.TrueColor => ColorSystemSupport.TrueColor,
-                ColorSystem.EightBit => ColorSystemSupport.EightBit,
-                ColorSystem.Standard => ColorSystemSupport.Standard,
-                _ => ColorSystemSupport.NoColors,
-            } : ColorSystemSupport.NoColors,
-        });
-        console.Profile.Width = _console.Profile.Width;
-        console.Write(table);
-        foreach (var line in rendered.ToString().Split('\n'))
-            if (line.TrimEnd() is { Length: > 0 } text) _stdout.WriteLine(text);
+                var cell = row[i];
+                var style = header ? Bold : Color ? columns[i].Style?.Invoke(cell) : null;
+                if (Color && style is not null) text.Append(style).Append(cell).Append(Reset);
+                else text.Append(cell);
+                if (i < row.Count - 1) text.Append(' ', widths[i] - cell.Length + 2);
+            }
+            var end = text.Length;
+            while (end > 0 && text[end - 1] == ' ') end--;
+            text.Length = end;
+            text.Append('\n');
+        }
+        if (!NoHeaders) Line(columns.Select(c => c.Header).ToArray(), header: true);
+        foreach (var row in cells) Line(row, header: false);
+        _stdout.Write(text.ToString());
     }
+
+    // ANSI styles for terminals (never when piped, --no-color or NO_COLOR).
+    private string? Bold => Color ? "\e[1m" : null;
+    private const string Reset = "\e[0m";
+    public const string Green = "\e[32m", Blue = "\e[34m", Red = "\e[31m", Grey = "\e[90m", Yellow = "\e[33m";
 
     /// <summary>One record: its id with -q, JSON/YAML, else "Key  value" lines.</summary>
     public void Record(JsonObject record, IReadOnlyList<(string Label, string Value)> lines, string id)
