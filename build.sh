@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay]
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -69,6 +69,12 @@ case "$command" in
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- relay "$@"
     fi
+    if [ "${1:-}" = "cli" ]; then
+      shift
+      # Wall time of `paseo ls` and `paseo run -d` (the ReadyToRun build) direct, over a unix socket and through the relay.
+      "$0" publish >/dev/null
+      exec bench/cli.sh "$@"
+    fi
     if [ "${1:-}" = "fanout" ]; then
       shift
       # Load driver against the real daemon: one agent streaming to many clients, and idle-agent memory.
@@ -78,7 +84,7 @@ case "$command" in
     exec bench/run.sh "$@"
     ;;
   *)
-    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay]" >&2
+    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli]" >&2
     exit 64
     ;;
 esac

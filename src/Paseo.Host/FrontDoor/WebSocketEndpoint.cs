@@ -16,7 +16,7 @@ namespace Paseo.Host.FrontDoor;
 /// </summary>
 public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor<ClientSessionManagerKey> sessions, IHostApplicationLifetime lifetime, ILogger<WebSocketEndpoint> log)
 {
-    public const int PasswordFailureCloseCode = 4401;
+    public const int PasswordFailureCloseCode = Paseo.Transport.Channels.CloseCodes.Unauthorized;
 
     public async Task HandleAsync(HttpContext context)
     {

@@ -34,4 +34,6 @@ public static class CloseCodes
     public const int TryAgainLater = 1013;
     /// <summary>Paseo's client closes its relay socket with this when it cannot even start the handshake.</summary>
     public const int ClientHandshakeFailed = 4001;
+    /// <summary>The daemon's answer to a missing or wrong password (after accepting the upgrade, as Paseo does).</summary>
+    public const int Unauthorized = 4401;
 }

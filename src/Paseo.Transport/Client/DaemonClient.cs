@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
@@ -14,8 +15,19 @@ public sealed class DaemonRequestException(string code, string message) : Except
     public string Code { get; } = code;
 }
 
+/// <summary>The daemon closed the WebSocket (with its close code and reason).</summary>
+public sealed class DaemonClosedException(int code, string reason) : Exception($"closed by the daemon: {code} {reason}")
+{
+    public int Code { get; } = code;
+    public string Reason { get; } = reason;
+}
+
 /// <summary>The daemon cannot be reached or did not say hello back.</summary>
-public sealed class DaemonUnreachableException(string message) : Exception(message);
+public sealed class DaemonUnreachableException(string message, string code = "DAEMON_NOT_RUNNING") : Exception(message)
+{
+    /// <summary>DAEMON_NOT_RUNNING, or UNAUTHORIZED / FORBIDDEN when a daemon answered but refused the upgrade.</summary>
+    public string Code { get; } = code;
+}
 
 /// <summary>
 /// The CLI's connection to a daemon, directly (TCP, unix socket) or through a relay with end-to-end encryption: hello →
@@ -59,65 +71,79 @@ public sealed class DaemonClient : IAsyncDisposable
                 _ => await ConnectDirectAsync(target, deadline.Token),
             };
         }
-        catch (Exception e) when (e is WebSocketException or HttpRequestException or SocketException or OperationCanceledException or E2eeChannelException)
+        catch (WebSocketUpgradeException e) when (e.Status is 401 or 403)
+        {
+            throw new DaemonUnreachableException(e.Status == 401
+                ? $"the daemon at {target} refused the connection: wrong or missing password (tcp://host:port?password=…)"
+                : $"the daemon at {target} refused the connection: {e.Message}", e.Status == 401 ? "UNAUTHORIZED" : "FORBIDDEN");
+        }
+        catch (Exception e) when (e is WebSocketException or WebSocketUpgradeException or IOException or FormatException or System.Security.Authentication.AuthenticationException or SocketException or OperationCanceledException or E2eeChannelException)
         {
             throw new DaemonUnreachableException($"cannot connect to the daemon at {target}: {e.GetBaseException().Message}");
         }
-        await client._send(new JsonObject
-        {
-            ["type"] = "hello", ["clientId"] = clientId, ["clientType"] = "cli", ["protocolVersion"] = 1,
-            ["capabilities"] = new JsonObject { ["reasoning_merge_enum"] = true }, ["appVersion"] = appVersion,
-        }.ToJsonString());
         try
         {
+            await client._send(new JsonObject
+            {
+                ["type"] = "hello", ["clientId"] = clientId, ["clientType"] = "cli", ["protocolVersion"] = 1,
+                ["capabilities"] = new JsonObject { ["reasoning_merge_enum"] = true }, ["appVersion"] = appVersion,
+            }.ToJsonString());
             client.ServerInfo = await client._serverInfo.Task.WaitAsync(deadline.Token);
         }
         catch (Exception e) when (e is OperationCanceledException or ChannelClosedException or E2eeChannelException)
         {
+            var cause = e.InnerException;
+            if (cause is not DaemonClosedException)
+            {
+                // The hello's send can fail before the reader has seen the close frame: the reader's verdict says why.
+                try
+                {
+                    await client._serverInfo.Task.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None);
+                }
+                catch (Exception late)
+                {
+                    cause = late.InnerException ?? cause;
+                }
+            }
             await client.DisposeAsync();
-            throw new DaemonUnreachableException($"the daemon at {target} did not answer the hello");
+            // A password-protected daemon accepts the upgrade and then closes with 4401 when the password is wrong or missing.
+            if (cause is DaemonClosedException { Code: CloseCodes.Unauthorized })
+                throw new DaemonUnreachableException($"the daemon at {target} refused the connection: wrong or missing password (tcp://host:port?password=…)", "UNAUTHORIZED");
+            var why = cause is DaemonClosedException closed ? $": it closed the connection ({closed.Code} {closed.Reason})" : "";
+            throw new DaemonUnreachableException($"the daemon at {target} did not answer the hello{why}");
         }
         return client;
     }
 
     private static async Task<DaemonClient> ConnectDirectAsync(DaemonTarget target, CancellationToken cancellationToken)
     {
-        var socket = new ClientWebSocket();
-        Uri uri;
-        HttpMessageInvoker? invoker = null;
+        WebSocket socket;
         switch (target)
         {
             case DaemonTarget.Tcp tcp:
-                uri = new Uri($"{(tcp.Tls ? "wss" : "ws")}://{tcp}/ws");
+                var headers = new List<(string, string)>();
+                string? subProtocol = null;
                 if (tcp.Password is { Length: > 0 } password)
                 {
-                    socket.Options.AddSubProtocol($"paseo.bearer.{password}");
-                    socket.Options.SetRequestHeader("Authorization", $"Bearer {password}");
+                    subProtocol = $"paseo.bearer.{password}";
+                    headers.Add(("Authorization", $"Bearer {password}"));
                 }
+                socket = await WebSocketHandshake.ConnectAsync(EndPointOf(tcp.Host, tcp.Port), tcp.ToString(), "/ws", tcp.Tls, headers, subProtocol, cancellationToken);
                 break;
             case DaemonTarget.Unix unix:
-                uri = new Uri("ws://localhost/ws");
-                invoker = new HttpMessageInvoker(new SocketsHttpHandler
-                {
-                    ConnectCallback = async (_, ct) =>
-                    {
-                        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                        await s.ConnectAsync(new UnixDomainSocketEndPoint(unix.Path), ct);
-                        return new NetworkStream(s, ownsSocket: true);
-                    },
-                });
+                socket = await WebSocketHandshake.ConnectAsync(new UnixDomainSocketEndPoint(unix.Path), "localhost", "/ws", false, [], null, cancellationToken);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(target));
         }
-        await socket.ConnectAsync(uri, invoker, cancellationToken);
         var transport = new WebSocketFrameTransport(socket, 64 * 1024 * 1024, 256, 256);
         var incoming = Channel.CreateBounded<string>(IncomingBacklog);
         _ = Task.Run(async () =>
         {
             await foreach (var frame in transport.Inbound.ReadAllAsync())
                 if (frame is WireFrame.Text text) await incoming.Writer.WriteAsync(text.Value);
-            incoming.Writer.TryComplete();
+            var closure = await transport.Closed;
+            incoming.Writer.TryComplete(closure.ByPeer ? new DaemonClosedException(closure.Code, closure.Reason) : null);
         });
         return new DaemonClient(
             async text => await transport.Outbound.WriteAsync(new WireFrame.Text(text)),
@@ -126,7 +152,6 @@ public sealed class DaemonClient : IAsyncDisposable
             {
                 transport.Close(CloseCodes.Normal, "");
                 await transport.DisposeAsync();
-                invoker?.Dispose();
             });
     }
 
@@ -134,8 +159,9 @@ public sealed class DaemonClient : IAsyncDisposable
     {
         var offer = relay.Offer;
         var tls = offer.RelayUseTls ?? offer.RelayEndpoint == "relay.paseo.sh:443";
-        var socket = new ClientWebSocket();
-        await socket.ConnectAsync(new Uri($"{(tls ? "wss" : "ws")}://{offer.RelayEndpoint}/ws?serverId={Uri.EscapeDataString(offer.ServerId)}&role=client&v=2"), cancellationToken);
+        var (host, port) = SplitEndpoint(offer.RelayEndpoint);
+        var socket = await WebSocketHandshake.ConnectAsync(EndPointOf(host, port), offer.RelayEndpoint,
+            $"/ws?serverId={Uri.EscapeDataString(offer.ServerId)}&role=client&v=2", tls, [], null, cancellationToken);
         var transport = new WebSocketFrameTransport(socket, 64 * 1024 * 1024, 256, 256);
         var channel = E2eeClientChannel.Start(transport, offer.DaemonPublicKeyB64);
         var incoming = Channel.CreateBounded<string>(IncomingBacklog);
@@ -153,6 +179,16 @@ public sealed class DaemonClient : IAsyncDisposable
             }
         });
         return new DaemonClient(text => channel.SendTextAsync(text), incoming.Reader, async () => await channel.DisposeAsync());
+    }
+
+    private static EndPoint EndPointOf(string host, int port) =>
+        IPAddress.TryParse(host, out var address) ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
+
+    private static (string Host, int Port) SplitEndpoint(string endpoint)
+    {
+        var colon = endpoint.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(endpoint[(colon + 1)..], out var port)) throw new FormatException($"relay endpoint {endpoint}: expected host:port");
+        return (endpoint[..colon].Trim('[', ']'), port);
     }
 
     /// <summary>

@@ -12,6 +12,10 @@ public sealed record PidFileRecord(
     [property: JsonPropertyName("uid")] long Uid,
     [property: JsonPropertyName("listen")] string Listen);
 
+/// <summary>Source-generated: every CLI command reads the pid file, and reflection-based JSON cost ~30 ms of its start-up.</summary>
+[JsonSerializable(typeof(PidFileRecord))]
+internal sealed partial class PidFileJson : JsonSerializerContext;
+
 /// <summary>
 /// One daemon per home: the pid file is created exclusively; a file whose process is gone (a crash) is replaced;
 /// a file whose process is alive means another daemon runs.
@@ -22,7 +26,7 @@ public static class PidFile
     {
         try
         {
-            return JsonSerializer.Deserialize<PidFileRecord>(File.ReadAllText(path));
+            return JsonSerializer.Deserialize(File.ReadAllText(path), PidFileJson.Default.PidFileRecord);
         }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
         {
@@ -42,7 +46,7 @@ public static class PidFile
             try
             {
                 using var stream = PrivateFiles.OpenNewPrivate(path);
-                JsonSerializer.Serialize(stream, record);
+                JsonSerializer.Serialize(stream, record, PidFileJson.Default.PidFileRecord);
                 return;
             }
             catch (IOException) when (File.Exists(path))
@@ -58,7 +62,7 @@ public static class PidFile
 
     /// <summary>Rewrites the record (e.g. with the port actually bound), keeping it ours.</summary>
     public static void Update(string path, PidFileRecord record) =>
-        PrivateFiles.WriteAtomically(path, JsonSerializer.Serialize(record));
+        PrivateFiles.WriteAtomically(path, JsonSerializer.Serialize(record, PidFileJson.Default.PidFileRecord));
 
     /// <summary>Removes the pid file if it still names this process.</summary>
     public static void Release(string path, int pid)

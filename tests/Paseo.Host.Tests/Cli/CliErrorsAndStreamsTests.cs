@@ -54,6 +54,27 @@ public sealed class CliErrorsAndStreamsTests
     }
 
     [Fact]
+    public async Task A_password_protected_daemon_takes_the_password_from_a_tcp_target_and_refuses_a_wrong_one()
+    {
+        using var home = new TestHome();
+        var env = PaseoBinary.CleanEnvironment(home);
+        env["PASEO_PASSWORD"] = "s3cret-pass";
+        await using var daemon = new ForegroundDaemon(env, "--port", "0");
+        var listen = (await RunningDaemon.WaitHealthyAsync(home.Home)).Listen;
+        env.Remove("PASEO_PASSWORD");
+
+        var ok = await PaseoBinary.RunAsync(env, "ls", "--json", "--host", $"tcp://{listen}?password=s3cret-pass");
+        Assert.True(ok.ExitCode == 0, ok.StdErr + ok.StdOut);
+        Assert.Empty(JsonNode.Parse(ok.StdOut)!.AsArray());
+        foreach (var host in new[] { $"tcp://{listen}?password=wrong", listen })
+        {
+            var refused = await PaseoBinary.RunAsync(env, "ls", "--json", "--host", host);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Equal("UNAUTHORIZED", JsonNode.Parse(refused.StdOut)!["error"]!["code"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
     public async Task Output_schema_prints_only_valid_json_and_refuses_the_rest()
     {
         await using var cli = await CliTarget.StartAsync("tcp");
@@ -87,6 +108,7 @@ public sealed class CliErrorsAndStreamsTests
         await using var follow = new StreamingPaseo(cli.Env, "logs", "talker", "-f", "--host", cli.Host);
         await follow.LineAsync(l => l == "Mock reply to: first turn", "with the history");
         await using var attach = new StreamingPaseo(cli.Env, "attach", "talker", "--json", "--host", cli.Host);
+        await attach.ErrorLineAsync(l => l.StartsWith("Attached to "), "saying it is attached");
 
         await cli.Ok("send", "talker", "[shell echo hi] second turn");
         await follow.LineAsync(l => l == "$ Bash echo hi [completed]", "with the live tool call");

@@ -101,39 +101,44 @@ public sealed class StreamingPaseo : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
-    private readonly Task<string> _stderr;
+    private readonly Channel<string> _errorLines = Channel.CreateUnbounded<string>();
 
     public StreamingPaseo(IReadOnlyDictionary<string, string?> env, params string[] args)
     {
         _process = Process.Start(PaseoBinary.StartInfo(args, env))!;
         _process.StandardInput.Close();
-        _stderr = _process.StandardError.ReadToEndAsync();
-        _ = Task.Run(async () =>
-        {
-            while (await _process.StandardOutput.ReadLineAsync() is { } line) await _lines.Writer.WriteAsync(line);
-            _lines.Writer.TryComplete();
-        });
+        _ = Pump(_process.StandardOutput, _lines);
+        _ = Pump(_process.StandardError, _errorLines);
     }
 
-    /// <summary>Reads lines until one satisfies <paramref name="match"/>; fails after 30 s or when the process ends first.</summary>
-    public async Task<string> LineAsync(Func<string, bool> match, string what)
+    private static Task Pump(StreamReader reader, Channel<string> lines) => Task.Run(async () =>
+    {
+        while (await reader.ReadLineAsync() is { } line) await lines.Writer.WriteAsync(line);
+        lines.Writer.TryComplete();
+    });
+
+    /// <summary>Reads stdout lines until one satisfies <paramref name="match"/>; fails after 30 s or when the process ends first.</summary>
+    public Task<string> LineAsync(Func<string, bool> match, string what) => LineAsync(_lines, match, what);
+
+    /// <summary>The same for stderr.</summary>
+    public Task<string> ErrorLineAsync(Func<string, bool> match, string what) => LineAsync(_errorLines, match, what);
+
+    private async Task<string> LineAsync(Channel<string> lines, Func<string, bool> match, string what)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
             while (true)
             {
-                var line = await _lines.Reader.ReadAsync(timeout.Token);
+                var line = await lines.Reader.ReadAsync(timeout.Token);
                 if (match(line)) return line;
             }
         }
         catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
         {
-            throw new Xunit.Sdk.XunitException($"no line {what} from paseo: {await StdErrSoFarAsync()}");
+            throw new Xunit.Sdk.XunitException($"no line {what} from paseo ({(_process.HasExited ? $"exited {_process.ExitCode}" : "still running")})");
         }
     }
-
-    private async Task<string> StdErrSoFarAsync() => _process.HasExited ? await _stderr : "(still running)";
 
     /// <summary>SIGINT, as Ctrl-C; returns the exit code.</summary>
     public async Task<int> InterruptAsync()

@@ -53,8 +53,8 @@ public sealed partial class AgentCommands
         var agent = await ResolveAsync(client, query);
         var response = await client.RequestAsync("fetch_agent_request", new JsonObject { ["agentId"] = Id(agent) }, FetchTimeout);
         var snap = response["agent"] as JsonObject ?? agent;
-        if (!context.Output.Structured)
-            context.Output.Err.WriteLine($"Attached to {Short(Id(snap))} ({Str(snap, "title", "-")}, {Str(snap, "status")}); Ctrl-C detaches, the agent keeps running.");
+        // On stderr in every format (stdout stays data): also how a script knows the stream is live.
+        context.Output.Err.WriteLine($"Attached to {Short(Id(snap))} ({Str(snap, "title", "-")}, {Str(snap, "status")}); Ctrl-C detaches, the agent keeps running.");
         return await FollowAsync(client, Id(snap), new TimelinePrinter(context.Output, null), cancellationToken);
     });
 

@@ -65,7 +65,7 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
         }
         catch (DaemonUnreachableException e)
         {
-            throw new CliException("DAEMON_NOT_RUNNING", e.Message);
+            throw new CliException(e.Code, e.Message);
         }
         await using (client) return await command(client);
     });
