@@ -13,7 +13,7 @@ public sealed partial class DaemonControl
 {
     private const int SigHup = 1;
 
-    public async Task<int> PairAsync(string? homeFlag, bool rotate, bool yes, TextReader stdin, bool json)
+    public async Task<int> PairAsync(string? homeFlag, bool rotate, bool yes, TextReader stdin, bool json, bool quiet = false)
     {
         DaemonConfig config;
         try
@@ -65,6 +65,12 @@ public sealed partial class DaemonControl
         var qr = RenderQr(url);
         var overridden = rotate && !string.IsNullOrWhiteSpace(env.GetValueOrDefault(DaemonIdentity.ServerIdVariable));
 
+        if (quiet && !json)
+        {
+            // Only the link: `paseo ls --host "$(paseo daemon pair -q)"`.
+            await stdout.WriteLineAsync(url);
+            return 0;
+        }
         if (json)
         {
             await stdout.WriteLineAsync(rotate

@@ -106,7 +106,9 @@ public static class PaseoCommandLine
         pair.Options.Add(rotate);
         pair.Options.Add(yes);
         pair.Options.Add(json);
-        pair.SetAction(async (pr, _) => await control.PairAsync(pr.GetValue(home), pr.GetValue(rotate), pr.GetValue(yes), stdin, pr.GetValue(json)));
+        var linkOnly = new Option<bool>("--quiet", "-q") { Description = "Print only the pairing link" };
+        pair.Options.Add(linkOnly);
+        pair.SetAction(async (pr, _) => await control.PairAsync(pr.GetValue(home), pr.GetValue(rotate), pr.GetValue(yes), stdin, pr.GetValue(json), pr.GetValue(linkOnly)));
 
         var daemon = new Command("daemon", "Manage the local daemon")
         {
