@@ -75,6 +75,73 @@ public sealed class CliErrorsAndStreamsTests
     }
 
     [Fact]
+    public async Task Images_are_attached_to_run_and_send_and_bad_ones_refused_before_anything_is_sent()
+    {
+        await using var cli = await CliTarget.StartAsync("tcp");
+        var png = Path.Combine(cli.Work, "shot.png");
+        // The smallest valid PNG (1x1, transparent).
+        await File.WriteAllBytesAsync(png, Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="));
+        var run = await cli.Json("run", "look at this", "--image", png, "--provider", "mock", "--title", "viewer", "--cwd", cli.Work);
+        Assert.Equal("idle", run["status"]!.GetValue<string>());
+        Assert.Equal("Mock reply to: and this", (await cli.Json("send", "viewer", "and this", "--image", png, "--image", png))["lastMessage"]!.GetValue<string>());
+
+        var text = Path.Combine(cli.Work, "notes.txt");
+        await File.WriteAllTextAsync(text, "not an image");
+        Assert.Equal("INVALID_IMAGE", (await cli.Error("send", "viewer", "read", "--image", text))["code"]!.GetValue<string>());
+        // Refused before sending: the agent's timeline has only the two prompts that were sent.
+        var prompts = (await cli.Json("logs", "viewer", "--filter", "text")).AsArray().Count(e => e!["item"]!["type"]!.GetValue<string>() == "user_message");
+        Assert.Equal(2, prompts);
+    }
+
+    [Fact]
+    public async Task On_a_terminal_tables_are_coloured_and_long_waits_show_progress()
+    {
+        await using var cli = await CliTarget.StartAsync("tcp");
+        await cli.Ok("run", "-d", "[hang] busy", "--provider", "mock", "--title", "busy", "--cwd", cli.Work);
+        // script(1) (util-linux, always on Debian) runs paseo on a pseudo-terminal, as a person would.
+        async Task<string> OnTerminal(string command)
+        {
+            var psi = PaseoBinary.StartInfo([], cli.Env);
+            psi.FileName = "script";
+            foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+            psi.Environment["PATH"] = Path.GetDirectoryName(PaseoBinary.Path) + ":" + psi.Environment["PATH"];
+            psi.Environment["PASEO_HOST"] = cli.Host;
+            using var process = Process.Start(psi)!;
+            process.StandardInput.Close();
+            var output = process.StandardOutput.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await process.WaitForExitAsync(timeout.Token);
+            return await output;
+        }
+
+        var table = await OnTerminal("paseo ls");
+        Assert.Contains("\e[1mAGENT ID\e[0m", table);
+        Assert.Contains("\e[32mrunning\e[0m", table);
+        Assert.DoesNotContain("\e[", await OnTerminal("paseo ls --no-color"));
+
+        // The wait runs for its whole 3 s timeout: the spinner line is drawn (every 200 ms) and wiped at the end.
+        var waited = await OnTerminal("paseo wait busy --timeout 3s");
+        Assert.Contains("⠋ waiting for agent", waited);
+        Assert.Contains("did not finish within the timeout", waited);
+        // Piped, the same wait prints no progress at all.
+        var piped = await cli.Paseo("wait", "busy", "--timeout", "1s");
+        Assert.DoesNotContain("waiting for agent", piped.StdErr);
+    }
+
+    [Fact]
+    public async Task Without_a_pid_file_the_cli_finds_the_daemon_from_config_json()
+    {
+        await using var cli = await CliTarget.StartAsync("unix");
+        // A home with no daemon of its own, whose config names the daemon's socket (as a systemd-run daemon would).
+        using var other = new TestHome();
+        await File.WriteAllTextAsync(other.Home.ConfigJson, new JsonObject { ["version"] = 1, ["daemon"] = new JsonObject { ["listen"] = cli.Host } }.ToJsonString());
+        var env = PaseoBinary.CleanEnvironment(other);
+        var listed = await PaseoBinary.RunAsync(env, "ls", "--json");
+        Assert.True(listed.ExitCode == 0, listed.StdErr + listed.StdOut);
+        Assert.Empty(JsonNode.Parse(listed.StdOut)!.AsArray());
+    }
+
+    [Fact]
     public async Task Output_schema_prints_only_valid_json_and_refuses_the_rest()
     {
         await using var cli = await CliTarget.StartAsync("tcp");
@@ -99,10 +166,13 @@ public sealed class CliErrorsAndStreamsTests
         Assert.Equal(before, (await cli.Json("ls")).AsArray().Count);
     }
 
-    [Fact]
-    public async Task Logs_follow_and_attach_stream_live_output_until_ctrl_c()
+    [Theory]
+    [InlineData("tcp")]
+    [InlineData("unix")]
+    [InlineData("relay")]
+    public async Task Logs_follow_and_attach_stream_live_output_until_ctrl_c(string transport)
     {
-        await using var cli = await CliTarget.StartAsync("tcp");
+        await using var cli = await CliTarget.StartAsync(transport);
         await cli.Ok("run", "first turn", "--provider", "mock", "--title", "talker", "--cwd", cli.Work);
 
         await using var follow = new StreamingPaseo(cli.Env, "logs", "talker", "-f", "--host", cli.Host);

@@ -13,8 +13,8 @@ namespace Paseo.Host.Cli.Agents;
 public sealed record CliContext(string? Host, string? Home, CliOutput Output);
 
 /// <summary>
-/// The agent commands of `paseo` (app-protocol.md §7). Each finds the daemon (--host, PASEO_HOST, the pid file's listen
-/// address, 127.0.0.1:6767), connects with a <see cref="DaemonClient"/> — directly, or through the relay with end-to-end
+/// The agent commands of `paseo` (app-protocol.md §7). Each finds the daemon (--host, PASEO_HOST, PASEO_LISTEN, the pid
+/// file's listen address, config.json's daemon.listen, 127.0.0.1:6767), connects with a <see cref="DaemonClient"/> — directly, or through the relay with end-to-end
 /// encryption for a pairing link — and sends the same requests as Paseo's CLI. No actor system: the CLI starts fast.
 /// </summary>
 public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> env)
@@ -76,7 +76,22 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
         if (!string.IsNullOrWhiteSpace(explicitHost)) return DaemonTarget.Parse(explicitHost);
         if (env.GetValueOrDefault("PASEO_LISTEN") is { Length: > 0 } listen) return DaemonTarget.Parse(listen);
         if (PidFile.ReadRunning(home.PidFile) is { } running) return DaemonTarget.Parse(running.Listen);
+        if (ConfiguredListen(home) is { } configured) return DaemonTarget.Parse(configured);
         return DaemonTarget.Parse("127.0.0.1:6767");
+    }
+
+    /// <summary>`daemon.listen` of config.json (a daemon started by systemd leaves no pid file the CLI can read, say).</summary>
+    private static string? ConfiguredListen(PaseoHome home)
+    {
+        try
+        {
+            return File.Exists(home.ConfigJson) && JsonNode.Parse(File.ReadAllText(home.ConfigJson))?["daemon"]?["listen"] is JsonValue v
+                   && v.TryGetValue<string>(out var listen) && !string.IsNullOrWhiteSpace(listen) ? listen : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return null; // the daemon reports a broken config itself; the CLI falls back to the default address
+        }
     }
 
     /// <summary>`$PASEO_HOME/cli-client-id` (`cid_` + 32 hex), created 0600 on first use, so the daemon sees one CLI client.</summary>
