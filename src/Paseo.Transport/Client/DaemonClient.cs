@@ -25,7 +25,7 @@ public sealed class DaemonClosedException(int code, string reason) : Exception($
 /// <summary>The daemon cannot be reached or did not say hello back.</summary>
 public sealed class DaemonUnreachableException(string message, string code = "DAEMON_NOT_RUNNING") : Exception(message)
 {
-    /// <summary>DAEMON_NOT_RUNNING, or UNAUTHORIZED / FORBIDDEN when a daemon answered but refused the upgrade.</summary>
+    /// <summary>DAEMON_NOT_RUNNING; UNAUTHORIZED / FORBIDDEN when a daemon answered but refused the upgrade; TLS_ERROR.</summary>
     public string Code { get; } = code;
 }
 
@@ -77,7 +77,11 @@ public sealed class DaemonClient : IAsyncDisposable
                 ? $"the daemon at {target} refused the connection: wrong or missing password (tcp://host:port?password=…)"
                 : $"the daemon at {target} refused the connection: {e.Message}", e.Status == 401 ? "UNAUTHORIZED" : "FORBIDDEN");
         }
-        catch (Exception e) when (e is WebSocketException or WebSocketUpgradeException or IOException or FormatException or System.Security.Authentication.AuthenticationException or SocketException or OperationCanceledException or E2eeChannelException)
+        catch (System.Security.Authentication.AuthenticationException e)
+        {
+            throw new DaemonUnreachableException($"the TLS connection to {target} failed: {e.GetBaseException().Message}", "TLS_ERROR");
+        }
+        catch (Exception e) when (e is WebSocketException or WebSocketUpgradeException or IOException or FormatException or SocketException or OperationCanceledException or E2eeChannelException)
         {
             throw new DaemonUnreachableException($"cannot connect to the daemon at {target}: {e.GetBaseException().Message}");
         }

@@ -142,6 +142,26 @@ public sealed class CliErrorsAndStreamsTests
     }
 
     [Fact]
+    public async Task Ssl_true_reaches_a_daemon_behind_a_tls_proxy_and_an_untrusted_certificate_is_refused()
+    {
+        await using var cli = await CliTarget.StartAsync("tcp");
+        await cli.Ok("run", "behind tls", "--provider", "mock", "--title", "tls", "--cwd", cli.Work);
+        var port = int.Parse(cli.Host[(cli.Host.LastIndexOf(':') + 1)..]);
+        await using var proxy = new TlsProxy("127.0.0.1", port, cli.Work);
+        var target = $"tcp://localhost:{proxy.Port}?ssl=true";
+
+        var untrusted = await PaseoBinary.RunAsync(cli.Env, "ls", "--json", "--host", target);
+        Assert.Equal(1, untrusted.ExitCode);
+        Assert.Equal("TLS_ERROR", JsonNode.Parse(untrusted.StdOut)!["error"]!["code"]!.GetValue<string>());
+
+        // Trusting the proxy's certificate (as a real CA-signed one would be), the same target works.
+        var env = new Dictionary<string, string?>(cli.Env) { ["SSL_CERT_FILE"] = proxy.CertificatePemPath };
+        var trusted = await PaseoBinary.RunAsync(env, "ls", "-q", "--host", target);
+        Assert.True(trusted.ExitCode == 0, trusted.StdErr + trusted.StdOut);
+        Assert.Single(trusted.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public async Task Output_schema_prints_only_valid_json_and_refuses_the_rest()
     {
         await using var cli = await CliTarget.StartAsync("tcp");

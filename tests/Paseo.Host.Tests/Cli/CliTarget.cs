@@ -159,3 +159,78 @@ public sealed class StreamingPaseo : IAsyncDisposable
         _process.Dispose();
     }
 }
+
+/// <summary>
+/// A TLS-terminating proxy on loopback (what Caddy or nginx is in front of a daemon on a VPS): accepts TLS with a self-signed
+/// certificate for localhost and pipes the bytes to a plain address. <see cref="CertificatePemPath"/> is the certificate, for
+/// SSL_CERT_FILE so a `paseo` subprocess trusts it.
+/// </summary>
+public sealed class TlsProxy : IAsyncDisposable
+{
+    private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+    private readonly System.Security.Cryptography.X509Certificates.X509Certificate2 _certificate;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+
+    public int Port { get; }
+    public string CertificatePemPath { get; }
+
+    public TlsProxy(string forwardHost, int forwardPort, string folder)
+    {
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=localhost", key,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        _certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(created.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx), null);
+        CertificatePemPath = Path.Combine(folder, "proxy-cert.pem");
+        File.WriteAllText(CertificatePemPath, created.ExportCertificatePem());
+        _listener.Start();
+        Port = ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+        _accepting = Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                System.Net.Sockets.TcpClient client;
+                try
+                {
+                    client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                _ = Task.Run(async () =>
+                {
+                    using (client)
+                    using (var upstream = new System.Net.Sockets.TcpClient())
+                    {
+                        try
+                        {
+                            await using var tls = new System.Net.Security.SslStream(client.GetStream());
+                            await tls.AuthenticateAsServerAsync(_certificate);
+                            await upstream.ConnectAsync(forwardHost, forwardPort);
+                            var plain = upstream.GetStream();
+                            await Task.WhenAny(tls.CopyToAsync(plain), plain.CopyToAsync(tls));
+                        }
+                        catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException or System.Net.Sockets.SocketException)
+                        {
+                            // A client that gives up mid-handshake: nothing to forward.
+                        }
+                    }
+                });
+            }
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        await _accepting;
+        _certificate.Dispose();
+    }
+}

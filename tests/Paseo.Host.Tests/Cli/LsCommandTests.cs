@@ -1,13 +1,9 @@
 using System.Text.Json.Nodes;
-using Paseo.Host.Hosting;
-using Paseo.Host.RelayServer;
 using Paseo.Host.Tests.Support;
-using Paseo.Transport.Listen;
-using Serilog;
 
 namespace Paseo.Host.Tests.Cli;
 
-/// <summary>`paseo ls`, the built binary against a real daemon process: over TCP (found from the pid file or --host), a unix socket, and a pairing link through a real relay.</summary>
+/// <summary>`paseo ls` finding the local daemon from the pid file, and without a daemon. (Unix socket and relay: AgentCommandsTests.)</summary>
 public sealed class LsCommandTests : IDisposable
 {
     private readonly TestHome _home = new();
@@ -69,36 +65,6 @@ public sealed class LsCommandTests : IDisposable
         Assert.Contains("builder", lines[1]);
         Assert.Contains("mock", lines[1]);
         Assert.Equal(3, lines.Length);
-    }
-
-    [Fact]
-    public async Task Ls_works_over_a_unix_socket()
-    {
-        var socket = _home.PathIn("d.sock");
-        await using var daemon = new ForegroundDaemon(_env, "--listen", "unix://" + socket);
-        await RunningDaemon.WaitHealthyAsync(_home.Home);
-        var result = await PaseoBinary.RunAsync(_env, "ls", "--json", "--host", "unix://" + socket);
-        Assert.True(result.ExitCode == 0, result.StdErr);
-        Assert.Empty(JsonNode.Parse(result.StdOut)!.AsArray());
-    }
-
-    [Fact]
-    public async Task Ls_works_through_the_relay_from_a_pairing_link()
-    {
-        await using var relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
-        await relay.StartAsync();
-        var endpoint = $"127.0.0.1:{relay.Listen.Port}";
-        await using var daemon = new ForegroundDaemon(_env, "--port", "0", "--relay", endpoint);
-        var record = await RunningDaemon.WaitHealthyAsync(_home.Home);
-        await CreateAgentsAsync(WebSocketUri(record.Listen));
-        _env["PASEO_RELAY_ENDPOINT"] = endpoint;
-        var url = JsonNode.Parse((await PaseoBinary.RunAsync(_env, "daemon", "pair", "--json")).StdOut)!["url"]!.GetValue<string>();
-
-        // Another home: this CLI knows nothing but the link.
-        using var elsewhere = new TestHome();
-        var result = await PaseoBinary.RunAsync(PaseoBinary.CleanEnvironment(elsewhere), "ls", "--json", "--host", url);
-        Assert.True(result.ExitCode == 0, result.StdErr + result.StdOut);
-        Assert.Equal(2, JsonNode.Parse(result.StdOut)!.AsArray().Count);
     }
 
     [Fact]
