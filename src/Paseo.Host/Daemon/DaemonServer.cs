@@ -1,3 +1,5 @@
+using Akka.Streams;
+using Paseo.Actors.Streams;
 using System.Net;
 using Akka.Actor;
 using Akka.Hosting;
@@ -79,6 +81,8 @@ public sealed class DaemonServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog(logger, dispose: false);
         builder.Services.AddSingleton(time);
+        // One materializer for every socket's graphs (ActorSystem.Materializer() makes a new one per call).
+        builder.Services.AddSingleton<IMaterializer>(sp => sp.GetRequiredService<ActorSystem>().Materializer(namePrefix: "sockets"));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Daemon.ShutdownTimeout);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -100,7 +104,7 @@ public sealed class DaemonServer : IAsyncDisposable
         });
 
         var info = new PaseoGuardianProtocol.ServerInfo(identity.ServerId, Environment.MachineName, Version, config.Listen.ToString(), time.GetUtcNow());
-        builder.Services.AddAkka("paseo", (akka, _) =>
+        builder.Services.AddAkka("paseo", (akka, services) =>
         {
             settings.ConfigureAkka(akka);
             akka.WithPaseoActors(new PaseoActorsOptions(
@@ -111,7 +115,10 @@ public sealed class DaemonServer : IAsyncDisposable
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },
                     new WebSocketConnector(new WebSocketConnectorOptions(settings.E2ee.MaxFrameBytes, settings.FrontDoor.WebSocket.InboundQueue,
-                        settings.FrontDoor.WebSocket.OutboundQueue, settings.FrontDoor.WebSocket.KeepAliveInterval, TimeSpan.FromSeconds(10))),
+                        settings.FrontDoor.WebSocket.OutboundQueue, settings.FrontDoor.WebSocket.KeepAliveInterval, TimeSpan.FromSeconds(10)),
+                        // Resolved at connect time: the actor system exists by then.
+                        (socket, o) => new StreamedWebSocketTransport(socket, services.GetRequiredService<IMaterializer>(),
+                            o.MaxMessageBytes, o.InboundCapacity, o.OutboundCapacity)),
                     settings.E2ee, time);
         });
 

@@ -1,3 +1,5 @@
+using Akka.Streams;
+using Paseo.Actors.Streams;
 using System.Net.WebSockets;
 using Akka.Actor;
 using Akka.Hosting;
@@ -14,7 +16,7 @@ namespace Paseo.Host.FrontDoor;
 /// offered one), checks the password, then hands the socket to the client sessions subsystem, which speaks the
 /// application protocol (hello, session messages, ping/pong) on it.
 /// </summary>
-public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor<ClientSessionManagerKey> sessions, IHostApplicationLifetime lifetime, ILogger<WebSocketEndpoint> log)
+public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor<ClientSessionManagerKey> sessions, IMaterializer materializer, IHostApplicationLifetime lifetime, ILogger<WebSocketEndpoint> log)
 {
     public const int PasswordFailureCloseCode = Paseo.Transport.Channels.CloseCodes.Unauthorized;
 
@@ -58,7 +60,7 @@ public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor
     private async Task ServeAsync(WebSocket socket, CancellationToken cancellationToken)
     {
         var limits = policies.Limits.WebSocket;
-        await using var transport = new WebSocketFrameTransport(socket, limits.MaxMessageBytes, limits.InboundQueue, limits.OutboundQueue,
+        await using var transport = new StreamedWebSocketTransport(socket, materializer, limits.MaxMessageBytes, limits.InboundQueue, limits.OutboundQueue,
             oversizeReason: $"Message larger than {limits.MaxMessageBytes} bytes");
         // Kestrel waits for open connections when the daemon stops: close the socket at once, with a reason.
         using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Server shutting down"));

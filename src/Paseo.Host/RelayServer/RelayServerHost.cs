@@ -1,3 +1,5 @@
+using Akka.Streams;
+using Paseo.Actors.Streams;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
@@ -55,6 +57,8 @@ public sealed class RelayServerHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog(logger, dispose: false);
         builder.Services.AddSingleton(time);
+        // One materializer for every socket's graphs (ActorSystem.Materializer() makes a new one per call).
+        builder.Services.AddSingleton<IMaterializer>(sp => sp.GetRequiredService<ActorSystem>().Materializer(namePrefix: "sockets"));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -75,13 +79,14 @@ public sealed class RelayServerHost : IAsyncDisposable
         var app = builder.Build();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.RelayServer.KeepAliveInterval, KeepAliveTimeout = settings.RelayServer.KeepAliveInterval });
         app.Map("/health", () => Results.Json(new { status = "ok" }));
-        app.Map("/ws", (HttpContext http, IRequiredActor<RelayRoomsKey> rooms, IHostApplicationLifetime lifetime) => ServeAsync(http, rooms.ActorRef, settings.RelayServer, lifetime));
+        app.Map("/ws", (HttpContext http, IRequiredActor<RelayRoomsKey> rooms, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
+            ServeAsync(http, rooms.ActorRef, materializer, settings.RelayServer, lifetime));
         app.MapFallback(() => Results.Text("Not found", "text/plain", statusCode: StatusCodes.Status404NotFound));
         return new RelayServerHost(app, listen);
     }
 
     /// <summary>`/ws`: the checks of §1.1 in Paseo's order, then the socket joins its room until it closes.</summary>
-    private static async Task ServeAsync(HttpContext http, IActorRef rooms, RelayServerSettings settings, IHostApplicationLifetime lifetime)
+    private static async Task ServeAsync(HttpContext http, IActorRef rooms, IMaterializer materializer, RelayServerSettings settings, IHostApplicationLifetime lifetime)
     {
         // Exactly `/ws`, as Paseo's relay (ASP.NET routing would also take `/ws/` and `/WS`).
         if (http.Request.Path.Value != "/ws")
@@ -115,7 +120,7 @@ public sealed class RelayServerHost : IAsyncDisposable
         if (string.IsNullOrEmpty(connectionId)) connectionId = null;
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        await using var transport = new WebSocketFrameTransport(socket, settings.Limits.MaxFrameBytes, inboundCapacity: 16, settings.OutboundQueue);
+        await using var transport = new StreamedWebSocketTransport(socket, materializer, settings.Limits.MaxFrameBytes, inboundCapacity: 16, settings.OutboundQueue);
         using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Relay stopping"));
         var answer = await rooms.Ask<object>(new Join(new RelayRoomId(serverId, int.Parse(version)), role.Value, connectionId, transport), TimeSpan.FromSeconds(10));
         if (answer is Refused refused) transport.Close(refused.Code, refused.Reason);

@@ -11,8 +11,11 @@ public interface IFrameConnector
 /// <summary>Options of outbound WebSockets: limits, and the keepalive pings Paseo's daemon does not send on relay sockets.</summary>
 public sealed record WebSocketConnectorOptions(int MaxMessageBytes, int InboundCapacity, int OutboundCapacity, TimeSpan KeepAliveInterval, TimeSpan ConnectTimeout);
 
-/// <summary>Real WebSockets (ClientWebSocket) behind <see cref="IFrameConnector"/>.</summary>
-public sealed class WebSocketConnector(WebSocketConnectorOptions options) : IFrameConnector
+/// <summary>
+/// Real WebSockets (ClientWebSocket) behind <see cref="IFrameConnector"/>. <paramref name="wrap"/> turns the open socket into a
+/// transport (the daemon passes its Akka.Streams one); without it, <see cref="WebSocketFrameTransport"/>.
+/// </summary>
+public sealed class WebSocketConnector(WebSocketConnectorOptions options, Func<WebSocket, WebSocketConnectorOptions, IFrameTransport>? wrap = null) : IFrameConnector
 {
     public async Task<IFrameTransport> ConnectAsync(Uri uri, CancellationToken cancellationToken)
     {
@@ -31,6 +34,8 @@ public sealed class WebSocketConnector(WebSocketConnectorOptions options) : IFra
             socket.Dispose();
             throw;
         }
-        return new WebSocketFrameTransport(socket, options.MaxMessageBytes, options.InboundCapacity, options.OutboundCapacity);
+        return wrap is not null
+            ? wrap(socket, options)
+            : new WebSocketFrameTransport(socket, options.MaxMessageBytes, options.InboundCapacity, options.OutboundCapacity);
     }
 }

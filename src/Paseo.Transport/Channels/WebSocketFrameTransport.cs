@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Text;
 using System.Threading.Channels;
 
 namespace Paseo.Transport.Channels;
@@ -63,36 +62,27 @@ public sealed class WebSocketFrameTransport : IFrameTransport
 
     private async Task ReceiveLoopAsync()
     {
-        // Held for the socket's lifetime, so kept small (messages are reassembled across reads): memory per idle socket matters.
-        var buffer = ArrayPool<byte>.Shared.Rent(4 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(WebSocketFrameIo.ReceiveBufferBytes);
         var message = new ArrayBufferWriter<byte>();
         try
         {
             while (true)
             {
-                var result = await _socket.ReceiveAsync(buffer.AsMemory(), _abort.Token);
-                if (result.MessageType == WebSocketMessageType.Close)
+                var received = await WebSocketFrameIo.ReceiveAsync(_socket, buffer, message, _maxMessageBytes, _abort.Token);
+                if (received.PeerClosed is { } closure)
                 {
-                    var code = (int?)_socket.CloseStatus ?? CloseCodes.Normal;
-                    var reason = _socket.CloseStatusDescription ?? "";
-                    Finish(new TransportClosure(code, reason, ByPeer: true));
+                    Finish(closure);
                     // The send loop (the only sender) answers the close with the same code once queued frames are out,
                     // within the close timeout: a peer that stopped reading cannot hold the socket.
-                    Close(code, reason);
+                    Close(closure.Code, closure.Reason);
                     return;
                 }
-                if (message.WrittenCount + result.Count > _maxMessageBytes)
+                if (received.Oversize)
                 {
                     Close(CloseCodes.MessageTooBig, _oversizeReason);
                     return;
                 }
-                message.Write(buffer.AsSpan(0, result.Count));
-                if (!result.EndOfMessage) continue;
-                WireFrame frame = result.MessageType == WebSocketMessageType.Text
-                    ? new WireFrame.Text(Encoding.UTF8.GetString(message.WrittenSpan))
-                    : new WireFrame.Binary(message.WrittenSpan.ToArray());
-                message.ResetWrittenCount();
-                await _inbound.Writer.WriteAsync(frame, _abort.Token);
+                await _inbound.Writer.WriteAsync(received.Frame!, _abort.Token);
             }
         }
         catch (Exception e)
@@ -113,17 +103,7 @@ public sealed class WebSocketFrameTransport : IFrameTransport
         try
         {
             await foreach (var frame in _outbound.Reader.ReadAllAsync(_abort.Token))
-            {
-                switch (frame)
-                {
-                    case WireFrame.Text text:
-                        await _socket.SendAsync(Encoding.UTF8.GetBytes(text.Value), WebSocketMessageType.Text, true, _abort.Token);
-                        break;
-                    case WireFrame.Binary binary:
-                        await _socket.SendAsync(binary.Value, WebSocketMessageType.Binary, true, _abort.Token);
-                        break;
-                }
-            }
+                await WebSocketFrameIo.SendAsync(_socket, frame, _abort.Token);
             (int Code, string Reason) request;
             lock (_closed) request = _closeRequest ?? (CloseCodes.Normal, "");
             if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
