@@ -49,18 +49,25 @@ public sealed class StreamedWebSocketTransport : IFrameTransport
         _inbound = Channel.CreateBounded<WireFrame>(new BoundedChannelOptions(inboundCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = true });
         _outbound = Channel.CreateBounded<WireFrame>(new BoundedChannelOptions(outboundCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
 
-        // One write at a time into the bounded channel: while it is full, nothing more is pulled from the socket.
-        var received = Source.From(ReceiveFrames)
-            .WithAttributes(OneAtATime)
-            .RunWith(Sink.ForEachAsync<WireFrame>(1, frame => _inbound.Writer.WriteAsync(frame, _abort.Token).AsTask()), materializer);
-        var sent = ChannelSource.FromReader(_outbound.Reader)
+        // Both directions in one graph, so one interpreter actor runs a socket (two cost ~12 KiB more per idle socket).
+        // Inbound: one write at a time into the bounded channel; while it is full, nothing more is pulled from the socket.
+        var inboundSink = Sink.ForEachAsync<WireFrame>(1, frame => _inbound.Writer.WriteAsync(frame, _abort.Token).AsTask());
+        // Outbound: one send at a time; while the socket is busy, the channel fills and TryWrite refuses (a slow peer).
+        var outboundSink = Flow.Create<WireFrame>()
             .SelectAsync(1, async frame =>
             {
                 await WebSocketFrameIo.SendAsync(_socket, frame, _abort.Token);
                 return NotUsed.Instance;
             })
+            .ToMaterialized(Sink.Ignore<NotUsed>(), Keep.Right);
+        var (received, sent) = RunnableGraph.FromGraph(GraphDsl.Create(inboundSink, outboundSink, (r, s) => (r, s), (builder, toOwner, toSocket) =>
+            {
+                builder.From(builder.Add(Source.From(ReceiveFrames)).Outlet).To(toOwner.Inlet);
+                builder.From(builder.Add(ChannelSource.FromReader(_outbound.Reader)).Outlet).To(toSocket.Inlet);
+                return ClosedShape.Instance;
+            }))
             .WithAttributes(OneAtATime)
-            .RunWith(Sink.Ignore<NotUsed>(), materializer);
+            .Run(materializer);
         _graphs = Task.WhenAll(Observe(received), FinishSendingAsync(sent));
     }
 

@@ -162,7 +162,8 @@ public sealed class DaemonClient : IAsyncDisposable
     private static async Task<DaemonClient> ConnectRelayAsync(DaemonTarget.Relay relay, CancellationToken cancellationToken)
     {
         var offer = relay.Offer;
-        var tls = offer.RelayUseTls ?? offer.RelayEndpoint == "relay.paseo.sh:443";
+        // The same rule as the daemon's tunnel: the offer's relay.useTls when present, else TLS on port 443.
+        var tls = offer.RelayUseTls ?? offer.RelayEndpoint.EndsWith(":443", StringComparison.Ordinal);
         var (host, port) = SplitEndpoint(offer.RelayEndpoint);
         var socket = await WebSocketHandshake.ConnectAsync(EndPointOf(host, port), offer.RelayEndpoint,
             $"/ws?serverId={Uri.EscapeDataString(offer.ServerId)}&role=client&v=2", tls, [], null, cancellationToken);
