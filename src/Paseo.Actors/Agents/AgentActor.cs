@@ -166,7 +166,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private void EnsureSession()
     {
         if (_session is not null) return;
-        _session = Context.ActorOf(_provider!.SessionProps(new ProviderSessionConfig(_id.Value, _record.Cwd, _record.Model, _record.LastModeId, _record.ThinkingOptionId, null)), "provider");
+        _session = Context.ActorOf(_provider!.SessionProps(new ProviderSessionConfig(_id.Value, _record.Cwd, _record.Model, _record.LastModeId, _record.ThinkingOptionId, null,
+            _record.Persistence is { } handle ? WsInbound.Str(handle, "sessionId") : null)), "provider");
         Context.Watch(_session);
         if (_status is AgentStatus.Closed) _status = AgentStatus.Idle;
     }

@@ -4,8 +4,13 @@ using Paseo.Transport.Protocol;
 
 namespace Paseo.Actors.Providers;
 
-/// <summary>What an agent asks of its provider when it starts one session (one agent = one provider session).</summary>
-public sealed record ProviderSessionConfig(string AgentId, string Cwd, string? Model, string? ModeId, string? ThinkingOptionId, string? SystemPrompt);
+/// <summary>
+/// What an agent asks of its provider when it starts one session (one agent = one provider session).
+/// <paramref name="ResumeSessionId"/> is the provider's own session id from the agent's persistence handle, when it has one:
+/// a provider that can resume continues that conversation (after a daemon restart, or a crashed process).
+/// </summary>
+public sealed record ProviderSessionConfig(string AgentId, string Cwd, string? Model, string? ModeId, string? ThinkingOptionId, string? SystemPrompt,
+    string? ResumeSessionId = null);
 
 /// <summary>A provider's static description, for snapshots and get_providers_snapshot.</summary>
 public sealed record ProviderDescription(
@@ -26,6 +31,9 @@ public interface IAgentProvider
 {
     ProviderDescription Description { get; }
     Props SessionProps(ProviderSessionConfig config);
+
+    /// <summary>Whether its CLI can run here (checked once at start-up); built-in ones without a CLI are always ready.</summary>
+    Task<ProviderAvailability> Availability => Task.FromResult(ProviderAvailability.Ready);
 }
 
 /// <summary>The messages between an AgentActor and its ProviderSession child.</summary>

@@ -638,11 +638,13 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     private static JsonObject ProviderEntry(IAgentProvider provider)
     {
         var d = provider.Description;
-        return new JsonObject
+        // Checked once at start-up, off the actor's thread: "loading" until `<cli> --version` has answered.
+        var availability = provider.Availability is { IsCompletedSuccessfully: true } probe ? probe.Result : null;
+        var entry = new JsonObject
         {
             ["provider"] = d.Id,
-            ["status"] = "ready",
-            ["enabled"] = true,
+            ["status"] = availability?.Status ?? "loading",
+            ["enabled"] = availability?.Error != ProviderAvailability.Disabled.Error,
             ["models"] = new JsonArray(d.Models.Select(m => (JsonNode)m.DeepClone()).ToArray()),
             ["modes"] = new JsonArray(d.Modes.Select(m => (JsonNode)m.ToJson()).ToArray()),
             ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
@@ -650,6 +652,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             ["description"] = d.Description,
             ["defaultModeId"] = d.DefaultModeId,
         };
+        if (availability?.Error is { } error) entry["error"] = error;
+        return entry;
     }
 
     private sealed record Detached(IActorRef Connection) : INoSerializationVerificationNeeded;

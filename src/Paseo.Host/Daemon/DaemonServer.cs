@@ -109,7 +109,7 @@ public sealed class DaemonServer : IAsyncDisposable
             settings.ConfigureAkka(akka);
             akka.WithPaseoActors(new PaseoActorsOptions(
                 info, identity, config.Home.AgentsDir,
-                new Dictionary<string, IAgentProvider> { [MockProvider.Id] = new MockProvider() },
+                AgentProviders.From(config.Providers, settings.Providers),
                 settings.Agents, settings.Sessions, time));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })

@@ -1,3 +1,4 @@
+using Paseo.Actors.Providers;
 using Akka.Configuration;
 using Akka.Hosting;
 using Paseo.Actors.Agents;
@@ -33,7 +34,8 @@ public sealed record PaseoSettings(
     HandshakeSettings E2ee,
     AgentLimits Agents,
     SessionSettings Sessions,
-    RelayServerSettings RelayServer)
+    RelayServerSettings RelayServer,
+    ProviderProcessSettings Providers)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -90,7 +92,13 @@ public sealed record PaseoSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),
                     Positive(config.GetConfig("paseo.sessions"), "max-sessions")),
-                ReadRelayServer(config.GetConfig("paseo.relay-server")));
+                ReadRelayServer(config.GetConfig("paseo.relay-server")),
+                new ProviderProcessSettings(
+                    (int)Bytes(config.GetConfig("paseo.providers"), "max-line-bytes"),
+                    Positive(config.GetConfig("paseo.providers"), "output-backlog"),
+                    config.GetTimeSpan("paseo.providers.kill-grace"),
+                    config.GetTimeSpan("paseo.providers.interrupt-grace"),
+                    config.GetTimeSpan("paseo.providers.version-timeout")));
         }
         catch (ConfigException)
         {

@@ -38,8 +38,12 @@ public sealed record DaemonConfig(
     bool McpEnabled,
     bool McpInjectIntoAgents,
     LogConfig Log,
-    bool AllowUnauthenticatedNetwork)
+    bool AllowUnauthenticatedNetwork,
+    IReadOnlyList<ProviderProfile>? ProviderProfiles = null)
 {
+    /// <summary>`agents.providers` of config.json, in file order.</summary>
+    public IReadOnlyList<ProviderProfile> Providers => ProviderProfiles ?? [];
+
     public const int DefaultPort = 6767;
     public const string DefaultAppBaseUrl = "https://app.paseo.sh";
 
@@ -127,7 +131,8 @@ public sealed record DaemonConfig(
             McpEnabled: !flags.NoMcp && (file.Mcp.Enabled ?? true),
             McpInjectIntoAgents: !flags.NoInjectMcp && (file.Mcp.InjectIntoAgents ?? false),
             Log: log,
-            AllowUnauthenticatedNetwork: flags.AllowUnauthenticatedNetwork);
+            AllowUnauthenticatedNetwork: flags.AllowUnauthenticatedNetwork,
+            ProviderProfiles: file.Providers);
     }
 
     /// <summary>

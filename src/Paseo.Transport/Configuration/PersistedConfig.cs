@@ -23,6 +23,22 @@ public sealed record LogFileSetting(string? Level, string? Path, long? MaxSizeBy
 
 public sealed record LogSetting(string? Level, string? Format, LogOutputSetting Console, LogFileSetting File);
 
+/// <summary>
+/// `agents.providers.&lt;id&gt;` of config.json (providers.md §4.4): a built-in provider's overrides, or a custom profile that
+/// extends one. <see cref="Command"/> replaces the binary and its arguments; the legacy object form is not migrated (null).
+/// </summary>
+public sealed record ProviderProfile(
+    string Id,
+    string? Extends,
+    string? Label,
+    string? Description,
+    IReadOnlyList<string>? Command,
+    IReadOnlyDictionary<string, string> Env,
+    bool Enabled,
+    IReadOnlyList<JsonNode>? Models,
+    IReadOnlyList<JsonNode>? AdditionalModels,
+    IReadOnlyList<string> DisallowedTools);
+
 /// <summary>What config.json says, after strict validation. Absent keys are null.</summary>
 public sealed record PersistedConfig(
     string? Listen,
@@ -32,10 +48,13 @@ public sealed record PersistedConfig(
     string? PasswordHash,
     string? AppBaseUrl,
     McpSetting Mcp,
-    LogSetting Log)
+    LogSetting Log,
+    IReadOnlyList<ProviderProfile>? ProviderProfiles = null)
 {
     public static readonly PersistedConfig Empty = new(null, HostnamesSetting.None, [], new(null, null, null), null, null,
         new(null, null), new(null, null, new(null, null), new(null, null, null, null)));
+
+    public IReadOnlyList<ProviderProfile> Providers => ProviderProfiles ?? [];
 }
 
 /// <summary>Reads, creates and edits $PASEO_HOME/config.json. Reading never modifies an existing file.</summary>
@@ -159,7 +178,28 @@ public static class ConfigFile
                 new LogOutputSetting(String(Get(log, "console"), "level"), String(Get(log, "console"), "format")),
                 new LogFileSetting(String(logFile, "level"), String(logFile, "path"),
                     Get(rotate, "maxSize") is { } size ? ByteSize.Parse(size.ValueKind == JsonValueKind.Number ? size.GetRawText() : size.GetString()!, $"{source}: log.file.rotate.maxSize") : null,
-                    Get(rotate, "maxFiles") is { } files ? files.GetInt32() : null)));
+                    Get(rotate, "maxFiles") is { } files ? files.GetInt32() : null)),
+            ProviderProfiles: ReadProviderProfiles(Get(Get(root, "agents"), "providers")));
+    }
+
+    private static List<ProviderProfile> ReadProviderProfiles(JsonElement? providers)
+    {
+        var profiles = new List<ProviderProfile>();
+        if (providers is not { ValueKind: JsonValueKind.Object } all) return profiles;
+        foreach (var entry in all.EnumerateObject())
+        {
+            var p = entry.Value;
+            var command = Get(p, "command") is { ValueKind: JsonValueKind.Array } argv ? Strings(argv) : null;
+            var env = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (Get(p, "env") is { ValueKind: JsonValueKind.Object } envObject)
+                foreach (var variable in envObject.EnumerateObject()) env[variable.Name] = variable.Value.GetString() ?? "";
+            IReadOnlyList<JsonNode>? Nodes(string key) => Get(p, key) is { ValueKind: JsonValueKind.Array } list
+                ? list.EnumerateArray().Select(e => JsonNode.Parse(e.GetRawText())!).ToList()
+                : null;
+            profiles.Add(new ProviderProfile(entry.Name, String(p, "extends"), String(p, "label"), String(p, "description"), command, env,
+                Bool(p, "enabled") ?? true, Nodes("models"), Nodes("additionalModels"), Strings(Get(p, "disallowedTools"))));
+        }
+        return profiles;
     }
 
     /// <summary>

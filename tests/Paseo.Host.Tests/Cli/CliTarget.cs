@@ -15,7 +15,7 @@ namespace Paseo.Host.Tests.Cli;
 /// </summary>
 public sealed class CliTarget : IAsyncDisposable
 {
-    private readonly TestHome _home = new();
+    private readonly TestHome _home;
     private readonly TestHome _cliHome = new();
     private ForegroundDaemon? _daemon;
     private RelayServerHost? _relay;
@@ -26,8 +26,12 @@ public sealed class CliTarget : IAsyncDisposable
     public Dictionary<string, string?> Env { get; }
     public Dictionary<string, string?> DaemonEnv { get; }
 
-    private CliTarget(string kind)
+    /// <summary>The daemon's home (its config.json, paseo.hocon override, agents).</summary>
+    public TestHome DaemonHome => _home;
+
+    private CliTarget(string kind, string? daemonConfigJson, string? daemonHocon)
     {
+        _home = new TestHome(daemonConfigJson, daemonHocon);
         Kind = kind;
         DaemonEnv = PaseoBinary.CleanEnvironment(_home);
         Env = PaseoBinary.CleanEnvironment(_cliHome);
@@ -35,9 +39,11 @@ public sealed class CliTarget : IAsyncDisposable
         Directory.CreateDirectory(Work);
     }
 
-    public static async Task<CliTarget> StartAsync(string kind)
+    public static async Task<CliTarget> StartAsync(string kind, string? daemonConfigJson = null, string? daemonHocon = null,
+        IReadOnlyDictionary<string, string>? daemonEnv = null)
     {
-        var target = new CliTarget(kind);
+        var target = new CliTarget(kind, daemonConfigJson, daemonHocon);
+        foreach (var (name, value) in daemonEnv ?? new Dictionary<string, string>()) target.DaemonEnv[name] = value;
         switch (kind)
         {
             case "tcp":
@@ -64,6 +70,23 @@ public sealed class CliTarget : IAsyncDisposable
                 throw new ArgumentOutOfRangeException(nameof(kind));
         }
         return target;
+    }
+
+    /// <summary>`paseo daemon stop` (SIGTERM: a graceful stop), and the daemon process has exited.</summary>
+    public async Task StopDaemonAsync()
+    {
+        var stopped = await PaseoBinary.RunAsync(DaemonEnv, "daemon", "stop");
+        Assert.True(stopped.ExitCode == 0, stopped.StdErr + stopped.StdOut);
+        await _daemon!.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>A new daemon process on the same home (TCP targets), after <see cref="StopDaemonAsync"/>.</summary>
+    public async Task RestartDaemonAsync()
+    {
+        if (Kind != "tcp") throw new InvalidOperationException("restart is for TCP targets");
+        if (_daemon is not null) await _daemon.DisposeAsync();
+        _daemon = new ForegroundDaemon(DaemonEnv, "--port", "0");
+        Host = (await RunningDaemon.WaitHealthyAsync(_home.Home)).Listen;
     }
 
     /// <summary>`paseo ARGS --host TARGET`, run to completion.</summary>

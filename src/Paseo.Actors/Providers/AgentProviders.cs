@@ -1,0 +1,26 @@
+using Paseo.Actors.Providers.Claude;
+using Paseo.Actors.Providers.Mock;
+using Paseo.Transport.Configuration;
+
+namespace Paseo.Actors.Providers;
+
+/// <summary>
+/// The providers a daemon offers: the built-in `mock`, `claude` (with `agents.providers.claude` applied), and every custom
+/// profile of config.json that extends a provider Paseo.NET drives (providers.md §4.4). Codex, OpenCode and ACP
+/// profiles are not driven yet and are left out.
+/// </summary>
+public static class AgentProviders
+{
+    public static Dictionary<string, IAgentProvider> From(IReadOnlyList<ProviderProfile> profiles, ProviderProcessSettings settings)
+    {
+        var byId = profiles.ToDictionary(p => p.Id, StringComparer.Ordinal);
+        var providers = new Dictionary<string, IAgentProvider>(StringComparer.Ordinal)
+        {
+            [MockProvider.Id] = new MockProvider(),
+            [ClaudeProvider.BuiltInId] = new ClaudeProvider(byId.GetValueOrDefault(ClaudeProvider.BuiltInId), settings),
+        };
+        foreach (var profile in profiles.Where(p => p.Extends == ClaudeProvider.BuiltInId && p.Id != ClaudeProvider.BuiltInId))
+            providers[profile.Id] = new ClaudeProvider(profile, settings);
+        return providers;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Processes;
+using Paseo.Transport.Protocol;
+
+namespace Paseo.Actors.Providers.Claude;
+
+/// <summary>
+/// `claude`: the Claude Code CLI in stream-json mode, one long-lived process per agent (providers.md §4.1). A profile
+/// (`agents.providers.claude`, or a custom id with `extends:"claude"`) can replace the command, add environment
+/// variables, models, and disallowed tools. Paseo.NET passes the user's own environment through and stores no credential.
+/// </summary>
+public sealed class ClaudeProvider : IAgentProvider
+{
+    public const string BuiltInId = "claude";
+
+    private static readonly IReadOnlyList<AgentMode> ClaudeModes =
+    [
+        new("default", "Always Ask", "Asks before running a tool", "ShieldCheck", "safe"),
+        new("acceptEdits", "Accept Edits", "Edits files without asking; asks for other tools", "ShieldCheck", "moderate"),
+        new("plan", "Plan", "Plans without changing anything", "ShieldCheck", "safe"),
+        new("bypassPermissions", "Bypass", "Runs every tool without asking", "ShieldAlert", "dangerous"),
+    ];
+
+    public ProviderDescription Description { get; }
+    public IReadOnlyList<string> Command { get; }
+    public IReadOnlyDictionary<string, string> Environment { get; }
+    public IReadOnlyList<string> DisallowedTools { get; }
+    public ProviderProcessSettings Settings { get; }
+    public Task<ProviderAvailability> Availability { get; }
+
+    public ClaudeProvider(ProviderProfile? profile, ProviderProcessSettings settings)
+    {
+        var id = profile?.Id ?? BuiltInId;
+        Command = profile?.Command is { Count: > 0 } command ? command : ["claude"];
+        Environment = profile?.Env ?? new Dictionary<string, string>();
+        DisallowedTools = profile?.DisallowedTools ?? [];
+        Settings = settings;
+        var models = profile?.Models?.Select(m => ProviderModels.From(id, m)).ToList()
+                     ?? [ProviderModels.Model(id, "sonnet", "Sonnet", true), ProviderModels.Model(id, "opus", "Opus"), ProviderModels.Model(id, "haiku", "Haiku")];
+        if (profile?.AdditionalModels is { } more) models.AddRange(more.Select(m => ProviderModels.From(id, m)));
+        Description = new ProviderDescription(
+            id,
+            profile?.Label ?? "Claude",
+            profile?.Description ?? "Claude Code (the claude CLI, with your own login)",
+            new AgentCapabilities(Streaming: true, SessionPersistence: true, DynamicModes: true, McpServers: false, ReasoningStream: true, ToolInvocations: true),
+            ClaudeModes,
+            "default",
+            models);
+        Availability = profile is { Enabled: false }
+            ? Task.FromResult(ProviderAvailability.Disabled)
+            : ProviderAvailability.ProbeAsync(Command, Environment, settings.VersionTimeout);
+    }
+
+    public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new ClaudeProviderSession(config, this));
+
+    /// <summary>argv for one agent's process (the flags the Agent SDK gives the CLI, providers.md §4.1).</summary>
+    public IReadOnlyList<string> Arguments(ProviderSessionConfig config)
+    {
+        var argv = new List<string>(Command)
+        {
+            "--output-format", "stream-json", "--verbose", "--input-format", "stream-json",
+            "--permission-mode", config.ModeId ?? "default",
+            "--permission-prompt-tool", "stdio",
+            "--allow-dangerously-skip-permissions",
+            "--include-partial-messages",
+            "--setting-sources=user,project",
+        };
+        if (config.ResumeSessionId is { Length: > 0 } resume) argv.Add($"--resume={resume}");
+        if (config.Model is { Length: > 0 } model) argv.AddRange(["--model", model]);
+        if (DisallowedTools.Count > 0) argv.AddRange(["--disallowedTools", string.Join(',', DisallowedTools)]);
+        if (config.SystemPrompt is { Length: > 0 } system) argv.AddRange(["--append-system-prompt", system]);
+        return argv;
+    }
+
+    /// <summary>The child's extra environment: the profile's, the agent id, and what the Agent SDK sets.</summary>
+    public IReadOnlyDictionary<string, string> EnvironmentFor(ProviderSessionConfig config)
+    {
+        var env = new Dictionary<string, string>(Environment, StringComparer.Ordinal)
+        {
+            ["PASEO_AGENT_ID"] = config.AgentId,
+            ["MCP_TIMEOUT"] = "600000",
+            ["MCP_TOOL_TIMEOUT"] = "600000",
+            ["CLAUDE_CODE_ENTRYPOINT"] = "sdk-ts",
+        };
+        return env;
+    }
+}
+

@@ -1,0 +1,412 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Transport.Processes;
+using Paseo.Transport.Protocol;
+using static Paseo.Actors.Providers.ProviderProtocol;
+
+namespace Paseo.Actors.Providers.Claude;
+
+/// <summary>
+/// One agent's `claude` process (providers.md §4.1): user turns and control requests as NDJSON on stdin; system/init,
+/// stream_event deltas, assistant/user messages, results and `can_use_tool` prompts from stdout, mapped onto
+/// <see cref="ProviderProtocol"/>. The process belongs to this actor: it is started in PreStart and its whole process
+/// group is stopped in PostStop. A process that dies fails the turn with its exit code and last stderr lines, and this
+/// actor stops; the agent's next prompt starts a fresh process resumed from the session id (`--resume`).
+/// </summary>
+public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
+{
+    private sealed record OutputEnded;
+
+    private sealed record ProcessExited(int Code);
+
+    private sealed record InterruptOverdue;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ProviderSessionConfig _config;
+    private readonly ClaudeProvider _provider;
+    private ChildProcess? _process;
+    private string? _startError;
+    private string? _sessionId;
+    private bool _inTurn;
+    private bool _interrupting;
+    private int _resultsToSwallow;
+    private bool _streamedThisMessage;
+    private int _controlCounter;
+    private readonly Dictionary<string, string> _permissionRequests = new(StringComparer.Ordinal); // our id → CLI request_id
+    private readonly Dictionary<string, (string Name, JsonObject Input)> _tools = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _modeRequests = new(StringComparer.Ordinal); // control request id → mode
+
+    public ClaudeProviderSession(ProviderSessionConfig config, ClaudeProvider provider)
+    {
+        _config = config;
+        _provider = provider;
+        _sessionId = config.ResumeSessionId;
+
+        Receive<RunTurn>(OnRunTurn);
+        Receive<Interrupt>(_ => OnInterrupt());
+        Receive<ResolvePermission>(OnResolvePermission);
+        Receive<SetMode>(OnSetMode);
+        Receive<ChildOutput.Line>(line =>
+        {
+            OnLine(line.Text);
+            ReadNext();
+        });
+        Receive<ChildOutput.TooLong>(tooLong =>
+            Die($"claude printed a line over {tooLong.Limit} characters (paseo.providers.max-line-bytes); its process was stopped"));
+        Receive<OutputEnded>(_ => { });
+        Receive<ProcessExited>(exited =>
+            Die($"claude exited with code {exited.Code}{(_process?.StderrTail is { Length: > 0 } tail ? $": {tail}" : "")}"));
+        Receive<InterruptOverdue>(_ =>
+        {
+            if (!_inTurn) return;
+            Emit(new TurnCanceled($"Interrupted: claude did not stop within {_provider.Settings.InterruptGrace.TotalSeconds:0} s, so its process was stopped"));
+            _inTurn = false;
+            Context.Stop(Self);
+        });
+    }
+
+    protected override void PreStart()
+    {
+        try
+        {
+            var log = _log;
+            _process = ChildProcess.Start(
+                new ChildProcessStart(_provider.Arguments(_config), _config.Cwd, _provider.EnvironmentFor(_config),
+                    _provider.Settings.MaxLineBytes, _provider.Settings.OutputBacklog, _provider.Settings.KillGrace),
+                line => log.Info("claude {0} [{1}]: {2}", _config.AgentId, "stderr", line));
+        }
+        catch (ChildProcessStartException e)
+        {
+            _startError = $"cannot start claude: {e.Message}";
+            _log.Warning("Agent {0}: {1}", _config.AgentId, _startError);
+            return;
+        }
+        var self = Self;
+        _process.Exited.PipeTo(self, success: code => new ProcessExited(code));
+        Send(Control(new JsonObject { ["subtype"] = "initialize" }));
+        ReadNext();
+    }
+
+    /// <summary>Stopping the agent, or the daemon: the process group gets SIGTERM, then SIGKILL after the grace period.</summary>
+    protected override void PostStop()
+    {
+        _process?.Dispose();
+        _process = null;
+    }
+
+    private void ReadNext()
+    {
+        if (_process is null) return;
+        _process.Output.ReadAsync().AsTask().PipeTo(Self, success: output => output, failure: _ => new OutputEnded());
+    }
+
+    private void Emit(ProviderEvent e) => Context.Parent.Tell(e);
+
+    private void Send(JsonObject message)
+    {
+        var text = message.ToJsonString();
+        // The write completes off the actor's thread; a process that stopped reading is noticed by its exit.
+        _ = _process?.WriteLineAsync(text);
+    }
+
+    private JsonObject Control(JsonObject request, string? requestId = null) => new()
+    {
+        ["type"] = "control_request",
+        ["request_id"] = requestId ?? NextControlId(),
+        ["request"] = request,
+    };
+
+    private string NextControlId() => $"req_{++_controlCounter}_{Guid.NewGuid():N}"[..24];
+
+    private void OnRunTurn(RunTurn run)
+    {
+        if (_startError is not null || _process is null)
+        {
+            Emit(TurnStarted.Instance);
+            Emit(new TurnFailed(_startError ?? "claude is not running"));
+            Context.Stop(Self);
+            return;
+        }
+        if (_inTurn)
+        {
+            // Paseo's replaceRunning: the running turn is interrupted, its result is not the new turn's.
+            Send(Control(new JsonObject { ["subtype"] = "interrupt" }));
+            _resultsToSwallow++;
+            Emit(new TurnCanceled("Replaced by a new prompt"));
+        }
+        _inTurn = true;
+        _interrupting = false;
+        Send(new JsonObject
+        {
+            ["type"] = "user",
+            ["message"] = new JsonObject
+            {
+                ["role"] = "user",
+                ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = run.Prompt }),
+            },
+            ["parent_tool_use_id"] = null,
+            ["uuid"] = Guid.NewGuid().ToString("D"),
+            ["session_id"] = _sessionId ?? "",
+        });
+        Emit(TurnStarted.Instance);
+    }
+
+    private void OnInterrupt()
+    {
+        if (!_inTurn || _interrupting) return;
+        _interrupting = true;
+        Send(Control(new JsonObject { ["subtype"] = "interrupt" }));
+        Timers.StartSingleTimer("interrupt", new InterruptOverdue(), _provider.Settings.InterruptGrace);
+    }
+
+    private void OnResolvePermission(ResolvePermission resolve)
+    {
+        if (!_permissionRequests.Remove(resolve.RequestId, out var cliRequestId)) return;
+        var allow = WsInbound.Str(resolve.Resolution, "behavior") == "allow";
+        JsonObject answer;
+        if (allow)
+        {
+            answer = new JsonObject { ["behavior"] = "allow", ["updatedInput"] = resolve.Resolution["updatedInput"]?.DeepClone() ?? PendingInput(resolve.RequestId) };
+            if (resolve.Resolution["updatedPermissions"] is JsonArray permissions) answer["updatedPermissions"] = permissions.DeepClone();
+        }
+        else
+        {
+            answer = new JsonObject { ["behavior"] = "deny", ["message"] = WsInbound.Str(resolve.Resolution, "message") ?? "The user denied this" };
+            if (resolve.Resolution["interrupt"] is JsonValue i && i.TryGetValue<bool>(out var interrupt) && interrupt) answer["interrupt"] = true;
+        }
+        _pendingInputs.Remove(resolve.RequestId);
+        Send(new JsonObject
+        {
+            ["type"] = "control_response",
+            ["response"] = new JsonObject { ["subtype"] = "success", ["request_id"] = cliRequestId, ["response"] = answer },
+        });
+    }
+
+    private readonly Dictionary<string, JsonObject> _pendingInputs = new(StringComparer.Ordinal);
+
+    private JsonObject PendingInput(string permissionId) => _pendingInputs.TryGetValue(permissionId, out var input) ? (JsonObject)input.DeepClone() : new JsonObject();
+
+    private void OnSetMode(SetMode set)
+    {
+        if (_process is null)
+        {
+            Emit(new ModeChanged(set.ModeId));
+            return;
+        }
+        var requestId = NextControlId();
+        _modeRequests[requestId] = set.ModeId;
+        Send(Control(new JsonObject { ["subtype"] = "set_permission_mode", ["mode"] = set.ModeId }, requestId));
+    }
+
+    /// <summary>The process is gone or unusable: the turn (if any) fails with why, and this session ends.</summary>
+    private void Die(string reason)
+    {
+        _log.Warning("Agent {0}: {1}", _config.AgentId, reason);
+        if (_inTurn) Emit(new TurnFailed(reason));
+        _inTurn = false;
+        Context.Stop(Self);
+    }
+
+    private void OnLine(string line)
+    {
+        if (string.IsNullOrWhiteSpace(line)) return;
+        JsonObject? message;
+        try
+        {
+            message = JsonNode.Parse(line) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            message = null;
+        }
+        if (message is null)
+        {
+            // A CLI bug or a stray print: shown in the timeline, and the turn goes on.
+            var shown = line.Length > 200 ? line[..200] + "…" : line;
+            _log.Warning("Agent {0}: claude printed a line that is not JSON: {1}", _config.AgentId, shown);
+            Emit(new Timeline(TimelineItems.Error($"claude printed a line that is not JSON: {shown}")));
+            return;
+        }
+        switch (WsInbound.Str(message, "type"))
+        {
+            case "system":
+                if (WsInbound.Str(message, "subtype") == "init" && WsInbound.Str(message, "session_id") is { Length: > 0 } sessionId && sessionId != _reportedSessionId)
+                {
+                    _sessionId = _reportedSessionId = sessionId;
+                    Emit(new ThreadStarted(sessionId));
+                }
+                break;
+            case "stream_event":
+                OnStreamEvent(message["event"] as JsonObject);
+                break;
+            case "assistant":
+                OnAssistant(message["message"] as JsonObject);
+                break;
+            case "user":
+                OnToolResults(message["message"] as JsonObject);
+                break;
+            case "result":
+                OnResult(message);
+                break;
+            case "control_request":
+                OnControlRequest(message);
+                break;
+            case "control_response":
+                OnControlResponse(message["response"] as JsonObject);
+                break;
+        }
+    }
+
+    private string? _reportedSessionId;
+
+    private void OnStreamEvent(JsonObject? streamEvent)
+    {
+        if (streamEvent is null) return;
+        switch (WsInbound.Str(streamEvent, "type"))
+        {
+            case "message_start":
+                _streamedThisMessage = false;
+                break;
+            case "content_block_delta" when streamEvent["delta"] is JsonObject delta:
+                switch (WsInbound.Str(delta, "type"))
+                {
+                    case "text_delta" when WsInbound.Str(delta, "text") is { Length: > 0 } text:
+                        _streamedThisMessage = true;
+                        Emit(new Timeline(TimelineItems.AssistantMessage(text)));
+                        break;
+                    case "thinking_delta" when WsInbound.Str(delta, "thinking") is { Length: > 0 } thinking:
+                        _streamedThisMessage = true;
+                        Emit(new Timeline(TimelineItems.Reasoning(thinking)));
+                        break;
+                }
+                break;
+        }
+    }
+
+    private void OnAssistant(JsonObject? message)
+    {
+        if (message?["content"] is not JsonArray content) return;
+        foreach (var block in content.OfType<JsonObject>())
+        {
+            switch (WsInbound.Str(block, "type"))
+            {
+                // With partial messages the text already arrived as deltas; without them, it arrives here.
+                case "text" when !_streamedThisMessage && WsInbound.Str(block, "text") is { Length: > 0 } text:
+                    Emit(new Timeline(TimelineItems.AssistantMessage(text)));
+                    break;
+                case "thinking" when !_streamedThisMessage && WsInbound.Str(block, "thinking") is { Length: > 0 } thinking:
+                    Emit(new Timeline(TimelineItems.Reasoning(thinking)));
+                    break;
+                case "tool_use" or "server_tool_use" or "mcp_tool_use":
+                    var id = WsInbound.Str(block, "id") ?? Guid.NewGuid().ToString("N");
+                    var name = WsInbound.Str(block, "name") ?? "tool";
+                    var input = block["input"] as JsonObject ?? [];
+                    _tools[id] = (name, (JsonObject)input.DeepClone());
+                    Emit(new Timeline(TimelineItems.ToolCall(id, name, ClaudeToolDetails.For(name, input, _config.Cwd), "running")));
+                    break;
+            }
+        }
+    }
+
+    private void OnToolResults(JsonObject? message)
+    {
+        if (message?["content"] is not JsonArray content) return; // a plain string is the user's own (echoed) prompt
+        foreach (var block in content.OfType<JsonObject>().Where(b => WsInbound.Str(b, "type") == "tool_result"))
+        {
+            var id = WsInbound.Str(block, "tool_use_id") ?? "";
+            var (name, input) = _tools.Remove(id, out var tool) ? tool : ("tool", new JsonObject());
+            var output = ClaudeToolDetails.ResultText(block["content"]);
+            var failed = block["is_error"] is JsonValue e && e.TryGetValue<bool>(out var isError) && isError;
+            Emit(new Timeline(TimelineItems.ToolCall(id, name, ClaudeToolDetails.For(name, input, _config.Cwd, output),
+                failed ? "failed" : "completed", failed ? output ?? "The tool failed" : null)));
+        }
+    }
+
+    private void OnResult(JsonObject result)
+    {
+        if (_resultsToSwallow > 0)
+        {
+            _resultsToSwallow--;
+            return;
+        }
+        if (!_inTurn) return;
+        _inTurn = false;
+        Timers.Cancel("interrupt");
+        _tools.Clear();
+        if (_interrupting)
+        {
+            _interrupting = false;
+            Emit(new TurnCanceled("Interrupted"));
+            return;
+        }
+        var subtype = WsInbound.Str(result, "subtype") ?? "success";
+        var isError = result["is_error"] is JsonValue e && e.TryGetValue<bool>(out var error) && error;
+        if (subtype == "success" && !isError)
+        {
+            Emit(new TurnCompleted(Usage(result)));
+            return;
+        }
+        var errors = result["errors"] is JsonArray list ? string.Join("; ", list.Select(x => x?.ToString())) : WsInbound.Str(result, "result");
+        Emit(new TurnFailed(string.IsNullOrWhiteSpace(errors) ? $"claude ended the turn with {subtype}" : $"claude ended the turn with {subtype}: {errors}"));
+    }
+
+    private static JsonObject Usage(JsonObject result)
+    {
+        long Tokens(string key) => result["usage"]?[key] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0;
+        return new JsonObject
+        {
+            ["inputTokens"] = Tokens("input_tokens"),
+            ["cachedInputTokens"] = Tokens("cache_read_input_tokens"),
+            ["outputTokens"] = Tokens("output_tokens"),
+            ["totalCostUsd"] = result["total_cost_usd"] is JsonValue c && c.TryGetValue<double>(out var cost) ? cost : 0,
+        };
+    }
+
+    private void OnControlRequest(JsonObject message)
+    {
+        var requestId = WsInbound.Str(message, "request_id") ?? "";
+        var request = message["request"] as JsonObject ?? [];
+        if (WsInbound.Str(request, "subtype") != "can_use_tool")
+        {
+            // Hooks and SDK MCP servers are not used by Paseo.NET: say so instead of leaving the CLI waiting.
+            Send(new JsonObject
+            {
+                ["type"] = "control_response",
+                ["response"] = new JsonObject { ["subtype"] = "error", ["request_id"] = requestId, ["error"] = $"Unsupported control request: {WsInbound.Str(request, "subtype")}" },
+            });
+            return;
+        }
+        var toolName = WsInbound.Str(request, "tool_name") ?? "tool";
+        var input = request["input"] as JsonObject ?? [];
+        var permissionId = $"permission-{Guid.NewGuid():D}";
+        _permissionRequests[permissionId] = requestId;
+        _pendingInputs[permissionId] = (JsonObject)input.DeepClone();
+        var kind = toolName switch { "ExitPlanMode" => "plan", "AskUserQuestion" => "question", _ => "tool" };
+        var detail = ClaudeToolDetails.For(toolName, input, _config.Cwd);
+        var summary = WsInbound.Str(input, "command") ?? WsInbound.Str(input, "file_path") ?? WsInbound.Str(input, "url") ?? WsInbound.Str(input, "pattern");
+        var permission = new JsonObject
+        {
+            ["id"] = permissionId,
+            ["provider"] = _provider.Description.Id,
+            ["name"] = toolName,
+            ["kind"] = kind,
+            ["title"] = summary is null ? toolName : $"{toolName}: {summary}",
+            ["input"] = input.DeepClone(),
+            ["detail"] = detail,
+        };
+        if (kind == "plan" && WsInbound.Str(input, "plan") is { } plan) permission["metadata"] = new JsonObject { ["planText"] = plan };
+        Emit(new PermissionRequested(permission));
+    }
+
+    private void OnControlResponse(JsonObject? response)
+    {
+        if (response is null || WsInbound.Str(response, "request_id") is not { } requestId) return;
+        if (!_modeRequests.Remove(requestId, out var mode)) return;
+        if (WsInbound.Str(response, "subtype") == "success") Emit(new ModeChanged(mode));
+        else Emit(new Timeline(TimelineItems.Error($"claude refused mode {mode}: {WsInbound.Str(response, "error") ?? "no reason given"}")));
+    }
+}

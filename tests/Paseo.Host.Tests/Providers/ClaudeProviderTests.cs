@@ -1,0 +1,191 @@
+using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Cli;
+using Paseo.Host.Tests.Support;
+
+namespace Paseo.Host.Tests.Providers;
+
+/// <summary>
+/// The `claude` provider against tests/standins/fake-claude.mjs (the stream-json protocol of providers.md §4.1, and its
+/// failure modes), through a real daemon process and the `paseo` CLI: the daemon launches the stand-in as it would the
+/// real CLI, one process group per agent.
+/// </summary>
+public sealed class ClaudeProviderTests : IAsyncLifetime
+{
+    private readonly string _log = Path.Combine(Path.GetTempPath(), $"fake-claude-{Guid.NewGuid():N}.jsonl");
+    private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-claude-store-{Guid.NewGuid():N}");
+    private CliTarget _cli = null!;
+
+    public static string StandIn
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
+            return Path.Combine(dir!.FullName, "tests", "standins", "fake-claude.mjs");
+        }
+    }
+
+    public static string Config(params (string Id, JsonObject Profile)[] extra)
+    {
+        var providers = new JsonObject { ["claude"] = new JsonObject { ["command"] = new JsonArray("node", StandIn) } };
+        foreach (var (id, profile) in extra) providers[id] = profile;
+        return new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString();
+    }
+
+    public async Task InitializeAsync() =>
+        _cli = await CliTarget.StartAsync("tcp", Config(
+                ("claude-missing", new JsonObject { ["extends"] = "claude", ["label"] = "Missing", ["command"] = new JsonArray("no-such-claude-binary") })),
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            new Dictionary<string, string> { ["FAKE_CLAUDE_LOG"] = _log, ["FAKE_CLAUDE_STORE"] = _store });
+
+    public async Task DisposeAsync()
+    {
+        await _cli.DisposeAsync();
+        File.Delete(_log);
+        if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
+    }
+
+    private List<JsonObject> Starts() =>
+        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
+
+    /// <summary>The `code` of a `paseo wait --json` that did not end idle (exit 1 with the result printed).</summary>
+    private async Task<string?> WaitCode(string agent)
+    {
+        var waited = await _cli.Paseo("wait", agent, "--json");
+        Assert.Equal(1, waited.ExitCode);
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+
+    [Fact]
+    public async Task A_full_turn_streams_reasoning_and_the_reply_and_the_cli_is_launched_as_the_sdk_would()
+    {
+        var run = await _cli.Json("run", "hello there", "--provider", "claude", "--title", "c1", "--cwd", _cli.Work);
+        Assert.Equal(("idle", "Fake claude reply to: hello there"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
+        var agentId = run["agentId"]!.GetValue<string>();
+
+        var logs = (await _cli.Json("logs", "c1")).AsArray().Select(e => e!["item"]!).ToList();
+        Assert.Equal(["user_message", "reasoning", "assistant_message"], logs.Select(i => i["type"]!.GetValue<string>()));
+        Assert.Equal("Fake claude reply to: hello there", logs[2]["text"]!.GetValue<string>());
+
+        var start = Assert.Single(Starts());
+        var argv = start["argv"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal(agentId, start["agentId"]!.GetValue<string>());
+        Assert.Equal(_cli.Work, start["cwd"]!.GetValue<string>());
+        foreach (var expected in new[] { "--output-format", "stream-json", "--verbose", "--input-format", "--permission-prompt-tool", "stdio", "--include-partial-messages" })
+            Assert.Contains(expected, argv);
+        Assert.Equal("default", argv[argv.IndexOf("--permission-mode") + 1]);
+
+        // The provider's session id is the agent's persistence handle (what resume uses).
+        var inspected = await _cli.Json("inspect", "c1");
+        Assert.False(string.IsNullOrEmpty(inspected["persistence"]?["sessionId"]?.GetValue<string>()));
+        var providers = (await _cli.Json("provider", "ls")).AsArray();
+        Assert.Equal("ready", providers.Single(p => p!["provider"]!.GetValue<string>() == "claude")!["status"]!.GetValue<string>());
+        var missing = providers.Single(p => p!["provider"]!.GetValue<string>() == "claude-missing")!;
+        Assert.Equal("unavailable", missing["status"]!.GetValue<string>());
+        Assert.Contains("no-such-claude-binary not found", missing["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Permissions_are_asked_allowed_and_denied_and_modes_change_in_the_running_cli()
+    {
+        await _cli.Ok("run", "-d", "[tool ls -la]", "--provider", "claude", "--title", "perm", "--cwd", _cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        var pending = Assert.Single((await _cli.Json("permit", "ls")).AsArray())!;
+        Assert.StartsWith("permission-", pending["requestId"]!.GetValue<string>());
+        Assert.Equal("Bash: ls -la", pending["title"]!.GetValue<string>());
+        await _cli.Ok("permit", "allow", "perm");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ Bash ls -la [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        await _cli.Ok("send", "perm", "[tool rm -rf build]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        await _cli.Ok("permit", "deny", "perm", "--message", "not that one");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ Bash rm -rf build [failed: not that one]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        // bypassPermissions, set on the live process (set_permission_mode): the next tool runs without asking.
+        await _cli.Ok("agent", "mode", "perm", "bypassPermissions");
+        Assert.Equal("bypassPermissions", (await _cli.Json("inspect", "perm"))["currentModeId"]!.GetValue<string>());
+        Assert.Equal("idle", (await _cli.Json("send", "perm", "[tool make]"))["status"]!.GetValue<string>());
+        Assert.Contains("$ Bash make [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+        Assert.Single(Starts());
+    }
+
+    [Fact]
+    public async Task An_interrupt_ends_the_turn_and_a_deaf_process_is_stopped_and_replaced_on_the_next_prompt()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "claude", "--title", "stopper", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "stopper"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        await _cli.Ok("stop", "stopper");
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper"))["status"]!.GetValue<string>());
+        Assert.Equal("Fake claude reply to: again", (await _cli.Json("send", "stopper", "again"))["lastMessage"]!.GetValue<string>());
+        Assert.Single(Starts()); // same process
+
+        await _cli.Ok("send", "stopper", "[deaf]", "--no-wait");
+        await _cli.Ok("stop", "stopper");
+        // interrupt-grace is 1 s here: the process did not end the turn, so it was stopped.
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
+        var first = Starts()[0]["pid"]!.GetValue<int>();
+        await Eventually.HoldsAsync(() => !Alive(first), "the deaf process to be gone");
+
+        Assert.Equal("idle", (await _cli.Json("send", "stopper", "fresh start"))["status"]!.GetValue<string>());
+        var second = Starts()[1];
+        Assert.Contains(second["argv"]!.AsArray(), a => a!.GetValue<string>().StartsWith("--resume=", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_crash_fails_the_turn_with_the_exit_code_and_stderr_and_harms_no_other_agent()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "claude", "--title", "bystander", "--cwd", _cli.Work);
+        var crashed = await _cli.Paseo("run", "[crash]", "--provider", "claude", "--title", "crasher", "--cwd", _cli.Work, "--json");
+        Assert.Equal(1, crashed.ExitCode);
+        var result = JsonNode.Parse(crashed.StdOut)!;
+        Assert.Equal("AGENT_ERROR", result["code"]!.GetValue<string>());
+        Assert.Contains("claude exited with code 3: fatal: simulated crash", result["error"]!.GetValue<string>());
+        Assert.Equal("error", (await _cli.Json("inspect", "crasher"))["status"]!.GetValue<string>());
+        Assert.Equal("running", (await _cli.Json("inspect", "bystander"))["status"]!.GetValue<string>());
+        // The next prompt starts a fresh process, resumed.
+        Assert.Equal("idle", (await _cli.Json("send", "crasher", "are you back?"))["status"]!.GetValue<string>());
+
+        // Exits while its permission prompt is pending: the turn fails, and the prompt is gone with it.
+        await _cli.Ok("run", "-d", "[exit-on-permission]", "--provider", "claude", "--title", "quitter", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "quitter"))["status"]!.GetValue<string>() == "error", "the turn to fail");
+        Assert.Contains("claude exited with code 4: fatal: gave up waiting", (await _cli.Json("inspect", "quitter"))["lastError"]!.GetValue<string>());
+        Assert.Empty((await _cli.Json("permit", "ls", "quitter")).AsArray());
+    }
+
+    [Fact]
+    public async Task A_malformed_line_is_shown_and_the_turn_goes_on_and_a_flood_arrives_whole()
+    {
+        var run = await _cli.Json("run", "[malformed] then answer", "--provider", "claude", "--title", "odd", "--cwd", _cli.Work);
+        Assert.Equal("idle", run["status"]!.GetValue<string>());
+        Assert.Contains("! claude printed a line that is not JSON: this is not json {", await _cli.Ok("logs", "odd", "--filter", "errors"));
+
+        var flood = await _cli.Json("send", "odd", "[flood 5000]");
+        Assert.Equal("idle", flood["status"]!.GetValue<string>());
+        var text = flood["lastMessage"]!.GetValue<string>();
+        Assert.StartsWith("chunk 0 chunk 1 ", text);
+        Assert.Contains("chunk 4999 ", text);
+    }
+
+    [Fact]
+    public async Task A_conversation_resumes_after_a_daemon_restart_and_no_process_outlives_the_daemon()
+    {
+        await _cli.Ok("run", "remember the word paseo", "--provider", "claude", "--title", "memory", "--cwd", _cli.Work);
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "claude", "--title", "busy", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(() => Starts().Count == 2, "both processes to start");
+        var pids = Starts().Select(s => s["pid"]!.GetValue<int>()).ToList();
+
+        await _cli.StopDaemonAsync();
+        Assert.All(pids, pid => Assert.False(Alive(pid), $"stand-in {pid} outlived the daemon"));
+
+        await _cli.RestartDaemonAsync();
+        var resumed = await _cli.Json("send", "memory", "[remember]");
+        Assert.Equal("First prompt: remember the word paseo", resumed["lastMessage"]!.GetValue<string>());
+        var restart = Starts()[2];
+        var sessionId = (await _cli.Json("inspect", "memory"))["persistence"]!["sessionId"]!.GetValue<string>();
+        Assert.Contains($"--resume={sessionId}", restart["argv"]!.AsArray().Select(a => a!.GetValue<string>()));
+    }
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// A stand-in for the Claude Code CLI in stream-json mode (../../../shared/spec/providers.md §4.1), for tests: the real
+// CLI needs Anthropic's cloud. It speaks the same NDJSON on stdin/stdout — control_request/control_response, system
+// init, stream_event deltas, assistant/user messages, result — and misbehaves on demand. The prompt is the script:
+//   [tool CMD]        a Bash tool_use; asks can_use_tool unless the mode is bypassPermissions; allow → tool_result,
+//                     deny → an error tool_result (deny with interrupt → the turn ends as interrupted)
+//   [hang]            waits until interrupted (an interrupt ends the turn with error_during_execution)
+//   [deaf]            waits and ignores interrupts too (the daemon must stop the process)
+//   [crash]           prints part of the reply, writes to stderr and exits 3 mid-turn
+//   [exit-on-permission] asks can_use_tool, then exits 4 before the answer
+//   [malformed]       prints a line that is not JSON, then goes on
+//   [flood N]         streams N text deltas as fast as it can
+//   [fail]            ends the turn with result subtype error_during_execution
+//   [remember]        replies with the first prompt this session ever saw (shows a resumed conversation)
+// Every other turn streams "Fake claude reply to: PROMPT" as deltas and ends with result success.
+// FAKE_CLAUDE_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd}.
+import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+
+const argv = process.argv.slice(2);
+if (argv.includes("--version")) {
+  console.log("2.0.0 (Fake Claude Code)");
+  process.exit(0);
+}
+const flag = (name) => {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith(name + "="));
+  return eq ? eq.slice(name.length + 1) : undefined;
+};
+if (process.env.FAKE_CLAUDE_LOG) {
+  appendFileSync(process.env.FAKE_CLAUDE_LOG, JSON.stringify({ pid: process.pid, argv, agentId: process.env.PASEO_AGENT_ID ?? null, cwd: process.cwd() }) + "\n");
+}
+
+let mode = flag("--permission-mode") ?? "default";
+const resumed = flag("--resume");
+const sessionId = resumed ?? randomUUID();
+// Conversations "persist" like the real CLI's: a file per session id, so --resume finds the first prompt again.
+const store = join(process.env.FAKE_CLAUDE_STORE ?? join(tmpdir(), "fake-claude"), sessionId + ".json");
+mkdirSync(join(store, ".."), { recursive: true });
+const conversation = existsSync(store) ? JSON.parse(readFileSync(store, "utf8")) : { prompts: [] };
+
+const out = (msg) => process.stdout.write(JSON.stringify(msg) + "\n");
+let initSent = false;
+let turn = null; // { interrupted, resolve }
+const pendingPermissions = new Map(); // request_id → resolve
+let counter = 0;
+
+const delta = (text) => out({ type: "stream_event", uuid: randomUUID(), session_id: sessionId, parent_tool_use_id: null,
+  event: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } } });
+
+function result(subtype, extra = {}) {
+  out({ type: "result", subtype, is_error: subtype !== "success", duration_ms: 5, num_turns: 1, session_id: sessionId,
+    total_cost_usd: 0.0012, usage: { input_tokens: 11, output_tokens: 7, cache_read_input_tokens: 3 }, ...extra });
+}
+
+function askPermission(toolName, input, toolUseId) {
+  const requestId = `perm_${++counter}`;
+  out({ type: "control_request", request_id: requestId, request: { subtype: "can_use_tool", tool_name: toolName, input, tool_use_id: toolUseId } });
+  return new Promise((resolve) => pendingPermissions.set(requestId, resolve));
+}
+
+async function runTurn(prompt) {
+  conversation.prompts.push(prompt);
+  writeFileSync(store, JSON.stringify(conversation));
+  const state = { interrupted: false };
+  turn = state;
+  out({ type: "stream_event", session_id: sessionId, event: { type: "message_start", message: { id: "msg_" + counter, role: "assistant" } } });
+  out({ type: "stream_event", session_id: sessionId, event: { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "Thinking about it." } } });
+
+  if (prompt.includes("[malformed]")) process.stdout.write("this is not json {\n");
+  if (prompt.includes("[crash]")) {
+    delta("Starting");
+    process.stderr.write("fatal: simulated crash\n");
+    setTimeout(() => process.exit(3), 10);
+    return;
+  }
+  if (prompt.includes("[exit-on-permission]")) {
+    out({ type: "control_request", request_id: "perm_exit", request: { subtype: "can_use_tool", tool_name: "Bash", input: { command: "rm -rf /tmp/x" } } });
+    process.stderr.write("fatal: gave up waiting\n");
+    setTimeout(() => process.exit(4), 10);
+    return;
+  }
+  const flood = /\[flood (\d+)\]/.exec(prompt);
+  if (flood) for (let i = 0; i < Number(flood[1]); i++) delta(`chunk ${i} `);
+  if (prompt.includes("[fail]")) {
+    result("error_during_execution", { errors: ["simulated failure"] });
+    turn = null;
+    return;
+  }
+  for (const match of prompt.matchAll(/\[tool ([^\]]+)\]/g)) {
+    const command = match[1];
+    const toolUseId = `toolu_${++counter}`;
+    out({ type: "assistant", session_id: sessionId, parent_tool_use_id: null,
+      message: { id: "msg_" + counter, role: "assistant", content: [{ type: "tool_use", id: toolUseId, name: "Bash", input: { command } }] } });
+    let answer = { behavior: "allow", updatedInput: { command } };
+    if (mode !== "bypassPermissions") answer = await askPermission("Bash", { command }, toolUseId);
+    if (state.interrupted) return;
+    if (answer.behavior === "allow") {
+      const ran = answer.updatedInput?.command ?? command;
+      out({ type: "user", session_id: sessionId, message: { role: "user", content: [{ type: "tool_result", tool_use_id: toolUseId, content: `ran: ${ran}`, is_error: false }] } });
+    } else {
+      out({ type: "user", session_id: sessionId, message: { role: "user", content: [{ type: "tool_result", tool_use_id: toolUseId, content: answer.message ?? "denied", is_error: true }] } });
+      if (answer.interrupt) {
+        result("error_during_execution", { errors: ["interrupted by the permission answer"] });
+        turn = null;
+        return;
+      }
+    }
+  }
+  if (prompt.includes("[hang]") || prompt.includes("[deaf]")) {
+    state.deaf = prompt.includes("[deaf]");
+    await new Promise((resolve) => (state.resolve = resolve));
+    return;
+  }
+  const reply = prompt.includes("[remember]") ? `First prompt: ${conversation.prompts[0]}` : `Fake claude reply to: ${prompt}`;
+  for (const piece of reply.match(/.{1,8}/gs) ?? []) delta(piece);
+  out({ type: "assistant", session_id: sessionId, parent_tool_use_id: null, message: { role: "assistant", content: [{ type: "text", text: reply }] } });
+  result("success", { result: reply });
+  turn = null;
+}
+
+const queue = [];
+let running = false;
+async function drain() {
+  if (running) return;
+  running = true;
+  while (queue.length) await runTurn(queue.shift());
+  running = false;
+}
+
+const rl = createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  if (!line.trim()) return;
+  const msg = JSON.parse(line);
+  if (msg.type === "control_request") {
+    const req = msg.request ?? {};
+    if (req.subtype === "initialize") return out({ type: "control_response", response: { subtype: "success", request_id: msg.request_id, response: { commands: [] } } });
+    if (req.subtype === "set_permission_mode") {
+      mode = req.mode;
+      return out({ type: "control_response", response: { subtype: "success", request_id: msg.request_id, response: {} } });
+    }
+    if (req.subtype === "interrupt") {
+      out({ type: "control_response", response: { subtype: "success", request_id: msg.request_id, response: {} } });
+      if (turn && !turn.deaf) {
+        turn.interrupted = true;
+        for (const [id, resolve] of pendingPermissions) { pendingPermissions.delete(id); resolve({ behavior: "deny" }); }
+        turn.resolve?.();
+        turn = null;
+        result("error_during_execution", { errors: ["interrupted"] });
+      }
+      return;
+    }
+    return out({ type: "control_response", response: { subtype: "error", request_id: msg.request_id, error: "unknown subtype" } });
+  }
+  if (msg.type === "control_response") {
+    const resolve = pendingPermissions.get(msg.response?.request_id);
+    if (resolve) { pendingPermissions.delete(msg.response.request_id); resolve(msg.response.response); }
+    return;
+  }
+  if (msg.type === "user") {
+    if (!initSent) {
+      initSent = true;
+      out({ type: "system", subtype: "init", session_id: sessionId, cwd: process.cwd(), model: flag("--model") ?? "sonnet", tools: ["Bash"], permissionMode: mode });
+    }
+    const text = (msg.message?.content ?? []).filter((c) => c.type === "text").map((c) => c.text).join("");
+    queue.push(text);
+    drain();
+  }
+});
+rl.on("close", () => process.exit(0));
+process.on("SIGTERM", () => process.exit(143));
