@@ -122,6 +122,10 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     private bool Live => _session is not null;
 
+    private IReadOnlyList<AgentMode> _discoveredModes = [];
+
+    private IReadOnlyList<AgentMode> Modes => _discoveredModes.Count > 0 ? _discoveredModes : _provider?.Description.Modes ?? [];
+
     private void OnSendMessage(SendMessage send)
     {
         if (_provider is null)
@@ -274,7 +278,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     private void OnSetMode(SetAgentMode set)
     {
-        if (_provider is null || _provider.Description.Modes.All(m => m.Id != set.ModeId))
+        if (_provider is null || Modes.All(m => m.Id != set.ModeId))
         {
             Sender.Tell(new CommandResult(_id, false, $"Unknown mode {set.ModeId} for provider {_record.Provider}"));
             return;
@@ -353,6 +357,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 break;
             case ModeChanged mode:
                 Change(_record with { LastModeId = mode.ModeId });
+                break;
+            case ModesDiscovered discovered:
+                // ACP agents say their modes at runtime: these replace the provider's static list for this agent.
+                _discoveredModes = discovered.Modes;
+                if (discovered.CurrentModeId is { } current && current != _record.LastModeId) Change(_record with { LastModeId = current });
                 break;
         }
     }
@@ -511,7 +520,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Status = _status,
             Capabilities = live ? _provider!.Description.Capabilities : AgentCapabilities.Stored,
             CurrentModeId = _record.LastModeId,
-            AvailableModes = live ? _provider!.Description.Modes : [],
+            AvailableModes = live ? Modes : [],
             PendingPermissions = _pendingPermissions.Values.ToList(),
             Persistence = _provider is null ? null : _record.Persistence,
             RuntimeInfo = live ? _runtimeInfo : null,

@@ -1,3 +1,4 @@
+using Paseo.Actors.Providers.Acp;
 using Paseo.Actors.Providers.Claude;
 using Paseo.Actors.Providers.Mock;
 using Paseo.Transport.Configuration;
@@ -6,8 +7,8 @@ namespace Paseo.Actors.Providers;
 
 /// <summary>
 /// The providers a daemon offers: the built-in `mock`, `claude` (with `agents.providers.claude` applied), and every custom
-/// profile of config.json that extends a provider Paseo.NET drives (providers.md §4.4). Codex, OpenCode and ACP
-/// profiles are not driven yet and are left out.
+/// profile of config.json that extends a provider Paseo.NET drives (providers.md §4.4): `claude` and `acp`. Codex and
+/// OpenCode profiles are not driven yet and are left out.
 /// </summary>
 public static class AgentProviders
 {
@@ -21,6 +22,8 @@ public static class AgentProviders
         };
         foreach (var profile in profiles.Where(p => p.Extends == ClaudeProvider.BuiltInId && p.Id != ClaudeProvider.BuiltInId))
             providers[profile.Id] = new ClaudeProvider(profile, settings);
+        foreach (var profile in profiles.Where(p => p.Extends == "acp" && p.Command is { Count: > 0 }))
+            providers[profile.Id] = new AcpProvider(profile, settings);
         return providers;
     }
 }

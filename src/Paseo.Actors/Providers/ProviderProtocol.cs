@@ -81,4 +81,7 @@ public static class ProviderProtocol
     public sealed record TurnCanceled(string Reason) : ProviderEvent;
 
     public sealed record ModeChanged(string ModeId) : ProviderEvent;
+
+    /// <summary>The modes the agent offers, learned at runtime (ACP's session/new), and the one it is in.</summary>
+    public sealed record ModesDiscovered(IReadOnlyList<AgentMode> Modes, string? CurrentModeId) : ProviderEvent;
 }

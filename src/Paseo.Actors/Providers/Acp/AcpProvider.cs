@@ -1,0 +1,347 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Paseo.Actors.Providers.Stdio;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Protocol;
+using static Paseo.Actors.Providers.ProviderProtocol;
+
+namespace Paseo.Actors.Providers.Acp;
+
+/// <summary>
+/// Any Agent Client Protocol agent (providers.md §4.4): `agents.providers.&lt;id&gt; = {extends:"acp", label, command:[…], env?}`,
+/// e.g. `["gemini","--acp"]`. JSON-RPC 2.0 over the agent's stdio; models and modes are learned at runtime.
+/// </summary>
+public sealed class AcpProvider : IAgentProvider
+{
+    public ProviderDescription Description { get; }
+    public StdioLaunch Launch { get; }
+    public Task<ProviderAvailability> Availability { get; }
+
+    public AcpProvider(ProviderProfile profile, ProviderProcessSettings settings)
+    {
+        var command = profile.Command ?? throw new ArgumentException($"agents.providers.{profile.Id}: an ACP provider needs a command");
+        Launch = new StdioLaunch(profile.Id, command, profile.Env, settings);
+        var models = profile.Models?.Select(m => ProviderModels.From(profile.Id, m)).ToList() ?? [];
+        if (profile.AdditionalModels is { } more) models.AddRange(more.Select(m => ProviderModels.From(profile.Id, m)));
+        Description = new ProviderDescription(profile.Id, profile.Label ?? profile.Id, profile.Description ?? $"ACP agent ({string.Join(' ', command)})",
+            new AgentCapabilities(Streaming: true, SessionPersistence: true, DynamicModes: true, McpServers: false, ReasoningStream: true, ToolInvocations: true),
+            [], null, models);
+        // ACP agents have no common --version; a binary that is on PATH (or given as a path) is ready.
+        Availability = !profile.Enabled ? Task.FromResult(ProviderAvailability.Disabled)
+            : Task.FromResult(Paseo.Transport.Processes.ChildProcess.Which(command[0], profile.Env) is null
+                ? new ProviderAvailability("unavailable", $"{command[0]} not found on PATH: install it, or fix agents.providers.{profile.Id}.command in config.json", null)
+                : ProviderAvailability.Ready);
+    }
+
+    public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new AcpProviderSession(config, Launch));
+}
+
+/// <summary>
+/// One ACP session: initialize → session/new (or session/load to resume) → session/prompt per turn; session/update
+/// notifications become timeline rows; session/request_permission waits for the user; session/cancel interrupts;
+/// session/set_mode changes modes; fs/read_text_file and fs/write_text_file are served inside the agent's cwd only.
+/// </summary>
+public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch launch) : StdioProviderSession(config, launch)
+{
+    private string? _sessionId;
+    private bool _ready;
+    private bool _loading;
+    private string? _queuedPrompt;
+    private readonly Dictionary<string, (JsonNode RpcId, JsonArray Options)> _permissions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Title, string Kind, JsonNode? Input)> _tools = new(StringComparer.Ordinal);
+
+    protected override bool IncludeJsonRpcVersion => true;
+
+    protected override void OnStarted() => Rpc.Call("initialize", new JsonObject
+    {
+        ["protocolVersion"] = 1,
+        ["clientCapabilities"] = new JsonObject
+        {
+            ["fs"] = new JsonObject { ["readTextFile"] = true, ["writeTextFile"] = true },
+            ["terminal"] = false,
+        },
+    });
+
+    protected override void OnRunTurn(RunTurn run)
+    {
+        if (InTurn)
+        {
+            Rpc.Notify("session/cancel", new JsonObject { ["sessionId"] = _sessionId });
+            TurnEnded(new TurnCanceled("Replaced by a new prompt"));
+        }
+        InTurn = true;
+        Emit(TurnStarted.Instance);
+        if (!_ready)
+        {
+            _queuedPrompt = run.Prompt; // sent once session/new has answered
+            return;
+        }
+        Prompt(run.Prompt);
+    }
+
+    private void Prompt(string text) =>
+        Rpc.Call("session/prompt", new JsonObject
+        {
+            ["sessionId"] = _sessionId,
+            ["prompt"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text }),
+        }, tag: text);
+
+    protected override void OnInterrupt() => Rpc.Notify("session/cancel", new JsonObject { ["sessionId"] = _sessionId });
+
+    protected override void OnResolvePermission(ResolvePermission resolve)
+    {
+        if (!_permissions.Remove(resolve.RequestId, out var pending)) return;
+        var allow = WsInbound.Str(resolve.Resolution, "behavior") == "allow";
+        var wanted = WsInbound.Str(resolve.Resolution, "selectedActionId");
+        var options = pending.Options.OfType<JsonObject>().ToList();
+        var option = options.FirstOrDefault(o => wanted is not null && WsInbound.Str(o, "optionId") == wanted)
+                     ?? options.FirstOrDefault(o => WsInbound.Str(o, "kind") == (allow ? "allow_once" : "reject_once"))
+                     ?? options.FirstOrDefault(o => (WsInbound.Str(o, "kind") ?? "").StartsWith(allow ? "allow" : "reject", StringComparison.Ordinal));
+        var outcome = option is null
+            ? new JsonObject { ["outcome"] = "cancelled" }
+            : new JsonObject { ["outcome"] = "selected", ["optionId"] = WsInbound.Str(option, "optionId") };
+        Rpc.Reply(pending.RpcId, new JsonObject { ["outcome"] = outcome });
+        if (!allow && resolve.Resolution["interrupt"] is JsonValue i && i.TryGetValue<bool>(out var interrupt) && interrupt) OnInterrupt();
+    }
+
+    protected override void OnSetMode(SetMode set) =>
+        Rpc.Call("session/set_mode", new JsonObject { ["sessionId"] = _sessionId, ["modeId"] = set.ModeId }, tag: set.ModeId);
+
+    protected override void OnMessage(JsonRpc.Message message)
+    {
+        switch (message)
+        {
+            case JsonRpc.Response { Method: "initialize" } init:
+                if (init.Error is not null)
+                {
+                    Die($"{Launch.Name} refused initialize: {WsInbound.Str(init.Error, "message")}");
+                    return;
+                }
+                var canLoad = init.Result?["agentCapabilities"]?["loadSession"] is JsonValue load && load.TryGetValue<bool>(out var yes) && yes;
+                if (Config.ResumeSessionId is { } resume && canLoad)
+                {
+                    // session/load replays the conversation as session/update: the timeline already has it.
+                    _loading = true;
+                    Rpc.Call("session/load", new JsonObject { ["sessionId"] = resume, ["cwd"] = Config.Cwd, ["mcpServers"] = new JsonArray() }, tag: resume);
+                }
+                else
+                    Rpc.Call("session/new", new JsonObject { ["cwd"] = Config.Cwd, ["mcpServers"] = new JsonArray() });
+                break;
+            case JsonRpc.Response { Method: "session/new" or "session/load" } session:
+                _loading = false;
+                if (session.Error is not null)
+                {
+                    Die($"{Launch.Name} could not open a session: {WsInbound.Str(session.Error, "message")}");
+                    return;
+                }
+                _sessionId = WsInbound.Str(session.Result as JsonObject ?? [], "sessionId") ?? session.Tag as string;
+                if (_sessionId is null)
+                {
+                    Die($"{Launch.Name} answered {session.Method} without a sessionId");
+                    return;
+                }
+                Emit(new ThreadStarted(_sessionId));
+                OnModes(session.Result?["modes"] as JsonObject);
+                _ready = true;
+                if (Config.ModeId is { } wanted && session.Result?["modes"]?["currentModeId"]?.GetValue<string>() is { } current && current != wanted)
+                    OnSetMode(new SetMode(wanted));
+                if (_queuedPrompt is { } queued)
+                {
+                    _queuedPrompt = null;
+                    Prompt(queued);
+                }
+                break;
+            case JsonRpc.Response { Method: "session/prompt" } prompt:
+                if (!InTurn) return; // a canceled turn's late answer
+                if (prompt.Error is not null)
+                {
+                    TurnEnded(new TurnFailed($"{Launch.Name}: {WsInbound.Str(prompt.Error, "message") ?? "the prompt failed"}"));
+                    return;
+                }
+                var stopReason = WsInbound.Str(prompt.Result as JsonObject ?? [], "stopReason") ?? "end_turn";
+                _tools.Clear();
+                TurnEnded(stopReason switch
+                {
+                    "end_turn" => new TurnCompleted(null),
+                    "cancelled" => new TurnCanceled("Interrupted"),
+                    _ => new TurnFailed($"{Launch.Name} stopped: {stopReason}"),
+                });
+                break;
+            case JsonRpc.Response { Method: "session/set_mode" } mode:
+                if (mode.Error is null) Emit(new ModeChanged((string)mode.Tag!));
+                else Emit(new Timeline(TimelineItems.Error($"{Launch.Name} refused mode {mode.Tag}: {WsInbound.Str(mode.Error, "message")}")));
+                break;
+            case JsonRpc.Notification { Method: "session/update" } update:
+                OnUpdate(update.Params["update"] as JsonObject);
+                break;
+            case JsonRpc.Request { Method: "session/request_permission" } ask:
+                OnPermissionRequest(ask);
+                break;
+            case JsonRpc.Request { Method: "fs/read_text_file" } read:
+                ServeRead(read);
+                break;
+            case JsonRpc.Request { Method: "fs/write_text_file" } write:
+                ServeWrite(write);
+                break;
+            case JsonRpc.Request other:
+                Rpc.ReplyError(other.Id, -32601, $"Method not supported by Paseo.NET: {other.Method}");
+                break;
+        }
+    }
+
+    private void OnModes(JsonObject? modes)
+    {
+        if (modes?["availableModes"] is not JsonArray available) return;
+        var list = available.OfType<JsonObject>()
+            .Select(m => new AgentMode(WsInbound.Str(m, "id") ?? "", WsInbound.Str(m, "name") ?? WsInbound.Str(m, "id") ?? "", WsInbound.Str(m, "description")))
+            .Where(m => m.Id.Length > 0)
+            .ToList();
+        Emit(new ModesDiscovered(list, WsInbound.Str(modes, "currentModeId")));
+    }
+
+    private void OnUpdate(JsonObject? update)
+    {
+        if (update is null || _loading) return;
+        switch (WsInbound.Str(update, "sessionUpdate"))
+        {
+            case "agent_message_chunk" when Text(update) is { Length: > 0 } text:
+                Emit(new Timeline(TimelineItems.AssistantMessage(text)));
+                break;
+            case "agent_thought_chunk" when Text(update) is { Length: > 0 } thought:
+                Emit(new Timeline(TimelineItems.Reasoning(thought)));
+                break;
+            case "tool_call":
+                var id = WsInbound.Str(update, "toolCallId") ?? Guid.NewGuid().ToString("N");
+                var title = WsInbound.Str(update, "title") ?? "tool";
+                var kind = WsInbound.Str(update, "kind") ?? "other";
+                _tools[id] = (title, kind, update["rawInput"]?.DeepClone());
+                Emit(new Timeline(TimelineItems.ToolCall(id, title, Detail(kind, title, update["rawInput"], null), Status(WsInbound.Str(update, "status")) ?? "running")));
+                break;
+            case "tool_call_update":
+                var toolId = WsInbound.Str(update, "toolCallId") ?? "";
+                var known = _tools.TryGetValue(toolId, out var tool) ? tool : (WsInbound.Str(update, "title") ?? "tool", WsInbound.Str(update, "kind") ?? "other", null);
+                var status = Status(WsInbound.Str(update, "status"));
+                if (status is null) return;
+                var output = Output(update);
+                Emit(new Timeline(TimelineItems.ToolCall(toolId, known.Title, Detail(known.Kind, known.Title, known.Input, output), status,
+                    status == "failed" ? output ?? "The tool failed" : null)));
+                if (status is "completed" or "failed") _tools.Remove(toolId);
+                break;
+            case "current_mode_update" when WsInbound.Str(update, "currentModeId") is { } mode:
+                Emit(new ModeChanged(mode));
+                break;
+        }
+    }
+
+    private void OnPermissionRequest(JsonRpc.Request ask)
+    {
+        var toolCall = ask.Params["toolCall"] as JsonObject ?? [];
+        var options = ask.Params["options"] as JsonArray ?? [];
+        var permissionId = $"permission-{Guid.NewGuid():D}";
+        _permissions[permissionId] = (ask.Id.DeepClone(), (JsonArray)options.DeepClone());
+        var title = WsInbound.Str(toolCall, "title") ?? "Permission";
+        var kind = WsInbound.Str(toolCall, "kind") ?? "other";
+        Emit(new PermissionRequested(new JsonObject
+        {
+            ["id"] = permissionId,
+            ["provider"] = Launch.Name,
+            ["name"] = title,
+            ["kind"] = "tool",
+            ["title"] = title,
+            ["input"] = toolCall["rawInput"]?.DeepClone() ?? new JsonObject(),
+            ["detail"] = Detail(kind, title, toolCall["rawInput"], null),
+            ["actions"] = new JsonArray(options.OfType<JsonObject>().Select(o => (JsonNode)new JsonObject
+            {
+                ["id"] = WsInbound.Str(o, "optionId"),
+                ["label"] = WsInbound.Str(o, "name") ?? WsInbound.Str(o, "optionId"),
+                ["behavior"] = (WsInbound.Str(o, "kind") ?? "").StartsWith("allow", StringComparison.Ordinal) ? "allow" : "deny",
+            }).ToArray()),
+        }));
+    }
+
+    /// <summary>fs/read_text_file, confined to the agent's working directory.</summary>
+    private void ServeRead(JsonRpc.Request read)
+    {
+        if (InsideCwd(WsInbound.Str(read.Params, "path")) is not { } path)
+        {
+            Rpc.ReplyError(read.Id, -32602, "Path outside the agent's working directory");
+            return;
+        }
+        try
+        {
+            Rpc.Reply(read.Id, new JsonObject { ["content"] = File.ReadAllText(path) });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Rpc.ReplyError(read.Id, -32603, e.Message);
+        }
+    }
+
+    private void ServeWrite(JsonRpc.Request write)
+    {
+        if (InsideCwd(WsInbound.Str(write.Params, "path")) is not { } path)
+        {
+            Rpc.ReplyError(write.Id, -32602, "Path outside the agent's working directory");
+            return;
+        }
+        try
+        {
+            File.WriteAllText(path, WsInbound.Str(write.Params, "content") ?? "");
+            Rpc.Reply(write.Id, null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Rpc.ReplyError(write.Id, -32603, e.Message);
+        }
+    }
+
+    private string? InsideCwd(string? path)
+    {
+        if (string.IsNullOrEmpty(path)) return null;
+        var root = Path.GetFullPath(Config.Cwd).TrimEnd('/') + "/";
+        var full = Path.GetFullPath(path, Config.Cwd);
+        return full.StartsWith(root, StringComparison.Ordinal) ? full : null;
+    }
+
+    private static string? Text(JsonObject update) =>
+        update["content"] is JsonObject content && WsInbound.Str(content, "type") == "text" ? WsInbound.Str(content, "text") : null;
+
+    private static string? Status(string? acpStatus) => acpStatus switch
+    {
+        "pending" or "in_progress" => "running",
+        "completed" => "completed",
+        "failed" => "failed",
+        _ => null,
+    };
+
+    private static string? Output(JsonObject update)
+    {
+        if (update["content"] is JsonArray blocks)
+        {
+            var texts = blocks.OfType<JsonObject>().Select(b => b["content"] is JsonObject c ? WsInbound.Str(c, "text") : null).Where(t => t is not null).ToList();
+            if (texts.Count > 0) return string.Join("\n", texts);
+        }
+        return update["rawOutput"] switch
+        {
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            JsonNode n => n.ToJsonString(),
+            null => null,
+        };
+    }
+
+    /// <summary>ACP tool kinds (read, edit, execute, search, fetch, ...) as timeline details.</summary>
+    private static JsonObject Detail(string kind, string title, JsonNode? input, string? output)
+    {
+        var fields = input as JsonObject ?? [];
+        string? Str(string key) => WsInbound.Str(fields, key);
+        return kind switch
+        {
+            "execute" => TimelineItems.ShellDetail(Str("command") ?? title, null, output),
+            "read" => TimelineItems.ReadDetail(Str("path") ?? Str("file_path") ?? title, output),
+            "edit" => TimelineItems.EditDetail(Str("path") ?? Str("file_path") ?? title, Str("oldText"), Str("newText")),
+            "search" => new JsonObject { ["type"] = "search", ["query"] = Str("query") ?? Str("pattern") ?? title },
+            "fetch" => new JsonObject { ["type"] = "fetch", ["url"] = Str("url") ?? title },
+            _ => new JsonObject { ["type"] = "unknown", ["input"] = input?.DeepClone(), ["output"] = output },
+        };
+    }
+}

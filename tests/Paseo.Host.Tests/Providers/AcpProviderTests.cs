@@ -1,0 +1,155 @@
+using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Cli;
+using Paseo.Host.Tests.Support;
+
+namespace Paseo.Host.Tests.Providers;
+
+/// <summary>
+/// A custom ACP provider (`agents.providers.fake-acp = {extends:"acp", command:[…]}`) against tests/standins/fake-acp.mjs
+/// (JSON-RPC 2.0 over stdio, providers.md §4.4), through a real daemon process and the `paseo` CLI.
+/// </summary>
+public sealed class AcpProviderTests : IAsyncLifetime
+{
+    private readonly string _log = Path.Combine(Path.GetTempPath(), $"fake-acp-{Guid.NewGuid():N}.jsonl");
+    private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-acp-store-{Guid.NewGuid():N}");
+    private CliTarget _cli = null!;
+
+    private static string StandIn => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-acp.mjs");
+
+    public async Task InitializeAsync()
+    {
+        var providers = new JsonObject
+        {
+            ["fake-acp"] = new JsonObject { ["extends"] = "acp", ["label"] = "Fake ACP", ["command"] = new JsonArray("node", StandIn) },
+            ["acp-missing"] = new JsonObject { ["extends"] = "acp", ["label"] = "Missing", ["command"] = new JsonArray("no-such-acp-agent", "--acp") },
+        };
+        _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            new Dictionary<string, string> { ["FAKE_ACP_LOG"] = _log, ["FAKE_ACP_STORE"] = _store });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cli.DisposeAsync();
+        File.Delete(_log);
+        if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
+    }
+
+    private List<JsonObject> Starts() =>
+        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+
+    private async Task<string?> WaitCode(string agent)
+    {
+        var waited = await _cli.Paseo("wait", agent, "--json");
+        Assert.Equal(1, waited.ExitCode);
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task A_full_turn_runs_and_the_agent_s_own_modes_are_listed()
+    {
+        var run = await _cli.Json("run", "hello", "--provider", "fake-acp", "--title", "a1", "--cwd", _cli.Work);
+        Assert.Equal(("idle", "Fake ACP reply to: hello"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
+        var items = (await _cli.Json("logs", "a1")).AsArray().Select(e => e!["item"]!["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(["user_message", "reasoning", "assistant_message"], items);
+        Assert.Equal(run["agentId"]!.GetValue<string>(), Assert.Single(Starts())["agentId"]!.GetValue<string>());
+
+        var modes = (await _cli.Json("agent", "mode", "a1")).AsArray();
+        Assert.Equal(["ask", "yolo"], modes.Select(m => m!["id"]!.GetValue<string>()));
+        Assert.True(modes[0]!["current"]!.GetValue<bool>());
+
+        var providers = (await _cli.Json("provider", "ls")).AsArray();
+        Assert.Equal("ready", providers.Single(p => p!["provider"]!.GetValue<string>() == "fake-acp")!["status"]!.GetValue<string>());
+        Assert.Contains("no-such-acp-agent not found", providers.Single(p => p!["provider"]!.GetValue<string>() == "acp-missing")!["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Permissions_are_allowed_and_denied_and_a_mode_change_reaches_the_agent()
+    {
+        await _cli.Ok("run", "-d", "[tool make test]", "--provider", "fake-acp", "--title", "perm", "--cwd", _cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        await _cli.Ok("permit", "allow", "perm");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ make test make test [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        await _cli.Ok("send", "perm", "[tool rm -rf /]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        await _cli.Ok("permit", "deny", "perm");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ rm -rf / rm -rf / [failed: rejected by the user]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        await _cli.Ok("agent", "mode", "perm", "yolo");
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "perm"))["currentModeId"]!.GetValue<string>() == "yolo", "the mode to change");
+        Assert.Equal("idle", (await _cli.Json("send", "perm", "[tool ls]"))["status"]!.GetValue<string>());
+        Assert.Equal("SET_MODE_FAILED", (await _cli.Error("agent", "mode", "perm", "nonsense"))["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Cancel_ends_a_turn_and_a_deaf_agent_is_stopped_then_resumed_without_replaying_its_history()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "fake-acp", "--title", "stopper", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "stopper"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        await _cli.Ok("stop", "stopper");
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper"))["status"]!.GetValue<string>());
+
+        await _cli.Ok("send", "stopper", "[deaf]", "--no-wait");
+        await _cli.Ok("stop", "stopper");
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
+        var first = Starts()[0]["pid"]!.GetValue<int>();
+        await Eventually.HoldsAsync(() => !Alive(first), "the deaf agent to be gone");
+
+        // A new process, session/load: the agent replays three prompts, none of which is added again.
+        var before = (await _cli.Json("logs", "stopper", "--filter", "text")).AsArray().Count;
+        Assert.Equal("First prompt: [hang]", (await _cli.Json("send", "stopper", "[remember]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal(before + 2, (await _cli.Json("logs", "stopper", "--filter", "text")).AsArray().Count);
+        Assert.Equal(2, Starts().Count);
+    }
+
+    [Fact]
+    public async Task A_crash_or_an_exit_during_a_permission_fails_only_that_agent()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "fake-acp", "--title", "bystander", "--cwd", _cli.Work);
+        var crashed = await _cli.Paseo("run", "[crash]", "--provider", "fake-acp", "--title", "crasher", "--cwd", _cli.Work, "--json");
+        Assert.Equal(1, crashed.ExitCode);
+        Assert.Contains("fake-acp exited with code 3: panic: simulated crash", JsonNode.Parse(crashed.StdOut)!["error"]!.GetValue<string>());
+        Assert.Equal("running", (await _cli.Json("inspect", "bystander"))["status"]!.GetValue<string>());
+        Assert.Equal("idle", (await _cli.Json("send", "crasher", "back?"))["status"]!.GetValue<string>());
+
+        await _cli.Ok("run", "-d", "[exit-on-permission]", "--provider", "fake-acp", "--title", "quitter", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "quitter"))["status"]!.GetValue<string>() == "error", "the turn to fail");
+        Assert.Contains("exited with code 4: panic: gave up", (await _cli.Json("inspect", "quitter"))["lastError"]!.GetValue<string>());
+        Assert.Empty((await _cli.Json("permit", "ls", "quitter")).AsArray());
+    }
+
+    [Fact]
+    public async Task Malformed_output_is_shown_a_flood_arrives_whole_and_files_outside_the_cwd_are_refused()
+    {
+        Assert.Equal("idle", (await _cli.Json("run", "[malformed] go on", "--provider", "fake-acp", "--title", "odd", "--cwd", _cli.Work))["status"]!.GetValue<string>());
+        Assert.Contains("! fake-acp printed a line that is not JSON: { not json at all", await _cli.Ok("logs", "odd", "--filter", "errors"));
+        var flood = (await _cli.Json("send", "odd", "[flood 5000]"))["lastMessage"]!.GetValue<string>();
+        Assert.Contains("chunk 4999 ", flood);
+
+        var outside = Path.Combine(Path.GetDirectoryName(_cli.Work)!, "outside.txt");
+        Assert.StartsWith("write refused: Path outside the agent's working directory", (await _cli.Json("send", "odd", $"[write {outside}]"))["lastMessage"]!.GetValue<string>());
+        Assert.False(File.Exists(outside));
+        Assert.StartsWith("write ok", (await _cli.Json("send", "odd", "[write notes.txt]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal("written by the agent", await File.ReadAllTextAsync(Path.Combine(_cli.Work, "notes.txt")));
+    }
+
+    [Fact]
+    public async Task A_session_resumes_after_a_daemon_restart_and_no_agent_process_outlives_the_daemon()
+    {
+        await _cli.Ok("run", "the first words", "--provider", "fake-acp", "--title", "memory", "--cwd", _cli.Work);
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "fake-acp", "--title", "busy", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(() => Starts().Count == 2, "both processes to start");
+        var pids = Starts().Select(s => s["pid"]!.GetValue<int>()).ToList();
+
+        await _cli.StopDaemonAsync();
+        Assert.All(pids, pid => Assert.False(Alive(pid), $"agent process {pid} outlived the daemon"));
+
+        await _cli.RestartDaemonAsync();
+        Assert.Equal("First prompt: the first words", (await _cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());
+    }
+}
