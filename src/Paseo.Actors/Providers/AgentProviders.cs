@@ -1,5 +1,6 @@
 using Paseo.Actors.Providers.Acp;
 using Paseo.Actors.Providers.Claude;
+using Paseo.Actors.Providers.Codex;
 using Paseo.Actors.Providers.Mock;
 using Paseo.Transport.Configuration;
 
@@ -7,7 +8,7 @@ namespace Paseo.Actors.Providers;
 
 /// <summary>
 /// The providers a daemon offers: the built-in `mock`, `claude` (with `agents.providers.claude` applied), and every custom
-/// profile of config.json that extends a provider Paseo.NET drives (providers.md §4.4): `claude` and `acp`. Codex and
+/// profile of config.json that extends a provider Paseo.NET drives (providers.md §4.4): `claude`, `codex` and `acp`.
 /// OpenCode profiles are not driven yet and are left out.
 /// </summary>
 public static class AgentProviders
@@ -19,7 +20,10 @@ public static class AgentProviders
         {
             [MockProvider.Id] = new MockProvider(),
             [ClaudeProvider.BuiltInId] = new ClaudeProvider(byId.GetValueOrDefault(ClaudeProvider.BuiltInId), settings),
+            [CodexProvider.BuiltInId] = new CodexProvider(byId.GetValueOrDefault(CodexProvider.BuiltInId), settings),
         };
+        foreach (var profile in profiles.Where(p => p.Extends == CodexProvider.BuiltInId && p.Id != CodexProvider.BuiltInId))
+            providers[profile.Id] = new CodexProvider(profile, settings);
         foreach (var profile in profiles.Where(p => p.Extends == ClaudeProvider.BuiltInId && p.Id != ClaudeProvider.BuiltInId))
             providers[profile.Id] = new ClaudeProvider(profile, settings);
         foreach (var profile in profiles.Where(p => p.Extends == "acp" && p.Command is { Count: > 0 }))

@@ -1,0 +1,279 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Paseo.Actors.Providers.Stdio;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Protocol;
+using static Paseo.Actors.Providers.ProviderProtocol;
+
+namespace Paseo.Actors.Providers.Codex;
+
+/// <summary>
+/// `codex`: `codex app-server`, JSON-RPC over stdio, one process per agent (providers.md §4.2). Modes are presets of
+/// approval policy and sandbox: `auto` (on-request, workspace-write) and `full-access` (never, danger-full-access).
+/// </summary>
+public sealed class CodexProvider : IAgentProvider
+{
+    public const string BuiltInId = "codex";
+
+    public ProviderDescription Description { get; }
+    public StdioLaunch Launch { get; }
+    public Task<ProviderAvailability> Availability { get; }
+
+    public CodexProvider(ProviderProfile? profile, ProviderProcessSettings settings)
+    {
+        var id = profile?.Id ?? BuiltInId;
+        var command = profile?.Command is { Count: > 0 } c ? c : ["codex"];
+        Launch = new StdioLaunch(id, [.. command, "app-server"], profile?.Env ?? new Dictionary<string, string>(), settings);
+        var models = profile?.Models?.Select(m => ProviderModels.From(id, m)).ToList()
+                     ?? [ProviderModels.Model(id, "gpt-5-codex", "GPT-5 Codex", true), ProviderModels.Model(id, "gpt-5", "GPT-5")];
+        if (profile?.AdditionalModels is { } more) models.AddRange(more.Select(m => ProviderModels.From(id, m)));
+        Description = new ProviderDescription(id, profile?.Label ?? "Codex", profile?.Description ?? "OpenAI Codex (codex app-server, with your own login)",
+            new AgentCapabilities(Streaming: true, SessionPersistence: true, DynamicModes: true, McpServers: false, ReasoningStream: true, ToolInvocations: true),
+            [
+                new AgentMode("auto", "Auto", "Works in the workspace; asks before anything else", "ShieldCheck", "moderate"),
+                new AgentMode("full-access", "Full Access", "No sandbox, no questions, network on", "ShieldAlert", "dangerous"),
+            ],
+            "auto",
+            models);
+        Availability = profile is { Enabled: false } ? Task.FromResult(ProviderAvailability.Disabled) : ProviderAvailability.ProbeAsync(command, Launch.Environment, settings.VersionTimeout);
+    }
+
+    public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new CodexProviderSession(config, Launch));
+}
+
+/// <summary>
+/// One Codex thread: initialize + initialized, thread/start (or thread/resume), turn/start per prompt, turn/interrupt;
+/// item and turn notifications become timeline rows; command and file-change approvals wait for the user and are
+/// answered accept / decline / cancel.
+/// </summary>
+public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaunch launch) : StdioProviderSession(config, launch)
+{
+    private string? _threadId;
+    private string? _turnId;
+    private bool _ready;
+    private string? _queuedPrompt;
+    private string _mode = config.ModeId ?? "auto";
+    private JsonObject? _lastUsage;
+    private readonly HashSet<string> _streamed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (JsonNode RpcId, string Kind)> _approvals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonObject> _items = new(StringComparer.Ordinal);
+
+    protected override bool IncludeJsonRpcVersion => false;
+
+    private (string Approval, string Sandbox, string SandboxType) Policy => _mode == "full-access"
+        ? ("never", "danger-full-access", "dangerFullAccess")
+        : ("on-request", "workspace-write", "workspaceWrite");
+
+    protected override void OnStarted() => Rpc.Call("initialize", new JsonObject
+    {
+        ["clientInfo"] = new JsonObject { ["name"] = "paseo", ["title"] = "Paseo", ["version"] = "0.0.0" },
+        ["capabilities"] = new JsonObject { ["experimentalApi"] = true },
+    });
+
+    protected override void OnRunTurn(RunTurn run)
+    {
+        if (InTurn)
+        {
+            Interrupt();
+            TurnEnded(new TurnCanceled("Replaced by a new prompt"));
+        }
+        InTurn = true;
+        _turnId = null;
+        Emit(TurnStarted.Instance);
+        if (!_ready) _queuedPrompt = run.Prompt;
+        else StartTurn(run.Prompt);
+    }
+
+    private void StartTurn(string prompt)
+    {
+        var (approval, _, sandboxType) = Policy;
+        var request = new JsonObject
+        {
+            ["threadId"] = _threadId,
+            ["input"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = prompt }),
+            ["approvalPolicy"] = approval,
+            ["sandboxPolicy"] = sandboxType == "workspaceWrite"
+                ? new JsonObject { ["type"] = sandboxType, ["networkAccess"] = false }
+                : new JsonObject { ["type"] = sandboxType },
+            ["cwd"] = Config.Cwd,
+        };
+        if (Config.Model is { } model) request["model"] = model;
+        Rpc.Call("turn/start", request);
+    }
+
+    protected override void OnInterrupt() => Interrupt();
+
+    private void Interrupt()
+    {
+        if (_threadId is null) return;
+        Rpc.Call("turn/interrupt", new JsonObject { ["threadId"] = _threadId, ["turnId"] = _turnId });
+    }
+
+    protected override void OnResolvePermission(ResolvePermission resolve)
+    {
+        if (!_approvals.Remove(resolve.RequestId, out var pending)) return;
+        var allow = WsInbound.Str(resolve.Resolution, "behavior") == "allow";
+        var interrupt = resolve.Resolution["interrupt"] is JsonValue i && i.TryGetValue<bool>(out var stop) && stop;
+        Rpc.Reply(pending.RpcId, new JsonObject { ["decision"] = allow ? "accept" : interrupt ? "cancel" : "decline" });
+    }
+
+    /// <summary>Codex takes the policy with each turn: the new mode applies from the next one.</summary>
+    protected override void OnSetMode(SetMode set)
+    {
+        _mode = set.ModeId;
+        Emit(new ModeChanged(set.ModeId));
+    }
+
+    protected override void OnMessage(JsonRpc.Message message)
+    {
+        switch (message)
+        {
+            case JsonRpc.Response { Method: "initialize" } init:
+                if (init.Error is not null)
+                {
+                    Die($"{Launch.Name} refused initialize: {WsInbound.Str(init.Error, "message")}");
+                    return;
+                }
+                Rpc.Notify("initialized", new JsonObject());
+                var (approval, sandbox, _) = Policy;
+                if (Config.ResumeSessionId is { } resume)
+                    Rpc.Call("thread/resume", new JsonObject { ["threadId"] = resume }, tag: resume);
+                else
+                {
+                    var start = new JsonObject { ["cwd"] = Config.Cwd, ["approvalPolicy"] = approval, ["sandbox"] = sandbox };
+                    if (Config.Model is { } model) start["model"] = model;
+                    Rpc.Call("thread/start", start);
+                }
+                break;
+            case JsonRpc.Response { Method: "thread/start" or "thread/resume" } thread:
+                if (thread.Error is not null)
+                {
+                    Die($"{Launch.Name} could not open a thread: {WsInbound.Str(thread.Error, "message")}");
+                    return;
+                }
+                _threadId = thread.Result?["thread"]?["id"]?.GetValue<string>() ?? thread.Tag as string;
+                if (_threadId is null)
+                {
+                    Die($"{Launch.Name} answered {thread.Method} without a thread id");
+                    return;
+                }
+                Emit(new ThreadStarted(_threadId));
+                _ready = true;
+                if (_queuedPrompt is { } queued)
+                {
+                    _queuedPrompt = null;
+                    StartTurn(queued);
+                }
+                break;
+            case JsonRpc.Response { Method: "turn/start" } turn:
+                if (turn.Error is not null && InTurn) TurnEnded(new TurnFailed($"{Launch.Name}: {WsInbound.Str(turn.Error, "message")}"));
+                else if (turn.Result?["turn"]?["id"] is JsonValue id) _turnId = id.GetValue<string>();
+                break;
+            case JsonRpc.Notification n:
+                OnNotification(n.Method, n.Params);
+                break;
+            case JsonRpc.Request { Method: "item/commandExecution/requestApproval" or "item/fileChange/requestApproval" } approvalRequest:
+                OnApproval(approvalRequest);
+                break;
+            case JsonRpc.Request other:
+                Rpc.ReplyError(other.Id, -32601, $"Method not supported by Paseo.NET: {other.Method}");
+                break;
+        }
+    }
+
+    private void OnNotification(string method, JsonObject p)
+    {
+        switch (method)
+        {
+            case "turn/started":
+                _turnId = p["turn"]?["id"]?.GetValue<string>() ?? _turnId;
+                break;
+            case "item/agentMessage/delta" when WsInbound.Str(p, "delta") is { Length: > 0 } delta:
+                _streamed.Add(WsInbound.Str(p, "itemId") ?? "");
+                Emit(new Timeline(TimelineItems.AssistantMessage(delta)));
+                break;
+            case "item/reasoning/summaryTextDelta" when WsInbound.Str(p, "delta") is { Length: > 0 } thought:
+                _streamed.Add(WsInbound.Str(p, "itemId") ?? "");
+                Emit(new Timeline(TimelineItems.Reasoning(thought)));
+                break;
+            case "item/started" when p["item"] is JsonObject item:
+                OnItem(item, completed: false);
+                break;
+            case "item/completed" when p["item"] is JsonObject item:
+                OnItem(item, completed: true);
+                break;
+            case "thread/tokenUsage/updated":
+                var last = p["tokenUsage"]?["last"] as JsonObject;
+                if (last is not null)
+                    _lastUsage = new JsonObject
+                    {
+                        ["inputTokens"] = last["inputTokens"]?.DeepClone() ?? 0,
+                        ["cachedInputTokens"] = last["cachedInputTokens"]?.DeepClone() ?? 0,
+                        ["outputTokens"] = last["outputTokens"]?.DeepClone() ?? 0,
+                    };
+                break;
+            case "turn/completed" when InTurn:
+                var status = p["turn"]?["status"]?.GetValue<string>() ?? "completed";
+                _streamed.Clear();
+                _items.Clear();
+                TurnEnded(status switch
+                {
+                    "completed" => new TurnCompleted(_lastUsage),
+                    "interrupted" => new TurnCanceled("Interrupted"),
+                    _ => new TurnFailed($"{Launch.Name}: {p["turn"]?["error"]?["message"]?.GetValue<string>() ?? $"the turn {status}"}"),
+                });
+                _lastUsage = null;
+                break;
+        }
+    }
+
+    private void OnItem(JsonObject item, bool completed)
+    {
+        var id = WsInbound.Str(item, "id") ?? Guid.NewGuid().ToString("N");
+        switch (WsInbound.Str(item, "type"))
+        {
+            case "agentMessage" when completed && !_streamed.Contains(id) && WsInbound.Str(item, "text") is { Length: > 0 } text:
+                Emit(new Timeline(TimelineItems.AssistantMessage(text)));
+                break;
+            case "commandExecution":
+                _items[id] = item;
+                var command = WsInbound.Str(item, "command") ?? "";
+                var output = WsInbound.Str(item, "aggregatedOutput");
+                int? exitCode = item["exitCode"] is JsonValue e && e.TryGetValue<int>(out var code) ? code : null;
+                var status = !completed ? "running" : WsInbound.Str(item, "status") is "failed" or "declined" ? "failed" : "completed";
+                Emit(new Timeline(TimelineItems.ToolCall(id, "shell", TimelineItems.ShellDetail(command, WsInbound.Str(item, "cwd") ?? Config.Cwd, output, exitCode), status,
+                    status == "failed" ? output ?? $"The command {WsInbound.Str(item, "status")}" : null)));
+                break;
+            case "fileChange":
+                _items[id] = item;
+                var path = (item["changes"] as JsonArray)?.OfType<JsonObject>().Select(c => WsInbound.Str(c, "path")).FirstOrDefault(x => x is not null) ?? "";
+                var changeStatus = !completed ? "running" : WsInbound.Str(item, "status") is "failed" or "declined" ? "failed" : "completed";
+                Emit(new Timeline(TimelineItems.ToolCall(id, "apply_patch", TimelineItems.EditDetail(path), changeStatus,
+                    changeStatus == "failed" ? $"The change {WsInbound.Str(item, "status")}" : null)));
+                break;
+        }
+    }
+
+    private void OnApproval(JsonRpc.Request request)
+    {
+        var itemId = WsInbound.Str(request.Params, "itemId") ?? "";
+        var isCommand = request.Method.StartsWith("item/commandExecution", StringComparison.Ordinal);
+        var item = _items.GetValueOrDefault(itemId);
+        var permissionId = $"permission-{Guid.NewGuid():D}";
+        _approvals[permissionId] = (request.Id.DeepClone(), isCommand ? "command" : "file");
+        var command = WsInbound.Str(request.Params, "command") ?? (item is null ? null : WsInbound.Str(item, "command")) ?? "";
+        var path = (item?["changes"] as JsonArray)?.OfType<JsonObject>().Select(c => WsInbound.Str(c, "path")).FirstOrDefault(x => x is not null) ?? "";
+        var permission = new JsonObject
+        {
+            ["id"] = permissionId,
+            ["provider"] = Launch.Name,
+            ["name"] = isCommand ? "shell" : "apply_patch",
+            ["kind"] = "tool",
+            ["title"] = isCommand ? $"Run {command}" : $"Change {path}",
+            ["input"] = (JsonObject)request.Params.DeepClone(),
+            ["detail"] = isCommand ? TimelineItems.ShellDetail(command, WsInbound.Str(request.Params, "cwd") ?? Config.Cwd) : TimelineItems.EditDetail(path),
+        };
+        if (WsInbound.Str(request.Params, "reason") is { } reason) permission["description"] = reason;
+        Emit(new PermissionRequested(permission));
+    }
+}

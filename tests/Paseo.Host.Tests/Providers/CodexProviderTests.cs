@@ -1,0 +1,151 @@
+using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Cli;
+using Paseo.Host.Tests.Support;
+
+namespace Paseo.Host.Tests.Providers;
+
+/// <summary>
+/// The `codex` provider (its command pointed at tests/standins/fake-codex.mjs, which speaks `codex app-server`'s JSON-RPC,
+/// providers.md §4.2), through a real daemon process and the `paseo` CLI.
+/// </summary>
+public sealed class CodexProviderTests : IAsyncLifetime
+{
+    private readonly string _log = Path.Combine(Path.GetTempPath(), $"fake-codex-{Guid.NewGuid():N}.jsonl");
+    private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-codex-store-{Guid.NewGuid():N}");
+    private CliTarget _cli = null!;
+
+    private static string StandIn => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-codex.mjs");
+
+    public async Task InitializeAsync()
+    {
+        var providers = new JsonObject
+        {
+            ["codex"] = new JsonObject { ["command"] = new JsonArray("node", StandIn) },
+            ["codex-missing"] = new JsonObject { ["extends"] = "codex", ["label"] = "Missing", ["command"] = new JsonArray("no-such-codex") },
+        };
+        _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            new Dictionary<string, string> { ["FAKE_CODEX_LOG"] = _log, ["FAKE_CODEX_STORE"] = _store });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cli.DisposeAsync();
+        File.Delete(_log);
+        if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
+    }
+
+    private List<JsonObject> Starts() =>
+        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+
+    private async Task<string?> WaitCode(string agent)
+    {
+        var waited = await _cli.Paseo("wait", agent, "--json");
+        Assert.Equal(1, waited.ExitCode);
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task A_full_turn_runs_with_usage_and_the_app_server_is_launched()
+    {
+        var run = await _cli.Json("run", "hello", "--provider", "codex", "--title", "a1", "--cwd", _cli.Work);
+        Assert.Equal(("idle", "Fake codex reply to: hello"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
+        var items = (await _cli.Json("logs", "a1")).AsArray().Select(e => e!["item"]!["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(["user_message", "reasoning", "assistant_message"], items);
+        var start = Assert.Single(Starts());
+        Assert.Equal(run["agentId"]!.GetValue<string>(), start["agentId"]!.GetValue<string>());
+        Assert.Equal("app-server", start["argv"]![0]!.GetValue<string>());
+        var inspected = await _cli.Json("inspect", "a1");
+        Assert.Equal(9, inspected["lastUsage"]!["outputTokens"]!.GetValue<int>());
+        Assert.Equal("auto", inspected["currentModeId"]!.GetValue<string>());
+
+        var providers = (await _cli.Json("provider", "ls")).AsArray();
+        Assert.Equal("ready", providers.Single(p => p!["provider"]!.GetValue<string>() == "codex")!["status"]!.GetValue<string>());
+        Assert.Contains("no-such-codex not found", providers.Single(p => p!["provider"]!.GetValue<string>() == "codex-missing")!["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Permissions_are_allowed_and_denied_and_a_mode_change_reaches_the_agent()
+    {
+        await _cli.Ok("run", "-d", "[tool make test]", "--provider", "codex", "--title", "perm", "--cwd", _cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        await _cli.Ok("permit", "allow", "perm");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ shell make test [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        await _cli.Ok("send", "perm", "[tool rm -rf /]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        await _cli.Ok("permit", "deny", "perm");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ shell rm -rf / [failed: The command declined]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        // full-access: approvalPolicy "never" on the next turn, so the command runs without a question.
+        await _cli.Ok("agent", "mode", "perm", "full-access");
+        Assert.Equal("full-access", (await _cli.Json("inspect", "perm"))["currentModeId"]!.GetValue<string>());
+        Assert.Equal("idle", (await _cli.Json("send", "perm", "[tool ls]"))["status"]!.GetValue<string>());
+        Assert.Contains("$ shell ls [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+        Assert.Equal("SET_MODE_FAILED", (await _cli.Error("agent", "mode", "perm", "nonsense"))["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task An_interrupt_ends_a_turn_and_a_deaf_app_server_is_stopped_then_its_thread_resumed()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "codex", "--title", "stopper", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "stopper"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        await _cli.Ok("stop", "stopper");
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper"))["status"]!.GetValue<string>());
+
+        await _cli.Ok("send", "stopper", "[deaf]", "--no-wait");
+        await _cli.Ok("stop", "stopper");
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
+        var first = Starts()[0]["pid"]!.GetValue<int>();
+        await Eventually.HoldsAsync(() => !Alive(first), "the deaf agent to be gone");
+
+        // A new process, thread/resume: the same conversation goes on.
+        Assert.Equal("First prompt: [hang]", (await _cli.Json("send", "stopper", "[remember]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal(2, Starts().Count);
+    }
+
+    [Fact]
+    public async Task A_crash_or_an_exit_during_a_permission_fails_only_that_agent()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "codex", "--title", "bystander", "--cwd", _cli.Work);
+        var crashed = await _cli.Paseo("run", "[crash]", "--provider", "codex", "--title", "crasher", "--cwd", _cli.Work, "--json");
+        Assert.Equal(1, crashed.ExitCode);
+        Assert.Contains("codex exited with code 3: thread 'main' panicked: simulated crash", JsonNode.Parse(crashed.StdOut)!["error"]!.GetValue<string>());
+        Assert.Equal("running", (await _cli.Json("inspect", "bystander"))["status"]!.GetValue<string>());
+        Assert.Equal("idle", (await _cli.Json("send", "crasher", "back?"))["status"]!.GetValue<string>());
+
+        await _cli.Ok("run", "-d", "[exit-on-permission]", "--provider", "codex", "--title", "quitter", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "quitter"))["status"]!.GetValue<string>() == "error", "the turn to fail");
+        Assert.Contains("exited with code 4: thread 'main' panicked: gave up", (await _cli.Json("inspect", "quitter"))["lastError"]!.GetValue<string>());
+        Assert.Empty((await _cli.Json("permit", "ls", "quitter")).AsArray());
+    }
+
+    [Fact]
+    public async Task Malformed_output_is_shown_and_a_flood_arrives_whole()
+    {
+        Assert.Equal("idle", (await _cli.Json("run", "[malformed] go on", "--provider", "codex", "--title", "odd", "--cwd", _cli.Work))["status"]!.GetValue<string>());
+        Assert.Contains("! codex printed a line that is not JSON: <<not json>>", await _cli.Ok("logs", "odd", "--filter", "errors"));
+        var flood = (await _cli.Json("send", "odd", "[flood 5000]"))["lastMessage"]!.GetValue<string>();
+        Assert.Contains("chunk 4999 ", flood);
+
+    }
+
+    [Fact]
+    public async Task A_thread_resumes_after_a_daemon_restart_and_no_app_server_outlives_the_daemon()
+    {
+        await _cli.Ok("run", "the first words", "--provider", "codex", "--title", "memory", "--cwd", _cli.Work);
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "codex", "--title", "busy", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(() => Starts().Count == 2, "both processes to start");
+        var pids = Starts().Select(s => s["pid"]!.GetValue<int>()).ToList();
+
+        await _cli.StopDaemonAsync();
+        Assert.All(pids, pid => Assert.False(Alive(pid), $"agent process {pid} outlived the daemon"));
+
+        await _cli.RestartDaemonAsync();
+        Assert.Equal("First prompt: the first words", (await _cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());
+    }
+}
