@@ -1,6 +1,7 @@
 using Paseo.Actors.Providers.Acp;
 using Paseo.Actors.Providers.Claude;
 using Paseo.Actors.Providers.Codex;
+using Paseo.Actors.Providers.OpenCode;
 using Paseo.Actors.Providers.Mock;
 using Paseo.Transport.Configuration;
 
@@ -8,8 +9,8 @@ namespace Paseo.Actors.Providers;
 
 /// <summary>
 /// The providers a daemon offers: the built-in `mock`, `claude` (with `agents.providers.claude` applied), and every custom
-/// profile of config.json that extends a provider Paseo.NET drives (providers.md §4.4): `claude`, `codex` and `acp`.
-/// OpenCode profiles are not driven yet and are left out.
+/// profile of config.json that extends a provider Paseo.NET drives (providers.md §4.4): `claude`, `codex`, `opencode`
+/// and `acp`. Copilot and pi profiles are not driven (yet) and are left out.
 /// </summary>
 public static class AgentProviders
 {
@@ -21,7 +22,10 @@ public static class AgentProviders
             [MockProvider.Id] = new MockProvider(),
             [ClaudeProvider.BuiltInId] = new ClaudeProvider(byId.GetValueOrDefault(ClaudeProvider.BuiltInId), settings),
             [CodexProvider.BuiltInId] = new CodexProvider(byId.GetValueOrDefault(CodexProvider.BuiltInId), settings),
+            [OpenCodeProvider.BuiltInId] = new OpenCodeProvider(byId.GetValueOrDefault(OpenCodeProvider.BuiltInId), settings),
         };
+        foreach (var profile in profiles.Where(p => p.Extends == OpenCodeProvider.BuiltInId && p.Id != OpenCodeProvider.BuiltInId))
+            providers[profile.Id] = new OpenCodeProvider(profile, settings);
         foreach (var profile in profiles.Where(p => p.Extends == CodexProvider.BuiltInId && p.Id != CodexProvider.BuiltInId))
             providers[profile.Id] = new CodexProvider(profile, settings);
         foreach (var profile in profiles.Where(p => p.Extends == ClaudeProvider.BuiltInId && p.Id != ClaudeProvider.BuiltInId))

@@ -1,0 +1,131 @@
+using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Cli;
+using Paseo.Host.Tests.Support;
+
+namespace Paseo.Host.Tests.Providers;
+
+/// <summary>
+/// The `opencode` provider (its command pointed at tests/standins/fake-opencode.mjs, which serves OpenCode's HTTP API and
+/// SSE feed, providers.md §4.3): one shared server per daemon, through a real daemon process and the `paseo` CLI.
+/// </summary>
+public sealed class OpenCodeProviderTests : IAsyncLifetime
+{
+    private readonly string _log = Path.Combine(Path.GetTempPath(), $"fake-opencode-{Guid.NewGuid():N}.jsonl");
+    private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-opencode-store-{Guid.NewGuid():N}");
+    private CliTarget _cli = null!;
+
+    private static string StandIn => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-opencode.mjs");
+
+    public async Task InitializeAsync()
+    {
+        var providers = new JsonObject { ["opencode"] = new JsonObject { ["command"] = new JsonArray("node", StandIn) } };
+        _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            new Dictionary<string, string> { ["FAKE_OPENCODE_LOG"] = _log, ["FAKE_OPENCODE_STORE"] = _store });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cli.DisposeAsync();
+        File.Delete(_log);
+        if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
+    }
+
+    private List<JsonObject> Starts() =>
+        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+
+    private async Task<string?> WaitCode(string agent)
+    {
+        var waited = await _cli.Paseo("wait", agent, "--json");
+        Assert.Equal(1, waited.ExitCode);
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task Turns_of_two_agents_share_one_server_and_stream_with_usage()
+    {
+        var first = await _cli.Json("run", "hello", "--provider", "opencode", "--title", "o1", "--cwd", _cli.Work);
+        Assert.Equal(("idle", "Fake opencode reply to: hello"), (first["status"]!.GetValue<string>(), first["lastMessage"]!.GetValue<string>()));
+        var second = await _cli.Json("run", "[agent]", "--provider", "opencode", "--title", "o2", "--mode", "plan", "--cwd", _cli.Work);
+        Assert.Equal("Agent: plan", second["lastMessage"]!.GetValue<string>());
+        Assert.Single(Starts());
+
+        var items = (await _cli.Json("logs", "o1")).AsArray().Select(e => e!["item"]!["type"]!.GetValue<string>()).ToList();
+        Assert.Equal(["user_message", "reasoning", "assistant_message"], items);
+        Assert.Equal(12, (await _cli.Json("inspect", "o1"))["lastUsage"]!["outputTokens"]!.GetValue<int>());
+        Assert.Equal("Agent: build", (await _cli.Json("send", "o1", "[agent]"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Permissions_are_allowed_denied_and_granted_in_full_access()
+    {
+        await _cli.Ok("run", "-d", "[tool make]", "--provider", "opencode", "--title", "perm", "--cwd", _cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("bash: make", Assert.Single((await _cli.Json("permit", "ls")).AsArray())!["title"]!.GetValue<string>());
+        await _cli.Ok("permit", "allow", "perm");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ bash make [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        await _cli.Ok("send", "perm", "[tool rm -rf /]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        await _cli.Ok("permit", "deny", "perm", "--message", "no way");
+        Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
+        Assert.Contains("$ bash rm -rf / [failed: no way]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+
+        await _cli.Ok("agent", "mode", "perm", "full-access");
+        Assert.Equal("idle", (await _cli.Json("send", "perm", "[tool ls]"))["status"]!.GetValue<string>());
+        Assert.Contains("$ bash ls [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
+    }
+
+    [Fact]
+    public async Task Abort_ends_a_turn_and_a_turn_that_ignores_it_is_ended_after_the_grace()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "opencode", "--title", "stopper", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "stopper"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        await _cli.Ok("stop", "stopper");
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper"))["status"]!.GetValue<string>());
+        Assert.Equal("Fake opencode reply to: again", (await _cli.Json("send", "stopper", "again"))["lastMessage"]!.GetValue<string>());
+
+        await _cli.Ok("send", "stopper", "[deaf]", "--no-wait");
+        await _cli.Ok("stop", "stopper");
+        Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_server_crash_fails_the_running_turns_and_the_next_prompt_starts_a_new_server()
+    {
+        await _cli.Ok("run", "first", "--provider", "opencode", "--title", "bystander", "--cwd", _cli.Work);
+        var crashed = await _cli.Paseo("run", "[crash]", "--provider", "opencode", "--title", "crasher", "--cwd", _cli.Work, "--json");
+        Assert.Equal(1, crashed.ExitCode);
+        Assert.Contains("opencode serve exited with code 3: opencode: fatal: simulated crash", JsonNode.Parse(crashed.StdOut)!["error"]!.GetValue<string>());
+        Assert.Equal("idle", (await _cli.Json("inspect", "bystander"))["status"]!.GetValue<string>());
+
+        Assert.Equal("First prompt: first", (await _cli.Json("send", "bystander", "[remember]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal(2, Starts().Count);
+        Assert.Equal("idle", (await _cli.Json("send", "crasher", "back?"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_malformed_event_is_skipped_a_flood_arrives_whole_and_a_failure_is_reported()
+    {
+        Assert.Equal("idle", (await _cli.Json("run", "[malformed] fine", "--provider", "opencode", "--title", "odd", "--cwd", _cli.Work))["status"]!.GetValue<string>());
+        Assert.Contains("chunk 4999 ", (await _cli.Json("send", "odd", "[flood 5000]"))["lastMessage"]!.GetValue<string>());
+        var failed = await _cli.Paseo("send", "odd", "[fail]", "--json");
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Contains("opencode: simulated failure", JsonNode.Parse(failed.StdOut)!["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_session_resumes_after_a_daemon_restart_and_the_server_does_not_outlive_the_daemon()
+    {
+        await _cli.Ok("run", "keep this", "--provider", "opencode", "--title", "memory", "--cwd", _cli.Work);
+        var pid = Assert.Single(Starts())["pid"]!.GetValue<int>();
+        await _cli.StopDaemonAsync();
+        Assert.False(Alive(pid), "opencode serve outlived the daemon");
+
+        await _cli.RestartDaemonAsync();
+        Assert.Equal("First prompt: keep this", (await _cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// A stand-in for `opencode serve` (HTTP + server-sent events; ../../../shared/spec/providers.md §4.3), for tests:
+// POST /session, GET /session/:id, POST /session/:id/prompt_async {parts, agent, model?}, POST /session/:id/abort,
+// POST /permission/:id/reply {reply: once|always|reject, message?}, GET /event (SSE). Events: message.updated,
+// message.part.updated (text, reasoning, tool parts), message.part.delta, permission.asked, session.error, session.idle.
+// Sessions are kept on disk (FAKE_OPENCODE_STORE), so a restarted server still knows them. The prompt is the script:
+//   [tool CMD] [hang] [deaf] [crash] (the whole server exits 3) [malformed] (a data line that is not JSON) [flood N]
+//   [fail] [remember] [agent] (replies with the agent it was given: build or plan)
+// FAKE_OPENCODE_LOG (env): a file to append one JSON line per start: {pid, argv}.
+import { createServer } from "node:http";
+import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+
+const argv = process.argv.slice(2);
+if (argv.includes("--version")) { console.log("1.2.6 (fake)"); process.exit(0); }
+if (argv[0] !== "serve") { process.stderr.write("usage: opencode serve --port N\n"); process.exit(2); }
+const port = Number(argv[argv.indexOf("--port") + 1]);
+if (process.env.FAKE_OPENCODE_LOG) appendFileSync(process.env.FAKE_OPENCODE_LOG, JSON.stringify({ pid: process.pid, argv }) + "\n");
+const storeDir = process.env.FAKE_OPENCODE_STORE ?? join(tmpdir(), "fake-opencode");
+mkdirSync(storeDir, { recursive: true });
+
+const listeners = new Set();
+const emit = (type, properties) => { const line = `data: ${JSON.stringify({ type, properties })}\n\n`; for (const res of listeners) res.write(line); };
+const sessions = new Map();
+const session = (id) => {
+  if (!sessions.has(id) && existsSync(join(storeDir, id))) sessions.set(id, { id, ...JSON.parse(readFileSync(join(storeDir, id), "utf8")), turn: null });
+  return sessions.get(id);
+};
+const permissions = new Map(); // id → resolve
+let counter = 0;
+
+async function runTurn(s, body) {
+  const text = body.parts.filter((p) => p.type === "text").map((p) => p.text).join("");
+  s.prompts.push(text);
+  writeFileSync(join(storeDir, s.id), JSON.stringify({ prompts: s.prompts }));
+  const turn = { aborted: false, deaf: false };
+  s.turn = turn;
+  const sessionID = s.id;
+  const messageID = "msg_" + ++counter;
+  const end = (error) => {
+    if (s.turn !== turn) return;
+    s.turn = null;
+    if (error) emit("session.error", { sessionID, error });
+    emit("session.idle", { sessionID });
+  };
+  turn.end = end;
+  emit("message.updated", { info: { id: messageID, sessionID, role: "assistant" } });
+  const reasoningID = "prt_" + ++counter;
+  emit("message.part.updated", { part: { id: reasoningID, sessionID, messageID, type: "reasoning", text: "" } });
+  emit("message.part.delta", { sessionID, messageID, partID: reasoningID, field: "text", delta: "Looking around." });
+  if (text.includes("[malformed]")) for (const res of listeners) res.write("data: {{{ not json\n\n");
+  if (text.includes("[crash]")) { process.stderr.write("opencode: fatal: simulated crash\n"); setTimeout(() => process.exit(3), 10); return; }
+  const textID = "prt_" + ++counter;
+  emit("message.part.updated", { part: { id: textID, sessionID, messageID, type: "text", text: "", time: { start: Date.now() } } });
+  const flood = /\[flood (\d+)\]/.exec(text);
+  if (flood) for (let i = 0; i < Number(flood[1]); i++) emit("message.part.delta", { sessionID, messageID, partID: textID, field: "text", delta: `chunk ${i} ` });
+  if (text.includes("[fail]")) return end({ name: "UnknownError", data: { message: "simulated failure" } });
+  for (const match of text.matchAll(/\[tool ([^\]]+)\]/g)) {
+    const callID = "call_" + ++counter;
+    const partID = "prt_" + ++counter;
+    const input = { command: match[1] };
+    emit("message.part.updated", { part: { id: partID, sessionID, messageID, type: "tool", callID, tool: "bash", state: { status: "pending", input } } });
+    const permissionID = "per_" + ++counter;
+    const reply = await new Promise((resolve) => {
+      permissions.set(permissionID, resolve);
+      emit("permission.asked", { id: permissionID, sessionID, permission: "bash", patterns: [match[1]], metadata: { command: match[1] }, tool: { messageID, callID } });
+    });
+    if (turn.aborted) return;
+    emit("message.part.updated", { part: { id: partID, sessionID, messageID, type: "tool", callID, tool: "bash", state: reply.reply === "reject"
+      ? { status: "error", input, error: reply.message ?? "The user rejected permission to use this specific tool call." }
+      : { status: "completed", input, output: `ran: ${match[1]}` } } });
+  }
+  if (text.includes("[hang]") || text.includes("[deaf]")) { turn.deaf = text.includes("[deaf]"); return; }
+  const reply = text.includes("[remember]") ? `First prompt: ${s.prompts[0]}` : text.includes("[agent]") ? `Agent: ${body.agent}` : `Fake opencode reply to: ${text}`;
+  for (const piece of reply.match(/.{1,8}/gs) ?? []) emit("message.part.delta", { sessionID, messageID, partID: textID, field: "text", delta: piece });
+  emit("message.part.updated", { part: { id: textID, sessionID, messageID, type: "text", text: reply, time: { start: 0, end: Date.now() } } });
+  emit("message.updated", { info: { id: messageID, sessionID, role: "assistant", cost: 0.002, tokens: { input: 30, output: 12, cache: { read: 5, write: 0 } } } });
+  end();
+}
+
+const readBody = (req) => new Promise((resolve) => { let data = ""; req.on("data", (c) => (data += c)); req.on("end", () => resolve(data ? JSON.parse(data) : {})); });
+const json = (res, status, body) => { res.writeHead(status, { "content-type": "application/json" }); res.end(body === undefined ? "" : JSON.stringify(body)); };
+
+createServer(async (req, res) => {
+  const url = new URL(req.url, "http://localhost");
+  const parts = url.pathname.split("/").filter(Boolean);
+  if (req.method === "GET" && url.pathname === "/event") {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    res.write(`data: ${JSON.stringify({ type: "server.connected", properties: {} })}\n\n`);
+    listeners.add(res);
+    req.on("close", () => listeners.delete(res));
+    return;
+  }
+  if (req.method === "POST" && url.pathname === "/session") {
+    if (!url.searchParams.get("directory")) return json(res, 400, { error: "directory is required" });
+    const id = "ses_" + randomUUID().replaceAll("-", "");
+    sessions.set(id, { id, prompts: [], turn: null });
+    writeFileSync(join(storeDir, id), JSON.stringify({ prompts: [] }));
+    return json(res, 200, { id, directory: url.searchParams.get("directory") });
+  }
+  if (parts[0] === "session" && parts.length === 2 && req.method === "GET") {
+    const s = session(parts[1]);
+    return s ? json(res, 200, { id: s.id }) : json(res, 404, { error: "not found" });
+  }
+  if (parts[0] === "session" && parts[2] === "prompt_async" && req.method === "POST") {
+    const s = session(parts[1]);
+    if (!s) return json(res, 404, { error: "not found" });
+    const body = await readBody(req);
+    json(res, 204);
+    setImmediate(() => runTurn(s, body));
+    return;
+  }
+  if (parts[0] === "session" && parts[2] === "abort" && req.method === "POST") {
+    const s = session(parts[1]);
+    if (s?.turn && !s.turn.deaf) {
+      s.turn.aborted = true;
+      for (const [id, resolve] of permissions) { permissions.delete(id); resolve({ reply: "reject" }); }
+      s.turn.end({ name: "MessageAbortedError", data: { message: "The operation was aborted." } });
+    }
+    return json(res, 200, true);
+  }
+  if (parts[0] === "permission" && parts[2] === "reply" && req.method === "POST") {
+    const body = await readBody(req);
+    const resolve = permissions.get(parts[1]);
+    if (!resolve) return json(res, 404, { error: "no such permission" });
+    permissions.delete(parts[1]);
+    resolve(body);
+    return json(res, 200, true);
+  }
+  json(res, 404, { error: "not found" });
+}).listen(port, "127.0.0.1", () => console.log(`opencode server listening on http://127.0.0.1:${port}`));
+process.on("SIGTERM", () => process.exit(143));
