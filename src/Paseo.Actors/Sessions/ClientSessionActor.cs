@@ -653,6 +653,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             ["defaultModeId"] = d.DefaultModeId,
         };
         if (availability?.Error is { } error) entry["error"] = error;
+        // Beyond Paseo's shape (clients drop unknown keys): what `<cli> --version` said, for `paseo provider ls`.
+        if (availability?.Version is { } version) entry["version"] = version;
         return entry;
     }
 

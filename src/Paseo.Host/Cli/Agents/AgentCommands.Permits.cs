@@ -108,6 +108,7 @@ public sealed partial class AgentCommands
             new Column("ENABLED", e => e["enabled"]?.GetValue<bool>() == true ? "yes" : "no"),
             new Column("DEFAULT MODE", e => Str(e, "defaultModeId", "-")),
             new Column("MODES", e => string.Join(",", (e["modes"] as JsonArray ?? []).OfType<JsonObject>().Select(m => Str(m, "id")))),
+            new Column("VERSION", e => Str(e, "version", "-")),
             new Column("ERROR", e => Str(e, "error", "")),
         ], e => Str(e, "provider"));
         return 0;
