@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli]
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -72,6 +72,12 @@ case "$command" in
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- relay "$@"
     fi
+    if [ "${1:-}" = "providers" ]; then
+      shift
+      # Provider output throughput: each provider's stand-in floods deltas through the real daemon to one client.
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- providers "$@"
+    fi
     if [ "${1:-}" = "cli" ]; then
       shift
       # Wall time of `paseo ls` and `paseo run -d` (the ReadyToRun build) direct, over a unix socket and through the relay.
@@ -87,7 +93,7 @@ case "$command" in
     exec bench/run.sh "$@"
     ;;
   *)
-    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli]" >&2
+    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers]" >&2
     exit 64
     ;;
 esac

@@ -113,7 +113,7 @@ public static class FanoutDriver
     }
 
     /// <summary>The real daemon binary in the foreground, with a fresh $PASEO_HOME.</summary>
-    private sealed class Daemon : IAsyncDisposable
+    internal sealed class Daemon : IAsyncDisposable
     {
         private readonly Process _process;
         public string Home { get; }
@@ -128,11 +128,23 @@ public static class FanoutDriver
 
         public static string? ExtraHocon { get; set; }
 
-        public static async Task<Daemon> StartAsync()
+        public int Pid => _process.Id;
+
+        /// <summary>User + system CPU time the daemon process has used so far.</summary>
+        public TimeSpan CpuTime()
+        {
+            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // utime and stime are fields 14 and 15 of /proc/pid/stat (11 and 12 after the command name), in clock ticks (100 Hz).
+            return TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
+        }
+
+        public static async Task<Daemon> StartAsync(string? configJson = null)
         {
             var root = Directory.CreateTempSubdirectory("paseo-fanout-").FullName;
             var home = Path.Combine(root, "home");
             Directory.CreateDirectory(home);
+            if (configJson is not null) File.WriteAllText(Path.Combine(home, "config.json"), configJson);
             if (ExtraHocon is not null) File.WriteAllText(Path.Combine(home, "paseo.hocon"), ExtraHocon.Replace(";", "\n") + "\n");
             var psi = new ProcessStartInfo(Binary()) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in new[] { "daemon", "start", "--foreground", "--port", "0", "--home", home }) psi.ArgumentList.Add(a);
