@@ -13,7 +13,7 @@
 //   [fail]            ends the turn with result subtype error_during_execution
 //   [remember]        replies with the first prompt this session ever saw (shows a resumed conversation)
 // Every other turn streams "Fake claude reply to: PROMPT" as deltas and ends with result success.
-// FAKE_CLAUDE_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd}.
+// FAKE_CLAUDE_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd, profileEnv (PROFILE_ENV_CHECK)}.
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
@@ -32,7 +32,7 @@ const flag = (name) => {
   return eq ? eq.slice(name.length + 1) : undefined;
 };
 if (process.env.FAKE_CLAUDE_LOG) {
-  appendFileSync(process.env.FAKE_CLAUDE_LOG, JSON.stringify({ pid: process.pid, argv, agentId: process.env.PASEO_AGENT_ID ?? null, cwd: process.cwd() }) + "\n");
+  appendFileSync(process.env.FAKE_CLAUDE_LOG, JSON.stringify({ pid: process.pid, argv, agentId: process.env.PASEO_AGENT_ID ?? null, cwd: process.cwd(), profileEnv: process.env.PROFILE_ENV_CHECK ?? null }) + "\n");
 }
 
 let mode = flag("--permission-mode") ?? "default";

@@ -4,7 +4,8 @@
 // POST /permission/:id/reply {reply: once|always|reject, message?}, GET /event (SSE). Events: message.updated,
 // message.part.updated (text, reasoning, tool parts), message.part.delta, permission.asked, session.error, session.idle.
 // Sessions are kept on disk (FAKE_OPENCODE_STORE), so a restarted server still knows them. The prompt is the script:
-//   [tool CMD] [hang] [deaf] [crash] (the whole server exits 3) [malformed] (a data line that is not JSON) [flood N]
+//   [tool CMD] [hang] [deaf] [crash] (the whole server exits 3) [exit-on-permission] (asks, then the server exits 4)
+//   [malformed] (a data line that is not JSON) [flood N]
 //   [fail] [remember] [agent] (replies with the agent it was given: build or plan)
 // FAKE_OPENCODE_LOG (env): a file to append one JSON line per start: {pid, argv}.
 import { createServer } from "node:http";
@@ -52,6 +53,12 @@ async function runTurn(s, body) {
   emit("message.part.delta", { sessionID, messageID, partID: reasoningID, field: "text", delta: "Looking around." });
   if (text.includes("[malformed]")) for (const res of listeners) res.write("data: {{{ not json\n\n");
   if (text.includes("[crash]")) { process.stderr.write("opencode: fatal: simulated crash\n"); setTimeout(() => process.exit(3), 10); return; }
+  if (text.includes("[exit-on-permission]")) {
+    emit("permission.asked", { id: "per_exit", sessionID, permission: "bash", patterns: ["rm -rf /"], metadata: { command: "rm -rf /" } });
+    process.stderr.write("opencode: fatal: gave up\n");
+    setTimeout(() => process.exit(4), 50);
+    return;
+  }
   const textID = "prt_" + ++counter;
   emit("message.part.updated", { part: { id: textID, sessionID, messageID, type: "text", text: "", time: { start: Date.now() } } });
   const flood = /\[flood (\d+)\]/.exec(text);

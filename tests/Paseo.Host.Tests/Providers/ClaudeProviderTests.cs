@@ -34,7 +34,14 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
 
     public async Task InitializeAsync() =>
         _cli = await CliTarget.StartAsync("tcp", Config(
-                ("claude-missing", new JsonObject { ["extends"] = "claude", ["label"] = "Missing", ["command"] = new JsonArray("no-such-claude-binary") })),
+                ("claude-missing", new JsonObject { ["extends"] = "claude", ["label"] = "Missing", ["command"] = new JsonArray("no-such-claude-binary") }),
+                ("claude-work", new JsonObject
+                {
+                    ["extends"] = "claude", ["label"] = "Claude (work)", ["command"] = new JsonArray("node", StandIn),
+                    ["env"] = new JsonObject { ["PROFILE_ENV_CHECK"] = "from the profile" },
+                    ["models"] = new JsonArray("work-model"), ["additionalModels"] = new JsonArray(new JsonObject { ["id"] = "extra-model", ["label"] = "Extra" }),
+                }),
+                ("claude-off", new JsonObject { ["extends"] = "claude", ["label"] = "Off", ["command"] = new JsonArray("node", StandIn), ["enabled"] = false })),
             "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
             new Dictionary<string, string> { ["FAKE_CLAUDE_LOG"] = _log, ["FAKE_CLAUDE_STORE"] = _store });
 
@@ -85,6 +92,36 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         var missing = providers.Single(p => p!["provider"]!.GetValue<string>() == "claude-missing")!;
         Assert.Equal("unavailable", missing["status"]!.GetValue<string>());
         Assert.Contains("no-such-claude-binary not found", missing["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_custom_profile_has_its_own_command_environment_and_models_and_a_disabled_one_is_listed_unavailable()
+    {
+        Assert.Equal(["work-model", "extra-model"], (await _cli.Ok("provider", "models", "claude-work", "-q")).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var run = await _cli.Json("run", "hi", "--provider", "claude-work", "--model", "work-model", "--title", "w", "--cwd", _cli.Work);
+        Assert.Equal("idle", run["status"]!.GetValue<string>());
+        var start = Assert.Single(Starts());
+        Assert.Equal("from the profile", start["profileEnv"]!.GetValue<string>());
+        var argv = start["argv"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal("work-model", argv[argv.IndexOf("--model") + 1]);
+
+        var off = (await _cli.Json("provider", "ls")).AsArray().Single(p => p!["provider"]!.GetValue<string>() == "claude-off")!;
+        Assert.Equal(("unavailable", false), (off["status"]!.GetValue<string>(), off["enabled"]!.GetValue<bool>()));
+    }
+
+    [Fact]
+    public async Task Stderr_goes_to_the_daemon_log_and_deleting_an_agent_stops_its_process()
+    {
+        var failed = await _cli.Paseo("run", "[crash]", "--provider", "claude", "--title", "loud", "--cwd", _cli.Work, "--json");
+        var agentId = JsonNode.Parse(failed.StdOut)!["agentId"]!.GetValue<string>();
+        await Eventually.HoldsAsync(() => File.Exists(_cli.DaemonHome.Home.DaemonLog)
+            && File.ReadLines(_cli.DaemonHome.Home.DaemonLog).Any(l => l.Contains("fatal: simulated crash") && l.Contains(agentId)), "the stderr line in daemon.log");
+
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "claude", "--title", "doomed", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(() => Starts().Count == 2, "its process to start");
+        var pid = Starts()[1]["pid"]!.GetValue<int>();
+        await _cli.Ok("delete", "doomed");
+        await Eventually.HoldsAsync(() => !Alive(pid), "the deleted agent's process to be gone");
     }
 
     [Fact]

@@ -105,6 +105,12 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         Assert.Equal("First prompt: first", (await _cli.Json("send", "bystander", "[remember]"))["lastMessage"]!.GetValue<string>());
         Assert.Equal(2, Starts().Count);
         Assert.Equal("idle", (await _cli.Json("send", "crasher", "back?"))["status"]!.GetValue<string>());
+
+        // The server exits while a permission prompt is pending: that turn fails, and the prompt is gone with it.
+        await _cli.Ok("run", "-d", "[exit-on-permission]", "--provider", "opencode", "--title", "quitter", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "quitter"))["status"]!.GetValue<string>() == "error", "the turn to fail");
+        Assert.Contains("exited with code 4: opencode: fatal: gave up", (await _cli.Json("inspect", "quitter"))["lastError"]!.GetValue<string>());
+        Assert.Empty((await _cli.Json("permit", "ls", "quitter")).AsArray());
     }
 
     [Fact]
