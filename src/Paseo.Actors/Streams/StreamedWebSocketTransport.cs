@@ -115,6 +115,10 @@ public sealed class StreamedWebSocketTransport : IFrameTransport
                 }
                 if (received.PeerClosed is { } closure)
                 {
+                    // After our own close, the peer's close frame is its answer: the transport was closed by us.
+                    bool closedByUs;
+                    lock (_closed) closedByUs = _closeRequest is not null;
+                    if (closedByUs) yield break;
                     _peerClosure = closure;
                     // The outbound graph answers the close with the same code once queued frames are out.
                     Close(closure.Code, closure.Reason);

@@ -71,6 +71,9 @@ public sealed class WebSocketFrameTransport : IFrameTransport
                 var received = await WebSocketFrameIo.ReceiveAsync(_socket, buffer, message, _maxMessageBytes, _abort.Token);
                 if (received.PeerClosed is { } closure)
                 {
+                    // After our own close, the peer's close frame is its answer: the transport was closed by us.
+                    lock (_closed)
+                        if (_closeRequest is { } ours) closure = new TransportClosure(ours.Code, ours.Reason, ByPeer: false);
                     Finish(closure);
                     // The send loop (the only sender) answers the close with the same code once queued frames are out,
                     // within the close timeout: a peer that stopped reading cannot hold the socket.
