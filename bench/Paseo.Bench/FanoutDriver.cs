@@ -157,7 +157,8 @@ public static class FanoutDriver
             var pidFile = Path.Combine(home, "paseo.pid");
             for (var i = 0; i < 300; i++)
             {
-                if (File.Exists(pidFile) && JsonNode.Parse(File.ReadAllText(pidFile))?["listen"]?.GetValue<string>() is { } listen && !listen.EndsWith(":0"))
+                // PidFile.Read: the daemon may be writing it at this moment (a locked or half-written file reads as "not yet").
+                if (Paseo.Transport.Daemon.PidFile.Read(pidFile)?.Listen is { } listen && !listen.EndsWith(":0"))
                     return new Daemon(process, root, new Uri($"ws://{listen}/ws"));
                 await Task.Delay(100);
             }

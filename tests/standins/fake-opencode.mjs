@@ -5,7 +5,7 @@
 // message.part.updated (text, reasoning, tool parts), message.part.delta, permission.asked, session.error, session.idle.
 // Sessions are kept on disk (FAKE_OPENCODE_STORE), so a restarted server still knows them. The prompt is the script:
 //   [tool CMD] [hang] [deaf] [crash] (the whole server exits 3) [exit-on-permission] (asks, then the server exits 4)
-//   [malformed] (a data line that is not JSON) [flood N]
+//   [malformed] (a data line that is not JSON) [flood N] [huge N] (one delta event of N bytes)
 //   [fail] [remember] [agent] (replies with the agent it was given: build or plan)
 // FAKE_OPENCODE_LOG (env): a file to append one JSON line per start: {pid, argv}.
 import { createServer } from "node:http";
@@ -63,6 +63,8 @@ async function runTurn(s, body) {
   emit("message.part.updated", { part: { id: textID, sessionID, messageID, type: "text", text: "", time: { start: Date.now() } } });
   const flood = /\[flood (\d+)\]/.exec(text);
   if (flood) for (let i = 0; i < Number(flood[1]); i++) emit("message.part.delta", { sessionID, messageID, partID: textID, field: "text", delta: `chunk ${i} ` });
+  const huge = /\[huge (\d+)\]/.exec(text);
+  if (huge) emit("message.part.delta", { sessionID, messageID, partID: textID, field: "text", delta: "x".repeat(Number(huge[1])) });
   if (text.includes("[fail]")) return end({ name: "UnknownError", data: { message: "simulated failure" } });
   for (const match of text.matchAll(/\[tool ([^\]]+)\]/g)) {
     const callID = "call_" + ++counter;

@@ -20,7 +20,7 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
     {
         var providers = new JsonObject { ["opencode"] = new JsonObject { ["command"] = new JsonArray("node", StandIn) } };
         _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
-            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\npaseo.providers.max-line-bytes = 64k\n",
             new Dictionary<string, string> { ["FAKE_OPENCODE_LOG"] = _log, ["FAKE_OPENCODE_STORE"] = _store });
     }
 
@@ -114,10 +114,18 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_malformed_event_is_skipped_a_flood_arrives_whole_and_a_failure_is_reported()
+    public async Task A_malformed_or_oversized_event_is_skipped_a_flood_arrives_whole_and_a_failure_is_reported()
     {
         Assert.Equal("idle", (await _cli.Json("run", "[malformed] fine", "--provider", "opencode", "--title", "odd", "--cwd", _cli.Work))["status"]!.GetValue<string>());
         Assert.Contains("chunk 4999 ", (await _cli.Json("send", "odd", "[flood 5000]"))["lastMessage"]!.GetValue<string>());
+
+        // Over paseo.providers.max-line-bytes (64k here): that one event is dropped with a warning, the turn goes on.
+        var huge = await _cli.Json("send", "odd", "[huge 100000] still here");
+        Assert.Equal("idle", huge["status"]!.GetValue<string>());
+        Assert.Contains("Fake opencode reply to: [huge 100000] still here", huge["lastMessage"]!.GetValue<string>());
+        Assert.DoesNotContain("xxxxxxxx", huge["lastMessage"]!.GetValue<string>());
+        await Eventually.HoldsAsync(() => File.Exists(_cli.DaemonHome.Home.DaemonLog)
+            && File.ReadLines(_cli.DaemonHome.Home.DaemonLog).Any(l => l.Contains("an event over 65536 bytes was skipped")), "the warning in daemon.log");
         var failed = await _cli.Paseo("send", "odd", "[fail]", "--json");
         Assert.Equal(1, failed.ExitCode);
         Assert.Contains("opencode: simulated failure", JsonNode.Parse(failed.StdOut)!["error"]!.GetValue<string>());

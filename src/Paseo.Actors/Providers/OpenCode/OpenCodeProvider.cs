@@ -61,6 +61,9 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
 
     private sealed record InterruptOverdue;
 
+    /// <summary>This session's event channel was completed (unregistered or replaced): nothing more to read.</summary>
+    private sealed record FeedEnded;
+
     public ITimerScheduler Timers { get; set; } = null!;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -76,6 +79,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
     private readonly Dictionary<string, string> _partTypes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _streamedParts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _permissions = new(StringComparer.Ordinal); // our id → OpenCode request id
+    private System.Threading.Channels.ChannelReader<OpenCodeEvent>? _events;
 
     public OpenCodeProviderSession(ProviderSessionConfig config, OpenCodeProvider provider)
     {
@@ -86,7 +90,8 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
         Receive<Started>(started =>
         {
             _sessionId = started.SessionId;
-            _provider.Server.Register(started.SessionId, Self);
+            _events = _provider.Server.Register(started.SessionId, Self);
+            ReadNextEvent();
             Emit(new ThreadStarted(started.SessionId));
             if (_queuedPrompt is { } queued)
             {
@@ -146,7 +151,12 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
             _mode = set.ModeId;
             Emit(new ModeChanged(set.ModeId));
         });
-        Receive<OpenCodeEvent>(OnEvent);
+        Receive<OpenCodeEvent>(e =>
+        {
+            OnEvent(e);
+            ReadNextEvent();
+        });
+        Receive<FeedEnded>(_ => { });
         Receive<OpenCodeServerGone>(gone =>
         {
             _startError = null;
@@ -188,6 +198,10 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
             }
         }).PipeTo(Self);
     }
+
+    /// <summary>One event at a time, pulled from the bounded channel the server fills (never a mailbox flood).</summary>
+    private void ReadNextEvent() =>
+        _events?.ReadAsync().AsTask().PipeTo(Self, success: e => e, failure: _ => new FeedEnded());
 
     protected override void PostStop()
     {

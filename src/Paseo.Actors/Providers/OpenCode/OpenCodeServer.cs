@@ -1,8 +1,12 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
+using System.Threading.Channels;
 using Akka.Event;
 using Paseo.Transport.Processes;
 using Paseo.Transport.Protocol;
@@ -20,11 +24,18 @@ public sealed record OpenCodeServerGone(string Reason);
 /// free loopback port (ready when it prints that it listens), one SSE reader of `GET /event` dispatching events to the
 /// session actors by session id, and a new generation when the process dies. Its process group is stopped when the
 /// actor system terminates.
+/// Bounded like a stdio provider's stdout: an SSE line longer than `paseo.providers.max-line-bytes` is skipped (with a
+/// warning: the server is shared, so one oversized event must not stop every agent), and each session's events wait in
+/// a channel of `output-backlog` entries that its actor pulls from; a full channel holds the feed back (the server
+/// buffers) instead of growing a mailbox without bound.
 /// </summary>
 public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, ProviderProcessSettings settings)
 {
     private readonly SemaphoreSlim _starting = new(1, 1);
-    private readonly Dictionary<string, IActorRef> _sessions = new(StringComparer.Ordinal);
+    private sealed record SessionFeed(IActorRef Actor, Channel<OpenCodeEvent> Events);
+
+    private readonly Dictionary<string, SessionFeed> _sessions = new(StringComparer.Ordinal);
+    private ILoggingAdapter? _log;
     private ChildProcess? _process;
     private Uri? _baseUri;
     private HttpClient? _http;
@@ -39,6 +50,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         try
         {
             if (_process is { HasExited: false } && _baseUri is not null) return _baseUri;
+            _log ??= system.Log;
             var port = FreePort();
             var process = ChildProcess.Start(
                 new ChildProcessStart([.. command, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--hostname", "127.0.0.1"],
@@ -55,7 +67,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
                     if (output is ChildOutput.Line { Text: var text } && text.Contains("listening on", StringComparison.OrdinalIgnoreCase)) break;
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
+            catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
             {
                 process.Dispose();
                 throw new ChildProcessStartException($"{name} serve did not start listening{(process.StderrTail is { Length: > 0 } tail ? $": {tail}" : "")}");
@@ -82,14 +94,29 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         }
     }
 
-    public void Register(string sessionId, IActorRef session)
+    /// <summary>The session's events, in order; the actor reads the next one when it has handled the last.</summary>
+    public ChannelReader<OpenCodeEvent> Register(string sessionId, IActorRef session)
     {
-        lock (_sessions) _sessions[sessionId] = session;
+        var feed = new SessionFeed(session, Channel.CreateBounded<OpenCodeEvent>(new BoundedChannelOptions(settings.OutputBacklog)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        }));
+        lock (_sessions)
+        {
+            if (_sessions.Remove(sessionId, out var previous)) previous.Events.Writer.TryComplete();
+            _sessions[sessionId] = feed;
+        }
+        return feed.Events.Reader;
     }
 
     public void Unregister(string sessionId)
     {
-        lock (_sessions) _sessions.Remove(sessionId);
+        // Completing the channel also frees the feed if it is waiting for room in it.
+        lock (_sessions)
+            if (_sessions.Remove(sessionId, out var feed))
+                feed.Events.Writer.TryComplete();
     }
 
     public void Stop()
@@ -112,7 +139,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         {
             await foreach (var _ in process.Output.ReadAllAsync()) { }
         }
-        catch (System.Threading.Channels.ChannelClosedException)
+        catch (ChannelClosedException)
         {
         }
     }
@@ -126,7 +153,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
 
     private void Broadcast(object message)
     {
-        lock (_sessions) foreach (var session in _sessions.Values) session.Tell(message);
+        lock (_sessions) foreach (var session in _sessions.Values) session.Actor.Tell(message);
     }
 
     /// <summary>`GET /event`: server-sent events, one JSON object per `data:` line, routed by properties.sessionID.</summary>
@@ -136,30 +163,63 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         {
             using var response = await http.GetAsync("event", HttpCompletionOption.ResponseHeadersRead);
             response.EnsureSuccessStatusCode();
-            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-            while (await reader.ReadLineAsync() is { } line)
+            var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync());
+            var skipping = false;
+            while (true)
             {
-                if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
-                JsonObject? data;
-                try
+                var read = await reader.ReadAsync();
+                var buffer = read.Buffer;
+                while (buffer.PositionOf((byte)'\n') is { } end)
                 {
-                    data = JsonNode.Parse(line[5..].Trim()) as JsonObject;
+                    var line = buffer.Slice(0, end);
+                    buffer = buffer.Slice(buffer.GetPosition(1, end));
+                    if (skipping) skipping = false;
+                    else await DispatchAsync(line);
                 }
-                catch (JsonException)
+                if (!skipping && buffer.Length > settings.MaxLineBytes)
                 {
-                    continue;
+                    skipping = true;
+                    _log?.Warning("{0} server: an event over {1} bytes was skipped (paseo.providers.max-line-bytes)", name, settings.MaxLineBytes);
                 }
-                if (data is null || WsInbound.Str(data, "type") is not { } type || data["properties"] is not JsonObject properties) continue;
-                var sessionId = WsInbound.Str(properties, "sessionID") ?? properties["part"]?["sessionID"]?.GetValue<string>() ?? properties["info"]?["sessionID"]?.GetValue<string>();
-                if (sessionId is null) continue;
-                IActorRef? target;
-                lock (_sessions) _sessions.TryGetValue(sessionId, out target);
-                target?.Tell(new OpenCodeEvent(type, properties));
+                if (skipping) reader.AdvanceTo(buffer.End);
+                else reader.AdvanceTo(buffer.Start, buffer.End);
+                if (read.IsCompleted) break;
             }
+            await reader.CompleteAsync();
         }
         catch (Exception e) when (e is HttpRequestException or IOException or ObjectDisposedException or TaskCanceledException)
         {
             // The server went away: WatchAsync reports it.
+        }
+    }
+
+    private async ValueTask DispatchAsync(ReadOnlySequence<byte> line)
+    {
+        if (line.Length < 5) return;
+        var text = Encoding.UTF8.GetString(line).TrimEnd('\r');
+        if (!text.StartsWith("data:", StringComparison.Ordinal)) return;
+        JsonObject? data;
+        try
+        {
+            data = JsonNode.Parse(text.AsSpan(5).Trim().ToString()) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+        if (data is null || WsInbound.Str(data, "type") is not { } type || data["properties"] is not JsonObject properties) return;
+        var sessionId = WsInbound.Str(properties, "sessionID") ?? properties["part"]?["sessionID"]?.GetValue<string>() ?? properties["info"]?["sessionID"]?.GetValue<string>();
+        if (sessionId is null) return;
+        SessionFeed? feed;
+        lock (_sessions) _sessions.TryGetValue(sessionId, out feed);
+        if (feed is null) return;
+        try
+        {
+            await feed.Events.Writer.WriteAsync(new OpenCodeEvent(type, properties));
+        }
+        catch (ChannelClosedException)
+        {
+            // The session stopped while its events waited for room.
         }
     }
 }
