@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // A stand-in for `opencode serve` (HTTP + server-sent events; ../../../shared/spec/providers.md §4.3), for tests:
 // POST /session, GET /session/:id, POST /session/:id/prompt_async {parts, agent, model?}, POST /session/:id/abort,
-// POST /permission/:id/reply {reply: once|always|reject, message?}, GET /event (SSE). Events: message.updated,
-// message.part.updated (text, reasoning, tool parts), message.part.delta, permission.asked, session.error, session.idle.
+// POST /permission/:id/reply {reply: once|always|reject, message?}, POST /question/:id/reply {answers: string[][]},
+// POST /question/:id/reject, GET /event (SSE). Every request carries ?directory=: like the real server, the event feed
+// of a directory only carries the events of sessions created in that directory. Events: server.connected,
+// message.updated, message.part.updated (text, reasoning, tool parts), message.part.delta, permission.asked,
+// question.asked, todo.updated, session.compacted, session.error, session.idle.
 // Sessions are kept on disk (FAKE_OPENCODE_STORE), so a restarted server still knows them. The prompt is the script:
 //   [tool CMD] [hang] [deaf] [crash] (the whole server exits 3) [exit-on-permission] (asks, then the server exits 4)
 //   [malformed] (a data line that is not JSON) [flood N] [huge N] (one delta event of N bytes)
-//   [fail] [remember] [agent] (replies with the agent it was given: build or plan)
+//   [fail] [remember] [agent] (replies with the agent it was given: build or plan) [where] (replies with the directory)
+//   [question] (asks "Which color?", replies with the answers) [todo] (a task list) [compact] (a compaction)
 // FAKE_OPENCODE_LOG (env): a file to append one JSON line per start: {pid, argv}.
 import { createServer } from "node:http";
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
@@ -22,20 +26,28 @@ if (process.env.FAKE_OPENCODE_LOG) appendFileSync(process.env.FAKE_OPENCODE_LOG,
 const storeDir = process.env.FAKE_OPENCODE_STORE ?? join(tmpdir(), "fake-opencode");
 mkdirSync(storeDir, { recursive: true });
 
-const listeners = new Set();
-const emit = (type, properties) => { const line = `data: ${JSON.stringify({ type, properties })}\n\n`; for (const res of listeners) res.write(line); };
+const listeners = new Map(); // response → directory
 const sessions = new Map();
-const session = (id) => {
+const directoryOf = (properties) => sessions.get(properties.sessionID ?? properties.part?.sessionID ?? properties.info?.sessionID)?.directory;
+const emit = (type, properties) => {
+  const line = `data: ${JSON.stringify({ type, properties })}\n\n`;
+  const directory = directoryOf(properties);
+  for (const [res, dir] of listeners) if (dir === directory) res.write(line);
+};
+// A session is only found through the directory it was created in (the server keeps sessions per project).
+const session = (id, directory) => {
   if (!sessions.has(id) && existsSync(join(storeDir, id))) sessions.set(id, { id, ...JSON.parse(readFileSync(join(storeDir, id), "utf8")), turn: null });
-  return sessions.get(id);
+  const s = sessions.get(id);
+  return s && s.directory === directory ? s : undefined;
 };
 const permissions = new Map(); // id → resolve
+const questions = new Map(); // id → resolve
 let counter = 0;
 
 async function runTurn(s, body) {
   const text = body.parts.filter((p) => p.type === "text").map((p) => p.text).join("");
   s.prompts.push(text);
-  writeFileSync(join(storeDir, s.id), JSON.stringify({ prompts: s.prompts }));
+  writeFileSync(join(storeDir, s.id), JSON.stringify({ prompts: s.prompts, directory: s.directory }));
   const turn = { aborted: false, deaf: false };
   s.turn = turn;
   const sessionID = s.id;
@@ -51,7 +63,9 @@ async function runTurn(s, body) {
   const reasoningID = "prt_" + ++counter;
   emit("message.part.updated", { part: { id: reasoningID, sessionID, messageID, type: "reasoning", text: "" } });
   emit("message.part.delta", { sessionID, messageID, partID: reasoningID, field: "text", delta: "Looking around." });
-  if (text.includes("[malformed]")) for (const res of listeners) res.write("data: {{{ not json\n\n");
+  if (text.includes("[malformed]")) for (const res of listeners.keys()) res.write("data: {{{ not json\n\n");
+  if (text.includes("[todo]")) emit("todo.updated", { sessionID, todos: [{ id: "1", content: "read the code", status: "completed", priority: "high" }, { id: "2", content: "fix the bug", status: "in_progress", priority: "high" }] });
+  if (text.includes("[compact]")) emit("session.compacted", { sessionID });
   if (text.includes("[crash]")) { process.stderr.write("opencode: fatal: simulated crash\n"); setTimeout(() => process.exit(3), 10); return; }
   if (text.includes("[exit-on-permission]")) {
     emit("permission.asked", { id: "per_exit", sessionID, permission: "bash", patterns: ["rm -rf /"], metadata: { command: "rm -rf /" } });
@@ -81,8 +95,19 @@ async function runTurn(s, body) {
       ? { status: "error", input, error: reply.message ?? "The user rejected permission to use this specific tool call." }
       : { status: "completed", input, output: `ran: ${match[1]}` } } });
   }
+  let answered = null;
+  if (text.includes("[question]")) {
+    const questionID = "que_" + ++counter;
+    answered = await new Promise((resolve) => {
+      questions.set(questionID, resolve);
+      emit("question.asked", { id: questionID, sessionID, questions: [{ question: "Which color?", header: "Color", options: [{ label: "red", description: "warm" }, { label: "blue", description: "cold" }] }] });
+    });
+    if (turn.aborted) return;
+  }
   if (text.includes("[hang]") || text.includes("[deaf]")) { turn.deaf = text.includes("[deaf]"); return; }
-  const reply = text.includes("[remember]") ? `First prompt: ${s.prompts[0]}` : text.includes("[agent]") ? `Agent: ${body.agent}` : `Fake opencode reply to: ${text}`;
+  const reply = answered ? (answered.rejected ? "Question rejected" : `Answers: ${JSON.stringify(answered.answers)}`)
+    : text.includes("[remember]") ? `First prompt: ${s.prompts[0]}` : text.includes("[agent]") ? `Agent: ${body.agent}`
+    : text.includes("[where]") ? `Directory: ${s.directory}` : `Fake opencode reply to: ${text}`;
   for (const piece of reply.match(/.{1,8}/gs) ?? []) emit("message.part.delta", { sessionID, messageID, partID: textID, field: "text", delta: piece });
   emit("message.part.updated", { part: { id: textID, sessionID, messageID, type: "text", text: reply, time: { start: 0, end: Date.now() } } });
   emit("message.updated", { info: { id: messageID, sessionID, role: "assistant", cost: 0.002, tokens: { input: 30, output: 12, cache: { read: 5, write: 0 } } } });
@@ -95,26 +120,27 @@ const json = (res, status, body) => { res.writeHead(status, { "content-type": "a
 createServer(async (req, res) => {
   const url = new URL(req.url, "http://localhost");
   const parts = url.pathname.split("/").filter(Boolean);
+  const directory = url.searchParams.get("directory");
+  if (!directory) return json(res, 400, { error: "directory is required" });
   if (req.method === "GET" && url.pathname === "/event") {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.write(`data: ${JSON.stringify({ type: "server.connected", properties: {} })}\n\n`);
-    listeners.add(res);
+    listeners.set(res, directory);
     req.on("close", () => listeners.delete(res));
     return;
   }
   if (req.method === "POST" && url.pathname === "/session") {
-    if (!url.searchParams.get("directory")) return json(res, 400, { error: "directory is required" });
     const id = "ses_" + randomUUID().replaceAll("-", "");
-    sessions.set(id, { id, prompts: [], turn: null });
-    writeFileSync(join(storeDir, id), JSON.stringify({ prompts: [] }));
-    return json(res, 200, { id, directory: url.searchParams.get("directory") });
+    sessions.set(id, { id, prompts: [], turn: null, directory });
+    writeFileSync(join(storeDir, id), JSON.stringify({ prompts: [], directory }));
+    return json(res, 200, { id, directory });
   }
   if (parts[0] === "session" && parts.length === 2 && req.method === "GET") {
-    const s = session(parts[1]);
+    const s = session(parts[1], directory);
     return s ? json(res, 200, { id: s.id }) : json(res, 404, { error: "not found" });
   }
   if (parts[0] === "session" && parts[2] === "prompt_async" && req.method === "POST") {
-    const s = session(parts[1]);
+    const s = session(parts[1], directory);
     if (!s) return json(res, 404, { error: "not found" });
     const body = await readBody(req);
     json(res, 204);
@@ -122,10 +148,11 @@ createServer(async (req, res) => {
     return;
   }
   if (parts[0] === "session" && parts[2] === "abort" && req.method === "POST") {
-    const s = session(parts[1]);
+    const s = session(parts[1], directory);
     if (s?.turn && !s.turn.deaf) {
       s.turn.aborted = true;
       for (const [id, resolve] of permissions) { permissions.delete(id); resolve({ reply: "reject" }); }
+      for (const [id, resolve] of questions) { questions.delete(id); resolve({ rejected: true }); }
       s.turn.end({ name: "MessageAbortedError", data: { message: "The operation was aborted." } });
     }
     return json(res, 200, true);
@@ -136,6 +163,16 @@ createServer(async (req, res) => {
     if (!resolve) return json(res, 404, { error: "no such permission" });
     permissions.delete(parts[1]);
     resolve(body);
+    return json(res, 200, true);
+  }
+  if (parts[0] === "question" && (parts[2] === "reply" || parts[2] === "reject") && req.method === "POST") {
+    const body = await readBody(req);
+    const resolve = questions.get(parts[1]);
+    if (!resolve) return json(res, 404, { error: "no such question" });
+    if (parts[2] === "reply" && !(Array.isArray(body.answers) && body.answers.every((a) => Array.isArray(a) && a.every((x) => typeof x === "string"))))
+      return json(res, 400, { error: "answers must be string[][]" });
+    questions.delete(parts[1]);
+    resolve(parts[2] === "reply" ? { answers: body.answers } : { rejected: true });
     return json(res, 200, true);
   }
   json(res, 404, { error: "not found" });

@@ -18,6 +18,22 @@ public static class TimelineItems
 
     public static JsonObject Error(string message) => new() { ["type"] = "error", ["message"] = message };
 
+    /// <summary>The agent's task list, whole each time (app-protocol.md §1.5 `todo{items:[{text,completed}]}`).</summary>
+    public static JsonObject Todo(IEnumerable<(string Text, bool Completed)> items) => new()
+    {
+        ["type"] = "todo",
+        ["items"] = new JsonArray([.. items.Select(i => (JsonNode)new JsonObject { ["text"] = i.Text, ["completed"] = i.Completed })]),
+    };
+
+    /// <summary>Context compaction: `loading` when it starts, `completed` (with what triggered it) when it is done.</summary>
+    public static JsonObject Compaction(string status, string? trigger = null, long? preTokens = null)
+    {
+        var item = new JsonObject { ["type"] = "compaction", ["status"] = status };
+        if (trigger is not null) item["trigger"] = trigger;
+        if (preTokens is not null) item["preTokens"] = preTokens;
+        return item;
+    }
+
     /// <param name="error">Null unless <paramref name="status"/> is "failed" (then required).</param>
     public static JsonObject ToolCall(string callId, string name, JsonObject detail, string status, JsonNode? error = null, JsonObject? metadata = null)
     {

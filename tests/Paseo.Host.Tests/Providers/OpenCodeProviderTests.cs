@@ -48,14 +48,43 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
     {
         var first = await _cli.Json("run", "hello", "--provider", "opencode", "--title", "o1", "--cwd", _cli.Work);
         Assert.Equal(("idle", "Fake opencode reply to: hello"), (first["status"]!.GetValue<string>(), first["lastMessage"]!.GetValue<string>()));
-        var second = await _cli.Json("run", "[agent]", "--provider", "opencode", "--title", "o2", "--mode", "plan", "--cwd", _cli.Work);
+        // Another directory: the server scopes sessions and its event feed by ?directory=, so o2 needs a feed of its own.
+        var elsewhere = Path.Combine(_cli.Work, "elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        var second = await _cli.Json("run", "[agent]", "--provider", "opencode", "--title", "o2", "--mode", "plan", "--cwd", elsewhere);
         Assert.Equal("Agent: plan", second["lastMessage"]!.GetValue<string>());
+        Assert.Equal($"Directory: {elsewhere}", (await _cli.Json("send", "o2", "[where]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal($"Directory: {_cli.Work}", (await _cli.Json("send", "o1", "[where]"))["lastMessage"]!.GetValue<string>());
         Assert.Single(Starts());
 
         var items = (await _cli.Json("logs", "o1")).AsArray().Select(e => e!["item"]!["type"]!.GetValue<string>()).ToList();
-        Assert.Equal(["user_message", "reasoning", "assistant_message"], items);
+        Assert.Equal(["user_message", "reasoning", "assistant_message", "user_message", "reasoning", "assistant_message"], items);
         Assert.Equal(12, (await _cli.Json("inspect", "o1"))["lastUsage"]!["outputTokens"]!.GetValue<int>());
         Assert.Equal("Agent: build", (await _cli.Json("send", "o1", "[agent]"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Questions_are_answered_or_rejected_and_todos_and_compactions_reach_the_timeline()
+    {
+        await _cli.Ok("run", "-d", "[question]", "--provider", "opencode", "--title", "asker", "--cwd", _cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asker"));
+        var asked = Assert.Single((await _cli.Json("permit", "ls")).AsArray())!;
+        Assert.Equal(("question", "Color"), (asked["kind"]!.GetValue<string>(), asked["title"]!.GetValue<string>()));
+        Assert.Equal("Which color?", asked["input"]!["questions"]![0]!["question"]!.GetValue<string>());
+        // Answers as Claude's {question: answer} map are sent as OpenCode's one list of labels per question.
+        await _cli.Ok("permit", "allow", "asker", "--input", """{"answers":{"Which color?":"blue"}}""");
+        Assert.Equal("""Answers: [["blue"]]""", (await _cli.Json("wait", "asker"))["lastMessage"]!.GetValue<string>());
+
+        await _cli.Ok("send", "asker", "[question]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asker"));
+        await _cli.Ok("permit", "deny", "asker");
+        Assert.Equal("Question rejected", (await _cli.Json("wait", "asker"))["lastMessage"]!.GetValue<string>());
+
+        await _cli.Ok("send", "asker", "[todo] [compact]");
+        var items = (await _cli.Json("logs", "asker")).AsArray().Select(e => e!["item"]!).ToList();
+        var todo = items.Last(i => i["type"]!.GetValue<string>() == "todo");
+        Assert.Equal("""[{"text":"read the code","completed":true},{"text":"fix the bug","completed":false}]""", todo["items"]!.ToJsonString());
+        Assert.Equal("completed", items.Last(i => i["type"]!.GetValue<string>() == "compaction")["status"]!.GetValue<string>());
     }
 
     [Fact]

@@ -79,6 +79,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
     private readonly Dictionary<string, string> _partTypes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _streamedParts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _permissions = new(StringComparer.Ordinal); // our id → OpenCode request id
+    private readonly Dictionary<string, (string RequestId, JsonArray Questions)> _questions = new(StringComparer.Ordinal); // our id → OpenCode question
     private System.Threading.Channels.ChannelReader<OpenCodeEvent>? _events;
 
     public OpenCodeProviderSession(ProviderSessionConfig config, OpenCodeProvider provider)
@@ -90,7 +91,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
         Receive<Started>(started =>
         {
             _sessionId = started.SessionId;
-            _events = _provider.Server.Register(started.SessionId, Self);
+            _events = _provider.Server.Register(started.SessionId, _config.Cwd, Self);
             ReadNextEvent();
             Emit(new ThreadStarted(started.SessionId));
             if (_queuedPrompt is { } queued)
@@ -102,6 +103,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
         Receive<StartFailed>(failed =>
         {
             _startError = failed.Error;
+            _provider.Server.CloseIfUnused(_config.Cwd);
             _log.Warning("Agent {0}: {1}", _config.AgentId, failed.Error);
             if (_inTurn) Fail(failed.Error);
         });
@@ -138,6 +140,11 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
         });
         Receive<ResolvePermission>(resolve =>
         {
+            if (_questions.Remove(resolve.RequestId, out var question))
+            {
+                AnswerQuestion(question.RequestId, question.Questions, resolve.Resolution);
+                return;
+            }
             if (!_permissions.Remove(resolve.RequestId, out var requestId)) return;
             var allow = WsInbound.Str(resolve.Resolution, "behavior") == "allow";
             var body = new JsonObject { ["reply"] = allow ? "once" : "reject" };
@@ -182,6 +189,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
             try
             {
                 await server.EnsureStartedAsync(system, CancellationToken.None);
+                await server.OpenFeedAsync(cwd);
                 if (resume is not null)
                 {
                     using var existing = await server.Http.GetAsync($"session/{Uri.EscapeDataString(resume)}?directory={Uri.EscapeDataString(cwd)}");
@@ -192,7 +200,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
                 var session = await created.Content.ReadFromJsonAsync<JsonObject>();
                 return WsInbound.Str(session ?? [], "id") is { } id ? new Started(id) : new StartFailed("opencode created a session without an id");
             }
-            catch (Exception e) when (e is ChildProcessStartException or HttpRequestException or IOException or TaskCanceledException or System.Text.Json.JsonException)
+            catch (Exception e) when (e is ChildProcessStartException or HttpRequestException or IOException or TaskCanceledException or InvalidOperationException or System.Text.Json.JsonException)
             {
                 return new StartFailed($"cannot start opencode: {e.Message}");
             }
@@ -206,6 +214,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         if (_sessionId is not null) _provider.Server.Unregister(_sessionId);
+        else _provider.Server.CloseIfUnused(_config.Cwd);
     }
 
     private void Emit(ProviderEvent e) => Context.Parent.Tell(e);
@@ -216,6 +225,9 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
         _aborting = false;
         Timers.Cancel("interrupt");
         _streamedParts.Clear();
+        _partTypes.Clear();
+        _permissions.Clear();
+        _questions.Clear();
         Emit(how);
     }
 
@@ -284,6 +296,16 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
             case "permission.asked":
                 OnPermission(p);
                 break;
+            case "question.asked":
+                OnQuestion(p);
+                break;
+            case "todo.updated" when p["todos"] is JsonArray todos:
+                Emit(new Timeline(TimelineItems.Todo(todos.OfType<JsonObject>().Select(t =>
+                    (WsInbound.Str(t, "content") ?? "", WsInbound.Str(t, "status") == "completed")))));
+                break;
+            case "session.compacted":
+                Emit(new Timeline(TimelineItems.Compaction("completed", "auto")));
+                break;
             case "session.idle" when _inTurn:
                 End(_aborting ? new TurnCanceled("Interrupted") : new TurnCompleted(_usage));
                 _usage = null;
@@ -318,6 +340,62 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
             _ => new JsonObject { ["type"] = "unknown", ["input"] = input.DeepClone(), ["output"] = output },
         };
         Emit(new Timeline(TimelineItems.ToolCall(callId, tool, detail, status, status == "failed" ? WsInbound.Str(state, "error") ?? "The tool failed" : null)));
+    }
+
+    /// <summary>
+    /// `question.asked {id, questions:[{question, header, options:[{label, description}], multiple?}]}`: asked as a
+    /// `kind:"question"` permission, whose answers come back in the resolution's `updatedInput.answers`.
+    /// </summary>
+    private void OnQuestion(JsonObject p)
+    {
+        if (WsInbound.Str(p, "id") is not { } requestId || p["questions"] is not JsonArray questions) return;
+        var id = $"permission-{Guid.NewGuid():D}";
+        _questions[id] = (requestId, (JsonArray)questions.DeepClone());
+        var first = questions.OfType<JsonObject>().FirstOrDefault() ?? [];
+        Emit(new PermissionRequested(new JsonObject
+        {
+            ["id"] = id,
+            ["provider"] = _provider.Description.Id,
+            ["name"] = "question",
+            ["kind"] = "question",
+            ["title"] = WsInbound.Str(first, "header") ?? WsInbound.Str(first, "question") ?? "Question",
+            ["description"] = WsInbound.Str(first, "question"),
+            ["input"] = new JsonObject { ["questions"] = questions.DeepClone() },
+        }));
+    }
+
+    /// <summary>
+    /// Allowed with answers → `POST /question/{id}/reply {answers}` (one list of chosen labels per question; answers may
+    /// also be given as Claude's `{question text: answer}` map). Denied, or allowed without answers → `/reject`.
+    /// </summary>
+    private void AnswerQuestion(string requestId, JsonArray questions, JsonObject resolution)
+    {
+        var path = $"question/{Uri.EscapeDataString(requestId)}";
+        var answers = WsInbound.Str(resolution, "behavior") == "allow" ? Answers(questions, resolution["updatedInput"]?["answers"]) : null;
+        if (answers is null)
+        {
+            if (WsInbound.Str(resolution, "behavior") == "allow")
+                Emit(new Timeline(TimelineItems.Error("The question was dismissed: the answer carried no answers (updatedInput.answers)")));
+            Post($"{path}/reject", new JsonObject(), "reject a question");
+            return;
+        }
+        Post($"{path}/reply", new JsonObject { ["answers"] = answers }, "answer a question");
+    }
+
+    private static JsonArray? Answers(JsonArray questions, JsonNode? given)
+    {
+        static JsonArray Labels(JsonNode? answer) => answer switch
+        {
+            JsonArray list => new JsonArray([.. list.Select(x => (JsonNode?)JsonValue.Create(x?.ToString() ?? ""))]),
+            null => [],
+            _ => new JsonArray(JsonValue.Create(answer.ToString())),
+        };
+        return given switch
+        {
+            JsonArray list => new JsonArray([.. list.Select(a => (JsonNode?)Labels(a))]),
+            JsonObject byQuestion => new JsonArray([.. questions.Select(q => (JsonNode?)Labels(byQuestion[WsInbound.Str(q as JsonObject ?? [], "question") ?? ""]))]),
+            _ => null,
+        };
     }
 
     private void OnPermission(JsonObject p)

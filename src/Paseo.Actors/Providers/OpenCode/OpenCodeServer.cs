@@ -21,8 +21,9 @@ public sealed record OpenCodeServerGone(string Reason);
 
 /// <summary>
 /// The one `opencode serve` of a daemon (providers.md §4.3), shared by every OpenCode agent: started on first use on a
-/// free loopback port (ready when it prints that it listens), one SSE reader of `GET /event` dispatching events to the
-/// session actors by session id, and a new generation when the process dies. Its process group is stopped when the
+/// free loopback port (ready when it prints that it listens), one SSE reader of `GET /event?directory=` per working
+/// directory in use (the server scopes its event feed to a directory, like every other request), dispatching events to
+/// the session actors by session id, and a new generation when the process dies. Its process group is stopped when the
 /// actor system terminates.
 /// Bounded like a stdio provider's stdout: an SSE line longer than `paseo.providers.max-line-bytes` is skipped (with a
 /// warning: the server is shared, so one oversized event must not stop every agent), and each session's events wait in
@@ -34,7 +35,15 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
     private readonly SemaphoreSlim _starting = new(1, 1);
     private sealed record SessionFeed(IActorRef Actor, Channel<OpenCodeEvent> Events);
 
+    /// <summary>The SSE reader of one directory, for one server generation, shared by the sessions working there.</summary>
+    private sealed record DirectoryFeed(int Generation, CancellationTokenSource Stop, Task Connected)
+    {
+        public int Sessions { get; set; }
+    }
+
     private readonly Dictionary<string, SessionFeed> _sessions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DirectoryFeed> _directories = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _sessionDirectories = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
     private ChildProcess? _process;
     private Uri? _baseUri;
@@ -84,7 +93,6 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
                     Stop();
                     return Task.FromResult(Akka.Done.Instance);
                 });
-            _ = ReadEventsAsync(_http, generation);
             _ = WatchAsync(process, generation);
             return _baseUri;
         }
@@ -94,8 +102,30 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         }
     }
 
+    /// <summary>
+    /// Makes sure this directory's event feed is connected, before the session's first prompt so that no event of it is
+    /// missed. A feed lives while sessions are registered on it; <see cref="CloseIfUnused"/> ends one nobody registered on.
+    /// </summary>
+    public Task OpenFeedAsync(string directory)
+    {
+        lock (_sessions)
+        {
+            var http = Http;
+            if (!_directories.TryGetValue(directory, out var feed) || feed.Generation != _generation)
+            {
+                feed?.Stop.Cancel();
+                var stop = new CancellationTokenSource();
+                var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                feed = new DirectoryFeed(_generation, stop, connected.Task);
+                _directories[directory] = feed;
+                _ = ReadEventsAsync(http, directory, connected, stop.Token);
+            }
+            return feed.Connected;
+        }
+    }
+
     /// <summary>The session's events, in order; the actor reads the next one when it has handled the last.</summary>
-    public ChannelReader<OpenCodeEvent> Register(string sessionId, IActorRef session)
+    public ChannelReader<OpenCodeEvent> Register(string sessionId, string directory, IActorRef session)
     {
         var feed = new SessionFeed(session, Channel.CreateBounded<OpenCodeEvent>(new BoundedChannelOptions(settings.OutputBacklog)
         {
@@ -107,16 +137,39 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         {
             if (_sessions.Remove(sessionId, out var previous)) previous.Events.Writer.TryComplete();
             _sessions[sessionId] = feed;
+            if (_sessionDirectories.TryAdd(sessionId, directory) && _directories.TryGetValue(directory, out var directoryFeed))
+                directoryFeed.Sessions++;
         }
         return feed.Events.Reader;
     }
 
+    /// <summary>The session is gone: its channel is completed (which also frees the feed if it waits for room in it),
+    /// and its directory's feed is closed when no session uses it any more.</summary>
     public void Unregister(string sessionId)
     {
-        // Completing the channel also frees the feed if it is waiting for room in it.
         lock (_sessions)
+        {
             if (_sessions.Remove(sessionId, out var feed))
                 feed.Events.Writer.TryComplete();
+            if (_sessionDirectories.Remove(sessionId, out var directory) && _directories.TryGetValue(directory, out var directoryFeed))
+            {
+                directoryFeed.Sessions--;
+                CloseIfUnused(directory);
+            }
+        }
+    }
+
+    /// <summary>Closes the directory's feed when no session is registered on it (e.g. its only session failed to start).</summary>
+    public void CloseIfUnused(string directory)
+    {
+        lock (_sessions)
+        {
+            if (_directories.TryGetValue(directory, out var feed) && feed.Sessions <= 0)
+            {
+                feed.Stop.Cancel();
+                _directories.Remove(directory);
+            }
+        }
     }
 
     public void Stop()
@@ -156,18 +209,19 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         lock (_sessions) foreach (var session in _sessions.Values) session.Actor.Tell(message);
     }
 
-    /// <summary>`GET /event`: server-sent events, one JSON object per `data:` line, routed by properties.sessionID.</summary>
-    private async Task ReadEventsAsync(HttpClient http, int generation)
+    /// <summary>`GET /event?directory=`: server-sent events, one JSON object per `data:` line, routed by properties.sessionID.</summary>
+    private async Task ReadEventsAsync(HttpClient http, string directory, TaskCompletionSource connected, CancellationToken stop)
     {
         try
         {
-            using var response = await http.GetAsync("event", HttpCompletionOption.ResponseHeadersRead);
+            using var response = await http.GetAsync($"event?directory={Uri.EscapeDataString(directory)}", HttpCompletionOption.ResponseHeadersRead, stop);
             response.EnsureSuccessStatusCode();
-            var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync());
+            connected.TrySetResult();
+            var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync(stop));
             var skipping = false;
             while (true)
             {
-                var read = await reader.ReadAsync();
+                var read = await reader.ReadAsync(stop);
                 var buffer = read.Buffer;
                 while (buffer.PositionOf((byte)'\n') is { } end)
                 {
@@ -187,9 +241,10 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
             }
             await reader.CompleteAsync();
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or ObjectDisposedException or TaskCanceledException)
+        catch (Exception e) when (e is HttpRequestException or IOException or ObjectDisposedException or OperationCanceledException)
         {
-            // The server went away: WatchAsync reports it.
+            // Closed because no session uses it, or the server went away (WatchAsync reports that).
+            connected.TrySetException(new HttpRequestException($"the event feed of {directory} could not be opened: {e.Message}", e));
         }
     }
 
