@@ -2,9 +2,12 @@
 // A stand-in for `codex app-server` (JSON-RPC over stdio without a "jsonrpc" field; ../../../shared/spec/providers.md
 // §4.2), for tests: initialize + initialized, thread/start, thread/resume, turn/start, turn/interrupt; notifications
 // turn/started, item/started, item/agentMessage/delta, item/reasoning/summaryTextDelta, item/completed,
-// thread/tokenUsage/updated, turn/completed; approvals item/commandExecution/requestApproval answered accept | decline
-// | cancel. approvalPolicy "never" (full-access) runs commands without asking. The prompt is the script, as for
-// fake-claude.mjs: [tool CMD] [hang] [deaf] [crash] [exit-on-permission] [malformed] [flood N] [fail] [remember]
+// thread/tokenUsage/updated, turn/plan/updated, turn/completed; approvals item/commandExecution/requestApproval and
+// item/fileChange/requestApproval answered accept | decline | cancel; item/tool/requestUserInput answered
+// {answers:{<question id>:{answers:[...]}}}. approvalPolicy "never" (full-access) runs commands without asking. The
+// prompt is the script, as for fake-claude.mjs: [tool CMD] [edit PATH] [question] [plan] [think] (a reasoning item that
+// arrives whole) [settings] (replies with the sandbox and effort it was given) [hang] [deaf] [crash]
+// [exit-on-permission] [malformed] [flood N] [fail] [remember]
 // FAKE_CODEX_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd}.
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { randomUUID } from "node:crypto";
@@ -65,8 +68,30 @@ async function runTurn(params) {
         ? { ...item, status: "completed", aggregatedOutput: `ran: ${match[1]}`, exitCode: 0 }
         : { ...item, status: "declined" } });
     }
+    for (const match of text.matchAll(/\[edit ([^\]]+)\]/g)) {
+      const item = { type: "fileChange", id: "fc_" + ++nextId, changes: [{ path: match[1], kind: "add", diff: "+hello\n" }], status: "inProgress" };
+      notify("item/started", { threadId: thread.id, turnId: t.id, item });
+      let decision = "accept";
+      if (params.approvalPolicy !== "never") decision = (await request("item/fileChange/requestApproval", { threadId: thread.id, turnId: t.id, itemId: item.id, reason: "writes a file" })).result?.decision;
+      if (t.interrupted) return;
+      if (decision === "cancel") return finish("interrupted");
+      notify("item/completed", { threadId: thread.id, turnId: t.id, item: { ...item, status: decision === "accept" ? "completed" : "declined" } });
+    }
+    if (text.includes("[plan]")) notify("turn/plan/updated", { threadId: thread.id, turnId: t.id, explanation: null, plan: [{ step: "read the code", status: "completed" }, { step: "fix the bug", status: "inProgress" }] });
+    if (text.includes("[think]")) notify("item/completed", { threadId: thread.id, turnId: t.id, item: { type: "reasoning", id: "rs_whole_" + t.id, summary: ["Thought it through."], content: [] } });
+    let answers = null;
+    if (text.includes("[question]")) {
+      const questions = [{ id: "color", header: "Color", question: "Which color?", options: [{ label: "red", description: "warm" }, { label: "blue", description: "cold" }] }];
+      const answer = await request("item/tool/requestUserInput", { threadId: thread.id, turnId: t.id, itemId: "q_" + t.id, questions });
+      if (t.interrupted) return;
+      const given = answer.result?.answers;
+      if (typeof given !== "object" || given === null || Object.values(given).some((a) => !Array.isArray(a?.answers))) return finish("failed", `bad requestUserInput answer: ${JSON.stringify(answer)}`);
+      answers = given;
+    }
     if (text.includes("[hang]") || text.includes("[deaf]")) { t.deaf = text.includes("[deaf]"); return; }
-    const reply = text.includes("[remember]") ? `First prompt: ${thread.prompts[0]}` : `Fake codex reply to: ${text}`;
+    const reply = answers ? `Answers: ${JSON.stringify(answers)}`
+      : text.includes("[settings]") ? `Sandbox: ${params.sandboxPolicy?.type}, effort: ${params.effort ?? "default"}`
+      : text.includes("[remember]") ? `First prompt: ${thread.prompts[0]}` : `Fake codex reply to: ${text}`;
     notify("item/started", { threadId: thread.id, turnId: t.id, item: { type: "agentMessage", id: msgId, text: "" } });
     for (const piece of reply.match(/.{1,8}/gs) ?? []) notify("item/agentMessage/delta", { threadId: thread.id, turnId: t.id, itemId: msgId, delta: piece });
     notify("item/completed", { threadId: thread.id, turnId: t.id, item: { type: "agentMessage", id: msgId, text: reply } });

@@ -87,6 +87,48 @@ public sealed class CodexProviderTests : IAsyncLifetime
         Assert.Equal("idle", (await _cli.Json("send", "perm", "[tool ls]"))["status"]!.GetValue<string>());
         Assert.Contains("$ shell ls [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
         Assert.Equal("SET_MODE_FAILED", (await _cli.Error("agent", "mode", "perm", "nonsense"))["code"]!.GetValue<string>());
+        await _cli.Ok("agent", "mode", "perm", "read-only");
+        Assert.Equal("Sandbox: readOnly, effort: default", (await _cli.Json("send", "perm", "[settings]"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task File_changes_questions_plans_reasoning_and_effort_reach_codex_and_the_timeline()
+    {
+        await _cli.Ok("run", "-d", "[edit notes.md] [plan] [think]", "--provider", "codex", "--title", "rich", "--thinking", "high", "--cwd", _cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        var asked = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
+        Assert.Equal(("apply_patch", "Change notes.md"), (asked["name"]!.GetValue<string>(), asked["title"]!.GetValue<string>()));
+        await _cli.Ok("permit", "allow", "rich");
+        Assert.Equal("idle", (await _cli.Json("wait", "rich"))["status"]!.GetValue<string>());
+        Assert.Contains("apply_patch notes.md [completed]", await _cli.Ok("logs", "rich", "--filter", "tools"));
+        var items = (await _cli.Json("logs", "rich")).AsArray().Select(e => e!["item"]!).ToList();
+        Assert.Equal("""[{"text":"read the code","completed":true},{"text":"fix the bug","completed":false}]""",
+            items.Single(i => i["type"]!.GetValue<string>() == "todo")["items"]!.ToJsonString());
+        Assert.Contains(items, i => i["type"]!.GetValue<string>() == "reasoning" && i["text"]!.GetValue<string>() == "Thought it through.");
+        Assert.Equal("Sandbox: workspaceWrite, effort: high", (await _cli.Json("send", "rich", "[settings]"))["lastMessage"]!.GetValue<string>());
+
+        await _cli.Ok("send", "rich", "[edit secrets.env]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        await _cli.Ok("permit", "deny", "rich");
+        Assert.Equal("idle", (await _cli.Json("wait", "rich"))["status"]!.GetValue<string>());
+        Assert.Contains("apply_patch secrets.env [failed: The change declined]", await _cli.Ok("logs", "rich", "--filter", "tools"));
+
+        await _cli.Ok("send", "rich", "[question]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        var question = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
+        Assert.Equal(("question", "Color"), (question["kind"]!.GetValue<string>(), question["title"]!.GetValue<string>()));
+        await _cli.Ok("permit", "allow", "rich", "--input", """{"answers":{"Which color?":"blue"}}""");
+        Assert.Equal("""Answers: {"color":{"answers":["blue"]}}""", (await _cli.Json("wait", "rich"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_prompt_that_replaces_a_running_turn_is_not_ended_by_the_old_turn_s_late_completion()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "codex", "--title", "impatient", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "impatient"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        // The old turn is interrupted and its turn/completed(interrupted) arrives after the new turn/start was sent.
+        var next = await _cli.Json("send", "impatient", "the next one");
+        Assert.Equal(("idle", "Fake codex reply to: the next one"), (next["status"]!.GetValue<string>(), next["lastMessage"]!.GetValue<string>()));
     }
 
     [Fact]

@@ -9,7 +9,10 @@ namespace Paseo.Actors.Providers.Codex;
 
 /// <summary>
 /// `codex`: `codex app-server`, JSON-RPC over stdio, one process per agent (providers.md §4.2). Modes are presets of
-/// approval policy and sandbox: `auto` (on-request, workspace-write) and `full-access` (never, danger-full-access).
+/// approval policy and sandbox: `auto` (on-request, workspace-write), `full-access` (never, danger-full-access) and
+/// `read-only` (on-request, read-only; internal in Paseo, where Claude's `plan` maps to it — listed here so a user can
+/// choose it).
+/// The thinking option is Codex's reasoning `effort`.
 /// </summary>
 public sealed class CodexProvider : IAgentProvider
 {
@@ -32,6 +35,7 @@ public sealed class CodexProvider : IAgentProvider
             [
                 new AgentMode("auto", "Auto", "Works in the workspace; asks before anything else", "ShieldCheck", "moderate"),
                 new AgentMode("full-access", "Full Access", "No sandbox, no questions, network on", "ShieldAlert", "dangerous"),
+                new AgentMode("read-only", "Read Only", "Reads the workspace, changes nothing, asks before anything else", "ShieldCheck", "safe"),
             ],
             "auto",
             models);
@@ -56,13 +60,26 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
     private JsonObject? _lastUsage;
     private readonly HashSet<string> _streamed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (JsonNode RpcId, string Kind)> _approvals = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (JsonNode RpcId, JsonArray Questions)> _questions = new(StringComparer.Ordinal);
+    // A prompt that replaces a running turn interrupts it; that turn's own notifications (and its turn/completed) may
+    // still arrive after the new turn started and must not touch it. Bounded: only the last few are remembered.
+    private const int AbandonedTurnsRemembered = 16;
+    private readonly Queue<string> _abandonedOrder = new();
+    private readonly HashSet<string> _abandonedTurns = new(StringComparer.Ordinal);
+    private long _turnStarts;
     private readonly Dictionary<string, JsonObject> _items = new(StringComparer.Ordinal);
 
     protected override bool IncludeJsonRpcVersion => false;
 
-    private (string Approval, string Sandbox, string SandboxType) Policy => _mode == "full-access"
-        ? ("never", "danger-full-access", "dangerFullAccess")
-        : ("on-request", "workspace-write", "workspaceWrite");
+    private (string Approval, string Sandbox, string SandboxType) Policy => _mode switch
+    {
+        "full-access" => ("never", "danger-full-access", "dangerFullAccess"),
+        "read-only" => ("on-request", "read-only", "readOnly"),
+        _ => ("on-request", "workspace-write", "workspaceWrite"),
+    };
+
+    /// <summary>The thinking option as Codex's effort; "auto"/"default" (or none) leave Codex's own default.</summary>
+    private string? Effort => Config.ThinkingOptionId is { Length: > 0 } t && t is not ("auto" or "default") ? t : null;
 
     protected override void OnStarted() => Rpc.Call("initialize", new JsonObject
     {
@@ -75,6 +92,7 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
         if (InTurn)
         {
             Interrupt();
+            if (_turnId is not null) Abandon(_turnId);
             TurnEnded(new TurnCanceled("Replaced by a new prompt"));
         }
         InTurn = true;
@@ -98,8 +116,21 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
             ["cwd"] = Config.Cwd,
         };
         if (Config.Model is { } model) request["model"] = model;
-        Rpc.Call("turn/start", request);
+        if (Effort is { } effort) request["effort"] = effort;
+        Rpc.Call("turn/start", request, tag: ++_turnStarts);
     }
+
+    private void Abandon(string turnId)
+    {
+        if (!_abandonedTurns.Add(turnId)) return;
+        _abandonedOrder.Enqueue(turnId);
+        if (_abandonedOrder.Count > AbandonedTurnsRemembered) _abandonedTurns.Remove(_abandonedOrder.Dequeue());
+    }
+
+    /// <summary>A notification of a turn this agent has left (replaced by a newer prompt).</summary>
+    private bool FromAbandonedTurn(JsonObject p) =>
+        (WsInbound.Str(p, "turnId") ?? p["turn"]?["id"]?.GetValue<string>()) is { } turnId
+        && (_abandonedTurns.Contains(turnId) || (_turnId is not null && turnId != _turnId));
 
     protected override void OnInterrupt() => Interrupt();
 
@@ -111,6 +142,11 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
 
     protected override void OnResolvePermission(ResolvePermission resolve)
     {
+        if (_questions.Remove(resolve.RequestId, out var question))
+        {
+            Rpc.Reply(question.RpcId, new JsonObject { ["answers"] = Answers(question.Questions, resolve.Resolution) });
+            return;
+        }
         if (!_approvals.Remove(resolve.RequestId, out var pending)) return;
         var allow = WsInbound.Str(resolve.Resolution, "behavior") == "allow";
         var interrupt = resolve.Resolution["interrupt"] is JsonValue i && i.TryGetValue<bool>(out var stop) && stop;
@@ -166,14 +202,26 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
                 }
                 break;
             case JsonRpc.Response { Method: "turn/start" } turn:
-                if (turn.Error is not null && InTurn) TurnEnded(new TurnFailed($"{Launch.Name}: {WsInbound.Str(turn.Error, "message")}"));
-                else if (turn.Result?["turn"]?["id"] is JsonValue id) _turnId = id.GetValue<string>();
+                var startedId = turn.Result?["turn"]?["id"] is JsonValue id ? id.GetValue<string>() : null;
+                if (turn.Tag is long seq && seq != _turnStarts)
+                {
+                    // The answer for a turn replaced before its id was known: forget it, and make sure it stops.
+                    if (startedId is null) break;
+                    Abandon(startedId);
+                    if (_turnId == startedId) _turnId = null;
+                    Rpc.Call("turn/interrupt", new JsonObject { ["threadId"] = _threadId, ["turnId"] = startedId });
+                }
+                else if (turn.Error is not null && InTurn) TurnEnded(new TurnFailed($"{Launch.Name}: {WsInbound.Str(turn.Error, "message")}"));
+                else if (startedId is not null) _turnId = startedId;
                 break;
             case JsonRpc.Notification n:
                 OnNotification(n.Method, n.Params);
                 break;
             case JsonRpc.Request { Method: "item/commandExecution/requestApproval" or "item/fileChange/requestApproval" } approvalRequest:
                 OnApproval(approvalRequest);
+                break;
+            case JsonRpc.Request { Method: "item/tool/requestUserInput" or "tool/requestUserInput" } question:
+                OnQuestion(question);
                 break;
             case JsonRpc.Request other:
                 Rpc.ReplyError(other.Id, -32601, $"Method not supported by Paseo.NET: {other.Method}");
@@ -183,10 +231,19 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
 
     private void OnNotification(string method, JsonObject p)
     {
+        if (FromAbandonedTurn(p)) return;
         switch (method)
         {
             case "turn/started":
                 _turnId = p["turn"]?["id"]?.GetValue<string>() ?? _turnId;
+                break;
+            case "item/reasoning/textDelta" when WsInbound.Str(p, "delta") is { Length: > 0 } thought:
+                _streamed.Add(WsInbound.Str(p, "itemId") ?? "");
+                Emit(new Timeline(TimelineItems.Reasoning(thought)));
+                break;
+            case "turn/plan/updated" when p["plan"] is JsonArray plan:
+                Emit(new Timeline(TimelineItems.Todo(plan.OfType<JsonObject>().Select(step =>
+                    (WsInbound.Str(step, "step") ?? "", WsInbound.Str(step, "status") == "completed")))));
                 break;
             case "item/agentMessage/delta" when WsInbound.Str(p, "delta") is { Length: > 0 } delta:
                 _streamed.Add(WsInbound.Str(p, "itemId") ?? "");
@@ -216,6 +273,8 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
                 var status = p["turn"]?["status"]?.GetValue<string>() ?? "completed";
                 _streamed.Clear();
                 _items.Clear();
+                _approvals.Clear();
+                _questions.Clear();
                 TurnEnded(status switch
                 {
                     "completed" => new TurnCompleted(_lastUsage),
@@ -234,6 +293,21 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
         {
             case "agentMessage" when completed && !_streamed.Contains(id) && WsInbound.Str(item, "text") is { Length: > 0 } text:
                 Emit(new Timeline(TimelineItems.AssistantMessage(text)));
+                break;
+            case "reasoning" when completed && !_streamed.Contains(id):
+                // Not streamed: the summary (or the raw content) arrives whole with the completed item.
+                var reasoning = string.Join("\n", ((item["summary"] as JsonArray ?? item["content"] as JsonArray) ?? []).Select(x => x is JsonValue v ? v.ToString() : WsInbound.Str(x as JsonObject ?? [], "text")).Where(x => !string.IsNullOrEmpty(x)));
+                if (reasoning.Length > 0) Emit(new Timeline(TimelineItems.Reasoning(reasoning)));
+                break;
+            case "mcpToolCall":
+                var mcpStatus = !completed ? "running" : WsInbound.Str(item, "status") == "failed" || item["error"] is JsonObject ? "failed" : "completed";
+                Emit(new Timeline(TimelineItems.ToolCall(id, $"{WsInbound.Str(item, "server") ?? "mcp"}.{WsInbound.Str(item, "tool") ?? "tool"}",
+                    new JsonObject { ["type"] = "unknown", ["input"] = item["arguments"]?.DeepClone(), ["output"] = item["result"]?.DeepClone() }, mcpStatus,
+                    mcpStatus == "failed" ? item["error"]?["message"]?.GetValue<string>() ?? "The tool failed" : null)));
+                break;
+            case "webSearch":
+                Emit(new Timeline(TimelineItems.ToolCall(id, "web_search",
+                    new JsonObject { ["type"] = "search", ["query"] = WsInbound.Str(item, "query") ?? "", ["toolName"] = "web_search" }, completed ? "completed" : "running")));
                 break;
             case "commandExecution":
                 _items[id] = item;
@@ -275,5 +349,55 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
         };
         if (WsInbound.Str(request.Params, "reason") is { } reason) permission["description"] = reason;
         Emit(new PermissionRequested(permission));
+    }
+
+    /// <summary>
+    /// `item/tool/requestUserInput {questions:[{id, header, question, options:[{label, description}]}]}`: asked as a
+    /// `kind:"question"` permission; the answer is `{answers:{<question id>:{answers:[...]}}}`.
+    /// </summary>
+    private void OnQuestion(JsonRpc.Request request)
+    {
+        var questions = request.Params["questions"] as JsonArray ?? [];
+        var permissionId = $"permission-{Guid.NewGuid():D}";
+        _questions[permissionId] = (request.Id.DeepClone(), (JsonArray)questions.DeepClone());
+        var first = questions.OfType<JsonObject>().FirstOrDefault() ?? [];
+        Emit(new PermissionRequested(new JsonObject
+        {
+            ["id"] = permissionId,
+            ["provider"] = Launch.Name,
+            ["name"] = "request_user_input",
+            ["kind"] = "question",
+            ["title"] = WsInbound.Str(first, "header") ?? WsInbound.Str(first, "question") ?? "Question",
+            ["description"] = WsInbound.Str(first, "question"),
+            ["input"] = new JsonObject { ["questions"] = questions.DeepClone() },
+        }));
+    }
+
+    /// <summary>
+    /// The resolution's `updatedInput.answers`, keyed by question id or question text (or a list in question order),
+    /// each a string or a list of strings; a denial (or no answers) answers nothing, so Codex goes on without them.
+    /// </summary>
+    private static JsonObject Answers(JsonArray questions, JsonObject resolution)
+    {
+        var answers = new JsonObject();
+        var given = WsInbound.Str(resolution, "behavior") == "allow" ? resolution["updatedInput"]?["answers"] : null;
+        var index = 0;
+        foreach (var question in questions.OfType<JsonObject>())
+        {
+            var id = WsInbound.Str(question, "id") ?? $"q{index}";
+            var answer = given switch
+            {
+                JsonObject map => map[id] ?? map[WsInbound.Str(question, "question") ?? ""],
+                JsonArray list when index < list.Count => list[index],
+                _ => null,
+            };
+            index++;
+            if (answer is null) continue;
+            var labels = answer is JsonArray many
+                ? new JsonArray([.. many.Select(x => (JsonNode?)JsonValue.Create(x?.ToString() ?? ""))])
+                : new JsonArray(JsonValue.Create(answer.ToString()));
+            answers[id] = new JsonObject { ["answers"] = labels };
+        }
+        return answers;
     }
 }
