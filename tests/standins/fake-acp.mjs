@@ -5,6 +5,9 @@
 // session/request_permission (agent → client), fs/write_text_file (agent → client). Modes: "ask" (default) and "yolo"
 // (no permission prompts). The prompt is the script, as for fake-claude.mjs:
 //   [tool CMD] [hang] [deaf] [crash] [exit-on-permission] [malformed] [flood N] [fail] [remember] [write PATH]
+//   [plan] (a plan update) [usage] (the prompt's answer carries usage)
+// On session/cancel it does what ACP asks of an agent: a permission request still pending must first be answered by
+// the client with the "cancelled" outcome; only then is the prompt answered with stopReason "cancelled".
 // FAKE_ACP_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd}.
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { randomUUID } from "node:crypto";
@@ -37,7 +40,8 @@ async function prompt(id, params) {
   save(params.sessionId, s);
   const turn = { cancelled: false };
   s.turn = turn;
-  const finish = (stopReason) => { if (s.turn === turn) { s.turn = null; send({ id, result: { stopReason } }); } };
+  const usage = text.includes("[usage]") ? { usage: { inputTokens: 40, outputTokens: 7, cachedReadTokens: 3, totalTokens: 50 } } : {};
+  const finish = (stopReason) => { if (s.turn === turn) { s.turn = null; send({ id, result: { stopReason, ...usage } }); } };
   turn.finish = finish;
   update(params.sessionId, { sessionUpdate: "agent_thought_chunk", content: { type: "text", text: "Considering." } });
   if (text.includes("[malformed]")) process.stdout.write("{ not json at all\n");
@@ -51,6 +55,7 @@ async function prompt(id, params) {
   const flood = /\[flood (\d+)\]/.exec(text);
   if (flood) for (let i = 0; i < Number(flood[1]); i++) chunk(params.sessionId, `chunk ${i} `);
   if (text.includes("[fail]")) return finish("refusal");
+  if (text.includes("[plan]")) update(params.sessionId, { sessionUpdate: "plan", entries: [{ content: "read the code", priority: "high", status: "completed" }, { content: "fix the bug", priority: "medium", status: "in_progress" }] });
   const write = /\[write ([^\]]+)\]/.exec(text);
   if (write) {
     const answer = await request("fs/write_text_file", { sessionId: params.sessionId, path: write[1], content: "written by the agent" });
@@ -62,8 +67,10 @@ async function prompt(id, params) {
     update(params.sessionId, { sessionUpdate: "tool_call", toolCallId, title: match[1], kind: "execute", status: "pending", rawInput });
     let allowed = true;
     if (s.mode !== "yolo") {
-      const answer = await request("session/request_permission", { sessionId: params.sessionId, toolCall: { toolCallId, title: match[1], kind: "execute", rawInput },
+      turn.pending = request("session/request_permission", { sessionId: params.sessionId, toolCall: { toolCallId, title: match[1], kind: "execute", rawInput },
         options: [{ optionId: "allow-once", name: "Allow", kind: "allow_once" }, { optionId: "reject-once", name: "Reject", kind: "reject_once" }] });
+      const answer = await turn.pending;
+      turn.pending = null;
       if (turn.cancelled) return;
       allowed = answer.result?.outcome?.outcome === "selected" && answer.result.outcome.optionId === "allow-once";
     }
@@ -102,9 +109,13 @@ rl.on("line", (line) => {
     case "session/cancel": {
       const s = sessions.get(p.sessionId);
       if (s?.turn && !s.turn.deaf) {
-        s.turn.cancelled = true;
-        for (const [id, resolve] of waiting) { waiting.delete(id); resolve({ result: { outcome: { outcome: "cancelled" } } }); }
-        s.turn.finish("cancelled");
+        const turn = s.turn;
+        turn.cancelled = true;
+        if (!turn.pending) turn.finish("cancelled");
+        else turn.pending.then((answer) => {
+          if (answer.result?.outcome?.outcome !== "cancelled") process.stderr.write(`fake-acp: a canceled permission was answered ${JSON.stringify(answer)}\n`);
+          turn.finish("cancelled");
+        });
       }
       return;
     }

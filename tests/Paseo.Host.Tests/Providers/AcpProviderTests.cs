@@ -108,6 +108,34 @@ public sealed class AcpProviderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cancel_answers_a_pending_permission_as_cancelled_and_a_replaced_prompt_does_not_end_the_new_one()
+    {
+        // ACP: after session/cancel the client answers pending permission requests with "cancelled"; the agent waits
+        // for that before it ends the prompt, so without it the stop would never finish.
+        await _cli.Ok("run", "-d", "[tool make]", "--provider", "fake-acp", "--title", "asking", "--cwd", _cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asking"));
+        await _cli.Ok("stop", "asking");
+        Assert.Equal("idle", (await _cli.Json("wait", "asking"))["status"]!.GetValue<string>());
+        Assert.Empty((await _cli.Json("permit", "ls", "asking")).AsArray());
+
+        // A prompt sent while a turn runs cancels it; the old prompt's late "cancelled" answer must not end the new turn.
+        await _cli.Ok("send", "asking", "[hang]", "--no-wait");
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "asking"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        var next = await _cli.Json("send", "asking", "the next one");
+        Assert.Equal(("idle", "Fake ACP reply to: the next one"), (next["status"]!.GetValue<string>(), next["lastMessage"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Plans_become_todo_rows_and_the_prompt_s_usage_is_reported()
+    {
+        await _cli.Ok("run", "[plan] [usage]", "--provider", "fake-acp", "--title", "planner", "--cwd", _cli.Work);
+        var todo = (await _cli.Json("logs", "planner")).AsArray().Select(e => e!["item"]!).Single(i => i["type"]!.GetValue<string>() == "todo");
+        Assert.Equal("""[{"text":"read the code","completed":true},{"text":"fix the bug","completed":false}]""", todo["items"]!.ToJsonString());
+        var usage = (await _cli.Json("inspect", "planner"))["lastUsage"]!;
+        Assert.Equal((40, 7, 3), (usage["inputTokens"]!.GetValue<int>(), usage["outputTokens"]!.GetValue<int>(), usage["cachedInputTokens"]!.GetValue<int>()));
+    }
+
+    [Fact]
     public async Task A_crash_or_an_exit_during_a_permission_fails_only_that_agent()
     {
         await _cli.Ok("run", "-d", "[hang]", "--provider", "fake-acp", "--title", "bystander", "--cwd", _cli.Work);

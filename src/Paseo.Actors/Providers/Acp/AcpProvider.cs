@@ -49,6 +49,8 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
     private string? _queuedPrompt;
     private readonly Dictionary<string, (JsonNode RpcId, JsonArray Options)> _permissions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Title, string Kind, JsonNode? Input)> _tools = new(StringComparer.Ordinal);
+    // Each session/prompt is tagged: the answer to a prompt that was replaced (canceled) must not end the new one.
+    private long _prompts;
 
     protected override bool IncludeJsonRpcVersion => true;
 
@@ -66,7 +68,7 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
     {
         if (InTurn)
         {
-            Rpc.Notify("session/cancel", new JsonObject { ["sessionId"] = _sessionId });
+            Cancel();
             TurnEnded(new TurnCanceled("Replaced by a new prompt"));
         }
         InTurn = true;
@@ -84,9 +86,21 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
         {
             ["sessionId"] = _sessionId,
             ["prompt"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text }),
-        }, tag: text);
+        }, tag: ++_prompts);
 
-    protected override void OnInterrupt() => Rpc.Notify("session/cancel", new JsonObject { ["sessionId"] = _sessionId });
+    protected override void OnInterrupt() => Cancel();
+
+    /// <summary>
+    /// session/cancel, and (as ACP requires of the client) every pending session/request_permission answered with the
+    /// `cancelled` outcome: the agent waits for those answers before it ends the prompt.
+    /// </summary>
+    private void Cancel()
+    {
+        Rpc.Notify("session/cancel", new JsonObject { ["sessionId"] = _sessionId });
+        foreach (var (rpcId, _) in _permissions.Values)
+            Rpc.Reply(rpcId, new JsonObject { ["outcome"] = new JsonObject { ["outcome"] = "cancelled" } });
+        _permissions.Clear();
+    }
 
     protected override void OnResolvePermission(ResolvePermission resolve)
     {
@@ -152,7 +166,7 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
                 }
                 break;
             case JsonRpc.Response { Method: "session/prompt" } prompt:
-                if (!InTurn) return; // a canceled turn's late answer
+                if (!InTurn || prompt.Tag is long seq && seq != _prompts) return; // a canceled or replaced turn's late answer
                 if (prompt.Error is not null)
                 {
                     TurnEnded(new TurnFailed($"{Launch.Name}: {WsInbound.Str(prompt.Error, "message") ?? "the prompt failed"}"));
@@ -162,7 +176,7 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
                 _tools.Clear();
                 TurnEnded(stopReason switch
                 {
-                    "end_turn" => new TurnCompleted(null),
+                    "end_turn" => new TurnCompleted(Usage(prompt.Result?["usage"] as JsonObject)),
                     "cancelled" => new TurnCanceled("Interrupted"),
                     _ => new TurnFailed($"{Launch.Name} stopped: {stopReason}"),
                 });
@@ -230,8 +244,20 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
             case "current_mode_update" when WsInbound.Str(update, "currentModeId") is { } mode:
                 Emit(new ModeChanged(mode));
                 break;
+            case "plan" when update["entries"] is JsonArray entries:
+                Emit(new Timeline(TimelineItems.Todo(entries.OfType<JsonObject>().Select(e =>
+                    (WsInbound.Str(e, "content") ?? "", WsInbound.Str(e, "status") == "completed")))));
+                break;
         }
     }
+
+    /// <summary>The prompt answer's `usage` (inputTokens, outputTokens, cachedReadTokens), when the agent reports it.</summary>
+    private static JsonObject? Usage(JsonObject? usage) => usage is null ? null : new JsonObject
+    {
+        ["inputTokens"] = usage["inputTokens"]?.DeepClone() ?? 0,
+        ["cachedInputTokens"] = usage["cachedReadTokens"]?.DeepClone() ?? 0,
+        ["outputTokens"] = usage["outputTokens"]?.DeepClone() ?? 0,
+    };
 
     private void OnPermissionRequest(JsonRpc.Request ask)
     {
@@ -287,7 +313,7 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
         try
         {
             File.WriteAllText(path, WsInbound.Str(write.Params, "content") ?? "");
-            Rpc.Reply(write.Id, null);
+            Rpc.Reply(write.Id, new JsonObject());
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
