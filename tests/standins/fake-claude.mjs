@@ -12,6 +12,11 @@
 //   [flood N]         streams N text deltas as fast as it can
 //   [fail]            ends the turn with result subtype error_during_execution
 //   [remember]        replies with the first prompt this session ever saw (shows a resumed conversation)
+//   [compact]         system/status compacting, then system/compact_boundary {trigger:"auto", pre_tokens}
+//   [subagent]        a Task tool_use whose sub-agent works in a sidechain (messages with parent_tool_use_id)
+//   [plan-exit]       asks can_use_tool for ExitPlanMode with a plan; replies with what was decided
+//   [flags]           replies with the thinking/effort flags and the checkpointing env it was started with
+// Like the real CLI, stream-json output without --verbose is refused at start.
 // Every other turn streams "Fake claude reply to: PROMPT" as deltas and ends with result success.
 // FAKE_CLAUDE_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd, profileEnv (PROFILE_ENV_CHECK)}.
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
@@ -35,6 +40,10 @@ if (process.env.FAKE_CLAUDE_LOG) {
   appendFileSync(process.env.FAKE_CLAUDE_LOG, JSON.stringify({ pid: process.pid, argv, agentId: process.env.PASEO_AGENT_ID ?? null, cwd: process.cwd(), profileEnv: process.env.PROFILE_ENV_CHECK ?? null }) + "\n");
 }
 
+if (flag("--output-format") === "stream-json" && !argv.includes("--verbose")) {
+  process.stderr.write("Error: When using --print, --output-format=stream-json requires --verbose\n");
+  process.exit(1);
+}
 let mode = flag("--permission-mode") ?? "default";
 const resumed = flag("--resume");
 const sessionId = resumed ?? randomUUID();
@@ -111,12 +120,35 @@ async function runTurn(prompt) {
       }
     }
   }
+  let planDecision = null;
+  if (prompt.includes("[plan-exit]")) {
+    planDecision = (await askPermission("ExitPlanMode", { plan: "1. Read the code\n2. Fix the bug" }, `toolu_${++counter}`)).behavior;
+    if (state.interrupted) return;
+  }
+  if (prompt.includes("[compact]")) {
+    out({ type: "system", subtype: "status", status: "compacting", session_id: sessionId, uuid: randomUUID() });
+    out({ type: "system", subtype: "compact_boundary", session_id: sessionId, uuid: randomUUID(), compact_metadata: { trigger: "auto", pre_tokens: 154321 } });
+  }
+  if (prompt.includes("[subagent]")) {
+    const taskId = `toolu_${++counter}`;
+    out({ type: "assistant", session_id: sessionId, parent_tool_use_id: null, message: { id: "msg_" + counter, role: "assistant",
+      content: [{ type: "tool_use", id: taskId, name: "Task", input: { description: "Find the config", subagent_type: "Explore", prompt: "find it" } }] } });
+    const grepId = `toolu_${++counter}`;
+    out({ type: "stream_event", session_id: sessionId, parent_tool_use_id: taskId, event: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "SIDECHAIN DELTA" } } });
+    out({ type: "assistant", session_id: sessionId, parent_tool_use_id: taskId, message: { role: "assistant",
+      content: [{ type: "text", text: "Looking for the config." }, { type: "tool_use", id: grepId, name: "Grep", input: { pattern: "paseo.hocon" } }] } });
+    out({ type: "user", session_id: sessionId, parent_tool_use_id: taskId, message: { role: "user", content: [{ type: "tool_result", tool_use_id: grepId, content: "src/paseo.hocon", is_error: false }] } });
+    out({ type: "user", session_id: sessionId, parent_tool_use_id: null, message: { role: "user", content: [{ type: "tool_result", tool_use_id: taskId, content: [{ type: "text", text: "It is src/paseo.hocon" }], is_error: false }] } });
+  }
   if (prompt.includes("[hang]") || prompt.includes("[deaf]")) {
     state.deaf = prompt.includes("[deaf]");
     await new Promise((resolve) => (state.resolve = resolve));
     return;
   }
-  const reply = prompt.includes("[remember]") ? `First prompt: ${conversation.prompts[0]}` : `Fake claude reply to: ${prompt}`;
+  const reply = planDecision ? `Plan ${planDecision === "allow" ? "approved" : "rejected"}`
+    : prompt.includes("[remember]") ? `First prompt: ${conversation.prompts[0]}`
+    : prompt.includes("[flags]") ? `thinking=${flag("--thinking") ?? "none"} effort=${flag("--effort") ?? "none"} checkpointing=${process.env.CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING ?? "unset"}`
+    : `Fake claude reply to: ${prompt}`;
   for (const piece of reply.match(/.{1,8}/gs) ?? []) delta(piece);
   out({ type: "assistant", session_id: sessionId, parent_tool_use_id: null, message: { role: "assistant", content: [{ type: "text", text: reply }] } });
   result("success", { result: reply });

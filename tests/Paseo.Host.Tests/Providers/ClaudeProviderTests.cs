@@ -151,6 +151,31 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Compactions_sub_agents_plans_and_thinking_flags_are_mapped()
+    {
+        var run = await _cli.Json("run", "[compact] [subagent] [flags]", "--provider", "claude", "--title", "rich", "--thinking", "high", "--cwd", _cli.Work);
+        Assert.Equal("thinking=adaptive effort=high checkpointing=true", run["lastMessage"]!.GetValue<string>());
+        var items = (await _cli.Json("logs", "rich")).AsArray().Select(e => e!["item"]!).ToList();
+        var compactions = items.Where(i => i["type"]!.GetValue<string>() == "compaction").ToList();
+        Assert.Equal("""{"type":"compaction","status":"completed","trigger":"auto","preTokens":154321}""", compactions.Last().ToJsonString());
+        // The sub-agent's messages are in the Task row's log, not top-level rows (nor its partial deltas).
+        var task = items.Last(i => i["type"]!.GetValue<string>() == "tool_call" && i["callId"]!.GetValue<string>() == items.First(x => x["name"]?.GetValue<string>() == "Task")["callId"]!.GetValue<string>());
+        Assert.Equal(("completed", "sub_agent", "Explore"), (task["status"]!.GetValue<string>(), task["detail"]!["type"]!.GetValue<string>(), task["detail"]!["subAgentType"]!.GetValue<string>()));
+        Assert.Equal("Looking for the config.\n▸ Grep paseo.hocon\nIt is src/paseo.hocon", task["detail"]!["log"]!.GetValue<string>());
+        Assert.DoesNotContain(items, i => i["type"]!.GetValue<string>() == "tool_call" && i["name"]!.GetValue<string>() == "Grep");
+        Assert.DoesNotContain(items, i => (i["text"]?.GetValue<string>() ?? "").Contains("SIDECHAIN") || (i["text"]?.GetValue<string>() ?? "").Contains("Looking for the config."));
+
+        await _cli.Ok("send", "rich", "[plan-exit]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        var plan = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
+        Assert.Equal("plan", plan["kind"]!.GetValue<string>());
+        Assert.Equal("1. Read the code\n2. Fix the bug", plan["metadata"]!["planText"]!.GetValue<string>());
+        Assert.Equal(["reject:deny:dismiss", "implement:allow:implement"], plan["actions"]!.AsArray().Select(a => $"{a!["id"]}:{a["behavior"]}:{a["intent"]}"));
+        await _cli.Ok("permit", "allow", "rich");
+        Assert.Equal("Plan approved", (await _cli.Json("wait", "rich"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_interrupt_ends_the_turn_and_a_deaf_process_is_stopped_and_replaced_on_the_next_prompt()
     {
         await _cli.Ok("run", "-d", "[hang]", "--provider", "claude", "--title", "stopper", "--cwd", _cli.Work);

@@ -71,6 +71,9 @@ public sealed class ClaudeProvider : IAgentProvider
         if (config.Model is { Length: > 0 } model) argv.AddRange(["--model", model]);
         if (DisallowedTools.Count > 0) argv.AddRange(["--disallowedTools", string.Join(',', DisallowedTools)]);
         if (config.SystemPrompt is { Length: > 0 } system) argv.AddRange(["--append-system-prompt", system]);
+        // thinking:{type:"adaptive"} + effort from the thinking option (providers.md §4.1); none or "auto" leaves the CLI's default.
+        if (config.ThinkingOptionId is "low" or "medium" or "high" or "xhigh" or "max")
+            argv.AddRange(["--thinking", "adaptive", "--effort", config.ThinkingOptionId]);
         return argv;
     }
 
@@ -83,6 +86,7 @@ public sealed class ClaudeProvider : IAgentProvider
             ["MCP_TIMEOUT"] = "600000",
             ["MCP_TOOL_TIMEOUT"] = "600000",
             ["CLAUDE_CODE_ENTRYPOINT"] = "sdk-ts",
+            ["CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING"] = "true",
         };
         return env;
     }

@@ -39,6 +39,10 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     private readonly Dictionary<string, string> _permissionRequests = new(StringComparer.Ordinal); // our id → CLI request_id
     private readonly Dictionary<string, (string Name, JsonObject Input)> _tools = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _modeRequests = new(StringComparer.Ordinal); // control request id → mode
+    // Sub-agent (sidechain) activity, by the parent Task tool_use id: shown as the log of that Task row. Bounded: the
+    // log keeps its last SidechainLogChars characters.
+    private const int SidechainLogChars = 16 * 1024;
+    private readonly Dictionary<string, System.Text.StringBuilder> _sidechains = new(StringComparer.Ordinal);
 
     public ClaudeProviderSession(ProviderSessionConfig config, ClaudeProvider provider)
     {
@@ -234,17 +238,21 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         switch (WsInbound.Str(message, "type"))
         {
             case "system":
-                if (WsInbound.Str(message, "subtype") == "init" && WsInbound.Str(message, "session_id") is { Length: > 0 } sessionId && sessionId != _reportedSessionId)
-                {
-                    _sessionId = _reportedSessionId = sessionId;
-                    Emit(new ThreadStarted(sessionId));
-                }
+                OnSystem(message);
+                break;
+            case "stream_event" when Sidechain(message) is null:
+                OnStreamEvent(message["event"] as JsonObject);
                 break;
             case "stream_event":
-                OnStreamEvent(message["event"] as JsonObject);
+                break; // a sub-agent's partial output: its whole messages follow and go into the Task row
+            case "assistant" when Sidechain(message) is { } parent:
+                OnSidechain(parent, message["message"] as JsonObject);
                 break;
             case "assistant":
                 OnAssistant(message["message"] as JsonObject);
+                break;
+            case "user" when Sidechain(message) is { } parent:
+                OnSidechain(parent, message["message"] as JsonObject);
                 break;
             case "user":
                 OnToolResults(message["message"] as JsonObject);
@@ -262,6 +270,57 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     }
 
     private string? _reportedSessionId;
+
+    private void OnSystem(JsonObject message)
+    {
+        switch (WsInbound.Str(message, "subtype"))
+        {
+            case "init" when WsInbound.Str(message, "session_id") is { Length: > 0 } sessionId && sessionId != _reportedSessionId:
+                _sessionId = _reportedSessionId = sessionId;
+                Emit(new ThreadStarted(sessionId));
+                break;
+            case "status" when WsInbound.Str(message, "status") == "compacting":
+                Emit(new Timeline(TimelineItems.Compaction("loading")));
+                break;
+            case "compact_boundary":
+                var metadata = message["compact_metadata"] as JsonObject ?? [];
+                long? preTokens = metadata["pre_tokens"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : null;
+                Emit(new Timeline(TimelineItems.Compaction("completed", WsInbound.Str(metadata, "trigger"), preTokens)));
+                break;
+        }
+    }
+
+    /// <summary>The parent Task's tool_use id of a sub-agent's message (non-null `parent_tool_use_id`), or null.</summary>
+    private static string? Sidechain(JsonObject message) => WsInbound.Str(message, "parent_tool_use_id") is { Length: > 0 } parent ? parent : null;
+
+    /// <summary>
+    /// A sub-agent's message: its text and tool calls are appended to the parent Task row's `sub_agent` log (one line
+    /// each), and the row is sent again, still running, so a client sees the sub-agent work.
+    /// </summary>
+    private void OnSidechain(string parentId, JsonObject? message)
+    {
+        if (message?["content"] is not JsonArray content) return;
+        if (!_sidechains.TryGetValue(parentId, out var log)) _sidechains[parentId] = log = new System.Text.StringBuilder();
+        foreach (var block in content.OfType<JsonObject>())
+        {
+            var line = WsInbound.Str(block, "type") switch
+            {
+                "text" => WsInbound.Str(block, "text"),
+                "tool_use" => $"▸ {WsInbound.Str(block, "name") ?? "tool"} {Summary(block["input"] as JsonObject ?? [])}".TrimEnd(),
+                "tool_result" when block["is_error"] is JsonValue e && e.TryGetValue<bool>(out var failed) && failed => $"✗ {ClaudeToolDetails.ResultText(block["content"])}",
+                _ => null,
+            };
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (log.Length > 0) log.Append('\n');
+            log.Append(line);
+        }
+        if (log.Length > SidechainLogChars) log.Remove(0, log.Length - SidechainLogChars);
+        if (_tools.TryGetValue(parentId, out var parent))
+            Emit(new Timeline(TimelineItems.ToolCall(parentId, parent.Name, ClaudeToolDetails.For(parent.Name, parent.Input, _config.Cwd, log.ToString()), "running")));
+    }
+
+    private static string? Summary(JsonObject input) =>
+        WsInbound.Str(input, "command") ?? WsInbound.Str(input, "file_path") ?? WsInbound.Str(input, "url") ?? WsInbound.Str(input, "pattern");
 
     private void OnStreamEvent(JsonObject? streamEvent)
     {
@@ -320,6 +379,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             var id = WsInbound.Str(block, "tool_use_id") ?? "";
             var (name, input) = _tools.Remove(id, out var tool) ? tool : ("tool", new JsonObject());
             var output = ClaudeToolDetails.ResultText(block["content"]);
+            if (_sidechains.Remove(id, out var sidechain)) output = output is null ? sidechain.ToString() : $"{sidechain}\n{output}";
             var failed = block["is_error"] is JsonValue e && e.TryGetValue<bool>(out var isError) && isError;
             Emit(new Timeline(TimelineItems.ToolCall(id, name, ClaudeToolDetails.For(name, input, _config.Cwd, output),
                 failed ? "failed" : "completed", failed ? output ?? "The tool failed" : null)));
@@ -337,6 +397,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         _inTurn = false;
         Timers.Cancel("interrupt");
         _tools.Clear();
+        _sidechains.Clear();
         if (_interrupting)
         {
             _interrupting = false;
@@ -387,7 +448,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         _pendingInputs[permissionId] = (JsonObject)input.DeepClone();
         var kind = toolName switch { "ExitPlanMode" => "plan", "AskUserQuestion" => "question", _ => "tool" };
         var detail = ClaudeToolDetails.For(toolName, input, _config.Cwd);
-        var summary = WsInbound.Str(input, "command") ?? WsInbound.Str(input, "file_path") ?? WsInbound.Str(input, "url") ?? WsInbound.Str(input, "pattern");
+        var summary = Summary(input);
         var permission = new JsonObject
         {
             ["id"] = permissionId,
@@ -398,7 +459,13 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             ["input"] = input.DeepClone(),
             ["detail"] = detail,
         };
-        if (kind == "plan" && WsInbound.Str(input, "plan") is { } plan) permission["metadata"] = new JsonObject { ["planText"] = plan };
+        if (kind == "plan")
+        {
+            if (WsInbound.Str(input, "plan") is { } plan) permission["metadata"] = new JsonObject { ["planText"] = plan };
+            permission["actions"] = new JsonArray(
+                new JsonObject { ["id"] = "reject", ["label"] = "Keep planning", ["behavior"] = "deny", ["variant"] = "secondary", ["intent"] = "dismiss" },
+                new JsonObject { ["id"] = "implement", ["label"] = "Implement", ["behavior"] = "allow", ["variant"] = "primary", ["intent"] = "implement" });
+        }
         Emit(new PermissionRequested(permission));
     }
 

@@ -39,6 +39,7 @@ public static class ClaudeToolDetails
                 if (output is not null) fetch["result"] = output;
                 return fetch;
             case "Task":
+            case "Agent":
                 var task = new JsonObject { ["type"] = "sub_agent", ["log"] = output ?? "", ["actions"] = new JsonArray() };
                 if (Str("subagent_type") is { } kind) task["subAgentType"] = kind;
                 if (Str("description") is { } description) task["description"] = description;

@@ -12,14 +12,21 @@ public sealed partial class AgentCommands
     {
         var agents = await FetchAllAsync(client);
         var scope = query is null ? agents.Where(a => a["archivedAt"] is null).ToList() : [AgentIds.Resolve(agents, query)];
-        var rows = scope.SelectMany(agent => Pending(agent).Select(p => new JsonObject
+        var rows = scope.SelectMany(agent => Pending(agent).Select(p =>
         {
-            ["agentId"] = Id(agent),
-            ["requestId"] = Str(p, "id"),
-            ["name"] = Str(p, "name"),
-            ["kind"] = Str(p, "kind"),
-            ["title"] = Str(p, "title"),
-            ["input"] = p["input"]?.DeepClone(),
+            var row = new JsonObject
+            {
+                ["agentId"] = Id(agent),
+                ["requestId"] = Str(p, "id"),
+                ["name"] = Str(p, "name"),
+                ["kind"] = Str(p, "kind"),
+                ["title"] = Str(p, "title"),
+                ["input"] = p["input"]?.DeepClone(),
+            };
+            // What a question or a plan carries beyond a tool's input (the choices a client shows).
+            foreach (var extra in new[] { "description", "actions", "metadata" })
+                if (p[extra] is { } value) row[extra] = value.DeepClone();
+            return row;
         })).ToList();
         context.Output.List(rows,
         [
