@@ -22,6 +22,8 @@ public sealed class AcpProviderTests : IAsyncLifetime
         {
             ["fake-acp"] = new JsonObject { ["extends"] = "acp", ["label"] = "Fake ACP", ["command"] = new JsonArray("node", StandIn) },
             ["acp-missing"] = new JsonObject { ["extends"] = "acp", ["label"] = "Missing", ["command"] = new JsonArray("no-such-acp-agent", "--acp") },
+            // A Copilot profile is ACP too: here its command is the stand-in instead of `copilot --acp`.
+            ["work-copilot"] = new JsonObject { ["extends"] = "copilot", ["label"] = "Work Copilot", ["command"] = new JsonArray("node", StandIn) },
         };
         _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
             "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
@@ -63,6 +65,12 @@ public sealed class AcpProviderTests : IAsyncLifetime
         var providers = (await _cli.Json("provider", "ls")).AsArray();
         Assert.Equal("ready", providers.Single(p => p!["provider"]!.GetValue<string>() == "fake-acp")!["status"]!.GetValue<string>());
         Assert.Contains("no-such-acp-agent not found", providers.Single(p => p!["provider"]!.GetValue<string>() == "acp-missing")!["error"]!.GetValue<string>());
+
+        // The built-in copilot (`copilot --acp`) is listed, unavailable here; a profile extending it runs.
+        var copilot = providers.Single(p => p!["provider"]!.GetValue<string>() == "copilot")!;
+        Assert.Equal("unavailable", copilot["status"]!.GetValue<string>());
+        Assert.Contains("copilot not found on PATH", copilot["error"]!.GetValue<string>());
+        Assert.Equal("Fake ACP reply to: hi", (await _cli.Json("run", "hi", "--provider", "work-copilot", "--cwd", _cli.Work))["lastMessage"]!.GetValue<string>());
     }
 
     [Fact]
