@@ -14,6 +14,8 @@
 //   [remember]        replies with the first prompt this session ever saw (shows a resumed conversation)
 //   [compact]         system/status compacting, then system/compact_boundary {trigger:"auto", pre_tokens}
 //   [subagent]        a Task tool_use whose sub-agent works in a sidechain (messages with parent_tool_use_id)
+//   [stop-reading]    stops reading stdin (its pipe fills up) and waits forever
+//   [long-stderr]     writes a 20 000-character stderr line, then replies as usual
 //   [plan-exit]       asks can_use_tool for ExitPlanMode with a plan; replies with what was decided
 //   [flags]           replies with the thinking/effort flags and the checkpointing env it was started with
 // Like the real CLI, stream-json output without --verbose is refused at start.
@@ -120,6 +122,13 @@ async function runTurn(prompt) {
       }
     }
   }
+  if (prompt.includes("[stop-reading]")) {
+    rl.pause();
+    process.stdin.pause();
+    setInterval(() => {}, 1 << 30); // a paused stdin does not keep node alive: this does
+    await new Promise(() => {});
+  }
+  if (prompt.includes("[long-stderr]")) process.stderr.write("E".repeat(20000) + "\n");
   let planDecision = null;
   if (prompt.includes("[plan-exit]")) {
     planDecision = (await askPermission("ExitPlanMode", { plan: "1. Read the code\n2. Fix the bug" }, `toolu_${++counter}`)).behavior;

@@ -49,8 +49,9 @@ public sealed record ProviderAvailability(string Status, string? Error, string? 
             psi.ArgumentList.Add("--version");
             foreach (var (name, value) in environment) psi.Environment[name] = value;
             using var process = System.Diagnostics.Process.Start(psi)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
+            // Only the start of what it prints matters (a version line, or why it failed): read at most 4 KiB of each.
+            var output = ReadAtMostAsync(process.StandardOutput, VersionOutputChars);
+            var errors = ReadAtMostAsync(process.StandardError, VersionOutputChars);
             using var cts = new CancellationTokenSource(timeout);
             try
             {
@@ -70,5 +71,17 @@ public sealed record ProviderAvailability(string Status, string? Error, string? 
         {
             return new ProviderAvailability("unavailable", $"{command[0]}: {e.Message}", null);
         }
+    }
+
+    private const int VersionOutputChars = 4096;
+
+    /// <summary>The first <paramref name="limit"/> characters; the rest is read and dropped so the child never blocks on its pipe.</summary>
+    private static async Task<string> ReadAtMostAsync(StreamReader reader, int limit)
+    {
+        var kept = new System.Text.StringBuilder();
+        var buffer = new char[1024];
+        while (await reader.ReadAsync(buffer) is var read and > 0)
+            if (kept.Length < limit) kept.Append(buffer, 0, Math.Min(read, limit - kept.Length));
+        return kept.ToString();
     }
 }

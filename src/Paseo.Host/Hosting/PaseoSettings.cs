@@ -98,7 +98,9 @@ public sealed record PaseoSettings(
                     Positive(config.GetConfig("paseo.providers"), "output-backlog"),
                     config.GetTimeSpan("paseo.providers.kill-grace"),
                     config.GetTimeSpan("paseo.providers.interrupt-grace"),
-                    config.GetTimeSpan("paseo.providers.version-timeout")));
+                    config.GetTimeSpan("paseo.providers.version-timeout"),
+                    Positive(config.GetConfig("paseo.providers"), "input-backlog"),
+                    (int)Bytes(config.GetConfig("paseo.providers"), "max-stderr-line-bytes")));
         }
         catch (ConfigException)
         {

@@ -15,20 +15,22 @@ public abstract record ChildOutput
 
 /// <summary>How to start an agent CLI: argv, working directory, extra environment, limits.</summary>
 public sealed record ChildProcessStart(IReadOnlyList<string> Command, string WorkingDirectory, IReadOnlyDictionary<string, string> Environment,
-    int MaxLineBytes, int OutputBacklog, TimeSpan KillGrace);
+    int MaxLineBytes, int OutputBacklog, TimeSpan KillGrace, int InputBacklog = 256, int MaxStderrLineBytes = 8 * 1024);
 
 /// <summary>
 /// An agent CLI's process, in a process group of its own (started through setsid), so stopping it stops whatever it
 /// started too. Stdout is read off the caller's thread into a bounded queue of lines (<see cref="Output"/>): when the
 /// owner does not keep up, the queue fills, reading stops, the pipe fills and the child blocks — output is never
-/// buffered without end. Stderr lines go to a callback (the daemon log). Stdin takes NDJSON lines.
+/// buffered without end. Stderr lines (cut at MaxStderrLineBytes) go to a callback (the daemon log). Stdin takes NDJSON
+/// lines through a bounded queue of InputBacklog lines written by one writer: <see cref="TryWriteLine"/> says when the
+/// child stopped reading (the queue is full) or is gone.
 /// </summary>
 public sealed partial class ChildProcess : IDisposable
 {
     private readonly Process _process;
     private readonly Channel<ChildOutput> _output;
     private readonly TimeSpan _killGrace;
-    private readonly SemaphoreSlim _stdinLock = new(1, 1);
+    private readonly Channel<string> _input;
     private readonly Queue<string> _stderrTail = new();
     private int _killed;
 
@@ -44,19 +46,18 @@ public sealed partial class ChildProcess : IDisposable
         _killGrace = start.KillGrace;
         Pid = process.Id;
         _output = Channel.CreateBounded<ChildOutput>(new BoundedChannelOptions(start.OutputBacklog) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = true, SingleReader = true });
+        _input = Channel.CreateBounded<string>(new BoundedChannelOptions(start.InputBacklog) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         var stdout = Task.Run(() => ReadStdoutAsync(start.MaxLineBytes));
-        var stderr = Task.Run(async () =>
+        _ = Task.Run(WriteStdinAsync);
+        var stderr = Task.Run(() => ReadStderrAsync(start.MaxStderrLineBytes, line =>
         {
-            while (await _process.StandardError.ReadLineAsync() is { } line)
+            lock (_stderrTail)
             {
-                lock (_stderrTail)
-                {
-                    _stderrTail.Enqueue(line.Length > 500 ? line[..500] : line);
-                    if (_stderrTail.Count > 5) _stderrTail.Dequeue();
-                }
-                onStderr(line);
+                _stderrTail.Enqueue(line.Length > 500 ? line[..500] : line);
+                if (_stderrTail.Count > 5) _stderrTail.Dequeue();
             }
-        });
+            onStderr(line);
+        }));
         Exited = Task.Run(async () =>
         {
             await _process.WaitForExitAsync();
@@ -159,23 +160,63 @@ public sealed partial class ChildProcess : IDisposable
         }
     }
 
-    /// <summary>Writes one line to stdin; false when the process no longer reads it (it exited).</summary>
-    public async Task<bool> WriteLineAsync(string line)
+    /// <summary>
+    /// Queues one line for stdin, in order; false when it cannot be taken: the child stopped reading (InputBacklog lines
+    /// wait already) or its stdin is closed (it exited).
+    /// </summary>
+    public bool TryWriteLine(string line) => _input.Writer.TryWrite(line);
+
+    private async Task WriteStdinAsync()
     {
-        await _stdinLock.WaitAsync();
         try
         {
-            await _process.StandardInput.WriteAsync(line + "\n");
-            await _process.StandardInput.FlushAsync();
-            return true;
+            var stdin = _process.StandardInput;
+            await foreach (var line in _input.Reader.ReadAllAsync())
+            {
+                await stdin.WriteAsync(line);
+                await stdin.WriteAsync('\n');
+                if (!_input.Reader.TryPeek(out _)) await stdin.FlushAsync();
+            }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
         {
-            return false;
+            // The child closed its stdin or exited: later lines are refused.
         }
         finally
         {
-            _stdinLock.Release();
+            _input.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Stderr, line by line; a line longer than the limit is cut (the rest of it is skipped) and marked.</summary>
+    private async Task ReadStderrAsync(int maxLineBytes, Action<string> onLine)
+    {
+        var reader = _process.StandardError;
+        var line = new StringBuilder();
+        var cut = false;
+        var buffer = new char[4096];
+        try
+        {
+            while (await reader.ReadAsync(buffer) is var read and > 0)
+            {
+                for (var i = 0; i < read; i++)
+                {
+                    var c = buffer[i];
+                    if (c == '\n')
+                    {
+                        onLine(cut ? line + " …(cut: paseo.providers.max-stderr-line-bytes)" : line.ToString().TrimEnd('\r'));
+                        line.Clear();
+                        cut = false;
+                    }
+                    else if (line.Length < maxLineBytes) line.Append(c);
+                    else cut = true;
+                }
+            }
+            if (line.Length > 0) onLine(line.ToString());
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The process is gone.
         }
     }
 
@@ -233,8 +274,8 @@ public sealed partial class ChildProcess : IDisposable
     public void Dispose()
     {
         Kill();
+        _input.Writer.TryComplete();
         _process.Dispose();
-        _stdinLock.Dispose();
     }
 }
 

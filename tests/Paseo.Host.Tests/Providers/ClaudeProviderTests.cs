@@ -42,7 +42,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
                     ["models"] = new JsonArray("work-model"), ["additionalModels"] = new JsonArray(new JsonObject { ["id"] = "extra-model", ["label"] = "Extra" }),
                 }),
                 ("claude-off", new JsonObject { ["extends"] = "claude", ["label"] = "Off", ["command"] = new JsonArray("node", StandIn), ["enabled"] = false })),
-            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\npaseo.providers.input-backlog = 8\n",
             new Dictionary<string, string> { ["FAKE_CLAUDE_LOG"] = _log, ["FAKE_CLAUDE_STORE"] = _store });
 
     public async Task DisposeAsync()
@@ -173,6 +173,34 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         Assert.Equal(["reject:deny:dismiss", "implement:allow:implement"], plan["actions"]!.AsArray().Select(a => $"{a!["id"]}:{a["behavior"]}:{a["intent"]}"));
         await _cli.Ok("permit", "allow", "rich");
         Assert.Equal("Plan approved", (await _cli.Json("wait", "rich"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_cli_that_stops_reading_its_input_is_stopped_with_a_clear_error_and_long_stderr_lines_are_cut()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "claude", "--title", "bystander", "--cwd", _cli.Work);
+        await _cli.Ok("run", "-d", "[stop-reading]", "--provider", "claude", "--title", "stuck", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "stuck"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        var stuckId = (await _cli.Json("inspect", "stuck"))["id"]!.GetValue<string>();
+        var stuckPid = Starts().Single(s => s["agentId"]!.GetValue<string>() == stuckId)["pid"]!.GetValue<int>();
+
+        // Each prompt replaces the turn (an interrupt and a 120 kB message): the pipe fills, then the 8-message queue.
+        var big = new string('y', 120_000);
+        string? lastError = null;
+        for (var i = 0; i < 20 && lastError is null; i++)
+        {
+            await _cli.Ok("send", "stuck", big, "--no-wait");
+            var inspected = await _cli.Json("inspect", "stuck");
+            if (inspected["lastError"]?.GetValue<string>() is { } error && error.Contains("stopped reading its input")) lastError = error;
+        }
+        Assert.Equal("claude stopped reading its input (8 messages waiting, paseo.providers.input-backlog); its process was stopped", lastError);
+        await Eventually.HoldsAsync(() => !Alive(stuckPid), "the stuck process to be stopped");
+        Assert.Equal("running", (await _cli.Json("inspect", "bystander"))["status"]!.GetValue<string>());
+
+        Assert.Equal("idle", (await _cli.Json("run", "[long-stderr]", "--provider", "claude", "--title", "noisy", "--cwd", _cli.Work))["status"]!.GetValue<string>());
+        await Eventually.HoldsAsync(() => File.ReadLines(_cli.DaemonHome.Home.DaemonLog).Any(l => l.Contains(new string('E', 8192) + " …(cut: paseo.providers.max-stderr-line-bytes)")),
+            "the cut stderr line in daemon.log");
+        Assert.DoesNotContain(File.ReadLines(_cli.DaemonHome.Home.DaemonLog), l => l.Contains(new string('E', 8193)));
     }
 
     [Fact]

@@ -80,7 +80,8 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             var log = _log;
             _process = ChildProcess.Start(
                 new ChildProcessStart(_provider.Arguments(_config), _config.Cwd, _provider.EnvironmentFor(_config),
-                    _provider.Settings.MaxLineBytes, _provider.Settings.OutputBacklog, _provider.Settings.KillGrace),
+                    _provider.Settings.MaxLineBytes, _provider.Settings.OutputBacklog, _provider.Settings.KillGrace,
+                    _provider.Settings.InputBacklog, _provider.Settings.MaxStderrLineBytes),
                 line => log.Info("claude {0} [{1}]: {2}", _config.AgentId, "stderr", line));
         }
         catch (ChildProcessStartException e)
@@ -112,9 +113,10 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
 
     private void Send(JsonObject message)
     {
-        var text = message.ToJsonString();
-        // The write completes off the actor's thread; a process that stopped reading is noticed by its exit.
-        _ = _process?.WriteLineAsync(text);
+        // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
+        if (_deathReason is not null) Die(_deathReason);
+        else if (_process is { } process && !process.TryWriteLine(message.ToJsonString()) && !process.HasExited)
+            Die($"claude stopped reading its input ({_provider.Settings.InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped");
     }
 
     private JsonObject Control(JsonObject request, string? requestId = null) => new()
@@ -144,6 +146,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         }
         _inTurn = true;
         _interrupting = false;
+        Emit(TurnStarted.Instance);
         Send(new JsonObject
         {
             ["type"] = "user",
@@ -156,7 +159,6 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             ["uuid"] = Guid.NewGuid().ToString("D"),
             ["session_id"] = _sessionId ?? "",
         });
-        Emit(TurnStarted.Instance);
     }
 
     private void OnInterrupt()
@@ -209,11 +211,15 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     /// <summary>The process is gone or unusable: the turn (if any) fails with why, and this session ends.</summary>
     private void Die(string reason)
     {
-        _log.Warning("Agent {0}: {1}", _config.AgentId, reason);
-        if (_inTurn) Emit(new TurnFailed(reason));
+        // Idempotent: a handler may go on after a failed write; a turn it starts afterwards fails with the same reason.
+        if (_deathReason is null) _log.Warning("Agent {0}: {1}", _config.AgentId, reason);
+        _deathReason ??= reason;
+        if (_inTurn) Emit(new TurnFailed(_deathReason));
         _inTurn = false;
         Context.Stop(Self);
     }
+
+    private string? _deathReason;
 
     private void OnLine(string line)
     {

@@ -63,7 +63,8 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
             var port = FreePort();
             var process = ChildProcess.Start(
                 new ChildProcessStart([.. command, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--hostname", "127.0.0.1"],
-                    Environment.CurrentDirectory, environment, settings.MaxLineBytes, settings.OutputBacklog, settings.KillGrace),
+                    Environment.CurrentDirectory, environment, settings.MaxLineBytes, settings.OutputBacklog, settings.KillGrace,
+                    settings.InputBacklog, settings.MaxStderrLineBytes),
                 line => system.Log.Info("{0} server [stderr]: {1}", name, line));
             // Ready when it says it listens (no polling); it must say so within the version timeout.
             using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

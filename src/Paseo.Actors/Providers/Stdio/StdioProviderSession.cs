@@ -85,7 +85,8 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
             var agentId = Config.AgentId;
             var env = new Dictionary<string, string>(Launch.Environment, StringComparer.Ordinal) { ["PASEO_AGENT_ID"] = Config.AgentId };
             _process = ChildProcess.Start(
-                new ChildProcessStart(Launch.Command, Config.Cwd, env, Launch.Settings.MaxLineBytes, Launch.Settings.OutputBacklog, Launch.Settings.KillGrace),
+                new ChildProcessStart(Launch.Command, Config.Cwd, env, Launch.Settings.MaxLineBytes, Launch.Settings.OutputBacklog, Launch.Settings.KillGrace,
+                    Launch.Settings.InputBacklog, Launch.Settings.MaxStderrLineBytes),
                 line => log.Info("{0} {1} [stderr]: {2}", name, agentId, line));
         }
         catch (ChildProcessStartException e)
@@ -94,7 +95,13 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
             Log.Warning("Agent {0}: {1}", Config.AgentId, _startError);
             return;
         }
-        Rpc = new JsonRpc(line => _ = _process?.WriteLineAsync(line), IncludeJsonRpcVersion);
+        Rpc = new JsonRpc(line =>
+        {
+            // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
+            if (_deathReason is not null) Die(_deathReason);
+            else if (_process is { } process && !process.TryWriteLine(line) && !process.HasExited)
+                Die($"{Launch.Name} stopped reading its input ({Launch.Settings.InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped");
+        }, IncludeJsonRpcVersion);
         _process.Exited.PipeTo(Self, success: code => new ProcessExited(code));
         ReadNext();
         OnStarted();
@@ -134,11 +141,15 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
 
     protected void Die(string reason)
     {
-        Log.Warning("Agent {0}: {1}", Config.AgentId, reason);
-        if (InTurn) Emit(new TurnFailed(reason));
+        // Idempotent: a handler may go on after a failed write; a turn it starts afterwards fails with the same reason.
+        if (_deathReason is null) Log.Warning("Agent {0}: {1}", Config.AgentId, reason);
+        _deathReason ??= reason;
+        if (InTurn) Emit(new TurnFailed(_deathReason));
         InTurn = false;
         Context.Stop(Self);
     }
+
+    private string? _deathReason;
 
     private void ReadNext()
     {
