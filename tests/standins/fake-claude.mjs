@@ -68,7 +68,12 @@ function result(subtype, extra = {}) {
     total_cost_usd: 0.0012, usage: { input_tokens: 11, output_tokens: 7, cache_read_input_tokens: 3 }, ...extra });
 }
 
+// Like the real CLI: tool permission prompts go to stdin/stdout only with --permission-prompt-tool stdio; without it, a
+// tool that needs permission is denied.
+const promptsOverStdio = flag("--permission-prompt-tool") === "stdio";
+
 function askPermission(toolName, input, toolUseId) {
+  if (!promptsOverStdio) return Promise.resolve({ behavior: "deny", message: "permission denied: no --permission-prompt-tool" });
   const requestId = `perm_${++counter}`;
   out({ type: "control_request", request_id: requestId, request: { subtype: "can_use_tool", tool_name: toolName, input, tool_use_id: toolUseId } });
   return new Promise((resolve) => pendingPermissions.set(requestId, resolve));
