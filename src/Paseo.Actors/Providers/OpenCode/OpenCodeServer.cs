@@ -43,7 +43,9 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
 
     private readonly Dictionary<string, SessionFeed> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DirectoryFeed> _directories = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _sessionDirectories = new(StringComparer.Ordinal);
+    // The feed each session counts on: after a server restart a directory gets a new feed, and a session of the old
+    // generation that leaves must not take a count from the new one.
+    private readonly Dictionary<string, (string Directory, DirectoryFeed? Feed)> _sessionFeeds = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
     private ChildProcess? _process;
     private Uri? _baseUri;
@@ -138,8 +140,15 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         {
             if (_sessions.Remove(sessionId, out var previous)) previous.Events.Writer.TryComplete();
             _sessions[sessionId] = feed;
-            if (_sessionDirectories.TryAdd(sessionId, directory) && _directories.TryGetValue(directory, out var directoryFeed))
-                directoryFeed.Sessions++;
+            if (!_sessionFeeds.ContainsKey(sessionId))
+            {
+                // Normally the feed opened for this session's start; if another session's failed start closed it
+                // meanwhile, it is opened again.
+                if (_directories.GetValueOrDefault(directory)?.Generation != _generation && _http is not null) _ = OpenFeedAsync(directory);
+                var directoryFeed = _directories.GetValueOrDefault(directory);
+                if (directoryFeed is not null) directoryFeed.Sessions++;
+                _sessionFeeds[sessionId] = (directory, directoryFeed);
+            }
         }
         return feed.Events.Reader;
     }
@@ -152,10 +161,14 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         {
             if (_sessions.Remove(sessionId, out var feed))
                 feed.Events.Writer.TryComplete();
-            if (_sessionDirectories.Remove(sessionId, out var directory) && _directories.TryGetValue(directory, out var directoryFeed))
+            if (_sessionFeeds.Remove(sessionId, out var counted) && counted.Feed is { } directoryFeed)
             {
                 directoryFeed.Sessions--;
-                CloseIfUnused(directory);
+                if (directoryFeed.Sessions <= 0)
+                {
+                    directoryFeed.Stop.Cancel();
+                    if (_directories.GetValueOrDefault(counted.Directory) == directoryFeed) _directories.Remove(counted.Directory);
+                }
             }
         }
     }
