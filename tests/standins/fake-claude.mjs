@@ -17,7 +17,8 @@
 //   [stop-reading]    stops reading stdin (its pipe fills up) and waits forever
 //   [long-stderr]     writes a 20 000-character stderr line, then replies as usual
 //   [plan-exit]       asks can_use_tool for ExitPlanMode with a plan; replies with what was decided
-//   [flags]           replies with the thinking/effort flags and the checkpointing env it was started with
+//   [flags]           replies with the thinking/effort/model flags and the checkpointing env it was started with, and
+//                     the session's first prompt
 // Like the real CLI, stream-json output without --verbose is refused at start.
 // Every other turn streams "Fake claude reply to: PROMPT" as deltas and ends with result success.
 // FAKE_CLAUDE_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd, profileEnv (PROFILE_ENV_CHECK)}.
@@ -161,7 +162,7 @@ async function runTurn(prompt) {
   }
   const reply = planDecision ? `Plan ${planDecision === "allow" ? "approved" : "rejected"}`
     : prompt.includes("[remember]") ? `First prompt: ${conversation.prompts[0]}`
-    : prompt.includes("[flags]") ? `thinking=${flag("--thinking") ?? "none"} effort=${flag("--effort") ?? "none"} checkpointing=${process.env.CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING ?? "unset"}`
+    : prompt.includes("[flags]") ? `thinking=${flag("--thinking") ?? "none"} effort=${flag("--effort") ?? "none"} checkpointing=${process.env.CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING ?? "unset"} model=${flag("--model") ?? "default"} first=${conversation.prompts[0]}`
     : `Fake claude reply to: ${prompt}`;
   for (const piece of reply.match(/.{1,8}/gs) ?? []) delta(piece);
   out({ type: "assistant", session_id: sessionId, parent_tool_use_id: null, message: { role: "assistant", content: [{ type: "text", text: reply }] } });

@@ -43,6 +43,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private int _nextWaiter;
     private readonly bool _isNew;
     private bool _replacing;
+    // A model or thinking change waits for the running turn to end, then the provider process is rebuilt (resumed).
+    private bool _rebuildSession;
+    private int _sessionGeneration;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -89,6 +92,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         });
         Receive<RespondToPermission>(OnPermissionResponse);
         Receive<SetAgentMode>(OnSetMode);
+        Receive<SetAgentModel>(OnSetModel);
+        Receive<SetAgentThinking>(OnSetThinking);
         Receive<UpdateAgent>(OnUpdate);
         Receive<ClearAttention>(_ =>
         {
@@ -171,7 +176,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         if (_session is not null) return;
         _session = Context.ActorOf(_provider!.SessionProps(new ProviderSessionConfig(_id.Value, _record.Cwd, _record.Model, _record.LastModeId, _record.ThinkingOptionId, null,
-            _record.Persistence is { } handle ? WsInbound.Str(handle, "sessionId") : null)), "provider");
+            _record.Persistence is { } handle ? WsInbound.Str(handle, "sessionId") : null)), $"provider-{++_sessionGeneration}");
         Context.Watch(_session);
         if (_status is AgentStatus.Closed) _status = AgentStatus.Idle;
     }
@@ -288,6 +293,63 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Sender.Tell(new CommandResult(_id, true, null));
     }
 
+    private void OnSetModel(SetAgentModel set)
+    {
+        var model = string.IsNullOrWhiteSpace(set.ModelId) ? null : set.ModelId.Trim();
+        var known = _provider?.Description.Models.Select(m => WsInbound.Str(m, "id")).OfType<string>().ToList() ?? [];
+        if (_provider is null || (model is not null && known.Count > 0 && !known.Contains(model)))
+        {
+            Sender.Tell(new CommandResult(_id, false, _provider is null
+                ? $"Provider {_record.Provider} is not available"
+                : $"Unknown model {model} for provider {_record.Provider} (known: {string.Join(", ", known)}; add it with agents.providers.{_record.Provider}.additionalModels)"));
+            return;
+        }
+        if (model != _record.Model)
+        {
+            Change(_record with { Model = model, UpdatedAt = Now });
+            Save();
+            RebuildSessionWhenIdle();
+        }
+        Sender.Tell(new CommandResult(_id, true, null));
+    }
+
+    private void OnSetThinking(SetAgentThinking set)
+    {
+        var thinking = string.IsNullOrWhiteSpace(set.ThinkingOptionId) ? null : set.ThinkingOptionId.Trim();
+        if (_provider is null)
+        {
+            Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available"));
+            return;
+        }
+        if (thinking != _record.ThinkingOptionId)
+        {
+            Change(_record with { ThinkingOptionId = thinking, UpdatedAt = Now });
+            Save();
+            RebuildSessionWhenIdle();
+        }
+        Sender.Tell(new CommandResult(_id, true, null));
+    }
+
+    /// <summary>
+    /// A CLI takes its model and thinking at start: the provider session is replaced by a new one (which resumes the
+    /// conversation from the persistence handle) — now when idle, after the running turn otherwise.
+    /// </summary>
+    private void RebuildSessionWhenIdle()
+    {
+        if (_session is null) return; // the next prompt starts one with the new settings
+        if (_status is AgentStatus.Running or AgentStatus.Initializing || _replacing || _sendWaiters.Count > 0)
+        {
+            _rebuildSession = true;
+            return;
+        }
+        _rebuildSession = false;
+        Context.Unwatch(_session);
+        Context.Stop(_session);
+        _session = null;
+        _discoveredModes = [];
+        EnsureSession();
+    }
+
     private void OnUpdate(UpdateAgent update)
     {
         var name = string.IsNullOrWhiteSpace(update.Name) ? null : update.Name.Trim();
@@ -391,6 +453,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         foreach (var waiter in _cancelWaiters) waiter.Tell(Snapshot());
         _cancelWaiters.Clear();
         ReleaseFinishWaiters(Finished());
+        if (_rebuildSession) RebuildSessionWhenIdle();
     }
 
     /// <summary>The turn's assistant text for wait_for_finish's lastMessage: its last 256 KiB, so a long stream cannot grow memory.</summary>

@@ -97,6 +97,12 @@ public static class AgentProtocol
 
     public sealed record SetAgentMode(string ModeId) : IAgentCommand;
 
+    /// <summary>set_agent_model_request: a model id, or null for the provider's default. Applies to a new provider process.</summary>
+    public sealed record SetAgentModel(string? ModelId) : IAgentCommand;
+
+    /// <summary>set_agent_thinking_request: a thinking option id (Claude/Codex effort), or null for the default.</summary>
+    public sealed record SetAgentThinking(string? ThinkingOptionId) : IAgentCommand;
+
     public sealed record UpdateAgent(string? Name, IReadOnlyDictionary<string, string>? Labels) : IAgentCommand;
 
     public sealed record ClearAttention : IAgentCommand

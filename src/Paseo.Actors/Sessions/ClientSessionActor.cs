@@ -218,6 +218,21 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
                 var modeId = request.RequiredString("modeId");
                 AskCommand(modeAgent, new SetAgentMode(modeId), requestId, "set_agent_mode_response");
                 break;
+            case "set_agent_model_request":
+                AskCommand(request.RequiredString("agentId"), new SetAgentModel(request.OptionalString("modelId")), requestId, "set_agent_model_response");
+                break;
+            case "set_agent_thinking_request":
+                AskCommand(request.RequiredString("agentId"), new SetAgentThinking(request.OptionalString("thinkingOptionId")), requestId, "set_agent_thinking_response");
+                break;
+            case "set_agent_feature_request":
+                Broadcast(WsOutbound.Session("set_agent_feature_response", new JsonObject
+                {
+                    ["requestId"] = requestId,
+                    ["agentId"] = request.OptionalString("agentId"),
+                    ["accepted"] = false,
+                    ["error"] = "Agent features are not supported by Paseo.NET",
+                }));
+                break;
             case "update_agent_request":
                 var updateAgent = request.RequiredString("agentId");
                 AskCommand(updateAgent, new UpdateAgent(request.OptionalString("name"), request.OptionalLabels("labels")), requestId, "update_agent_response");

@@ -154,7 +154,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
     public async Task Compactions_sub_agents_plans_and_thinking_flags_are_mapped()
     {
         var run = await _cli.Json("run", "[compact] [subagent] [flags]", "--provider", "claude", "--title", "rich", "--thinking", "high", "--cwd", _cli.Work);
-        Assert.Equal("thinking=adaptive effort=high checkpointing=true", run["lastMessage"]!.GetValue<string>());
+        Assert.Equal("thinking=adaptive effort=high checkpointing=true model=default first=[compact] [subagent] [flags]", run["lastMessage"]!.GetValue<string>());
         var items = (await _cli.Json("logs", "rich")).AsArray().Select(e => e!["item"]!).ToList();
         var compactions = items.Where(i => i["type"]!.GetValue<string>() == "compaction").ToList();
         Assert.Equal("""{"type":"compaction","status":"completed","trigger":"auto","preTokens":154321}""", compactions.Last().ToJsonString());
@@ -201,6 +201,34 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         await Eventually.HoldsAsync(() => File.ReadLines(_cli.DaemonHome.Home.DaemonLog).Any(l => l.Contains(new string('E', 8192) + " …(cut: paseo.providers.max-stderr-line-bytes)")),
             "the cut stderr line in daemon.log");
         Assert.DoesNotContain(File.ReadLines(_cli.DaemonHome.Home.DaemonLog), l => l.Contains(new string('E', 8193)));
+    }
+
+    [Fact]
+    public async Task A_model_or_thinking_change_restarts_the_cli_resumed_with_the_new_flags()
+    {
+        var agentId = (await _cli.Json("run", "first words", "--provider", "claude", "--title", "switcher", "--cwd", _cli.Work))["agentId"]!.GetValue<string>();
+        await using var client = await ProtocolClient.ConnectAsync(new Uri($"ws://{_cli.Host}/ws"));
+        await client.HelloAsync("model-switcher");
+
+        var unknown = ProtocolClient.Payload(await client.RequestAsync("set_agent_model_request", new JsonObject { ["agentId"] = agentId, ["modelId"] = "sonet" }), "set_agent_model_response")!;
+        Assert.False(unknown["accepted"]!.GetValue<bool>());
+        Assert.StartsWith("Unknown model sonet for provider claude (known: sonnet, opus, haiku", unknown["error"]!.GetValue<string>());
+
+        var model = ProtocolClient.Payload(await client.RequestAsync("set_agent_model_request", new JsonObject { ["agentId"] = agentId, ["modelId"] = "opus" }), "set_agent_model_response")!;
+        Assert.True(model["accepted"]!.GetValue<bool>());
+        var thinking = ProtocolClient.Payload(await client.RequestAsync("set_agent_thinking_request", new JsonObject { ["agentId"] = agentId, ["thinkingOptionId"] = "max" }), "set_agent_thinking_response")!;
+        Assert.True(thinking["accepted"]!.GetValue<bool>());
+        Assert.Equal("opus", (await _cli.Json("inspect", "switcher"))["model"]!.GetValue<string>());
+
+        // The first process is replaced by one started with the new flags, resuming the same conversation.
+        Assert.Equal("thinking=adaptive effort=max checkpointing=true model=opus first=first words",
+            (await _cli.Json("send", "switcher", "[flags]"))["lastMessage"]!.GetValue<string>());
+        var starts = Starts().Where(s => s["agentId"]!.GetValue<string>() == agentId).ToList();
+        Assert.Equal(2, starts.Count);
+        await Eventually.HoldsAsync(() => !Alive(starts[0]["pid"]!.GetValue<int>()), "the first process to be gone");
+
+        var feature = ProtocolClient.Payload(await client.RequestAsync("set_agent_feature_request", new JsonObject { ["agentId"] = agentId, ["featureId"] = "fast", ["value"] = true }), "set_agent_feature_response")!;
+        Assert.False(feature["accepted"]!.GetValue<bool>());
     }
 
     [Fact]
