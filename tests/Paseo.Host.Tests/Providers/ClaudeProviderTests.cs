@@ -227,6 +227,18 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         Assert.Equal(2, starts.Count);
         await Eventually.HoldsAsync(() => !Alive(starts[0]["pid"]!.GetValue<int>()), "the first process to be gone");
 
+        // During a turn the change waits for the turn to end: the running process is not cut off.
+        await _cli.Ok("send", "switcher", "[hang]", "--no-wait");
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "switcher"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        var during = ProtocolClient.Payload(await client.RequestAsync("set_agent_thinking_request", new JsonObject { ["agentId"] = agentId, ["thinkingOptionId"] = "low" }), "set_agent_thinking_response")!;
+        Assert.True(during["accepted"]!.GetValue<bool>());
+        Assert.Equal("running", (await _cli.Json("inspect", "switcher"))["status"]!.GetValue<string>());
+        Assert.True(Alive(Starts().Last(s => s["agentId"]!.GetValue<string>() == agentId)["pid"]!.GetValue<int>()));
+        await _cli.Ok("stop", "switcher");
+        Assert.Equal("thinking=adaptive effort=low checkpointing=true model=opus first=first words",
+            (await _cli.Json("send", "switcher", "[flags]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal(3, Starts().Count(s => s["agentId"]!.GetValue<string>() == agentId));
+
         var feature = ProtocolClient.Payload(await client.RequestAsync("set_agent_feature_request", new JsonObject { ["agentId"] = agentId, ["featureId"] = "fast", ["value"] = true }), "set_agent_feature_response")!;
         Assert.False(feature["accepted"]!.GetValue<bool>());
     }
