@@ -5,7 +5,8 @@
 // session/request_permission (agent → client), fs/write_text_file (agent → client). Modes: "ask" (default) and "yolo"
 // (no permission prompts). The prompt is the script, as for fake-claude.mjs:
 //   [tool CMD] [hang] [deaf] [crash] [exit-on-permission] [malformed] [flood N] [fail] [remember] [write PATH]
-//   [plan] (a plan update) [usage] (the prompt's answer carries usage)
+//   [plan] (a plan update) [usage] (the prompt's answer carries usage) [unanswering] (from now on answers no
+//   session/set_mode, and the turn hangs)
 // On session/cancel it does what ACP asks of an agent: a permission request still pending must first be answered by
 // the client with the "cancelled" outcome; only then is the prompt answered with stopReason "cancelled".
 // FAKE_ACP_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd}.
@@ -29,6 +30,7 @@ const update = (sessionId, u) => send({ method: "session/update", params: { sess
 const chunk = (sessionId, text) => update(sessionId, { sessionUpdate: "agent_message_chunk", content: { type: "text", text } });
 
 const sessions = new Map(); // id → { mode, prompts, turn }
+let unanswering = false;
 const load = (id) => (existsSync(join(storeDir, id)) ? JSON.parse(readFileSync(join(storeDir, id), "utf8")) : { prompts: [] });
 const save = (id, s) => writeFileSync(join(storeDir, id), JSON.stringify({ prompts: s.prompts }));
 const modes = (current) => ({ currentModeId: current, availableModes: [{ id: "ask", name: "Ask", description: "Asks first" }, { id: "yolo", name: "Yolo", description: "Never asks" }] });
@@ -55,6 +57,7 @@ async function prompt(id, params) {
   const flood = /\[flood (\d+)\]/.exec(text);
   if (flood) for (let i = 0; i < Number(flood[1]); i++) chunk(params.sessionId, `chunk ${i} `);
   if (text.includes("[fail]")) return finish("refusal");
+  if (text.includes("[unanswering]")) { unanswering = true; turn.deaf = true; return; }
   if (text.includes("[plan]")) update(params.sessionId, { sessionUpdate: "plan", entries: [{ content: "read the code", priority: "high", status: "completed" }, { content: "fix the bug", priority: "medium", status: "in_progress" }] });
   const write = /\[write ([^\]]+)\]/.exec(text);
   if (write) {
@@ -120,6 +123,7 @@ rl.on("line", (line) => {
       return;
     }
     case "session/set_mode": {
+      if (unanswering) return;
       const s = sessions.get(p.sessionId);
       if (!["ask", "yolo"].includes(p.modeId)) return send({ id: msg.id, error: { code: -32602, message: `unknown mode ${p.modeId}` } });
       s.mode = p.modeId;

@@ -26,7 +26,7 @@ public sealed class AcpProviderTests : IAsyncLifetime
             ["work-copilot"] = new JsonObject { ["extends"] = "copilot", ["label"] = "Work Copilot", ["command"] = new JsonArray("node", StandIn) },
         };
         _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
-            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\npaseo.providers.input-backlog = 8\n",
             new Dictionary<string, string> { ["FAKE_ACP_LOG"] = _log, ["FAKE_ACP_STORE"] = _store });
     }
 
@@ -141,6 +141,22 @@ public sealed class AcpProviderTests : IAsyncLifetime
         Assert.Equal("""[{"text":"read the code","completed":true},{"text":"fix the bug","completed":false}]""", todo["items"]!.ToJsonString());
         var usage = (await _cli.Json("inspect", "planner"))["lastUsage"]!;
         Assert.Equal((40, 7, 3), (usage["inputTokens"]!.GetValue<int>(), usage["outputTokens"]!.GetValue<int>(), usage["cachedInputTokens"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task An_agent_that_stops_answering_requests_is_stopped_once_the_backlog_of_unanswered_ones_is_full()
+    {
+        await _cli.Ok("run", "-d", "[unanswering]", "--provider", "fake-acp", "--title", "mute", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "mute"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        // The prompt itself is unanswered; each mode change adds a session/set_mode that gets no answer.
+        string? lastError = null;
+        for (var i = 0; i < 12 && lastError is null; i++)
+        {
+            await _cli.Ok("agent", "mode", "mute", i % 2 == 0 ? "yolo" : "ask");
+            if ((await _cli.Json("inspect", "mute"))["lastError"]?.GetValue<string>() is { } error) lastError = error;
+        }
+        Assert.Equal("fake-acp left 8 requests unanswered (paseo.providers.input-backlog); its process was stopped", lastError);
+        Assert.Equal("error", (await _cli.Json("inspect", "mute"))["status"]!.GetValue<string>());
     }
 
     [Fact]

@@ -101,7 +101,8 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
             if (_deathReason is not null) Die(_deathReason);
             else if (_process is { } process && !process.TryWriteLine(line) && !process.HasExited)
                 Die($"{Launch.Name} stopped reading its input ({Launch.Settings.InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped");
-        }, IncludeJsonRpcVersion);
+        }, IncludeJsonRpcVersion, Launch.Settings.InputBacklog,
+            () => Die($"{Launch.Name} left {Launch.Settings.InputBacklog} requests unanswered (paseo.providers.input-backlog); its process was stopped"));
         _process.Exited.PipeTo(Self, success: code => new ProcessExited(code));
         ReadNext();
         OnStarted();
@@ -182,9 +183,10 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
 
 /// <summary>
 /// JSON-RPC over NDJSON lines: numbered requests remembered until their response, notifications, and answers to the
-/// agent's own requests. Not thread-safe: used from its actor only.
+/// agent's own requests. Not thread-safe: used from its actor only. At most <paramref name="maxPending"/> requests wait
+/// for an answer; one more calls <paramref name="onTooManyPending"/> instead of being sent (a CLI that stopped answering).
 /// </summary>
-public sealed class JsonRpc(Action<string> writeLine, bool includeVersion)
+public sealed class JsonRpc(Action<string> writeLine, bool includeVersion, int maxPending, Action onTooManyPending)
 {
     private long _nextId;
     private readonly Dictionary<long, (string Method, object? Tag)> _pending = [];
@@ -201,6 +203,11 @@ public sealed class JsonRpc(Action<string> writeLine, bool includeVersion)
 
     public long Call(string method, JsonObject? parameters, object? tag = null)
     {
+        if (_pending.Count >= maxPending)
+        {
+            onTooManyPending();
+            return -1;
+        }
         var id = ++_nextId;
         _pending[id] = (method, tag);
         Write(new JsonObject { ["id"] = id, ["method"] = method, ["params"] = parameters ?? new JsonObject() });
