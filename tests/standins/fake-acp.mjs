@@ -5,7 +5,7 @@
 // session/request_permission (agent → client), fs/write_text_file (agent → client). Modes: "ask" (default) and "yolo"
 // (no permission prompts). The prompt is the script, as for fake-claude.mjs:
 //   [tool CMD] [hang] [deaf] [crash] [exit-on-permission] [malformed] [flood N] [fail] [remember] [write PATH]
-//   [plan] (a plan update) [usage] (the prompt's answer carries usage) [unanswering] (from now on answers no
+//   [images] (replies with the image blocks of the prompt) [plan] (a plan update) [usage] (the prompt's answer carries usage) [unanswering] (from now on answers no
 //   session/set_mode, and the turn hangs)
 // On session/cancel it does what ACP asks of an agent: a permission request still pending must first be answered by
 // the client with the "cancelled" outcome; only then is the prompt answered with stopReason "cancelled".
@@ -38,6 +38,9 @@ const modes = (current) => ({ currentModeId: current, availableModes: [{ id: "as
 async function prompt(id, params) {
   const s = sessions.get(params.sessionId);
   const text = params.prompt.filter((b) => b.type === "text").map((b) => b.text).join("");
+  // Image blocks {type:"image", mimeType, data}; promptCapabilities.image is true unless FAKE_ACP_NO_IMAGES is set.
+  const images = params.prompt.filter((b) => b.type !== "text").map((b) =>
+    (b.type === "image" && b.mimeType && b.data ? `${b.mimeType} ${Buffer.from(b.data, "base64").length} bytes` : `malformed ${JSON.stringify(b).slice(0, 80)}`));
   s.prompts.push(text);
   save(params.sessionId, s);
   const turn = { cancelled: false };
@@ -82,7 +85,8 @@ async function prompt(id, params) {
       : { sessionUpdate: "tool_call_update", toolCallId, status: "failed", content: [{ type: "content", content: { type: "text", text: "rejected by the user" } }] });
   }
   if (text.includes("[hang]") || text.includes("[deaf]")) { turn.deaf = text.includes("[deaf]"); return; }
-  const reply = text.includes("[remember]") ? `First prompt: ${s.prompts[0]}` : `Fake ACP reply to: ${text}`;
+  const reply = text.includes("[images]") ? `Images: ${images.join(", ") || "none"}`
+    : text.includes("[remember]") ? `First prompt: ${s.prompts[0]}` : `Fake ACP reply to: ${text}`;
   for (const piece of reply.match(/.{1,8}/gs) ?? []) chunk(params.sessionId, piece);
   finish("end_turn");
 }
@@ -95,7 +99,7 @@ rl.on("line", (line) => {
   const p = msg.params ?? {};
   switch (msg.method) {
     case "initialize":
-      return send({ id: msg.id, result: { protocolVersion: 1, agentCapabilities: { loadSession: true, promptCapabilities: { image: false } }, authMethods: [] } });
+      return send({ id: msg.id, result: { protocolVersion: 1, agentCapabilities: { loadSession: true, promptCapabilities: { image: !process.env.FAKE_ACP_NO_IMAGES } }, authMethods: [] } });
     case "session/new": {
       const id = randomUUID();
       sessions.set(id, { mode: "ask", prompts: [], turn: null });

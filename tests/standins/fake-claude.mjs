@@ -16,6 +16,7 @@
 //   [subagent]        a Task tool_use whose sub-agent works in a sidechain (messages with parent_tool_use_id)
 //   [stop-reading]    stops reading stdin (its pipe fills up) and waits forever
 //   [long-stderr]     writes a 20 000-character stderr line, then replies as usual
+//   [images]          replies with the images of the user message ("image/png 68 bytes", ...)
 //   [plan-exit]       asks can_use_tool for ExitPlanMode with a plan; replies with what was decided
 //   [flags]           replies with the thinking/effort/model flags and the checkpointing env it was started with, and
 //                     the session's first prompt
@@ -80,7 +81,8 @@ function askPermission(toolName, input, toolUseId) {
   return new Promise((resolve) => pendingPermissions.set(requestId, resolve));
 }
 
-async function runTurn(prompt) {
+async function runTurn(queued) {
+  const [prompt, images] = queued.split("\u0000");
   conversation.prompts.push(prompt);
   writeFileSync(store, JSON.stringify(conversation));
   const state = { interrupted: false };
@@ -160,7 +162,8 @@ async function runTurn(prompt) {
     await new Promise((resolve) => (state.resolve = resolve));
     return;
   }
-  const reply = planDecision ? `Plan ${planDecision === "allow" ? "approved" : "rejected"}`
+  const reply = prompt.includes("[images]") ? `Images: ${images ?? "none"}`
+    : planDecision ? `Plan ${planDecision === "allow" ? "approved" : "rejected"}`
     : prompt.includes("[remember]") ? `First prompt: ${conversation.prompts[0]}`
     : prompt.includes("[flags]") ? `thinking=${flag("--thinking") ?? "none"} effort=${flag("--effort") ?? "none"} checkpointing=${process.env.CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING ?? "unset"} model=${flag("--model") ?? "default"} first=${conversation.prompts[0]}`
     : `Fake claude reply to: ${prompt}`;
@@ -213,8 +216,12 @@ rl.on("line", (line) => {
       initSent = true;
       out({ type: "system", subtype: "init", session_id: sessionId, cwd: process.cwd(), model: flag("--model") ?? "sonnet", tools: ["Bash"], permissionMode: mode });
     }
-    const text = (msg.message?.content ?? []).filter((c) => c.type === "text").map((c) => c.text).join("");
-    queue.push(text);
+    const content = msg.message?.content ?? [];
+    const text = content.filter((c) => c.type === "text").map((c) => c.text).join("");
+    // Image blocks as the API takes them: {type:"image", source:{type:"base64", media_type, data}}.
+    const images = content.filter((c) => c.type === "image")
+      .map((c) => (c.source?.type === "base64" && c.source.media_type && c.source.data ? `${c.source.media_type} ${Buffer.from(c.source.data, "base64").length} bytes` : `malformed ${JSON.stringify(c)}`));
+    queue.push(images.length ? `${text}\u0000${images.join(", ")}` : text);
     drain();
   }
 });

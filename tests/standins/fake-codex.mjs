@@ -6,7 +6,7 @@
 // item/fileChange/requestApproval answered accept | decline | cancel; item/tool/requestUserInput answered
 // {answers:{<question id>:{answers:[...]}}}. approvalPolicy "never" (full-access) runs commands without asking. The
 // prompt is the script, as for fake-claude.mjs: [tool CMD] [edit PATH] [question] [plan] [think] (a reasoning item that
-// arrives whole) [settings] (replies with the sandbox and effort it was given) [hang] [deaf] [crash]
+// arrives whole) [images] (replies with the images of the input) [settings] (replies with the sandbox and effort it was given) [hang] [deaf] [crash]
 // [exit-on-permission] [malformed] [flood N] [fail] [remember]
 // FAKE_CODEX_LOG (env): a file to append one JSON line per start: {pid, argv, agentId, cwd}.
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
@@ -36,6 +36,11 @@ let turn = null;
 
 async function runTurn(params) {
   const text = params.input.filter((i) => i.type === "text").map((i) => i.text).join("");
+  // Images as {type:"image", url:"data:<mime>;base64,<data>"}.
+  const images = params.input.filter((i) => i.type !== "text").map((i) => {
+    const m = i.type === "image" && /^data:([^;]+);base64,(.*)$/.exec(i.url ?? "");
+    return m ? `${m[1]} ${Buffer.from(m[2], "base64").length} bytes` : `malformed ${JSON.stringify(i).slice(0, 80)}`;
+  });
   thread.prompts.push(text);
   writeFileSync(join(storeDir, thread.id), JSON.stringify({ prompts: thread.prompts }));
   const t = { id: "turn_" + ++nextId, interrupted: false, deaf: false };
@@ -89,7 +94,8 @@ async function runTurn(params) {
       answers = given;
     }
     if (text.includes("[hang]") || text.includes("[deaf]")) { t.deaf = text.includes("[deaf]"); return; }
-    const reply = answers ? `Answers: ${JSON.stringify(answers)}`
+    const reply = text.includes("[images]") ? `Images: ${images.join(", ") || "none"}`
+      : answers ? `Answers: ${JSON.stringify(answers)}`
       : text.includes("[settings]") ? `Sandbox: ${params.sandboxPolicy?.type}, effort: ${params.effort ?? "default"}`
       : text.includes("[remember]") ? `First prompt: ${thread.prompts[0]}` : `Fake codex reply to: ${text}`;
     notify("item/started", { threadId: thread.id, turnId: t.id, item: { type: "agentMessage", id: msgId, text: "" } });

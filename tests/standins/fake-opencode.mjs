@@ -10,7 +10,7 @@
 //   [tool CMD] [hang] [deaf] [crash] (the whole server exits 3) [exit-on-permission] (asks, then the server exits 4)
 //   [malformed] (a data line that is not JSON) [flood N] [huge N] (one delta event of N bytes)
 //   [fail] [remember] [agent] (replies with the agent it was given: build or plan) [where] (replies with the directory)
-//   [question] (asks "Which color?", replies with the answers) [todo] (a task list) [compact] (a compaction)
+//   [images] (replies with the file parts) [question] (asks "Which color?", replies with the answers) [todo] (a task list) [compact] (a compaction)
 // FAKE_OPENCODE_LOG (env): a file to append one JSON line per start: {pid, argv}.
 import { createServer } from "node:http";
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
@@ -46,6 +46,11 @@ let counter = 0;
 
 async function runTurn(s, body) {
   const text = body.parts.filter((p) => p.type === "text").map((p) => p.text).join("");
+  // Images as file parts {type:"file", mime, filename, url:"data:<mime>;base64,<data>"}.
+  const images = body.parts.filter((p) => p.type !== "text").map((p) => {
+    const m = p.type === "file" && p.filename && /^data:([^;]+);base64,(.*)$/.exec(p.url ?? "");
+    return m && m[1] === p.mime ? `${p.mime} ${Buffer.from(m[2], "base64").length} bytes` : `malformed ${JSON.stringify(p).slice(0, 80)}`;
+  });
   s.prompts.push(text);
   writeFileSync(join(storeDir, s.id), JSON.stringify({ prompts: s.prompts, directory: s.directory }));
   const turn = { aborted: false, deaf: false };
@@ -107,7 +112,8 @@ async function runTurn(s, body) {
   if (text.includes("[hang]") || text.includes("[deaf]")) { turn.deaf = text.includes("[deaf]"); return; }
   const reply = answered ? (answered.rejected ? "Question rejected" : `Answers: ${JSON.stringify(answered.answers)}`)
     : text.includes("[remember]") ? `First prompt: ${s.prompts[0]}` : text.includes("[agent]") ? `Agent: ${body.agent}`
-    : text.includes("[where]") ? `Directory: ${s.directory}` : `Fake opencode reply to: ${text}`;
+    : text.includes("[where]") ? `Directory: ${s.directory}` : text.includes("[images]") ? `Images: ${images.join(", ") || "none"}`
+    : `Fake opencode reply to: ${text}`;
   for (const piece of reply.match(/.{1,8}/gs) ?? []) emit("message.part.delta", { sessionID, messageID, partID: textID, field: "text", delta: piece });
   emit("message.part.updated", { part: { id: textID, sessionID, messageID, type: "text", text: reply, time: { start: 0, end: Date.now() } } });
   emit("message.updated", { info: { id: messageID, sessionID, role: "assistant", cost: 0.002, tokens: { input: 30, output: 12, cache: { read: 5, write: 0 } } } });

@@ -76,7 +76,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 return;
             }
             var creator = Sender;
-            Run(start.InitialPrompt, start.MessageId, (creator, () => new AgentCreated(Snapshot())));
+            Run(start.InitialPrompt, start.MessageId, start.Images, (creator, () => new AgentCreated(Snapshot())));
         });
         Receive<SendMessage>(OnSendMessage);
         Receive<Cancel>(_ => OnCancel());
@@ -138,11 +138,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available"));
             return;
         }
-        Run(send.Text, send.MessageId, (Sender, () => new MessageAccepted(_id)));
+        Run(send.Text, send.MessageId, send.Images, (Sender, () => new MessageAccepted(_id)));
     }
 
     /// <summary>Un-archives, records the user message, and starts the run; the waiter is answered when it has started.</summary>
-    private void Run(string prompt, string? messageId, (IActorRef Who, Func<object> Answer) waiter)
+    private void Run(string prompt, string? messageId, IReadOnlyList<PromptImage>? images, (IActorRef Who, Func<object> Answer) waiter)
     {
         var now = Now;
         _record = _record with { LastUserMessageAt = now, UpdatedAt = now, ArchivedAt = null };
@@ -151,7 +151,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         // A running turn ends (canceled) before the new one starts: the waiter is answered by the new turn's start.
         _replacing = _status == AgentStatus.Running;
         _sendWaiters.Add(waiter);
-        _session!.Tell(new RunTurn(prompt));
+        _session!.Tell(new RunTurn(prompt, images));
         Save();
     }
 
@@ -608,5 +608,5 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>From the supervisor, once, for a new agent: save it and run the initial prompt; answered with AgentCreated.</summary>
-    internal sealed record StartNew(string? InitialPrompt, string? MessageId);
+    internal sealed record StartNew(string? InitialPrompt, string? MessageId, IReadOnlyList<PromptImage>? Images = null);
 }

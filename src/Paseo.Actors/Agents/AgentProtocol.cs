@@ -29,7 +29,8 @@ public static class AgentProtocol
 
     // To the supervisor.
 
-    public sealed record CreateAgent(AgentConfig Config, string? InitialPrompt, string? ClientMessageId, IReadOnlyDictionary<string, string> Labels);
+    public sealed record CreateAgent(AgentConfig Config, string? InitialPrompt, string? ClientMessageId, IReadOnlyDictionary<string, string> Labels,
+        IReadOnlyList<Providers.ProviderProtocol.PromptImage>? Images = null);
 
     public sealed record AgentCreated(AgentSnapshot Agent);
 
@@ -57,7 +58,7 @@ public static class AgentProtocol
     }
 
     /// <summary>Un-archives, records the user message, starts a run (replacing a running one). Answered once the run started.</summary>
-    public sealed record SendMessage(string Text, string? MessageId) : IAgentCommand;
+    public sealed record SendMessage(string Text, string? MessageId, IReadOnlyList<Providers.ProviderProtocol.PromptImage>? Images = null) : IAgentCommand;
 
     public sealed record MessageAccepted(AgentId AgentId);
 

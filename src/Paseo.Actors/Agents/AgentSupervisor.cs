@@ -152,7 +152,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             ThinkingOptionId = config.ThinkingOptionId,
         };
         var agent = Start(record, [], provider, isNew: true);
-        agent.Forward(new AgentActor.StartNew(create.InitialPrompt, create.ClientMessageId));
+        agent.Forward(new AgentActor.StartNew(create.InitialPrompt, create.ClientMessageId, create.Images));
     }
 
     private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew, long? firstSeqOnDisk = null)

@@ -42,7 +42,13 @@ public static class ProviderProtocol
     // Agent → provider session.
 
     /// <summary>Start a turn with this prompt (a running turn is interrupted first: Paseo's replaceRunning).</summary>
-    public sealed record RunTurn(string Prompt);
+    public sealed record RunTurn(string Prompt, IReadOnlyList<PromptImage>? Images = null)
+    {
+        public IReadOnlyList<PromptImage> AttachedImages => Images ?? [];
+    }
+
+    /// <summary>An image sent with a prompt (`images:[{data, mimeType}]`): base64 data, checked by the session.</summary>
+    public sealed record PromptImage(string MimeType, string Data);
 
     public sealed record Interrupt
     {

@@ -439,12 +439,24 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             title = title.Trim();
             if (title.Length is 0 or > 200) throw new InvalidRequestException("config.title must have 1 to 200 characters");
         }
+        IReadOnlyList<ProviderProtocol.PromptImage>? images;
+        try
+        {
+            images = ReadImages(request);
+        }
+        catch (InvalidRequestException e)
+        {
+            // A well-formed request with an image the daemon cannot take: said plainly, not as an unknown schema.
+            Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = e.Message }));
+            return;
+        }
         var create = new CreateAgent(
             new AgentConfig(config.RequiredString("provider"), config.RequiredString("cwd"), config.OptionalString("modeId"), config.OptionalString("model"),
                 config.OptionalString("thinkingOptionId"), title, config.OptionalString("systemPrompt")),
             request.OptionalString("initialPrompt"),
             request.OptionalString("clientMessageId"),
-            request.OptionalLabels("labels") ?? new Dictionary<string, string>());
+            request.OptionalLabels("labels") ?? new Dictionary<string, string>(),
+            images);
         _agents.Ask<object>(create, TimeSpan.FromSeconds(60)).PipeTo(Self, success: answer => new Reply(answer switch
         {
             AgentCreated created => WsOutbound.Status(new JsonObject
@@ -461,13 +473,45 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         var agentId = request.RequiredString("agentId");
         var text = request.RequiredString("text");
         var messageId = request.OptionalString("messageId");
-        _agents.Ask<object>(new ToAgent(agentId, new SendMessage(text, messageId)), SendTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        IReadOnlyList<ProviderProtocol.PromptImage>? images;
+        try
+        {
+            images = ReadImages(request);
+        }
+        catch (InvalidRequestException e)
+        {
+            Broadcast(SendResponse(requestId, agentId, false, e.Message));
+            return;
+        }
+        _agents.Ask<object>(new ToAgent(agentId, new SendMessage(text, messageId, images)), SendTimeout).PipeTo(Self, success: answer => new Reply(answer switch
         {
             MessageAccepted accepted => SendResponse(requestId, accepted.AgentId.Value, true, null),
             CommandResult result => SendResponse(requestId, result.AgentId.Value, result.Accepted, result.Error),
             AgentNotFound notFound => SendResponse(requestId, agentId, false, notFound.Error),
             _ => SendResponse(requestId, agentId, false, "Unexpected answer"),
         }), failure: e => new Reply(SendResponse(requestId, agentId, false, e is AskTimeoutException ? "Timed out waiting for the run to start" : e.Message)));
+    }
+
+    private static readonly string[] ImageTypes = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+    /// <summary>`images:[{data, mimeType}]` of create_agent / send_agent_message: base64 images of the types CLIs take.</summary>
+    private static IReadOnlyList<ProviderProtocol.PromptImage>? ReadImages(RequestReader request)
+    {
+        if (request.OptionalArray("images") is not { Count: > 0 } list) return null;
+        var images = new List<ProviderProtocol.PromptImage>(list.Count);
+        foreach (var node in list)
+        {
+            var image = node as JsonObject ?? throw new InvalidRequestException("images[] must be objects {data, mimeType}");
+            var reader = RequestReader.Of(image);
+            var mimeType = reader.RequiredString("mimeType");
+            if (!ImageTypes.Contains(mimeType))
+                throw new InvalidRequestException($"images[].mimeType {mimeType} is not supported ({string.Join(", ", ImageTypes)})");
+            var data = reader.RequiredString("data");
+            if (data.Length == 0 || !System.Buffers.Text.Base64.IsValid(data))
+                throw new InvalidRequestException("images[].data must be base64");
+            images.Add(new ProviderProtocol.PromptImage(mimeType, data));
+        }
+        return images;
     }
 
     private static string SendResponse(string requestId, string agentId, bool accepted, string? error) =>

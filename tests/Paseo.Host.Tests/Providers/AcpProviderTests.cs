@@ -23,6 +23,10 @@ public sealed class AcpProviderTests : IAsyncLifetime
             ["fake-acp"] = new JsonObject { ["extends"] = "acp", ["label"] = "Fake ACP", ["command"] = new JsonArray("node", StandIn) },
             ["acp-missing"] = new JsonObject { ["extends"] = "acp", ["label"] = "Missing", ["command"] = new JsonArray("no-such-acp-agent", "--acp") },
             // A Copilot profile is ACP too: here its command is the stand-in instead of `copilot --acp`.
+            ["blind-acp"] = new JsonObject
+            {
+                ["extends"] = "acp", ["label"] = "No images", ["command"] = new JsonArray("node", StandIn), ["env"] = new JsonObject { ["FAKE_ACP_NO_IMAGES"] = "1" },
+            },
             ["work-copilot"] = new JsonObject { ["extends"] = "copilot", ["label"] = "Work Copilot", ["command"] = new JsonArray("node", StandIn) },
         };
         _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
@@ -57,6 +61,12 @@ public sealed class AcpProviderTests : IAsyncLifetime
         var items = (await _cli.Json("logs", "a1")).AsArray().Select(e => e!["item"]!["type"]!.GetValue<string>()).ToList();
         Assert.Equal(["user_message", "reasoning", "assistant_message"], items);
         Assert.Equal(run["agentId"]!.GetValue<string>(), Assert.Single(Starts())["agentId"]!.GetValue<string>());
+        Assert.Equal("Images: image/png 68 bytes, image/jpeg 1000 bytes",
+            (await _cli.Json(["send", "a1", "[images] look", .. ClaudeProviderTests.Images(_cli.Work)]))["lastMessage"]!.GetValue<string>());
+        // An agent that says it takes no images: the turn fails with why, rather than the images being dropped.
+        var blind = await _cli.Paseo(["run", "[images] look", "--provider", "blind-acp", "--cwd", _cli.Work, "--json", .. ClaudeProviderTests.Images(_cli.Work)]);
+        Assert.Equal(1, blind.ExitCode);
+        Assert.Contains("blind-acp does not take images", JsonNode.Parse(blind.StdOut)!["error"]!.GetValue<string>());
 
         var modes = (await _cli.Json("agent", "mode", "a1")).AsArray();
         Assert.Equal(["ask", "yolo"], modes.Select(m => m!["id"]!.GetValue<string>()));

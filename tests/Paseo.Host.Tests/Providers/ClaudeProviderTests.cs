@@ -63,6 +63,16 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
     }
 
+    /// <summary>--image arguments for two small files (a PNG of 68 bytes and a JPEG of 1000).</summary>
+    public static string[] Images(string folder)
+    {
+        var png = Path.Combine(folder, "shot.png");
+        var jpg = Path.Combine(folder, "photo.jpg");
+        File.WriteAllBytes(png, new byte[68]);
+        File.WriteAllBytes(jpg, new byte[1000]);
+        return ["--image", png, "--image", jpg];
+    }
+
     private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
 
     [Fact]
@@ -75,6 +85,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         var logs = (await _cli.Json("logs", "c1")).AsArray().Select(e => e!["item"]!).ToList();
         Assert.Equal(["user_message", "reasoning", "assistant_message"], logs.Select(i => i["type"]!.GetValue<string>()));
         Assert.Equal("Fake claude reply to: hello there", logs[2]["text"]!.GetValue<string>());
+        Assert.Equal("Images: image/png 68 bytes, image/jpeg 1000 bytes", (await _cli.Json(["send", "c1", "[images] look", .. Images(_cli.Work)]))["lastMessage"]!.GetValue<string>());
 
         var start = Assert.Single(Starts());
         var argv = start["argv"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();

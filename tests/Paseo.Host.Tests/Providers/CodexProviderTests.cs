@@ -60,6 +60,8 @@ public sealed class CodexProviderTests : IAsyncLifetime
         var inspected = await _cli.Json("inspect", "a1");
         Assert.Equal(9, inspected["lastUsage"]!["outputTokens"]!.GetValue<int>());
         Assert.Equal("auto", inspected["currentModeId"]!.GetValue<string>());
+        Assert.Equal("Images: image/png 68 bytes, image/jpeg 1000 bytes",
+            (await _cli.Json(["send", "a1", "[images] look", .. ClaudeProviderTests.Images(_cli.Work)]))["lastMessage"]!.GetValue<string>());
 
         var providers = (await _cli.Json("provider", "ls")).AsArray();
         Assert.Equal("ready", providers.Single(p => p!["provider"]!.GetValue<string>() == "codex")!["status"]!.GetValue<string>());

@@ -61,6 +61,8 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         Assert.Equal(["user_message", "reasoning", "assistant_message", "user_message", "reasoning", "assistant_message"], items);
         Assert.Equal(12, (await _cli.Json("inspect", "o1"))["lastUsage"]!["outputTokens"]!.GetValue<int>());
         Assert.Equal("Agent: build", (await _cli.Json("send", "o1", "[agent]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal("Images: image/png 68 bytes, image/jpeg 1000 bytes",
+            (await _cli.Json(["send", "o1", "[images] look", .. ClaudeProviderTests.Images(_cli.Work)]))["lastMessage"]!.GetValue<string>());
     }
 
     [Fact]

@@ -232,6 +232,34 @@ public sealed class AgentLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Images_that_are_not_base64_or_of_an_unsupported_type_are_refused_with_why_and_nothing_is_sent()
+    {
+        var created = ProtocolClient.Payload(await _client.RequestAsync("create_agent_request", new JsonObject
+        {
+            ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = _cwd },
+            ["initialPrompt"] = "hi",
+            ["images"] = new JsonArray(new JsonObject { ["data"] = "iVBORw0KGgo=", ["mimeType"] = "image/tiff" }),
+        }), "status")!;
+        Assert.Equal(("agent_create_failed", "images[].mimeType image/tiff is not supported (image/png, image/jpeg, image/gif, image/webp)"),
+            (created["status"]!.GetValue<string>(), created["error"]!.GetValue<string>()));
+
+        var agentId = (await CreateAsync("first"))["agentId"]!.GetValue<string>();
+        await WaitAsync(agentId);
+        var send = ProtocolClient.Payload(await _client.RequestAsync("send_agent_message_request", new JsonObject
+        {
+            ["agentId"] = agentId, ["text"] = "look at this", ["images"] = new JsonArray(new JsonObject { ["data"] = "not base64!", ["mimeType"] = "image/png" }),
+        }), "send_agent_message_response")!;
+        Assert.Equal((false, "images[].data must be base64"), (send["accepted"]!.GetValue<bool>(), send["error"]!.GetValue<string>()));
+        Assert.DoesNotContain((await TimelineAsync(agentId))["entries"]!.AsArray(), e => e!["item"]?["text"]?.GetValue<string>() == "look at this");
+
+        var ok = ProtocolClient.Payload(await _client.RequestAsync("send_agent_message_request", new JsonObject
+        {
+            ["agentId"] = agentId, ["text"] = "and this", ["images"] = new JsonArray(new JsonObject { ["data"] = "iVBORw0KGgo=", ["mimeType"] = "image/png" }),
+        }), "send_agent_message_response")!;
+        Assert.True(ok["accepted"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Create_refuses_an_unknown_provider_and_a_missing_directory()
     {
         var unknown = ProtocolClient.Payload(await _client.RequestAsync("create_agent_request", new JsonObject

@@ -46,7 +46,8 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
     private string? _sessionId;
     private bool _ready;
     private bool _loading;
-    private string? _queuedPrompt;
+    private RunTurn? _queuedPrompt;
+    private bool _takesImages;
     private readonly Dictionary<string, (JsonNode RpcId, JsonArray Options)> _permissions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Title, string Kind, JsonNode? Input)> _tools = new(StringComparer.Ordinal);
     // Each session/prompt is tagged: the answer to a prompt that was replaced (canceled) must not end the new one.
@@ -75,18 +76,25 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
         Emit(TurnStarted.Instance);
         if (!_ready)
         {
-            _queuedPrompt = run.Prompt; // sent once session/new has answered
+            _queuedPrompt = run; // sent once session/new has answered
             return;
         }
-        Prompt(run.Prompt);
+        Prompt(run);
     }
 
-    private void Prompt(string text) =>
-        Rpc.Call("session/prompt", new JsonObject
+    /// <summary>session/prompt: the text, then each image as an ACP image block — if the agent said it takes images.</summary>
+    private void Prompt(RunTurn run)
+    {
+        if (run.AttachedImages.Count > 0 && !_takesImages)
         {
-            ["sessionId"] = _sessionId,
-            ["prompt"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text }),
-        }, tag: ++_prompts);
+            TurnEnded(new TurnFailed($"{Launch.Name} does not take images (its promptCapabilities.image is false): send the prompt without them"));
+            return;
+        }
+        var prompt = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = run.Prompt });
+        foreach (var image in run.AttachedImages)
+            prompt.Add(new JsonObject { ["type"] = "image", ["mimeType"] = image.MimeType, ["data"] = image.Data });
+        Rpc.Call("session/prompt", new JsonObject { ["sessionId"] = _sessionId, ["prompt"] = prompt }, tag: ++_prompts);
+    }
 
     protected override void OnInterrupt() => Cancel();
 
@@ -132,6 +140,7 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
                     return;
                 }
                 var canLoad = init.Result?["agentCapabilities"]?["loadSession"] is JsonValue load && load.TryGetValue<bool>(out var yes) && yes;
+                _takesImages = init.Result?["agentCapabilities"]?["promptCapabilities"]?["image"] is JsonValue image && image.TryGetValue<bool>(out var takes) && takes;
                 if (Config.ResumeSessionId is { } resume && canLoad)
                 {
                     // session/load replays the conversation as session/update: the timeline already has it.

@@ -153,12 +153,25 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             ["message"] = new JsonObject
             {
                 ["role"] = "user",
-                ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = run.Prompt }),
+                ["content"] = Content(run),
             },
             ["parent_tool_use_id"] = null,
             ["uuid"] = Guid.NewGuid().ToString("D"),
             ["session_id"] = _sessionId ?? "",
         });
+    }
+
+    /// <summary>The user turn's content: the text, then each image as a base64 image block (providers.md §4.1).</summary>
+    private static JsonArray Content(RunTurn run)
+    {
+        var content = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = run.Prompt });
+        foreach (var image in run.AttachedImages)
+            content.Add(new JsonObject
+            {
+                ["type"] = "image",
+                ["source"] = new JsonObject { ["type"] = "base64", ["media_type"] = image.MimeType, ["data"] = image.Data },
+            });
+        return content;
     }
 
     private void OnInterrupt()

@@ -55,7 +55,7 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
     private string? _threadId;
     private string? _turnId;
     private bool _ready;
-    private string? _queuedPrompt;
+    private RunTurn? _queuedPrompt;
     private string _mode = config.ModeId ?? "auto";
     private JsonObject? _lastUsage;
     private readonly HashSet<string> _streamed = new(StringComparer.Ordinal);
@@ -98,17 +98,21 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
         InTurn = true;
         _turnId = null;
         Emit(TurnStarted.Instance);
-        if (!_ready) _queuedPrompt = run.Prompt;
-        else StartTurn(run.Prompt);
+        if (!_ready) _queuedPrompt = run;
+        else StartTurn(run);
     }
 
-    private void StartTurn(string prompt)
+    /// <summary>turn/start: the text, then each image as an `image` input with a data URL.</summary>
+    private void StartTurn(RunTurn run)
     {
+        var input = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = run.Prompt });
+        foreach (var image in run.AttachedImages)
+            input.Add(new JsonObject { ["type"] = "image", ["url"] = $"data:{image.MimeType};base64,{image.Data}" });
         var (approval, _, sandboxType) = Policy;
         var request = new JsonObject
         {
             ["threadId"] = _threadId,
-            ["input"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = prompt }),
+            ["input"] = input,
             ["approvalPolicy"] = approval,
             ["sandboxPolicy"] = sandboxType == "workspaceWrite"
                 ? new JsonObject { ["type"] = sandboxType, ["networkAccess"] = false }

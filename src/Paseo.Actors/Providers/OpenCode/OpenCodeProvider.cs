@@ -71,7 +71,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
     private readonly OpenCodeProvider _provider;
     private string? _sessionId;
     private string? _startError;
-    private string? _queuedPrompt;
+    private RunTurn? _queuedPrompt;
     private bool _inTurn;
     private bool _aborting;
     private string _mode;
@@ -124,8 +124,8 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
             _inTurn = true;
             _aborting = false;
             Emit(TurnStarted.Instance);
-            if (_sessionId is null) _queuedPrompt = run.Prompt;
-            else Prompt(run.Prompt);
+            if (_sessionId is null) _queuedPrompt = run;
+            else Prompt(run);
         });
         Receive<Interrupt>(_ =>
         {
@@ -233,11 +233,22 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
 
     private void Fail(string reason) => End(new TurnFailed(reason));
 
-    private void Prompt(string text)
+    /// <summary>prompt_async: the text part, then each image as a `file` part with a data URL.</summary>
+    private void Prompt(RunTurn run)
     {
+        var parts = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = run.Prompt });
+        var index = 0;
+        foreach (var image in run.AttachedImages)
+            parts.Add(new JsonObject
+            {
+                ["type"] = "file",
+                ["mime"] = image.MimeType,
+                ["filename"] = $"image-{++index}.{image.MimeType[(image.MimeType.IndexOf('/') + 1)..].Replace("jpeg", "jpg")}",
+                ["url"] = $"data:{image.MimeType};base64,{image.Data}",
+            });
         var body = new JsonObject
         {
-            ["parts"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text }),
+            ["parts"] = parts,
             ["agent"] = _mode == "plan" ? "plan" : "build",
         };
         if (_config.Model is { } model && model.IndexOf('/') is var slash and > 0)
