@@ -5,7 +5,7 @@
 // session/request_permission (agent → client), fs/write_text_file (agent → client). Modes: "ask" (default) and "yolo"
 // (no permission prompts). The prompt is the script, as for fake-claude.mjs:
 //   [tool CMD] [hang] [deaf] [crash] [exit-on-permission] [malformed] [flood N] [fail] [remember] [write PATH]
-//   [images] (replies with the image blocks of the prompt) [plan] (a plan update) [usage] (the prompt's answer carries usage) [unanswering] (from now on answers no
+//   [images] (replies with the image blocks of the prompt) [model] (replies with the session's model: fast or smart) [plan] (a plan update) [usage] (the prompt's answer carries usage) [unanswering] (from now on answers no
 //   session/set_mode, and the turn hangs)
 // On session/cancel it does what ACP asks of an agent: a permission request still pending must first be answered by
 // the client with the "cancelled" outcome; only then is the prompt answered with stopReason "cancelled".
@@ -33,6 +33,7 @@ const sessions = new Map(); // id → { mode, prompts, turn }
 let unanswering = false;
 const load = (id) => (existsSync(join(storeDir, id)) ? JSON.parse(readFileSync(join(storeDir, id), "utf8")) : { prompts: [] });
 const save = (id, s) => writeFileSync(join(storeDir, id), JSON.stringify({ prompts: s.prompts }));
+const models = (current) => ({ currentModelId: current, availableModels: [{ modelId: "fast", name: "Fast" }, { modelId: "smart", name: "Smart" }] });
 const modes = (current) => ({ currentModeId: current, availableModes: [{ id: "ask", name: "Ask", description: "Asks first" }, { id: "yolo", name: "Yolo", description: "Never asks" }] });
 
 async function prompt(id, params) {
@@ -85,7 +86,8 @@ async function prompt(id, params) {
       : { sessionUpdate: "tool_call_update", toolCallId, status: "failed", content: [{ type: "content", content: { type: "text", text: "rejected by the user" } }] });
   }
   if (text.includes("[hang]") || text.includes("[deaf]")) { turn.deaf = text.includes("[deaf]"); return; }
-  const reply = text.includes("[images]") ? `Images: ${images.join(", ") || "none"}`
+  const reply = text.includes("[model]") ? `Model: ${s.model}`
+    : text.includes("[images]") ? `Images: ${images.join(", ") || "none"}`
     : text.includes("[remember]") ? `First prompt: ${s.prompts[0]}` : `Fake ACP reply to: ${text}`;
   for (const piece of reply.match(/.{1,8}/gs) ?? []) chunk(params.sessionId, piece);
   finish("end_turn");
@@ -102,14 +104,15 @@ rl.on("line", (line) => {
       return send({ id: msg.id, result: { protocolVersion: 1, agentCapabilities: { loadSession: true, promptCapabilities: { image: !process.env.FAKE_ACP_NO_IMAGES } }, authMethods: [] } });
     case "session/new": {
       const id = randomUUID();
-      sessions.set(id, { mode: "ask", prompts: [], turn: null });
-      return send({ id: msg.id, result: { sessionId: id, modes: modes("ask") } });
+      sessions.set(id, { mode: "ask", model: "fast", prompts: [], turn: null });
+      return send({ id: msg.id, result: { sessionId: id, modes: modes("ask"), models: models("fast") } });
     }
     case "session/load": {
       const s = { mode: "ask", ...load(p.sessionId), turn: null };
       sessions.set(p.sessionId, s);
       for (const old of s.prompts) update(p.sessionId, { sessionUpdate: "user_message_chunk", content: { type: "text", text: old } });
-      return send({ id: msg.id, result: { modes: modes("ask") } });
+      s.model = "fast";
+      return send({ id: msg.id, result: { modes: modes("ask"), models: models("fast") } });
     }
     case "session/prompt":
       return void prompt(msg.id, p);
@@ -125,6 +128,12 @@ rl.on("line", (line) => {
         });
       }
       return;
+    }
+    case "session/set_model": {
+      const s = sessions.get(p.sessionId);
+      if (!["fast", "smart"].includes(p.modelId)) return send({ id: msg.id, error: { code: -32602, message: `unknown model ${p.modelId}` } });
+      s.model = p.modelId;
+      return send({ id: msg.id, result: {} });
     }
     case "session/set_mode": {
       if (unanswering) return;

@@ -63,6 +63,11 @@ public sealed class AcpProviderTests : IAsyncLifetime
         Assert.Equal(run["agentId"]!.GetValue<string>(), Assert.Single(Starts())["agentId"]!.GetValue<string>());
         Assert.Equal("Images: image/png 68 bytes, image/jpeg 1000 bytes",
             (await _cli.Json(["send", "a1", "[images] look", .. ClaudeProviderTests.Images(_cli.Work)]))["lastMessage"]!.GetValue<string>());
+        // The agent's own models (session/new `models`): the configured one is chosen with session/set_model.
+        Assert.Equal("Model: smart", (await _cli.Json("run", "[model]", "--provider", "fake-acp", "--model", "smart", "--cwd", _cli.Work))["lastMessage"]!.GetValue<string>());
+        var unknownModel = await _cli.Json("run", "[model]", "--provider", "fake-acp", "--model", "huge", "--title", "picky", "--cwd", _cli.Work);
+        Assert.Equal("Model: fast", unknownModel["lastMessage"]!.GetValue<string>());
+        Assert.Contains("! fake-acp does not offer model huge (it offers fast, smart); it keeps fast", await _cli.Ok("logs", "picky", "--filter", "errors"));
         // An agent that says it takes no images: the turn fails with why, rather than the images being dropped.
         var blind = await _cli.Paseo(["run", "[images] look", "--provider", "blind-acp", "--cwd", _cli.Work, "--json", .. ClaudeProviderTests.Images(_cli.Work)]);
         Assert.Equal(1, blind.ExitCode);

@@ -168,6 +168,16 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
                 _ready = true;
                 if (Config.ModeId is { } wanted && session.Result?["modes"]?["currentModeId"]?.GetValue<string>() is { } current && current != wanted)
                     OnSetMode(new SetMode(wanted));
+                // The agent's model (ACP session models): the agent's model id, chosen with session/set_model.
+                if (Config.Model is { } wantedModel && session.Result?["models"] is JsonObject models
+                    && WsInbound.Str(models, "currentModelId") != wantedModel)
+                {
+                    var offered = (models["availableModels"] as JsonArray ?? []).OfType<JsonObject>().Select(m => WsInbound.Str(m, "modelId")).ToList();
+                    if (offered.Contains(wantedModel))
+                        Rpc.Call("session/set_model", new JsonObject { ["sessionId"] = _sessionId, ["modelId"] = wantedModel }, tag: wantedModel);
+                    else
+                        Emit(new Timeline(TimelineItems.Error($"{Launch.Name} does not offer model {wantedModel} (it offers {string.Join(", ", offered)}); it keeps {WsInbound.Str(models, "currentModelId")}")));
+                }
                 if (_queuedPrompt is { } queued)
                 {
                     _queuedPrompt = null;
@@ -189,6 +199,11 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
                     "cancelled" => new TurnCanceled("Interrupted"),
                     _ => new TurnFailed($"{Launch.Name} stopped: {stopReason}"),
                 });
+                break;
+            case JsonRpc.Response { Method: "session/set_model", Error: { } refused } model:
+                Emit(new Timeline(TimelineItems.Error($"{Launch.Name} refused model {model.Tag}: {WsInbound.Str(refused, "message")}")));
+                break;
+            case JsonRpc.Response { Method: "session/set_model" }:
                 break;
             case JsonRpc.Response { Method: "session/set_mode" } mode:
                 if (mode.Error is null) Emit(new ModeChanged((string)mode.Tag!));
