@@ -17,6 +17,7 @@
 //   [stop-reading]    stops reading stdin (its pipe fills up) and waits forever
 //   [long-stderr]     writes a 20 000-character stderr line, then replies as usual
 //   [images]          replies with the images of the user message ("image/png 68 bytes", ...)
+//   [ask]             asks AskUserQuestion; replies with the answers (its input must come back with the questions)
 //   [plan-exit]       asks can_use_tool for ExitPlanMode with a plan; replies with what was decided
 //   [flags]           replies with the thinking/effort/model flags and the checkpointing env it was started with, and
 //                     the session's first prompt
@@ -81,7 +82,9 @@ function askPermission(toolName, input, toolUseId) {
   return new Promise((resolve) => pendingPermissions.set(requestId, resolve));
 }
 
+let askReply = null;
 async function runTurn(queued) {
+  askReply = null;
   const [prompt, images] = queued.split("\u0000");
   conversation.prompts.push(prompt);
   writeFileSync(store, JSON.stringify(conversation));
@@ -137,6 +140,14 @@ async function runTurn(queued) {
     await new Promise(() => {});
   }
   if (prompt.includes("[long-stderr]")) process.stderr.write("E".repeat(20000) + "\n");
+  if (prompt.includes("[ask]")) {
+    const questions = [{ question: "Which color?", header: "Color", multiSelect: false, options: [{ label: "red", description: "warm" }, { label: "blue", description: "cold" }] }];
+    const answer = await askPermission("AskUserQuestion", { questions }, `toolu_${++counter}`);
+    if (state.interrupted) return;
+    // Like the tool: it needs its questions back with the answers (an input without them is invalid).
+    askReply = answer.behavior !== "allow" ? "Question declined"
+      : Array.isArray(answer.updatedInput?.questions) ? `Answered: ${JSON.stringify(answer.updatedInput.answers)}` : "Invalid AskUserQuestion input: questions missing";
+  }
   let planDecision = null;
   if (prompt.includes("[plan-exit]")) {
     planDecision = (await askPermission("ExitPlanMode", { plan: "1. Read the code\n2. Fix the bug" }, `toolu_${++counter}`)).behavior;
@@ -162,7 +173,8 @@ async function runTurn(queued) {
     await new Promise((resolve) => (state.resolve = resolve));
     return;
   }
-  const reply = prompt.includes("[images]") ? `Images: ${images ?? "none"}`
+  const reply = askReply ? askReply
+    : prompt.includes("[images]") ? `Images: ${images ?? "none"}`
     : planDecision ? `Plan ${planDecision === "allow" ? "approved" : "rejected"}`
     : prompt.includes("[remember]") ? `First prompt: ${conversation.prompts[0]}`
     : prompt.includes("[flags]") ? `thinking=${flag("--thinking") ?? "none"} effort=${flag("--effort") ?? "none"} checkpointing=${process.env.CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING ?? "unset"} model=${flag("--model") ?? "default"} first=${conversation.prompts[0]}`

@@ -184,6 +184,14 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         Assert.Equal(["reject:deny:dismiss", "implement:allow:implement"], plan["actions"]!.AsArray().Select(a => $"{a!["id"]}:{a["behavior"]}:{a["intent"]}"));
         await _cli.Ok("permit", "allow", "rich");
         Assert.Equal("Plan approved", (await _cli.Json("wait", "rich"))["lastMessage"]!.GetValue<string>());
+
+        // AskUserQuestion: a question permission; the answers alone are enough, the questions go back with them.
+        await _cli.Ok("send", "rich", "[ask]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        var question = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
+        Assert.Equal(("question", "Which color?"), (question["kind"]!.GetValue<string>(), question["input"]!["questions"]![0]!["question"]!.GetValue<string>()));
+        await _cli.Ok("permit", "allow", "rich", "--input", """{"answers":{"Which color?":"blue"}}""");
+        Assert.Equal("""Answered: {"Which color?":"blue"}""", (await _cli.Json("wait", "rich"))["lastMessage"]!.GetValue<string>());
     }
 
     [Fact]

@@ -189,7 +189,12 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         JsonObject answer;
         if (allow)
         {
-            answer = new JsonObject { ["behavior"] = "allow", ["updatedInput"] = resolve.Resolution["updatedInput"]?.DeepClone() ?? PendingInput(resolve.RequestId) };
+            // The tool's own input with the client's changes laid over it: a client that sends only what it changed
+            // (AskUserQuestion's `answers`, a corrected `command`) still hands the CLI a complete input.
+            var updated = PendingInput(resolve.RequestId);
+            if (resolve.Resolution["updatedInput"] is JsonObject changes)
+                foreach (var (key, value) in changes) updated[key] = value?.DeepClone();
+            answer = new JsonObject { ["behavior"] = "allow", ["updatedInput"] = updated };
             if (resolve.Resolution["updatedPermissions"] is JsonArray permissions) answer["updatedPermissions"] = permissions.DeepClone();
         }
         else
