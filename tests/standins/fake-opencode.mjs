@@ -10,7 +10,7 @@
 //   [tool CMD] [hang] [deaf] [crash] (the whole server exits 3) [exit-on-permission] (asks, then the server exits 4)
 //   [malformed] (a data line that is not JSON) [flood N] [huge N] (one delta event of N bytes)
 //   [fail] [remember] [agent] (replies with the agent it was given: build or plan) [where] (replies with the directory)
-//   [images] (replies with the file parts) [question] (asks "Which color?", replies with the answers) [todo] (a task list) [compact] (a compaction)
+//   [drop-feed] (ends the directory's event streams, the server stays up) [images] (replies with the file parts) [question] (asks "Which color?", replies with the answers) [todo] (a task list) [compact] (a compaction)
 // FAKE_OPENCODE_LOG (env): a file to append one JSON line per start: {pid, argv}.
 import { createServer } from "node:http";
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
@@ -71,6 +71,11 @@ async function runTurn(s, body) {
   if (text.includes("[malformed]")) for (const res of listeners.keys()) res.write("data: {{{ not json\n\n");
   if (text.includes("[todo]")) emit("todo.updated", { sessionID, todos: [{ id: "1", content: "read the code", status: "completed", priority: "high" }, { id: "2", content: "fix the bug", status: "in_progress", priority: "high" }] });
   if (text.includes("[compact]")) emit("session.compacted", { sessionID });
+  if (text.includes("[drop-feed]")) {
+    // The server stays up but ends this directory's event streams: the turn can never be seen to end.
+    for (const [res, dir] of listeners) if (dir === s.directory) { listeners.delete(res); res.end(); }
+    return;
+  }
   if (text.includes("[crash]")) { process.stderr.write("opencode: fatal: simulated crash\n"); setTimeout(() => process.exit(3), 10); return; }
   if (text.includes("[exit-on-permission]")) {
     emit("permission.asked", { id: "per_exit", sessionID, permission: "bash", patterns: ["rm -rf /"], metadata: { command: "rm -rf /" } });

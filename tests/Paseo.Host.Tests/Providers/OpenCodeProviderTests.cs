@@ -137,6 +137,14 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         Assert.Equal(2, Starts().Count);
         Assert.Equal("idle", (await _cli.Json("send", "crasher", "back?"))["status"]!.GetValue<string>());
 
+        // The server stays up but its event feed ends: the turn fails saying so (it could never end otherwise), the
+        // next prompt opens a new feed, and the server is not restarted.
+        var dropped = await _cli.Paseo("send", "bystander", "[drop-feed]", "--json");
+        Assert.Equal(1, dropped.ExitCode);
+        Assert.Contains("the event feed of", JsonNode.Parse(dropped.StdOut)!["error"]!.GetValue<string>());
+        Assert.Equal("First prompt: first", (await _cli.Json("send", "bystander", "[remember]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal(2, Starts().Count);
+
         // The server exits while a permission prompt is pending: that turn fails, and the prompt is gone with it.
         await _cli.Ok("run", "-d", "[exit-on-permission]", "--provider", "opencode", "--title", "quitter", "--cwd", _cli.Work);
         await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "quitter"))["status"]!.GetValue<string>() == "error", "the turn to fail");

@@ -81,17 +81,20 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
     private readonly Dictionary<string, string> _permissions = new(StringComparer.Ordinal); // our id → OpenCode request id
     private readonly Dictionary<string, (string RequestId, JsonArray Questions)> _questions = new(StringComparer.Ordinal); // our id → OpenCode question
     private System.Threading.Channels.ChannelReader<OpenCodeEvent>? _events;
+    private readonly string _directory;
 
     public OpenCodeProviderSession(ProviderSessionConfig config, OpenCodeProvider provider)
     {
         _config = config;
         _provider = provider;
         _mode = config.ModeId ?? "build";
+        // One spelling per directory (no trailing slash, absolute): the server keys sessions and event feeds by it.
+        _directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(config.Cwd));
 
         Receive<Started>(started =>
         {
             _sessionId = started.SessionId;
-            _events = _provider.Server.Register(started.SessionId, _config.Cwd, Self);
+            _events = _provider.Server.Register(started.SessionId, _directory, Self);
             ReadNextEvent();
             Emit(new ThreadStarted(started.SessionId));
             if (_queuedPrompt is { } queued)
@@ -103,7 +106,6 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
         Receive<StartFailed>(failed =>
         {
             _startError = failed.Error;
-            _provider.Server.CloseIfUnused(_config.Cwd);
             _log.Warning("Agent {0}: {1}", _config.AgentId, failed.Error);
             if (_inTurn) Fail(failed.Error);
         });
@@ -182,8 +184,9 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
     {
         var server = _provider.Server;
         var system = Context.System;
-        var cwd = _config.Cwd;
+        var cwd = _directory;
         var resume = _config.ResumeSessionId;
+        server.Acquire(cwd);
         Task.Run(async () =>
         {
             try
@@ -213,8 +216,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        if (_sessionId is not null) _provider.Server.Unregister(_sessionId);
-        else _provider.Server.CloseIfUnused(_config.Cwd);
+        _provider.Server.Release(_sessionId, _directory, Self);
     }
 
     private void Emit(ProviderEvent e) => Context.Parent.Tell(e);
@@ -261,7 +263,7 @@ public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
     private void Post(string path, JsonObject body, string what)
     {
         var server = _provider.Server;
-        var url = $"{path}?directory={Uri.EscapeDataString(_config.Cwd)}";
+        var url = $"{path}?directory={Uri.EscapeDataString(_directory)}";
         Task.Run(async () =>
         {
             try

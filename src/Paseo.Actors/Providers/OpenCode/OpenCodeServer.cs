@@ -33,19 +33,25 @@ public sealed record OpenCodeServerGone(string Reason);
 public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, ProviderProcessSettings settings)
 {
     private readonly SemaphoreSlim _starting = new(1, 1);
-    private sealed record SessionFeed(IActorRef Actor, Channel<OpenCodeEvent> Events);
 
-    /// <summary>The SSE reader of one directory, for one server generation, shared by the sessions working there.</summary>
-    private sealed record DirectoryFeed(int Generation, CancellationTokenSource Stop, Task Connected)
+    /// <summary>A registered session: its actor, the directory it works in, and the channel its events wait in.</summary>
+    private sealed record SessionFeed(IActorRef Actor, string Directory, Channel<OpenCodeEvent> Events);
+
+    /// <summary>The SSE reader of one directory, for one server generation.</summary>
+    private sealed record DirectoryFeed(int Generation, CancellationTokenSource Stop, Task Connected);
+
+    /// <summary>
+    /// The session actors working in a directory (from their start to their stop, registered or not): its feed lives
+    /// while there is one, so an agent that fails to start cannot close the feed another one is about to use.
+    /// </summary>
+    private sealed class DirectoryLease
     {
-        public int Sessions { get; set; }
+        public int Holders;
+        public DirectoryFeed? Feed;
     }
 
     private readonly Dictionary<string, SessionFeed> _sessions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DirectoryFeed> _directories = new(StringComparer.Ordinal);
-    // The feed each session counts on: after a server restart a directory gets a new feed, and a session of the old
-    // generation that leaves must not take a count from the new one.
-    private readonly Dictionary<string, (string Directory, DirectoryFeed? Feed)> _sessionFeeds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DirectoryLease> _directories = new(StringComparer.Ordinal);
     private ILoggingAdapter? _log;
     private ChildProcess? _process;
     private Uri? _baseUri;
@@ -105,32 +111,39 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         }
     }
 
+    /// <summary>A session actor starts working in this directory (its PreStart); <see cref="Release"/> in its PostStop.</summary>
+    public void Acquire(string directory)
+    {
+        lock (_sessions)
+        {
+            if (!_directories.TryGetValue(directory, out var lease)) _directories[directory] = lease = new DirectoryLease();
+            lease.Holders++;
+        }
+    }
+
     /// <summary>
-    /// Makes sure this directory's event feed is connected, before the session's first prompt so that no event of it is
-    /// missed. A feed lives while sessions are registered on it; <see cref="CloseIfUnused"/> ends one nobody registered on.
+    /// Makes sure this directory's event feed of the running server is open, and completes when it is connected: a
+    /// session sends its first prompt only then, so that no event of it is missed.
     /// </summary>
     public Task OpenFeedAsync(string directory)
     {
         lock (_sessions)
         {
-            var http = Http;
-            if (!_directories.TryGetValue(directory, out var feed) || feed.Generation != _generation)
-            {
-                feed?.Stop.Cancel();
-                var stop = new CancellationTokenSource();
-                var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                feed = new DirectoryFeed(_generation, stop, connected.Task);
-                _directories[directory] = feed;
-                _ = ReadEventsAsync(http, directory, connected, stop.Token);
-            }
-            return feed.Connected;
+            var lease = _directories.GetValueOrDefault(directory) ?? throw new InvalidOperationException($"no session holds {directory}");
+            if (lease.Feed is { } feed && feed.Generation == _generation && !feed.Stop.IsCancellationRequested) return feed.Connected;
+            lease.Feed?.Stop.Cancel();
+            var stop = new CancellationTokenSource();
+            var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lease.Feed = new DirectoryFeed(_generation, stop, connected.Task);
+            _ = ReadEventsAsync(Http, directory, lease.Feed, connected);
+            return connected.Task;
         }
     }
 
     /// <summary>The session's events, in order; the actor reads the next one when it has handled the last.</summary>
     public ChannelReader<OpenCodeEvent> Register(string sessionId, string directory, IActorRef session)
     {
-        var feed = new SessionFeed(session, Channel.CreateBounded<OpenCodeEvent>(new BoundedChannelOptions(settings.OutputBacklog)
+        var feed = new SessionFeed(session, directory, Channel.CreateBounded<OpenCodeEvent>(new BoundedChannelOptions(settings.OutputBacklog)
         {
             SingleReader = true,
             SingleWriter = true,
@@ -140,50 +153,42 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         {
             if (_sessions.Remove(sessionId, out var previous)) previous.Events.Writer.TryComplete();
             _sessions[sessionId] = feed;
-            if (!_sessionFeeds.ContainsKey(sessionId))
-            {
-                // Normally the feed opened for this session's start; if another session's failed start closed it
-                // meanwhile, it is opened again.
-                if (_directories.GetValueOrDefault(directory)?.Generation != _generation && _http is not null) _ = OpenFeedAsync(directory);
-                var directoryFeed = _directories.GetValueOrDefault(directory);
-                if (directoryFeed is not null) directoryFeed.Sessions++;
-                _sessionFeeds[sessionId] = (directory, directoryFeed);
-            }
         }
         return feed.Events.Reader;
     }
 
-    /// <summary>The session is gone: its channel is completed (which also frees the feed if it waits for room in it),
-    /// and its directory's feed is closed when no session uses it any more.</summary>
-    public void Unregister(string sessionId)
+    /// <summary>
+    /// The session actor stopped: its registration goes (only its own: a newer actor of the same OpenCode session may
+    /// have registered already), its channel is completed (which also frees the feed if it waits for room in it), and the
+    /// directory's feed is closed when no actor works there any more.
+    /// </summary>
+    public void Release(string? sessionId, string directory, IActorRef session)
     {
         lock (_sessions)
         {
-            if (_sessions.Remove(sessionId, out var feed))
-                feed.Events.Writer.TryComplete();
-            if (_sessionFeeds.Remove(sessionId, out var counted) && counted.Feed is { } directoryFeed)
+            if (sessionId is not null && _sessions.TryGetValue(sessionId, out var feed) && feed.Actor.Equals(session))
             {
-                directoryFeed.Sessions--;
-                if (directoryFeed.Sessions <= 0)
-                {
-                    directoryFeed.Stop.Cancel();
-                    if (_directories.GetValueOrDefault(counted.Directory) == directoryFeed) _directories.Remove(counted.Directory);
-                }
+                _sessions.Remove(sessionId);
+                feed.Events.Writer.TryComplete();
+            }
+            if (_directories.TryGetValue(directory, out var lease) && --lease.Holders <= 0)
+            {
+                lease.Feed?.Stop.Cancel();
+                _directories.Remove(directory);
             }
         }
     }
 
-    /// <summary>Closes the directory's feed when no session is registered on it (e.g. its only session failed to start).</summary>
-    public void CloseIfUnused(string directory)
+    /// <summary>A feed that ended while nobody closed it: its sessions are told (their turns cannot end otherwise).</summary>
+    private void FeedLost(string directory, DirectoryFeed lost, string reason)
     {
+        List<IActorRef> affected;
         lock (_sessions)
         {
-            if (_directories.TryGetValue(directory, out var feed) && feed.Sessions <= 0)
-            {
-                feed.Stop.Cancel();
-                _directories.Remove(directory);
-            }
+            if (_directories.TryGetValue(directory, out var lease) && lease.Feed == lost) lease.Feed = null;
+            affected = [.. _sessions.Values.Where(s => s.Directory == directory).Select(s => s.Actor)];
         }
+        foreach (var actor in affected) actor.Tell(new OpenCodeServerGone(reason));
     }
 
     public void Stop()
@@ -224,8 +229,10 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
     }
 
     /// <summary>`GET /event?directory=`: server-sent events, one JSON object per `data:` line, routed by properties.sessionID.</summary>
-    private async Task ReadEventsAsync(HttpClient http, string directory, TaskCompletionSource connected, CancellationToken stop)
+    private async Task ReadEventsAsync(HttpClient http, string directory, DirectoryFeed feed, TaskCompletionSource connected)
     {
+        var stop = feed.Stop.Token;
+        string ended;
         try
         {
             using var response = await http.GetAsync($"event?directory={Uri.EscapeDataString(directory)}", HttpCompletionOption.ResponseHeadersRead, stop);
@@ -242,7 +249,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
                     var line = buffer.Slice(0, end);
                     buffer = buffer.Slice(buffer.GetPosition(1, end));
                     if (skipping) skipping = false;
-                    else await DispatchAsync(line);
+                    else await DispatchAsync(line, directory);
                 }
                 if (!skipping && buffer.Length > settings.MaxLineBytes)
                 {
@@ -254,15 +261,23 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
                 if (read.IsCompleted) break;
             }
             await reader.CompleteAsync();
+            ended = "the server closed it";
         }
         catch (Exception e) when (e is HttpRequestException or IOException or ObjectDisposedException or OperationCanceledException)
         {
-            // Closed because no session uses it, or the server went away (WatchAsync reports that).
             connected.TrySetException(new HttpRequestException($"the event feed of {directory} could not be opened: {e.Message}", e));
+            ended = e.Message;
         }
+        // Closed on purpose (no session works there, or a new generation): nothing to say. A server that is exiting
+        // ends its feeds first; its exit (said by WatchAsync, with the exit code and stderr) is the better reason, so it
+        // is given up to kill-grace to happen. Otherwise the directory's sessions would wait for events that never come.
+        if (stop.IsCancellationRequested || feed.Generation != _generation || _process is not { } process) return;
+        await Task.WhenAny(process.Exited, Task.Delay(settings.KillGrace));
+        if (!process.HasExited && feed.Generation == _generation && !stop.IsCancellationRequested)
+            FeedLost(directory, feed, $"{name}: the event feed of {directory} ended ({ended})");
     }
 
-    private async ValueTask DispatchAsync(ReadOnlySequence<byte> line)
+    private async ValueTask DispatchAsync(ReadOnlySequence<byte> line, string directory)
     {
         if (line.Length < 5) return;
         var text = Encoding.UTF8.GetString(line).TrimEnd('\r');
@@ -277,11 +292,13 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
             return;
         }
         if (data is null || WsInbound.Str(data, "type") is not { } type || data["properties"] is not JsonObject properties) return;
-        var sessionId = WsInbound.Str(properties, "sessionID") ?? properties["part"]?["sessionID"]?.GetValue<string>() ?? properties["info"]?["sessionID"]?.GetValue<string>();
+        var sessionId = WsInbound.Str(properties, "sessionID") ?? WsInbound.Str(properties["part"] as JsonObject ?? [], "sessionID")
+            ?? WsInbound.Str(properties["info"] as JsonObject ?? [], "sessionID");
         if (sessionId is null) return;
         SessionFeed? feed;
         lock (_sessions) _sessions.TryGetValue(sessionId, out feed);
-        if (feed is null) return;
+        // Only the feed of the session's own directory delivers its events (never twice through two feeds).
+        if (feed is null || feed.Directory != directory) return;
         try
         {
             await feed.Events.Writer.WriteAsync(new OpenCodeEvent(type, properties));
