@@ -111,6 +111,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             if (!terminated.ActorRef.Equals(_session)) return;
             _session = null;
             _replacing = false;
+            _rebuildSession = false; // the next session starts with the current settings anyway
             if (_status is AgentStatus.Running or AgentStatus.Initializing || _sendWaiters.Count > 0)
                 OnProviderEvent(new TurnFailed("The provider session stopped unexpectedly"));
         });
@@ -331,12 +332,17 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// A CLI takes its model and thinking at start: the provider session is replaced by a new one (which resumes the
-    /// conversation from the persistence handle) — now when idle, after the running turn otherwise.
+    /// A CLI takes its model and thinking at start: the provider session is stopped — now when idle, after the running
+    /// turn otherwise — and the next prompt starts a new one with the new settings, resuming the conversation from the
+    /// persistence handle. (Lazily: several changes in a row start one process, not one each.)
     /// </summary>
     private void RebuildSessionWhenIdle()
     {
-        if (_session is null) return; // the next prompt starts one with the new settings
+        if (_session is null)
+        {
+            _rebuildSession = false; // the next prompt starts one with the new settings
+            return;
+        }
         if (_status is AgentStatus.Running or AgentStatus.Initializing || _replacing || _sendWaiters.Count > 0)
         {
             _rebuildSession = true;
@@ -347,7 +353,6 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Context.Stop(_session);
         _session = null;
         _discoveredModes = [];
-        EnsureSession();
     }
 
     private void OnUpdate(UpdateAgent update)

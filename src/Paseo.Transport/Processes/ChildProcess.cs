@@ -166,6 +166,11 @@ public sealed partial class ChildProcess : IDisposable
     /// </summary>
     public bool TryWriteLine(string line) => _input.Writer.TryWrite(line);
 
+    /// <summary>The child's stdin is closed (it exited, or closed it): a refused write says nothing of its reading.</summary>
+    public bool StdinClosed => Volatile.Read(ref _stdinClosed);
+
+    private bool _stdinClosed;
+
     private async Task WriteStdinAsync()
     {
         try
@@ -181,6 +186,7 @@ public sealed partial class ChildProcess : IDisposable
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
         {
             // The child closed its stdin or exited: later lines are refused.
+            Volatile.Write(ref _stdinClosed, true);
         }
         finally
         {

@@ -43,6 +43,11 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     // log keeps its last SidechainLogChars characters.
     private const int SidechainLogChars = 16 * 1024;
     private readonly Dictionary<string, System.Text.StringBuilder> _sidechains = new(StringComparer.Ordinal);
+    // A busy sub-agent sends many messages: its Task row is re-sent (and stored) at most every SidechainUpdateEvery.
+    private static readonly TimeSpan SidechainUpdateEvery = TimeSpan.FromMilliseconds(250);
+    private readonly HashSet<string> _sidechainsToShow = new(StringComparer.Ordinal);
+
+    private sealed record ShowSidechains;
 
     public ClaudeProviderSession(ProviderSessionConfig config, ClaudeProvider provider)
     {
@@ -54,6 +59,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         Receive<Interrupt>(_ => OnInterrupt());
         Receive<ResolvePermission>(OnResolvePermission);
         Receive<SetMode>(OnSetMode);
+        Receive<ShowSidechains>(_ => ShowSidechainRows());
         Receive<ChildOutput.Line>(line =>
         {
             OnLine(line.Text);
@@ -115,7 +121,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     {
         // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
         if (_deathReason is not null) Die(_deathReason);
-        else if (_process is { } process && !process.TryWriteLine(message.ToJsonString()) && !process.HasExited)
+        else if (_process is { } process && !process.TryWriteLine(message.ToJsonString()) && !process.HasExited && !process.StdinClosed)
             Die($"claude stopped reading its input ({_provider.Settings.InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped");
     }
 
@@ -142,7 +148,8 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             // Paseo's replaceRunning: the running turn is interrupted, its result is not the new turn's.
             Send(Control(new JsonObject { ["subtype"] = "interrupt" }));
             _resultsToSwallow++;
-            Emit(new TurnCanceled("Replaced by a new prompt"));
+            // A failed write has ended that turn already (failed, with the reason).
+            if (_inTurn) Emit(new TurnCanceled("Replaced by a new prompt"));
         }
         _inTurn = true;
         _interrupting = false;
@@ -339,8 +346,16 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             log.Append(line);
         }
         if (log.Length > SidechainLogChars) log.Remove(0, log.Length - SidechainLogChars);
-        if (_tools.TryGetValue(parentId, out var parent))
-            Emit(new Timeline(TimelineItems.ToolCall(parentId, parent.Name, ClaudeToolDetails.For(parent.Name, parent.Input, _config.Cwd, log.ToString()), "running")));
+        _sidechainsToShow.Add(parentId);
+        if (!Timers.IsTimerActive("sidechains")) Timers.StartSingleTimer("sidechains", new ShowSidechains(), SidechainUpdateEvery);
+    }
+
+    private void ShowSidechainRows()
+    {
+        foreach (var parentId in _sidechainsToShow)
+            if (_tools.TryGetValue(parentId, out var parent) && _sidechains.TryGetValue(parentId, out var log))
+                Emit(new Timeline(TimelineItems.ToolCall(parentId, parent.Name, ClaudeToolDetails.For(parent.Name, parent.Input, _config.Cwd, log.ToString()), "running")));
+        _sidechainsToShow.Clear();
     }
 
     private static string? Summary(JsonObject input) =>
@@ -403,6 +418,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             var id = WsInbound.Str(block, "tool_use_id") ?? "";
             var (name, input) = _tools.Remove(id, out var tool) ? tool : ("tool", new JsonObject());
             var output = ClaudeToolDetails.ResultText(block["content"]);
+            _sidechainsToShow.Remove(id); // its final row follows, with the whole log
             if (_sidechains.Remove(id, out var sidechain)) output = output is null ? sidechain.ToString() : $"{sidechain}\n{output}";
             var failed = block["is_error"] is JsonValue e && e.TryGetValue<bool>(out var isError) && isError;
             Emit(new Timeline(TimelineItems.ToolCall(id, name, ClaudeToolDetails.For(name, input, _config.Cwd, output),
@@ -422,6 +438,8 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         Timers.Cancel("interrupt");
         _tools.Clear();
         _sidechains.Clear();
+        _sidechainsToShow.Clear();
+        Timers.Cancel("sidechains");
         if (_interrupting)
         {
             _interrupting = false;

@@ -93,6 +93,9 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
         {
             Interrupt();
             if (_turnId is not null) Abandon(_turnId);
+            // Its questions go with it (the agent resolves its pending permissions when the turn ends).
+            _approvals.Clear();
+            _questions.Clear();
             TurnEnded(new TurnCanceled("Replaced by a new prompt"));
         }
         InTurn = true;
@@ -220,6 +223,12 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
                 break;
             case JsonRpc.Notification n:
                 OnNotification(n.Method, n.Params);
+                break;
+            case JsonRpc.Request { Method: "item/commandExecution/requestApproval" or "item/fileChange/requestApproval" } abandoned when FromAbandonedTurn(abandoned.Params):
+                Rpc.Reply(abandoned.Id, new JsonObject { ["decision"] = "cancel" }); // a question of a turn that was replaced
+                break;
+            case JsonRpc.Request { Method: "item/tool/requestUserInput" or "tool/requestUserInput" } abandoned when FromAbandonedTurn(abandoned.Params):
+                Rpc.Reply(abandoned.Id, new JsonObject { ["answers"] = new JsonObject() });
                 break;
             case JsonRpc.Request { Method: "item/commandExecution/requestApproval" or "item/fileChange/requestApproval" } approvalRequest:
                 OnApproval(approvalRequest);

@@ -99,7 +99,7 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
         {
             // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
             if (_deathReason is not null) Die(_deathReason);
-            else if (_process is { } process && !process.TryWriteLine(line) && !process.HasExited)
+            else if (_process is { } process && !process.TryWriteLine(line) && !process.HasExited && !process.StdinClosed)
                 Die($"{Launch.Name} stopped reading its input ({Launch.Settings.InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped");
         }, IncludeJsonRpcVersion, Launch.Settings.InputBacklog,
             () => Die($"{Launch.Name} left {Launch.Settings.InputBacklog} requests unanswered (paseo.providers.input-backlog); its process was stopped"));
@@ -133,8 +133,10 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
     protected void Emit(ProviderEvent e) => Context.Parent.Tell(e);
 
     /// <summary>The turn has ended: no interrupt timer is left running.</summary>
+    /// <summary>Ends the running turn this way; nothing when no turn runs (e.g. a failed write already ended it).</summary>
     protected void TurnEnded(ProviderEvent how)
     {
+        if (!InTurn) return;
         InTurn = false;
         Timers.Cancel("interrupt");
         Emit(how);
