@@ -31,6 +31,52 @@ public static class ProviderModels
     }
 }
 
+/// <summary>
+/// A provider's availability, checked when the daemon starts and again when asked for after `recheckAfter` (so a CLI
+/// installed, upgraded or removed while the daemon runs is seen without a restart). Thread-safe.
+/// </summary>
+public sealed class AvailabilityCheck
+{
+    private readonly Func<Task<ProviderAvailability>>? _probe;
+    private readonly TimeSpan _recheckAfter;
+    private Task<ProviderAvailability> _current;
+    private long _startedAt;
+
+    public AvailabilityCheck(Func<Task<ProviderAvailability>> probe, TimeSpan recheckAfter)
+    {
+        _probe = probe;
+        _recheckAfter = recheckAfter;
+        _startedAt = Environment.TickCount64;
+        _current = probe();
+    }
+
+    private AvailabilityCheck(ProviderAvailability fixedAnswer)
+    {
+        _current = Task.FromResult(fixedAnswer);
+    }
+
+    /// <summary>Always this answer (a built-in without a CLI, a disabled profile).</summary>
+    public static AvailabilityCheck Fixed(ProviderAvailability answer) => new(answer);
+
+    /// <summary>The latest check (running or done).</summary>
+    public Task<ProviderAvailability> Current => Volatile.Read(ref _current);
+
+    /// <summary>Starts a new check when the last one is done and older than recheckAfter; the latest check.</summary>
+    public Task<ProviderAvailability> Refresh()
+    {
+        if (_probe is null) return _current;
+        lock (this)
+        {
+            if (_current.IsCompleted && TimeSpan.FromMilliseconds(Environment.TickCount64 - _startedAt) >= _recheckAfter)
+            {
+                _startedAt = Environment.TickCount64;
+                Volatile.Write(ref _current, _probe());
+            }
+            return _current;
+        }
+    }
+}
+
 /// <summary>Whether a provider's CLI can run here: `status` of get_providers_snapshot, with the reason when it cannot.</summary>
 public sealed record ProviderAvailability(string Status, string? Error, string? Version)
 {

@@ -32,8 +32,10 @@ public interface IAgentProvider
     ProviderDescription Description { get; }
     Props SessionProps(ProviderSessionConfig config);
 
-    /// <summary>Whether its CLI can run here (checked once at start-up); built-in ones without a CLI are always ready.</summary>
-    Task<ProviderAvailability> Availability => Task.FromResult(ProviderAvailability.Ready);
+    /// <summary>Whether its CLI can run here (checked at start-up, and again when asked); built-ins without a CLI are ready.</summary>
+    AvailabilityCheck Availability => AlwaysReady;
+
+    private static readonly AvailabilityCheck AlwaysReady = AvailabilityCheck.Fixed(ProviderAvailability.Ready);
 }
 
 /// <summary>The messages between an AgentActor and its ProviderSession child.</summary>

@@ -90,6 +90,12 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             // The manager stops this session, so that no reconnecting socket is handed to a session that is stopping.
             if (_connections.Count == 0) Context.Parent.Tell(new ClientSessionManager.SessionIdle(_clientId));
         });
+        Receive<ProvidersChecked>(checkedProviders => Broadcast(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
+        {
+            ["entries"] = new JsonArray(_providers.Values.Select(p => (JsonNode)ProviderEntry(p)).ToArray()),
+            ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+            ["requestId"] = checkedProviders.RequestId,
+        })));
         Receive<Reply>(reply =>
         {
             if (reply.Json is not null) Broadcast(reply.Json);
@@ -238,12 +244,9 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
                 AskCommand(updateAgent, new UpdateAgent(request.OptionalString("name"), request.OptionalLabels("labels")), requestId, "update_agent_response");
                 break;
             case "get_providers_snapshot_request":
-                Broadcast(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
-                {
-                    ["entries"] = new JsonArray(_providers.Values.Select(p => (JsonNode)ProviderEntry(p)).ToArray()),
-                    ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
-                    ["requestId"] = requestId,
-                }));
+                // Stale availability checks run again first (bounded by each probe's version-timeout), off this thread.
+                Task.WhenAll(_providers.Values.Select(p => p.Availability.Refresh())).WaitAsync(AskTimeout)
+                    .PipeTo(Self, success: _ => new ProvidersChecked(requestId), failure: _ => new ProvidersChecked(requestId));
                 break;
             case "list_provider_models_request":
                 var providerId = request.RequiredString("provider");
@@ -698,7 +701,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     {
         var d = provider.Description;
         // Checked once at start-up, off the actor's thread: "loading" until `<cli> --version` has answered.
-        var availability = provider.Availability is { IsCompletedSuccessfully: true } probe ? probe.Result : null;
+        var availability = provider.Availability.Current is { IsCompletedSuccessfully: true } probe ? probe.Result : null;
         var entry = new JsonObject
         {
             ["provider"] = d.Id,
@@ -722,6 +725,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     private sealed record ServerInfoReady(IActorRef Connection, string? Json) : INoSerializationVerificationNeeded;
 
     /// <summary>A reply computed off the actor's thread; <see cref="FlushAfter"/> releases buffered agent_update pushes after it.</summary>
+    private sealed record ProvidersChecked(string RequestId);
+
     private sealed record Reply(string? Json, bool FlushAfter = false) : INoSerializationVerificationNeeded
     {
         public static readonly Reply None = new((string?)null);

@@ -100,7 +100,8 @@ public sealed record PaseoSettings(
                     config.GetTimeSpan("paseo.providers.interrupt-grace"),
                     config.GetTimeSpan("paseo.providers.version-timeout"),
                     Positive(config.GetConfig("paseo.providers"), "input-backlog"),
-                    (int)Bytes(config.GetConfig("paseo.providers"), "max-stderr-line-bytes")));
+                    (int)Bytes(config.GetConfig("paseo.providers"), "max-stderr-line-bytes"),
+                    config.GetTimeSpan("paseo.providers.recheck-availability-after")));
         }
         catch (ConfigException)
         {

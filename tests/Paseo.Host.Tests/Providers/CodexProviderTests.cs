@@ -12,6 +12,7 @@ public sealed class CodexProviderTests : IAsyncLifetime
 {
     private readonly string _log = Path.Combine(Path.GetTempPath(), $"fake-codex-{Guid.NewGuid():N}.jsonl");
     private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-codex-store-{Guid.NewGuid():N}");
+    private readonly string _late = Path.Combine(Path.GetTempPath(), $"late-codex-{Guid.NewGuid():N}");
     private CliTarget _cli = null!;
 
     private static string StandIn => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-codex.mjs");
@@ -22,14 +23,16 @@ public sealed class CodexProviderTests : IAsyncLifetime
         {
             ["codex"] = new JsonObject { ["command"] = new JsonArray("node", StandIn) },
             ["codex-missing"] = new JsonObject { ["extends"] = "codex", ["label"] = "Missing", ["command"] = new JsonArray("no-such-codex") },
+            ["codex-late"] = new JsonObject { ["extends"] = "codex", ["label"] = "Installed later", ["command"] = new JsonArray(_late) },
         };
         _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
-            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\n",
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\npaseo.providers.recheck-availability-after = 0s\n",
             new Dictionary<string, string> { ["FAKE_CODEX_LOG"] = _log, ["FAKE_CODEX_STORE"] = _store });
     }
 
     public async Task DisposeAsync()
     {
+        File.Delete(_late);
         await _cli.DisposeAsync();
         File.Delete(_log);
         if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
@@ -66,6 +69,25 @@ public sealed class CodexProviderTests : IAsyncLifetime
         var providers = (await _cli.Json("provider", "ls")).AsArray();
         Assert.Equal("ready", providers.Single(p => p!["provider"]!.GetValue<string>() == "codex")!["status"]!.GetValue<string>());
         Assert.Contains("no-such-codex not found", providers.Single(p => p!["provider"]!.GetValue<string>() == "codex-missing")!["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_cli_installed_upgraded_or_removed_while_the_daemon_runs_is_seen_without_a_restart()
+    {
+        async Task<(string Status, string? Version)> Late()
+        {
+            var entry = (await _cli.Json("provider", "ls")).AsArray().Single(p => p!["provider"]!.GetValue<string>() == "codex-late")!;
+            return (entry["status"]!.GetValue<string>(), entry["version"]?.GetValue<string>());
+        }
+
+        Assert.Equal(("unavailable", null), await Late());
+        File.WriteAllText(_late, "#!/bin/sh\necho 'codex-cli 9.9.9 (late)'\n");
+        File.SetUnixFileMode(_late, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.Equal(("ready", "codex-cli 9.9.9 (late)"), await Late());
+        File.WriteAllText(_late, "#!/bin/sh\necho 'codex-cli 10.0.0'\n");
+        Assert.Equal(("ready", "codex-cli 10.0.0"), await Late());
+        File.Delete(_late);
+        Assert.Equal(("unavailable", null), await Late());
     }
 
     [Fact]

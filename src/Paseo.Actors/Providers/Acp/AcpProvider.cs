@@ -15,7 +15,7 @@ public sealed class AcpProvider : IAgentProvider
 {
     public ProviderDescription Description { get; }
     public StdioLaunch Launch { get; }
-    public Task<ProviderAvailability> Availability { get; }
+    public AvailabilityCheck Availability { get; }
 
     public AcpProvider(ProviderProfile profile, ProviderProcessSettings settings)
     {
@@ -27,10 +27,10 @@ public sealed class AcpProvider : IAgentProvider
             new AgentCapabilities(Streaming: true, SessionPersistence: true, DynamicModes: true, McpServers: false, ReasoningStream: true, ToolInvocations: true),
             [], null, models);
         // ACP agents have no common --version; a binary that is on PATH (or given as a path) is ready.
-        Availability = !profile.Enabled ? Task.FromResult(ProviderAvailability.Disabled)
-            : Task.FromResult(Paseo.Transport.Processes.ChildProcess.Which(command[0], profile.Env) is null
+        Availability = !profile.Enabled ? AvailabilityCheck.Fixed(ProviderAvailability.Disabled)
+            : new AvailabilityCheck(() => Task.FromResult(Paseo.Transport.Processes.ChildProcess.Which(command[0], profile.Env) is null
                 ? new ProviderAvailability("unavailable", $"{command[0]} not found on PATH: install it, or fix agents.providers.{profile.Id}.command in config.json", null)
-                : ProviderAvailability.Ready);
+                : ProviderAvailability.Ready), settings.RecheckAfter);
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new AcpProviderSession(config, Launch));

@@ -28,7 +28,7 @@ public sealed class ClaudeProvider : IAgentProvider
     public IReadOnlyDictionary<string, string> Environment { get; }
     public IReadOnlyList<string> DisallowedTools { get; }
     public ProviderProcessSettings Settings { get; }
-    public Task<ProviderAvailability> Availability { get; }
+    public AvailabilityCheck Availability { get; }
 
     public ClaudeProvider(ProviderProfile? profile, ProviderProcessSettings settings)
     {
@@ -49,8 +49,8 @@ public sealed class ClaudeProvider : IAgentProvider
             "default",
             models);
         Availability = profile is { Enabled: false }
-            ? Task.FromResult(ProviderAvailability.Disabled)
-            : ProviderAvailability.ProbeAsync(Command, Environment, settings.VersionTimeout);
+            ? AvailabilityCheck.Fixed(ProviderAvailability.Disabled)
+            : new AvailabilityCheck(() => ProviderAvailability.ProbeAsync(Command, Environment, settings.VersionTimeout), settings.RecheckAfter);
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new ClaudeProviderSession(config, this));

@@ -20,7 +20,7 @@ public sealed class CodexProvider : IAgentProvider
 
     public ProviderDescription Description { get; }
     public StdioLaunch Launch { get; }
-    public Task<ProviderAvailability> Availability { get; }
+    public AvailabilityCheck Availability { get; }
 
     public CodexProvider(ProviderProfile? profile, ProviderProcessSettings settings)
     {
@@ -39,7 +39,9 @@ public sealed class CodexProvider : IAgentProvider
             ],
             "auto",
             models);
-        Availability = profile is { Enabled: false } ? Task.FromResult(ProviderAvailability.Disabled) : ProviderAvailability.ProbeAsync(command, Launch.Environment, settings.VersionTimeout);
+        Availability = profile is { Enabled: false }
+            ? AvailabilityCheck.Fixed(ProviderAvailability.Disabled)
+            : new AvailabilityCheck(() => ProviderAvailability.ProbeAsync(command, Launch.Environment, settings.VersionTimeout), settings.RecheckAfter);
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new CodexProviderSession(config, Launch));

@@ -20,7 +20,7 @@ public sealed class OpenCodeProvider : IAgentProvider
     public ProviderDescription Description { get; }
     public OpenCodeServer Server { get; }
     public ProviderProcessSettings Settings { get; }
-    public Task<ProviderAvailability> Availability { get; }
+    public AvailabilityCheck Availability { get; }
 
     public OpenCodeProvider(ProviderProfile? profile, ProviderProcessSettings settings)
     {
@@ -40,7 +40,9 @@ public sealed class OpenCodeProvider : IAgentProvider
             ],
             "build",
             models);
-        Availability = profile is { Enabled: false } ? Task.FromResult(ProviderAvailability.Disabled) : ProviderAvailability.ProbeAsync(command, env, settings.VersionTimeout);
+        Availability = profile is { Enabled: false }
+            ? AvailabilityCheck.Fixed(ProviderAvailability.Disabled)
+            : new AvailabilityCheck(() => ProviderAvailability.ProbeAsync(command, env, settings.VersionTimeout), settings.RecheckAfter);
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new OpenCodeProviderSession(config, this));
