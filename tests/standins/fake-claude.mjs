@@ -50,6 +50,12 @@ if (flag("--output-format") === "stream-json" && !argv.includes("--verbose")) {
   process.exit(1);
 }
 let mode = flag("--permission-mode") ?? "default";
+// Like the real CLI: bypassing permissions is refused as root unless IS_SANDBOX=1, and needs the flag to be chosen later.
+const bypassAllowed = argv.includes("--allow-dangerously-skip-permissions") || argv.includes("--dangerously-skip-permissions");
+if ((bypassAllowed || mode === "bypassPermissions") && process.getuid?.() === 0 && process.env.IS_SANDBOX !== "1") {
+  process.stderr.write("--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n");
+  process.exit(1);
+}
 const resumed = flag("--resume");
 const sessionId = resumed ?? randomUUID();
 // Conversations "persist" like the real CLI's: a file per session id, so --resume finds the first prompt again.
@@ -202,6 +208,9 @@ rl.on("line", (line) => {
     const req = msg.request ?? {};
     if (req.subtype === "initialize") return out({ type: "control_response", response: { subtype: "success", request_id: msg.request_id, response: { commands: [] } } });
     if (req.subtype === "set_permission_mode") {
+      if (req.mode === "bypassPermissions" && !bypassAllowed)
+        return out({ type: "control_response", response: { subtype: "error", request_id: msg.request_id,
+          error: "Cannot set permission mode to bypassPermissions because the session was not launched with --dangerously-skip-permissions", error_code: "bypass_not_launched" } });
       mode = req.mode;
       return out({ type: "control_response", response: { subtype: "success", request_id: msg.request_id, response: {} } });
     }

@@ -274,6 +274,12 @@ public sealed partial class ChildProcess : IDisposable
         _ = SendSignal(-Pid, signal);
     }
 
+    /// <summary>The daemon runs as root (effective uid 0): some CLIs refuse options then.</summary>
+    public static bool RunningAsRoot => !OperatingSystem.IsWindows() && GetEffectiveUid() == 0;
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEffectiveUid();
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
 

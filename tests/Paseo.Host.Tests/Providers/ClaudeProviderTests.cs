@@ -27,7 +27,11 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
 
     public static string Config(params (string Id, JsonObject Profile)[] extra)
     {
-        var providers = new JsonObject { ["claude"] = new JsonObject { ["command"] = new JsonArray("node", StandIn) } };
+        // IS_SANDBOX=1: when the tests run as root, the CLI (and its stand-in) only take bypassPermissions in a sandbox.
+        var providers = new JsonObject
+        {
+            ["claude"] = new JsonObject { ["command"] = new JsonArray("node", StandIn), ["env"] = new JsonObject { ["IS_SANDBOX"] = "1" } },
+        };
         foreach (var (id, profile) in extra) providers[id] = profile;
         return new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString();
     }
@@ -260,6 +264,24 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
 
         var feature = ProtocolClient.Payload(await client.RequestAsync("set_agent_feature_request", new JsonObject { ["agentId"] = agentId, ["featureId"] = "fast", ["value"] = true }), "set_agent_feature_response")!;
         Assert.False(feature["accepted"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task As_root_outside_a_sandbox_bypass_is_not_offered_to_the_cli_and_asking_for_it_says_why()
+    {
+        // claude-work has no IS_SANDBOX=1. The real CLI refuses to start as root with the bypass flag: it is left out.
+        var agentId = (await _cli.Json("run", "hi", "--provider", "claude-work", "--title", "rooted", "--cwd", _cli.Work))["agentId"]!.GetValue<string>();
+        var argv = Starts().Single(s => s["agentId"]!.GetValue<string>() == agentId)["argv"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        if (!Paseo.Transport.Processes.ChildProcess.RunningAsRoot)
+        {
+            Assert.Contains("--allow-dangerously-skip-permissions", argv);
+            return;
+        }
+        Assert.DoesNotContain("--allow-dangerously-skip-permissions", argv);
+        await _cli.Ok("agent", "mode", "rooted", "bypassPermissions");
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "rooted"))["currentModeId"]!.GetValue<string>() == "default", "the refused mode to be undone");
+        Assert.Contains("claude refused mode bypassPermissions: Cannot set permission mode to bypassPermissions because the session was not launched with --dangerously-skip-permissions",
+            await _cli.Ok("logs", "rooted", "--filter", "errors"));
     }
 
     [Fact]

@@ -63,10 +63,13 @@ public sealed class ClaudeProvider : IAgentProvider
             "--output-format", "stream-json", "--verbose", "--input-format", "stream-json",
             "--permission-mode", config.ModeId ?? "default",
             "--permission-prompt-tool", "stdio",
-            "--allow-dangerously-skip-permissions",
             "--include-partial-messages",
             "--setting-sources=user,project",
         };
+        // What lets bypassPermissions be chosen later. Claude Code refuses to start with it as root (a common VPS setup)
+        // unless it is told it runs in a sandbox (IS_SANDBOX=1, the user's call): then it is left out, and a later
+        // bypassPermissions is refused by the CLI with its reason, while the agent works in the other modes.
+        if (AllowsBypass) argv.Insert(argv.IndexOf("--include-partial-messages"), "--allow-dangerously-skip-permissions");
         if (config.ResumeSessionId is { Length: > 0 } resume) argv.Add($"--resume={resume}");
         if (config.Model is { Length: > 0 } model) argv.AddRange(["--model", model]);
         if (DisallowedTools.Count > 0) argv.AddRange(["--disallowedTools", string.Join(',', DisallowedTools)]);
@@ -76,6 +79,10 @@ public sealed class ClaudeProvider : IAgentProvider
             argv.AddRange(["--thinking", "adaptive", "--effort", config.ThinkingOptionId]);
         return argv;
     }
+
+    /// <summary>Whether the CLI may be started with --allow-dangerously-skip-permissions (not as root outside a sandbox).</summary>
+    public bool AllowsBypass => !Paseo.Transport.Processes.ChildProcess.RunningAsRoot
+        || (Environment.TryGetValue("IS_SANDBOX", out var sandbox) ? sandbox : System.Environment.GetEnvironmentVariable("IS_SANDBOX")) == "1";
 
     /// <summary>The child's extra environment: the profile's, the agent id, and what the Agent SDK sets.</summary>
     public IReadOnlyDictionary<string, string> EnvironmentFor(ProviderSessionConfig config)

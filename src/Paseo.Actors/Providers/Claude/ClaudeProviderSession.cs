@@ -39,6 +39,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     private readonly Dictionary<string, string> _permissionRequests = new(StringComparer.Ordinal); // our id → CLI request_id
     private readonly Dictionary<string, (string Name, JsonObject Input)> _tools = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _modeRequests = new(StringComparer.Ordinal); // control request id → mode
+    private string _mode; // the mode the CLI has (as started, then as it confirmed)
     // Sub-agent (sidechain) activity, by the parent Task tool_use id: shown as the log of that Task row. Bounded: the
     // log keeps its last SidechainLogChars characters.
     private const int SidechainLogChars = 16 * 1024;
@@ -54,6 +55,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         _config = config;
         _provider = provider;
         _sessionId = config.ResumeSessionId;
+        _mode = config.ModeId ?? "default";
 
         Receive<RunTurn>(OnRunTurn);
         Receive<Interrupt>(_ => OnInterrupt());
@@ -230,6 +232,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         }
         var requestId = NextControlId();
         _modeRequests[requestId] = set.ModeId;
+        // Shown as asked at once (the agent records it); a refusal puts the mode the CLI really has back.
         Send(Control(new JsonObject { ["subtype"] = "set_permission_mode", ["mode"] = set.ModeId }, requestId));
     }
 
@@ -515,7 +518,13 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     {
         if (response is null || WsInbound.Str(response, "request_id") is not { } requestId) return;
         if (!_modeRequests.Remove(requestId, out var mode)) return;
-        if (WsInbound.Str(response, "subtype") == "success") Emit(new ModeChanged(mode));
-        else Emit(new Timeline(TimelineItems.Error($"claude refused mode {mode}: {WsInbound.Str(response, "error") ?? "no reason given"}")));
+        if (WsInbound.Str(response, "subtype") == "success")
+        {
+            _mode = mode;
+            Emit(new ModeChanged(mode));
+            return;
+        }
+        Emit(new Timeline(TimelineItems.Error($"claude refused mode {mode}: {WsInbound.Str(response, "error") ?? "no reason given"}")));
+        Emit(new ModeChanged(_mode));
     }
 }

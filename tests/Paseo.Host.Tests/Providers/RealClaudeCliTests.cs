@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Cli;
+using Paseo.Host.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Paseo.Host.Tests.Providers;
+
+/// <summary>
+/// The REAL Claude Code CLI (npm, tests/realcli) driven by the daemon through whole turns: only Anthropic's cloud is
+/// replaced, by tests/standins/fake-anthropic-api.mjs on loopback (ANTHROPIC_BASE_URL), so the stream-json protocol,
+/// the permission prompts and resume are those of the real binary, not of our stand-in. When npm could not install
+/// the CLI here, each test says so and checks nothing else.
+/// </summary>
+public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly string Binary =
+        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!, "realcli", "node_modules", ".bin", "claude");
+
+    private static string FakeApi => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-anthropic-api.mjs");
+
+    private readonly string _claudeHome = Path.Combine(Path.GetTempPath(), $"real-claude-home-{Guid.NewGuid():N}");
+    private Process? _api;
+    private CliTarget? _cli;
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Binary)) return;
+        var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(FakeApi);
+        _api = Process.Start(psi)!;
+        _api.ErrorDataReceived += (_, _) => { };
+        _api.BeginErrorReadLine();
+        var ready = await _api.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var port = int.Parse(ready!.Replace("listening on ", ""));
+        Directory.CreateDirectory(_claudeHome);
+        var claude = new JsonObject
+        {
+            ["command"] = new JsonArray(Binary),
+            // The CLI's own home (its sessions, settings) apart from the developer's; its API on loopback; a dummy key the
+            // fake API ignores (Paseo.NET itself passes no credentials: this is the profile env of config.json).
+            ["env"] = new JsonObject
+            {
+                ["HOME"] = _claudeHome,
+                ["ANTHROPIC_BASE_URL"] = $"http://127.0.0.1:{port}",
+                ["ANTHROPIC_API_KEY"] = "sk-ant-test-not-a-key",
+                ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1",
+                ["DISABLE_TELEMETRY"] = "1",
+                ["DISABLE_AUTOUPDATER"] = "1",
+            },
+        };
+        // The same CLI told it runs in a sandbox (IS_SANDBOX=1), which is what lets it bypass permissions as root.
+        var sandboxed = (JsonObject)claude.DeepClone();
+        sandboxed["extends"] = "claude";
+        sandboxed["label"] = "Claude (sandboxed)";
+        sandboxed["env"]!["IS_SANDBOX"] = "1";
+        _cli = await CliTarget.StartAsync("tcp",
+            new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = new JsonObject { ["claude"] = claude, ["claude-sandboxed"] = sandboxed } } }.ToJsonString(),
+            "paseo.providers.kill-grace = 2s\n");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cli is not null) await _cli.DisposeAsync();
+        if (_api is { HasExited: false })
+        {
+            _api.Kill();
+            await _api.WaitForExitAsync();
+        }
+        _api?.Dispose();
+        if (Directory.Exists(_claudeHome)) Directory.Delete(_claudeHome, recursive: true);
+    }
+
+    private bool NotRun()
+    {
+        if (_cli is not null) return false;
+        output.WriteLine($"NOT RUN: {Binary} is missing — `npm ci --prefix tests/realcli` could not install @anthropic-ai/claude-code on this machine.");
+        return true;
+    }
+
+    private async Task<string?> WaitCode(string agent)
+    {
+        var waited = await _cli!.Paseo("wait", agent, "--json");
+        Assert.Equal(1, waited.ExitCode);
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task The_real_cli_runs_turns_asks_for_tools_obeys_allow_deny_and_modes_and_is_interrupted()
+    {
+        if (NotRun()) return;
+        var cli = _cli!;
+        var run = await cli.Json("run", "hello real cli", "--provider", "claude", "--title", "real", "--cwd", cli.Work);
+        Assert.Equal(("idle", "Echo: hello real cli"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
+        Assert.False(string.IsNullOrEmpty((await cli.Json("inspect", "real"))["persistence"]?["sessionId"]?.GetValue<string>()));
+
+        // A command that changes something: the real CLI asks (can_use_tool) and runs it only when allowed.
+        await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("Bash: touch allowed.txt", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["title"]!.GetValue<string>());
+        await cli.Ok("permit", "allow", "real");
+        var allowed = await cli.Json("wait", "real");
+        Assert.StartsWith("Tool result:", allowed["lastMessage"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(cli.Work, "allowed.txt")));
+        Assert.Contains("Bash touch allowed.txt [completed]", await cli.Ok("logs", "real", "--filter", "tools"));
+
+        await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        await cli.Ok("permit", "deny", "real", "--message", "not that file");
+        var denied = await cli.Json("wait", "real");
+        Assert.StartsWith("Tool refused:", denied["lastMessage"]!.GetValue<string>());
+        Assert.Contains("not that file", denied["lastMessage"]!.GetValue<string>());
+        Assert.False(File.Exists(Path.Combine(cli.Work, "denied.txt")));
+
+        // bypassPermissions on the live CLI (set_permission_mode). As root the CLI was started without the bypass flag
+        // (it refuses to start with it outside a sandbox): it refuses the mode, says why, and the agent keeps its mode.
+        await cli.Ok("agent", "mode", "real", "bypassPermissions");
+        if (Paseo.Transport.Processes.ChildProcess.RunningAsRoot)
+        {
+            await Eventually.HoldsAsync(async () => (await cli.Json("inspect", "real"))["currentModeId"]!.GetValue<string>() == "default", "the refused mode to be undone");
+            Assert.Contains("claude refused mode bypassPermissions", await cli.Ok("logs", "real", "--filter", "errors"));
+            await cli.Ok("agent", "mode", "real", "acceptEdits");
+            await Eventually.HoldsAsync(async () => (await cli.Json("inspect", "real"))["currentModeId"]!.GetValue<string>() == "acceptEdits", "acceptEdits");
+        }
+        else
+        {
+            Assert.Equal("idle", (await cli.Json("send", "real", "[tool touch bypassed.txt]"))["status"]!.GetValue<string>());
+            Assert.True(File.Exists(Path.Combine(cli.Work, "bypassed.txt")));
+        }
+        // In a sandbox, bypassPermissions from the start: the command runs without a question.
+        var sandbox = await cli.Json("run", "[tool touch sandboxed.txt]", "--provider", "claude-sandboxed", "--mode", "bypassPermissions", "--cwd", cli.Work);
+        Assert.Equal("idle", sandbox["status"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(cli.Work, "sandboxed.txt")));
+
+        // An answer that never finishes: the interrupt control request ends the turn.
+        await cli.Ok("send", "real", "[hang]", "--no-wait");
+        await Eventually.HoldsAsync(async () => (await cli.Json("inspect", "real"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        await cli.Ok("stop", "real");
+        Assert.Equal("idle", (await cli.Json("wait", "real"))["status"]!.GetValue<string>());
+        Assert.Equal("Echo: still here", (await cli.Json("send", "real", "still here"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_real_cli_resumes_its_conversation_after_a_daemon_restart()
+    {
+        if (NotRun()) return;
+        var cli = _cli!;
+        await cli.Ok("run", "remember this line", "--provider", "claude", "--title", "memory", "--cwd", cli.Work);
+        await cli.RestartDaemonAsync();
+        // --resume=<session id>: the real CLI reloads its own session file and sends the whole conversation again.
+        Assert.Equal("First prompt: remember this line", (await cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());
+    }
+}
