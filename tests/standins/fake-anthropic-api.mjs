@@ -4,6 +4,9 @@
 // The last user message is the script:
 //   [tool CMD]   answers with a Bash tool_use {command: CMD}; the next request (carrying the tool_result) is answered
 //                "Tool result: <output>" or, for an error result, "Tool refused: <message>"
+//   [ask]        an AskUserQuestion tool_use ("Which color?": red or blue)
+//   [plan-exit]  an ExitPlanMode tool_use with a plan
+//   [task]       a Task tool_use: the CLI runs a sub-agent (which asks this API with the prompt "look around")
 //   [hang]       starts the answer and never finishes it (until the CLI hangs up: an interrupt)
 //   [remember]   "First prompt: <the first user text of the conversation>" (shows a resumed session)
 //   anything else: "Echo: <text>"
@@ -30,6 +33,10 @@ function answer(body) {
   const said = userTexts(last).at(-1) ?? "";
   const tool = /\[tool ([^\]]+)\]/.exec(said);
   if (tool) return { tool: { id: `toolu_fake_${++counter}`, name: "Bash", input: { command: tool[1], description: "Run the command" } } };
+  if (said.includes("[ask]")) return { tool: { id: `toolu_fake_${++counter}`, name: "AskUserQuestion", input: { questions: [
+    { question: "Which color?", header: "Color", multiSelect: false, options: [{ label: "red", description: "warm" }, { label: "blue", description: "cold" }] }] } } };
+  if (said.includes("[plan-exit]")) return { tool: { id: `toolu_fake_${++counter}`, name: "ExitPlanMode", input: { plan: "1. Read the code\n2. Fix the bug" } } };
+  if (said.includes("[task]")) return { tool: { id: `toolu_fake_${++counter}`, name: "Task", input: { description: "Look around", prompt: "look around", subagent_type: "general-purpose" } } };
   if (said.includes("[hang]")) return { hang: true };
   if (said.includes("[remember]")) {
     const first = messages.filter((m) => m.role === "user").flatMap(userTexts)[0];

@@ -141,6 +141,27 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_background_sub_agent_of_the_real_cli_is_one_task_row_and_the_turn_it_triggers_is_shown()
+    {
+        if (NotRun()) return;
+        var cli = _cli!;
+        var run = await cli.Json("run", "[task]", "--provider", "claude-sandboxed", "--mode", "bypassPermissions", "--title", "boss", "--cwd", cli.Work);
+        Assert.StartsWith("Tool result: Async agent launched", run["lastMessage"]!.GetValue<string>());
+
+        // The sub-agent's work and report end up in the one Task row, completed when the CLI says the task is done.
+        await Eventually.HoldsAsync(async () => (await cli.Json("logs", "boss")).AsArray().Select(e => e!["item"]!)
+            .Any(i => i["type"]!.GetValue<string>() == "tool_call" && i["status"]!.GetValue<string>() == "completed"), "the sub-agent's row to complete");
+        var task = (await cli.Json("logs", "boss")).AsArray().Select(e => e!["item"]!).Single(i => i["type"]!.GetValue<string>() == "tool_call");
+        Assert.Equal(("Task", "sub_agent", "general-purpose", "Echo: look around"),
+            (task["name"]!.GetValue<string>(), task["detail"]!["type"]!.GetValue<string>(), task["detail"]!["subAgentType"]!.GetValue<string>(), task["detail"]!["log"]!.GetValue<string>()));
+
+        // Then the CLI goes on by itself (a turn nobody prompted): the agent runs it and its answer is the last message.
+        await Eventually.HoldsAsync(async () => (await cli.Json("wait", "boss"))["lastMessage"]!.GetValue<string>().StartsWith("Echo:", StringComparison.Ordinal),
+            "the turn the CLI starts by itself to be shown");
+        Assert.Equal("idle", (await cli.Json("inspect", "boss"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task The_real_cli_resumes_its_conversation_after_a_daemon_restart()
     {
         if (NotRun()) return;

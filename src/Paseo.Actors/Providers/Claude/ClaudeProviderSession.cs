@@ -50,6 +50,11 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
 
     private sealed record ShowSidechains;
 
+    // Sub-agents launched in the background (system/task_started with is_backgrounded): the Task call's tool_result
+    // only says it started; the row stays running until system/task_notification, possibly after the turn. Bounded.
+    private const int BackgroundTasksRemembered = 64;
+    private readonly Dictionary<string, (string Name, JsonObject Input)> _backgroundTasks = new(StringComparer.Ordinal);
+
     public ClaudeProviderSession(ProviderSessionConfig config, ClaudeProvider provider)
     {
         _config = config;
@@ -309,9 +314,39 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     {
         switch (WsInbound.Str(message, "subtype"))
         {
-            case "init" when WsInbound.Str(message, "session_id") is { Length: > 0 } sessionId && sessionId != _reportedSessionId:
-                _sessionId = _reportedSessionId = sessionId;
-                Emit(new ThreadStarted(sessionId));
+            case "init":
+                if (WsInbound.Str(message, "session_id") is { Length: > 0 } sessionId && sessionId != _reportedSessionId)
+                {
+                    _sessionId = _reportedSessionId = sessionId;
+                    Emit(new ThreadStarted(sessionId));
+                }
+                // A turn the CLI starts by itself (it goes on when a background sub-agent is done): the agent runs again.
+                if (!_inTurn && _resultsToSwallow == 0 && _deathReason is null)
+                {
+                    _inTurn = true;
+                    _interrupting = false;
+                    Emit(TurnStarted.Instance);
+                }
+                break;
+            case "task_started" when WsInbound.Str(message, "tool_use_id") is { } taskCallId
+                                     && message["is_backgrounded"] is JsonValue bg && bg.TryGetValue<bool>(out var backgrounded) && backgrounded:
+                if (_backgroundTasks.Count >= BackgroundTasksRemembered) _backgroundTasks.Remove(_backgroundTasks.Keys.First());
+                _backgroundTasks[taskCallId] = _tools.TryGetValue(taskCallId, out var call) ? call : ("Task", new JsonObject
+                {
+                    ["description"] = WsInbound.Str(message, "description"),
+                    ["subagent_type"] = WsInbound.Str(message, "subagent_type"),
+                    ["prompt"] = WsInbound.Str(message, "prompt"),
+                });
+                break;
+            case "task_notification" when WsInbound.Str(message, "tool_use_id") is { } doneId && _backgroundTasks.Remove(doneId, out var task):
+                _sidechainsToShow.Remove(doneId);
+                var taskLog = _sidechains.Remove(doneId, out var sidechainLog) ? sidechainLog.ToString() : "";
+                // The summary (the sub-agent's report) ends the log, unless the log already ends with it.
+                if (WsInbound.Str(message, "summary") is { Length: > 0 } summary && !taskLog.EndsWith(summary, StringComparison.Ordinal))
+                    taskLog = taskLog.Length > 0 ? $"{taskLog}\n{summary}" : summary;
+                var taskFailed = WsInbound.Str(message, "status") is not ("completed" or null);
+                Emit(new Timeline(TimelineItems.ToolCall(doneId, task.Name, ClaudeToolDetails.For(task.Name, task.Input, _config.Cwd, taskLog),
+                    taskFailed ? "failed" : "completed", taskFailed ? $"The sub-agent {WsInbound.Str(message, "status")}" : null)));
                 break;
             case "status" when WsInbound.Str(message, "status") == "compacting":
                 Emit(new Timeline(TimelineItems.Compaction("loading")));
@@ -356,7 +391,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     private void ShowSidechainRows()
     {
         foreach (var parentId in _sidechainsToShow)
-            if (_tools.TryGetValue(parentId, out var parent) && _sidechains.TryGetValue(parentId, out var log))
+            if ((_tools.TryGetValue(parentId, out var parent) || _backgroundTasks.TryGetValue(parentId, out parent)) && _sidechains.TryGetValue(parentId, out var log))
                 Emit(new Timeline(TimelineItems.ToolCall(parentId, parent.Name, ClaudeToolDetails.For(parent.Name, parent.Input, _config.Cwd, log.ToString()), "running")));
         _sidechainsToShow.Clear();
     }
@@ -421,6 +456,12 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             var id = WsInbound.Str(block, "tool_use_id") ?? "";
             var (name, input) = _tools.Remove(id, out var tool) ? tool : ("tool", new JsonObject());
             var output = ClaudeToolDetails.ResultText(block["content"]);
+            if (_backgroundTasks.ContainsKey(id))
+            {
+                // Launched, not done: the row stays running (task_notification ends it).
+                Emit(new Timeline(TimelineItems.ToolCall(id, name, ClaudeToolDetails.For(name, input, _config.Cwd, _sidechains.GetValueOrDefault(id)?.ToString()), "running")));
+                continue;
+            }
             _sidechainsToShow.Remove(id); // its final row follows, with the whole log
             if (_sidechains.Remove(id, out var sidechain)) output = output is null ? sidechain.ToString() : $"{sidechain}\n{output}";
             var failed = block["is_error"] is JsonValue e && e.TryGetValue<bool>(out var isError) && isError;
@@ -440,9 +481,8 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         _inTurn = false;
         Timers.Cancel("interrupt");
         _tools.Clear();
-        _sidechains.Clear();
-        _sidechainsToShow.Clear();
-        Timers.Cancel("sidechains");
+        // Background sub-agents go on after the turn: their logs stay.
+        foreach (var done in _sidechains.Keys.Where(k => !_backgroundTasks.ContainsKey(k)).ToList()) _sidechains.Remove(done);
         if (_interrupting)
         {
             _interrupting = false;
