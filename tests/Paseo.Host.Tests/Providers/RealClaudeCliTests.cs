@@ -162,6 +162,31 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task The_real_cli_s_questions_and_plan_approval_are_permissions_answered_through_the_daemon()
+    {
+        if (NotRun()) return;
+        var cli = _cli!;
+        await cli.Ok("run", "-d", "[ask]", "--provider", "claude", "--title", "asker", "--cwd", cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asker"));
+        var question = Assert.Single((await cli.Json("permit", "ls", "asker")).AsArray())!;
+        Assert.Equal(("question", "Which color?"), (question["kind"]!.GetValue<string>(), question["input"]!["questions"]![0]!["question"]!.GetValue<string>()));
+        await cli.Ok("permit", "allow", "asker", "--input", """{"answers":{"Which color?":"blue"}}""");
+        var answered = (await cli.Json("wait", "asker"))["lastMessage"]!.GetValue<string>();
+        Assert.StartsWith("Tool result:", answered);
+        Assert.Contains("blue", answered);
+
+        await cli.Ok("run", "-d", "[plan-exit]", "--provider", "claude", "--mode", "plan", "--title", "planner", "--cwd", cli.Work);
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("planner"));
+        var plan = Assert.Single((await cli.Json("permit", "ls", "planner")).AsArray())!;
+        Assert.Equal(("plan", "1. Read the code\n2. Fix the bug"), (plan["kind"]!.GetValue<string>(), plan["metadata"]!["planText"]!.GetValue<string>()));
+        await cli.Ok("permit", "allow", "planner");
+        var approved = await cli.Json("wait", "planner");
+        // Approving the plan takes the CLI out of plan mode; it says so (system/status permissionMode) and the agent follows.
+        Assert.Equal("default", (await cli.Json("inspect", "planner"))["currentModeId"]!.GetValue<string>());
+        Assert.StartsWith("Tool result:", approved["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task The_real_cli_resumes_its_conversation_after_a_daemon_restart()
     {
         if (NotRun()) return;

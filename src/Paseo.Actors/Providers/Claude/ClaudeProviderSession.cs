@@ -348,8 +348,14 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
                 Emit(new Timeline(TimelineItems.ToolCall(doneId, task.Name, ClaudeToolDetails.For(task.Name, task.Input, _config.Cwd, taskLog),
                     taskFailed ? "failed" : "completed", taskFailed ? $"The sub-agent {WsInbound.Str(message, "status")}" : null)));
                 break;
-            case "status" when WsInbound.Str(message, "status") == "compacting":
-                Emit(new Timeline(TimelineItems.Compaction("loading")));
+            case "status":
+                if (WsInbound.Str(message, "status") == "compacting") Emit(new Timeline(TimelineItems.Compaction("loading")));
+                // The CLI says which permission mode it is in (after a change, including one it made itself).
+                if (WsInbound.Str(message, "permissionMode") is { Length: > 0 } permissionMode && permissionMode != _mode)
+                {
+                    _mode = permissionMode;
+                    Emit(new ModeChanged(permissionMode));
+                }
                 break;
             case "compact_boundary":
                 var metadata = message["compact_metadata"] as JsonObject ?? [];
@@ -527,10 +533,13 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             return;
         }
         var toolName = WsInbound.Str(request, "tool_name") ?? "tool";
-        var input = request["input"] as JsonObject ?? [];
+        var cliInput = request["input"] as JsonObject ?? [];
         var permissionId = $"permission-{Guid.NewGuid():D}";
         _permissionRequests[permissionId] = requestId;
-        _pendingInputs[permissionId] = (JsonObject)input.DeepClone();
+        // What goes back (updatedInput) starts from what the CLI sent; what a client sees is the tool call's whole input:
+        // the real CLI asks about ExitPlanMode with an empty input, the plan being in the assistant's tool_use.
+        _pendingInputs[permissionId] = (JsonObject)cliInput.DeepClone();
+        var input = cliInput.Count == 0 && WsInbound.Str(request, "tool_use_id") is { } toolUseId && _tools.TryGetValue(toolUseId, out var call) ? call.Input : cliInput;
         var kind = toolName switch { "ExitPlanMode" => "plan", "AskUserQuestion" => "question", _ => "tool" };
         var detail = ClaudeToolDetails.For(toolName, input, _config.Cwd);
         var summary = Summary(input);
