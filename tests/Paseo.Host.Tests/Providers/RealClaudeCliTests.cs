@@ -49,6 +49,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
                 ["DISABLE_AUTOUPDATER"] = "1",
             },
         };
+        RealCli.AddOfflineEnvironment((JsonObject)claude["env"]!);
         // The same CLI told it runs in a sandbox (IS_SANDBOX=1), which is what lets it bypass permissions as root.
         var sandboxed = (JsonObject)claude.DeepClone();
         sandboxed["extends"] = "claude";

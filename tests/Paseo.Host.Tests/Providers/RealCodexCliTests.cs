@@ -51,6 +51,7 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
             ["command"] = new JsonArray(Binary),
             ["env"] = new JsonObject { ["CODEX_HOME"] = _codexHome, ["LOOPBACK_API_KEY"] = "not-a-key" },
         };
+        RealCli.AddOfflineEnvironment((JsonObject)codex["env"]!);
         _cli = await CliTarget.StartAsync("tcp",
             new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = new JsonObject { ["codex"] = codex } } }.ToJsonString(),
             "paseo.providers.kill-grace = 2s\n");

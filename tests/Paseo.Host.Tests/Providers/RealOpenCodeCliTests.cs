@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Cli;
+using Paseo.Host.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Paseo.Host.Tests.Providers;
+
+/// <summary>
+/// The REAL OpenCode server (`opencode serve`, npm `opencode-ai` in tests/realcli) driven by the daemon through whole
+/// turns: only the model is replaced, by tests/standins/fake-openai-chat.mjs on loopback (a custom provider in the
+/// project's opencode.json, as a user would write it), so the HTTP API, the SSE events, permissions, questions, abort and
+/// resume are the real server's. When npm could not install it here, each test says so and checks nothing else.
+/// </summary>
+public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly string Binary =
+        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!, "realcli", "node_modules", ".bin", "opencode");
+
+    private static string FakeModel => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-openai-chat.mjs");
+
+    private readonly string _home = Path.Combine(Path.GetTempPath(), $"real-opencode-home-{Guid.NewGuid():N}");
+    private Process? _model;
+    private CliTarget? _cli;
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(Binary)) return;
+        var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(FakeModel);
+        _model = Process.Start(psi)!;
+        _model.ErrorDataReceived += (_, _) => { };
+        _model.BeginErrorReadLine();
+        var ready = await _model.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var port = int.Parse(ready!.Replace("listening on ", ""));
+        Directory.CreateDirectory(_home);
+        var opencode = new JsonObject
+        {
+            ["command"] = new JsonArray(Binary),
+            // OpenCode's own data and config apart from the developer's; no catalog fetch from the network.
+            ["env"] = new JsonObject
+            {
+                ["HOME"] = _home,
+                ["XDG_CONFIG_HOME"] = Path.Combine(_home, ".config"),
+                ["XDG_DATA_HOME"] = Path.Combine(_home, ".local", "share"),
+                ["XDG_CACHE_HOME"] = Path.Combine(_home, ".cache"),
+                ["XDG_STATE_HOME"] = Path.Combine(_home, ".local", "state"),
+                ["OPENCODE_DISABLE_MODELS_FETCH"] = "true",
+                ["OPENCODE_DISABLE_AUTOUPDATE"] = "true",
+            },
+        };
+        RealCli.AddOfflineEnvironment((JsonObject)opencode["env"]!);
+        _cli = await CliTarget.StartAsync("tcp",
+            new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = new JsonObject { ["opencode"] = opencode } } }.ToJsonString(),
+            "paseo.providers.kill-grace = 2s\npaseo.providers.version-timeout = 60s\n");
+        // The project's configuration, as a user would write it: the model is the loopback stand-in; bash asks first.
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "opencode.json"), new JsonObject
+        {
+            ["model"] = "loopback/test",
+            ["permission"] = new JsonObject { ["bash"] = "ask" },
+            ["provider"] = new JsonObject
+            {
+                ["loopback"] = new JsonObject
+                {
+                    ["npm"] = "@ai-sdk/openai-compatible",
+                    ["name"] = "Loopback",
+                    ["options"] = new JsonObject { ["baseURL"] = $"http://127.0.0.1:{port}/v1", ["apiKey"] = "not-a-key" },
+                    ["models"] = new JsonObject { ["test"] = new JsonObject { ["name"] = "Test" } },
+                },
+            },
+        }.ToJsonString());
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_cli is not null) await _cli.DisposeAsync();
+        if (_model is { HasExited: false })
+        {
+            _model.Kill();
+            await _model.WaitForExitAsync();
+        }
+        _model?.Dispose();
+        if (Directory.Exists(_home)) Directory.Delete(_home, recursive: true);
+    }
+
+    private bool NotRun()
+    {
+        if (_cli is not null) return false;
+        output.WriteLine($"NOT RUN: {Binary} is missing — `npm ci --prefix tests/realcli` could not install opencode-ai on this machine.");
+        return true;
+    }
+
+    private async Task<string?> WaitCode(string agent)
+    {
+        var waited = await _cli!.Paseo("wait", agent, "--json");
+        Assert.True(waited.ExitCode == 1, waited.StdOut);
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task The_real_server_runs_turns_asks_permissions_and_questions_and_is_aborted()
+    {
+        if (NotRun()) return;
+        var cli = _cli!;
+        var run = await cli.Json("run", "hello real opencode", "--provider", "opencode", "--title", "real", "--cwd", cli.Work);
+        Assert.Equal(("idle", "Echo: hello real opencode"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
+
+        await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        await cli.Ok("permit", "allow", "real");
+        Assert.StartsWith("Tool result:", (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>());
+        Assert.True(File.Exists(Path.Combine(cli.Work, "allowed.txt")));
+
+        await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        await cli.Ok("permit", "deny", "real", "--message", "not that file");
+        await cli.Json("wait", "real");
+        Assert.False(File.Exists(Path.Combine(cli.Work, "denied.txt")));
+
+        await cli.Ok("send", "real", "[ask]", "--no-wait");
+        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("question", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["kind"]!.GetValue<string>());
+        await cli.Ok("permit", "allow", "real", "--input", """{"answers":{"Which color?":"blue"}}""");
+        var answered = (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>();
+        Assert.StartsWith("Tool result:", answered);
+        Assert.Contains("blue", answered);
+
+        await cli.Ok("send", "real", "[todo]");
+        var todo = (await cli.Json("logs", "real")).AsArray().Select(e => e!["item"]!).Last(i => i["type"]!.GetValue<string>() == "todo");
+        Assert.Equal("""[{"text":"read the code","completed":true},{"text":"fix the bug","completed":false}]""", todo["items"]!.ToJsonString());
+
+        await cli.Ok("send", "real", "[hang]", "--no-wait");
+        await Eventually.HoldsAsync(async () => (await cli.Json("inspect", "real"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        await cli.Ok("stop", "real");
+        Assert.Equal("idle", (await cli.Json("wait", "real"))["status"]!.GetValue<string>());
+        Assert.Equal("Echo: still here", (await cli.Json("send", "real", "still here"))["lastMessage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_real_server_s_session_goes_on_after_a_daemon_restart()
+    {
+        if (NotRun()) return;
+        var cli = _cli!;
+        await cli.Ok("run", "remember this line", "--provider", "opencode", "--title", "memory", "--cwd", cli.Work);
+        await cli.RestartDaemonAsync();
+        Assert.Equal("First prompt: remember this line", (await cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());
+    }
+}
