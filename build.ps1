@@ -10,9 +10,9 @@ switch ($Command) {
     Build
     npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
     if ($LASTEXITCODE) { exit $LASTEXITCODE }
-    # Optional: the real Claude Code, Codex and OpenCode CLIs, driven by tests against loopback stand-ins of their APIs.
+    # Optional: the real Claude Code, Codex, OpenCode and Copilot CLIs, driven by tests against loopback stand-ins of their APIs.
     npm ci --prefix tests/realcli --no-audit --no-fund --loglevel=error
-    if ($LASTEXITCODE) { Write-Warning "tests/realcli (real claude, codex and opencode CLIs) not installed; their tests will say so" }
+    if ($LASTEXITCODE) { Write-Warning "tests/realcli (real claude, codex, opencode and copilot CLIs) not installed; their tests will say so" }
     $results = ".test-results"
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
     dotnet test Paseo.sln --no-build -c $Config -tl:off --logger trx --results-directory $results @Rest

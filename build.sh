@@ -21,10 +21,10 @@ case "$command" in
     build
     # The JavaScript libraries Paseo's clients use (tweetnacl), for the interoperability tests.
     npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
-    # The real Claude Code, Codex and OpenCode CLIs (they install without an account): tests drive them against loopback
+    # The real Claude Code, Codex, OpenCode and Copilot CLIs (they install without an account): tests drive them against loopback
     # stand-ins of their vendors' APIs.
     # Optional: when it cannot be installed here, that test says why and checks nothing else.
-    npm ci --prefix tests/realcli --no-audit --no-fund --loglevel=error || echo "note: tests/realcli (real claude, codex and opencode CLIs) not installed; their tests will say so" >&2
+    npm ci --prefix tests/realcli --no-audit --no-fund --loglevel=error || echo "note: tests/realcli (real claude, codex, opencode and copilot CLIs) not installed; their tests will say so" >&2
     results=".test-results"
     rm -rf "$results"
     set +e

@@ -48,6 +48,7 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
     private bool _loading;
     private RunTurn? _queuedPrompt;
     private bool _takesImages;
+    private string? _authHint; // how the agent says to log in (initialize's authMethods), for a refused session
     private readonly Dictionary<string, (JsonNode RpcId, JsonArray Options)> _permissions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Title, string Kind, JsonNode? Input)> _tools = new(StringComparer.Ordinal);
     // Each session/prompt is tagged: the answer to a prompt that was replaced (canceled) must not end the new one.
@@ -141,6 +142,8 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
                 }
                 var canLoad = init.Result?["agentCapabilities"]?["loadSession"] is JsonValue load && load.TryGetValue<bool>(out var yes) && yes;
                 _takesImages = init.Result?["agentCapabilities"]?["promptCapabilities"]?["image"] is JsonValue image && image.TryGetValue<bool>(out var takes) && takes;
+                _authHint = (init.Result?["authMethods"] as JsonArray)?.OfType<JsonObject>()
+                    .Select(m => WsInbound.Str(m, "description") ?? WsInbound.Str(m, "name")).FirstOrDefault(d => !string.IsNullOrWhiteSpace(d));
                 if (Config.ResumeSessionId is { } resume && canLoad)
                 {
                     // session/load replays the conversation as session/update: the timeline already has it.
@@ -154,7 +157,11 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
                 _loading = false;
                 if (session.Error is not null)
                 {
-                    Die($"{Launch.Name} could not open a session: {WsInbound.Str(session.Error, "message")}");
+                    // Credentials are the CLI's own business: a refusal for want of them says how the CLI wants to be logged in.
+                    var refusal = WsInbound.Str(session.Error, "message") ?? "no reason given";
+                    Die(_authHint is not null && refusal.Contains("auth", StringComparison.OrdinalIgnoreCase)
+                        ? $"{Launch.Name} could not open a session: {refusal} ({_authHint})"
+                        : $"{Launch.Name} could not open a session: {refusal}");
                     return;
                 }
                 _sessionId = WsInbound.Str(session.Result as JsonObject ?? [], "sessionId") ?? session.Tag as string;
