@@ -2,7 +2,7 @@
 // A stand-in for `opencode serve` (HTTP + server-sent events; ../../../shared/spec/providers.md §4.3), for tests:
 // POST /session, GET /session/:id, POST /session/:id/prompt_async {parts, agent, model?}, POST /session/:id/abort,
 // POST /permission/:id/reply {reply: once|always|reject, message?}, POST /question/:id/reply {answers: string[][]},
-// POST /question/:id/reject, GET /event (SSE). Every request carries ?directory=: like the real server, the event feed
+// POST /question/:id/reject, GET /config/providers (its models), GET /event (SSE). Every request carries ?directory=: like the real server, the event feed
 // of a directory only carries the events of sessions created in that directory. Events: server.connected,
 // message.updated, message.part.updated (text, reasoning, tool parts), message.part.delta, permission.asked,
 // question.asked, todo.updated, session.compacted, session.error, session.idle.
@@ -133,6 +133,9 @@ createServer(async (req, res) => {
   const parts = url.pathname.split("/").filter(Boolean);
   const directory = url.searchParams.get("directory");
   if (!directory) return json(res, 400, { error: "directory is required" });
+  if (req.method === "GET" && url.pathname === "/config/providers") {
+    return json(res, 200, { providers: [{ id: "fake", name: "Fake Provider", models: { small: { id: "small", name: "Small" }, large: { id: "large", name: "Large" } } }], default: { fake: "small" } });
+  }
   if (req.method === "GET" && url.pathname === "/event") {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.write(`data: ${JSON.stringify({ type: "server.connected", properties: {} })}\n\n`);

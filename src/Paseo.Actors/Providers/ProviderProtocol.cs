@@ -35,6 +35,13 @@ public interface IAgentProvider
     /// <summary>Whether its CLI can run here (checked at start-up, and again when asked); built-ins without a CLI are ready.</summary>
     AvailabilityCheck Availability => AlwaysReady;
 
+    /// <summary>
+    /// Its models for list_provider_models (in the agent's directory when given): the configured list, or what the
+    /// provider reports at runtime where it can (OpenCode: the providers of its config). Throws when it cannot say.
+    /// </summary>
+    Task<IReadOnlyList<JsonObject>> ListModelsAsync(string? cwd, ActorSystem system, CancellationToken cancellationToken) =>
+        Task.FromResult(Description.Models);
+
     private static readonly AvailabilityCheck AlwaysReady = AvailabilityCheck.Fixed(ProviderAvailability.Ready);
 }
 

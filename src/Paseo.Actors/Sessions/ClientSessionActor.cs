@@ -249,17 +249,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
                     .PipeTo(Self, success: _ => new ProvidersChecked(requestId), failure: _ => new ProvidersChecked(requestId));
                 break;
             case "list_provider_models_request":
-                var providerId = request.RequiredString("provider");
-                var models = new JsonObject { ["provider"] = providerId };
-                if (_providers.TryGetValue(providerId, out var provider))
-                {
-                    models["models"] = new JsonArray(provider.Description.Models.Select(m => (JsonNode)m.DeepClone()).ToArray());
-                    models["error"] = null;
-                }
-                else models["error"] = $"Unknown provider: {providerId}";
-                models["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
-                models["requestId"] = requestId;
-                Broadcast(WsOutbound.Session("list_provider_models_response", models));
+                OnListModels(requestId, request.RequiredString("provider"), request.OptionalString("cwd"));
                 break;
             case "shutdown_server_request":
                 Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "shutdown_requested", ["clientId"] = _clientId.Value, ["requestId"] = requestId }));
@@ -726,6 +716,32 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
 
     /// <summary>A reply computed off the actor's thread; <see cref="FlushAfter"/> releases buffered agent_update pushes after it.</summary>
     private sealed record ProvidersChecked(string RequestId);
+
+    /// <summary>
+    /// list_provider_models: what the provider says (OpenCode asks its server, off this thread), bounded by the ask
+    /// timeout; when it cannot say, the configured models with the reason.
+    /// </summary>
+    private void OnListModels(string requestId, string providerId, string? cwd)
+    {
+        static string Response(string requestId, string providerId, IEnumerable<JsonObject>? models, string? error) =>
+            WsOutbound.Session("list_provider_models_response", new JsonObject
+            {
+                ["provider"] = providerId,
+                ["models"] = models is null ? null : new JsonArray([.. models.Select(m => (JsonNode)m.DeepClone())]),
+                ["error"] = error,
+                ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+                ["requestId"] = requestId,
+            });
+        if (!_providers.TryGetValue(providerId, out var provider))
+        {
+            Broadcast(Response(requestId, providerId, null, $"Unknown provider: {providerId}"));
+            return;
+        }
+        provider.ListModelsAsync(cwd, Context.System, CancellationToken.None).WaitAsync(AskTimeout).PipeTo(Self,
+            success: models => new Reply(Response(requestId, providerId, models, null)),
+            failure: e => new Reply(Response(requestId, providerId, provider.Description.Models,
+                $"{providerId}: could not list its models ({e.GetBaseException().Message}); these are the configured ones")));
+    }
 
     private sealed record Reply(string? Json, bool FlushAfter = false) : INoSerializationVerificationNeeded
     {

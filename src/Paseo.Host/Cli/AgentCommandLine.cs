@@ -165,7 +165,8 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         var ls = Make("ls", "List providers and whether they are available", (_, c, _) => _commands.ProviderListAsync(c));
         var provider = new Argument<string>("provider") { Description = "Provider id" };
         var thinking = new Option<bool>("--thinking") { Description = "Accepted for Paseo compatibility" };
-        var models = Make("models", "List a provider's models", (pr, c, _) => _commands.ProviderModelsAsync(c, pr.GetValue(provider)!), provider, thinking);
+        var modelsCwd = new Option<string?>("--cwd") { Description = "The project whose configuration counts (OpenCode reads its opencode.json there)" };
+        var models = Make("models", "List a provider's models", (pr, c, _) => _commands.ProviderModelsAsync(c, pr.GetValue(provider)!, pr.GetValue(modelsCwd)), provider, thinking, modelsCwd);
         return new Command("provider", "Agent providers") { ls, models };
     }
 }

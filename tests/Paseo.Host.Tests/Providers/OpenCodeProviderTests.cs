@@ -61,6 +61,10 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         Assert.Equal(["user_message", "reasoning", "assistant_message", "user_message", "reasoning", "assistant_message"], items);
         Assert.Equal(12, (await _cli.Json("inspect", "o1"))["lastUsage"]!["outputTokens"]!.GetValue<int>());
         Assert.Equal("Agent: build", (await _cli.Json("send", "o1", "[agent]"))["lastMessage"]!.GetValue<string>());
+        // Its models come from the server's providers, written providerID/modelID.
+        var models = (await _cli.Json("provider", "models", "opencode", "--cwd", _cli.Work)).AsArray();
+        Assert.Equal(["fake/small", "fake/large"], models.Select(m => m!["id"]!.GetValue<string>()));
+        Assert.True(models[0]!["isDefault"]!.GetValue<bool>());
         Assert.Equal("Images: image/png 68 bytes, image/jpeg 1000 bytes",
             (await _cli.Json(["send", "o1", "[images] look", .. ClaudeProviderTests.Images(_cli.Work)]))["lastMessage"]!.GetValue<string>());
     }

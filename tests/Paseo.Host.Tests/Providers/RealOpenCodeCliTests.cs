@@ -102,6 +102,9 @@ public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifet
     {
         if (NotRun()) return;
         var cli = _cli!;
+        // Its models are those of the project's configuration, written providerID/modelID.
+        var models = (await cli.Json("provider", "models", "opencode", "--cwd", cli.Work)).AsArray().Select(m => m!["id"]!.GetValue<string>()).ToList();
+        Assert.Contains("loopback/test", models);
         var run = await cli.Json("run", "hello real opencode", "--provider", "opencode", "--title", "real", "--cwd", cli.Work);
         Assert.Equal(("idle", "Echo: hello real opencode"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
 

@@ -29,6 +29,7 @@ public sealed class OpenCodeProvider : IAgentProvider
         var env = profile?.Env ?? new Dictionary<string, string>();
         Server = new OpenCodeServer(id, command, env, settings);
         Settings = settings;
+        _modelsConfigured = profile?.Models is not null;
         var models = profile?.Models?.Select(m => ProviderModels.From(id, m)).ToList() ?? [];
         if (profile?.AdditionalModels is { } more) models.AddRange(more.Select(m => ProviderModels.From(id, m)));
         Description = new ProviderDescription(id, profile?.Label ?? "OpenCode", profile?.Description ?? "OpenCode (opencode serve, with your own providers)",
@@ -46,6 +47,36 @@ public sealed class OpenCodeProvider : IAgentProvider
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new OpenCodeProviderSession(config, this));
+
+    private readonly bool _modelsConfigured;
+
+    /// <summary>
+    /// `GET /config/providers?directory=`: every model of the providers OpenCode is configured with there, written
+    /// `providerID/modelID` (the configured `models` replace them; `additionalModels` are added).
+    /// </summary>
+    public async Task<IReadOnlyList<JsonObject>> ListModelsAsync(string? cwd, ActorSystem system, CancellationToken cancellationToken)
+    {
+        if (_modelsConfigured) return Description.Models;
+        await Server.EnsureStartedAsync(system, cancellationToken);
+        var directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(cwd ?? System.Environment.CurrentDirectory));
+        var catalog = await Server.Http.GetFromJsonAsync<JsonObject>($"config/providers?directory={Uri.EscapeDataString(directory)}", cancellationToken)
+            ?? throw new HttpRequestException("opencode answered nothing");
+        var defaults = catalog["default"] as JsonObject ?? [];
+        var models = new List<JsonObject>();
+        foreach (var provider in (catalog["providers"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            var providerId = WsInbound.Str(provider, "id") ?? "";
+            foreach (var (modelId, model) in provider["models"] as JsonObject ?? [])
+            {
+                var entry = ProviderModels.Model(Description.Id, $"{providerId}/{modelId}", WsInbound.Str(model as JsonObject ?? [], "name") ?? modelId,
+                    WsInbound.Str(defaults, providerId) == modelId);
+                if (WsInbound.Str(provider, "name") is { } providerName) entry["description"] = providerName;
+                models.Add(entry);
+            }
+        }
+        models.AddRange(Description.Models); // additionalModels
+        return models;
+    }
 }
 
 /// <summary>

@@ -121,10 +121,17 @@ public sealed partial class AgentCommands
         return 0;
     });
 
-    public Task<int> ProviderModelsAsync(CliContext context, string provider) => WithClient(context, async client =>
+    public Task<int> ProviderModelsAsync(CliContext context, string provider, string? cwd) => WithClient(context, async client =>
     {
-        var response = await client.RequestAsync("list_provider_models_request", new JsonObject { ["provider"] = provider }, FetchTimeout);
-        if (WsInbound.Str(response, "error") is { } error) throw new CliException("PROVIDER_NOT_FOUND", error);
+        var request = new JsonObject { ["provider"] = provider };
+        if (cwd is not null) request["cwd"] = Path.GetFullPath(cwd);
+        var response = await client.RequestAsync("list_provider_models_request", request, FetchTimeout);
+        if (WsInbound.Str(response, "error") is { } error)
+        {
+            if (response["models"] is not JsonArray) throw new CliException("PROVIDER_NOT_FOUND", error);
+            // The provider could not say (its server did not answer): the configured models, and why.
+            context.Output.Err.WriteLine($"paseo: {error}");
+        }
         var rows = (response["models"] as JsonArray ?? []).OfType<JsonObject>().Select(m => (JsonObject)m.DeepClone()).ToList();
         context.Output.List(rows,
         [
