@@ -117,6 +117,11 @@ rl.on("line", async (line) => {
   switch (msg.method) {
     case "initialize": return send({ id: msg.id, result: { userAgent: "fake-codex/0.50.0" } });
     case "initialized": initialized = true; return;
+    case "model/list":
+      return send({ id: msg.id, result: { data: [
+        { id: "fake-large", model: "fake-large", displayName: "Fake Large", description: "The big one", hidden: false, isDefault: true },
+        { id: "fake-internal", model: "fake-internal", displayName: "Internal", hidden: true, isDefault: false },
+        { id: "fake-small", model: "fake-small", displayName: "Fake Small", hidden: false, isDefault: false }] } });
     case "thread/start":
       if (!initialized) return send({ id: msg.id, error: { code: -32600, message: "not initialized" } });
       thread = { id: randomUUID(), prompts: [] };

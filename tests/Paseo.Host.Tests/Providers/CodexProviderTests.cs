@@ -69,6 +69,16 @@ public sealed class CodexProviderTests : IAsyncLifetime
         var providers = (await _cli.Json("provider", "ls")).AsArray();
         Assert.Equal("ready", providers.Single(p => p!["provider"]!.GetValue<string>() == "codex")!["status"]!.GetValue<string>());
         Assert.Contains("no-such-codex not found", providers.Single(p => p!["provider"]!.GetValue<string>() == "codex-missing")!["error"]!.GetValue<string>());
+
+        // Models: what the app-server's model/list offers (hidden ones left out); when the CLI cannot be asked, the
+        // built-in list, with the reason on stderr.
+        var models = (await _cli.Json("provider", "models", "codex")).AsArray();
+        Assert.Equal(["fake-large", "fake-small"], models.Select(m => m!["id"]!.GetValue<string>()));
+        Assert.True(models[0]!["isDefault"]!.GetValue<bool>());
+        var fallback = await _cli.Paseo("provider", "models", "codex-missing", "-q");
+        Assert.Equal(0, fallback.ExitCode);
+        Assert.Equal(["gpt-5-codex", "gpt-5"], fallback.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("codex-missing: could not list its models", fallback.StdErr);
     }
 
     [Fact]

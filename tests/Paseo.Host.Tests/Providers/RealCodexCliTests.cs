@@ -88,6 +88,10 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
     {
         if (NotRun()) return;
         var cli = _cli!;
+        var models = (await cli.Json("provider", "models", "codex")).AsArray();
+        Assert.NotEmpty(models);
+        Assert.Single(models, m => m!["isDefault"]?.GetValue<bool>() == true);
+        output.WriteLine($"real codex models: {string.Join(", ", models.Select(m => m!["id"]))}");
         var run = await cli.Json("run", "hello real codex", "--provider", "codex", "--title", "real", "--cwd", cli.Work);
         Assert.Equal(("idle", "Echo: hello real codex"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
         Assert.Equal(7, (await cli.Json("inspect", "real"))["lastUsage"]!["outputTokens"]!.GetValue<int>());
