@@ -723,15 +723,15 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     /// </summary>
     private void OnListModels(string requestId, string providerId, string? cwd)
     {
-        static string Response(string requestId, string providerId, IEnumerable<JsonObject>? models, string? error) =>
-            WsOutbound.Session("list_provider_models_response", new JsonObject
-            {
-                ["provider"] = providerId,
-                ["models"] = models is null ? null : new JsonArray([.. models.Select(m => (JsonNode)m.DeepClone())]),
-                ["error"] = error,
-                ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
-                ["requestId"] = requestId,
-            });
+        static string Response(string requestId, string providerId, IEnumerable<JsonObject>? models, string? error)
+        {
+            var payload = new JsonObject { ["provider"] = providerId };
+            if (models is not null) payload["models"] = new JsonArray([.. models.Select(m => (JsonNode)m.DeepClone())]); // `models?`: absent, not null
+            payload["error"] = error;
+            payload["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
+            payload["requestId"] = requestId;
+            return WsOutbound.Session("list_provider_models_response", payload);
+        }
         if (!_providers.TryGetValue(providerId, out var provider))
         {
             Broadcast(Response(requestId, providerId, null, $"Unknown provider: {providerId}"));

@@ -243,8 +243,9 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.True(File.Exists(_home.Home.PidFile), "and its pid file");
 
         await using var second = new ForegroundDaemon(_env, "--listen", "unix://" + socketPath);
-        var record = await WaitHealthyAsync();
-        Assert.Equal(second.Process.Id, record.Pid);
+        // Healthy with its own pid file record: the stale one was replaced (else this times out).
+        var record = await RunningDaemon.WaitHealthyAsync(_home.Home, second.Process.Id);
+        Assert.Equal(socketPath, ListenTarget.Parse(record.Listen) is UnixListenTarget unix ? unix.Path : null);
     }
 
     [Fact]
