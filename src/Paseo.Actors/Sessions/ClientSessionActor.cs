@@ -740,7 +740,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         provider.ListModelsAsync(cwd, Context.System, CancellationToken.None).WaitAsync(AskTimeout).PipeTo(Self,
             success: models => new Reply(Response(requestId, providerId, models, null)),
             failure: e => new Reply(Response(requestId, providerId, provider.Description.Models,
-                $"{providerId}: could not list its models ({e.GetBaseException().Message}); these are the configured ones")));
+                $"{providerId}: could not list its models ({e.GetBaseException().Message}); the known ones instead")));
     }
 
     private sealed record Reply(string? Json, bool FlushAfter = false) : INoSerializationVerificationNeeded
