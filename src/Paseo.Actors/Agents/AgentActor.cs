@@ -100,7 +100,13 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             if (_record.RequiresAttention) Change(_record with { RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null });
             Sender.Tell(Snapshot());
         });
-        Receive<ProviderEvent>(OnProviderEvent);
+        Receive<ProviderEvent>(providerEvent =>
+        {
+            // A session that was replaced (model/thinking change) may still say something on its way out: its last
+            // timeline rows are kept, but it no longer moves the agent's turn (that is the current session's).
+            if (!Sender.Equals(_session) && providerEvent is not Timeline) return;
+            OnProviderEvent(providerEvent);
+        });
         Receive<CoalesceDue>(_ =>
         {
             _flushQueued = false;
@@ -298,7 +304,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         var model = string.IsNullOrWhiteSpace(set.ModelId) ? null : set.ModelId.Trim();
         var known = _provider?.Description.Models.Select(m => WsInbound.Str(m, "id")).OfType<string>().ToList() ?? [];
-        if (_provider is null || (model is not null && known.Count > 0 && !known.Contains(model)))
+        if (_provider is null || (model is not null && !_provider.DiscoversModels && known.Count > 0 && !known.Contains(model)))
         {
             Sender.Tell(new CommandResult(_id, false, _provider is null
                 ? $"Provider {_record.Provider} is not available"

@@ -40,6 +40,7 @@ public sealed class AvailabilityCheck
     private readonly Func<Task<ProviderAvailability>>? _probe;
     private readonly TimeSpan _recheckAfter;
     private Task<ProviderAvailability> _current;
+    private Task<ProviderAvailability>? _previous; // the last finished check, shown while a new one runs
     private long _startedAt;
 
     public AvailabilityCheck(Func<Task<ProviderAvailability>> probe, TimeSpan recheckAfter)
@@ -58,8 +59,10 @@ public sealed class AvailabilityCheck
     /// <summary>Always this answer (a built-in without a CLI, a disabled profile).</summary>
     public static AvailabilityCheck Fixed(ProviderAvailability answer) => new(answer);
 
-    /// <summary>The latest check (running or done).</summary>
-    public Task<ProviderAvailability> Current => Volatile.Read(ref _current);
+    /// <summary>The latest finished check (or the first one, running).</summary>
+    public Task<ProviderAvailability> Current => Volatile.Read(ref _current) is { IsCompleted: false } running && Volatile.Read(ref _previous) is { } previous
+        ? previous
+        : Volatile.Read(ref _current);
 
     /// <summary>Starts a new check when the last one is done and older than recheckAfter; the latest check.</summary>
     public Task<ProviderAvailability> Refresh()
@@ -70,6 +73,7 @@ public sealed class AvailabilityCheck
             if (_current.IsCompleted && TimeSpan.FromMilliseconds(Environment.TickCount64 - _startedAt) >= _recheckAfter)
             {
                 _startedAt = Environment.TickCount64;
+                Volatile.Write(ref _previous, _current);
                 Volatile.Write(ref _current, _probe());
             }
             return _current;

@@ -42,6 +42,9 @@ public interface IAgentProvider
     Task<IReadOnlyList<JsonObject>> ListModelsAsync(string? cwd, ActorSystem system, CancellationToken cancellationToken) =>
         Task.FromResult(Description.Models);
 
+    /// <summary>Its models are learned from the CLI (so a model id cannot be checked against a fixed list).</summary>
+    bool DiscoversModels => false;
+
     private static readonly AvailabilityCheck AlwaysReady = AvailabilityCheck.Fixed(ProviderAvailability.Ready);
 }
 

@@ -737,7 +737,10 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             Broadcast(Response(requestId, providerId, null, $"Unknown provider: {providerId}"));
             return;
         }
-        provider.ListModelsAsync(cwd, Context.System, CancellationToken.None).WaitAsync(AskTimeout).PipeTo(Self,
+        // The token stops the listing itself (e.g. a short-lived CLI that does not answer), not only the wait for it.
+        var timeout = new CancellationTokenSource(AskTimeout);
+        provider.ListModelsAsync(cwd, Context.System, timeout.Token).WaitAsync(AskTimeout)
+            .ContinueWith(t => { timeout.Dispose(); return t; }, TaskScheduler.Default).Unwrap().PipeTo(Self,
             success: models => new Reply(Response(requestId, providerId, models, null)),
             failure: e => new Reply(Response(requestId, providerId, provider.Description.Models,
                 $"{providerId}: could not list its models ({e.GetBaseException().Message}); the known ones instead")));

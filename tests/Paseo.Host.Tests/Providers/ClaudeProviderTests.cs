@@ -282,6 +282,13 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "rooted"))["currentModeId"]!.GetValue<string>() == "default", "the refused mode to be undone");
         Assert.Contains("claude refused mode bypassPermissions: Cannot set permission mode to bypassPermissions because the session was not launched with --dangerously-skip-permissions",
             await _cli.Ok("logs", "rooted", "--filter", "errors"));
+
+        // Created in bypassPermissions: the CLI would refuse to start, so it starts in default and the agent says why.
+        var bypassId = (await _cli.Json("run", "hi", "--provider", "claude-work", "--mode", "bypassPermissions", "--title", "rooted-bypass", "--cwd", _cli.Work))["agentId"]!.GetValue<string>();
+        var bypassArgv = Starts().Single(s => s["agentId"]!.GetValue<string>() == bypassId)["argv"]!.AsArray().Select(a => a!.GetValue<string>()).ToList();
+        Assert.Equal("default", bypassArgv[bypassArgv.IndexOf("--permission-mode") + 1]);
+        Assert.Equal("default", (await _cli.Json("inspect", "rooted-bypass"))["currentModeId"]!.GetValue<string>());
+        Assert.Contains("starting in default", await _cli.Ok("logs", "rooted-bypass", "--filter", "errors"));
     }
 
     [Fact]

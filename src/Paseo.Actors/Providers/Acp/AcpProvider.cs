@@ -34,6 +34,9 @@ public sealed class AcpProvider : IAgentProvider
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new AcpProviderSession(config, Launch));
+
+    /// <summary>An ACP agent says its models in session/new.</summary>
+    public bool DiscoversModels => true;
 }
 
 /// <summary>

@@ -61,7 +61,7 @@ public sealed class ClaudeProvider : IAgentProvider
         var argv = new List<string>(Command)
         {
             "--output-format", "stream-json", "--verbose", "--input-format", "stream-json",
-            "--permission-mode", config.ModeId ?? "default",
+            "--permission-mode", StartMode(config),
             "--permission-prompt-tool", "stdio",
             "--include-partial-messages",
             "--setting-sources=user,project",
@@ -79,6 +79,10 @@ public sealed class ClaudeProvider : IAgentProvider
             argv.AddRange(["--thinking", "adaptive", "--effort", config.ThinkingOptionId]);
         return argv;
     }
+
+    /// <summary>The mode the CLI starts in: the agent's, except bypassPermissions where the CLI would refuse it (root).</summary>
+    public string StartMode(ProviderSessionConfig config) =>
+        config.ModeId is "bypassPermissions" && !AllowsBypass ? "default" : config.ModeId ?? "default";
 
     /// <summary>Whether the CLI may be started with --allow-dangerously-skip-permissions (not as root outside a sandbox).</summary>
     public bool AllowsBypass => !Paseo.Transport.Processes.ChildProcess.RunningAsRoot

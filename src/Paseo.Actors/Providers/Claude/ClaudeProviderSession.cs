@@ -54,13 +54,14 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     // only says it started; the row stays running until system/task_notification, possibly after the turn. Bounded.
     private const int BackgroundTasksRemembered = 64;
     private readonly Dictionary<string, (string Name, JsonObject Input)> _backgroundTasks = new(StringComparer.Ordinal);
+    private readonly Queue<string> _backgroundOrder = new();
 
     public ClaudeProviderSession(ProviderSessionConfig config, ClaudeProvider provider)
     {
         _config = config;
         _provider = provider;
         _sessionId = config.ResumeSessionId;
-        _mode = config.ModeId ?? "default";
+        _mode = provider.StartMode(config);
 
         Receive<RunTurn>(OnRunTurn);
         Receive<Interrupt>(_ => OnInterrupt());
@@ -88,6 +89,12 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        if (_mode != (_config.ModeId ?? "default"))
+        {
+            // As root outside a sandbox the CLI refuses bypassPermissions at start: it starts in default, and says so.
+            Emit(new Timeline(TimelineItems.Error("claude refused mode bypassPermissions: as root, Claude Code only bypasses permissions in a sandbox (IS_SANDBOX=1); starting in default")));
+            Emit(new ModeChanged(_mode));
+        }
         try
         {
             var log = _log;
@@ -112,6 +119,10 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     /// <summary>Stopping the agent, or the daemon: the process group gets SIGTERM, then SIGKILL after the grace period.</summary>
     protected override void PostStop()
     {
+        // Background sub-agents die with the process: their rows end, rather than stay running for good.
+        foreach (var (taskId, task) in _backgroundTasks)
+            Emit(new Timeline(TimelineItems.ToolCall(taskId, task.Name, ClaudeToolDetails.For(task.Name, task.Input, _config.Cwd, _sidechains.GetValueOrDefault(taskId)?.ToString()),
+                "failed", "The claude process stopped before the sub-agent finished")));
         _process?.Dispose();
         _process = null;
     }
@@ -330,7 +341,11 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
                 break;
             case "task_started" when WsInbound.Str(message, "tool_use_id") is { } taskCallId
                                      && message["is_backgrounded"] is JsonValue bg && bg.TryGetValue<bool>(out var backgrounded) && backgrounded:
-                if (_backgroundTasks.Count >= BackgroundTasksRemembered) _backgroundTasks.Remove(_backgroundTasks.Keys.First());
+                while (_backgroundTasks.Count >= BackgroundTasksRemembered && _backgroundOrder.TryDequeue(out var oldest)) _backgroundTasks.Remove(oldest);
+                _backgroundOrder.Enqueue(taskCallId);
+                if (_backgroundOrder.Count > 2 * BackgroundTasksRemembered) // finished ones leave the order too
+                    foreach (var _ in Enumerable.Range(0, _backgroundOrder.Count))
+                        if (_backgroundOrder.Dequeue() is var kept && _backgroundTasks.ContainsKey(kept)) _backgroundOrder.Enqueue(kept);
                 _backgroundTasks[taskCallId] = _tools.TryGetValue(taskCallId, out var call) ? call : ("Task", new JsonObject
                 {
                     ["description"] = WsInbound.Str(message, "description"),
@@ -487,6 +502,9 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         _inTurn = false;
         Timers.Cancel("interrupt");
         _tools.Clear();
+        // The agent resolved the turn's open questions as denied; the CLI forgets them too.
+        _permissionRequests.Clear();
+        _pendingInputs.Clear();
         // Background sub-agents go on after the turn: their logs stay.
         foreach (var done in _sidechains.Keys.Where(k => !_backgroundTasks.ContainsKey(k)).ToList()) _sidechains.Remove(done);
         if (_interrupting)

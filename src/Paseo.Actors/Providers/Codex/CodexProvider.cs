@@ -51,6 +51,8 @@ public sealed class CodexProvider : IAgentProvider
 
     private readonly bool _modelsConfigured;
 
+    public bool DiscoversModels => !_modelsConfigured;
+
     /// <summary>
     /// The models the CLI offers (`model/list` of a short-lived `codex app-server`: the account's models, or those of the
     /// model provider configured in CODEX_HOME), hidden ones left out; a profile's `models` replace them.
@@ -68,8 +70,17 @@ public sealed class CodexProvider : IAgentProvider
         }.ToJsonString());
         process.TryWriteLine(new JsonObject { ["method"] = "initialized", ["params"] = new JsonObject() }.ToJsonString());
         process.TryWriteLine(new JsonObject { ["id"] = 2, ["method"] = "model/list", ["params"] = new JsonObject() }.ToJsonString());
-        while (await process.Output.ReadAsync(cancellationToken) is var output)
+        while (true)
         {
+            ChildOutput output;
+            try
+            {
+                output = await process.Output.ReadAsync(cancellationToken);
+            }
+            catch (System.Threading.Channels.ChannelClosedException)
+            {
+                throw new IOException($"{Launch.Name} exited before answering model/list{(process.StderrTail is { Length: > 0 } tail ? $": {tail}" : "")}");
+            }
             if (output is not ChildOutput.Line { Text: var line }) throw new IOException($"{Launch.Name} printed a line over {settings.MaxLineBytes} bytes");
             JsonObject? message;
             try
@@ -94,9 +105,8 @@ public sealed class CodexProvider : IAgentProvider
                 })
                 .ToList();
             models.AddRange(Description.Models.Skip(_builtInModels)); // the profile's additionalModels
-            return models;
+            return models; // (one page: model/list pages are not followed)
         }
-        throw new IOException($"{Launch.Name} did not answer model/list");
     }
 
     private readonly int _builtInModels;

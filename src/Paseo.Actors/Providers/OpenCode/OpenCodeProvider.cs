@@ -50,6 +50,8 @@ public sealed class OpenCodeProvider : IAgentProvider
 
     private readonly bool _modelsConfigured;
 
+    public bool DiscoversModels => !_modelsConfigured;
+
     /// <summary>
     /// `GET /config/providers?directory=`: every model of the providers OpenCode is configured with there, written
     /// `providerID/modelID` (the configured `models` replace them; `additionalModels` are added).
