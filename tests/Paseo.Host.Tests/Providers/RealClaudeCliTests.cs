@@ -14,10 +14,7 @@ namespace Paseo.Host.Tests.Providers;
 /// </summary>
 public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly string Binary =
-        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!, "realcli", "node_modules", ".bin", "claude");
-
-    private static string FakeApi => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-anthropic-api.mjs");
+    private static readonly string Binary = RealCli.Binary("claude");
 
     private readonly string _claudeHome = Path.Combine(Path.GetTempPath(), $"real-claude-home-{Guid.NewGuid():N}");
     private Process? _api;
@@ -26,13 +23,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
     public async Task InitializeAsync()
     {
         if (!File.Exists(Binary)) return;
-        var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(FakeApi);
-        _api = Process.Start(psi)!;
-        _api.ErrorDataReceived += (_, _) => { };
-        _api.BeginErrorReadLine();
-        var ready = await _api.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        var port = int.Parse(ready!.Replace("listening on ", ""));
+        (_api, var port) = await RealCli.StartApiAsync("fake-anthropic-api.mjs");
         Directory.CreateDirectory(_claudeHome);
         var claude = new JsonObject
         {
@@ -63,12 +54,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
     public async Task DisposeAsync()
     {
         if (_cli is not null) await _cli.DisposeAsync();
-        if (_api is { HasExited: false })
-        {
-            _api.Kill();
-            await _api.WaitForExitAsync();
-        }
-        _api?.Dispose();
+        await RealCli.StopAsync(_api);
         if (Directory.Exists(_claudeHome)) Directory.Delete(_claudeHome, recursive: true);
     }
 
@@ -77,13 +63,6 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
         if (_cli is not null) return false;
         output.WriteLine($"NOT RUN: {Binary} is missing — `npm ci --prefix tests/realcli` could not install @anthropic-ai/claude-code on this machine.");
         return true;
-    }
-
-    private async Task<string?> WaitCode(string agent)
-    {
-        var waited = await _cli!.Paseo("wait", agent, "--json");
-        Assert.Equal(1, waited.ExitCode);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
     }
 
     [Fact]
@@ -97,7 +76,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
 
         // A command that changes something: the real CLI asks (can_use_tool) and runs it only when allowed.
         await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
         Assert.Equal("Bash: touch allowed.txt", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["title"]!.GetValue<string>());
         await cli.Ok("permit", "allow", "real");
         var allowed = await cli.Json("wait", "real");
@@ -106,7 +85,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains("Bash touch allowed.txt [completed]", await cli.Ok("logs", "real", "--filter", "tools"));
 
         await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
         await cli.Ok("permit", "deny", "real", "--message", "not that file");
         var denied = await cli.Json("wait", "real");
         Assert.StartsWith("Tool refused:", denied["lastMessage"]!.GetValue<string>());
@@ -168,7 +147,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
         if (NotRun()) return;
         var cli = _cli!;
         await cli.Ok("run", "-d", "[ask]", "--provider", "claude", "--title", "asker", "--cwd", cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asker"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "asker"));
         var question = Assert.Single((await cli.Json("permit", "ls", "asker")).AsArray())!;
         Assert.Equal(("question", "Which color?"), (question["kind"]!.GetValue<string>(), question["input"]!["questions"]![0]!["question"]!.GetValue<string>()));
         await cli.Ok("permit", "allow", "asker", "--input", """{"answers":{"Which color?":"blue"}}""");
@@ -177,7 +156,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains("blue", answered);
 
         await cli.Ok("run", "-d", "[plan-exit]", "--provider", "claude", "--mode", "plan", "--title", "planner", "--cwd", cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("planner"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "planner"));
         var plan = Assert.Single((await cli.Json("permit", "ls", "planner")).AsArray())!;
         Assert.Equal(("plan", "1. Read the code\n2. Fix the bug"), (plan["kind"]!.GetValue<string>(), plan["metadata"]!["planText"]!.GetValue<string>()));
         await cli.Ok("permit", "allow", "planner");

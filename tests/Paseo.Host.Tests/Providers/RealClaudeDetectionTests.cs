@@ -13,7 +13,7 @@ public sealed class RealClaudeDetectionTests(ITestOutputHelper output)
     [Fact]
     public async Task The_real_claude_binary_is_listed_as_ready_with_its_version()
     {
-        var binary = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!, "realcli", "node_modules", ".bin", "claude");
+        var binary = RealCli.Binary("claude");
         if (!File.Exists(binary))
         {
             // Said, not hidden: the run shows why this check did not happen.

@@ -1,10 +1,47 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Paseo.Host.Tests.Cli;
 
 namespace Paseo.Host.Tests.Providers;
 
 /// <summary>What the tests that drive real agent CLIs (tests/realcli) share.</summary>
 internal static class RealCli
 {
+    private static string TestsFolder => Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!;
+
+    /// <summary>A CLI installed by `npm ci --prefix tests/realcli` (it may be missing: the tests then say so).</summary>
+    public static string Binary(string name) => Path.Combine(TestsFolder, "realcli", "node_modules", ".bin", name);
+
+    /// <summary>Starts a loopback stand-in of a vendor's API (tests/standins/NAME), which prints "listening on PORT".</summary>
+    public static async Task<(Process Process, int Port)> StartApiAsync(string script)
+    {
+        var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(TestsFolder, "standins", script));
+        var process = Process.Start(psi)!;
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return (process, int.Parse(ready!.Replace("listening on ", "")));
+    }
+
+    public static async Task StopAsync(Process? process)
+    {
+        if (process is { HasExited: false })
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+        process?.Dispose();
+    }
+
+    /// <summary>`paseo wait` on an agent that must stop short of finishing (exit 1): its code, e.g. PERMISSION_REQUIRED.</summary>
+    public static async Task<string?> WaitCodeAsync(CliTarget cli, string agent)
+    {
+        var waited = await cli.Paseo("wait", agent, "--json");
+        Assert.Equal(1, waited.ExitCode);
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
     /// <summary>
     /// Anything a CLI would fetch from the internet (updates, catalogs, packages) goes to a dead port on loopback
     /// instead: tests talk to 127.0.0.1 only. The loopback API stand-ins are exempt (NO_PROXY).

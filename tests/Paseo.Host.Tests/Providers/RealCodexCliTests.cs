@@ -14,10 +14,7 @@ namespace Paseo.Host.Tests.Providers;
 /// </summary>
 public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly string Binary =
-        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!, "realcli", "node_modules", ".bin", "codex");
-
-    private static string FakeApi => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-openai-responses.mjs");
+    private static readonly string Binary = RealCli.Binary("codex");
 
     // Not under /tmp: Codex refuses to put its helper binaries in a temporary directory (it warns and goes on).
     private readonly string _codexHome = Path.Combine(Path.GetTempPath(), $"real-codex-home-{Guid.NewGuid():N}");
@@ -27,13 +24,7 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         if (!File.Exists(Binary)) return;
-        var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(FakeApi);
-        _api = Process.Start(psi)!;
-        _api.ErrorDataReceived += (_, _) => { };
-        _api.BeginErrorReadLine();
-        var ready = await _api.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        var port = int.Parse(ready!.Replace("listening on ", ""));
+        (_api, var port) = await RealCli.StartApiAsync("fake-openai-responses.mjs");
         Directory.CreateDirectory(_codexHome);
         // The CLI's own configuration (what a user would write): its model provider is the loopback stand-in.
         await File.WriteAllTextAsync(Path.Combine(_codexHome, "config.toml"), $"""
@@ -60,12 +51,7 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_cli is not null) await _cli.DisposeAsync();
-        if (_api is { HasExited: false })
-        {
-            _api.Kill();
-            await _api.WaitForExitAsync();
-        }
-        _api?.Dispose();
+        await RealCli.StopAsync(_api);
         if (Directory.Exists(_codexHome)) Directory.Delete(_codexHome, recursive: true);
     }
 
@@ -74,13 +60,6 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
         if (_cli is not null) return false;
         output.WriteLine($"NOT RUN: {Binary} is missing — `npm ci --prefix tests/realcli` could not install @openai/codex on this machine.");
         return true;
-    }
-
-    private async Task<string?> WaitCode(string agent)
-    {
-        var waited = await _cli!.Paseo("wait", agent, "--json");
-        Assert.Equal(1, waited.ExitCode);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
     }
 
     [Fact]
@@ -98,14 +77,14 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
 
         // A command asked to run outside the sandbox: the real app-server asks (requestApproval) and runs it when accepted.
         await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
         Assert.Contains("touch allowed.txt", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["title"]!.GetValue<string>());
         await cli.Ok("permit", "allow", "real");
         Assert.StartsWith("Tool result:", (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(cli.Work, "allowed.txt")));
 
         await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
         await cli.Ok("permit", "deny", "real");
         var denied = await cli.Json("wait", "real");
         Assert.Contains("rejected by user", denied["lastMessage"]!.GetValue<string>());

@@ -11,8 +11,7 @@ namespace Paseo.Host.Tests.Providers;
 /// </summary>
 public sealed class RealCopilotCliTests(ITestOutputHelper output)
 {
-    private static readonly string Binary =
-        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!, "realcli", "node_modules", ".bin", "copilot");
+    private static readonly string Binary = RealCli.Binary("copilot");
 
     [Fact]
     public async Task Without_a_login_the_real_cli_s_refusal_and_how_to_log_in_are_the_agent_s_error()

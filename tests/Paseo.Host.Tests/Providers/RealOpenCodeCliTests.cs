@@ -14,10 +14,7 @@ namespace Paseo.Host.Tests.Providers;
 /// </summary>
 public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private static readonly string Binary =
-        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!, "realcli", "node_modules", ".bin", "opencode");
-
-    private static string FakeModel => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-openai-chat.mjs");
+    private static readonly string Binary = RealCli.Binary("opencode");
 
     private readonly string _home = Path.Combine(Path.GetTempPath(), $"real-opencode-home-{Guid.NewGuid():N}");
     private Process? _model;
@@ -26,13 +23,7 @@ public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifet
     public async Task InitializeAsync()
     {
         if (!File.Exists(Binary)) return;
-        var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(FakeModel);
-        _model = Process.Start(psi)!;
-        _model.ErrorDataReceived += (_, _) => { };
-        _model.BeginErrorReadLine();
-        var ready = await _model.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        var port = int.Parse(ready!.Replace("listening on ", ""));
+        (_model, var port) = await RealCli.StartApiAsync("fake-openai-chat.mjs");
         Directory.CreateDirectory(_home);
         var opencode = new JsonObject
         {
@@ -74,12 +65,7 @@ public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifet
     public async Task DisposeAsync()
     {
         if (_cli is not null) await _cli.DisposeAsync();
-        if (_model is { HasExited: false })
-        {
-            _model.Kill();
-            await _model.WaitForExitAsync();
-        }
-        _model?.Dispose();
+        await RealCli.StopAsync(_model);
         if (Directory.Exists(_home)) Directory.Delete(_home, recursive: true);
     }
 
@@ -88,13 +74,6 @@ public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifet
         if (_cli is not null) return false;
         output.WriteLine($"NOT RUN: {Binary} is missing — `npm ci --prefix tests/realcli` could not install opencode-ai on this machine.");
         return true;
-    }
-
-    private async Task<string?> WaitCode(string agent)
-    {
-        var waited = await _cli!.Paseo("wait", agent, "--json");
-        Assert.True(waited.ExitCode == 1, waited.StdOut);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
     }
 
     [Fact]
@@ -109,19 +88,19 @@ public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal(("idle", "Echo: hello real opencode"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
 
         await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
         await cli.Ok("permit", "allow", "real");
         Assert.StartsWith("Tool result:", (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(cli.Work, "allowed.txt")));
 
         await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
         await cli.Ok("permit", "deny", "real", "--message", "not that file");
         await cli.Json("wait", "real");
         Assert.False(File.Exists(Path.Combine(cli.Work, "denied.txt")));
 
         await cli.Ok("send", "real", "[ask]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("real"));
+        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
         Assert.Equal("question", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["kind"]!.GetValue<string>());
         await cli.Ok("permit", "allow", "real", "--input", """{"answers":{"Which color?":"blue"}}""");
         var answered = (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>();
