@@ -74,7 +74,8 @@ public sealed class AvailabilityCheck
             {
                 _startedAt = Environment.TickCount64;
                 Volatile.Write(ref _previous, _current);
-                Volatile.Write(ref _current, _probe());
+                // Off the caller's thread (an actor's): a probe starts a process before its first await.
+                Volatile.Write(ref _current, Task.Run(_probe));
             }
             return _current;
         }

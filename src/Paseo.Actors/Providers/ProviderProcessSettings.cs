@@ -4,6 +4,10 @@ namespace Paseo.Actors.Providers;
 public sealed record ProviderProcessSettings(int MaxLineBytes, int OutputBacklog, TimeSpan KillGrace, TimeSpan InterruptGrace, TimeSpan VersionTimeout,
     int InputBacklog = 256, int MaxStderrLineBytes = 8 * 1024, TimeSpan? RecheckAvailabilityAfter = null)
 {
+    /// <summary>Why a CLI whose stdin queue is full was stopped (the same words for every provider).</summary>
+    public string StoppedReading(string cliName) =>
+        $"{cliName} stopped reading its input ({InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped";
+
     /// <summary>How old a provider's availability check may be before a snapshot request checks again.</summary>
     public TimeSpan RecheckAfter => RecheckAvailabilityAfter ?? TimeSpan.FromSeconds(60);
 

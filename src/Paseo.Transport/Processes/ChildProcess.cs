@@ -13,6 +13,19 @@ public abstract record ChildOutput
     public sealed record TooLong(int Limit) : ChildOutput;
 }
 
+/// <summary>What became of a line written to a child's stdin.</summary>
+public enum StdinWrite
+{
+    /// <summary>Queued; the writer sends the queue in order.</summary>
+    Queued,
+
+    /// <summary>Refused: the child's stdin is closed (it exited); its exit says the rest.</summary>
+    Closed,
+
+    /// <summary>Refused: the child is alive but InputBacklog lines already wait, so it stopped reading.</summary>
+    StoppedReading,
+}
+
 /// <summary>How to start an agent CLI: argv, working directory, extra environment, limits.</summary>
 public sealed record ChildProcessStart(IReadOnlyList<string> Command, string WorkingDirectory, IReadOnlyDictionary<string, string> Environment,
     int MaxLineBytes, int OutputBacklog, TimeSpan KillGrace, int InputBacklog = 256, int MaxStderrLineBytes = 8 * 1024);
@@ -22,7 +35,7 @@ public sealed record ChildProcessStart(IReadOnlyList<string> Command, string Wor
 /// started too. Stdout is read off the caller's thread into a bounded queue of lines (<see cref="Output"/>): when the
 /// owner does not keep up, the queue fills, reading stops, the pipe fills and the child blocks — output is never
 /// buffered without end. Stderr lines (cut at MaxStderrLineBytes) go to a callback (the daemon log). Stdin takes NDJSON
-/// lines through a bounded queue of InputBacklog lines written by one writer: <see cref="TryWriteLine"/> says when the
+/// lines through a bounded queue of InputBacklog lines written by one writer: <see cref="WriteLine"/> says when the
 /// child stopped reading (the queue is full) or is gone.
 /// </summary>
 public sealed partial class ChildProcess : IDisposable
@@ -161,10 +174,13 @@ public sealed partial class ChildProcess : IDisposable
     }
 
     /// <summary>
-    /// Queues one line for stdin, in order; false when it cannot be taken: the child stopped reading (InputBacklog lines
+    /// Queues one line for stdin, in order; or says why it cannot be taken: the child stopped reading (InputBacklog lines
     /// wait already) or its stdin is closed (it exited).
     /// </summary>
-    public bool TryWriteLine(string line) => _input.Writer.TryWrite(line);
+    public StdinWrite WriteLine(string line) =>
+        _input.Writer.TryWrite(line) ? StdinWrite.Queued
+        : StdinClosed || HasExited ? StdinWrite.Closed
+        : StdinWrite.StoppedReading;
 
     /// <summary>The child's stdin is closed (it exited, or closed it): a refused write says nothing of its reading.</summary>
     public bool StdinClosed => Volatile.Read(ref _stdinClosed);

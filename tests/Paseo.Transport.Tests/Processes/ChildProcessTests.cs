@@ -20,13 +20,14 @@ public sealed class ChildProcessTests
         Assert.InRange(accepted, 4, 4 + 1024 * 1024 / line.Length);
         Assert.False(child.HasExited);
         Assert.False(child.StdinClosed);
+        Assert.Equal(StdinWrite.StoppedReading, child.WriteLine(line));
     }
 
     [Fact]
     public async Task Lines_written_to_a_reading_child_arrive_whole_and_in_order()
     {
         using var child = ChildProcess.Start(Start("exec cat"), _ => { });
-        for (var i = 0; i < 100; i++) Assert.True(child.TryWriteLine($"line {i}"));
+        for (var i = 0; i < 100; i++) Assert.Equal(StdinWrite.Queued, child.WriteLine($"line {i}"));
         for (var i = 0; i < 100; i++)
             Assert.Equal(new ChildOutput.Line($"line {i}"), await child.Output.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
     }
@@ -56,18 +57,18 @@ public sealed class ChildProcessTests
         Assert.Equal(0, await child.Exited.WaitAsync(TimeSpan.FromSeconds(10)));
         // The first line is taken; the writer then finds the pipe closed, and from then on every write is refused and
         // the child is known to have closed its stdin (rather than to have stopped reading).
-        Assert.True(child.TryWriteLine("anyone?"));
+        Assert.Equal(StdinWrite.Queued, child.WriteLine("anyone?"));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         using var probe = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
         while (!child.StdinClosed) await probe.WaitForNextTickAsync(timeout.Token);
-        Assert.False(child.TryWriteLine("still there?"));
+        Assert.Equal(StdinWrite.Closed, child.WriteLine("still there?"));
     }
 
     /// <summary>Writes until a write is refused (yielding so the writer can drain); how many were taken. Bounded.</summary>
     private static async Task<int> AcceptedUntilRefusedAsync(ChildProcess child, string line)
     {
         var accepted = 0;
-        while (child.TryWriteLine(line))
+        while (child.WriteLine(line) == StdinWrite.Queued)
         {
             accepted++;
             Assert.True(accepted < 100_000, "writes were never refused");

@@ -139,8 +139,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
     {
         // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
         if (_deathReason is not null) Die(_deathReason);
-        else if (_process is { } process && !process.TryWriteLine(message.ToJsonString()) && !process.HasExited && !process.StdinClosed)
-            Die($"claude stopped reading its input ({_provider.Settings.InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped");
+        else if (_process?.WriteLine(message.ToJsonString()) == StdinWrite.StoppedReading) Die(_provider.Settings.StoppedReading("claude"));
     }
 
     private JsonObject Control(JsonObject request, string? requestId = null) => new()
@@ -267,24 +266,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
 
     private void OnLine(string line)
     {
-        if (string.IsNullOrWhiteSpace(line)) return;
-        JsonObject? message;
-        try
-        {
-            message = JsonNode.Parse(line) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            message = null;
-        }
-        if (message is null)
-        {
-            // A CLI bug or a stray print: shown in the timeline, and the turn goes on.
-            var shown = line.Length > 200 ? line[..200] + "…" : line;
-            _log.Warning("Agent {0}: claude printed a line that is not JSON: {1}", _config.AgentId, shown);
-            Emit(new Timeline(TimelineItems.Error($"claude printed a line that is not JSON: {shown}")));
-            return;
-        }
+        if (CliOutputLines.Parse(line, "claude", _config.AgentId, _log, Emit) is not { } message) return;
         switch (WsInbound.Str(message, "type"))
         {
             case "system":

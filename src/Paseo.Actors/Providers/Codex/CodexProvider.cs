@@ -63,13 +63,13 @@ public sealed class CodexProvider : IAgentProvider
         var settings = Launch.Settings;
         using var process = ChildProcess.Start(new ChildProcessStart(Launch.Command, cwd is not null && Directory.Exists(cwd) ? cwd : System.Environment.CurrentDirectory,
             Launch.Environment, settings.MaxLineBytes, settings.OutputBacklog, settings.KillGrace, settings.InputBacklog, settings.MaxStderrLineBytes), _ => { });
-        process.TryWriteLine(new JsonObject
+        process.WriteLine(new JsonObject
         {
             ["id"] = 1, ["method"] = "initialize",
             ["params"] = new JsonObject { ["clientInfo"] = new JsonObject { ["name"] = "paseo", ["title"] = "Paseo", ["version"] = "0.0.0" } },
         }.ToJsonString());
-        process.TryWriteLine(new JsonObject { ["method"] = "initialized", ["params"] = new JsonObject() }.ToJsonString());
-        process.TryWriteLine(new JsonObject { ["id"] = 2, ["method"] = "model/list", ["params"] = new JsonObject() }.ToJsonString());
+        process.WriteLine(new JsonObject { ["method"] = "initialized", ["params"] = new JsonObject() }.ToJsonString());
+        process.WriteLine(new JsonObject { ["id"] = 2, ["method"] = "model/list", ["params"] = new JsonObject() }.ToJsonString());
         while (true)
         {
             ChildOutput output;

@@ -99,8 +99,7 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
         {
             // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
             if (_deathReason is not null) Die(_deathReason);
-            else if (_process is { } process && !process.TryWriteLine(line) && !process.HasExited && !process.StdinClosed)
-                Die($"{Launch.Name} stopped reading its input ({Launch.Settings.InputBacklog} messages waiting, paseo.providers.input-backlog); its process was stopped");
+            else if (_process?.WriteLine(line) == StdinWrite.StoppedReading) Die(Launch.Settings.StoppedReading(Launch.Name));
         }, IncludeJsonRpcVersion, Launch.Settings.InputBacklog,
             () => Die($"{Launch.Name} left {Launch.Settings.InputBacklog} requests unanswered (paseo.providers.input-backlog); its process was stopped"));
         _process.Exited.PipeTo(Self, success: code => new ProcessExited(code));
@@ -162,24 +161,7 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
 
     private void OnLine(string line)
     {
-        if (string.IsNullOrWhiteSpace(line)) return;
-        JsonObject? json;
-        try
-        {
-            json = JsonNode.Parse(line) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            json = null;
-        }
-        if (json is null)
-        {
-            var shown = line.Length > 200 ? line[..200] + "…" : line;
-            Log.Warning("Agent {0}: {1} printed a line that is not JSON: {2}", Config.AgentId, Launch.Name, shown);
-            Emit(new Timeline(TimelineItems.Error($"{Launch.Name} printed a line that is not JSON: {shown}")));
-            return;
-        }
-        OnMessage(Rpc.Classify(json));
+        if (CliOutputLines.Parse(line, Launch.Name, Config.AgentId, Log, Emit) is { } json) OnMessage(Rpc.Classify(json));
     }
 }
 
