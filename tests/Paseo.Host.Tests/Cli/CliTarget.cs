@@ -102,6 +102,14 @@ public sealed class CliTarget : IAsyncDisposable
 
     public async Task<JsonNode> Json(params string[] args) => JsonNode.Parse(await Ok([.. args, "--json"]))!;
 
+    /// <summary>`paseo wait` on an agent that must stop short of finishing (exit 1): its code, e.g. PERMISSION_REQUIRED.</summary>
+    public async Task<string?> WaitCodeAsync(string agent)
+    {
+        var waited = await Paseo("wait", agent, "--json");
+        Assert.True(waited.ExitCode == 1, $"paseo wait {agent} exited {waited.ExitCode}, expected 1: {waited.StdOut}{waited.StdErr}");
+        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
+    }
+
     /// <summary>Runs and expects exit 1 with a JSON error; returns its code.</summary>
     public async Task<JsonObject> Error(params string[] args)
     {

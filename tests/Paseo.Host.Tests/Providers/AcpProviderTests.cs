@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Paseo.Host.Tests.Cli;
 using Paseo.Host.Tests.Support;
+using Paseo.Transport.Daemon;
 
 namespace Paseo.Host.Tests.Providers;
 
@@ -14,7 +15,7 @@ public sealed class AcpProviderTests : IAsyncLifetime
     private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-acp-store-{Guid.NewGuid():N}");
     private CliTarget _cli = null!;
 
-    private static string StandIn => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-acp.mjs");
+    private static string StandIn => StandIns.Path("fake-acp.mjs");
 
     public async Task InitializeAsync()
     {
@@ -41,17 +42,7 @@ public sealed class AcpProviderTests : IAsyncLifetime
         if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
     }
 
-    private List<JsonObject> Starts() =>
-        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
-
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
-
-    private async Task<string?> WaitCode(string agent)
-    {
-        var waited = await _cli.Paseo("wait", agent, "--json");
-        Assert.Equal(1, waited.ExitCode);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
-    }
+    private List<JsonObject> Starts() => StandIns.Starts(_log);
 
     [Fact]
     public async Task A_full_turn_runs_and_the_agent_s_own_modes_are_listed()
@@ -92,13 +83,13 @@ public sealed class AcpProviderTests : IAsyncLifetime
     public async Task Permissions_are_allowed_and_denied_and_a_mode_change_reaches_the_agent()
     {
         await _cli.Ok("run", "-d", "[tool make test]", "--provider", "fake-acp", "--title", "perm", "--cwd", _cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         await _cli.Ok("permit", "allow", "perm");
         Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
         Assert.Contains("$ make test make test [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
 
         await _cli.Ok("send", "perm", "[tool rm -rf /]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         await _cli.Ok("permit", "deny", "perm");
         Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
         Assert.Contains("$ rm -rf / rm -rf / [failed: rejected by the user]", await _cli.Ok("logs", "perm", "--filter", "tools"));
@@ -121,7 +112,7 @@ public sealed class AcpProviderTests : IAsyncLifetime
         await _cli.Ok("stop", "stopper");
         Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
         var first = Starts()[0]["pid"]!.GetValue<int>();
-        await Eventually.HoldsAsync(() => !Alive(first), "the deaf agent to be gone");
+        await Eventually.HoldsAsync(() => !ProcessLiveness.IsAlive(first), "the deaf agent to be gone");
 
         // A new process, session/load: the agent replays three prompts, none of which is added again.
         var before = (await _cli.Json("logs", "stopper", "--filter", "text")).AsArray().Count;
@@ -136,7 +127,7 @@ public sealed class AcpProviderTests : IAsyncLifetime
         // ACP: after session/cancel the client answers pending permission requests with "cancelled"; the agent waits
         // for that before it ends the prompt, so without it the stop would never finish.
         await _cli.Ok("run", "-d", "[tool make]", "--provider", "fake-acp", "--title", "asking", "--cwd", _cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asking"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("asking"));
         await _cli.Ok("stop", "asking");
         Assert.Equal("idle", (await _cli.Json("wait", "asking"))["status"]!.GetValue<string>());
         Assert.Empty((await _cli.Json("permit", "ls", "asking")).AsArray());
@@ -214,7 +205,7 @@ public sealed class AcpProviderTests : IAsyncLifetime
         var pids = Starts().Select(s => s["pid"]!.GetValue<int>()).ToList();
 
         await _cli.StopDaemonAsync();
-        Assert.All(pids, pid => Assert.False(Alive(pid), $"agent process {pid} outlived the daemon"));
+        Assert.All(pids, pid => Assert.False(ProcessLiveness.IsAlive(pid), $"agent process {pid} outlived the daemon"));
 
         await _cli.RestartDaemonAsync();
         Assert.Equal("First prompt: the first words", (await _cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());

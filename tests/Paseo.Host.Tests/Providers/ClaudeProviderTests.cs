@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Paseo.Host.Tests.Cli;
 using Paseo.Host.Tests.Support;
+using Paseo.Transport.Daemon;
 
 namespace Paseo.Host.Tests.Providers;
 
@@ -15,15 +16,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
     private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-claude-store-{Guid.NewGuid():N}");
     private CliTarget _cli = null!;
 
-    public static string StandIn
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
-            return Path.Combine(dir!.FullName, "tests", "standins", "fake-claude.mjs");
-        }
-    }
+    public static string StandIn => StandIns.Path("fake-claude.mjs");
 
     public static string Config(params (string Id, JsonObject Profile)[] extra)
     {
@@ -56,17 +49,9 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
     }
 
-    private List<JsonObject> Starts() =>
-        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
+    private List<JsonObject> Starts() => StandIns.Starts(_log);
 
     /// <summary>The `code` of a `paseo wait --json` that did not end idle (exit 1 with the result printed).</summary>
-    private async Task<string?> WaitCode(string agent)
-    {
-        var waited = await _cli.Paseo("wait", agent, "--json");
-        Assert.Equal(1, waited.ExitCode);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
-    }
-
     /// <summary>--image arguments for two small files (a PNG of 68 bytes and a JPEG of 1000).</summary>
     public static string[] Images(string folder)
     {
@@ -76,8 +61,6 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         File.WriteAllBytes(jpg, new byte[1000]);
         return ["--image", png, "--image", jpg];
     }
-
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
 
     [Fact]
     public async Task A_full_turn_streams_reasoning_and_the_reply_and_the_cli_is_launched_as_the_sdk_would()
@@ -136,14 +119,14 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         await Eventually.HoldsAsync(() => Starts().Count == 2, "its process to start");
         var pid = Starts()[1]["pid"]!.GetValue<int>();
         await _cli.Ok("delete", "doomed");
-        await Eventually.HoldsAsync(() => !Alive(pid), "the deleted agent's process to be gone");
+        await Eventually.HoldsAsync(() => !ProcessLiveness.IsAlive(pid), "the deleted agent's process to be gone");
     }
 
     [Fact]
     public async Task Permissions_are_asked_allowed_and_denied_and_modes_change_in_the_running_cli()
     {
         await _cli.Ok("run", "-d", "[tool ls -la]", "--provider", "claude", "--title", "perm", "--cwd", _cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         var pending = Assert.Single((await _cli.Json("permit", "ls")).AsArray())!;
         Assert.StartsWith("permission-", pending["requestId"]!.GetValue<string>());
         Assert.Equal("Bash: ls -la", pending["title"]!.GetValue<string>());
@@ -152,7 +135,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         Assert.Contains("$ Bash ls -la [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
 
         await _cli.Ok("send", "perm", "[tool rm -rf build]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         await _cli.Ok("permit", "deny", "perm", "--message", "not that one");
         Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
         Assert.Contains("$ Bash rm -rf build [failed: not that one]", await _cli.Ok("logs", "perm", "--filter", "tools"));
@@ -181,7 +164,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         Assert.DoesNotContain(items, i => (i["text"]?.GetValue<string>() ?? "").Contains("SIDECHAIN") || (i["text"]?.GetValue<string>() ?? "").Contains("Looking for the config."));
 
         await _cli.Ok("send", "rich", "[plan-exit]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("rich"));
         var plan = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
         Assert.Equal("plan", plan["kind"]!.GetValue<string>());
         Assert.Equal("1. Read the code\n2. Fix the bug", plan["metadata"]!["planText"]!.GetValue<string>());
@@ -191,7 +174,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
 
         // AskUserQuestion: a question permission; the answers alone are enough, the questions go back with them.
         await _cli.Ok("send", "rich", "[ask]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("rich"));
         var question = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
         Assert.Equal(("question", "Which color?"), (question["kind"]!.GetValue<string>(), question["input"]!["questions"]![0]!["question"]!.GetValue<string>()));
         await _cli.Ok("permit", "allow", "rich", "--input", """{"answers":{"Which color?":"blue"}}""");
@@ -217,7 +200,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
             if (inspected["lastError"]?.GetValue<string>() is { } error && error.Contains("stopped reading its input")) lastError = error;
         }
         Assert.Equal("claude stopped reading its input (8 messages waiting, paseo.providers.input-backlog); its process was stopped", lastError);
-        await Eventually.HoldsAsync(() => !Alive(stuckPid), "the stuck process to be stopped");
+        await Eventually.HoldsAsync(() => !ProcessLiveness.IsAlive(stuckPid), "the stuck process to be stopped");
         Assert.Equal("running", (await _cli.Json("inspect", "bystander"))["status"]!.GetValue<string>());
 
         Assert.Equal("idle", (await _cli.Json("run", "[long-stderr]", "--provider", "claude", "--title", "noisy", "--cwd", _cli.Work))["status"]!.GetValue<string>());
@@ -248,7 +231,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
             (await _cli.Json("send", "switcher", "[flags]"))["lastMessage"]!.GetValue<string>());
         var starts = Starts().Where(s => s["agentId"]!.GetValue<string>() == agentId).ToList();
         Assert.Equal(2, starts.Count);
-        await Eventually.HoldsAsync(() => !Alive(starts[0]["pid"]!.GetValue<int>()), "the first process to be gone");
+        await Eventually.HoldsAsync(() => !ProcessLiveness.IsAlive(starts[0]["pid"]!.GetValue<int>()), "the first process to be gone");
 
         // During a turn the change waits for the turn to end: the running process is not cut off.
         await _cli.Ok("send", "switcher", "[hang]", "--no-wait");
@@ -256,7 +239,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         var during = ProtocolClient.Payload(await client.RequestAsync("set_agent_thinking_request", new JsonObject { ["agentId"] = agentId, ["thinkingOptionId"] = "low" }), "set_agent_thinking_response")!;
         Assert.True(during["accepted"]!.GetValue<bool>());
         Assert.Equal("running", (await _cli.Json("inspect", "switcher"))["status"]!.GetValue<string>());
-        Assert.True(Alive(Starts().Last(s => s["agentId"]!.GetValue<string>() == agentId)["pid"]!.GetValue<int>()));
+        Assert.True(ProcessLiveness.IsAlive(Starts().Last(s => s["agentId"]!.GetValue<string>() == agentId)["pid"]!.GetValue<int>()));
         await _cli.Ok("stop", "switcher");
         Assert.Equal("thinking=adaptive effort=low checkpointing=true model=opus first=first words",
             (await _cli.Json("send", "switcher", "[flags]"))["lastMessage"]!.GetValue<string>());
@@ -306,7 +289,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         // interrupt-grace is 1 s here: the process did not end the turn, so it was stopped.
         Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
         var first = Starts()[0]["pid"]!.GetValue<int>();
-        await Eventually.HoldsAsync(() => !Alive(first), "the deaf process to be gone");
+        await Eventually.HoldsAsync(() => !ProcessLiveness.IsAlive(first), "the deaf process to be gone");
 
         Assert.Equal("idle", (await _cli.Json("send", "stopper", "fresh start"))["status"]!.GetValue<string>());
         var second = Starts()[1];
@@ -357,7 +340,7 @@ public sealed class ClaudeProviderTests : IAsyncLifetime
         var pids = Starts().Select(s => s["pid"]!.GetValue<int>()).ToList();
 
         await _cli.StopDaemonAsync();
-        Assert.All(pids, pid => Assert.False(Alive(pid), $"stand-in {pid} outlived the daemon"));
+        Assert.All(pids, pid => Assert.False(ProcessLiveness.IsAlive(pid), $"stand-in {pid} outlived the daemon"));
 
         await _cli.RestartDaemonAsync();
         var resumed = await _cli.Json("send", "memory", "[remember]");

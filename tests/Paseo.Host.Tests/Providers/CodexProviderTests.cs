@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Paseo.Host.Tests.Cli;
 using Paseo.Host.Tests.Support;
+using Paseo.Transport.Daemon;
 
 namespace Paseo.Host.Tests.Providers;
 
@@ -15,7 +16,7 @@ public sealed class CodexProviderTests : IAsyncLifetime
     private readonly string _late = Path.Combine(Path.GetTempPath(), $"late-codex-{Guid.NewGuid():N}");
     private CliTarget _cli = null!;
 
-    private static string StandIn => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-codex.mjs");
+    private static string StandIn => StandIns.Path("fake-codex.mjs");
 
     public async Task InitializeAsync()
     {
@@ -38,17 +39,7 @@ public sealed class CodexProviderTests : IAsyncLifetime
         if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
     }
 
-    private List<JsonObject> Starts() =>
-        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
-
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
-
-    private async Task<string?> WaitCode(string agent)
-    {
-        var waited = await _cli.Paseo("wait", agent, "--json");
-        Assert.Equal(1, waited.ExitCode);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
-    }
+    private List<JsonObject> Starts() => StandIns.Starts(_log);
 
     [Fact]
     public async Task A_full_turn_runs_with_usage_and_the_app_server_is_launched()
@@ -104,13 +95,13 @@ public sealed class CodexProviderTests : IAsyncLifetime
     public async Task Permissions_are_allowed_and_denied_and_a_mode_change_reaches_the_agent()
     {
         await _cli.Ok("run", "-d", "[tool make test]", "--provider", "codex", "--title", "perm", "--cwd", _cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         await _cli.Ok("permit", "allow", "perm");
         Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
         Assert.Contains("$ shell make test [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
 
         await _cli.Ok("send", "perm", "[tool rm -rf /]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         await _cli.Ok("permit", "deny", "perm");
         Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
         Assert.Contains("$ shell rm -rf / [failed: The command declined]", await _cli.Ok("logs", "perm", "--filter", "tools"));
@@ -129,7 +120,7 @@ public sealed class CodexProviderTests : IAsyncLifetime
     public async Task File_changes_questions_plans_reasoning_and_effort_reach_codex_and_the_timeline()
     {
         await _cli.Ok("run", "-d", "[edit notes.md] [plan] [think]", "--provider", "codex", "--title", "rich", "--thinking", "high", "--cwd", _cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("rich"));
         var asked = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
         Assert.Equal(("apply_patch", "Change notes.md"), (asked["name"]!.GetValue<string>(), asked["title"]!.GetValue<string>()));
         await _cli.Ok("permit", "allow", "rich");
@@ -142,13 +133,13 @@ public sealed class CodexProviderTests : IAsyncLifetime
         Assert.Equal("Sandbox: workspaceWrite, effort: high", (await _cli.Json("send", "rich", "[settings]"))["lastMessage"]!.GetValue<string>());
 
         await _cli.Ok("send", "rich", "[edit secrets.env]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("rich"));
         await _cli.Ok("permit", "deny", "rich");
         Assert.Equal("idle", (await _cli.Json("wait", "rich"))["status"]!.GetValue<string>());
         Assert.Contains("apply_patch secrets.env [failed: The change declined]", await _cli.Ok("logs", "rich", "--filter", "tools"));
 
         await _cli.Ok("send", "rich", "[question]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("rich"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("rich"));
         var question = Assert.Single((await _cli.Json("permit", "ls", "rich")).AsArray())!;
         Assert.Equal(("question", "Color"), (question["kind"]!.GetValue<string>(), question["title"]!.GetValue<string>()));
         await _cli.Ok("permit", "allow", "rich", "--input", """{"answers":{"Which color?":"blue"}}""");
@@ -177,7 +168,7 @@ public sealed class CodexProviderTests : IAsyncLifetime
         await _cli.Ok("stop", "stopper");
         Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
         var first = Starts()[0]["pid"]!.GetValue<int>();
-        await Eventually.HoldsAsync(() => !Alive(first), "the deaf agent to be gone");
+        await Eventually.HoldsAsync(() => !ProcessLiveness.IsAlive(first), "the deaf agent to be gone");
 
         // A new process, thread/resume: the same conversation goes on.
         Assert.Equal("First prompt: [hang]", (await _cli.Json("send", "stopper", "[remember]"))["lastMessage"]!.GetValue<string>());
@@ -219,7 +210,7 @@ public sealed class CodexProviderTests : IAsyncLifetime
         var pids = Starts().Select(s => s["pid"]!.GetValue<int>()).ToList();
 
         await _cli.StopDaemonAsync();
-        Assert.All(pids, pid => Assert.False(Alive(pid), $"agent process {pid} outlived the daemon"));
+        Assert.All(pids, pid => Assert.False(ProcessLiveness.IsAlive(pid), $"agent process {pid} outlived the daemon"));
 
         await _cli.RestartDaemonAsync();
         Assert.Equal("First prompt: the first words", (await _cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Paseo.Host.Tests.Cli;
 using Paseo.Host.Tests.Support;
+using Paseo.Transport.Daemon;
 
 namespace Paseo.Host.Tests.Providers;
 
@@ -14,7 +15,7 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
     private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-opencode-store-{Guid.NewGuid():N}");
     private CliTarget _cli = null!;
 
-    private static string StandIn => Path.Combine(Path.GetDirectoryName(ClaudeProviderTests.StandIn)!, "fake-opencode.mjs");
+    private static string StandIn => StandIns.Path("fake-opencode.mjs");
 
     public async Task InitializeAsync()
     {
@@ -31,17 +32,7 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
     }
 
-    private List<JsonObject> Starts() =>
-        File.Exists(_log) ? File.ReadAllLines(_log).Select(l => (JsonObject)JsonNode.Parse(l)!).ToList() : [];
-
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
-
-    private async Task<string?> WaitCode(string agent)
-    {
-        var waited = await _cli.Paseo("wait", agent, "--json");
-        Assert.Equal(1, waited.ExitCode);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
-    }
+    private List<JsonObject> Starts() => StandIns.Starts(_log);
 
     [Fact]
     public async Task Turns_of_two_agents_share_one_server_and_stream_with_usage()
@@ -73,7 +64,7 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
     public async Task Questions_are_answered_or_rejected_and_todos_and_compactions_reach_the_timeline()
     {
         await _cli.Ok("run", "-d", "[question]", "--provider", "opencode", "--title", "asker", "--cwd", _cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asker"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("asker"));
         var asked = Assert.Single((await _cli.Json("permit", "ls")).AsArray())!;
         Assert.Equal(("question", "Color"), (asked["kind"]!.GetValue<string>(), asked["title"]!.GetValue<string>()));
         Assert.Equal("Which color?", asked["input"]!["questions"]![0]!["question"]!.GetValue<string>());
@@ -82,7 +73,7 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         Assert.Equal("""Answers: [["blue"]]""", (await _cli.Json("wait", "asker"))["lastMessage"]!.GetValue<string>());
 
         await _cli.Ok("send", "asker", "[question]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("asker"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("asker"));
         await _cli.Ok("permit", "deny", "asker");
         Assert.Equal("Question rejected", (await _cli.Json("wait", "asker"))["lastMessage"]!.GetValue<string>());
 
@@ -97,14 +88,14 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
     public async Task Permissions_are_allowed_denied_and_granted_in_full_access()
     {
         await _cli.Ok("run", "-d", "[tool make]", "--provider", "opencode", "--title", "perm", "--cwd", _cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         Assert.Equal("bash: make", Assert.Single((await _cli.Json("permit", "ls")).AsArray())!["title"]!.GetValue<string>());
         await _cli.Ok("permit", "allow", "perm");
         Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
         Assert.Contains("$ bash make [completed]", await _cli.Ok("logs", "perm", "--filter", "tools"));
 
         await _cli.Ok("send", "perm", "[tool rm -rf /]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await WaitCode("perm"));
+        Assert.Equal("PERMISSION_REQUIRED", await _cli.WaitCodeAsync("perm"));
         await _cli.Ok("permit", "deny", "perm", "--message", "no way");
         Assert.Equal("idle", (await _cli.Json("wait", "perm"))["status"]!.GetValue<string>());
         Assert.Contains("$ bash rm -rf / [failed: no way]", await _cli.Ok("logs", "perm", "--filter", "tools"));
@@ -180,7 +171,7 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         await _cli.Ok("run", "keep this", "--provider", "opencode", "--title", "memory", "--cwd", _cli.Work);
         var pid = Assert.Single(Starts())["pid"]!.GetValue<int>();
         await _cli.StopDaemonAsync();
-        Assert.False(Alive(pid), "opencode serve outlived the daemon");
+        Assert.False(ProcessLiveness.IsAlive(pid), "opencode serve outlived the daemon");
 
         await _cli.RestartDaemonAsync();
         Assert.Equal("First prompt: keep this", (await _cli.Json("send", "memory", "[remember]"))["lastMessage"]!.GetValue<string>());

@@ -76,7 +76,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
 
         // A command that changes something: the real CLI asks (can_use_tool) and runs it only when allowed.
         await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("real"));
         Assert.Equal("Bash: touch allowed.txt", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["title"]!.GetValue<string>());
         await cli.Ok("permit", "allow", "real");
         var allowed = await cli.Json("wait", "real");
@@ -85,7 +85,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains("Bash touch allowed.txt [completed]", await cli.Ok("logs", "real", "--filter", "tools"));
 
         await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("real"));
         await cli.Ok("permit", "deny", "real", "--message", "not that file");
         var denied = await cli.Json("wait", "real");
         Assert.StartsWith("Tool refused:", denied["lastMessage"]!.GetValue<string>());
@@ -147,7 +147,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
         if (NotRun()) return;
         var cli = _cli!;
         await cli.Ok("run", "-d", "[ask]", "--provider", "claude", "--title", "asker", "--cwd", cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "asker"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("asker"));
         var question = Assert.Single((await cli.Json("permit", "ls", "asker")).AsArray())!;
         Assert.Equal(("question", "Which color?"), (question["kind"]!.GetValue<string>(), question["input"]!["questions"]![0]!["question"]!.GetValue<string>()));
         await cli.Ok("permit", "allow", "asker", "--input", """{"answers":{"Which color?":"blue"}}""");
@@ -156,7 +156,7 @@ public sealed class RealClaudeCliTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains("blue", answered);
 
         await cli.Ok("run", "-d", "[plan-exit]", "--provider", "claude", "--mode", "plan", "--title", "planner", "--cwd", cli.Work);
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "planner"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("planner"));
         var plan = Assert.Single((await cli.Json("permit", "ls", "planner")).AsArray())!;
         Assert.Equal(("plan", "1. Read the code\n2. Fix the bug"), (plan["kind"]!.GetValue<string>(), plan["metadata"]!["planText"]!.GetValue<string>()));
         await cli.Ok("permit", "allow", "planner");

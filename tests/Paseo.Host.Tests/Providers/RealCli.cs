@@ -7,16 +7,15 @@ namespace Paseo.Host.Tests.Providers;
 /// <summary>What the tests that drive real agent CLIs (tests/realcli) share.</summary>
 internal static class RealCli
 {
-    private static string TestsFolder => Path.GetDirectoryName(Path.GetDirectoryName(ClaudeProviderTests.StandIn))!;
 
     /// <summary>A CLI installed by `npm ci --prefix tests/realcli` (it may be missing: the tests then say so).</summary>
-    public static string Binary(string name) => Path.Combine(TestsFolder, "realcli", "node_modules", ".bin", name);
+    public static string Binary(string name) => Path.Combine(StandIns.TestsFolder, "realcli", "node_modules", ".bin", name);
 
     /// <summary>Starts a loopback stand-in of a vendor's API (tests/standins/NAME), which prints "listening on PORT".</summary>
     public static async Task<(Process Process, int Port)> StartApiAsync(string script)
     {
         var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(TestsFolder, "standins", script));
+        psi.ArgumentList.Add(StandIns.Path(script));
         var process = Process.Start(psi)!;
         process.ErrorDataReceived += (_, _) => { };
         process.BeginErrorReadLine();
@@ -32,14 +31,6 @@ internal static class RealCli
             await process.WaitForExitAsync();
         }
         process?.Dispose();
-    }
-
-    /// <summary>`paseo wait` on an agent that must stop short of finishing (exit 1): its code, e.g. PERMISSION_REQUIRED.</summary>
-    public static async Task<string?> WaitCodeAsync(CliTarget cli, string agent)
-    {
-        var waited = await cli.Paseo("wait", agent, "--json");
-        Assert.Equal(1, waited.ExitCode);
-        return JsonNode.Parse(waited.StdOut)!["code"]?.GetValue<string>();
     }
 
     /// <summary>

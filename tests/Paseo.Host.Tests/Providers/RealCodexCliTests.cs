@@ -77,14 +77,14 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
 
         // A command asked to run outside the sandbox: the real app-server asks (requestApproval) and runs it when accepted.
         await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("real"));
         Assert.Contains("touch allowed.txt", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["title"]!.GetValue<string>());
         await cli.Ok("permit", "allow", "real");
         Assert.StartsWith("Tool result:", (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(cli.Work, "allowed.txt")));
 
         await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("real"));
         await cli.Ok("permit", "deny", "real");
         var denied = await cli.Json("wait", "real");
         Assert.Contains("rejected by user", denied["lastMessage"]!.GetValue<string>());

@@ -88,19 +88,19 @@ public sealed class RealOpenCodeCliTests(ITestOutputHelper output) : IAsyncLifet
         Assert.Equal(("idle", "Echo: hello real opencode"), (run["status"]!.GetValue<string>(), run["lastMessage"]!.GetValue<string>()));
 
         await cli.Ok("send", "real", "[tool touch allowed.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("real"));
         await cli.Ok("permit", "allow", "real");
         Assert.StartsWith("Tool result:", (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>());
         Assert.True(File.Exists(Path.Combine(cli.Work, "allowed.txt")));
 
         await cli.Ok("send", "real", "[tool touch denied.txt]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("real"));
         await cli.Ok("permit", "deny", "real", "--message", "not that file");
         await cli.Json("wait", "real");
         Assert.False(File.Exists(Path.Combine(cli.Work, "denied.txt")));
 
         await cli.Ok("send", "real", "[ask]", "--no-wait");
-        Assert.Equal("PERMISSION_REQUIRED", await RealCli.WaitCodeAsync(cli, "real"));
+        Assert.Equal("PERMISSION_REQUIRED", await cli.WaitCodeAsync("real"));
         Assert.Equal("question", Assert.Single((await cli.Json("permit", "ls", "real")).AsArray())!["kind"]!.GetValue<string>());
         await cli.Ok("permit", "allow", "real", "--input", """{"answers":{"Which color?":"blue"}}""");
         var answered = (await cli.Json("wait", "real"))["lastMessage"]!.GetValue<string>();
