@@ -8,13 +8,15 @@ switch ($Command) {
   "build" { Build }
   "test" {
     Build
-    npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
-    if ($LASTEXITCODE) { exit $LASTEXITCODE }
-    # Optional: the real Claude Code, Codex, OpenCode and Copilot CLIs, driven by tests against loopback stand-ins of their APIs.
-    npm ci --prefix tests/realcli --no-audit --no-fund --loglevel=error
-    if ($LASTEXITCODE) { Write-Warning "tests/realcli (real claude, codex, opencode and copilot CLIs) not installed; their tests will say so" }
     $results = ".test-results"
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+    New-Item -ItemType Directory -Force $results | Out-Null
+    npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+    if ($LASTEXITCODE) { exit $LASTEXITCODE }
+    # The real Claude Code, Codex, OpenCode and Copilot CLIs, driven by tests against loopback stand-ins of their APIs. When
+    # they cannot be installed their tests are reported skipped (failed under CI=true); npm's output goes to a file.
+    npm ci --prefix tests/realcli --no-audit --no-fund --loglevel=error *> "$results/npm-realcli.log"
+    if ($LASTEXITCODE) { Write-Warning "tests/realcli (the real claude, codex, opencode and copilot CLIs) could not be installed; their tests will be skipped (failed under CI=true); see $results/npm-realcli.log" }
     dotnet test Paseo.sln --no-build -c $Config -tl:off --logger trx --results-directory $results @Rest
     $rc = $LASTEXITCODE
     $passed = 0; $failed = 0; $skipped = 0

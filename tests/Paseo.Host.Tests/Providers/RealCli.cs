@@ -8,8 +8,22 @@ namespace Paseo.Host.Tests.Providers;
 internal static class RealCli
 {
 
-    /// <summary>A CLI installed by `npm ci --prefix tests/realcli` (it may be missing: the tests then say so).</summary>
+    /// <summary>A CLI installed by `npm ci --prefix tests/realcli` (it may be missing: see <see cref="Require"/>).</summary>
     public static string Binary(string name) => Path.Combine(StandIns.TestsFolder, "realcli", "node_modules", ".bin", name);
+
+    /// <summary>
+    /// A test that drives a real CLI starts here. When the CLI is not installed the test is reported <b>skipped</b> with the
+    /// reason (never passed); under CI=true it fails instead, because CI installs tests/realcli (`./build.sh test`).
+    /// </summary>
+    public static void Require(string binary, string package)
+    {
+        if (File.Exists(binary)) return;
+        var reason = $"{binary} is missing: `npm ci --prefix tests/realcli` did not install {package} on this machine " +
+                     "(./build.sh test runs it; its output is in .test-results/npm-realcli.log)";
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            Assert.Fail($"{reason}. Under CI=true a missing real CLI is a failure, not a skip.");
+        throw new SkipException(reason);
+    }
 
     /// <summary>Starts a loopback stand-in of a vendor's API (tests/standins/NAME), which prints "listening on PORT".</summary>
     public static async Task<(Process Process, int Port)> StartApiAsync(string script)
