@@ -28,7 +28,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     // Who waits for the next run to start, and what to answer them (MessageAccepted, or AgentCreated for a new agent).
     private readonly List<(IActorRef Who, Func<object> Answer)> _sendWaiters = [];
     private readonly List<IActorRef> _cancelWaiters = [];
-    private readonly Dictionary<int, IActorRef> _finishWaiters = [];
+    // wait_for_finish: who waits (watched: a session that stops is forgotten) and the wait id it is answered with.
+    private readonly Dictionary<int, (IActorRef Who, long WaitId)> _finishWaiters = [];
+    private readonly int _maxWaiters;
     private readonly StringBuilder _turnText = new();
     private readonly StringBuilder _pendingDelta = new();
     private readonly bool _coalesce;
@@ -53,6 +55,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         bool isNew = false, long? firstSeqOnDisk = null)
     {
         _coalesce = limits.CoalesceStreamDeltas;
+        _maxWaiters = limits.MaxWaitersPerAgent;
         _id = AgentId.From(record.Id);
         _isNew = isNew;
         _record = record;
@@ -88,7 +91,10 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<FinishTimedOut>(timedOut =>
         {
             if (_finishWaiters.Remove(timedOut.Waiter, out var waiter))
-                waiter.Tell(new FinishResult("timeout", Snapshot(), null, null));
+            {
+                waiter.Who.Tell(new FinishResult("timeout", Snapshot(), null, null, waiter.WaitId));
+                UnwatchIfDone(waiter.Who);
+            }
         });
         Receive<RespondToPermission>(OnPermissionResponse);
         Receive<SetAgentMode>(OnSetMode);
@@ -114,7 +120,16 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         });
         Receive<Terminated>(terminated =>
         {
-            if (!terminated.ActorRef.Equals(_session)) return;
+            if (!terminated.ActorRef.Equals(_session))
+            {
+                // A client that waited for the finish is gone: nobody is left to answer.
+                foreach (var key in _finishWaiters.Where(w => w.Value.Who.Equals(terminated.ActorRef)).Select(w => w.Key).ToList())
+                {
+                    _finishWaiters.Remove(key);
+                    Timers.Cancel(("finish", key));
+                }
+                return;
+            }
             _session = null;
             _replacing = false;
             _rebuildSession = false; // the next session starts with the current settings anyway
@@ -145,6 +160,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available"));
             return;
         }
+        if (_sendWaiters.Count >= _maxWaiters)
+        {
+            Sender.Tell(new CommandResult(_id, false, $"Too many messages wait for this agent's run to start ({_maxWaiters}, paseo.agents.max-waiters-per-agent); try again"));
+            return;
+        }
         Run(send.Text, send.MessageId, send.Images, (Sender, () => new MessageAccepted(_id)));
     }
 
@@ -167,7 +187,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         foreach (var (who, _) in _sendWaiters) who.Tell(new CommandResult(_id, false, "The agent was stopped"));
         foreach (var waiter in _cancelWaiters) waiter.Tell(Snapshot());
-        foreach (var waiter in _finishWaiters.Values) waiter.Tell(new FinishResult("error", Snapshot(), "The agent was stopped", _lastTurnMessage));
+        foreach (var waiter in _finishWaiters.Values) waiter.Who.Tell(new FinishResult("error", Snapshot(), "The agent was stopped", _lastTurnMessage, waiter.WaitId));
         _sendWaiters.Clear();
         _cancelWaiters.Clear();
         _finishWaiters.Clear();
@@ -190,7 +210,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     private void OnCancel()
     {
-        if (_status == AgentStatus.Running && _session is not null)
+        // Beyond max-waiters the interrupt is still asked (it already is), and the answer is the agent as it is now.
+        if (_status == AgentStatus.Running && _session is not null && _cancelWaiters.Count < _maxWaiters)
         {
             _cancelWaiters.Add(Sender);
             _session.Tell(Interrupt.Instance);
@@ -240,16 +261,22 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         if (_pendingPermissions.Count > 0)
         {
-            Sender.Tell(new FinishResult("permission", Snapshot(), null, _lastTurnMessage));
+            Sender.Tell(new FinishResult("permission", Snapshot(), null, _lastTurnMessage, wait.WaitId));
             return;
         }
         if (_status is not (AgentStatus.Running or AgentStatus.Initializing))
         {
-            Sender.Tell(Finished());
+            Sender.Tell(Finished() with { WaitId = wait.WaitId });
+            return;
+        }
+        if (_finishWaiters.Count >= _maxWaiters)
+        {
+            Sender.Tell(new FinishResult("error", Snapshot(), $"Too many clients wait for this agent ({_maxWaiters}, paseo.agents.max-waiters-per-agent)", _lastTurnMessage, wait.WaitId));
             return;
         }
         var waiter = ++_nextWaiter;
-        _finishWaiters[waiter] = Sender;
+        if (_finishWaiters.Values.All(w => !w.Who.Equals(Sender))) Context.Watch(Sender);
+        _finishWaiters[waiter] = (Sender, wait.WaitId);
         if (wait.Timeout is { } timeout) Timers.StartSingleTimer(("finish", waiter), new FinishTimedOut(waiter), timeout);
     }
 
@@ -257,14 +284,21 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         ? new FinishResult("error", Snapshot(), _record.LastError ?? "Agent failed", _lastTurnMessage)
         : new FinishResult("idle", Snapshot(), null, _lastTurnMessage);
 
+    /// <summary>Every finish waiter gets <paramref name="result"/> (with its own wait id), and none is watched any more.</summary>
     private void ReleaseFinishWaiters(FinishResult result)
     {
         foreach (var (key, waiter) in _finishWaiters)
         {
             Timers.Cancel(("finish", key));
-            waiter.Tell(result);
+            waiter.Who.Tell(result with { WaitId = waiter.WaitId });
         }
+        foreach (var who in _finishWaiters.Values.Select(w => w.Who).Distinct()) Context.Unwatch(who);
         _finishWaiters.Clear();
+    }
+
+    private void UnwatchIfDone(IActorRef who)
+    {
+        if (_finishWaiters.Values.All(w => !w.Who.Equals(who))) Context.Unwatch(who);
     }
 
     private void OnPermissionResponse(RespondToPermission response)
@@ -411,9 +445,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 _pendingPermissions[requestId] = requested.Request;
                 Publish(new JsonObject { ["type"] = "permission_requested", ["provider"] = _record.Provider, ["request"] = requested.Request.DeepClone() });
                 SetAttention("permission");
-                foreach (var waiter in _finishWaiters.Values) waiter.Tell(new FinishResult("permission", Snapshot(), null, _lastTurnMessage));
-                foreach (var key in _finishWaiters.Keys) Timers.Cancel(("finish", key));
-                _finishWaiters.Clear();
+                ReleaseFinishWaiters(new FinishResult("permission", Snapshot(), null, _lastTurnMessage));
                 break;
             case TurnCompleted completed:
                 _lastUsage = completed.Usage;

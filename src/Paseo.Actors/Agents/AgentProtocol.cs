@@ -47,7 +47,8 @@ public static class AgentProtocol
     /// <summary>Resolves <paramref name="Identifier"/> (exact id, unique id prefix, exact title) and forwards <paramref name="Command"/> to that agent, keeping the sender; answers <see cref="AgentNotFound"/> otherwise.</summary>
     public sealed record ToAgent(string Identifier, IAgentCommand Command);
 
-    public sealed record AgentNotFound(string Identifier, string Error);
+    /// <param name="CorrelationId">The wait id of a <see cref="WaitForFinish"/> that found no agent (0 for any other command).</param>
+    public sealed record AgentNotFound(string Identifier, string Error, long CorrelationId = 0);
 
     // To one agent (through ToAgent).
 
@@ -89,10 +90,14 @@ public static class AgentProtocol
     /// <summary>The timeline fields of fetch_agent_timeline_response, and the agent's snapshot.</summary>
     public sealed record TimelinePage(AgentSnapshot Agent, JsonObject Fields);
 
-    public sealed record WaitForFinish(TimeSpan? Timeout) : IAgentCommand;
+    /// <summary>
+    /// Told, not asked (a wait may last as long as a turn): answered with a <see cref="FinishResult"/> carrying the same
+    /// <paramref name="WaitId"/> at the timeout, when the turn ends, when a permission is asked, or when the agent stops.
+    /// </summary>
+    public sealed record WaitForFinish(TimeSpan? Timeout, long WaitId = 0) : IAgentCommand;
 
     /// <summary>status is idle, error, permission or timeout.</summary>
-    public sealed record FinishResult(string Status, AgentSnapshot Final, string? Error, string? LastMessage);
+    public sealed record FinishResult(string Status, AgentSnapshot Final, string? Error, string? LastMessage, long WaitId = 0);
 
     public sealed record RespondToPermission(string RequestId, JsonObject Resolution) : IAgentCommand;
 

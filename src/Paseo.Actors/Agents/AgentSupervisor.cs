@@ -11,7 +11,11 @@ namespace Paseo.Actors.Agents;
 /// <param name="TimelineRetainedRows">Timeline rows kept per agent, in memory and on disk; older ones are dropped.</param>
 /// <param name="CoalesceStreamDeltas">Merge assistant/reasoning deltas waiting in an agent's mailbox into one row (false: every delta is a row).</param>
 /// <param name="TimelineMemoryRows">Newest rows each agent keeps in memory; fetches reaching further read the timeline file.</param>
-public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, bool CoalesceStreamDeltas, int TimelineMemoryRows)
+/// <param name="MaxWaitersPerAgent">Clients waiting on one agent, of each kind (a run to start, a cancel, a finish); one more is answered at once with an error.</param>
+/// <param name="MaxRequestsWhileLoading">Requests held while the stored agents load at start; one more is answered at once with an error.</param>
+/// <param name="MaxConcurrentHistoryReads">Timeline files read at once for fetches reaching past memory (off the store's thread).</param>
+public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, bool CoalesceStreamDeltas, int TimelineMemoryRows,
+    int MaxWaitersPerAgent = 256, int MaxRequestsWhileLoading = 10_000, int MaxConcurrentHistoryReads = 2)
 {
     public static readonly AgentLimits Default = new(1000, 100_000, true, 2_000);
 }
@@ -29,6 +33,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
     private readonly TimeProvider _time;
     private readonly IActorRef _store;
     private readonly Dictionary<string, (IActorRef Actor, string? Title)> _agents = [];
+    private int _stashed;
 
     public IStash Stash { get; set; } = null!;
 
@@ -57,7 +62,17 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             Become(Ready);
             Stash.UnstashAll();
         });
-        ReceiveAny(_ => Stash.Stash());
+        ReceiveAny(message =>
+        {
+            if (_stashed < _limits.MaxRequestsWhileLoading)
+            {
+                _stashed++;
+                Stash.Stash();
+                return;
+            }
+            const string loading = "The daemon is still loading its stored agents (paseo.agents.max-requests-while-loading); try again";
+            Sender.Tell(message is ToAgent to ? new AgentNotFound(to.Identifier, loading, (to.Command as WaitForFinish)?.WaitId ?? 0) : new Status.Failure(new InvalidOperationException(loading)));
+        });
     }
 
     public static Props Props(IReadOnlyDictionary<string, IAgentProvider> providers, string agentsDirectory, AgentLimits limits, TimeProvider time) =>
@@ -100,7 +115,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             var (actor, error) = Resolve(to.Identifier);
             if (actor is null)
             {
-                Sender.Tell(new AgentNotFound(to.Identifier, error!));
+                Sender.Tell(new AgentNotFound(to.Identifier, error!, (to.Command as WaitForFinish)?.WaitId ?? 0));
                 return;
             }
             actor.Forward(to.Command);

@@ -4,6 +4,7 @@ using Paseo.Actors.Agents;
 using Paseo.Actors.Guardian;
 using Paseo.Actors.Providers;
 using Paseo.Actors.Relay;
+using Paseo.Actors.Relay.ClientKeys;
 using Paseo.Actors.Relay.Handshake;
 using Paseo.Transport.Channels;
 using Paseo.Actors.Sessions;
@@ -20,6 +21,9 @@ public sealed class AgentSupervisorKey;
 /// <summary>Registry key of the client sessions subsystem (<see cref="ClientSessionManager"/>).</summary>
 public sealed class ClientSessionManagerKey;
 
+/// <summary>Registry key of the client key ledger (<see cref="ClientKeyLedgerActor"/>): replay protection of relay connections.</summary>
+public sealed class ClientKeyLedgerKey;
+
 /// <summary>Registry key of the daemon's relay tunnel (<see cref="RelayTunnelActor"/>), registered only when the relay is on.</summary>
 public sealed class RelayTunnelKey;
 
@@ -27,6 +31,7 @@ public sealed class RelayTunnelKey;
 public sealed record PaseoActorsOptions(
     PaseoGuardianProtocol.ServerInfo Info,
     DaemonIdentity Identity,
+    ClientKeyLedger ClientKeys,
     string AgentsDirectory,
     IReadOnlyDictionary<string, IAgentProvider> Providers,
     AgentLimits AgentLimits,
@@ -49,14 +54,19 @@ public static class PaseoActorsHostingExtensions
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions), "sessions")));
 
+    /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
+    public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>
+        builder.WithActors((system, registry) =>
+            registry.Register<ClientKeyLedgerKey>(system.ActorOf(ClientKeyLedgerActor.Props(ledger, identity.KeyPair.PublicKey), "client-keys")));
+
     /// <summary>The outbound relay tunnel: only when the user turned the relay on and named its endpoint.</summary>
     public static AkkaConfigurationBuilder WithRelayTunnel(this AkkaConfigurationBuilder builder, RelayTunnelSettings settings, IFrameConnector connector,
         HandshakeSettings handshake, TimeProvider time) =>
         builder.WithActors((system, registry) =>
             registry.Register<RelayTunnelKey>(system.ActorOf(RelayTunnelActor.Props(settings, registry.Get<PaseoGuardianKey>(),
-                registry.Get<ClientSessionManagerKey>(), connector, handshake, time), "relay")));
+                registry.Get<ClientSessionManagerKey>(), registry.Get<ClientKeyLedgerKey>(), connector, handshake, time), "relay")));
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithAgents(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithClientSessions(options);
 }

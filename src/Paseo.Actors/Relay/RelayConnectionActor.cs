@@ -9,8 +9,9 @@ namespace Paseo.Actors.Relay;
 
 /// <summary>
 /// One relay data socket (one client connection): owns the socket's <see cref="IFrameTransport"/> and its
-/// <see cref="HandshakeFsm"/> child (`handshake`). Inbound frames go to the FSM one at a time (the next is read only
-/// when the FSM has handled the last, so nothing piles up in a mailbox); frames the FSM emits go to the bounded
+/// <see cref="HandshakeFsm"/> child (`handshake`). Inbound frames go to the FSM one at a time: the next is read only
+/// when the FSM has handled the last — for a message, once the session took it — so nothing piles up in a mailbox and a
+/// busy session slows the peer down through its socket; frames the FSM emits go to the bounded
 /// outbound channel, and a peer that does not keep up is disconnected. The actor stops once the FSM has closed the connection.
 /// </summary>
 public sealed class RelayConnectionActor : ReceiveActor
@@ -21,7 +22,7 @@ public sealed class RelayConnectionActor : ReceiveActor
     private readonly IActorRef _session;
     private bool _closing;
 
-    public RelayConnectionActor(IFrameTransport transport, BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef session, HandshakeSettings settings)
+    public RelayConnectionActor(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef session, HandshakeSettings settings)
     {
         _transport = transport;
         _session = session;
@@ -60,7 +61,7 @@ public sealed class RelayConnectionActor : ReceiveActor
         });
     }
 
-    public static Props Props(IFrameTransport transport, BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef session, HandshakeSettings settings) =>
+    public static Props Props(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef session, HandshakeSettings settings) =>
         Akka.Actor.Props.Create(() => new RelayConnectionActor(transport, daemonKeys, clientKeys, session, settings));
 
     // Restarting the FSM would put a live connection back in AwaitingHello with an empty nonce ledger: stop it instead.

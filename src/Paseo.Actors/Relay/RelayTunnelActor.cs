@@ -32,7 +32,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, (IFrameTransport Transport, IActorRef Channel)> _data = [];
     private readonly HashSet<string> _opening = [];
     private DaemonIdentity? _identity;
-    private ClientKeyLedger _clientKeys;
+    private readonly IActorRef _clientKeys;
     private IFrameTransport? _control;
     // Unique across restarts of this actor, so a late result from an earlier instance never matches.
     private int _generation = Random.Shared.Next(1, int.MaxValue / 2);
@@ -45,7 +45,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public RelayTunnelActor(RelayTunnelSettings settings, IActorRef guardian, IActorRef sessions, IFrameConnector connector, HandshakeSettings handshake, TimeProvider time)
+    public RelayTunnelActor(RelayTunnelSettings settings, IActorRef guardian, IActorRef sessions, IActorRef clientKeys, IFrameConnector connector, HandshakeSettings handshake, TimeProvider time)
     {
         _settings = settings;
         _guardian = guardian;
@@ -53,7 +53,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         _connector = connector;
         _handshake = handshake;
         _time = time;
-        _clientKeys = new ClientKeyLedger(handshake.RememberedClientKeys);
+        _clientKeys = clientKeys;
 
         Receive<DaemonIdentity>(identity =>
         {
@@ -70,8 +70,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         {
             _log.Info("Relay tunnel: identity changed, reconnecting as {0}", changed.Identity.ServerId);
             _identity = changed.Identity;
-            // Connections made with the old keys and id end; old client keys mean nothing under the new keypair.
-            _clientKeys = new ClientKeyLedger(_handshake.RememberedClientKeys);
+            // Connections made with the old keys and id end; the client key ledger starts anew for the new keypair by itself.
             CloseAll();
             ConnectControl();
         });
@@ -151,8 +150,8 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         Receive<GetTunnelState>(_ => Sender.Tell(new TunnelState(_ready, _attempt, _data.Keys.Order().ToList())));
     }
 
-    public static Props Props(RelayTunnelSettings settings, IActorRef guardian, IActorRef sessions, IFrameConnector connector, HandshakeSettings handshake, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new RelayTunnelActor(settings, guardian, sessions, connector, handshake, time));
+    public static Props Props(RelayTunnelSettings settings, IActorRef guardian, IActorRef sessions, IActorRef clientKeys, IFrameConnector connector, HandshakeSettings handshake, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new RelayTunnelActor(settings, guardian, sessions, clientKeys, connector, handshake, time));
 
     protected override void PreStart()
     {

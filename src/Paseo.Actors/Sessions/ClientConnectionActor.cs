@@ -13,6 +13,11 @@ namespace Paseo.Actors.Sessions;
 /// (app-protocol.md §1.2): the hello within the hello timeout (else 4001), ping/pong at any time, 4002 for anything but
 /// a hello first or a second hello, 4003 for another protocol version; then hands session messages to its
 /// ClientSessionActor and the session's frames back to the socket.
+/// <para>
+/// Phases: awaiting the hello → attaching (hello accepted, the session not yet known) → attached → closing. Each message
+/// from the channel is answered <see cref="MessageTaken"/> once it is done with — a session message once the session
+/// has taken it — so at most one message of this socket is anywhere between the socket and the session.
+/// </para>
 /// </summary>
 public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStash
 {
@@ -25,8 +30,6 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
     private readonly SessionSettings _settings;
     private IActorRef? _channel;
     private IActorRef? _session;
-    private bool _helloSeen;
-    private bool _closing;
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
@@ -35,80 +38,125 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
     {
         _sessions = sessions;
         _settings = settings;
+        AwaitingHello();
+    }
 
+    public static Props Props(IActorRef sessions, SessionSettings settings) =>
+        Akka.Actor.Props.Create(() => new ClientConnectionActor(sessions, settings));
+
+    private void AwaitingHello()
+    {
         Receive<ChannelOpened>(opened =>
         {
             _channel = opened.Channel;
             Timers.StartSingleTimer("hello", HelloTimedOut.Instance, _settings.HelloTimeout);
         });
-        Receive<HelloTimedOut>(_ =>
+        Receive<HelloTimedOut>(_ => Close(HelloTimeoutCode, "Hello timeout"));
+        Receive<MessageReceived>(received =>
         {
-            if (!_helloSeen) Close(HelloTimeoutCode, "Hello timeout");
+            switch (Parse(received))
+            {
+                case null:
+                    // Binary frames are terminal and file streams, which need a session: before hello, an invalid hello.
+                    Close(InvalidHelloCode, "Invalid hello");
+                    break;
+                case WsInbound.Ping:
+                    Send(WsOutbound.Pong);
+                    break;
+                case WsInbound.RecordingState:
+                    break;
+                case WsInbound.Hello hello when hello.ClientId.Trim().Length == 0:
+                    Close(InvalidHelloCode, "Invalid hello");
+                    break;
+                case WsInbound.Hello { ProtocolVersion: not 1 }:
+                    Close(IncompatibleVersionCode, "Incompatible protocol version");
+                    break;
+                case WsInbound.Hello hello:
+                    Timers.Cancel("hello");
+                    _sessions.Tell(new Attach(ClientSessionId.From(hello.ClientId), hello.ClientType, hello.ReasoningMergeEnum, Self));
+                    BecomeWithCommon(Attaching);
+                    break;
+                case WsInbound.Session:
+                    Close(InvalidHelloCode, "Session message before hello");
+                    break;
+                default:
+                    Close(InvalidHelloCode, "Invalid hello");
+                    break;
+            }
+            Taken();
         });
-        Receive<MessageReceived>(OnMessage);
+        Common();
+    }
+
+    /// <summary>Hello sent, session not known yet: a session message waits (the channel sends nothing more until it is taken).</summary>
+    private void Attaching()
+    {
         Receive<Attached>(attached =>
         {
             _session = attached.Session;
             Context.WatchWith(_session, SessionGone.Instance);
+            BecomeWithCommon(AttachedToSession);
             Stash.UnstashAll();
         });
         Receive<AttachRefused>(refused => Close(CloseCodes.TryAgainLater, refused.Reason));
+        Receive<MessageReceived>(received =>
+        {
+            if (Parse(received) is WsInbound.Session) Stash.Stash(); // at most one: it is not taken until the session has it
+            else OnAfterHello(received);
+        });
+    }
+
+    private void AttachedToSession()
+    {
+        Receive<MessageReceived>(OnAfterHello);
+        // The session took the message this connection gave it: the channel may deliver the next one.
+        Receive<InboundTaken>(_ => Taken());
+    }
+
+    private void Closing()
+    {
+        // The channel is closing; whatever still arrives is let go so it is not left waiting.
+        Receive<MessageReceived>(_ => Taken());
+        Receive<InboundTaken>(_ => Taken());
+        Receive<ChannelClosed>(_ => Context.Stop(Self));
+        ReceiveAny(_ => { });
+    }
+
+    /// <summary>What every phase but closing does.</summary>
+    private void Common()
+    {
         Receive<Outbound>(outbound => Send(outbound.Json));
         Receive<AfterOutbound>(after => _channel?.Tell(new ChannelBarrier(after.Event)));
         Receive<SessionGone>(_ => Close(CloseCodes.InternalError, "Session ended"));
         Receive<ChannelClosed>(_ => Context.Stop(Self));
     }
 
-    public static Props Props(IActorRef sessions, SessionSettings settings) =>
-        Akka.Actor.Props.Create(() => new ClientConnectionActor(sessions, settings));
-
-    private void OnMessage(MessageReceived received)
+    private void BecomeWithCommon(Action phase) => Become(() =>
     {
-        if (_closing) return;
-        if (!received.Message.IsText)
+        phase();
+        Common();
+    });
+
+    /// <summary>After the hello: pings, a hello again (4002), session messages to the session, invalid ones answered here.</summary>
+    private void OnAfterHello(MessageReceived received)
+    {
+        switch (Parse(received))
         {
-            // Binary frames are terminal and file streams, which need a session; before hello they are an invalid hello.
-            if (!_helloSeen) Close(InvalidHelloCode, "Invalid hello");
-            return;
-        }
-        switch (WsInbound.Parse(received.Message.Text))
-        {
+            case null:
+                // A binary frame (terminal or file stream): none is served yet.
+                break;
             case WsInbound.Ping:
                 Send(WsOutbound.Pong);
                 break;
             case WsInbound.RecordingState:
                 break;
-            case WsInbound.Hello when _helloSeen:
+            case WsInbound.Hello:
                 Close(InvalidHelloCode, "Unexpected hello");
                 break;
-            case WsInbound.Hello hello:
-                if (hello.ClientId.Trim().Length == 0)
-                {
-                    Close(InvalidHelloCode, "Invalid hello");
-                    break;
-                }
-                if (hello.ProtocolVersion != 1)
-                {
-                    Close(IncompatibleVersionCode, "Incompatible protocol version");
-                    break;
-                }
-                _helloSeen = true;
-                Timers.Cancel("hello");
-                _sessions.Tell(new Attach(ClientSessionId.From(hello.ClientId), hello.ClientType, hello.ReasoningMergeEnum, Self));
-                break;
-            case WsInbound.Session when !_helloSeen:
-                Close(InvalidHelloCode, "Session message before hello");
-                break;
-            case WsInbound.Session when _session is null:
-                // Hello sent, session not attached yet: keep the order.
-                Stash.Stash();
-                break;
-            case WsInbound.Session session:
+            case WsInbound.Session session when _session is not null:
+                // Taken (and the channel told) when the session answers InboundTaken.
                 _session.Tell(new Inbound(session.Type, session.RequestId, session.Message, Self));
-                break;
-            case WsInbound.Invalid when !_helloSeen:
-                Close(InvalidHelloCode, "Invalid hello");
-                break;
+                return;
             case WsInbound.Invalid invalid:
                 if (invalid.RequestId is { } requestId)
                     Send(invalid.OuterTypeIsSession
@@ -117,19 +165,22 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
                 else Send(WsOutbound.StatusError($"Invalid message: {invalid.Reason}"));
                 break;
         }
+        Taken();
     }
 
-    private void Send(string json)
-    {
-        if (!_closing) _channel?.Tell(new Send(E2eeMessage.FromText(json)));
-    }
+    private static WsInbound? Parse(MessageReceived received) => received.Message.IsText ? WsInbound.Parse(received.Message.Text) : null;
+
+    /// <summary>Done with the channel's last message: it may deliver the next.</summary>
+    private void Taken() => _channel?.Tell(MessageTaken.Instance);
+
+    private void Send(string json) => _channel?.Tell(new Send(E2eeMessage.FromText(json)));
 
     private void Close(int code, string reason)
     {
-        if (_closing) return;
-        _closing = true;
         _log.Debug("Closing client connection: {0} {1}", code, reason);
         _channel?.Tell(new CloseChannel(code, reason));
+        Timers.CancelAll();
+        Become(Closing);
     }
 
     private sealed record HelloTimedOut : INoSerializationVerificationNeeded

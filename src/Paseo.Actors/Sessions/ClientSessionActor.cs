@@ -18,9 +18,26 @@ namespace Paseo.Actors.Sessions;
 /// asking the agents, pushes every agent_stream event (only the focused agent's to a mobile client that said so), and
 /// agent_update to a session that subscribed. Several sockets may share it; it outlives the last one by the reconnect
 /// grace. Replies leave through <see cref="Outbound"/> to every attached connection.
+/// <para>
+/// Back-pressure: each <see cref="Inbound"/> is answered <see cref="InboundTaken"/> once dispatched, and its connection
+/// reads nothing more from its socket until then. Requests that wait for the agents or a provider count against
+/// `paseo.sessions.max-requests-in-flight`; beyond it a request is refused at once (`too_many_requests`), never queued.
+/// </para>
 /// </summary>
-public sealed class ClientSessionActor : ReceiveActor, IWithTimers
+public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
 {
+    /// <summary>The rpc_error code of a request refused because the session already waits on max-requests-in-flight answers.</summary>
+    public const string TooManyRequestsCode = "too_many_requests";
+
+    // Requests whose answer comes later, from the agents or a provider: each holds one of max-requests-in-flight until it is answered.
+    private static readonly HashSet<string> AnsweredLater =
+    [
+        "fetch_agents_request", "fetch_agent_request", "create_agent_request", "send_agent_message_request", "archive_agent_request",
+        "delete_agent_request", "close_items_request", "fetch_agent_timeline_request", "wait_for_finish_request", "set_agent_mode_request",
+        "set_agent_model_request", "set_agent_thinking_request", "update_agent_request", "get_providers_snapshot_request",
+        "list_provider_models_request", "agent_permission_response", "cancel_agent_request", "clear_agent_attention",
+    ];
+
     // Below the clients' own timeouts (10 s for fetch/archive/delete), so they get an error rather than silence.
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(9);
     // send waits for the run to start (Paseo waits up to 15 s; its client, 15 s too).
@@ -40,8 +57,13 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     private Dictionary<string, string>? _bufferedUpdates;
     private string? _mobileFocus;
     private bool _mobile;
+    // Requests started and not answered yet (see AnsweredLater), and the wait_for_finish requests among them by wait id.
+    private int _inFlight;
+    private readonly Dictionary<long, string> _waits = [];
+    private long _nextWait;
 
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
 
     public ClientSessionActor(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings)
     {
@@ -90,18 +112,44 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             // The manager stops this session, so that no reconnecting socket is handed to a session that is stopping.
             if (_connections.Count == 0) Context.Parent.Tell(new ClientSessionManager.SessionIdle(_clientId));
         });
-        Receive<ProvidersChecked>(checkedProviders => Broadcast(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
+        Receive<ProvidersChecked>(checkedProviders =>
         {
-            ["entries"] = new JsonArray(_providers.Values.Select(p => (JsonNode)ProviderEntry(p)).ToArray()),
-            ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
-            ["requestId"] = checkedProviders.RequestId,
-        })));
+            _inFlight--;
+            Broadcast(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
+            {
+                ["entries"] = new JsonArray(_providers.Values.Select(p => (JsonNode)ProviderEntry(p)).ToArray()),
+                ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+                ["requestId"] = checkedProviders.RequestId,
+            }));
+        });
         Receive<Reply>(reply =>
         {
+            _inFlight--;
             if (reply.Json is not null) Broadcast(reply.Json);
             if (reply.FlushAfter) FlushBufferedUpdates();
         });
+        Receive<FinishResult>(result => AnswerWait(result.WaitId, requestId => WsOutbound.Session("wait_for_finish_response", new JsonObject
+        {
+            ["requestId"] = requestId, ["status"] = result.Status, ["final"] = result.Final.ToJson(), ["error"] = result.Error, ["lastMessage"] = result.LastMessage,
+        })));
+        Receive<AgentNotFound>(notFound => AnswerWait(notFound.CorrelationId, requestId => WsOutbound.Session("wait_for_finish_response", new JsonObject
+        {
+            ["requestId"] = requestId, ["status"] = "error", ["final"] = null, ["error"] = notFound.Error, ["lastMessage"] = null,
+        })));
         Receive<Inbound>(OnInbound);
+        Receive<HoldForTests>(hold =>
+        {
+            hold.Release.PipeTo(Self, success: () => Released.Instance, failure: _ => Released.Instance);
+            BecomeStacked(() =>
+            {
+                Receive<Released>(_ =>
+                {
+                    UnbecomeStacked();
+                    Stash.UnstashAll();
+                });
+                ReceiveAny(_ => Stash.Stash());
+            });
+        });
         Receive<AgentStreamEvent>(stream =>
         {
             if (_mobile && _mobileFocus != stream.AgentId.Value) return;
@@ -138,6 +186,16 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     private void OnInbound(Inbound inbound)
     {
         var requestId = inbound.RequestId;
+        // Taken once dispatched (or refused): its connection may read the next frame from its socket.
+        inbound.Connection.Tell(InboundTaken.Instance);
+        if (_inFlight >= _settings.MaxRequestsInFlight && AnsweredLater.Contains(inbound.Type))
+        {
+            var reason = $"Too many requests in flight: this session already waits for {_inFlight} answers (paseo.sessions.max-requests-in-flight); " +
+                         "wait for some before sending more";
+            _log.Warning("Session {0}: {1} refused, {2} requests in flight", _clientId, inbound.Type, _inFlight);
+            Broadcast(requestId is not null ? WsOutbound.RpcError(requestId, inbound.Type, reason, TooManyRequestsCode) : WsOutbound.StatusError($"{inbound.Type}: {reason}"));
+            return;
+        }
         try
         {
             Dispatch(inbound.Type, requestId, RequestReader.Of(inbound.Message));
@@ -245,7 +303,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
                 break;
             case "get_providers_snapshot_request":
                 // Stale availability checks run again first (bounded by each probe's version-timeout), off this thread.
-                Task.WhenAll(_providers.Values.Select(p => p.Availability.Refresh())).WaitAsync(AskTimeout)
+                Counted(Task.WhenAll(_providers.Values.Select(p => p.Availability.Refresh())).WaitAsync(AskTimeout))
                     .PipeTo(Self, success: _ => new ProvidersChecked(requestId), failure: _ => new ProvidersChecked(requestId));
                 break;
             case "list_provider_models_request":
@@ -301,7 +359,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             // Pushes wait until the response is out (then the newest per agent follows it), whatever the outcome.
             _bufferedUpdates ??= [];
         }
-        _agents.Ask<AgentList>(ListAgents.Instance, AskTimeout).PipeTo(Self, success: list =>
+        Counted(_agents.Ask<AgentList>(ListAgents.Instance, AskTimeout)).PipeTo(Self, success: list =>
         {
             var matching = Sort(list.Agents.Where(filter.Matches), sort).ToList();
             var pageItems = matching.Skip(offset).Take((int)limit).ToList();
@@ -408,7 +466,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
 
     private void OnFetchAgent(string requestId, string agentId)
     {
-        _agents.Ask<object>(new ToAgent(agentId, GetSnapshot.Instance), AskTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        Counted(_agents.Ask<object>(new ToAgent(agentId, GetSnapshot.Instance), AskTimeout)).PipeTo(Self, success: answer => new Reply(answer switch
         {
             AgentSnapshot agent => WsOutbound.Session("fetch_agent_response", new JsonObject
             {
@@ -450,7 +508,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             request.OptionalString("clientMessageId"),
             request.OptionalLabels("labels") ?? new Dictionary<string, string>(),
             images);
-        _agents.Ask<object>(create, TimeSpan.FromSeconds(60)).PipeTo(Self, success: answer => new Reply(answer switch
+        Counted(_agents.Ask<object>(create, TimeSpan.FromSeconds(60))).PipeTo(Self, success: answer => new Reply(answer switch
         {
             AgentCreated created => WsOutbound.Status(new JsonObject
             {
@@ -476,7 +534,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             Broadcast(SendResponse(requestId, agentId, false, e.Message));
             return;
         }
-        _agents.Ask<object>(new ToAgent(agentId, new SendMessage(text, messageId, images)), SendTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        Counted(_agents.Ask<object>(new ToAgent(agentId, new SendMessage(text, messageId, images)), SendTimeout)).PipeTo(Self, success: answer => new Reply(answer switch
         {
             MessageAccepted accepted => SendResponse(requestId, accepted.AgentId.Value, true, null),
             CommandResult result => SendResponse(requestId, result.AgentId.Value, result.Accepted, result.Error),
@@ -513,7 +571,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     private void OnCancel(string? requestId, string agentId)
     {
         // No requestId, no reply (Paseo); errors only reach the log.
-        _agents.Ask<object>(new ToAgent(agentId, Cancel.Instance), AskTimeout).PipeTo(Self, success: answer =>
+        Counted(_agents.Ask<object>(new ToAgent(agentId, Cancel.Instance), AskTimeout)).PipeTo(Self, success: answer =>
         {
             if (requestId is null) return Reply.None;
             return answer switch
@@ -526,17 +584,17 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
 
     private void OnCloseItems(string requestId, RequestReader request)
     {
-        var agentIds = (request.OptionalArray("agentIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("agentIds must be strings")).ToList();
-        var terminalIds = (request.OptionalArray("terminalIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("terminalIds must be strings")).ToList();
+        var agentIds = Ids((request.OptionalArray("agentIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("agentIds must be strings")));
+        var terminalIds = Ids((request.OptionalArray("terminalIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("terminalIds must be strings")));
         var asks = agentIds.Select(id => _agents.Ask<object>(new ToAgent(id, Archive.Instance), AskTimeout)).ToList();
-        Task.WhenAll(asks.Select(a => a.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default))).PipeTo(Self, success: answers => new Reply(
+        Counted(Task.WhenAll(asks.Select(a => a.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)))).PipeTo(Self, success: answers => new Reply(
             WsOutbound.Session("close_items_response", new JsonObject
             {
                 ["agents"] = new JsonArray(answers.OfType<Archived>().Select(a => (JsonNode)new JsonObject { ["agentId"] = a.AgentId.Value, ["archivedAt"] = IsoTime.Format(a.ArchivedAt) }).ToArray()),
                 // Terminals are not served yet: each one is reported as not closed.
                 ["terminals"] = new JsonArray(terminalIds.Select(t => (JsonNode)new JsonObject { ["terminalId"] = t, ["success"] = false }).ToArray()),
                 ["requestId"] = requestId,
-            })));
+            })), failure: e => new Reply(WsOutbound.RpcError(requestId, "close_items_request", $"Request failed: {e.Message}", "handler_error")));
     }
 
     private void OnFetchTimeline(string requestId, RequestReader request)
@@ -556,7 +614,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         if (limit < 0) throw new InvalidRequestException("limit must be ≥ 0");
         var projection = request.OneOf("projection", ["projected", "canonical"], "projected");
         var query = new TimelineQuery(direction, cursor, limit, projection);
-        _agents.Ask<object>(new ToAgent(agentId, new FetchTimeline(query, _reasoningMergeEnum)), AskTimeout).PipeTo(Self, success: answer =>
+        Counted(_agents.Ask<object>(new ToAgent(agentId, new FetchTimeline(query, _reasoningMergeEnum)), AskTimeout)).PipeTo(Self, success: answer =>
         {
             var payload = new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId };
             if (answer is TimelinePage page)
@@ -586,29 +644,28 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         }, failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agent_timeline_request", $"Request failed: {e.Message}", "handler_error")));
     }
 
+    /// <summary>
+    /// wait_for_finish: told to the agent (not asked), with a wait id it answers with — by the timeout when one is given,
+    /// when the turn ends, or when a permission is asked — so a wait without a timeout holds no ask and no timer here. It
+    /// holds one of max-requests-in-flight until answered. The agent answers every waiter when it stops.
+    /// </summary>
     private void OnWaitForFinish(string requestId, RequestReader request)
     {
         var agentId = request.RequiredString("agentId");
         var timeoutMs = request.OptionalInt("timeoutMs");
         if (timeoutMs is <= 0) throw new InvalidRequestException("timeoutMs must be > 0");
         TimeSpan? timeout = timeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
-        // The agent answers by the timeout; the ask allows a little more, and "no limit" waits up to a day.
-        var askTimeout = (timeout ?? TimeSpan.FromDays(1)) + TimeSpan.FromSeconds(5);
-        _agents.Ask<object>(new ToAgent(agentId, new WaitForFinish(timeout)), askTimeout).PipeTo(Self, success: answer => new Reply(answer switch
-        {
-            FinishResult result => WsOutbound.Session("wait_for_finish_response", new JsonObject
-            {
-                ["requestId"] = requestId, ["status"] = result.Status, ["final"] = result.Final.ToJson(), ["error"] = result.Error, ["lastMessage"] = result.LastMessage,
-            }),
-            AgentNotFound notFound => WsOutbound.Session("wait_for_finish_response", new JsonObject
-            {
-                ["requestId"] = requestId, ["status"] = "error", ["final"] = null, ["error"] = notFound.Error, ["lastMessage"] = null,
-            }),
-            _ => WsOutbound.RpcError(requestId, "wait_for_finish_request", "Request failed: unexpected answer", "handler_error"),
-        }), failure: e => new Reply(WsOutbound.Session("wait_for_finish_response", new JsonObject
-        {
-            ["requestId"] = requestId, ["status"] = "timeout", ["final"] = null, ["error"] = null, ["lastMessage"] = null,
-        })));
+        var waitId = ++_nextWait;
+        _waits[waitId] = requestId;
+        _inFlight++;
+        _agents.Tell(new ToAgent(agentId, new WaitForFinish(timeout, waitId)));
+    }
+
+    private void AnswerWait(long waitId, Func<string, string> response)
+    {
+        if (!_waits.Remove(waitId, out var requestId)) return;
+        _inFlight--;
+        Broadcast(response(requestId));
     }
 
     private void OnPermissionResponse(RequestReader request)
@@ -617,7 +674,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         var permissionId = request.RequiredString("requestId");
         var response = request.OptionalObject("response") ?? throw new InvalidRequestException("response is required");
         ValidateResolution(response);
-        _agents.Ask<object>(new ToAgent(agentId, new RespondToPermission(permissionId, (JsonObject)response.DeepClone())), AskTimeout).PipeTo(Self, success: answer => answer switch
+        Counted(_agents.Ask<object>(new ToAgent(agentId, new RespondToPermission(permissionId, (JsonObject)response.DeepClone())), AskTimeout)).PipeTo(Self, success: answer => answer switch
         {
             CommandResult { Accepted: true } => Reply.None,
             CommandResult result => new Reply(WsOutbound.RpcError(permissionId, "agent_permission_response", $"Request failed: {result.Error}", "handler_error")),
@@ -652,12 +709,12 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         List<string> ids = raw switch
         {
             JsonValue v when v.TryGetValue<string>(out var one) => [one],
-            JsonArray many => many.Select(n => n is JsonValue mv && mv.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("agentId must be strings")).ToList(),
+            JsonArray many => Ids(many.Select(n => n is JsonValue mv && mv.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("agentId must be strings"))),
             _ => throw new InvalidRequestException("agentId must be a string or an array of strings"),
         };
         var echo = raw!.DeepClone();
         var asks = ids.Select(id => _agents.Ask<object>(new ToAgent(id, ClearAttention.Instance), AskTimeout)).ToList();
-        Task.WhenAll(asks).PipeTo(Self, success: answers => requestId is null || answers.Any(a => a is not AgentSnapshot) ? Reply.None : new Reply(
+        Counted(Task.WhenAll(asks)).PipeTo(Self, success: answers => requestId is null || answers.Any(a => a is not AgentSnapshot) ? Reply.None : new Reply(
             WsOutbound.Session("clear_agent_attention_response", new JsonObject
             {
                 ["requestId"] = requestId,
@@ -666,10 +723,18 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             })), failure: _ => Reply.None);
     }
 
+    /// <summary>The ids a request names, each once; at most paseo.sessions.max-ids-per-request of them (one ask each).</summary>
+    private List<string> Ids(IEnumerable<string> ids)
+    {
+        var distinct = ids.Distinct(StringComparer.Ordinal).ToList();
+        return distinct.Count <= _settings.MaxIdsPerRequest ? distinct
+            : throw new InvalidRequestException($"at most {_settings.MaxIdsPerRequest} ids per request (paseo.sessions.max-ids-per-request)");
+    }
+
     /// <summary>Sends a command to an agent and answers with <paramref name="build"/>; a missing agent becomes an rpc_error.</summary>
     private void AskAgent(string agentId, IAgentCommand command, string requestId, string requestType, Func<object, string, string?> build)
     {
-        _agents.Ask<object>(new ToAgent(agentId, command), AskTimeout).PipeTo(Self, success: answer =>
+        Counted(_agents.Ask<object>(new ToAgent(agentId, command), AskTimeout)).PipeTo(Self, success: answer =>
             build(answer, requestId) is { } json
                 ? new Reply(json)
                 : new Reply(WsOutbound.RpcError(requestId, requestType, $"Request failed: {(answer as AgentNotFound)?.Error ?? "unexpected answer"}", "handler_error")),
@@ -679,7 +744,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     /// <summary>The set_*/update replies: `{requestId, agentId, accepted, error}` under payload.</summary>
     private void AskCommand(string agentId, IAgentCommand command, string requestId, string responseType)
     {
-        _agents.Ask<object>(new ToAgent(agentId, command), AskTimeout).PipeTo(Self, success: answer => new Reply(answer switch
+        Counted(_agents.Ask<object>(new ToAgent(agentId, command), AskTimeout)).PipeTo(Self, success: answer => new Reply(answer switch
         {
             CommandResult result => WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = result.AgentId.Value, ["accepted"] = result.Accepted, ["error"] = result.Error }),
             AgentNotFound notFound => WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["accepted"] = false, ["error"] = notFound.Error }),
@@ -710,6 +775,24 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
         return entry;
     }
 
+    /// <summary>A request's asynchronous part: it holds one of max-requests-in-flight until its <see cref="Reply"/> (or ProvidersChecked) arrives.</summary>
+    private Task<T> Counted<T>(Task<T> work)
+    {
+        _inFlight++;
+        return work;
+    }
+
+    /// <summary>
+    /// Test hook: the session is busy (as one working through a costly request would be) until <paramref name="Release"/>
+    /// completes; whatever it is sent meanwhile waits, in order, and its connections' messages are not taken.
+    /// </summary>
+    internal sealed record HoldForTests(Task Release) : INoSerializationVerificationNeeded;
+
+    private sealed record Released : INoSerializationVerificationNeeded
+    {
+        public static readonly Released Instance = new();
+    }
+
     private sealed record Detached(IActorRef Connection) : INoSerializationVerificationNeeded;
 
     private sealed record ServerInfoReady(IActorRef Connection, string? Json) : INoSerializationVerificationNeeded;
@@ -718,8 +801,9 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
     private sealed record ProvidersChecked(string RequestId);
 
     /// <summary>
-    /// list_provider_models: what the provider says (OpenCode asks its server, off this thread), bounded by the ask
-    /// timeout; when it cannot say, the configured models with the reason.
+    /// list_provider_models: what the provider says (OpenCode asks its server, off this thread, starting it if needed),
+    /// bounded by paseo.sessions.list-models-timeout (Paseo's clients wait 45 s); when it cannot say, the configured models
+    /// with the reason.
     /// </summary>
     private void OnListModels(string requestId, string providerId, string? cwd)
     {
@@ -738,9 +822,10 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers
             return;
         }
         // The token stops the listing itself (e.g. a short-lived CLI that does not answer), not only the wait for it.
-        var timeout = new CancellationTokenSource(AskTimeout);
-        provider.ListModelsAsync(cwd, Context.System, timeout.Token).WaitAsync(AskTimeout)
-            .ContinueWith(t => { timeout.Dispose(); return t; }, TaskScheduler.Default).Unwrap().PipeTo(Self,
+        var limit = _settings.ModelListTimeout;
+        var timeout = new CancellationTokenSource(limit);
+        Counted(provider.ListModelsAsync(cwd, Context.System, timeout.Token).WaitAsync(limit)
+            .ContinueWith(t => { timeout.Dispose(); return t; }, TaskScheduler.Default).Unwrap()).PipeTo(Self,
             success: models => new Reply(Response(requestId, providerId, models, null)),
             failure: e => new Reply(Response(requestId, providerId, provider.Description.Models,
                 $"{providerId}: could not list its models ({e.GetBaseException().Message}); the known ones instead")));

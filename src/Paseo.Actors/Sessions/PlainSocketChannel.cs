@@ -9,7 +9,9 @@ namespace Paseo.Actors.Sessions;
 /// A direct (unencrypted, already authenticated) WebSocket seen through the same messages as the relay's
 /// <see cref="Relay.Handshake.HandshakeFsm"/>: ChannelOpened, MessageReceived and ChannelClosed to its client, Send and
 /// CloseChannel from it. So a client connection does not care whether its socket is direct or relayed. One frame is read
-/// at a time; a client that does not read its bounded outbound buffer is disconnected (1013), never buffered without end.
+/// at a time, and the next only when the client has taken the last (<see cref="MessageTaken"/>): a busy session leaves
+/// the socket unread, so its peer is slowed by its TCP window instead of filling the daemon's mailboxes. A client that
+/// does not read its bounded outbound buffer is disconnected (1013), never buffered without end.
 /// </summary>
 public sealed class PlainSocketChannel : ReceiveActor
 {
@@ -30,7 +32,10 @@ public sealed class PlainSocketChannel : ReceiveActor
                 WireFrame.Binary binary => E2eeMessage.FromBytes(binary.Value),
                 _ => E2eeMessage.FromBytes(ReadOnlyMemory<byte>.Empty),
             }));
-            ReadNext();
+        });
+        Receive<MessageTaken>(_ =>
+        {
+            if (!_closed) ReadNext();
         });
         Receive<Ended>(_ => _transport.Closed.PipeTo(Self, success: c => new TransportClosed(c), failure: _ => new TransportClosed(new TransportClosure(CloseCodes.Abnormal, "", true))));
         Receive<TransportClosed>(closed => End(closed.Closure.Code, closed.Closure.Reason, closeSocket: false));

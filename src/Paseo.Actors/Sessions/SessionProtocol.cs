@@ -17,9 +17,15 @@ public readonly record struct ClientSessionId
 }
 
 /// <summary>Limits and timings of client sessions, from `paseo.sessions` in paseo.hocon.</summary>
-public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGrace, int MaxSessions)
+/// <param name="MaxRequestsInFlight">Requests of one session waiting for an answer from the agents (or a provider); beyond it a request is refused with `too_many_requests`.</param>
+/// <param name="MaxIdsPerRequest">Agent ids one request may name (close_items, clear_agent_attention).</param>
+/// <param name="ListModelsTimeout">How long list_provider_models may take (a provider may start a server to answer); Paseo's clients wait 45 s.</param>
+public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGrace, int MaxSessions, int MaxRequestsInFlight = 64, int MaxIdsPerRequest = 1000,
+    TimeSpan? ListModelsTimeout = null)
 {
     public static readonly SessionSettings Default = new(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(90), 1000);
+
+    public TimeSpan ModelListTimeout => ListModelsTimeout ?? TimeSpan.FromSeconds(40);
 }
 
 /// <summary>The messages between connections, the session manager and the sessions.</summary>
@@ -39,8 +45,19 @@ public static class SessionProtocol
     /// <summary>To the connection: the daemon holds as many sessions as it may; close 1013.</summary>
     public sealed record AttachRefused(string Reason);
 
-    /// <summary>From a connection: one session message (`{"type":"session","message":...}` after hello).</summary>
+    /// <summary>
+    /// From a connection: one session message (`{"type":"session","message":...}` after hello). The session answers
+    /// <see cref="InboundTaken"/> to <paramref name="Connection"/> once it has taken it (dispatched, or refused); the
+    /// connection gives it nothing more until then.
+    /// </summary>
     public sealed record Inbound(string Type, string? RequestId, JsonObject Message, IActorRef Connection);
+
+    /// <summary>To a connection: its last <see cref="Inbound"/> was taken.</summary>
+    public sealed record InboundTaken
+    {
+        public static readonly InboundTaken Instance = new();
+        private InboundTaken() { }
+    }
 
     /// <summary>To a connection: one outbound text frame.</summary>
     public sealed record Outbound(string Json);

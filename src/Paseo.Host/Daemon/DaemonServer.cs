@@ -60,6 +60,12 @@ public sealed class DaemonServer : IAsyncDisposable
         config.Home.EnsureExists();
         // A corrupt keypair file throws IdentityFileException: the daemon stops rather than change who it is.
         var identity = DaemonIdentity.LoadOrCreate(config.Home, env);
+        // The client keys of earlier relay connections (replay protection across restarts); a damaged file stops the daemon too.
+        var clientKeys = ClientKeyLedger.Open(config.Home.ClientKeyLedgerFile, identity.KeyPair.PublicKey, settings.E2ee.RememberedClientKeys,
+            notice => logger.Warning("{Notice}", notice));
+        if (clientKeys.IsFull)
+            logger.Error("The client key ledger {Path} is full ({Count} keys): relay connections are refused until `paseo daemon pair --rotate`",
+                clientKeys.Path, clientKeys.Count);
 
         var hash = config.PasswordHash;
         if (config.PlaintextPasswordFromEnv is { } plaintext)
@@ -108,7 +114,7 @@ public sealed class DaemonServer : IAsyncDisposable
         {
             settings.ConfigureAkka(akka);
             akka.WithPaseoActors(new PaseoActorsOptions(
-                info, identity, config.Home.AgentsDir,
+                info, identity, clientKeys, config.Home.AgentsDir,
                 AgentProviders.From(config.Providers, settings.Providers),
                 settings.Agents, settings.Sessions, time));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).

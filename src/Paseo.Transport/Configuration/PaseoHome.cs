@@ -12,6 +12,8 @@ public sealed record PaseoHome(string Root)
     public string PidFile => Path.Combine(Root, "paseo.pid");
     public string ServerIdFile => Path.Combine(Root, "server-id");
     public string DaemonKeyPairFile => Path.Combine(Root, "daemon-keypair.json");
+    /// <summary>Client keys of earlier relay connections under the current keypair (replay protection).</summary>
+    public string ClientKeyLedgerFile => Path.Combine(Root, Identity.ClientKeyLedger.FileName);
     public string DaemonLog => Path.Combine(Root, "daemon.log");
     public string AgentsDir => Path.Combine(Root, "agents");
 

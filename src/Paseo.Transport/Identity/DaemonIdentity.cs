@@ -63,6 +63,8 @@ public sealed record DaemonIdentity(ServerId ServerId, BoxKeyPair KeyPair)
         // Key first: a crash between the two writes leaves a new key under the old id, which still invalidates old offers.
         DaemonKeyPairFile.Write(home.DaemonKeyPairFile, pair);
         Files.PrivateFiles.WriteAtomically(home.ServerIdFile, serverId.Value + "\n");
+        // The client keys remembered under the old keypair mean nothing under the new one.
+        if (File.Exists(home.ClientKeyLedgerFile)) File.Delete(home.ClientKeyLedgerFile);
         return LoadOrCreate(home, env);
     }
 }

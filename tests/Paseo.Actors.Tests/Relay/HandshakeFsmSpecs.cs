@@ -1,7 +1,10 @@
 using System.Text;
 using Akka.Actor;
 using Akka.TestKit;
+using Paseo.Actors.Relay.ClientKeys;
 using Paseo.Actors.Relay.Handshake;
+using Paseo.Actors.Tests.Support;
+using Paseo.Transport.Identity;
 using Paseo.Transport.Channels;
 using Paseo.Transport.Crypto;
 using Xunit.Abstractions;
@@ -10,35 +13,45 @@ using static Paseo.Actors.Relay.Handshake.HandshakeProtocol;
 namespace Paseo.Actors.Tests.Relay;
 
 /// <summary>
-/// The daemon's handshake FSM between a socket probe and a session probe. Every bad frame must end in its documented
-/// close, and the session probe must receive nothing from it.
+/// The daemon's handshake FSM between a socket probe, a session probe (which takes every message, as a session does) and
+/// a real client key ledger. Every bad frame must end in its documented close, and the session probe must receive nothing
+/// from it. The acknowledgements that pace the socket (FrameHandled, MessageTaken) have specs of their own below.
 /// </summary>
-public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING", output)
+public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(SpecConfig.Hocon, output)
 {
     private static readonly HandshakeSettings Settings = HandshakeSettings.Default with { HelloTimeout = TimeSpan.FromSeconds(30), MaxFrameBytes = 4096, MaxFramesPerDirection = 1000 };
 
     private readonly BoxKeyPair _daemon = BoxKeyPair.Generate();
     private readonly BoxKeyPair _client = BoxKeyPair.Generate();
-    private readonly ClientKeyLedger _clientKeys = new(100);
+    private IActorRef? _clientKeys;
     private TestProbe _socket = null!;
     private TestProbe _session = null!;
 
     private byte[] SharedKey => NaclBox.SharedKey(_daemon.PublicKey, _client.SecretKey);
 
-    private TestFSMRef<HandshakeFsm, HandshakeState, HandshakeData> Create(HandshakeSettings? settings = null)
+    /// <summary>One ledger for every FSM of a test, as the daemon has one for all its connections.</summary>
+    private IActorRef ClientKeys => _clientKeys ??= Sys.ActorOf(ClientKeyLedgerActor.Props(ClientKeyLedger.InMemory(100), _daemon.PublicKey));
+
+    /// <param name="paced">Keep the acknowledgements: the session probe does not take messages by itself and FrameHandled reaches the socket probe.</param>
+    private TestFSMRef<HandshakeFsm, HandshakeState, HandshakeData> Create(HandshakeSettings? settings = null, IActorRef? clientKeys = null, bool paced = false)
     {
         _socket = CreateTestProbe();
         _session = CreateTestProbe();
-        return ActorOfAsTestFSMRef<HandshakeFsm, HandshakeState, HandshakeData>(HandshakeFsm.Props(_daemon, _clientKeys, _socket.Ref, _session.Ref, settings ?? Settings));
+        if (!paced)
+        {
+            _socket.IgnoreMessages(m => m is FrameHandled);
+            _session.SetAutoPilot(new DelegateAutoPilot((sender, message) =>
+            {
+                if (message is MessageReceived) sender.Tell(MessageTaken.Instance);
+                return AutoPilot.KeepRunning;
+            }));
+        }
+        return ActorOfAsTestFSMRef<HandshakeFsm, HandshakeState, HandshakeData>(HandshakeFsm.Props(_daemon, clientKeys ?? ClientKeys, _socket.Ref, _session.Ref, settings ?? Settings));
     }
 
-    private void Deliver(IActorRef fsm, WireFrame frame)
-    {
-        fsm.Tell(new FrameReceived(frame), TestActor);
-        ExpectMsg<FrameHandled>();
-    }
+    private static void Deliver(IActorRef fsm, WireFrame frame) => fsm.Tell(new FrameReceived(frame));
 
-    private void DeliverText(IActorRef fsm, string text) => Deliver(fsm, new WireFrame.Text(text));
+    private static void DeliverText(IActorRef fsm, string text) => Deliver(fsm, new WireFrame.Text(text));
 
     private TestFSMRef<HandshakeFsm, HandshakeState, HandshakeData> CreateOpen(HandshakeSettings? settings = null)
     {
@@ -46,7 +59,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         Assert.Equal(E2eeFrames.ReadyFrame, _socket.ExpectMsg<SendFrame>().Frame is WireFrame.Text t ? t.Value : null);
         Assert.Equal(fsm.Ref, _session.ExpectMsg<ChannelOpened>().Channel);
-        Assert.Equal(HandshakeState.Open, fsm.StateName);
+        AwaitAssert(() => Assert.Equal(HandshakeState.Open, fsm.StateName));
         return fsm;
     }
 
@@ -59,6 +72,118 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         Assert.Equal((code, reason), (close.Code, close.Reason));
         AwaitAssert(() => Assert.Equal(HandshakeState.Closed, fsm.StateName));
     }
+
+    // ---- pacing: one frame at a time from the socket to the session ------------------------------------------------
+
+    [Fact]
+    public void A_hello_is_answered_ready_only_once_the_ledger_has_recorded_the_client_key()
+    {
+        var ledger = CreateTestProbe();
+        var fsm = Create(clientKeys: ledger.Ref, paced: true);
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+
+        var claim = ledger.ExpectMsg<ClientKeyLedgerProtocol.ClaimClientKey>();
+        Assert.Equal(_client.PublicKey, claim.ClientPublicKey);
+        Assert.Equal(_daemon.PublicKey, claim.DaemonPublicKey);
+        Assert.Equal(HandshakeState.ClaimingKey, fsm.StateName);
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // neither ready nor the next frame before the key is on disk
+        _session.ExpectNoMsg(TimeSpan.Zero);
+
+        ledger.Reply(ClientKeyLedgerProtocol.ClientKeyClaimed.Instance);
+        Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)_socket.ExpectMsg<SendFrame>().Frame).Value);
+        _socket.ExpectMsg<FrameHandled>();
+        _session.ExpectMsg<ChannelOpened>();
+        Assert.Equal(HandshakeState.Open, fsm.StateName);
+    }
+
+    [Fact]
+    public void A_client_key_the_ledger_refuses_fails_the_handshake_without_ready()
+    {
+        var ledger = CreateTestProbe();
+        var fsm = Create(clientKeys: ledger.Ref, paced: true);
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        ledger.ExpectMsg<ClientKeyLedgerProtocol.ClaimClientKey>();
+        ledger.Reply(new ClientKeyLedgerProtocol.ClientKeyRefused("the client key ledger is full (100 keys, paseo.e2ee.remembered-client-keys)"));
+
+        ExpectClosed(fsm, 1011, "E2EE handshake failed");
+        Assert.Contains("ledger is full", ((HandshakeData.Ended)fsm.StateData).Detail);
+        _session.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void A_ledger_that_does_not_answer_fails_the_handshake_at_the_hello_timeout()
+    {
+        var ledger = CreateTestProbe();
+        var fsm = Create(Settings with { HelloTimeout = TimeSpan.FromMilliseconds(300) }, ledger.Ref, paced: true);
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        ledger.ExpectMsg<ClientKeyLedgerProtocol.ClaimClientKey>();
+
+        var close = _socket.ExpectMsg<CloseSocket>(TimeSpan.FromSeconds(10));
+        Assert.Equal((1011, "E2EE handshake failed"), (close.Code, close.Reason));
+        AwaitAssert(() => Assert.Contains("ledger did not answer", ((HandshakeData.Ended)fsm.StateData).Detail));
+        _session.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void A_decrypted_message_is_handled_for_the_socket_only_once_the_session_took_it()
+    {
+        var fsm = Create(paced: true);
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        _socket.ExpectMsg<SendFrame>();
+        _socket.ExpectMsg<FrameHandled>();
+        _session.ExpectMsg<ChannelOpened>();
+
+        DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
+        Assert.Equal("{\"type\":\"ping\"}", _session.ExpectMsg<MessageReceived>().Message.Text);
+        Assert.Equal(HandshakeState.Delivering, fsm.StateName);
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the socket owner reads nothing more meanwhile
+
+        // While the message is with the session, the channel still sends and still closes.
+        fsm.Tell(new Send(E2eeMessage.FromText("{\"type\":\"pong\"}")), _session.Ref);
+        _socket.ExpectMsg<SendFrame>();
+
+        fsm.Tell(MessageTaken.Instance, _session.Ref);
+        _socket.ExpectMsg<FrameHandled>();
+        Assert.Equal(HandshakeState.Open, fsm.StateName);
+    }
+
+    [Fact]
+    public void Frames_that_give_the_session_nothing_are_handled_at_once()
+    {
+        var fsm = Create(paced: true);
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        _socket.ExpectMsg<SendFrame>();
+        _socket.ExpectMsg<FrameHandled>();
+        _session.ExpectMsg<ChannelOpened>();
+
+        DeliverText(fsm, E2eeFrames.ReadyFrame);
+        _socket.ExpectMsg<FrameHandled>();
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        _socket.ExpectMsg<SendFrame>();
+        _socket.ExpectMsg<FrameHandled>();
+        _session.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void The_peer_closing_while_a_message_is_with_the_session_ends_the_channel()
+    {
+        var fsm = Create(paced: true);
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        _session.ExpectMsg<ChannelOpened>();
+        DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
+        _session.ExpectMsg<MessageReceived>();
+
+        fsm.Tell(new PeerClosed(1001, "Client disconnected"));
+
+        var closed = _session.ExpectMsg<ChannelClosed>();
+        Assert.Equal((1001, "Client disconnected"), (closed.Code, closed.Reason));
+        Assert.Equal(HandshakeState.Closed, fsm.StateName);
+        fsm.Tell(MessageTaken.Instance, _session.Ref); // late: nothing more happens
+        _socket.FishForMessage(m => m is CloseSocket);
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    // ---- the handshake and the checks of every frame ---------------------------------------------------------------
 
     [Fact]
     public void A_valid_hello_opens_the_channel_and_frames_reach_the_session_decrypted()

@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.TestKit;
 using Paseo.Actors.Relay;
+using Paseo.Actors.Relay.ClientKeys;
+using Paseo.Actors.Tests.Support;
 using Paseo.Actors.Relay.Handshake;
 using Paseo.Transport.Channels;
 using Paseo.Transport.Configuration;
@@ -16,7 +18,7 @@ namespace Paseo.Actors.Tests.Relay;
 /// The phone-side channel and the daemon's connection actor talking over the in-memory transport: the whole E2EE
 /// path except the relay socket itself, with identities loaded from real files.
 /// </summary>
-public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit("akka.loglevel = WARNING", output), IDisposable
+public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKit.Xunit2.TestKit(SpecConfig.Hocon, output), IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private readonly string _home = Directory.CreateTempSubdirectory("paseo-actors-").FullName;
@@ -31,7 +33,9 @@ public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKi
     {
         var (clientEnd, daemonEnd) = InMemoryFrameTransport.CreatePair(capacity: 16);
         var session = CreateTestProbe();
-        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, daemon.KeyPair, new ClientKeyLedger(100), session.Ref, HandshakeSettings.Default));
+        var ledger = ClientKeyLedger.Open(Path.Combine(_home, ClientKeyLedger.FileName), daemon.KeyPair.PublicKey, 100);
+        var clientKeys = Sys.ActorOf(ClientKeyLedgerActor.Props(ledger, daemon.KeyPair.PublicKey));
+        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, daemon.KeyPair, clientKeys, session.Ref, HandshakeSettings.Default));
         var client = E2eeClientChannel.Start(clientEnd, offerKey);
         return (client, session, connection, daemonEnd);
     }
@@ -99,7 +103,8 @@ public sealed class RelayConnectionSpecs(ITestOutputHelper output) : Akka.TestKi
         var identity = DaemonIdentity.LoadOrCreate(new PaseoHome(_home), new Dictionary<string, string?>());
         var (clientEnd, daemonEnd) = InMemoryFrameTransport.CreatePair(capacity: 16);
         var session = CreateTestProbe();
-        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, identity.KeyPair, new ClientKeyLedger(100), session.Ref, HandshakeSettings.Default));
+        var clientKeys = Sys.ActorOf(ClientKeyLedgerActor.Props(ClientKeyLedger.Open(Path.Combine(_home, ClientKeyLedger.FileName), identity.KeyPair.PublicKey, 100), identity.KeyPair.PublicKey));
+        var connection = Sys.ActorOf(RelayConnectionActor.Props(daemonEnd, identity.KeyPair, clientKeys, session.Ref, HandshakeSettings.Default));
         Watch(connection);
         // A raw client: it says hello, reads the ready, and then never reads again.
         await clientEnd.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.HelloFrame(BoxKeyPair.Generate().PublicKey)));

@@ -6,9 +6,11 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Paseo.Actors.Relay;
+using Paseo.Actors.Relay.ClientKeys;
 using Paseo.Actors.Relay.Handshake;
 using Paseo.Transport.Channels;
 using Paseo.Transport.Crypto;
+using Paseo.Transport.Identity;
 using static Paseo.Actors.Relay.Handshake.HandshakeProtocol;
 
 namespace Paseo.Host.Tests.Relay;
@@ -24,7 +26,8 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
     private readonly BoxKeyPair _daemon = BoxKeyPair.Generate();
-    private readonly ClientKeyLedger _clientKeys = new(100);
+    private readonly string _ledgerDir = Directory.CreateTempSubdirectory("paseo-ledger-").FullName;
+    private IActorRef _clientKeys = null!;
     private readonly TaskCompletionSource<ChannelClosed> _sessionSawClose = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ActorSystem _system = null!;
     private WebApplication _app = null!;
@@ -32,7 +35,9 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _system = ActorSystem.Create("ws-e2ee", "akka.loglevel = WARNING");
+        _system = ActorSystem.Create("ws-e2ee", "akka.loglevel = WARNING\nakka.actor.blocking-io-dispatcher { type = ForkJoinDispatcher, throughput = 1, dedicated-thread-pool.thread-count = 2 }");
+        _clientKeys = _system.ActorOf(ClientKeyLedgerActor.Props(
+            ClientKeyLedger.Open(Path.Combine(_ledgerDir, ClientKeyLedger.FileName), _daemon.PublicKey, 100), _daemon.PublicKey));
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         _app = builder.Build();
@@ -53,6 +58,7 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
     {
         await _app.DisposeAsync();
         await _system.Terminate();
+        Directory.Delete(_ledgerDir, recursive: true);
     }
 
     private async Task<(E2eeClientChannel Channel, WebSocketFrameTransport Transport)> ConnectAsync()
@@ -134,7 +140,11 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
         {
             IActorRef? channel = null;
             Receive<ChannelOpened>(opened => channel = opened.Channel);
-            Receive<MessageReceived>(received => channel!.Tell(new Send(E2eeMessage.FromText("echo:" + received.Message.Text))));
+            Receive<MessageReceived>(received =>
+            {
+                channel!.Tell(new Send(E2eeMessage.FromText("echo:" + received.Message.Text)));
+                channel.Tell(MessageTaken.Instance);
+            });
             Receive<ChannelClosed>(closed => sawClose.TrySetResult(closed));
         }
     }

@@ -31,8 +31,10 @@ public sealed class RelayedSessionTests : IAsyncLifetime
         var sessions = _daemon.Server.App.Services.GetRequiredService<IRequiredActor<ClientSessionManagerKey>>().ActorRef;
         var (clientEnd, daemonEnd) = InMemoryFrameTransport.CreatePair();
         var keys = _daemon.Server.Identity.KeyPair;
+        // The daemon's own client key ledger (its file in the test home), as the relay tunnel uses it.
+        var clientKeys = _daemon.Server.App.Services.GetRequiredService<IRequiredActor<ClientKeyLedgerKey>>().ActorRef;
         await sessions.Ask<ClientSessionManager.Connected>(new ClientSessionManager.Connect(connection =>
-            RelayConnectionActor.Props(daemonEnd, keys, new ClientKeyLedger(16), connection, HandshakeSettings.Default)), Wait);
+            RelayConnectionActor.Props(daemonEnd, keys, clientKeys, connection, HandshakeSettings.Default)), Wait);
         return E2eeClientChannel.Start(clientEnd, Convert.ToBase64String(keys.PublicKey));
     }
 

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Event;
 using Paseo.Transport.Channels;
 using Paseo.Transport.Crypto;
+using static Paseo.Actors.Relay.ClientKeys.ClientKeyLedgerProtocol;
 using static Paseo.Actors.Relay.Handshake.HandshakeProtocol;
 
 namespace Paseo.Actors.Relay.Handshake;
@@ -11,20 +12,23 @@ namespace Paseo.Actors.Relay.Handshake;
 /// <summary>
 /// The only path from a relay data socket to a client session (architecture.md): the daemon's side of Paseo's
 /// end-to-end encryption (relay-e2ee.md §2.4–§2.7). The first frame must be a valid `e2ee_hello`; the FSM derives the
-/// shared key once, answers `e2ee_ready` and only then decrypts frames and forwards their plaintext to the session.
-/// Beyond Paseo it refuses low-order keys, a client key that opened an earlier connection, replayed and reflected
-/// frames, oversize frames and a re-hello with another key. Every failure closes the socket (1011, or 1009 for size) and nothing of the failing frame reaches the session.
+/// shared key once, has the client key recorded in the ledger (on disk), answers `e2ee_ready` and only then decrypts
+/// frames and forwards their plaintext to the session, one at a time: the next frame is read only when the session has
+/// taken the last. Beyond Paseo it refuses low-order keys, a client key that opened an earlier connection (even before a
+/// restart), replayed and reflected frames, oversize frames and a re-hello with another key. Every failure closes the
+/// socket (1011, or 1009 for size) and nothing of the failing frame reaches the session.
 /// </summary>
 public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly BoxKeyPair _daemonKeys;
-    private readonly ClientKeyLedger _clientKeys;
+    private readonly IActorRef _clientKeys;
     private readonly IActorRef _socket;
     private readonly IActorRef _session;
     private readonly HandshakeSettings _settings;
 
-    public HandshakeFsm(BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings)
+    /// <param name="clientKeys">The client key ledger (<see cref="ClientKeys.ClientKeyLedgerActor"/>), shared by every connection made with <paramref name="daemonKeys"/>.</param>
+    public HandshakeFsm(BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings)
     {
         _daemonKeys = daemonKeys;
         _clientKeys = clientKeys;
@@ -36,23 +40,34 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 
         When(HandshakeState.AwaitingHello, e => e.FsmEvent switch
         {
-            FrameReceived frame => OnFirstFrame(frame.Frame).Replying(FrameHandled.Instance),
+            FrameReceived frame => OnFirstFrame(frame.Frame),
             PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
             StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"no e2ee_hello within {_settings.HelloTimeout.TotalSeconds:0.#} s"),
             Send => DropSend("before the handshake"),
             _ => null!,
         }, settings.HelloTimeout);
 
+        // The hello's frame is not answered yet: no other frame arrives until the key is recorded (or refused).
+        When(HandshakeState.ClaimingKey, e => e.FsmEvent switch
+        {
+            ClientKeyClaimed when e.StateData is HandshakeData.Claiming claiming => OnKeyClaimed(claiming),
+            ClientKeyRefused refused => HandshakeFailed(refused.Detail),
+            PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
+            StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"the client key ledger did not answer within {_settings.HelloTimeout.TotalSeconds:0.#} s"),
+            Send => DropSend("before the handshake"),
+            _ => null!,
+        }, settings.HelloTimeout);
+
         When(HandshakeState.Open, e => e.FsmEvent switch
         {
-            // The client connection behind this channel is gone: nobody reads what arrives, so the socket closes.
-            Terminated t when t.ActorRef.Equals(_session) => End(CloseCodes.InternalError, "Internal error", "the client connection stopped"),
-            FrameReceived frame => OnOpenFrame(frame.Frame, (HandshakeData.Keys)e.StateData).Replying(FrameHandled.Instance),
-            Send send => OnSend(send.Message, (HandshakeData.Keys)e.StateData),
-            CloseChannel close => End(close.Code, close.Reason, "closed by the session"),
-            ChannelBarrier barrier => PublishBarrier(barrier),
-            PeerClosed closed => End(closed.Code, closed.Reason, "the peer closed the socket"),
-            _ => null!,
+            FrameReceived frame => OnOpenFrame(frame.Frame, (HandshakeData.Keys)e.StateData),
+            _ => WhileOpen(e.FsmEvent, (HandshakeData.Keys)e.StateData),
+        });
+
+        When(HandshakeState.Delivering, e => e.FsmEvent switch
+        {
+            MessageTaken => Taken(),
+            _ => WhileOpen(e.FsmEvent, (HandshakeData.Keys)e.StateData),
         });
 
         When(HandshakeState.Closed, e => e.FsmEvent switch
@@ -68,14 +83,14 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 
         OnTransition((from, to) =>
         {
-            if (to == HandshakeState.Open && from == HandshakeState.AwaitingHello)
+            if (to == HandshakeState.Open && from == HandshakeState.ClaimingKey)
             {
                 _session.Tell(new ChannelOpened(Self));
             }
             else if (to == HandshakeState.Closed && NextStateData is HandshakeData.Ended ended)
             {
                 _socket.Tell(new CloseSocket(ended.Code, ended.Reason));
-                if (from == HandshakeState.Open) _session.Tell(new ChannelClosed(ended.Code, ended.Reason));
+                if (from is HandshakeState.Open or HandshakeState.Delivering) _session.Tell(new ChannelClosed(ended.Code, ended.Reason));
             }
         });
 
@@ -88,9 +103,34 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         base.PreStart();
     }
 
-    /// <param name="clientKeys">Shared by every connection made with <paramref name="daemonKeys"/>: refuses a client key used before.</param>
-    public static Props Props(BoxKeyPair daemonKeys, ClientKeyLedger clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings) =>
+    public static Props Props(BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings) =>
         Akka.Actor.Props.Create(() => new HandshakeFsm(daemonKeys, clientKeys, socket, session, settings));
+
+    /// <summary>What an open channel does whether or not a message is with the session.</summary>
+    private State<HandshakeState, HandshakeData> WhileOpen(object message, HandshakeData.Keys keys) => message switch
+    {
+        // The client connection behind this channel is gone: nobody reads what arrives, so the socket closes.
+        Terminated t when t.ActorRef.Equals(_session) => End(CloseCodes.InternalError, "Internal error", "the client connection stopped"),
+        Send send => OnSend(send.Message, keys),
+        CloseChannel close => End(close.Code, close.Reason, "closed by the session"),
+        ChannelBarrier barrier => PublishBarrier(barrier),
+        PeerClosed closed => End(closed.Code, closed.Reason, "the peer closed the socket"),
+        _ => null!,
+    };
+
+    /// <summary>The session took the message it was given: the socket owner may read the next frame.</summary>
+    private State<HandshakeState, HandshakeData> Taken()
+    {
+        _socket.Tell(FrameHandled.Instance);
+        return GoTo(HandshakeState.Open);
+    }
+
+    /// <summary>Done with a frame that gave the session nothing (a repeated hello, a stray ready): read the next.</summary>
+    private State<HandshakeState, HandshakeData> Handled()
+    {
+        _socket.Tell(FrameHandled.Instance);
+        return Stay();
+    }
 
     private State<HandshakeState, HandshakeData> OnFirstFrame(WireFrame frame)
     {
@@ -111,12 +151,17 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         {
             return HandshakeFailed(e.Message);
         }
-        // Checked after the key proved usable, so garbage cannot fill the ledger; a key seen before is a recorded
-        // handshake played again (with it, every recorded frame would decrypt).
-        if (!_clientKeys.TryClaim(peerKey))
-            return HandshakeFailed("this client key opened an earlier connection (a replayed handshake)");
+        // Recorded after the key proved usable, so garbage cannot fill the ledger; a key seen before is a recorded
+        // handshake played again (with it, every recorded frame would decrypt). The ledger answers once the key is on disk.
+        _clientKeys.Tell(new ClaimClientKey(_daemonKeys.PublicKey, peerKey));
+        return GoTo(HandshakeState.ClaimingKey).Using(new HandshakeData.Claiming(peerKey, shared));
+    }
+
+    private State<HandshakeState, HandshakeData> OnKeyClaimed(HandshakeData.Claiming claiming)
+    {
         _socket.Tell(new SendFrame(new WireFrame.Text(E2eeFrames.ReadyFrame)));
-        return GoTo(HandshakeState.Open).Using(new HandshakeData.Keys(peerKey, shared, new NonceLedger(_settings.MaxFramesPerDirection)));
+        _socket.Tell(FrameHandled.Instance);
+        return GoTo(HandshakeState.Open).Using(new HandshakeData.Keys(claiming.PeerPublicKey, claiming.SharedKey, new NonceLedger(_settings.MaxFramesPerDirection)));
     }
 
     private State<HandshakeState, HandshakeData> OnOpenFrame(WireFrame frame, HandshakeData.Keys keys)
@@ -139,9 +184,9 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
                 if (key is null || !CryptographicOperations.FixedTimeEquals(key, keys.PeerPublicKey))
                     return HandshakeFailed("a second e2ee_hello with a different key");
                 _socket.Tell(new SendFrame(new WireFrame.Text(E2eeFrames.ReadyFrame)));
-                return Stay();
+                return Handled();
             case InboundFrame.Ready:
-                return Stay();
+                return Handled();
             case InboundFrame.PlaintextJson plaintext:
                 return Fail(E2eeFrames.PlaintextOnEncryptedChannelMessage, $"plaintext JSON of type '{plaintext.Type}'");
             case InboundFrame.Ciphertext ciphertext:
@@ -159,9 +204,9 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
                     case NonceVerdict.Exhausted: return Fail(E2eeFrames.FrameBudgetExhaustedMessage, $"{_settings.MaxFramesPerDirection} frames received");
                 }
                 _session.Tell(new MessageReceived(E2eeMessage.Decrypted(bytes!)));
-                return Stay();
+                return GoTo(HandshakeState.Delivering);
             default:
-                return Stay();
+                return Handled();
         }
     }
 

@@ -12,10 +12,13 @@ public static class HandshakeProtocol
 {
     // From the socket owner (the connection actor) to the FSM.
 
-    /// <summary>A whole frame arrived on the data socket. The FSM answers <see cref="FrameHandled"/> so the owner reads the next one.</summary>
+    /// <summary>
+    /// A whole frame arrived on the data socket. The FSM answers <see cref="FrameHandled"/> when it is done with it — for a
+    /// message it decrypted, once the session has taken that message — and only then does the owner read the next one.
+    /// </summary>
     public sealed record FrameReceived(WireFrame Frame);
 
-    /// <summary>The FSM is done with a frame (whatever it did with it): one frame in flight keeps its mailbox bounded.</summary>
+    /// <summary>The FSM is done with a frame (whatever it did with it): one frame in flight, from the socket to the session.</summary>
     public sealed record FrameHandled
     {
         public static readonly FrameHandled Instance = new();
@@ -38,8 +41,19 @@ public static class HandshakeProtocol
     /// <summary>The handshake is complete; encrypted messages may flow. <see cref="Channel"/> accepts <see cref="Send"/>.</summary>
     public sealed record ChannelOpened(IActorRef Channel);
 
-    /// <summary>One decrypted application message, in arrival order.</summary>
+    /// <summary>
+    /// One application message (decrypted, or from a direct socket), in arrival order. The receiver answers
+    /// <see cref="MessageTaken"/> once it has taken it; the channel delivers nothing more until then, and the socket is
+    /// not read meanwhile. So a busy session slows its peer down instead of filling the daemon's mailboxes.
+    /// </summary>
     public sealed record MessageReceived(E2eeMessage Message);
+
+    /// <summary>From the channel's client: the last <see cref="MessageReceived"/> was taken; the next may come.</summary>
+    public sealed record MessageTaken
+    {
+        public static readonly MessageTaken Instance = new();
+        private MessageTaken() { }
+    }
 
     /// <summary>The channel ended; nothing more arrives, and sends are dropped.</summary>
     public sealed record ChannelClosed(int Code, string Reason);

@@ -9,10 +9,10 @@ namespace Paseo.Actors.Relay.Handshake;
 /// <param name="MaxFrameBytes">Largest frame accepted, checked before any decoding (larger closes with 1009).</param>
 /// <param name="MaxFramesPerDirection">Frames each way before the connection is closed and the peer must re-handshake; bounds the nonce sets.</param>
 /// <param name="MaxHelloBytes">Largest first frame: a hello is under 100 bytes, so nothing big is parsed before the handshake (larger closes with 1009).</param>
-/// <param name="RememberedClientKeys">Client keys remembered across connections to refuse a replayed handshake.</param>
+/// <param name="RememberedClientKeys">Client keys remembered on disk across connections and restarts to refuse a replayed handshake; at this many, new connections are refused until the pairing is rotated.</param>
 public sealed record HandshakeSettings(TimeSpan HelloTimeout, int MaxFrameBytes, int MaxFramesPerDirection, int MaxHelloBytes, int RememberedClientKeys)
 {
-    public static readonly HandshakeSettings Default = new(TimeSpan.FromSeconds(10), 16 * 1024 * 1024, 100_000, 1024, 100_000);
+    public static readonly HandshakeSettings Default = new(TimeSpan.FromSeconds(10), 16 * 1024 * 1024, 100_000, 1024, 1_000_000);
 
     /// <summary>Reads the `paseo.e2ee` section; throws <see cref="ArgumentException"/> naming the key that is wrong.</summary>
     public static HandshakeSettings From(Config e2ee)

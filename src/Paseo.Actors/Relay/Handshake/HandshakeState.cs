@@ -6,8 +6,18 @@ public enum HandshakeState
 {
     /// <summary>The data socket is open; nothing but a valid `e2ee_hello` is accepted, within the hello timeout.</summary>
     AwaitingHello,
+    /// <summary>
+    /// A valid hello: the client key is being written to the ledger (replay protection that survives restarts). `e2ee_ready`
+    /// is sent only once it is on disk; the next frame is not read before that.
+    /// </summary>
+    ClaimingKey,
     /// <summary>Key derived and `e2ee_ready` sent: frames are decrypted and forwarded, sends encrypted.</summary>
     Open,
+    /// <summary>
+    /// Open, and a decrypted message is with the session, not yet taken: the socket owner reads the next frame only when
+    /// the session has taken it (back-pressure from the session to the peer's TCP window).
+    /// </summary>
+    Delivering,
     /// <summary>Terminal: the socket was told to close; every later frame and send is dropped.</summary>
     Closed,
 }
@@ -19,6 +29,9 @@ public abstract record HandshakeData
         public static readonly Waiting Instance = new();
         private Waiting() { }
     }
+
+    /// <summary>The peer's key and the shared key derived from it, while the ledger records the peer's key.</summary>
+    public sealed record Claiming(byte[] PeerPublicKey, byte[] SharedKey) : HandshakeData;
 
     /// <summary>The peer's ephemeral key, the shared key derived once for the connection, and its nonce ledger.</summary>
     public sealed record Keys(byte[] PeerPublicKey, byte[] SharedKey, NonceLedger Nonces) : HandshakeData;

@@ -1,0 +1,14 @@
+namespace Paseo.Actors.Tests.Support;
+
+/// <summary>The actor system of the specs: quiet logs, and the dispatchers paseo.hocon defines that actors ask for by name.</summary>
+public static class SpecConfig
+{
+    public const string Hocon = """
+        akka.loglevel = WARNING
+        akka.actor.blocking-io-dispatcher {
+          type = ForkJoinDispatcher
+          throughput = 1
+          dedicated-thread-pool.thread-count = 2
+        }
+        """;
+}
