@@ -2,9 +2,10 @@
 // A stand-in Agent Client Protocol agent (JSON-RPC 2.0 over stdio; ../../../shared/spec/providers.md §4.4), for tests:
 // initialize, session/new, session/load (replays the conversation as session/update, as real agents do),
 // session/prompt → session/update chunks and tool calls → {stopReason}, session/cancel, session/set_mode,
-// session/request_permission (agent → client), fs/write_text_file (agent → client). Modes: "ask" (default) and "yolo"
-// (no permission prompts). The prompt is the script, as for fake-claude.mjs:
-//   [tool CMD] [hang] [deaf] [crash] [exit-on-permission] [malformed] [flood N] [fail] [remember] [write PATH]
+// session/request_permission (agent → client), fs/read_text_file and fs/write_text_file (agent → client). Modes: "ask"
+// (default) and "yolo" (no permission prompts). The prompt is the script, as for fake-claude.mjs:
+//   [tool CMD] [hang] [deaf] [crash] [exit-on-permission] [malformed] [flood N] [fail] [remember]
+//   [write PATH] or [write PATH BYTES] (writes "written by the agent", or BYTES × "x") [read PATH] (replies with what it read)
 //   [images] (replies with the image blocks of the prompt) [model] (replies with the session's model: fast or smart) [plan] (a plan update) [usage] (the prompt's answer carries usage) [unanswering] (from now on answers no
 //   session/set_mode, and the turn hangs)
 // On session/cancel it does what ACP asks of an agent: a permission request still pending must first be answered by
@@ -63,10 +64,16 @@ async function prompt(id, params) {
   if (text.includes("[fail]")) return finish("refusal");
   if (text.includes("[unanswering]")) { unanswering = true; turn.deaf = true; return; }
   if (text.includes("[plan]")) update(params.sessionId, { sessionUpdate: "plan", entries: [{ content: "read the code", priority: "high", status: "completed" }, { content: "fix the bug", priority: "medium", status: "in_progress" }] });
-  const write = /\[write ([^\]]+)\]/.exec(text);
+  const write = /\[write (\S+?)(?: (\d+))?\]/.exec(text);
   if (write) {
-    const answer = await request("fs/write_text_file", { sessionId: params.sessionId, path: write[1], content: "written by the agent" });
+    const content = write[2] ? "x".repeat(Number(write[2])) : "written by the agent";
+    const answer = await request("fs/write_text_file", { sessionId: params.sessionId, path: write[1], content });
     chunk(params.sessionId, answer.error ? `write refused: ${answer.error.message} ` : "write ok ");
+  }
+  const read = /\[read (\S+?)\]/.exec(text);
+  if (read) {
+    const answer = await request("fs/read_text_file", { sessionId: params.sessionId, path: read[1] });
+    chunk(params.sessionId, answer.error ? `read refused: ${answer.error.message} ` : `read: ${answer.result.content} `);
   }
   for (const match of text.matchAll(/\[tool ([^\]]+)\]/g)) {
     const toolCallId = `tc_${++nextId}`;

@@ -21,14 +21,17 @@ public sealed class AgentStore : ReceiveActor
     private readonly Dictionary<string, long> _rowsOnDisk = [];
     private readonly int _retainedRows;
     private readonly int _memoryRows;
+    private readonly SemaphoreSlim _historyReads;
 
     /// <param name="retainedRows">Timeline rows kept per agent; a file that grows to twice that is rewritten with the newest ones.</param>
     /// <param name="memoryRows">Rows of each timeline handed to its agent at start (the rest stay on disk until a fetch needs them).</param>
-    public AgentStore(string agentsDirectory, int retainedRows = int.MaxValue, int memoryRows = int.MaxValue)
+    /// <param name="concurrentHistoryReads">Timeline files read at once for old-history fetches (off this actor's thread).</param>
+    public AgentStore(string agentsDirectory, int retainedRows = int.MaxValue, int memoryRows = int.MaxValue, int concurrentHistoryReads = 2)
     {
         _root = agentsDirectory;
         _retainedRows = retainedRows;
         _memoryRows = memoryRows;
+        _historyReads = new SemaphoreSlim(concurrentHistoryReads, concurrentHistoryReads);
         Receive<AgentStoreProtocol.SaveRecord>(save =>
         {
             try
@@ -89,25 +92,33 @@ public sealed class AgentStore : ReceiveActor
             if (delete.Removed is not null) Context.System.EventStream.Publish(delete.Removed);
         });
         Receive<AgentStoreProtocol.LoadAll>(_ => Sender.Tell(LoadAll()));
+        // A whole timeline file is read off this actor's thread (at most max-concurrent-history-reads at once), so the
+        // appends of every other agent never wait for an old-history fetch. The appender shares the file: a row being
+        // written meanwhile is a torn last line, skipped (the agent answers it from memory).
         Receive<AgentStoreProtocol.ReadTimeline>(read =>
         {
             var path = Path.Combine(_root, AgentRecord.ProjectDir(read.Cwd), read.AgentId + ".timeline.jsonl");
-            try
+            var reads = _historyReads;
+            Task.Run(async () =>
             {
-                var (rows, _, _) = File.Exists(path) ? ReadRows(path, int.MaxValue) : ([], null, 0);
-                Sender.Tell(new AgentStoreProtocol.TimelineRead(rows));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Sender.Tell(new Status.Failure(e));
-            }
+                await reads.WaitAsync();
+                try
+                {
+                    var (rows, _, _) = File.Exists(path) ? ReadRows(path, int.MaxValue) : ([], null, 0);
+                    return new AgentStoreProtocol.TimelineRead(rows);
+                }
+                finally
+                {
+                    reads.Release();
+                }
+            }).PipeTo(Sender);
         });
         // Everything sent before this message is written once it is answered (the mailbox is FIFO).
         Receive<AgentStoreProtocol.Flush>(_ => Sender.Tell(Akka.Done.Instance));
     }
 
-    public static Props Props(string agentsDirectory, int retainedRows = int.MaxValue, int memoryRows = int.MaxValue) =>
-        Akka.Actor.Props.Create(() => new AgentStore(agentsDirectory, retainedRows, memoryRows)).WithDispatcher(DispatcherId);
+    public static Props Props(string agentsDirectory, int retainedRows = int.MaxValue, int memoryRows = int.MaxValue, int concurrentHistoryReads = 2) =>
+        Akka.Actor.Props.Create(() => new AgentStore(agentsDirectory, retainedRows, memoryRows, concurrentHistoryReads)).WithDispatcher(DispatcherId);
 
     /// <summary>
     /// Rewrites a timeline file with its newest retained rows (atomically: a crash leaves the old file or the new one).
@@ -129,7 +140,8 @@ public sealed class AgentStore : ReceiveActor
         var rows = new Queue<TimelineRow>();
         long? first = null;
         long last = 0, count = 0;
-        foreach (var line in File.ReadLines(path))
+        using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        while (reader.ReadLine() is { } line)
         {
             if (line.Length == 0) continue;
             // A line that is not a whole row (torn, damaged) is skipped, and so is a row out of order; the rows after it

@@ -42,7 +42,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         _providers = providers;
         _limits = limits;
         _time = time;
-        _store = Context.ActorOf(AgentStore.Props(agentsDirectory, limits.TimelineRetainedRows, limits.TimelineMemoryRows), "store");
+        _store = Context.ActorOf(AgentStore.Props(agentsDirectory, limits.TimelineRetainedRows, limits.TimelineMemoryRows, limits.MaxConcurrentHistoryReads), "store");
 
         Receive<AgentStoreProtocol.Loaded>(loaded =>
         {
@@ -82,7 +82,22 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
     {
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         _store.Ask<AgentStoreProtocol.Loaded>(AgentStoreProtocol.LoadAll.Instance, TimeSpan.FromMinutes(2)).PipeTo(Self);
-        // On a graceful stop the store writes what it was sent before the actor system ends (a mailbox is not drained on stop).
+        // On a graceful stop the agents stop first (each provider session starts stopping its CLI, without waiting; the
+        // child-process tracker waits for them later), then the store writes what it was sent before the actor system ends
+        // (a mailbox is not drained on stop).
+        var self = Self;
+        CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseServiceStop, "stop-agents", async () =>
+        {
+            try
+            {
+                await self.Ask<Akka.Done>(StopAgents.Instance, TimeSpan.FromSeconds(10));
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                // Still loading, or stuck: the actor system's end stops them anyway.
+            }
+            return Akka.Done.Instance;
+        });
         var store = _store;
         CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-agent-store",
             async () =>
@@ -131,6 +146,39 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             var gone = _agents.FirstOrDefault(a => a.Value.Actor.Equals(terminated.ActorRef)).Key;
             if (gone is not null) _agents.Remove(gone);
         });
+        Receive<StopAgents>(_ =>
+        {
+            var stopping = _agents.Values.Select(a => a.Actor).ToHashSet();
+            foreach (var agent in stopping) Context.Stop(agent);
+            var replyTo = Sender;
+            if (stopping.Count == 0)
+            {
+                replyTo.Tell(Akka.Done.Instance);
+                return;
+            }
+            Become(() => Stopping(stopping, replyTo));
+        });
+    }
+
+    /// <summary>The daemon is stopping: the agents are told to stop; the answer goes out when the last one has.</summary>
+    private void Stopping(HashSet<IActorRef> stopping, IActorRef replyTo)
+    {
+        Receive<Terminated>(terminated =>
+        {
+            if (!stopping.Remove(terminated.ActorRef) || stopping.Count > 0) return;
+            _agents.Clear();
+            replyTo.Tell(Akka.Done.Instance);
+        });
+        Receive<ToAgent>(to => Sender.Tell(new AgentNotFound(to.Identifier, "The daemon is stopping", (to.Command as WaitForFinish)?.WaitId ?? 0)));
+        Receive<CreateAgent>(_ => Sender.Tell(new AgentCreateFailed("The daemon is stopping")));
+        Receive<ListAgents>(_ => Sender.Tell(new AgentList([])));
+        ReceiveAny(_ => { });
+    }
+
+    /// <summary>From the daemon's shutdown (phase service-stop): stop every agent; answered Done when all have stopped.</summary>
+    private sealed record StopAgents : INoSerializationVerificationNeeded
+    {
+        public static readonly StopAgents Instance = new();
     }
 
     private void OnCreate(CreateAgent create)

@@ -2,7 +2,7 @@ namespace Paseo.Actors.Providers;
 
 /// <summary>`paseo.providers` of paseo.hocon: limits of the agent CLIs' child processes.</summary>
 public sealed record ProviderProcessSettings(int MaxLineBytes, int OutputBacklog, TimeSpan KillGrace, TimeSpan InterruptGrace, TimeSpan VersionTimeout,
-    int InputBacklog = 256, int MaxStderrLineBytes = 8 * 1024, TimeSpan? RecheckAvailabilityAfter = null)
+    int InputBacklog = 256, int MaxStderrLineBytes = 8 * 1024, TimeSpan? RecheckAvailabilityAfter = null, long MaxFileBytes = 10 * 1024 * 1024)
 {
     /// <summary>Why a CLI whose stdin queue is full was stopped (the same words for every provider).</summary>
     public string StoppedReading(string cliName) =>

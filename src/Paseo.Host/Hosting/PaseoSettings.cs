@@ -87,11 +87,17 @@ public sealed record PaseoSettings(
                     Positive(config.GetConfig("paseo.agents"), "max-agents"),
                     Positive(config.GetConfig("paseo.agents"), "timeline-retained-rows"),
                     config.GetBoolean("paseo.agents.coalesce-stream-deltas"),
-                    Positive(config.GetConfig("paseo.agents"), "timeline-memory-rows")),
+                    Positive(config.GetConfig("paseo.agents"), "timeline-memory-rows"),
+                    Positive(config.GetConfig("paseo.agents"), "max-waiters-per-agent"),
+                    Positive(config.GetConfig("paseo.agents"), "max-requests-while-loading"),
+                    Positive(config.GetConfig("paseo.agents"), "max-concurrent-history-reads")),
                 new SessionSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),
-                    Positive(config.GetConfig("paseo.sessions"), "max-sessions")),
+                    Positive(config.GetConfig("paseo.sessions"), "max-sessions"),
+                    Positive(config.GetConfig("paseo.sessions"), "max-requests-in-flight"),
+                    Positive(config.GetConfig("paseo.sessions"), "max-ids-per-request"),
+                    PositiveTime(config, "paseo.sessions.list-models-timeout")),
                 ReadRelayServer(config.GetConfig("paseo.relay-server")),
                 new ProviderProcessSettings(
                     (int)Bytes(config.GetConfig("paseo.providers"), "max-line-bytes"),
@@ -101,7 +107,8 @@ public sealed record PaseoSettings(
                     config.GetTimeSpan("paseo.providers.version-timeout"),
                     Positive(config.GetConfig("paseo.providers"), "input-backlog"),
                     (int)Bytes(config.GetConfig("paseo.providers"), "max-stderr-line-bytes"),
-                    config.GetTimeSpan("paseo.providers.recheck-availability-after")));
+                    config.GetTimeSpan("paseo.providers.recheck-availability-after"),
+                    Bytes(config.GetConfig("paseo.providers"), "max-file-bytes")));
         }
         catch (ConfigException)
         {
@@ -155,6 +162,12 @@ public sealed record PaseoSettings(
     {
         var v = c.GetInt(key);
         return v > 0 ? v : throw new ConfigException($"paseo.hocon: {key}: expected a positive number, got {v}");
+    }
+
+    private static TimeSpan PositiveTime(Config c, string key)
+    {
+        var v = c.GetTimeSpan(key);
+        return v > TimeSpan.Zero ? v : throw new ConfigException($"paseo.hocon: {key}: expected a positive duration such as 30s, got {v}");
     }
 
     private static long Bytes(Config c, string key) =>

@@ -26,9 +26,71 @@ public enum StdinWrite
     StoppedReading,
 }
 
-/// <summary>How to start an agent CLI: argv, working directory, extra environment, limits.</summary>
+/// <summary>How to start an agent CLI: argv, working directory, extra environment, limits, and who keeps count of it.</summary>
+/// <param name="Tracker">The daemon's count of its child processes, which shutdown waits for (none: nobody waits).</param>
 public sealed record ChildProcessStart(IReadOnlyList<string> Command, string WorkingDirectory, IReadOnlyDictionary<string, string> Environment,
-    int MaxLineBytes, int OutputBacklog, TimeSpan KillGrace, int InputBacklog = 256, int MaxStderrLineBytes = 8 * 1024);
+    int MaxLineBytes, int OutputBacklog, TimeSpan KillGrace, int InputBacklog = 256, int MaxStderrLineBytes = 8 * 1024, ChildProcessTracker? Tracker = null);
+
+/// <summary>
+/// The child processes of one daemon, from their start until their process group is gone: stopping a process never
+/// blocks its owner (<see cref="ChildProcess.StopAsync"/>), so something must still wait for the stubborn ones before the
+/// daemon exits — the daemon's shutdown awaits <see cref="WhenIdleAsync"/>, so no agent CLI outlives it.
+/// </summary>
+public sealed class ChildProcessTracker
+{
+    private readonly HashSet<ChildProcess> _live = [];
+    private TaskCompletionSource? _idle;
+
+    public int Count
+    {
+        get { lock (_live) return _live.Count; }
+    }
+
+    /// <summary>The pids of the processes still tracked (for the log when some would not stop).</summary>
+    public IReadOnlyList<int> Pids
+    {
+        get { lock (_live) return [.. _live.Select(p => p.Pid)]; }
+    }
+
+    internal void Track(ChildProcess process)
+    {
+        lock (_live) _live.Add(process);
+    }
+
+    internal void Forget(ChildProcess process)
+    {
+        TaskCompletionSource? idle = null;
+        lock (_live)
+        {
+            if (_live.Remove(process) && _live.Count == 0)
+            {
+                idle = _idle;
+                _idle = null;
+            }
+        }
+        idle?.TrySetResult();
+    }
+
+    /// <summary>Asks every tracked process to stop (SIGTERM, SIGKILL after its kill grace), without waiting.</summary>
+    public void StopAll()
+    {
+        List<ChildProcess> live;
+        lock (_live) live = [.. _live];
+        foreach (var process in live) _ = process.StopAsync();
+    }
+
+    /// <summary>Completes true when no tracked process is left, false when <paramref name="timeout"/> passed first.</summary>
+    public async Task<bool> WhenIdleAsync(TimeSpan timeout)
+    {
+        Task idle;
+        lock (_live)
+        {
+            if (_live.Count == 0) return true;
+            idle = (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+        return await Task.WhenAny(idle, Task.Delay(timeout)) == idle;
+    }
+}
 
 /// <summary>
 /// An agent CLI's process, in a process group of its own (started through setsid), so stopping it stops whatever it
@@ -36,7 +98,8 @@ public sealed record ChildProcessStart(IReadOnlyList<string> Command, string Wor
 /// owner does not keep up, the queue fills, reading stops, the pipe fills and the child blocks — output is never
 /// buffered without end. Stderr lines (cut at MaxStderrLineBytes) go to a callback (the daemon log). Stdin takes NDJSON
 /// lines through a bounded queue of InputBacklog lines written by one writer: <see cref="WriteLine"/> says when the
-/// child stopped reading (the queue is full) or is gone.
+/// child stopped reading (the queue is full) or is gone. Stopping is asynchronous (<see cref="StopAsync"/>): no caller's
+/// thread waits for a process group that ignores SIGTERM; the tracker it was started with keeps count until it is gone.
 /// </summary>
 public sealed partial class ChildProcess : IDisposable
 {
@@ -45,7 +108,8 @@ public sealed partial class ChildProcess : IDisposable
     private readonly TimeSpan _killGrace;
     private readonly Channel<string> _input;
     private readonly Queue<string> _stderrTail = new();
-    private int _killed;
+    private readonly ChildProcessTracker? _tracker;
+    private Task? _stopping;
 
     public int Pid { get; }
     public ChannelReader<ChildOutput> Output => _output.Reader;
@@ -57,7 +121,9 @@ public sealed partial class ChildProcess : IDisposable
     {
         _process = process;
         _killGrace = start.KillGrace;
+        _tracker = start.Tracker;
         Pid = process.Id;
+        _tracker?.Track(this);
         _output = Channel.CreateBounded<ChildOutput>(new BoundedChannelOptions(start.OutputBacklog) { FullMode = BoundedChannelFullMode.Wait, SingleWriter = true, SingleReader = true });
         _input = Channel.CreateBounded<string>(new BoundedChannelOptions(start.InputBacklog) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         var stdout = Task.Run(() => ReadStdoutAsync(start.MaxLineBytes));
@@ -74,8 +140,9 @@ public sealed partial class ChildProcess : IDisposable
         Exited = Task.Run(async () =>
         {
             await _process.WaitForExitAsync();
+            var code = _process.ExitCode;
             await Task.WhenAll(stdout, stderr).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
-            return _process.ExitCode;
+            return code;
         });
     }
 
@@ -258,22 +325,41 @@ public sealed partial class ChildProcess : IDisposable
     }
 
     /// <summary>
-    /// SIGTERM to the whole process group, then SIGKILL after the grace period if it is still there. Waits (bounded by the
-    /// grace period plus a second): an agent that is stopped, or a daemon that stops, leaves no orphan behind.
+    /// SIGTERM to the whole process group, then SIGKILL after the grace period if it is still there (and to the group once
+    /// its leader exited, so nothing it started stays behind). Asynchronous and idempotent: every caller gets the same
+    /// task, which completes when the process is gone (or a second after SIGKILL). No thread waits meanwhile.
     /// </summary>
-    public void Kill()
+    public Task StopAsync()
     {
-        if (Interlocked.Exchange(ref _killed, 1) == 1) return;
-        if (!HasExited) Signal(Sigterm);
-        if (!_process.WaitForExit(_killGrace))
+        lock (_stderrTail)
         {
-            Signal(Sigkill);
-            _process.WaitForExit(TimeSpan.FromSeconds(1));
+            return _stopping ??= StopCoreAsync();
         }
-        else
+    }
+
+    private async Task StopCoreAsync()
+    {
+        try
         {
-            // The leader exited: whatever it left in its group goes too.
-            Signal(Sigkill);
+            _input.Writer.TryComplete();
+            if (!HasExited) Signal(Sigterm);
+            var exited = _process.WaitForExitAsync();
+            if (await Task.WhenAny(exited, Task.Delay(_killGrace)) != exited)
+            {
+                Signal(Sigkill);
+                await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(1)));
+            }
+            else
+            {
+                // The leader exited: whatever it left in its group goes too.
+                Signal(Sigkill);
+            }
+        }
+        finally
+        {
+            _tracker?.Forget(this);
+            // Released once the exit (and the drained output) is known to whoever awaits Exited.
+            _ = Exited.ContinueWith(_ => _process.Dispose(), TaskScheduler.Default);
         }
     }
 
@@ -299,12 +385,8 @@ public sealed partial class ChildProcess : IDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
 
-    public void Dispose()
-    {
-        Kill();
-        _input.Writer.TryComplete();
-        _process.Dispose();
-    }
+    /// <summary>Starts stopping the process (<see cref="StopAsync"/>) and returns at once.</summary>
+    public void Dispose() => _ = StopAsync();
 }
 
 public sealed class ChildProcessStartException(string message) : Exception(message);

@@ -31,7 +31,7 @@ public sealed class AcpProviderTests : IAsyncLifetime
             ["work-copilot"] = new JsonObject { ["extends"] = "copilot", ["label"] = "Work Copilot", ["command"] = new JsonArray("node", StandIn) },
         };
         _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
-            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\npaseo.providers.input-backlog = 8\n",
+            "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\npaseo.providers.input-backlog = 8\npaseo.providers.max-file-bytes = 1k\n",
             new Dictionary<string, string> { ["FAKE_ACP_LOG"] = _log, ["FAKE_ACP_STORE"] = _store });
     }
 
@@ -194,6 +194,26 @@ public sealed class AcpProviderTests : IAsyncLifetime
         Assert.False(File.Exists(outside));
         Assert.StartsWith("write ok", (await _cli.Json("send", "odd", "[write notes.txt]"))["lastMessage"]!.GetValue<string>());
         Assert.Equal("written by the agent", await File.ReadAllTextAsync(Path.Combine(_cli.Work, "notes.txt")));
+    }
+
+    [Fact]
+    public async Task Files_the_agent_reads_or_writes_are_capped_by_max_file_bytes_and_the_agent_goes_on()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "small.txt"), "tiny");
+        await File.WriteAllTextAsync(Path.Combine(_cli.Work, "big.txt"), new string('b', 2048)); // paseo.providers.max-file-bytes = 1k here
+        await _cli.Ok("run", "start", "--provider", "fake-acp", "--title", "files", "--cwd", _cli.Work);
+
+        Assert.StartsWith("read: tiny", (await _cli.Json("send", "files", "[read small.txt]"))["lastMessage"]!.GetValue<string>());
+        var bigRead = (await _cli.Json("send", "files", "[read big.txt]"))["lastMessage"]!.GetValue<string>();
+        Assert.StartsWith("read refused: ", bigRead);
+        Assert.Contains("has 2048 bytes, more than the daemon serves to an agent (paseo.providers.max-file-bytes = 1024)", bigRead);
+
+        var bigWrite = (await _cli.Json("send", "files", "[write large.txt 2000]"))["lastMessage"]!.GetValue<string>();
+        Assert.Contains("the content has 2000 bytes, more than the daemon writes for an agent (paseo.providers.max-file-bytes = 1024)", bigWrite);
+        Assert.False(File.Exists(Path.Combine(_cli.Work, "large.txt")));
+        Assert.StartsWith("write ok", (await _cli.Json("send", "files", "[write fits.txt 1000]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal(1000, new FileInfo(Path.Combine(_cli.Work, "fits.txt")).Length);
+        Assert.Equal("idle", (await _cli.Json("inspect", "files"))["status"]!.GetValue<string>());
     }
 
     [Fact]

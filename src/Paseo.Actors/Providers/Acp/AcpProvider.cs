@@ -42,10 +42,30 @@ public sealed class AcpProvider : IAgentProvider
 /// <summary>
 /// One ACP session: initialize → session/new (or session/load to resume) → session/prompt per turn; session/update
 /// notifications become timeline rows; session/request_permission waits for the user; session/cancel interrupts;
-/// session/set_mode changes modes; fs/read_text_file and fs/write_text_file are served inside the agent's cwd only.
+/// session/set_mode changes modes; fs/read_text_file and fs/write_text_file are served inside the agent's cwd only, off the
+/// actor's thread, one at a time, each file at most paseo.providers.max-file-bytes.
 /// </summary>
-public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch launch) : StdioProviderSession(config, launch)
+public sealed class AcpProviderSession : StdioProviderSession
 {
+    /// <summary>File requests of the agent waiting or running; one more is refused (an agent asks for one file at a time).</summary>
+    private const int MaxFileRequests = 16;
+
+    private Task _fileWork = Task.CompletedTask;
+    private int _fileRequests;
+
+    public AcpProviderSession(ProviderSessionConfig config, StdioLaunch launch) : base(config, launch)
+    {
+        Receive<FileServed>(served =>
+        {
+            _fileRequests--;
+            if (served.Error is { } error) Rpc.ReplyError(served.Id, served.Code, error);
+            else Rpc.Reply(served.Id, served.Result);
+        });
+    }
+
+    /// <summary>The answer to one of the agent's fs/* requests, computed off the actor's thread.</summary>
+    private sealed record FileServed(JsonNode Id, JsonObject? Result, int Code, string? Error) : INoSerializationVerificationNeeded;
+
     private string? _sessionId;
     private bool _ready;
     private bool _loading;
@@ -319,40 +339,73 @@ public sealed class AcpProviderSession(ProviderSessionConfig config, StdioLaunch
         }));
     }
 
-    /// <summary>fs/read_text_file, confined to the agent's working directory.</summary>
+    /// <summary>fs/read_text_file (optionally from a 1-based `line`, at most `limit` lines), confined to the agent's working directory.</summary>
     private void ServeRead(JsonRpc.Request read)
     {
-        if (InsideCwd(WsInbound.Str(read.Params, "path")) is not { } path)
+        var line = read.Params["line"] is JsonValue l && l.TryGetValue<long>(out var fromLine) ? fromLine : (long?)null;
+        var limit = read.Params["limit"] is JsonValue n && n.TryGetValue<long>(out var maxLines) ? maxLines : (long?)null;
+        var maxBytes = Launch.Settings.MaxFileBytes;
+        ServeFile(read, path =>
         {
-            Rpc.ReplyError(read.Id, -32602, "Path outside the agent's working directory");
-            return;
-        }
-        try
-        {
-            Rpc.Reply(read.Id, new JsonObject { ["content"] = File.ReadAllText(path) });
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Rpc.ReplyError(read.Id, -32603, e.Message);
-        }
+            var length = new FileInfo(path).Length;
+            if (length > maxBytes)
+                return (null, $"{path} has {length} bytes, more than the daemon serves to an agent (paseo.providers.max-file-bytes = {maxBytes})");
+            var content = File.ReadAllText(path);
+            if (line is not null || limit is not null)
+            {
+                var lines = content.Split('\n').Skip((int)Math.Max(0, (line ?? 1) - 1));
+                if (limit is { } max) lines = lines.Take((int)Math.Clamp(max, 0, int.MaxValue));
+                content = string.Join('\n', lines);
+            }
+            return (new JsonObject { ["content"] = content }, null);
+        });
     }
 
     private void ServeWrite(JsonRpc.Request write)
     {
-        if (InsideCwd(WsInbound.Str(write.Params, "path")) is not { } path)
+        var content = WsInbound.Str(write.Params, "content") ?? "";
+        var maxBytes = Launch.Settings.MaxFileBytes;
+        ServeFile(write, path =>
         {
-            Rpc.ReplyError(write.Id, -32602, "Path outside the agent's working directory");
+            var bytes = System.Text.Encoding.UTF8.GetByteCount(content);
+            if (bytes > maxBytes)
+                return (null, $"the content has {bytes} bytes, more than the daemon writes for an agent (paseo.providers.max-file-bytes = {maxBytes})");
+            File.WriteAllText(path, content);
+            return (new JsonObject(), null);
+        });
+    }
+
+    /// <summary>
+    /// Runs one fs/* request off the actor's thread, after the ones before it (in order), and answers it from the actor.
+    /// A path outside the cwd, too many requests at once, or an I/O error is answered with an error.
+    /// </summary>
+    private void ServeFile(JsonRpc.Request request, Func<string, (JsonObject? Result, string? Refusal)> work)
+    {
+        if (InsideCwd(WsInbound.Str(request.Params, "path")) is not { } path)
+        {
+            Rpc.ReplyError(request.Id, -32602, "Path outside the agent's working directory");
             return;
         }
-        try
+        if (_fileRequests >= MaxFileRequests)
         {
-            File.WriteAllText(path, WsInbound.Str(write.Params, "content") ?? "");
-            Rpc.Reply(write.Id, new JsonObject());
+            Rpc.ReplyError(request.Id, -32603, $"Too many file requests at once ({MaxFileRequests}); wait for the answers");
+            return;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        _fileRequests++;
+        var id = request.Id.DeepClone();
+        _fileWork = _fileWork.ContinueWith(_ =>
         {
-            Rpc.ReplyError(write.Id, -32603, e.Message);
-        }
+            try
+            {
+                var (result, refusal) = work(path);
+                return refusal is null ? new FileServed(id, result, 0, null) : new FileServed(id, null, -32603, refusal);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new FileServed(id, null, -32603, e.Message);
+            }
+        }, TaskScheduler.Default);
+        ((Task<FileServed>)_fileWork).PipeTo(Self);
     }
 
     private string? InsideCwd(string? path)

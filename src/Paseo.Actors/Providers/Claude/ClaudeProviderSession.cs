@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
+using Paseo.Actors.Providers.Processes;
 using Akka.Event;
 using Paseo.Transport.Processes;
 using Paseo.Transport.Protocol;
@@ -101,7 +102,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             _process = ChildProcess.Start(
                 new ChildProcessStart(_provider.Arguments(_config), _config.Cwd, _provider.EnvironmentFor(_config),
                     _provider.Settings.MaxLineBytes, _provider.Settings.OutputBacklog, _provider.Settings.KillGrace,
-                    _provider.Settings.InputBacklog, _provider.Settings.MaxStderrLineBytes),
+                    _provider.Settings.InputBacklog, _provider.Settings.MaxStderrLineBytes, DaemonChildProcesses.Get(Context.System).Tracker),
                 line => log.Info("claude {0} [{1}]: {2}", _config.AgentId, "stderr", line));
         }
         catch (ChildProcessStartException e)
@@ -116,14 +117,17 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         ReadNext();
     }
 
-    /// <summary>Stopping the agent, or the daemon: the process group gets SIGTERM, then SIGKILL after the grace period.</summary>
+    /// <summary>
+    /// Stopping the agent, or the daemon: the process group gets SIGTERM, then SIGKILL after the grace period — without
+    /// waiting here (the daemon's tracker keeps count until it is gone).
+    /// </summary>
     protected override void PostStop()
     {
         // Background sub-agents die with the process: their rows end, rather than stay running for good.
         foreach (var (taskId, task) in _backgroundTasks)
             Emit(new Timeline(TimelineItems.ToolCall(taskId, task.Name, ClaudeToolDetails.For(task.Name, task.Input, _config.Cwd, _sidechains.GetValueOrDefault(taskId)?.ToString()),
                 "failed", "The claude process stopped before the sub-agent finished")));
-        _process?.Dispose();
+        _process?.StopAsync();
         _process = null;
     }
 

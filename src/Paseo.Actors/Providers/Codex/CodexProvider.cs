@@ -62,7 +62,8 @@ public sealed class CodexProvider : IAgentProvider
         if (_modelsConfigured) return Description.Models;
         var settings = Launch.Settings;
         using var process = ChildProcess.Start(new ChildProcessStart(Launch.Command, cwd is not null && Directory.Exists(cwd) ? cwd : System.Environment.CurrentDirectory,
-            Launch.Environment, settings.MaxLineBytes, settings.OutputBacklog, settings.KillGrace, settings.InputBacklog, settings.MaxStderrLineBytes), _ => { });
+            Launch.Environment, settings.MaxLineBytes, settings.OutputBacklog, settings.KillGrace, settings.InputBacklog, settings.MaxStderrLineBytes,
+            Processes.DaemonChildProcesses.Get(system).Tracker), _ => { });
         process.WriteLine(new JsonObject
         {
             ["id"] = 1, ["method"] = "initialize",

@@ -72,7 +72,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
             var process = ChildProcess.Start(
                 new ChildProcessStart([.. command, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--hostname", "127.0.0.1"],
                     Environment.CurrentDirectory, environment, settings.MaxLineBytes, settings.OutputBacklog, settings.KillGrace,
-                    settings.InputBacklog, settings.MaxStderrLineBytes),
+                    settings.InputBacklog, settings.MaxStderrLineBytes, Processes.DaemonChildProcesses.Get(system).Tracker),
                 line => system.Log.Info("{0} server [stderr]: {1}", name, line));
             // Ready when it says it listens (no polling); it must say so within the version timeout.
             using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -87,7 +87,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
             }
             catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
             {
-                process.Dispose();
+                _ = process.StopAsync();
                 throw new ChildProcessStartException($"{name} serve did not start listening{(process.StderrTail is { Length: > 0 } tail ? $": {tail}" : "")}");
             }
             _ = DrainAsync(process);
@@ -97,7 +97,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
             _http = new HttpClient { BaseAddress = _baseUri, Timeout = TimeSpan.FromMinutes(5) };
             var generation = ++_generation;
             if (_generation == 1)
-                CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, $"stop-{name}-server", () =>
+                CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceStop, $"stop-{name}-server", () =>
                 {
                     Stop();
                     return Task.FromResult(Akka.Done.Instance);
@@ -191,9 +191,10 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         foreach (var actor in affected) actor.Tell(new OpenCodeServerGone(reason));
     }
 
+    /// <summary>Starts stopping the server's process group; the daemon's tracker waits for it at shutdown.</summary>
     public void Stop()
     {
-        _process?.Dispose();
+        _process?.StopAsync();
         _process = null;
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
+using Paseo.Actors.Providers.Processes;
 using Paseo.Transport.Processes;
 using Paseo.Transport.Protocol;
 using static Paseo.Actors.Providers.ProviderProtocol;
@@ -13,7 +14,7 @@ public sealed record StdioLaunch(string Name, IReadOnlyList<string> Command, IRe
 
 /// <summary>
 /// The part every JSON-over-stdio agent CLI shares (Codex app-server, ACP agents): the process belongs to this actor
-/// (started in PreStart, its process group stopped in PostStop), stdout is read one line at a time through a bounded
+/// (started in PreStart, its process group stopped in PostStop without blocking), stdout is read one line at a time through a bounded
 /// queue, a line that is not JSON is shown in the timeline and skipped, a line over the limit or an exit fails the turn
 /// with the exit code and the last stderr lines, and the actor stops — the agent's next prompt starts a fresh process.
 /// Subclasses speak the protocol: <see cref="OnStarted"/>, <see cref="OnMessage"/>, and the agent's commands.
@@ -86,7 +87,7 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
             var env = new Dictionary<string, string>(Launch.Environment, StringComparer.Ordinal) { ["PASEO_AGENT_ID"] = Config.AgentId };
             _process = ChildProcess.Start(
                 new ChildProcessStart(Launch.Command, Config.Cwd, env, Launch.Settings.MaxLineBytes, Launch.Settings.OutputBacklog, Launch.Settings.KillGrace,
-                    Launch.Settings.InputBacklog, Launch.Settings.MaxStderrLineBytes),
+                    Launch.Settings.InputBacklog, Launch.Settings.MaxStderrLineBytes, DaemonChildProcesses.Get(Context.System).Tracker),
                 line => log.Info("{0} {1} [stderr]: {2}", name, agentId, line));
         }
         catch (ChildProcessStartException e)
@@ -107,9 +108,10 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
         OnStarted();
     }
 
+    /// <summary>The process group is stopped (SIGTERM, SIGKILL after kill-grace) without waiting here: the daemon's tracker waits at shutdown.</summary>
     protected override void PostStop()
     {
-        _process?.Dispose();
+        _process?.StopAsync();
         _process = null;
     }
 
