@@ -247,4 +247,5 @@ rl.on("line", (line) => {
   }
 });
 rl.on("close", () => process.exit(0));
-process.on("SIGTERM", () => process.exit(143));
+// FAKE_CLAUDE_IGNORE_SIGTERM (env): a CLI that ignores SIGTERM, so only the daemon's SIGKILL after kill-grace ends it.
+process.on("SIGTERM", () => { if (!process.env.FAKE_CLAUDE_IGNORE_SIGTERM) process.exit(143); });

@@ -140,14 +140,20 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         Receive<HoldForTests>(hold =>
         {
             hold.Release.PipeTo(Self, success: () => Released.Instance, failure: _ => Released.Instance);
+            var heldInbound = 0;
             BecomeStacked(() =>
             {
                 Receive<Released>(_ =>
                 {
+                    hold.InboundHeld.TrySetResult(heldInbound);
                     UnbecomeStacked();
                     Stash.UnstashAll();
                 });
-                ReceiveAny(_ => Stash.Stash());
+                ReceiveAny(message =>
+                {
+                    if (message is Inbound) heldInbound++;
+                    Stash.Stash();
+                });
             });
         });
         Receive<AgentStreamEvent>(stream =>
@@ -784,9 +790,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
 
     /// <summary>
     /// Test hook: the session is busy (as one working through a costly request would be) until <paramref name="Release"/>
-    /// completes; whatever it is sent meanwhile waits, in order, and its connections' messages are not taken.
+    /// completes; whatever it is sent meanwhile waits, in order, and its connections' messages are not taken. On release,
+    /// <paramref name="InboundHeld"/> says how many client messages had reached it meanwhile (back-pressure keeps that at
+    /// one per socket).
     /// </summary>
-    internal sealed record HoldForTests(Task Release) : INoSerializationVerificationNeeded;
+    internal sealed record HoldForTests(Task Release, TaskCompletionSource<int> InboundHeld) : INoSerializationVerificationNeeded;
 
     private sealed record Released : INoSerializationVerificationNeeded
     {

@@ -36,8 +36,9 @@ public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> e
         }
         try
         {
-            // Same for the identity files: a corrupt keypair is reported here (and the daemon would refuse it too).
-            DaemonIdentity.LoadOrCreate(config.Home, env);
+            // Same for the identity files: a corrupt keypair or client key ledger is reported here (the daemon would refuse them too).
+            var identity = DaemonIdentity.LoadOrCreate(config.Home, env);
+            ClientKeyLedger.Open(config.Home.ClientKeyLedgerFile, identity.KeyPair.PublicKey, settings.E2ee.RememberedClientKeys).Dispose();
         }
         catch (IdentityFileException e)
         {
@@ -140,6 +141,8 @@ public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> e
         var healthy = ListenTarget.Parse(record.Listen) is var listen && await DaemonProbe.IsHealthyAsync(listen, TimeSpan.FromSeconds(3));
         var started = DateTimeOffset.TryParse(record.StartedAt, out var s) ? s : (DateTimeOffset?)null;
         var uptime = started is { } st ? DateTimeOffset.UtcNow - st : (TimeSpan?)null;
+        var (keys, capacity) = ClientKeyUsage(home);
+        var keysFull = keys is { } k && capacity is { } c && k >= c;
         if (json)
         {
             await stdout.WriteLineAsync(JsonSerializer.Serialize(new
@@ -151,15 +154,33 @@ public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> e
                 uptimeSeconds = uptime is { } u ? (long)u.TotalSeconds : (long?)null,
                 healthy,
                 home = home.Root,
+                relayClientKeys = new { remembered = keys ?? 0, capacity, full = keysFull },
             }));
         }
         else
         {
             await stdout.WriteLineAsync(
                 $"Status:  running\nPID:     {record.Pid}\nListen:  {record.Listen}\nUptime:  {(uptime is { } u ? FormatUptime(u) : "unknown")}\n" +
-                $"Health:  {(healthy ? "ok" : "not answering")}\nHome:    {home.Root}");
+                $"Health:  {(healthy ? "ok" : "not answering")}\nHome:    {home.Root}\n" +
+                $"Relay:   {keys ?? 0} of {(capacity is { } cap ? cap.ToString(System.Globalization.CultureInfo.InvariantCulture) : "?")} client keys remembered" +
+                (keysFull ? " (FULL: new relay connections are refused; run `paseo daemon pair --rotate` and pair your devices again)" : ""));
         }
         return healthy ? 0 : 1;
+    }
+
+    /// <summary>Relay connections remembered for replay protection (the ledger file), and how many it may hold (paseo.hocon).</summary>
+    private static (long? Count, long? Capacity) ClientKeyUsage(PaseoHome home)
+    {
+        long? capacity;
+        try
+        {
+            capacity = PaseoSettings.Load(home).E2ee.RememberedClientKeys;
+        }
+        catch (ConfigException)
+        {
+            capacity = null;
+        }
+        return (ClientKeyLedger.CountIn(home.ClientKeyLedgerFile), capacity);
     }
 
     public async Task<int> SetPasswordAsync(string? homeFlag, bool fromStdin, TextReader stdin, bool json)
