@@ -20,12 +20,15 @@ public sealed class PlainSocketChannelSpecs(ITestOutputHelper output) : Akka.Tes
         var channel = Sys.ActorOf(PlainSocketChannel.Props(daemonEnd, client.Ref));
         client.ExpectMsg<ChannelOpened>();
 
-        // The peer writes until the socket's queue is full: the channel took one frame, the queue holds the rest.
+        // The peer writes until the socket's queue is full; the channel takes one frame and gives it to its client...
         var written = 0;
         while (peer.Outbound.TryWrite(new WireFrame.Text($"{{\"n\":{written}}}"))) written++;
         Assert.Equal("{\"n\":0}", client.ExpectMsg<MessageReceived>().Message.Text);
+        // ...and reads nothing more: once the peer has filled the slot that frame freed, the queue stays full.
+        while (peer.Outbound.TryWrite(new WireFrame.Text($"{{\"n\":{written}}}"))) written++;
+        Assert.Equal(SocketQueue + 1, written);
         client.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
-        AwaitAssert(() => Assert.Equal(SocketQueue, daemonEnd.Inbound.Count));
+        Assert.Equal(SocketQueue, daemonEnd.Inbound.Count);
         Assert.False(peer.Outbound.TryWrite(new WireFrame.Text("one too many"))); // the peer is held back, not buffered
 
         // Each MessageTaken lets exactly one more frame through, in order.
