@@ -96,6 +96,12 @@ public static class AgentProtocol
     /// </summary>
     public sealed record WaitForFinish(TimeSpan? Timeout, long WaitId = 0) : IAgentCommand;
 
+    /// <summary>
+    /// From the supervisor to whoever told a <see cref="WaitForFinish"/>: the wait went to <paramref name="Agent"/>. The
+    /// waiter watches it, so a wait whose agent stops before it could answer (its mailbox dropped) still ends.
+    /// </summary>
+    public sealed record WaitForwarded(long WaitId, Akka.Actor.IActorRef Agent);
+
     /// <summary>status is idle, error, permission or timeout.</summary>
     public sealed record FinishResult(string Status, AgentSnapshot Final, string? Error, string? LastMessage, long WaitId = 0);
 

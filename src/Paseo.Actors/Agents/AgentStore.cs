@@ -22,6 +22,7 @@ public sealed class AgentStore : ReceiveActor
     private readonly int _retainedRows;
     private readonly int _memoryRows;
     private readonly SemaphoreSlim _historyReads;
+    private static readonly TimeSpan HistoryReadWait = TimeSpan.FromSeconds(8);
 
     /// <param name="retainedRows">Timeline rows kept per agent; a file that grows to twice that is rewritten with the newest ones.</param>
     /// <param name="memoryRows">Rows of each timeline handed to its agent at start (the rest stay on disk until a fetch needs them).</param>
@@ -101,7 +102,9 @@ public sealed class AgentStore : ReceiveActor
             var reads = _historyReads;
             Task.Run(async () =>
             {
-                await reads.WaitAsync();
+                // Whoever asked gives up after 8 s: a read still waiting for its turn by then is dropped, not done for nobody.
+                if (!await reads.WaitAsync(HistoryReadWait))
+                    throw new TimeoutException($"too many old-history reads at once (paseo.agents.max-concurrent-history-reads); try again");
                 try
                 {
                     var (rows, _, _) = File.Exists(path) ? ReadRows(path, int.MaxValue) : ([], null, 0);

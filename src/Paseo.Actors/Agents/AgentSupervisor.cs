@@ -92,9 +92,10 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             {
                 await self.Ask<Akka.Done>(StopAgents.Instance, TimeSpan.FromSeconds(10));
             }
-            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            catch (Exception)
             {
-                // Still loading, or stuck: the actor system's end stops them anyway.
+                // Still loading (refused or timed out), or stuck: the actor system's end stops them anyway, and the
+                // child-process tracker still waits for their CLIs.
             }
             return Akka.Done.Instance;
         });
@@ -134,6 +135,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
                 return;
             }
             actor.Forward(to.Command);
+            if (to.Command is WaitForFinish wait) Sender.Tell(new WaitForwarded(wait.WaitId, actor));
             // A deleted agent is gone for every request after this one, even before its actor has stopped.
             if (to.Command is Delete) _agents.Remove(_agents.First(a => a.Value.Actor.Equals(actor)).Key);
         });

@@ -19,8 +19,8 @@ namespace Paseo.Actors.Sessions;
 /// agent_update to a session that subscribed. Several sockets may share it; it outlives the last one by the reconnect
 /// grace. Replies leave through <see cref="Outbound"/> to every attached connection.
 /// <para>
-/// Back-pressure: each <see cref="Inbound"/> is answered <see cref="InboundTaken"/> once dispatched, and its connection
-/// reads nothing more from its socket until then. Requests that wait for the agents or a provider count against
+/// Back-pressure: each <see cref="Inbound"/> is answered <see cref="InboundTaken"/> when this actor handles it (its
+/// asynchronous work is bounded by the in-flight cap), and its connection reads nothing more from its socket until then. Requests that wait for the agents or a provider count against
 /// `paseo.sessions.max-requests-in-flight`; beyond it a request is refused at once (`too_many_requests`), never queued.
 /// </para>
 /// </summary>
@@ -59,7 +59,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     private bool _mobile;
     // Requests started and not answered yet (see AnsweredLater), and the wait_for_finish requests among them by wait id.
     private int _inFlight;
-    private readonly Dictionary<long, string> _waits = [];
+    private readonly Dictionary<long, (string RequestId, IActorRef? Agent)> _waits = [];
     private long _nextWait;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -132,10 +132,20 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         {
             ["requestId"] = requestId, ["status"] = result.Status, ["final"] = result.Final.ToJson(), ["error"] = result.Error, ["lastMessage"] = result.LastMessage,
         })));
-        Receive<AgentNotFound>(notFound => AnswerWait(notFound.CorrelationId, requestId => WsOutbound.Session("wait_for_finish_response", new JsonObject
+        Receive<AgentNotFound>(notFound => AnswerWait(notFound.CorrelationId, requestId => WaitError(requestId, notFound.Error)));
+        Receive<WaitForwarded>(forwarded =>
         {
-            ["requestId"] = requestId, ["status"] = "error", ["final"] = null, ["error"] = notFound.Error, ["lastMessage"] = null,
-        })));
+            if (!_waits.TryGetValue(forwarded.WaitId, out var wait)) return; // already answered
+            _waits[forwarded.WaitId] = (wait.RequestId, forwarded.Agent);
+            Context.Watch(forwarded.Agent);
+        });
+        // Only agents are watched with Terminated (connections have their own message): an agent that stopped without
+        // answering its waits (its mailbox dropped) ends them here.
+        Receive<Terminated>(terminated =>
+        {
+            foreach (var waitId in _waits.Where(w => terminated.ActorRef.Equals(w.Value.Agent)).Select(w => w.Key).ToList())
+                AnswerWait(waitId, requestId => WaitError(requestId, "The agent stopped before it finished"));
+        });
         Receive<Inbound>(OnInbound);
         Receive<HoldForTests>(hold =>
         {
@@ -662,17 +672,23 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         if (timeoutMs is <= 0) throw new InvalidRequestException("timeoutMs must be > 0");
         TimeSpan? timeout = timeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
         var waitId = ++_nextWait;
-        _waits[waitId] = requestId;
+        _waits[waitId] = (requestId, null);
         _inFlight++;
         _agents.Tell(new ToAgent(agentId, new WaitForFinish(timeout, waitId)));
     }
 
     private void AnswerWait(long waitId, Func<string, string> response)
     {
-        if (!_waits.Remove(waitId, out var requestId)) return;
+        if (!_waits.Remove(waitId, out var wait)) return;
         _inFlight--;
-        Broadcast(response(requestId));
+        if (wait.Agent is { } agent && _waits.Values.All(w => !agent.Equals(w.Agent))) Context.Unwatch(agent);
+        Broadcast(response(wait.RequestId));
     }
+
+    private static string WaitError(string requestId, string error) => WsOutbound.Session("wait_for_finish_response", new JsonObject
+    {
+        ["requestId"] = requestId, ["status"] = "error", ["final"] = null, ["error"] = error, ["lastMessage"] = null,
+    });
 
     private void OnPermissionResponse(RequestReader request)
     {

@@ -37,8 +37,8 @@ public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> e
         try
         {
             // Same for the identity files: a corrupt keypair or client key ledger is reported here (the daemon would refuse them too).
-            var identity = DaemonIdentity.LoadOrCreate(config.Home, env);
-            ClientKeyLedger.Open(config.Home.ClientKeyLedgerFile, identity.KeyPair.PublicKey, settings.E2ee.RememberedClientKeys).Dispose();
+            DaemonIdentity.LoadOrCreate(config.Home, env);
+            ClientKeyLedger.Check(config.Home.ClientKeyLedgerFile);
         }
         catch (IdentityFileException e)
         {

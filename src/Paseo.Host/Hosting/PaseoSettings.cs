@@ -61,6 +61,16 @@ public sealed record PaseoSettings(
             var ws = door.GetConfig("websocket");
             var daemon = config.GetConfig("paseo.daemon");
             var cost = auth.GetInt("bcrypt-cost");
+            // The shutdown waits for every agent CLI (SIGKILL after kill-grace) inside these phases: a shorter phase would
+            // let a CLI that ignores SIGTERM outlive the daemon.
+            var killGrace = config.GetTimeSpan("paseo.providers.kill-grace");
+            foreach (var phase in new[] { "service-stop", "before-actor-system-terminate" })
+            {
+                var key = $"akka.coordinated-shutdown.phases.{phase}.timeout";
+                if (config.HasPath(key) && config.GetTimeSpan(key) < killGrace + TimeSpan.FromSeconds(2))
+                    throw new ConfigException($"{overridePath ?? shipped}: {key} ({config.GetTimeSpan(key).TotalSeconds:0.#} s) must be at least " +
+                                              $"paseo.providers.kill-grace + 2 s ({(killGrace + TimeSpan.FromSeconds(2)).TotalSeconds:0.#} s), or a CLI that ignores SIGTERM could outlive the daemon");
+            }
             if (cost is < 4 or > 31) throw new ConfigException($"{overridePath ?? shipped}: paseo.auth.bcrypt-cost: expected a whole number from 4 to 31, got {cost}");
             return new PaseoSettings(
                 shipped, overridePath, config, cost,

@@ -111,6 +111,26 @@ public sealed class ClientKeyLedger : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads only the header, changing nothing (for `paseo daemon start`, which may run beside a daemon that is writing
+    /// the file): throws <see cref="IdentityFileException"/> when the file exists and is not a ledger.
+    /// </summary>
+    public static void Check(string path)
+    {
+        try
+        {
+            if (!File.Exists(path)) return;
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Span<byte> header = stackalloc byte[8];
+            if (stream.Length < HeaderBytes || stream.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) < header.Length || !header.SequenceEqual(Magic))
+                throw new IdentityFileException(path, "is not a client key ledger of Paseo.NET (its header is missing or damaged)");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IdentityFileException(path, $"cannot be read ({e.Message})");
+        }
+    }
+
     /// <summary>How many keys a ledger file holds, without loading it (for `paseo daemon status`); null when there is none or it is not a ledger.</summary>
     public static long? CountIn(string path)
     {
@@ -139,6 +159,12 @@ public sealed class ClientKeyLedger : IDisposable
         var digest = BinaryPrimitives.ReadUInt128LittleEndian(hash[..DigestBytes]);
         if (_seen.Contains(digest)) return ClientKeyClaim.Replayed;
         if (IsFull) return ClientKeyClaim.Full;
+        if (Path is not null && _file is null)
+        {
+            // Disposed (or renewed away): a key that cannot reach the file must not open a connection.
+            writeError = $"{Path} is closed";
+            return ClientKeyClaim.WriteFailed;
+        }
         if (_file is not null)
         {
             try
@@ -157,7 +183,10 @@ public sealed class ClientKeyLedger : IDisposable
         return ClientKeyClaim.Claimed;
     }
 
-    /// <summary>Forgets every key and starts a ledger for a new keypair (after `paseo daemon pair --rotate`).</summary>
+    /// <summary>
+    /// Forgets every key and starts a ledger for a new keypair (after `paseo daemon pair --rotate`). This ledger is closed
+    /// either way: when the new one cannot be written (<see cref="IdentityFileException"/>), claims on this one fail.
+    /// </summary>
     public ClientKeyLedger Renew(ReadOnlySpan<byte> daemonPublicKey)
     {
         Dispose();

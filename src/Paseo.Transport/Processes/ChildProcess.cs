@@ -141,6 +141,7 @@ public sealed partial class ChildProcess : IDisposable
         {
             await _process.WaitForExitAsync();
             var code = _process.ExitCode;
+            LeaderExited();
             await Task.WhenAll(stdout, stderr).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
             return code;
         });
@@ -342,17 +343,13 @@ public sealed partial class ChildProcess : IDisposable
         try
         {
             _input.Writer.TryComplete();
-            if (!HasExited) Signal(Sigterm);
+            if (HasExited) return; // its group was cleared when it exited (LeaderExited)
+            Signal(Sigterm);
             var exited = _process.WaitForExitAsync();
             if (await Task.WhenAny(exited, Task.Delay(_killGrace)) != exited)
             {
                 Signal(Sigkill);
                 await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(1)));
-            }
-            else
-            {
-                // The leader exited: whatever it left in its group goes too.
-                Signal(Sigkill);
             }
         }
         finally
@@ -361,6 +358,16 @@ public sealed partial class ChildProcess : IDisposable
             // Released once the exit (and the drained output) is known to whoever awaits Exited.
             _ = Exited.ContinueWith(_ => _process.Dispose(), TaskScheduler.Default);
         }
+    }
+
+    /// <summary>
+    /// The leader exited (by itself, or stopped): whatever it left in its group is killed at once — while the group id
+    /// still names that group, never later when the id could be another's — and the tracker stops counting it.
+    /// </summary>
+    private void LeaderExited()
+    {
+        Signal(Sigkill);
+        _tracker?.Forget(this);
     }
 
     private const int Sigterm = 15, Sigkill = 9;

@@ -53,12 +53,15 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
     private static void DeliverText(IActorRef fsm, string text) => Deliver(fsm, new WireFrame.Text(text));
 
+    /// <summary>Hello, ready, and a first message (`{"type":"first"}`) that the session got with the channel.</summary>
     private TestFSMRef<HandshakeFsm, HandshakeState, HandshakeData> CreateOpen(HandshakeSettings? settings = null)
     {
         var fsm = Create(settings);
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         Assert.Equal(E2eeFrames.ReadyFrame, _socket.ExpectMsg<SendFrame>().Frame is WireFrame.Text t ? t.Value : null);
+        DeliverText(fsm, Encrypt("{\"type\":\"first\"}"));
         Assert.Equal(fsm.Ref, _session.ExpectMsg<ChannelOpened>().Channel);
+        Assert.Equal("{\"type\":\"first\"}", _session.ExpectMsg<MessageReceived>().Message.Text);
         AwaitAssert(() => Assert.Equal(HandshakeState.Open, fsm.StateName));
         return fsm;
     }
@@ -76,32 +79,56 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
     // ---- pacing: one frame at a time from the socket to the session ------------------------------------------------
 
     [Fact]
-    public void A_hello_is_answered_ready_only_once_the_ledger_has_recorded_the_client_key()
+    public void The_first_message_reaches_the_session_only_once_the_ledger_has_recorded_the_client_key()
     {
         var ledger = CreateTestProbe();
         var fsm = Create(clientKeys: ledger.Ref, paced: true);
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        // Ready at once: the key proves nothing yet, so nothing is recorded for it and the session knows of nothing.
+        Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)_socket.ExpectMsg<SendFrame>().Frame).Value);
+        _socket.ExpectMsg<FrameHandled>();
+        Assert.Equal(HandshakeState.Keyed, fsm.StateName);
+        ledger.ExpectNoMsg(TimeSpan.Zero);
 
+        // The first frame that decrypts proves the peer holds the pairing offer: now its key is recorded.
+        DeliverText(fsm, Encrypt("{\"type\":\"hello\",\"clientId\":\"c1\"}"));
         var claim = ledger.ExpectMsg<ClientKeyLedgerProtocol.ClaimClientKey>();
         Assert.Equal(_client.PublicKey, claim.ClientPublicKey);
         Assert.Equal(_daemon.PublicKey, claim.DaemonPublicKey);
         Assert.Equal(HandshakeState.ClaimingKey, fsm.StateName);
-        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // neither ready nor the next frame before the key is on disk
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the next frame is not read before the key is on disk
         _session.ExpectNoMsg(TimeSpan.Zero);
 
         ledger.Reply(ClientKeyLedgerProtocol.ClientKeyClaimed.Instance);
-        Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)_socket.ExpectMsg<SendFrame>().Frame).Value);
-        _socket.ExpectMsg<FrameHandled>();
-        _session.ExpectMsg<ChannelOpened>();
-        Assert.Equal(HandshakeState.Open, fsm.StateName);
+        Assert.Equal(fsm.Ref, _session.ExpectMsg<ChannelOpened>().Channel);
+        Assert.Contains("c1", _session.ExpectMsg<MessageReceived>().Message.Text);
+        Assert.Equal(HandshakeState.Delivering, fsm.StateName);
     }
 
     [Fact]
-    public void A_client_key_the_ledger_refuses_fails_the_handshake_without_ready()
+    public void Hellos_from_anyone_who_only_knows_the_server_id_record_nothing()
     {
         var ledger = CreateTestProbe();
         var fsm = Create(clientKeys: ledger.Ref, paced: true);
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        _socket.ExpectMsg<SendFrame>();
+        _socket.ExpectMsg<FrameHandled>();
+        // Without the daemon's public key nothing it sends decrypts: the connection ends and the ledger never hears of it.
+        DeliverText(fsm, E2eeFrames.Encrypt(Encoding.UTF8.GetBytes("{}"), NaclBox.SharedKey(BoxKeyPair.Generate().PublicKey, _client.SecretKey)).Frame);
+        ExpectClosed(fsm, 1011, "Decryption failed");
+        ledger.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        _session.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void A_client_key_the_ledger_refuses_closes_the_connection_before_the_session_hears_of_it()
+    {
+        var ledger = CreateTestProbe();
+        var fsm = Create(clientKeys: ledger.Ref, paced: true);
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        DeliverText(fsm, Encrypt("{\"type\":\"hello\"}"));
+        _socket.ExpectMsg<SendFrame>();
+        _socket.ExpectMsg<FrameHandled>();
         ledger.ExpectMsg<ClientKeyLedgerProtocol.ClaimClientKey>();
         ledger.Reply(new ClientKeyLedgerProtocol.ClientKeyRefused("the client key ledger is full (100 keys, paseo.e2ee.remembered-client-keys)"));
 
@@ -116,9 +143,10 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         var ledger = CreateTestProbe();
         var fsm = Create(Settings with { HelloTimeout = TimeSpan.FromMilliseconds(300) }, ledger.Ref, paced: true);
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        DeliverText(fsm, Encrypt("{\"type\":\"hello\"}"));
         ledger.ExpectMsg<ClientKeyLedgerProtocol.ClaimClientKey>();
 
-        var close = _socket.ExpectMsg<CloseSocket>(TimeSpan.FromSeconds(10));
+        var close = _socket.FishForMessage<CloseSocket>(_ => true, TimeSpan.FromSeconds(10));
         Assert.Equal((1011, "E2EE handshake failed"), (close.Code, close.Reason));
         AwaitAssert(() => Assert.Contains("ledger did not answer", ((HandshakeData.Ended)fsm.StateData).Detail));
         _session.ExpectNoMsg(TimeSpan.Zero);
@@ -131,9 +159,9 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         _socket.ExpectMsg<SendFrame>();
         _socket.ExpectMsg<FrameHandled>();
-        _session.ExpectMsg<ChannelOpened>();
 
         DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
+        _session.ExpectMsg<ChannelOpened>();
         Assert.Equal("{\"type\":\"ping\"}", _session.ExpectMsg<MessageReceived>().Message.Text);
         Assert.Equal(HandshakeState.Delivering, fsm.StateName);
         _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the socket owner reads nothing more meanwhile
@@ -145,6 +173,12 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         fsm.Tell(MessageTaken.Instance, _session.Ref);
         _socket.ExpectMsg<FrameHandled>();
         Assert.Equal(HandshakeState.Open, fsm.StateName);
+
+        DeliverText(fsm, Encrypt("{\"type\":\"second\"}"));
+        Assert.Contains("second", _session.ExpectMsg<MessageReceived>().Message.Text);
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        fsm.Tell(MessageTaken.Instance, _session.Ref);
+        _socket.ExpectMsg<FrameHandled>();
     }
 
     [Fact]
@@ -154,7 +188,6 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         _socket.ExpectMsg<SendFrame>();
         _socket.ExpectMsg<FrameHandled>();
-        _session.ExpectMsg<ChannelOpened>();
 
         DeliverText(fsm, E2eeFrames.ReadyFrame);
         _socket.ExpectMsg<FrameHandled>();
@@ -169,8 +202,8 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
     {
         var fsm = Create(paced: true);
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
-        _session.ExpectMsg<ChannelOpened>();
         DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
+        _session.ExpectMsg<ChannelOpened>();
         _session.ExpectMsg<MessageReceived>();
 
         fsm.Tell(new PeerClosed(1001, "Client disconnected"));
@@ -303,11 +336,12 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         var replay = Create();
         DeliverText(replay, E2eeFrames.HelloFrame(_client.PublicKey));
+        Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)_socket.ExpectMsg<SendFrame>().Frame).Value);
         DeliverText(replay, recordedFrame);
 
         ExpectClosed(replay, 1011, "E2EE handshake failed");
         Assert.Contains("replayed handshake", ((HandshakeData.Ended)replay.StateData).Detail);
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.Zero); // not the recorded command, not even the channel
         _socket.ExpectNoMsg(TimeSpan.Zero);
     }
 
@@ -394,7 +428,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
     [Fact]
     public void The_frame_budget_closes_the_connection_so_the_client_re_handshakes()
     {
-        var fsm = CreateOpen(Settings with { MaxFramesPerDirection = 2 });
+        var fsm = CreateOpen(Settings with { MaxFramesPerDirection = 3 }); // the first message is one of them
         DeliverText(fsm, Encrypt("1"));
         DeliverText(fsm, Encrypt("2"));
         _session.ExpectMsg<MessageReceived>();

@@ -108,4 +108,26 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
         _agents.ExpectMsg<ListAgents>();
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
+
+    [Fact]
+    public void A_wait_whose_agent_stops_without_answering_still_ends_and_frees_its_slot()
+    {
+        var session = Create(maxRequestsInFlight: 1);
+        Request(session, "wait_for_finish_request", "w1", new JsonObject { ["agentId"] = "a1" });
+        _connection.ExpectMsg<InboundTaken>();
+        var wait = (WaitForFinish)_agents.ExpectMsg<ToAgent>().Command;
+        // The supervisor says which agent got the wait; that agent then stops with the wait lost in its mailbox.
+        var agent = CreateTestProbe();
+        session.Tell(new WaitForwarded(wait.WaitId, agent.Ref), _agents.Ref);
+        Watch(agent.Ref);
+        Sys.Stop(agent.Ref);
+        ExpectTerminated(agent.Ref);
+
+        var answered = NextPayload();
+        Assert.Equal(("w1", "error", "The agent stopped before it finished"),
+            (answered["requestId"]!.GetValue<string>(), answered["status"]!.GetValue<string>(), answered["error"]!.GetValue<string>()));
+        Request(session, "fetch_agents_request", "r2"); // the slot is free again
+        _connection.ExpectMsg<InboundTaken>();
+        _agents.ExpectMsg<ListAgents>();
+    }
 }

@@ -90,6 +90,31 @@ public sealed class DaemonProcessTests : IDisposable
         Assert.Contains("not running", again.StdOut);
     }
 
+    [Fact]
+    public async Task Status_says_how_many_relay_client_keys_are_remembered_and_when_the_ledger_is_full()
+    {
+        var started = await StartDetachedAsync(_env);
+        var status = Json((await PaseoBinary.RunAsync(_env, "daemon", "status", "--json")).StdOut).GetProperty("relayClientKeys");
+        Assert.Equal((0, 1_000_000, false), (status.GetProperty("remembered").GetInt64(), status.GetProperty("capacity").GetInt64(), status.GetProperty("full").GetBoolean()));
+        Assert.Contains("Relay:   0 of 1000000 client keys remembered", (await PaseoBinary.RunAsync(_env, "daemon", "status")).StdOut);
+        Assert.True((await PaseoBinary.RunAsync(_env, "daemon", "stop")).ExitCode == 0);
+
+        // One connection remembered, and room for one: full. The daemon says so when it starts, and status says what to do.
+        await File.AppendAllTextAsync(_home.Home.HoconOverride, "paseo.e2ee.remembered-client-keys = 1\n");
+        var identity = Paseo.Transport.Identity.DaemonIdentity.Load(_home.Home, new Dictionary<string, string?>());
+        using (var ledger = Paseo.Transport.Identity.ClientKeyLedger.Open(_home.Home.ClientKeyLedgerFile, identity.KeyPair.PublicKey, 1))
+            Assert.Equal(Paseo.Transport.Identity.ClientKeyClaim.Claimed, ledger.TryClaim(Paseo.Transport.Crypto.BoxKeyPair.Generate().PublicKey, out _));
+        started = await StartDetachedAsync(_env);
+        var full = Json((await PaseoBinary.RunAsync(_env, "daemon", "status", "--json")).StdOut).GetProperty("relayClientKeys");
+        Assert.True(full.GetProperty("full").GetBoolean());
+        var table = (await PaseoBinary.RunAsync(_env, "daemon", "status")).StdOut;
+        Assert.Contains("Relay:   1 of 1 client keys remembered (FULL: new relay connections are refused; run `paseo daemon pair --rotate`", table);
+        Assert.Contains("client key ledger", await File.ReadAllTextAsync(_home.Home.DaemonLog));
+        Assert.Contains("is full", await File.ReadAllTextAsync(_home.Home.DaemonLog));
+        Assert.True((await PaseoBinary.RunAsync(_env, "daemon", "stop")).ExitCode == 0);
+        Assert.False(ProcessLiveness.IsAlive(started.Pid));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

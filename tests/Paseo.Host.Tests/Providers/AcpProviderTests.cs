@@ -206,7 +206,17 @@ public sealed class AcpProviderTests : IAsyncLifetime
         Assert.StartsWith("read: tiny", (await _cli.Json("send", "files", "[read small.txt]"))["lastMessage"]!.GetValue<string>());
         var bigRead = (await _cli.Json("send", "files", "[read big.txt]"))["lastMessage"]!.GetValue<string>();
         Assert.StartsWith("read refused: ", bigRead);
-        Assert.Contains("has 2048 bytes, more than the daemon serves to an agent (paseo.providers.max-file-bytes = 1024)", bigRead);
+        Assert.Contains("more than the daemon serves to an agent (paseo.providers.max-file-bytes = 1024)", bigRead);
+        // What only looks like a small file inside the cwd: a FIFO (a read would block for good) and a link out of the cwd.
+        var fifo = Path.Combine(_cli.Work, "pipe.txt");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo)) await mkfifo.WaitForExitAsync();
+        Assert.Contains("pipe.txt is not a regular file", (await _cli.Json("send", "files", "[read pipe.txt]"))["lastMessage"]!.GetValue<string>());
+        var secret = Path.Combine(Path.GetDirectoryName(_cli.Work)!, "secret.txt");
+        await File.WriteAllTextAsync(secret, "outside");
+        File.CreateSymbolicLink(Path.Combine(_cli.Work, "link.txt"), secret);
+        Assert.Contains("outside the agent's working directory (through a link)", (await _cli.Json("send", "files", "[read link.txt]"))["lastMessage"]!.GetValue<string>());
+        Assert.Contains("outside the agent's working directory (through a link)", (await _cli.Json("send", "files", "[write link.txt 10]"))["lastMessage"]!.GetValue<string>());
+        Assert.Equal("outside", await File.ReadAllTextAsync(secret));
 
         var bigWrite = (await _cli.Json("send", "files", "[write large.txt 2000]"))["lastMessage"]!.GetValue<string>();
         Assert.Contains("the content has 2000 bytes, more than the daemon writes for an agent (paseo.providers.max-file-bytes = 1024)", bigWrite);

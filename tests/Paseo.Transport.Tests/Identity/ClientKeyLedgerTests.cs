@@ -72,6 +72,30 @@ public sealed class ClientKeyLedgerTests : IDisposable
     }
 
     [Fact]
+    public void Check_reads_only_the_header_and_changes_nothing()
+    {
+        ClientKeyLedger.Check(LedgerFile); // none yet: fine
+        using (var ledger = Open()) Claim(ledger, BoxKeyPair.Generate().PublicKey);
+        using (var stream = new FileStream(LedgerFile, FileMode.Append)) stream.Write(new byte[5]); // a record being written
+        var before = File.ReadAllBytes(LedgerFile);
+        ClientKeyLedger.Check(LedgerFile);
+        Assert.Equal(before, File.ReadAllBytes(LedgerFile));
+
+        File.WriteAllText(LedgerFile, new string('x', 100));
+        Assert.Contains("is not a client key ledger", Assert.Throws<IdentityFileException>(() => ClientKeyLedger.Check(LedgerFile)).Message);
+    }
+
+    [Fact]
+    public void A_closed_ledger_refuses_every_key_instead_of_remembering_it_in_memory_only()
+    {
+        var ledger = Open();
+        ledger.Dispose();
+        Assert.Equal(ClientKeyClaim.WriteFailed, ledger.TryClaim(BoxKeyPair.Generate().PublicKey, out var error));
+        Assert.Contains("is closed", error);
+        Assert.Equal(0, ClientKeyLedger.CountIn(LedgerFile));
+    }
+
+    [Fact]
     public void A_record_cut_short_by_a_crash_is_dropped_and_the_rest_is_kept()
     {
         var key = BoxKeyPair.Generate().PublicKey;

@@ -345,15 +345,26 @@ public sealed class AcpProviderSession : StdioProviderSession
         var line = read.Params["line"] is JsonValue l && l.TryGetValue<long>(out var fromLine) ? fromLine : (long?)null;
         var limit = read.Params["limit"] is JsonValue n && n.TryGetValue<long>(out var maxLines) ? maxLines : (long?)null;
         var maxBytes = Launch.Settings.MaxFileBytes;
+        var cwd = Config.Cwd;
         ServeFile(read, path =>
         {
-            var length = new FileInfo(path).Length;
-            if (length > maxBytes)
-                return (null, $"{path} has {length} bytes, more than the daemon serves to an agent (paseo.providers.max-file-bytes = {maxBytes})");
-            var content = File.ReadAllText(path);
+            if (ResolveInside(path, cwd, mustExist: true) is { Refusal: { } refused }) return (null, refused);
+            // Read at most one byte more than allowed: a file that grows, or a size that lies (/proc), cannot make it more.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var buffer = new byte[(int)Math.Min(maxBytes + 1, Math.Max(stream.Length + 1, 4096))];
+            var total = 0;
+            int got;
+            while (total <= maxBytes && (got = stream.Read(buffer, total, buffer.Length - total)) > 0)
+            {
+                total += got;
+                if (total == buffer.Length && total <= maxBytes) Array.Resize(ref buffer, (int)Math.Min(maxBytes + 1, (long)buffer.Length * 2));
+            }
+            if (total > maxBytes)
+                return (null, $"{path} has more than {maxBytes} bytes, more than the daemon serves to an agent (paseo.providers.max-file-bytes = {maxBytes})");
+            var content = System.Text.Encoding.UTF8.GetString(buffer, 0, total);
             if (line is not null || limit is not null)
             {
-                var lines = content.Split('\n').Skip((int)Math.Max(0, (line ?? 1) - 1));
+                var lines = content.Split('\n').Skip((int)Math.Clamp((line ?? 1) - 1, 0, int.MaxValue));
                 if (limit is { } max) lines = lines.Take((int)Math.Clamp(max, 0, int.MaxValue));
                 content = string.Join('\n', lines);
             }
@@ -365,19 +376,43 @@ public sealed class AcpProviderSession : StdioProviderSession
     {
         var content = WsInbound.Str(write.Params, "content") ?? "";
         var maxBytes = Launch.Settings.MaxFileBytes;
+        var cwd = Config.Cwd;
         ServeFile(write, path =>
         {
             var bytes = System.Text.Encoding.UTF8.GetByteCount(content);
             if (bytes > maxBytes)
                 return (null, $"the content has {bytes} bytes, more than the daemon writes for an agent (paseo.providers.max-file-bytes = {maxBytes})");
+            if (ResolveInside(path, cwd, mustExist: false) is { Refusal: { } refused }) return (null, refused);
             File.WriteAllText(path, content);
             return (new JsonObject(), null);
         });
     }
 
     /// <summary>
+    /// The path as it really is (every link followed) must be a regular file inside the real cwd: a link out of the cwd
+    /// is refused, and so are FIFOs and devices (reading one could block a thread for good or never end).
+    /// </summary>
+    private static (string? Real, string? Refusal) ResolveInside(string path, string cwd, bool mustExist)
+    {
+        var root = Paseo.Transport.Files.UnixFiles.RealPath(cwd) ?? cwd;
+        var real = Paseo.Transport.Files.UnixFiles.RealPath(path);
+        if (real is null)
+        {
+            if (mustExist) return (null, $"{path}: no such file");
+            // A new file: its folder must be inside the cwd.
+            var folder = Paseo.Transport.Files.UnixFiles.RealPath(Path.GetDirectoryName(path)!);
+            return folder is not null && Paseo.Transport.Files.UnixFiles.IsInside(folder, root)
+                ? (Path.Combine(folder, Path.GetFileName(path)), null)
+                : (null, "Path outside the agent's working directory");
+        }
+        if (!Paseo.Transport.Files.UnixFiles.IsInside(real, root)) return (null, "Path outside the agent's working directory (through a link)");
+        if (Paseo.Transport.Files.UnixFiles.IsRegularFile(real) == false) return (null, $"{path} is not a regular file");
+        return (real, null);
+    }
+
+    /// <summary>
     /// Runs one fs/* request off the actor's thread, after the ones before it (in order), and answers it from the actor.
-    /// A path outside the cwd, too many requests at once, or an I/O error is answered with an error.
+    /// A path outside the cwd, too many requests at once, or any failure of the work is answered with an error.
     /// </summary>
     private void ServeFile(JsonRpc.Request request, Func<string, (JsonObject? Result, string? Refusal)> work)
     {
@@ -400,8 +435,9 @@ public sealed class AcpProviderSession : StdioProviderSession
                 var (result, refusal) = work(path);
                 return refusal is null ? new FileServed(id, result, 0, null) : new FileServed(id, null, -32603, refusal);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e)
             {
+                // Whatever went wrong, the agent gets an answer and the slot is freed.
                 return new FileServed(id, null, -32603, e.Message);
             }
         }, TaskScheduler.Default);

@@ -67,6 +67,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
         try
         {
             if (_process is { HasExited: false } && _baseUri is not null) return _baseUri;
+            _process?.StopAsync(); // a server that died: its group is cleared and it is no longer counted
             _log ??= system.Log;
             var port = FreePort();
             var process = ChildProcess.Start(

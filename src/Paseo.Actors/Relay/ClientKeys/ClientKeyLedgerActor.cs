@@ -54,20 +54,34 @@ public sealed class ClientKeyLedgerActor : ReceiveActor
         _ledger = ledger;
         _daemonPublicKey = daemonPublicKey;
 
-        Receive<ClaimClientKey>(OnClaim);
+        Receive<ClaimClientKey>(claim =>
+        {
+            try
+            {
+                OnClaim(claim);
+            }
+            catch (Exception e)
+            {
+                // Never a restart (it would start from the Props' ledger): this connection is refused, the next one tries again.
+                _log.Error(e, "The client key ledger failed on a claim; the connection is refused");
+                Sender.Tell(new ClientKeyRefused($"the client key ledger failed ({e.Message})"));
+            }
+        });
         Receive<PaseoGuardianProtocol.IdentityChanged>(changed =>
         {
-            if (changed.Identity.KeyPair.PublicKey.AsSpan().SequenceEqual(_daemonPublicKey)) return;
-            _daemonPublicKey = changed.Identity.KeyPair.PublicKey;
+            var newKey = changed.Identity.KeyPair.PublicKey;
+            if (newKey.AsSpan().SequenceEqual(_daemonPublicKey)) return;
             _saidFull = _saidNearlyFull = false;
             try
             {
-                _ledger = _ledger.Renew(_daemonPublicKey);
+                _ledger = _ledger.Renew(newKey);
+                _daemonPublicKey = newKey;
                 _log.Info("New keypair: the client key ledger starts empty ({0})", _ledger.Path ?? "in memory");
             }
             catch (IdentityFileException e)
             {
-                // Every claim is refused (the key is not the ledger's) until the file can be written: fail closed.
+                // The old ledger is closed and the new one could not be written: every claim is refused (claims for the new
+                // key do not match this ledger's key; claims on the closed ledger cannot be written) — fail closed.
                 _log.Error("The client key ledger cannot be renewed, so relay connections are refused: {0}", e.Message);
             }
         });

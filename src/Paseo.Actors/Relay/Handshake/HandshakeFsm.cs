@@ -12,11 +12,12 @@ namespace Paseo.Actors.Relay.Handshake;
 /// <summary>
 /// The only path from a relay data socket to a client session (architecture.md): the daemon's side of Paseo's
 /// end-to-end encryption (relay-e2ee.md §2.4–§2.7). The first frame must be a valid `e2ee_hello`; the FSM derives the
-/// shared key once, has the client key recorded in the ledger (on disk), answers `e2ee_ready` and only then decrypts
-/// frames and forwards their plaintext to the session, one at a time: the next frame is read only when the session has
-/// taken the last. Beyond Paseo it refuses low-order keys, a client key that opened an earlier connection (even before a
-/// restart), replayed and reflected frames, oversize frames and a re-hello with another key. Every failure closes the
-/// socket (1011, or 1009 for size) and nothing of the failing frame reaches the session.
+/// shared key once and answers `e2ee_ready`. The first frame that then decrypts proves the peer holds the pairing offer:
+/// only then is its client key written to the ledger (on disk), and only once it is there does that message — and the
+/// channel — reach the session. Then it decrypts frames and forwards their plaintext one at a time: the next frame is
+/// read only when the session has taken the last. Beyond Paseo it refuses low-order keys, a client key that opened an
+/// earlier connection (even before a restart), replayed and reflected frames, oversize frames and a re-hello with another
+/// key. Every failure closes the socket (1011, or 1009 for size) and nothing of the failing frame reaches the session.
 /// </summary>
 public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 {
@@ -47,7 +48,17 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
             _ => null!,
         }, settings.HelloTimeout);
 
-        // The hello's frame is not answered yet: no other frame arrives until the key is recorded (or refused).
+        // Ready sent; the session knows nothing yet. The first message that decrypts is held while its key is recorded.
+        When(HandshakeState.Keyed, e => e.FsmEvent switch
+        {
+            FrameReceived frame => OnKeyedFrame(frame.Frame, (HandshakeData.Keys)e.StateData),
+            PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
+            StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"no encrypted message within {_settings.HelloTimeout.TotalSeconds:0.#} s of e2ee_ready"),
+            Send => DropSend("before the handshake"),
+            _ => null!,
+        }, settings.HelloTimeout);
+
+        // The first message's frame is not answered yet: no other frame arrives until the key is recorded (or refused).
         When(HandshakeState.ClaimingKey, e => e.FsmEvent switch
         {
             ClientKeyClaimed when e.StateData is HandshakeData.Claiming claiming => OnKeyClaimed(claiming),
@@ -83,11 +94,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 
         OnTransition((from, to) =>
         {
-            if (to == HandshakeState.Open && from == HandshakeState.ClaimingKey)
-            {
-                _session.Tell(new ChannelOpened(Self));
-            }
-            else if (to == HandshakeState.Closed && NextStateData is HandshakeData.Ended ended)
+            if (to == HandshakeState.Closed && NextStateData is HandshakeData.Ended ended)
             {
                 _socket.Tell(new CloseSocket(ended.Code, ended.Reason));
                 if (from is HandshakeState.Open or HandshakeState.Delivering) _session.Tell(new ChannelClosed(ended.Code, ended.Reason));
@@ -151,21 +158,45 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         {
             return HandshakeFailed(e.Message);
         }
-        // Recorded after the key proved usable, so garbage cannot fill the ledger; a key seen before is a recorded
-        // handshake played again (with it, every recorded frame would decrypt). The ledger answers once the key is on disk.
-        _clientKeys.Tell(new ClaimClientKey(_daemonKeys.PublicKey, peerKey));
-        return GoTo(HandshakeState.ClaimingKey).Using(new HandshakeData.Claiming(peerKey, shared));
-    }
-
-    private State<HandshakeState, HandshakeData> OnKeyClaimed(HandshakeData.Claiming claiming)
-    {
         _socket.Tell(new SendFrame(new WireFrame.Text(E2eeFrames.ReadyFrame)));
         _socket.Tell(FrameHandled.Instance);
-        return GoTo(HandshakeState.Open).Using(new HandshakeData.Keys(claiming.PeerPublicKey, claiming.SharedKey, new NonceLedger(_settings.MaxFramesPerDirection)));
+        return GoTo(HandshakeState.Keyed).Using(new HandshakeData.Keys(peerKey, shared, new NonceLedger(_settings.MaxFramesPerDirection)));
+    }
+
+    /// <summary>
+    /// Keyed: the first frame that decrypts is held, and its client key is recorded — now that the peer proved it holds
+    /// the daemon's public key (so nobody who merely knows the server id can fill the ledger). A key recorded before is a
+    /// recorded session played again (with it, every recorded frame would decrypt): the ledger refuses it.
+    /// </summary>
+    private State<HandshakeState, HandshakeData> OnKeyedFrame(WireFrame frame, HandshakeData.Keys keys)
+    {
+        if (Check(frame, keys, out var message) is { } done) return done;
+        _clientKeys.Tell(new ClaimClientKey(_daemonKeys.PublicKey, keys.PeerPublicKey));
+        return GoTo(HandshakeState.ClaimingKey).Using(new HandshakeData.Claiming(keys, message!));
+    }
+
+    /// <summary>The key is on disk: the session hears of the channel, then gets the first message.</summary>
+    private State<HandshakeState, HandshakeData> OnKeyClaimed(HandshakeData.Claiming claiming)
+    {
+        _session.Tell(new ChannelOpened(Self));
+        _session.Tell(new MessageReceived(claiming.First));
+        return GoTo(HandshakeState.Delivering).Using(claiming.Connection);
     }
 
     private State<HandshakeState, HandshakeData> OnOpenFrame(WireFrame frame, HandshakeData.Keys keys)
     {
+        if (Check(frame, keys, out var message) is { } done) return done;
+        _session.Tell(new MessageReceived(message!));
+        return GoTo(HandshakeState.Delivering);
+    }
+
+    /// <summary>
+    /// Every check of a frame on a keyed connection. Returns the next state when the frame was handled here (a repeated
+    /// hello, a ready) or ended the connection; null with <paramref name="message"/> when it decrypted to a message.
+    /// </summary>
+    private State<HandshakeState, HandshakeData>? Check(WireFrame frame, HandshakeData.Keys keys, out E2eeMessage? message)
+    {
+        message = null;
         if (frame.ByteLength > _settings.MaxFrameBytes)
             return End(CloseCodes.MessageTooBig, E2eeFrames.FrameTooLargeMessage, $"frame of {frame.ByteLength} bytes");
         // A binary frame is read as UTF-8 text, as Paseo's receivers do (§2.5): it can only hold base64 or handshake JSON.
@@ -178,7 +209,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         switch (E2eeFrames.Classify(text))
         {
             case InboundFrame.Hello hello:
-                // The relay buffers the client's retries, so identical hellos after open are normal: answer ready again.
+                // The relay buffers the client's retries, so identical hellos after ready are normal: answer ready again.
                 // Another key is refused (Paseo re-keyed here at the snapshot; upstream then rejected it too).
                 var key = E2eeFrames.DecodePublicKey(hello.Key);
                 if (key is null || !CryptographicOperations.FixedTimeEquals(key, keys.PeerPublicKey))
@@ -203,8 +234,8 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
                     case NonceVerdict.Reflected: return Fail(E2eeFrames.ReflectedFrameMessage, "a nonce this side sent");
                     case NonceVerdict.Exhausted: return Fail(E2eeFrames.FrameBudgetExhaustedMessage, $"{_settings.MaxFramesPerDirection} frames received");
                 }
-                _session.Tell(new MessageReceived(E2eeMessage.Decrypted(bytes!)));
-                return GoTo(HandshakeState.Delivering);
+                message = E2eeMessage.Decrypted(bytes!);
+                return null;
             default:
                 return Handled();
         }

@@ -7,8 +7,14 @@ public enum HandshakeState
     /// <summary>The data socket is open; nothing but a valid `e2ee_hello` is accepted, within the hello timeout.</summary>
     AwaitingHello,
     /// <summary>
-    /// A valid hello: the client key is being written to the ledger (replay protection that survives restarts). `e2ee_ready`
-    /// is sent only once it is on disk; the next frame is not read before that.
+    /// A valid hello: the shared key is derived and `e2ee_ready` sent. The session knows nothing of the connection yet;
+    /// the first frame that decrypts proves the peer holds the pairing offer.
+    /// </summary>
+    Keyed,
+    /// <summary>
+    /// The first message decrypted: its client key is being written to the ledger (replay protection that survives
+    /// restarts). The message, and the channel, reach the session only once the key is on disk; the next frame is not
+    /// read before that.
     /// </summary>
     ClaimingKey,
     /// <summary>Key derived and `e2ee_ready` sent: frames are decrypted and forwarded, sends encrypted.</summary>
@@ -30,8 +36,8 @@ public abstract record HandshakeData
         private Waiting() { }
     }
 
-    /// <summary>The peer's key and the shared key derived from it, while the ledger records the peer's key.</summary>
-    public sealed record Claiming(byte[] PeerPublicKey, byte[] SharedKey) : HandshakeData;
+    /// <summary>The connection's keys and its first decrypted message, held while the ledger records the peer's key.</summary>
+    public sealed record Claiming(Keys Connection, E2eeMessage First) : HandshakeData;
 
     /// <summary>The peer's ephemeral key, the shared key derived once for the connection, and its nonce ledger.</summary>
     public sealed record Keys(byte[] PeerPublicKey, byte[] SharedKey, NonceLedger Nonces) : HandshakeData;
