@@ -94,7 +94,11 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
         await transport.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.HelloFrame(client.PublicKey)));
         Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)await transport.Inbound.ReadAsync().AsTask().WaitAsync(Wait)).Value);
 
-        var bundle = Convert.FromBase64String(E2eeFrames.Encrypt("{\"type\":\"ping\"}"u8, NaclBox.SharedKey(_daemon.PublicKey, client.SecretKey)).Frame);
+        // A first message that opens the channel to the session (echoed back), then one tampered on the wire.
+        var shared = NaclBox.SharedKey(_daemon.PublicKey, client.SecretKey);
+        await transport.Outbound.WriteAsync(new WireFrame.Text(E2eeFrames.Encrypt("{\"type\":\"first\"}"u8, shared).Frame));
+        Assert.IsType<WireFrame.Text>(await transport.Inbound.ReadAsync().AsTask().WaitAsync(Wait));
+        var bundle = Convert.FromBase64String(E2eeFrames.Encrypt("{\"type\":\"ping\"}"u8, shared).Frame);
         bundle[^1] ^= 0x01;
         await transport.Outbound.WriteAsync(new WireFrame.Text(Convert.ToBase64String(bundle)));
 

@@ -125,17 +125,21 @@ public sealed class RecordedSessionReplayTests : IAsyncLifetime
             Assert.Equal(1, ClientKeyLedger.CountIn(_home.Home.ClientKeyLedgerFile));
         }
 
-        // After a restart the daemon still knows the phone's key: no e2ee_ready, nothing decrypted, no second agent.
+        // After a restart the daemon still knows the phone's key: the hello gets e2ee_ready (it carries nothing the daemon
+        // acts on), and the first replayed message ends the connection before any session hears of it — no server_info,
+        // no second agent, nothing new in the ledger.
         await using (var daemon = await StartDaemonAsync())
         {
             Assert.Equal(serverId, daemon.Server.Identity.ServerId.Value);
             var (received, close) = await ReplayAsync(serverId, recording);
-            Assert.DoesNotContain(received, r => r.Contains("e2ee_ready", StringComparison.Ordinal));
+            Assert.All(received, r => Assert.Contains("e2ee_ready", r));
             Assert.NotNull(close);
             Assert.Equal(1, await AgentCountAsync(daemon));
+            Assert.Equal(1, ClientKeyLedger.CountIn(_home.Home.ClientKeyLedgerFile));
 
             // After `pair --rotate` (new keypair and server id, the ledger cleared) the recording is of no use either: the
-            // handshake goes through with the new key, but nothing the phone encrypted for the old one decrypts.
+            // hello is answered with the new key, but nothing the phone encrypted for the old one decrypts, so nothing is
+            // recorded or done.
             var rotated = DaemonIdentity.Rotate(_home.Home, new Dictionary<string, string?>());
             Assert.False(File.Exists(_home.Home.ClientKeyLedgerFile));
             Assert.True(await daemon.Server.ReloadIdentityAsync());
@@ -147,6 +151,7 @@ public sealed class RecordedSessionReplayTests : IAsyncLifetime
             Assert.All(afterRotation, r => Assert.Contains("e2ee_ready", r)); // and nothing else: no answer to the replayed request
             Assert.NotNull(rotatedClose);
             Assert.Equal(1, await AgentCountAsync(daemon));
+            Assert.Equal(0, ClientKeyLedger.CountIn(_home.Home.ClientKeyLedgerFile));
         }
 
         // A ledger that is not one stops the daemon, like a damaged keypair, and is left as it is.
