@@ -12,8 +12,8 @@ namespace Paseo.Bench;
 /// <summary>
 /// Handshakes per second through the daemon's real path, minus the socket: a <see cref="RelayConnectionActor"/> with
 /// its <see cref="HandshakeFsm"/> over the in-memory transport, driven by the phone-side <see cref="E2eeClientChannel"/>
-/// (fresh ephemeral key, hello, ready), until the session has the opened channel. The client key goes to a real ledger
-/// file (written and flushed to disk before `e2ee_ready`), as in the daemon.
+/// (fresh ephemeral key, hello, ready, a first message), until the session has the opened channel and that message. The
+/// client key goes to a real ledger file, written and flushed to disk before the message is delivered, as in the daemon.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(DaemonRuntimeConfig))]
@@ -53,6 +53,8 @@ public class ConnectionHandshakeBenchmarks
         var connection = _system.ActorOf(RelayConnectionActor.Props(daemonEnd, _daemon, _clientKeys, session, HandshakeSettings.Default));
         var channel = E2eeClientChannel.Start(clientEnd, _daemonKey);
         await channel.Opened;
+        // The session hears of the channel with its first message, once the client key is on disk.
+        await channel.SendTextAsync("{\"type\":\"hello\"}");
         await opened.Task;
         channel.Close();
         _system.Stop(connection);

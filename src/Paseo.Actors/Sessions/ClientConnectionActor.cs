@@ -54,16 +54,15 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
         Receive<HelloTimedOut>(_ => Close(HelloTimeoutCode, "Hello timeout"));
         Receive<MessageReceived>(received =>
         {
-            switch (Parse(received))
+            var message = Parse(received);
+            switch (message)
             {
+                case WsInbound.Ping or WsInbound.RecordingState:
+                    AnswerAtWsLevel(message);
+                    break;
                 case null:
                     // Binary frames are terminal and file streams, which need a session: before hello, an invalid hello.
                     Close(InvalidHelloCode, "Invalid hello");
-                    break;
-                case WsInbound.Ping:
-                    Send(WsOutbound.Pong);
-                    break;
-                case WsInbound.RecordingState:
                     break;
                 case WsInbound.Hello hello when hello.ClientId.Trim().Length == 0:
                     Close(InvalidHelloCode, "Invalid hello");
@@ -140,15 +139,14 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
     /// <summary>After the hello: pings, a hello again (4002), session messages to the session, invalid ones answered here.</summary>
     private void OnAfterHello(MessageReceived received)
     {
-        switch (Parse(received))
+        var message = Parse(received);
+        switch (message)
         {
+            case WsInbound.Ping or WsInbound.RecordingState:
+                AnswerAtWsLevel(message);
+                break;
             case null:
                 // A binary frame (terminal or file stream): none is served yet.
-                break;
-            case WsInbound.Ping:
-                Send(WsOutbound.Pong);
-                break;
-            case WsInbound.RecordingState:
                 break;
             case WsInbound.Hello:
                 Close(InvalidHelloCode, "Unexpected hello");
@@ -166,6 +164,12 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
                 break;
         }
         Taken();
+    }
+
+    /// <summary>The WS-level messages every phase answers alike: a ping gets a pong, recording_state is accepted and ignored.</summary>
+    private void AnswerAtWsLevel(WsInbound message)
+    {
+        if (message is WsInbound.Ping) Send(WsOutbound.Pong);
     }
 
     private static WsInbound? Parse(MessageReceived received) => received.Message.IsText ? WsInbound.Parse(received.Message.Text) : null;

@@ -50,9 +50,7 @@ public sealed class RecordedSessionReplayTests : IAsyncLifetime
     private async Task<InProcessDaemon> StartDaemonAsync()
     {
         var daemon = await InProcessDaemon.StartAsync(env: RelayEnv, existingHome: _home);
-        var tunnel = daemon.Server.App.Services.GetRequiredService<IRequiredActor<RelayTunnelKey>>().ActorRef;
-        await Eventually.HoldsAsync(async () => (await tunnel.Ask<RelayTunnelProtocol.TunnelState>(RelayTunnelProtocol.GetTunnelState.Instance, Wait)).ControlReady,
-            "the daemon's control socket to be ready");
+        await daemon.WaitForRelayControlAsync();
         return daemon;
     }
 
@@ -143,9 +141,7 @@ public sealed class RecordedSessionReplayTests : IAsyncLifetime
             var rotated = DaemonIdentity.Rotate(_home.Home, new Dictionary<string, string?>());
             Assert.False(File.Exists(_home.Home.ClientKeyLedgerFile));
             Assert.True(await daemon.Server.ReloadIdentityAsync());
-            var tunnel = daemon.Server.App.Services.GetRequiredService<IRequiredActor<RelayTunnelKey>>().ActorRef;
-            await Eventually.HoldsAsync(async () => (await tunnel.Ask<RelayTunnelProtocol.TunnelState>(RelayTunnelProtocol.GetTunnelState.Instance, Wait)).ControlReady,
-                "the tunnel to reconnect under the new identity");
+            await daemon.WaitForRelayControlAsync();
             var (afterRotation, rotatedClose) = await ReplayAsync(rotated.ServerId.Value, recording);
             Assert.Contains(afterRotation, r => r.Contains("e2ee_ready", StringComparison.Ordinal));
             Assert.All(afterRotation, r => Assert.Contains("e2ee_ready", r)); // and nothing else: no answer to the replayed request

@@ -45,9 +45,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         await _relay.DisposeAsync();
     }
 
-    private Task<RelayTunnelProtocol.TunnelState> TunnelAsync() =>
-        _daemon.Server.App.Services.GetRequiredService<IRequiredActor<RelayTunnelKey>>().ActorRef
-            .Ask<RelayTunnelProtocol.TunnelState>(RelayTunnelProtocol.GetTunnelState.Instance, TimeSpan.FromSeconds(5));
+    private Task<RelayTunnelProtocol.TunnelState> TunnelAsync() => _daemon.RelayTunnelAsync();
 
     /// <summary>A phone: a client socket on the relay, the E2EE channel with the daemon's public key, and hello.</summary>
     private async Task<(E2eeClientChannel Channel, JsonObject ServerInfo)> PhoneAsync(string clientId)

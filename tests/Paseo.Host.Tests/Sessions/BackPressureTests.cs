@@ -49,9 +49,7 @@ public sealed class BackPressureTests(ITestOutputHelper output) : IAsyncLifetime
             ["PASEO_RELAY_ENABLED"] = "true",
             ["PASEO_RELAY_ENDPOINT"] = $"127.0.0.1:{_relay.Port}",
         });
-        var tunnel = _daemon.Server.App.Services.GetRequiredService<IRequiredActor<RelayTunnelKey>>().ActorRef;
-        await Eventually.HoldsAsync(async () => (await tunnel.Ask<RelayTunnelProtocol.TunnelState>(RelayTunnelProtocol.GetTunnelState.Instance, Wait)).ControlReady,
-            "the daemon's control socket to be ready");
+        await _daemon.WaitForRelayControlAsync();
     }
 
     public async Task DisposeAsync()

@@ -40,6 +40,17 @@ public sealed class InProcessDaemon : IAsyncDisposable
         return new InProcessDaemon(home, server, ownsHome: existingHome is null);
     }
 
+    /// <summary>The relay tunnel's state, for a daemon started with the relay on.</summary>
+    public Task<Paseo.Actors.Relay.RelayTunnelProtocol.TunnelState> RelayTunnelAsync() =>
+        Akka.Actor.Futures.Ask<Paseo.Actors.Relay.RelayTunnelProtocol.TunnelState>(
+            Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+                .GetRequiredService<Akka.Hosting.IRequiredActor<Paseo.Actors.Hosting.RelayTunnelKey>>(Server.App.Services).ActorRef,
+            Paseo.Actors.Relay.RelayTunnelProtocol.GetTunnelState.Instance, TimeSpan.FromSeconds(10));
+
+    /// <summary>Until the tunnel's control socket to the relay is up (after start, or after a new identity).</summary>
+    public Task WaitForRelayControlAsync() =>
+        Eventually.HoldsAsync(async () => (await RelayTunnelAsync()).ControlReady, "the daemon's control socket to the relay to be ready");
+
     public HttpClient Http()
     {
         var (client, baseUri) = Paseo.Host.Cli.DaemonProbe.ClientFor(Listen, TimeSpan.FromSeconds(10));

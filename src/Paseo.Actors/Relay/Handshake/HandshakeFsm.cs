@@ -42,20 +42,14 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         When(HandshakeState.AwaitingHello, e => e.FsmEvent switch
         {
             FrameReceived frame => OnFirstFrame(frame.Frame),
-            PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
-            StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"no e2ee_hello within {_settings.HelloTimeout.TotalSeconds:0.#} s"),
-            Send => DropSend("before the handshake"),
-            _ => null!,
+            _ => WhileHandshaking(e.FsmEvent, "no e2ee_hello"),
         }, settings.HelloTimeout);
 
         // Ready sent; the session knows nothing yet. The first message that decrypts is held while its key is recorded.
         When(HandshakeState.Keyed, e => e.FsmEvent switch
         {
             FrameReceived frame => OnKeyedFrame(frame.Frame, (HandshakeData.Keys)e.StateData),
-            PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
-            StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"no encrypted message within {_settings.HelloTimeout.TotalSeconds:0.#} s of e2ee_ready"),
-            Send => DropSend("before the handshake"),
-            _ => null!,
+            _ => WhileHandshaking(e.FsmEvent, "no encrypted message after e2ee_ready"),
         }, settings.HelloTimeout);
 
         // The first message's frame is not answered yet: no other frame arrives until the key is recorded (or refused).
@@ -63,10 +57,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         {
             ClientKeyClaimed when e.StateData is HandshakeData.Claiming claiming => OnKeyClaimed(claiming),
             ClientKeyRefused refused => HandshakeFailed(refused.Detail),
-            PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
-            StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"the client key ledger did not answer within {_settings.HelloTimeout.TotalSeconds:0.#} s"),
-            Send => DropSend("before the handshake"),
-            _ => null!,
+            _ => WhileHandshaking(e.FsmEvent, "the client key ledger did not answer"),
         }, settings.HelloTimeout);
 
         When(HandshakeState.Open, e => e.FsmEvent switch
@@ -112,6 +103,15 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 
     public static Props Props(BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings) =>
         Akka.Actor.Props.Create(() => new HandshakeFsm(daemonKeys, clientKeys, socket, session, settings));
+
+    /// <summary>What every state before the session knows of the channel does: a close or the deadline fails the handshake; sends are dropped.</summary>
+    private State<HandshakeState, HandshakeData> WhileHandshaking(object message, string overdue) => message switch
+    {
+        PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
+        StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"{overdue} within {_settings.HelloTimeout.TotalSeconds:0.#} s"),
+        Send => DropSend("before the handshake"),
+        _ => null!,
+    };
 
     /// <summary>What an open channel does whether or not a message is with the session.</summary>
     private State<HandshakeState, HandshakeData> WhileOpen(object message, HandshakeData.Keys keys) => message switch
