@@ -37,7 +37,10 @@ switch ($Command) {
     Build
     if ($Rest.Count -gt 0 -and $Rest[0] -eq "e2ee") {
       Set-Location bench/Paseo.Bench
-      dotnet run -c $Config --no-build -- --filter '*' @($Rest | Select-Object -Skip 1)
+      $bdn = @($Rest | Select-Object -Skip 1)
+      # Every benchmark unless the arguments name their own --filter.
+      if ($bdn -contains "--filter" -or $bdn -contains "-f") { dotnet run -c $Config --no-build -- @bdn }
+      else { dotnet run -c $Config --no-build -- --filter '*' @bdn }
       exit $LASTEXITCODE
     }
     if ($Rest.Count -gt 0 -and $Rest[0] -eq "fanout") {

@@ -70,6 +70,8 @@ case "$command" in
       shift
       # BenchmarkDotNet: frame codec and handshake beside raw libsodium (extra arguments go to BenchmarkDotNet).
       cd bench/Paseo.Bench
+      # Every benchmark unless the arguments name their own --filter.
+      case " $* " in *" --filter "*|*" -f "*) exec dotnet run -c "$CONFIG" --no-build -- "$@" ;; esac
       exec dotnet run -c "$CONFIG" --no-build -- --filter '*' "$@"
     fi
     if [ "${1:-}" = "relay" ]; then
