@@ -71,7 +71,7 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
                     Close(IncompatibleVersionCode, "Incompatible protocol version");
                     break;
                 case WsInbound.Hello hello:
-                    Timers.Cancel("hello");
+                    // The same deadline bounds the wait for the session (its server_info): a lost attach cannot hold the socket.
                     _sessions.Tell(new Attach(ClientSessionId.From(hello.ClientId), hello.ClientType, hello.ReasoningMergeEnum, Self));
                     BecomeWithCommon(Attaching);
                     break;
@@ -90,8 +90,10 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
     /// <summary>Hello sent, session not known yet: a session message waits (the channel sends nothing more until it is taken).</summary>
     private void Attaching()
     {
+        Receive<HelloTimedOut>(_ => Close(CloseCodes.TryAgainLater, "Session unavailable"));
         Receive<Attached>(attached =>
         {
+            Timers.Cancel("hello");
             _session = attached.Session;
             Context.WatchWith(_session, SessionGone.Instance);
             BecomeWithCommon(AttachedToSession);

@@ -78,8 +78,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             _reasoningMergeEnum = attach.ReasoningMergeEnum;
             Context.WatchWith(attach.Connection, new Detached(attach.Connection));
             Timers.Cancel("grace");
-            attach.Connection.Tell(new Attached(Self));
-            // server_info is the socket's first frame: it joins the broadcasts only once that is sent.
+            // server_info is the socket's first frame: it is told Attached (and sends requests) and joins the broadcasts
+            // only once that is on its way, so no answer to an early request goes to a socket not listed yet.
             var connection = attach.Connection;
             _guardian.Ask<PaseoGuardianProtocol.ServerInfo>(PaseoGuardianProtocol.GetServerInfo.Instance, AskTimeout)
                 .PipeTo(Self, success: info => new ServerInfoReady(connection, WsOutbound.Status(new JsonObject
@@ -101,6 +101,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             }
             ready.Connection.Tell(new Outbound(ready.Json));
             _connections.Add(ready.Connection);
+            ready.Connection.Tell(new Attached(Self));
         });
         Receive<Detached>(detached =>
         {

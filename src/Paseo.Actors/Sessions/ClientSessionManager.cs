@@ -51,8 +51,11 @@ public sealed class ClientSessionManager : ReceiveActor
             // The connection actor is made first so the channel knows whom to talk to.
             var connection = Context.ActorOf(ClientConnectionActor.Props(Self, _settings));
             var channel = Context.ActorOf(connect.ChannelProps(connection));
+            // A channel can end before its connection ever heard of it (a relay handshake that failed): the pair goes together.
+            Context.WatchWith(channel, new ChannelGone(connection));
             Sender.Tell(new Connected(connection, channel));
         });
+        Receive<ChannelGone>(gone => Context.Stop(gone.Connection));
     }
 
     public static Props Props(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings) =>
@@ -70,4 +73,6 @@ public sealed class ClientSessionManager : ReceiveActor
     public sealed record SessionIdle(ClientSessionId ClientId);
 
     private sealed record SessionEnded(ClientSessionId ClientId, IActorRef Session) : INoSerializationVerificationNeeded;
+
+    private sealed record ChannelGone(IActorRef Connection) : INoSerializationVerificationNeeded;
 }

@@ -64,6 +64,13 @@ public sealed record PaseoSettings(
             // The shutdown waits for every agent CLI (SIGKILL after kill-grace) inside these phases: a shorter phase would
             // let a CLI that ignores SIGTERM outlive the daemon.
             var killGrace = config.GetTimeSpan("paseo.providers.kill-grace");
+            var shutdown = daemon.GetTimeSpan("shutdown-timeout");
+            if (shutdown < killGrace + TimeSpan.FromSeconds(2))
+                throw new ConfigException($"{overridePath ?? shipped}: paseo.daemon.shutdown-timeout ({shutdown.TotalSeconds:0.#} s) must be at least " +
+                                          $"paseo.providers.kill-grace + 2 s ({(killGrace + TimeSpan.FromSeconds(2)).TotalSeconds:0.#} s): the daemon waits for its agents' CLIs before it exits");
+            var maxFile = config.GetByteSize("paseo.providers.max-file-bytes");
+            if (maxFile > 1L << 30)
+                throw new ConfigException($"{overridePath ?? shipped}: paseo.providers.max-file-bytes: at most 1g, got {maxFile}");
             foreach (var phase in new[] { "service-stop", "before-actor-system-terminate" })
             {
                 var key = $"akka.coordinated-shutdown.phases.{phase}.timeout";

@@ -29,11 +29,12 @@ public enum ClientKeyClaim
 /// <para>
 /// The ledger lasts as long as the keypair: `$PASEO_HOME/daemon-client-keys.ledger` (0600, beside the keypair), a
 /// header naming the daemon public key it belongs to, then one 16-byte digest (SHA-256, truncated) per client key. A key
-/// is appended and flushed to disk before the connection is answered with `e2ee_ready`. Nothing is ever evicted: at
+/// is appended and flushed to disk when the connection's first message decrypts, before that message reaches a session
+/// (the daemon acts on nothing of a connection whose key is not on disk). Nothing is ever evicted: at
 /// <see cref="Capacity"/> new connections are refused until the pairing is rotated (`paseo daemon pair --rotate`, which
 /// removes the file). A file that is not a ledger stops the daemon (<see cref="IdentityFileException"/>); a ledger of an
 /// earlier keypair is replaced (recordings made under another key cannot be replayed against this one); a last record cut
-/// short by a crash is dropped (its connection never got `e2ee_ready`).
+/// short by a crash is dropped (its connection's first message never reached a session).
 /// </para>
 /// Not thread-safe: one owner (the ledger actor) calls it.
 /// </summary>
@@ -97,7 +98,7 @@ public sealed class ClientKeyLedger : IDisposable
             var file = OpenForAppend(path);
             if (file.Length != whole)
             {
-                // A crash while appending: the connection of that record never got e2ee_ready, so nothing of it can be replayed.
+                // A crash while appending: the first message of that record's connection never reached a session.
                 notice?.Invoke($"{path}: dropped an incomplete last record of {file.Length - whole} bytes (the daemon stopped while writing it)");
                 file.SetLength(whole);
                 file.Flush(flushToDisk: true);
@@ -170,7 +171,7 @@ public sealed class ClientKeyLedger : IDisposable
             try
             {
                 _file.Write(hash[..DigestBytes]);
-                // On the disk before e2ee_ready is sent: a power cut after the answer cannot make the daemon forget the key.
+                // On the disk before the connection's first message is delivered: a power cut afterwards cannot make the daemon forget it.
                 _file.Flush(flushToDisk: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)

@@ -97,12 +97,27 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         Assert.Equal(_daemon.PublicKey, claim.DaemonPublicKey);
         Assert.Equal(HandshakeState.ClaimingKey, fsm.StateName);
         _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the next frame is not read before the key is on disk
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
 
         ledger.Reply(ClientKeyLedgerProtocol.ClientKeyClaimed.Instance);
         Assert.Equal(fsm.Ref, _session.ExpectMsg<ChannelOpened>().Channel);
         Assert.Contains("c1", _session.ExpectMsg<MessageReceived>().Message.Text);
-        Assert.Equal(HandshakeState.Delivering, fsm.StateName);
+        AwaitAssert(() => Assert.Equal(HandshakeState.Delivering, fsm.StateName));
+    }
+
+    [Fact]
+    public void Repeating_frames_does_not_push_the_handshake_deadline_back()
+    {
+        var fsm = Create(Settings with { HelloTimeout = TimeSpan.FromMilliseconds(400) });
+        DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
+        // A peer without the pairing offer keeps answering with hellos and readies, never an encrypted message.
+        AwaitAssert(() =>
+        {
+            DeliverText(fsm, E2eeFrames.ReadyFrame);
+            Assert.Equal(HandshakeState.Closed, fsm.StateName);
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+        Assert.Contains("no encrypted message after e2ee_ready within", ((HandshakeData.Ended)fsm.StateData).Detail);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -117,7 +132,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         DeliverText(fsm, E2eeFrames.Encrypt(Encoding.UTF8.GetBytes("{}"), NaclBox.SharedKey(BoxKeyPair.Generate().PublicKey, _client.SecretKey)).Frame);
         ExpectClosed(fsm, 1011, "Decryption failed");
         ledger.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -134,7 +149,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         ExpectClosed(fsm, 1011, "E2EE handshake failed");
         Assert.Contains("ledger is full", ((HandshakeData.Ended)fsm.StateData).Detail);
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -149,7 +164,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         var close = _socket.FishForMessage<CloseSocket>(_ => true, TimeSpan.FromSeconds(10));
         Assert.Equal((1011, "E2EE handshake failed"), (close.Code, close.Reason));
         AwaitAssert(() => Assert.Contains("ledger did not answer", ((HandshakeData.Ended)fsm.StateData).Detail));
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -163,7 +178,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
         _session.ExpectMsg<ChannelOpened>();
         Assert.Equal("{\"type\":\"ping\"}", _session.ExpectMsg<MessageReceived>().Message.Text);
-        Assert.Equal(HandshakeState.Delivering, fsm.StateName);
+        AwaitAssert(() => Assert.Equal(HandshakeState.Delivering, fsm.StateName));
         _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the socket owner reads nothing more meanwhile
 
         // While the message is with the session, the channel still sends and still closes.
@@ -172,7 +187,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         fsm.Tell(MessageTaken.Instance, _session.Ref);
         _socket.ExpectMsg<FrameHandled>();
-        Assert.Equal(HandshakeState.Open, fsm.StateName);
+        AwaitAssert(() => Assert.Equal(HandshakeState.Open, fsm.StateName));
 
         DeliverText(fsm, Encrypt("{\"type\":\"second\"}"));
         Assert.Contains("second", _session.ExpectMsg<MessageReceived>().Message.Text);
@@ -194,7 +209,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         _socket.ExpectMsg<SendFrame>();
         _socket.ExpectMsg<FrameHandled>();
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -210,7 +225,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         var closed = _session.ExpectMsg<ChannelClosed>();
         Assert.Equal((1001, "Client disconnected"), (closed.Code, closed.Reason));
-        Assert.Equal(HandshakeState.Closed, fsm.StateName);
+        AwaitAssert(() => Assert.Equal(HandshakeState.Closed, fsm.StateName));
         fsm.Tell(MessageTaken.Instance, _session.Ref); // late: nothing more happens
         _socket.FishForMessage(m => m is CloseSocket);
         _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
@@ -258,8 +273,8 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         ExpectClosed(fsm, 1011, "E2EE handshake failed");
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
-        _session.ExpectNoMsg(TimeSpan.Zero);
-        _socket.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -269,7 +284,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         fsm.Tell(new Send(E2eeMessage.FromText("{\"type\":\"pong\"}")));
         DeliverText(fsm, E2eeFrames.HelloFrame(_client.PublicKey));
         Assert.Equal(E2eeFrames.ReadyFrame, ((WireFrame.Text)_socket.ExpectMsg<SendFrame>().Frame).Value);
-        _socket.ExpectNoMsg(TimeSpan.Zero);
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -281,7 +296,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         // The timeout runs on the scheduler's thread: the new state is committed just after CloseSocket is sent.
         AwaitAssert(() => Assert.Equal(HandshakeState.Closed, fsm.StateName));
         Assert.Contains("no e2ee_hello within", ((HandshakeData.Ended)fsm.StateData).Detail);
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     public static TheoryData<string, string> BadFirstFrames()
@@ -320,8 +335,8 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         ExpectClosed(fsm, 1011, "E2EE handshake failed");
         Assert.Contains(detail, ((HandshakeData.Ended)fsm.StateData).Detail);
-        _socket.ExpectNoMsg(TimeSpan.Zero);
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -341,8 +356,8 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         ExpectClosed(replay, 1011, "E2EE handshake failed");
         Assert.Contains("replayed handshake", ((HandshakeData.Ended)replay.StateData).Detail);
-        _session.ExpectNoMsg(TimeSpan.Zero); // not the recorded command, not even the channel
-        _socket.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // not the recorded command, not even the channel
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -353,7 +368,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
 
         ExpectClosed(fsm, 1011, "E2EE handshake failed");
         Assert.Contains("binary", ((HandshakeData.Ended)fsm.StateData).Detail);
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -363,7 +378,7 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         // Far below the frame limit of an open channel (4096 here), far above any real hello.
         DeliverText(fsm, "{\"type\":\"e2ee_hello\",\"key\":\"" + new string('A', 2000) + "\"}");
         ExpectClosed(fsm, 1009, "Frame too large");
-        _session.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     public static TheoryData<string> BadOpenFrames => new() { "tampered", "truncated-nonce", "truncated-tag", "bad-base64", "oversize", "plaintext-json", "replayed", "reflected", "other-key-hello" };
@@ -400,8 +415,8 @@ public sealed class HandshakeFsmSpecs(ITestOutputHelper output) : Akka.TestKit.X
         // Nothing more: not the bad frame, nor anything after it.
         DeliverText(fsm, Encrypt("{\"type\":\"ping\"}"));
         fsm.Tell(new Send(E2eeMessage.FromText("late")), _session.Ref);
-        _session.ExpectNoMsg(TimeSpan.Zero);
-        _socket.ExpectNoMsg(TimeSpan.Zero);
+        _session.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        _socket.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]

@@ -30,10 +30,11 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
         var session = Sys.ActorOf(ClientSessionActor.Props(ClientSessionId.From("cid_1"), _agents.Ref, guardian.Ref, new Dictionary<string, IAgentProvider>(),
             SessionSettings.Default with { MaxRequestsInFlight = maxRequestsInFlight }));
         session.Tell(new Attach(ClientSessionId.From("cid_1"), "cli", false, _connection.Ref));
-        _connection.ExpectMsg<Attached>();
         guardian.ExpectMsg<PaseoGuardianProtocol.GetServerInfo>();
+        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // not attached before its server_info is on its way
         guardian.Reply(new PaseoGuardianProtocol.ServerInfo(ServerId.New(), "host", "0.0.0", "127.0.0.1:0", DateTimeOffset.UtcNow));
         Assert.Contains("server_info", _connection.ExpectMsg<Outbound>().Json);
+        _connection.ExpectMsg<Attached>();
         return session;
     }
 

@@ -36,6 +36,11 @@ public sealed class PaseoHoconTests
     [InlineData("paseo.auth.bcrypt-cost = 3", "bcrypt-cost")]
     [InlineData("paseo.auth.max-concurrent-verifications = 0", "max-concurrent-verifications")]
     [InlineData("paseo.auth.bcrypt-cost = twelve", "invalid paseo settings")]
+    [InlineData("paseo.providers.kill-grace = 20s", "paseo.daemon.shutdown-timeout (20 s) must be at least paseo.providers.kill-grace + 2 s (22 s)")]
+    [InlineData("paseo.providers.kill-grace = 14s\npaseo.daemon.shutdown-timeout = 30s", "akka.coordinated-shutdown.phases.service-stop.timeout (15 s) must be at least paseo.providers.kill-grace + 2 s (16 s)")]
+    [InlineData("paseo.daemon.shutdown-timeout = 3s", "paseo.daemon.shutdown-timeout (3 s) must be at least paseo.providers.kill-grace + 2 s (5 s)")]
+    [InlineData("paseo.providers.max-file-bytes = 2g", "paseo.providers.max-file-bytes: at most 1g")]
+    [InlineData("paseo.sessions.max-requests-in-flight = 0", "max-requests-in-flight")]
     public void A_bad_override_names_the_file_and_key(string hocon, string expected)
     {
         using var home = new TestHome(extraHocon: hocon);

@@ -217,6 +217,11 @@ public sealed class AcpProviderTests : IAsyncLifetime
         Assert.Contains("outside the agent's working directory (through a link)", (await _cli.Json("send", "files", "[read link.txt]"))["lastMessage"]!.GetValue<string>());
         Assert.Contains("outside the agent's working directory (through a link)", (await _cli.Json("send", "files", "[write link.txt 10]"))["lastMessage"]!.GetValue<string>());
         Assert.Equal("outside", await File.ReadAllTextAsync(secret));
+        // A link to a file outside that does not exist yet: writing through it would create that file out of the cwd.
+        var planted = Path.Combine(Path.GetDirectoryName(_cli.Work)!, "planted.txt");
+        File.CreateSymbolicLink(Path.Combine(_cli.Work, "dangling.txt"), planted);
+        Assert.StartsWith("write refused: ", (await _cli.Json("send", "files", "[write dangling.txt 10]"))["lastMessage"]!.GetValue<string>());
+        Assert.False(File.Exists(planted));
 
         var bigWrite = (await _cli.Json("send", "files", "[write large.txt 2000]"))["lastMessage"]!.GetValue<string>();
         Assert.Contains("the content has 2000 bytes, more than the daemon writes for an agent (paseo.providers.max-file-bytes = 1024)", bigWrite);

@@ -18,7 +18,8 @@ namespace Paseo.Host.Tests.Providers;
 public sealed class StubbornCliTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Streamers = 20;
-    private static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(3);
+    // Long enough that a `paseo delete` process (its own start-up included) on a loaded 2-core machine answers well within it.
+    private static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(5);
     // A chunk every 10 ms per agent: a gap of a second is a stalled stream.
     private static readonly TimeSpan GapBound = TimeSpan.FromSeconds(1);
 
@@ -82,7 +83,7 @@ public sealed class StubbornCliTests(ITestOutputHelper output) : IAsyncLifetime
         var survivor = (await _cli.Json("run", "-d", "[hang]", "--provider", "stubborn", "--title", "survivor", "--cwd", _cli.Work))["agentId"]!.GetValue<string>();
         var streamers = new List<string>();
         for (var i = 0; i < Streamers; i++)
-            streamers.Add((await _cli.Json("run", "-d", "[stream 100 60]", "--provider", "mock", "--title", $"s{i}", "--cwd", _cli.Work))["agentId"]!.GetValue<string>());
+            streamers.Add((await _cli.Json("run", "-d", "[stream 100 180]", "--provider", "mock", "--title", $"s{i}", "--cwd", _cli.Work))["agentId"]!.GetValue<string>());
         await Eventually.HoldsAsync(() => streamers.All(arrivals.ContainsKey) && StandIns.Starts(_log).Count == 2, "every agent to stream and both stubborn CLIs to run");
         var stubbornPid = PidOf(stubborn);
         var survivorPid = PidOf(survivor);

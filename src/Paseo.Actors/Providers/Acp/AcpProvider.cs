@@ -348,9 +348,10 @@ public sealed class AcpProviderSession : StdioProviderSession
         var cwd = Config.Cwd;
         ServeFile(read, path =>
         {
-            if (ResolveInside(path, cwd, mustExist: true) is { Refusal: { } refused }) return (null, refused);
+            var (real, refused) = ResolveInside(path, cwd, mustExist: true);
+            if (refused is not null) return (null, refused);
             // Read at most one byte more than allowed: a file that grows, or a size that lies (/proc), cannot make it more.
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var stream = new FileStream(real!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             var buffer = new byte[(int)Math.Min(maxBytes + 1, Math.Max(stream.Length + 1, 4096))];
             var total = 0;
             int got;
@@ -382,8 +383,12 @@ public sealed class AcpProviderSession : StdioProviderSession
             var bytes = System.Text.Encoding.UTF8.GetByteCount(content);
             if (bytes > maxBytes)
                 return (null, $"the content has {bytes} bytes, more than the daemon writes for an agent (paseo.providers.max-file-bytes = {maxBytes})");
-            if (ResolveInside(path, cwd, mustExist: false) is { Refusal: { } refused }) return (null, refused);
-            File.WriteAllText(path, content);
+            var (real, refused) = ResolveInside(path, cwd, mustExist: false);
+            if (refused is not null) return (null, refused);
+            // An existing file is written where it really is; a new one is created exclusively, so a link left at its name
+            // (pointing out of the cwd at nothing yet) is refused rather than followed.
+            using (var stream = new FileStream(real!, File.Exists(real) ? FileMode.Truncate : FileMode.CreateNew, FileAccess.Write, FileShare.Read))
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(content));
             return (new JsonObject(), null);
         });
     }
@@ -399,7 +404,7 @@ public sealed class AcpProviderSession : StdioProviderSession
         if (real is null)
         {
             if (mustExist) return (null, $"{path}: no such file");
-            // A new file: its folder must be inside the cwd.
+            // A new file (or a link to nothing): its folder must be inside the cwd; it is created exclusively at that name.
             var folder = Paseo.Transport.Files.UnixFiles.RealPath(Path.GetDirectoryName(path)!);
             return folder is not null && Paseo.Transport.Files.UnixFiles.IsInside(folder, root)
                 ? (Path.Combine(folder, Path.GetFileName(path)), null)

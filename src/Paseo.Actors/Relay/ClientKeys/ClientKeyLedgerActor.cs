@@ -34,9 +34,9 @@ public static class ClientKeyLedgerProtocol
 }
 
 /// <summary>
-/// `client-keys`: the one owner of the daemon's <see cref="ClientKeyLedger"/>. Every relay handshake asks it before
-/// `e2ee_ready` is sent; it answers once the key is on disk (it runs on the blocking-io dispatcher, so the flush never
-/// holds a socket's or a session's thread). A new keypair (`paseo daemon pair --rotate`) starts a new ledger. A full
+/// `client-keys`: the one owner of the daemon's <see cref="ClientKeyLedger"/>. Every relay handshake asks it before a
+/// connection's first message reaches a session; it answers once the key is on disk (it runs on the blocking-io
+/// dispatcher, so the flush never holds a socket's or a session's thread). A new keypair (`paseo daemon pair --rotate`) starts a new ledger. A full
 /// ledger is said in the log, loudly and once, and every new connection is refused until the pairing is rotated.
 /// </summary>
 public sealed class ClientKeyLedgerActor : ReceiveActor

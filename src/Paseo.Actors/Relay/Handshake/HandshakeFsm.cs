@@ -39,18 +39,20 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
 
         StartWith(HandshakeState.AwaitingHello, HandshakeData.Waiting.Instance);
 
+        // One deadline for the whole handshake, from the socket's opening to the first message's key on disk: a timer, not
+        // a state timeout, which every frame would re-arm (a peer repeating its hello must not keep a socket forever).
         When(HandshakeState.AwaitingHello, e => e.FsmEvent switch
         {
             FrameReceived frame => OnFirstFrame(frame.Frame),
             _ => WhileHandshaking(e.FsmEvent, "no e2ee_hello"),
-        }, settings.HelloTimeout);
+        });
 
         // Ready sent; the session knows nothing yet. The first message that decrypts is held while its key is recorded.
         When(HandshakeState.Keyed, e => e.FsmEvent switch
         {
             FrameReceived frame => OnKeyedFrame(frame.Frame, (HandshakeData.Keys)e.StateData),
             _ => WhileHandshaking(e.FsmEvent, "no encrypted message after e2ee_ready"),
-        }, settings.HelloTimeout);
+        });
 
         // The first message's frame is not answered yet: no other frame arrives until the key is recorded (or refused).
         When(HandshakeState.ClaimingKey, e => e.FsmEvent switch
@@ -58,7 +60,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
             ClientKeyClaimed when e.StateData is HandshakeData.Claiming claiming => OnKeyClaimed(claiming),
             ClientKeyRefused refused => HandshakeFailed(refused.Detail),
             _ => WhileHandshaking(e.FsmEvent, "the client key ledger did not answer"),
-        }, settings.HelloTimeout);
+        });
 
         When(HandshakeState.Open, e => e.FsmEvent switch
         {
@@ -98,8 +100,11 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
     protected override void PreStart()
     {
         Context.Watch(_session);
+        SetTimer(DeadlineTimer, HandshakeDeadline.Instance, _settings.HelloTimeout);
         base.PreStart();
     }
+
+    private const string DeadlineTimer = "handshake-deadline";
 
     public static Props Props(BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef socket, IActorRef session, HandshakeSettings settings) =>
         Akka.Actor.Props.Create(() => new HandshakeFsm(daemonKeys, clientKeys, socket, session, settings));
@@ -108,7 +113,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
     private State<HandshakeState, HandshakeData> WhileHandshaking(object message, string overdue) => message switch
     {
         PeerClosed closed => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"socket closed during the handshake ({closed.Code} {closed.Reason})"),
-        StateTimeout => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"{overdue} within {_settings.HelloTimeout.TotalSeconds:0.#} s"),
+        HandshakeDeadline => End(CloseCodes.InternalError, E2eeFrames.HandshakeFailedMessage, $"{overdue} within {_settings.HelloTimeout.TotalSeconds:0.#} s of the connection"),
         Send => DropSend("before the handshake"),
         _ => null!,
     };
@@ -178,6 +183,7 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
     /// <summary>The key is on disk: the session hears of the channel, then gets the first message.</summary>
     private State<HandshakeState, HandshakeData> OnKeyClaimed(HandshakeData.Claiming claiming)
     {
+        CancelTimer(DeadlineTimer);
         _session.Tell(new ChannelOpened(Self));
         _session.Tell(new MessageReceived(claiming.First));
         return GoTo(HandshakeState.Delivering).Using(claiming.Connection);
@@ -274,5 +280,11 @@ public sealed class HandshakeFsm : FSM<HandshakeState, HandshakeData>
         if (code is CloseCodes.InternalError or CloseCodes.MessageTooBig) _log.Warning("Encrypted connection closed ({0} {1}): {2}", code, reason, detail);
         else _log.Info("Encrypted connection closed ({0} {1}): {2}", code, reason, detail);
         return GoTo(HandshakeState.Closed).Using(new HandshakeData.Ended(code, reason, detail));
+    }
+
+    /// <summary>The handshake took longer than paseo.e2ee.hello-timeout from the socket's opening.</summary>
+    private sealed record HandshakeDeadline : INoSerializationVerificationNeeded
+    {
+        public static readonly HandshakeDeadline Instance = new();
     }
 }
