@@ -120,6 +120,7 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
         Receive<MessageReceived>(_ => Taken());
         Receive<InboundTaken>(_ => Taken());
         Receive<ChannelClosed>(_ => Context.Stop(Self));
+        Receive<ChannelEnded>(_ => Context.Stop(Self));
         ReceiveAny(_ => { });
     }
 
@@ -130,6 +131,7 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
         Receive<AfterOutbound>(after => _channel?.Tell(new ChannelBarrier(after.Event)));
         Receive<SessionGone>(_ => Close(CloseCodes.InternalError, "Session ended"));
         Receive<ChannelClosed>(_ => Context.Stop(Self));
+        Receive<ChannelEnded>(_ => Context.Stop(Self));
     }
 
     private void BecomeWithCommon(Action phase) => Become(() =>
@@ -187,6 +189,15 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
         _channel?.Tell(new CloseChannel(code, reason));
         Timers.CancelAll();
         Become(Closing);
+    }
+
+    /// <summary>
+    /// From the manager: the channel actor stopped. Usually the connection has stopped already on its ChannelClosed (so
+    /// this goes unheard, quietly); a relay handshake that failed before the channel opened never told it anything.
+    /// </summary>
+    internal sealed record ChannelEnded : INoSerializationVerificationNeeded, IDeadLetterSuppression
+    {
+        public static readonly ChannelEnded Instance = new();
     }
 
     private sealed record HelloTimedOut : INoSerializationVerificationNeeded

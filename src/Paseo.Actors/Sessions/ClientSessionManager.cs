@@ -55,7 +55,8 @@ public sealed class ClientSessionManager : ReceiveActor
             Context.WatchWith(channel, new ChannelGone(connection));
             Sender.Tell(new Connected(connection, channel));
         });
-        Receive<ChannelGone>(gone => Context.Stop(gone.Connection));
+        // After whatever the channel told it last (a normal close is already on its way, and the connection stops on it).
+        Receive<ChannelGone>(gone => gone.Connection.Tell(ClientConnectionActor.ChannelEnded.Instance));
     }
 
     public static Props Props(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings) =>
