@@ -125,7 +125,7 @@ public sealed partial class AgentCommands
     {
         var request = new JsonObject { ["provider"] = provider };
         if (cwd is not null) request["cwd"] = Path.GetFullPath(cwd);
-        var response = await client.RequestAsync("list_provider_models_request", request, FetchTimeout);
+        var response = await client.RequestAsync("list_provider_models_request", request, ListModelsTimeout);
         if (WsInbound.Str(response, "error") is { } error)
         {
             if (response["models"] is not JsonArray) throw new CliException("PROVIDER_NOT_FOUND", error);

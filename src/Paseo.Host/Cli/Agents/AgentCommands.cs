@@ -22,6 +22,8 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
     // Client timeouts of Paseo's CLI (§7).
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(10);
+    // As Paseo's client: a provider may start a server to list its models (the daemon gives up at 40 s, list-models-timeout).
+    private static readonly TimeSpan ListModelsTimeout = TimeSpan.FromSeconds(45);
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
 
