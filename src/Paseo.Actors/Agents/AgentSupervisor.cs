@@ -71,7 +71,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
                 return;
             }
             const string loading = "The daemon is still loading its stored agents (paseo.agents.max-requests-while-loading); try again";
-            Sender.Tell(message is ToAgent to ? new AgentNotFound(to.Identifier, loading, (to.Command as WaitForFinish)?.WaitId ?? 0) : new Status.Failure(new InvalidOperationException(loading)));
+            Sender.Tell(message is ToAgent to ? NotFound(to, loading) : new Status.Failure(new InvalidOperationException(loading)));
         });
     }
 
@@ -131,7 +131,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             var (actor, error) = Resolve(to.Identifier);
             if (actor is null)
             {
-                Sender.Tell(new AgentNotFound(to.Identifier, error!, (to.Command as WaitForFinish)?.WaitId ?? 0));
+                Sender.Tell(NotFound(to, error!));
                 return;
             }
             actor.Forward(to.Command);
@@ -171,11 +171,14 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             _agents.Clear();
             replyTo.Tell(Akka.Done.Instance);
         });
-        Receive<ToAgent>(to => Sender.Tell(new AgentNotFound(to.Identifier, "The daemon is stopping", (to.Command as WaitForFinish)?.WaitId ?? 0)));
+        Receive<ToAgent>(to => Sender.Tell(NotFound(to, "The daemon is stopping")));
         Receive<CreateAgent>(_ => Sender.Tell(new AgentCreateFailed("The daemon is stopping")));
         Receive<ListAgents>(_ => Sender.Tell(new AgentList([])));
         ReceiveAny(_ => { });
     }
+
+    /// <summary>No agent for this command; a told wait gets its wait id back, so the waiting session knows which one ended.</summary>
+    private static AgentNotFound NotFound(ToAgent to, string error) => new(to.Identifier, error, (to.Command as WaitForFinish)?.WaitId ?? 0);
 
     /// <summary>From the daemon's shutdown (phase service-stop): stop every agent; answered Done when all have stopped.</summary>
     private sealed record StopAgents : INoSerializationVerificationNeeded

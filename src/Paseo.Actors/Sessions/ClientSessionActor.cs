@@ -20,14 +20,18 @@ namespace Paseo.Actors.Sessions;
 /// grace. Replies leave through <see cref="Outbound"/> to every attached connection.
 /// <para>
 /// Back-pressure: each <see cref="Inbound"/> is answered <see cref="InboundTaken"/> when this actor handles it (its
-/// asynchronous work is bounded by the in-flight cap), and its connection reads nothing more from its socket until then. Requests that wait for the agents or a provider count against
-/// `paseo.sessions.max-requests-in-flight`; beyond it a request is refused at once (`too_many_requests`), never queued.
+/// asynchronous work is bounded by the in-flight cap), and its connection reads nothing more from its socket until then.
+/// Requests that wait for the agents or a provider count against `paseo.sessions.max-requests-in-flight`; beyond it a
+/// request is refused at once (`too_many_requests`), never queued.
 /// </para>
 /// </summary>
 public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
 {
     /// <summary>The rpc_error code of a request refused because the session already waits on max-requests-in-flight answers.</summary>
     public const string TooManyRequestsCode = "too_many_requests";
+
+    /// <summary>The rpc_error code of a request naming more agent ids than paseo.sessions.max-ids-per-request.</summary>
+    public const string TooManyIdsCode = "too_many_ids";
 
     // Requests whose answer comes later, from the agents or a provider: each holds one of max-requests-in-flight until it is answered.
     private static readonly HashSet<string> AnsweredLater =
@@ -216,6 +220,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         try
         {
             Dispatch(inbound.Type, requestId, RequestReader.Of(inbound.Message));
+        }
+        catch (RequestLimitException e)
+        {
+            if (requestId is not null) Broadcast(WsOutbound.RpcError(requestId, inbound.Type, e.Message, e.Code));
+            else Broadcast(WsOutbound.StatusError($"{inbound.Type}: {e.Message}"));
         }
         catch (InvalidRequestException e)
         {
@@ -751,7 +760,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     {
         var distinct = ids.Distinct(StringComparer.Ordinal).ToList();
         return distinct.Count <= _settings.MaxIdsPerRequest ? distinct
-            : throw new InvalidRequestException($"at most {_settings.MaxIdsPerRequest} ids per request (paseo.sessions.max-ids-per-request)");
+            : throw new RequestLimitException(TooManyIdsCode, $"Too many ids: at most {_settings.MaxIdsPerRequest} per request (paseo.sessions.max-ids-per-request)");
     }
 
     /// <summary>Sends a command to an agent and answers with <paramref name="build"/>; a missing agent becomes an rpc_error.</summary>

@@ -6,6 +6,12 @@ namespace Paseo.Actors.Sessions;
 /// <summary>A session message does not match its schema: answered with rpc_error `unknown_schema` (as Paseo) and logged with the reason.</summary>
 public sealed class InvalidRequestException(string reason) : Exception(reason);
 
+/// <summary>A well-formed request beyond a limit of paseo.hocon: answered with rpc_error <paramref name="code"/> and the reason.</summary>
+public sealed class RequestLimitException(string code, string reason) : Exception(reason)
+{
+    public string Code { get; } = code;
+}
+
 /// <summary>Typed, strict reads of one inbound session message's flat fields (app-schemas.md §A.3, §F).</summary>
 public readonly struct RequestReader(JsonObject message)
 {

@@ -22,13 +22,13 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
     private TestProbe _connection = null!;
     private TestProbe _agents = null!;
 
-    private IActorRef Create(int maxRequestsInFlight)
+    private IActorRef Create(int maxRequestsInFlight, int maxIdsPerRequest = 1000)
     {
         _connection = CreateTestProbe();
         _agents = CreateTestProbe();
         var guardian = CreateTestProbe();
         var session = Sys.ActorOf(ClientSessionActor.Props(ClientSessionId.From("cid_1"), _agents.Ref, guardian.Ref, new Dictionary<string, IAgentProvider>(),
-            SessionSettings.Default with { MaxRequestsInFlight = maxRequestsInFlight }));
+            SessionSettings.Default with { MaxRequestsInFlight = maxRequestsInFlight, MaxIdsPerRequest = maxIdsPerRequest }));
         session.Tell(new Attach(ClientSessionId.From("cid_1"), "cli", false, _connection.Ref));
         guardian.ExpectMsg<PaseoGuardianProtocol.GetServerInfo>();
         _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // not attached before its server_info is on its way
@@ -83,6 +83,24 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
         Request(session, "fetch_agent_request", "r4", new JsonObject { ["agentId"] = "a4" });
         _connection.ExpectMsg<InboundTaken>();
         Assert.Equal("a4", _agents.ExpectMsg<ToAgent>().Identifier);
+    }
+
+    [Fact]
+    public void A_request_naming_more_ids_than_allowed_is_refused_with_its_code_and_duplicates_count_once()
+    {
+        var session = Create(maxRequestsInFlight: 8, maxIdsPerRequest: 2);
+        Request(session, "close_items_request", "c1", new JsonObject { ["agentIds"] = new JsonArray("a", "b", "a", "b") });
+        _connection.ExpectMsg<InboundTaken>();
+        Assert.Equal("a", ((ToAgent)_agents.ExpectMsg<ToAgent>()).Identifier);
+        Assert.Equal("b", ((ToAgent)_agents.ExpectMsg<ToAgent>()).Identifier);
+        _agents.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+
+        Request(session, "close_items_request", "c2", new JsonObject { ["agentIds"] = new JsonArray("a", "b", "c") });
+        _connection.ExpectMsg<InboundTaken>();
+        var refused = NextPayload();
+        Assert.Equal(("c2", ClientSessionActor.TooManyIdsCode), (refused["requestId"]!.GetValue<string>(), refused["code"]!.GetValue<string>()));
+        Assert.Contains("paseo.sessions.max-ids-per-request", refused["error"]!.GetValue<string>());
+        _agents.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]

@@ -20,6 +20,7 @@ public sealed class RealClaudeCliTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Nothing to set up without the CLI: every test of this class then reports itself skipped (RealCli.Require).
         if (!File.Exists(Binary)) return;
         (_api, var port) = await RealCli.StartApiAsync("fake-anthropic-api.mjs");
         Directory.CreateDirectory(_claudeHome);

@@ -23,6 +23,7 @@ public sealed class RealCodexCliTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Nothing to set up without the CLI: every test of this class then reports itself skipped (RealCli.Require).
         if (!File.Exists(Binary)) return;
         (_api, var port) = await RealCli.StartApiAsync("fake-openai-responses.mjs");
         Directory.CreateDirectory(_codexHome);

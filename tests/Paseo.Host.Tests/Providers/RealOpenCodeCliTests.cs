@@ -21,6 +21,7 @@ public sealed class RealOpenCodeCliTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Nothing to set up without the CLI: every test of this class then reports itself skipped (RealCli.Require).
         if (!File.Exists(Binary)) return;
         (_model, var port) = await RealCli.StartApiAsync("fake-openai-chat.mjs");
         Directory.CreateDirectory(_home);
