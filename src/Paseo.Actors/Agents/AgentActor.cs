@@ -603,7 +603,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         {
             ["kind"] = "upsert",
             ["agent"] = snapshot.ToJson(),
-            ["project"] = ProjectPlacement.For(snapshot.Cwd),
+            ["project"] = Workspaces.DaemonWorkspaces.Get(Context.System).Current.PlacementFor(snapshot.Cwd),
         });
         Context.System.EventStream.Publish(new AgentChanged(snapshot, upsert));
     }

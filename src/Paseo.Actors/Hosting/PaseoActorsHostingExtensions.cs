@@ -8,6 +8,8 @@ using Paseo.Actors.Relay.ClientKeys;
 using Paseo.Actors.Relay.Handshake;
 using Paseo.Transport.Channels;
 using Paseo.Actors.Sessions;
+using Paseo.Actors.Workspaces;
+using Paseo.Transport.Workspaces;
 using Paseo.Transport.Identity;
 
 namespace Paseo.Actors.Hosting;
@@ -20,6 +22,12 @@ public sealed class AgentSupervisorKey;
 
 /// <summary>Registry key of the client sessions subsystem (<see cref="ClientSessionManager"/>).</summary>
 public sealed class ClientSessionManagerKey;
+
+/// <summary>Registry key of the workspace registry (<see cref="WorkspaceRegistryActor"/>).</summary>
+public sealed class WorkspaceRegistryKey;
+
+/// <summary>Registry key of the checkout observers (<see cref="CheckoutsActor"/>).</summary>
+public sealed class CheckoutsKey;
 
 /// <summary>Registry key of the client key ledger (<see cref="ClientKeyLedgerActor"/>): replay protection of relay connections.</summary>
 public sealed class ClientKeyLedgerKey;
@@ -36,7 +44,11 @@ public sealed record PaseoActorsOptions(
     IReadOnlyDictionary<string, IAgentProvider> Providers,
     AgentLimits AgentLimits,
     SessionSettings Sessions,
-    TimeProvider Time);
+    TimeProvider Time,
+    WorkspaceSettings? Workspaces = null);
+
+/// <summary>Where the registries and Paseo's worktrees live ($PASEO_HOME/projects, $PASEO_HOME/worktrees), and `paseo.workspaces` / `paseo.git` timings.</summary>
+public sealed record WorkspaceSettings(string ProjectsDirectory, string WorktreesDirectory, SuggestionLimits Suggestions, CheckoutWatchSettings Watch);
 
 /// <summary>The Akka.Hosting wiring of the daemon's actors: one `With...()` per subsystem, and an aggregate.</summary>
 public static class PaseoActorsHostingExtensions
@@ -49,10 +61,20 @@ public static class PaseoActorsHostingExtensions
         builder.WithActors((system, registry) =>
             registry.Register<AgentSupervisorKey>(system.ActorOf(AgentSupervisor.Props(options.Providers, options.AgentsDirectory, options.AgentLimits, options.Time), "agents")));
 
+    /// <summary>Workspaces and projects (the registry) and the git checkouts sessions observe.</summary>
+    public static AkkaConfigurationBuilder WithWorkspaces(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
+        options.Workspaces is not { } settings ? builder : builder.WithActors((system, registry) =>
+        {
+            registry.Register<WorkspaceRegistryKey>(system.ActorOf(WorkspaceRegistryActor.Props(settings.ProjectsDirectory, settings.WorktreesDirectory,
+                registry.Get<AgentSupervisorKey>(), options.Time), "workspaces"));
+            registry.Register<CheckoutsKey>(system.ActorOf(CheckoutsActor.Props(settings.WorktreesDirectory, settings.Watch), "checkouts"));
+        });
+
     public static AkkaConfigurationBuilder WithClientSessions(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
-                registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions), "sessions")));
+                registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
+                options.Workspaces is { } w ? new SessionWorkspaceRefs(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), w.Suggestions) : null), "sessions")));
 
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>
@@ -68,5 +90,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithWorkspaces(options).WithClientSessions(options);
 }

@@ -36,12 +36,12 @@ public sealed record AgentFilter(
             reader.OptionalBool("includeArchived") ?? false, reader.OptionalBool("requiresAttention"), filterThinking, thinking);
     }
 
-    public bool Matches(AgentSnapshot agent)
+    public bool Matches(AgentSnapshot agent, Paseo.Transport.Workspaces.WorkspaceRegistry? workspaces = null)
     {
-        // Without a workspace registry every cwd counts as active: "active" scope means "not archived".
+        // Every agent has a workspace (the registry makes one for each): "active" scope means "not archived".
         if (agent.ArchivedAt is not null && (ActiveScope || !IncludeArchived)) return false;
         if (Labels is not null && Labels.Any(l => !agent.Labels.TryGetValue(l.Key, out var v) || v != l.Value)) return false;
-        if (ProjectKeys is not null && !ProjectKeys.Contains(WsInbound.Str(ProjectPlacement.For(agent.Cwd), "projectKey"))) return false;
+        if (ProjectKeys is not null && !ProjectKeys.Contains((workspaces ?? Paseo.Transport.Workspaces.WorkspaceRegistry.Empty).ProjectKeyFor(agent.Cwd))) return false;
         if (Statuses is { Count: > 0 } && !Statuses.Contains(agent.Status)) return false;
         if (RequiresAttention is { } attention && agent.RequiresAttention != attention) return false;
         if (FilterThinking)

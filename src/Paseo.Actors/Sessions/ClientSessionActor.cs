@@ -6,10 +6,13 @@ using Akka.Event;
 using Paseo.Actors.Agents;
 using Paseo.Actors.Guardian;
 using Paseo.Actors.Providers;
+using Paseo.Actors.Sessions.Workspaces;
+using Paseo.Actors.Workspaces;
 using Paseo.Transport.Files;
 using Paseo.Transport.Protocol;
 using static Paseo.Actors.Agents.AgentProtocol;
 using static Paseo.Actors.Sessions.SessionProtocol;
+using static Paseo.Actors.Workspaces.WorkspaceProtocol;
 
 namespace Paseo.Actors.Sessions;
 
@@ -55,6 +58,9 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     private readonly IReadOnlyDictionary<string, IAgentProvider> _providers;
     private readonly SessionSettings _settings;
     private readonly HashSet<IActorRef> _connections = [];
+    private readonly SessionWorkspaceRefs? _workspaceRefs;
+    // The workspace side (workspaces, projects, checkouts): a child that answers each request it is handed exactly once.
+    private IActorRef? _workspaces;
     private bool _reasoningMergeEnum;
     private AgentFilter? _subscription;
     // agent_update frames held while a subscribing fetch_agents_response is built: the newest per agent.
@@ -69,8 +75,10 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
 
-    public ClientSessionActor(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings)
+    public ClientSessionActor(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings,
+        SessionWorkspaceRefs? workspaces = null)
     {
+        _workspaceRefs = workspaces;
         _clientId = clientId;
         _agents = agents;
         _guardian = guardian;
@@ -152,6 +160,12 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
                 AnswerWait(waitId, requestId => WaitError(requestId, "The agent stopped before it finished"));
         });
         Receive<Inbound>(OnInbound);
+        Receive<SessionWorkspacesActor.Answered>(answered =>
+        {
+            _inFlight--;
+            if (answered.Json is not null) Broadcast(answered.Json);
+        });
+        Receive<SessionWorkspacesActor.Pushed>(pushed => Broadcast(pushed.Json));
         Receive<HoldForTests>(hold =>
         {
             hold.Release.PipeTo(Self, success: () => Released.Instance, failure: _ => Released.Instance);
@@ -187,11 +201,14 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         });
     }
 
-    public static Props Props(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings) =>
-        Akka.Actor.Props.Create(() => new ClientSessionActor(clientId, agents, guardian, providers, settings));
+    public static Props Props(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings,
+        SessionWorkspaceRefs? workspaces = null) =>
+        Akka.Actor.Props.Create(() => new ClientSessionActor(clientId, agents, guardian, providers, settings, workspaces));
 
     protected override void PreStart()
     {
+        if (_workspaceRefs is { } refs)
+            _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.SuggestionLimits), "workspaces");
         Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
@@ -261,6 +278,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
                 return;
         }
         if (requestId is null) throw new InvalidRequestException("requestId is required");
+        if (_workspaces is not null && SessionWorkspacesActor.Kinds.Contains(type))
+        {
+            Counted(_workspaces, new SessionWorkspacesActor.Request(type, requestId, request.Message));
+            return;
+        }
         switch (type)
         {
             case "ping":
@@ -385,14 +407,16 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             // Pushes wait until the response is out (then the newest per agent follows it), whatever the outcome.
             _bufferedUpdates ??= [];
         }
+        var workspaces = DaemonWorkspaces.Get(Context.System);
         Counted(_agents.Ask<AgentList>(ListAgents.Instance, AskTimeout)).PipeTo(Self, success: list =>
         {
-            var matching = Sort(list.Agents.Where(filter.Matches), sort).ToList();
+            var placements = workspaces.Current;
+            var matching = Sort(list.Agents.Where(a => filter.Matches(a, placements)), sort).ToList();
             var pageItems = matching.Skip(offset).Take((int)limit).ToList();
             var hasMore = offset + pageItems.Count < matching.Count;
             var payload = new JsonObject { ["requestId"] = requestId };
             if (subscriptionId is not null) payload["subscriptionId"] = subscriptionId;
-            payload["entries"] = new JsonArray(pageItems.Select(a => (JsonNode)new JsonObject { ["agent"] = a.ToJson(), ["project"] = ProjectPlacement.For(a.Cwd) }).ToArray());
+            payload["entries"] = new JsonArray(pageItems.Select(a => (JsonNode)new JsonObject { ["agent"] = a.ToJson(), ["project"] = placements.PlacementFor(a.Cwd) }).ToArray());
             payload["pageInfo"] = new JsonObject
             {
                 ["nextCursor"] = hasMore ? WriteCursor(sortKey, offset + pageItems.Count) : null,
@@ -407,7 +431,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     {
         if (_subscription is null) return;
         // An agent that no longer matches the subscription's filter is sent as a remove.
-        var frame = _subscription.Matches(changed.Agent) ? changed.UpsertFrame : RemoveFrame(changed.Agent.Id);
+        var frame = _subscription.Matches(changed.Agent, DaemonWorkspaces.Get(Context.System).Current) ? changed.UpsertFrame : RemoveFrame(changed.Agent.Id);
         if (_bufferedUpdates is not null) _bufferedUpdates[changed.Agent.Id] = frame;
         else Broadcast(frame);
     }
@@ -492,11 +516,12 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
 
     private void OnFetchAgent(string requestId, string agentId)
     {
+        var system = Context.System;
         Counted(_agents.Ask<object>(new ToAgent(agentId, GetSnapshot.Instance), AskTimeout)).PipeTo(Self, success: answer => new Reply(answer switch
         {
             AgentSnapshot agent => WsOutbound.Session("fetch_agent_response", new JsonObject
             {
-                ["requestId"] = requestId, ["agent"] = agent.ToJson(), ["project"] = ProjectPlacement.For(agent.Cwd), ["error"] = null,
+                ["requestId"] = requestId, ["agent"] = agent.ToJson(), ["project"] = DaemonWorkspaces.Get(system).Current.PlacementFor(agent.Cwd), ["error"] = null,
             }),
             AgentNotFound notFound => WsOutbound.Session("fetch_agent_response", new JsonObject
             {
@@ -534,7 +559,19 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             request.OptionalString("clientMessageId"),
             request.OptionalLabels("labels") ?? new Dictionary<string, string>(),
             images);
-        Counted(_agents.Ask<object>(create, TimeSpan.FromSeconds(60))).PipeTo(Self, success: answer => new Reply(answer switch
+        var workspaceId = request.OptionalString("workspaceId");
+        if (workspaceId is not null && _workspaceRefs is not null && !DaemonWorkspaces.Get(Context.System).Current.Workspaces.ContainsKey(workspaceId))
+        {
+            Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = $"Workspace not found: {workspaceId}" }));
+            return;
+        }
+        // The agent's directory gets its workspace first (app-workspaces.md §2.3), so the app can open the agent from its first update.
+        var agents = _agents;
+        var creating = _workspaceRefs is { } refs
+            ? refs.Registry.Ask<AgentWorkspaceReady>(new EnsureAgentWorkspace(create.Config.Cwd), AskTimeout)
+                .ContinueWith(_ => agents.Ask<object>(create, TimeSpan.FromSeconds(60)), TaskScheduler.Default).Unwrap()
+            : agents.Ask<object>(create, TimeSpan.FromSeconds(60));
+        Counted(creating).PipeTo(Self, success: answer => new Reply(answer switch
         {
             AgentCreated created => WsOutbound.Status(new JsonObject
             {
@@ -805,6 +842,13 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         // Beyond Paseo's shape (clients drop unknown keys): what `<cli> --version` said, for `paseo provider ls`.
         if (availability?.Version is { } version) entry["version"] = version;
         return entry;
+    }
+
+    /// <summary>A request handed to a child that answers it once (<see cref="SessionWorkspacesActor.Answered"/>): it holds one of max-requests-in-flight until then.</summary>
+    private void Counted(IActorRef child, object request)
+    {
+        _inFlight++;
+        child.Tell(request);
     }
 
     /// <summary>A request's asynchronous part: it holds one of max-requests-in-flight until its <see cref="Reply"/> (or ProvidersChecked) arrives.</summary>

@@ -16,7 +16,7 @@ public sealed class ClientSessionManager : ReceiveActor
     private readonly Dictionary<ClientSessionId, IActorRef> _sessions = [];
     private readonly SessionSettings _settings;
 
-    public ClientSessionManager(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings)
+    public ClientSessionManager(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings, SessionWorkspaceRefs? workspaces)
     {
         _settings = settings;
         Receive<Attach>(attach =>
@@ -28,7 +28,7 @@ public sealed class ClientSessionManager : ReceiveActor
                     attach.Connection.Tell(new AttachRefused($"Too many client sessions (paseo.sessions.max-sessions = {settings.MaxSessions})"));
                     return;
                 }
-                session = Context.ActorOf(ClientSessionActor.Props(attach.ClientId, agents, guardian, providers, settings), "session-" + Uri.EscapeDataString(attach.ClientId.Value));
+                session = Context.ActorOf(ClientSessionActor.Props(attach.ClientId, agents, guardian, providers, settings, workspaces), "session-" + Uri.EscapeDataString(attach.ClientId.Value));
                 Context.WatchWith(session, new SessionEnded(attach.ClientId, session));
                 _sessions[attach.ClientId] = session;
             }
@@ -59,8 +59,9 @@ public sealed class ClientSessionManager : ReceiveActor
         Receive<ChannelGone>(gone => gone.Connection.Tell(ClientConnectionActor.ChannelEnded.Instance));
     }
 
-    public static Props Props(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings) =>
-        Akka.Actor.Props.Create(() => new ClientSessionManager(agents, guardian, providers, settings));
+    public static Props Props(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings,
+        SessionWorkspaceRefs? workspaces = null) =>
+        Akka.Actor.Props.Create(() => new ClientSessionManager(agents, guardian, providers, settings, workspaces));
 
     // A session or connection that throws is stopped: its client reconnects and resumes; agents are untouched.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));

@@ -28,6 +28,9 @@ public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGr
     public TimeSpan ModelListTimeout => ListModelsTimeout ?? TimeSpan.FromSeconds(40);
 }
 
+/// <summary>What a session's workspace side talks to: the registry (`workspaces`), the checkout observers (`checkouts`), and the bounds of a directory search.</summary>
+public sealed record SessionWorkspaceRefs(IActorRef Registry, IActorRef Checkouts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits);
+
 /// <summary>The messages between connections, the session manager and the sessions.</summary>
 public static class SessionProtocol
 {

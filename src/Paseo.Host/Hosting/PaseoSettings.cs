@@ -5,6 +5,8 @@ using Paseo.Actors.Agents;
 using Paseo.Actors.Relay.Handshake;
 using Paseo.Actors.RelayServer;
 using Paseo.Actors.Sessions;
+using Paseo.Actors.Workspaces;
+using Paseo.Transport.Workspaces;
 using Paseo.Transport.Configuration;
 using Paseo.Transport.Security;
 
@@ -35,7 +37,9 @@ public sealed record PaseoSettings(
     AgentLimits Agents,
     SessionSettings Sessions,
     RelayServerSettings RelayServer,
-    ProviderProcessSettings Providers)
+    ProviderProcessSettings Providers,
+    SuggestionLimits Suggestions,
+    CheckoutWatchSettings CheckoutWatch)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -71,6 +75,11 @@ public sealed record PaseoSettings(
             var maxFile = config.GetByteSize("paseo.providers.max-file-bytes");
             if (maxFile > 1L << 30)
                 throw new ConfigException($"{overridePath ?? shipped}: paseo.providers.max-file-bytes: at most 1g, got {maxFile}");
+            Positive(config.GetConfig("paseo.git"), "concurrency");
+            PositiveTime(config, "paseo.git.timeout");
+            PositiveTime(config, "paseo.git.long-timeout");
+            Bytes(config.GetConfig("paseo.git"), "max-output-bytes");
+            Bytes(config.GetConfig("paseo.git"), "max-stderr-bytes");
             foreach (var phase in new[] { "service-stop", "before-actor-system-terminate" })
             {
                 var key = $"akka.coordinated-shutdown.phases.{phase}.timeout";
@@ -125,7 +134,18 @@ public sealed record PaseoSettings(
                     Positive(config.GetConfig("paseo.providers"), "input-backlog"),
                     (int)Bytes(config.GetConfig("paseo.providers"), "max-stderr-line-bytes"),
                     config.GetTimeSpan("paseo.providers.recheck-availability-after"),
-                    Bytes(config.GetConfig("paseo.providers"), "max-file-bytes")));
+                    Bytes(config.GetConfig("paseo.providers"), "max-file-bytes")),
+                new SuggestionLimits(
+                    Positive(config.GetConfig("paseo.workspaces.suggestions"), "max-depth"),
+                    Positive(config.GetConfig("paseo.workspaces.suggestions"), "max-directories"),
+                    Positive(config.GetConfig("paseo.workspaces.suggestions"), "max-entries"),
+                    PositiveTime(config, "paseo.workspaces.suggestions.time-budget")),
+                new CheckoutWatchSettings(
+                    PositiveTime(config, "paseo.git.watch-debounce"),
+                    PositiveTime(config, "paseo.git.min-refresh-interval"),
+                    PositiveTime(config, "paseo.git.self-heal-interval"),
+                    PositiveTime(config, "paseo.git.poll-when-unwatched"),
+                    PositiveTime(config, "paseo.git.fresh-for")));
         }
         catch (ConfigException)
         {

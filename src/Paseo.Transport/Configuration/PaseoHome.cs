@@ -16,6 +16,10 @@ public sealed record PaseoHome(string Root)
     public string ClientKeyLedgerFile => Path.Combine(Root, Identity.ClientKeyLedger.FileName);
     public string DaemonLog => Path.Combine(Root, "daemon.log");
     public string AgentsDir => Path.Combine(Root, "agents");
+    /// <summary>projects.json and workspaces.json (app-workspaces.md §2.1).</summary>
+    public string ProjectsDir => Path.Combine(Root, "projects");
+    /// <summary>Paseo-owned worktrees: worktrees/    public string AgentsDir => Path.Combine(Root, "agents");lt;hash    public string AgentsDir => Path.Combine(Root, "agents");gt;/    public string AgentsDir => Path.Combine(Root, "agents");lt;slug    public string AgentsDir => Path.Combine(Root, "agents");gt; (app-workspaces.md §4.1).</summary>
+    public string WorktreesDir => Path.Combine(Root, "worktrees");
 
     /// <summary>Resolves the home folder: the --home flag, else $PASEO_HOME, else ~/.paseo. `~/` is expanded.</summary>
     public static PaseoHome Resolve(string? flag, IReadOnlyDictionary<string, string?> env)

@@ -1,0 +1,471 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Actors.Workspaces;
+using Paseo.Transport.Git;
+using Paseo.Transport.Protocol;
+using Paseo.Transport.Workspaces;
+using static Paseo.Actors.Agents.AgentProtocol;
+using static Paseo.Actors.Workspaces.WorkspaceProtocol;
+
+namespace Paseo.Actors.Sessions.Workspaces;
+
+/// <summary>
+/// One session's workspace side (`sessions/session-&lt;id&gt;/workspaces`; app-workspaces.md §2–3): fetch_workspaces and its
+/// subscription, open/archive, the project's icon and paseo.json, checkout status and its pushes, directory suggestions.
+/// Its session hands it each such request as a <see cref="Request"/> and gets exactly one <see cref="Answered"/> back
+/// (so the session's cap on requests in flight holds); pushes go up as <see cref="Pushed"/>.
+/// <para>
+/// It keeps what a push needs without asking anyone: each agent's directory and status bucket (from the agents' events),
+/// the registry (from the registry's events) and the snapshots of the directories it observes. A push is skipped when it
+/// equals the last one sent for that workspace.
+/// </para>
+/// </summary>
+public sealed class SessionWorkspacesActor : ReceiveActor
+{
+    public static readonly HashSet<string> Kinds =
+    [
+        "fetch_workspaces_request", "open_project_request", "archive_workspace_request", "project_icon_request", "read_project_config_request",
+        "write_project_config_request", "workspace_setup_status_request", "start_workspace_script_request", "directory_suggestions_request",
+        "checkout_status_request",
+    ];
+
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(9);
+    private static readonly string[] SortKeys = ["status_priority", "activity_at", "name", "project_id"];
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _agents;
+    private readonly IActorRef _registryActor;
+    private readonly IActorRef _checkouts;
+    private readonly SuggestionLimits _suggestionLimits;
+    private readonly DaemonWorkspaces _shared = DaemonWorkspaces.Get(Context.System);
+    // Every agent's directory (normalized) and snapshot, from the agents' own events; null until the first fetch.
+    private Dictionary<string, AgentSnapshot>? _agentsById;
+    private readonly Dictionary<string, CheckoutSnapshot> _snapshots = [];
+    private readonly HashSet<string> _observed = [];
+    private readonly HashSet<string> _deep = [];
+    private WorkspaceSubscription? _subscription;
+    private readonly Dictionary<string, string> _lastSent = [];
+    // Pushes held while a subscribing fetch_workspaces_response is built.
+    private HashSet<string>? _held;
+
+    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits)
+    {
+        _agents = agents;
+        _registryActor = registry;
+        _checkouts = checkouts;
+        _suggestionLimits = suggestionLimits;
+
+        Receive<Request>(OnRequest);
+        Receive<AgentChanged>(changed =>
+        {
+            if (_agentsById is null) return;
+            _agentsById.TryGetValue(changed.Agent.Id, out var before);
+            _agentsById[changed.Agent.Id] = changed.Agent;
+            if (before is not null && WorkspacePaths.Normalize(before.Cwd) is var oldCwd && oldCwd != WorkspacePaths.Normalize(changed.Agent.Cwd)) PushCwd(oldCwd);
+            PushCwd(WorkspacePaths.Normalize(changed.Agent.Cwd));
+        });
+        Receive<AgentRemoved>(removed =>
+        {
+            if (_agentsById is null || !_agentsById.Remove(removed.AgentId.Value, out var agent)) return;
+            PushCwd(WorkspacePaths.Normalize(agent.Cwd));
+        });
+        Receive<WorkspacesChanged>(changed =>
+        {
+            foreach (var id in changed.ChangedIds) Push(id);
+            ObserveListed();
+        });
+        Receive<CheckoutChanged>(changed =>
+        {
+            if (!_observed.Contains(changed.Cwd)) return;
+            var known = _snapshots.TryGetValue(changed.Cwd, out var before);
+            _snapshots[changed.Cwd] = changed.Snapshot;
+            if (known && before == changed.Snapshot) return;
+            PushCwd(changed.Cwd);
+            var requestId = $"subscription:{changed.Cwd}";
+            var status = changed.Snapshot.ToStatusJson(changed.Cwd, requestId);
+            status["prStatus"] = new JsonObject { ["cwd"] = changed.Cwd, ["status"] = null, ["githubFeaturesEnabled"] = false, ["error"] = null, ["requestId"] = requestId };
+            Context.Parent.Tell(new Pushed(WsOutbound.Session("checkout_status_update", status)));
+        });
+        Receive<AgentsKnown>(known => _agentsById ??= known.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal));
+        Receive<Built>(built =>
+        {
+            foreach (var (id, json) in built.Sent) _lastSent[id] = json;
+            if (built.ForgetCwd is { } forget && _observed.Remove(forget))
+            {
+                _deep.Remove(forget);
+                _snapshots.Remove(forget);
+                _checkouts.Tell(new Unobserve(forget, Self));
+            }
+            Answer(built.Json);
+            if (built.Subscribed) ReleaseHeld();
+        });
+    }
+
+    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits) =>
+        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, suggestionLimits));
+
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
+        Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
+        Context.System.EventStream.Subscribe(Self, typeof(WorkspacesChanged));
+    }
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    private void Answer(string? json) => Context.Parent.Tell(new Answered(json));
+
+    private void OnRequest(Request request)
+    {
+        var reader = RequestReader.Of(request.Message);
+        var requestId = request.RequestId!;
+        try
+        {
+            switch (request.Type)
+            {
+                case "fetch_workspaces_request": OnFetch(requestId, reader); break;
+                case "open_project_request": OnOpenProject(requestId, reader.RequiredString("cwd")); break;
+                case "archive_workspace_request": OnArchive(requestId, reader.RequiredString("workspaceId")); break;
+                case "checkout_status_request": OnCheckoutStatus(requestId, reader.RequiredString("cwd")); break;
+                case "directory_suggestions_request": OnSuggestions(requestId, reader); break;
+                case "project_icon_request": OnIcon(requestId, reader.RequiredString("cwd")); break;
+                case "read_project_config_request": OnReadConfig(requestId, reader.RequiredString("repoRoot")); break;
+                case "write_project_config_request": OnWriteConfig(requestId, reader); break;
+                case "workspace_setup_status_request":
+                    // Only worktrees this daemon set up have a setup snapshot (app-workspaces.md §2.10); none do yet.
+                    Answer(WsOutbound.Session("workspace_setup_status_response", new JsonObject
+                    {
+                        ["requestId"] = requestId, ["workspaceId"] = reader.RequiredString("workspaceId"), ["snapshot"] = null,
+                    }));
+                    break;
+                case "start_workspace_script_request":
+                    Answer(WsOutbound.Session("start_workspace_script_response", new JsonObject
+                    {
+                        ["requestId"] = requestId, ["workspaceId"] = reader.RequiredString("workspaceId"), ["scriptName"] = reader.RequiredString("scriptName"),
+                        ["terminalId"] = null, ["error"] = "Workspace scripts are not available on this daemon",
+                    }));
+                    break;
+                default: Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema")); break;
+            }
+        }
+        catch (InvalidRequestException e)
+        {
+            _log.Info("Invalid {0}: {1}", request.Type, e.Message);
+            Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
+        }
+    }
+
+    // ---- fetch_workspaces and workspace_update ------------------------------------------------------------------
+
+    private void OnFetch(string requestId, RequestReader request)
+    {
+        var filter = WorkspaceFilter.Read(request);
+        var sort = ReadSort(request);
+        var limit = 200L;
+        string? cursor = null;
+        if (request.OptionalObject("page") is { } page)
+        {
+            var pageReader = RequestReader.Of(page);
+            limit = pageReader.OptionalInt("limit") ?? throw new InvalidRequestException("page.limit is required");
+            if (limit is < 1 or > 200) throw new InvalidRequestException("page.limit must be from 1 to 200");
+            cursor = pageReader.OptionalString("cursor");
+            if (cursor is { Length: 0 }) throw new InvalidRequestException("page.cursor must not be empty");
+        }
+        WorkspaceCursor? after = null;
+        if (cursor is not null)
+        {
+            after = WorkspaceCursor.Read(cursor);
+            if (after is null) { Answer(WsOutbound.RpcError(requestId, "fetch_workspaces_request", "Invalid fetch_workspaces cursor", "invalid_cursor")); return; }
+            if (!after.SortMatches(sort)) { Answer(WsOutbound.RpcError(requestId, "fetch_workspaces_request", "fetch_workspaces cursor does not match current sort", "invalid_cursor")); return; }
+        }
+        string? subscriptionId = null;
+        if (request.OptionalObject("subscribe") is { } subscribe)
+        {
+            var given = RequestReader.Of(subscribe).OptionalString("subscriptionId");
+            subscriptionId = string.IsNullOrWhiteSpace(given) ? Guid.NewGuid().ToString("D") : given;
+            _subscription = new WorkspaceSubscription(subscriptionId, filter);
+            _lastSent.Clear();
+            _held ??= [];
+        }
+        var snapshots = new Dictionary<string, CheckoutSnapshot>(_snapshots);
+        var known = _agentsById;
+        var agentsTask = known is not null ? Task.FromResult<IReadOnlyList<AgentSnapshot>>(known.Values.ToList())
+            : _agents.Ask<AgentList>(ListAgents.Instance, AskTimeout).ContinueWith(t => t.Result.Agents, TaskScheduler.Default);
+        var subscribed = subscriptionId is not null;
+        agentsTask.PipeTo(Self, success: agents =>
+        {
+            var registry = _shared.Current;
+            var rows = registry.Listed.Where(w => filter.Matches(w))
+                .Select(w => new WorkspaceRow(w, WorkspaceDescriptors.Status(w, agents)))
+                .ToList();
+            rows.Sort(new RowOrder(sort));
+            var start = after is null ? 0 : rows.FindIndex(r => WorkspaceCursor.Compare(sort, r, after) > 0);
+            if (start < 0) start = rows.Count;
+            var pageRows = rows.Skip(start).Take((int)limit).ToList();
+            var hasMore = start + pageRows.Count < rows.Count;
+            var sent = new List<(string, string)>();
+            var entries = new JsonArray();
+            foreach (var row in pageRows)
+            {
+                var descriptor = WorkspaceDescriptors.Build(registry, row.Workspace, row.Status, snapshots.GetValueOrDefault(row.Workspace.Cwd));
+                sent.Add((row.Workspace.WorkspaceId, descriptor.ToJsonString()));
+                entries.Add(descriptor);
+            }
+            var payload = new JsonObject { ["requestId"] = requestId };
+            if (subscriptionId is not null) payload["subscriptionId"] = subscriptionId;
+            payload["entries"] = entries;
+            payload["pageInfo"] = new JsonObject
+            {
+                ["nextCursor"] = hasMore ? WorkspaceCursor.Write(sort, pageRows[^1]) : null,
+                ["prevCursor"] = cursor,
+                ["hasMore"] = hasMore,
+            };
+            return new Built(WsOutbound.Session("fetch_workspaces_response", payload), subscribed, sent, agents);
+        }, failure: e => new Built(WsOutbound.RpcError(requestId, "fetch_workspaces_request", $"Request failed: {e.GetBaseException().Message}", "fetch_workspaces_failed"), subscribed, [], null));
+        // The agents' events keep the map current from here on.
+        if (_agentsById is null)
+            agentsTask.ContinueWith(t => t.IsCompletedSuccessfully ? new AgentsKnown(t.Result) : null, TaskScheduler.Default).PipeTo(Self);
+    }
+
+    private void ReleaseHeld()
+    {
+        var held = _held;
+        _held = null;
+        if (held is not null) foreach (var id in held) Push(id);
+        ObserveListed();
+    }
+
+    /// <summary>Every listed git workspace is observed (shallow: its git directory only), so its name, branch and diff stat stay current.</summary>
+    private void ObserveListed()
+    {
+        if (_subscription is null) return;
+        var registry = _shared.Current;
+        foreach (var workspace in registry.Listed)
+            if (registry.ProjectOf(workspace)?.Kind == "git") Observe(workspace.Cwd, deep: false);
+    }
+
+    private void Observe(string cwd, bool deep)
+    {
+        var wasDeep = _deep.Contains(cwd);
+        if (deep) _deep.Add(cwd);
+        if (_observed.Add(cwd) || (deep && !wasDeep)) _checkouts.Tell(new Observe(cwd, Self, deep || wasDeep));
+    }
+
+    private void PushCwd(string cwd)
+    {
+        if (_subscription is null) return;
+        var registry = _shared.Current;
+        if (registry.WithCwd(cwd) is { } workspace) Push(workspace.WorkspaceId);
+    }
+
+    /// <summary>workspace_update for one id: upsert when listed and matching, else remove (once); skipped when equal to the last one sent.</summary>
+    private void Push(string id)
+    {
+        if (_subscription is null) return;
+        if (_held is not null) { _held.Add(id); return; }
+        var registry = _shared.Current;
+        string json;
+        if (registry.Workspaces.TryGetValue(id, out var workspace) && registry.IsListed(workspace) && _subscription.Filter.Matches(workspace))
+        {
+            var status = WorkspaceDescriptors.Status(workspace, _agentsById?.Values ?? Enumerable.Empty<AgentSnapshot>());
+            var descriptor = WorkspaceDescriptors.Build(registry, workspace, status, _snapshots.GetValueOrDefault(workspace.Cwd));
+            json = descriptor.ToJsonString();
+            if (_lastSent.TryGetValue(id, out var last) && last == json) return;
+            _lastSent[id] = json;
+            Context.Parent.Tell(new Pushed(WsOutbound.Session("workspace_update", new JsonObject { ["kind"] = "upsert", ["workspace"] = descriptor })));
+        }
+        else
+        {
+            if (!_lastSent.Remove(id)) return;
+            Context.Parent.Tell(new Pushed(WsOutbound.Session("workspace_update", new JsonObject { ["kind"] = "remove", ["id"] = id })));
+        }
+    }
+
+    // ---- open, archive ------------------------------------------------------------------------------------------
+
+    private void OnOpenProject(string requestId, string cwd)
+    {
+        if (cwd.Trim().Length == 0) throw new InvalidRequestException("cwd must not be empty");
+        var agents = _agentsById?.Values.ToList() ?? [];
+        _registryActor.Ask<ProjectOpened>(new OpenProject(cwd), AskTimeout).PipeTo(Self, success: opened =>
+        {
+            if (opened.Workspace is not { } workspace)
+                return new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = null, ["error"] = opened.Error ?? "Could not open the project" }), false, [], null);
+            var descriptor = WorkspaceDescriptors.Build(opened.Registry, workspace, WorkspaceDescriptors.Status(workspace, agents), null);
+            return new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = descriptor, ["error"] = null }), false, [], null);
+        }, failure: e => new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = null, ["error"] = e.GetBaseException().Message }), false, [], null));
+    }
+
+    private void OnArchive(string requestId, string workspaceId)
+    {
+        var cwd = _shared.Current.Workspaces.TryGetValue(workspaceId, out var known) ? known.Cwd : null;
+        _registryActor.Ask<WorkspaceArchived>(new ArchiveWorkspace(workspaceId), AskTimeout).PipeTo(Self, success: archived => new Built(
+            WsOutbound.Session("archive_workspace_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["workspaceId"] = workspaceId,
+                ["archivedAt"] = archived.ArchivedAt is { } at ? Paseo.Transport.Files.IsoTime.Format(at) : null, ["error"] = archived.Error,
+            }), false, [], null, archived.Error is null ? cwd : null),
+            failure: e => new Built(WsOutbound.Session("archive_workspace_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["archivedAt"] = null, ["error"] = e.GetBaseException().Message,
+            }), false, [], null));
+    }
+
+    // ---- checkout status --------------------------------------------------------------------------------------------
+
+    /// <summary>checkout_status: the directory's snapshot now; the session then observes it (deep) and gets checkout_status_update on every change.</summary>
+    private void OnCheckoutStatus(string requestId, string cwd)
+    {
+        var path = WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd));
+        Observe(path, deep: true);
+        _checkouts.Ask<CheckoutChanged>(new GetCheckout(path), TimeSpan.FromSeconds(55)).PipeTo(Self,
+            success: changed => new Built(WsOutbound.Session("checkout_status_response", changed.Snapshot.ToStatusJson(cwd, requestId)), false, [], null),
+            failure: e => new Built(WsOutbound.Session("checkout_status_response",
+                CheckoutSnapshot.NotGit(CheckoutError.Unknown(e.GetBaseException().Message)).ToStatusJson(cwd, requestId)), false, [], null));
+    }
+
+    // ---- directory suggestions, icons, paseo.json ---------------------------------------------------------------------
+
+    private void OnSuggestions(string requestId, RequestReader request)
+    {
+        var query = request.RequiredString("query");
+        var cwd = request.OptionalString("cwd");
+        var includeFiles = request.OptionalBool("includeFiles") ?? false;
+        var includeDirectories = request.OptionalBool("includeDirectories") ?? true;
+        var limit = request.OptionalInt("limit") ?? 30;
+        if (limit is < 1 or > 100) throw new InvalidRequestException("limit must be from 1 to 100");
+        var limits = _suggestionLimits;
+        Task.Run(() => cwd is null
+                ? DirectorySuggestions.UnderHome(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), query, (int)limit, limits)
+                : DirectorySuggestions.InDirectory(WorkspacePaths.ExpandHome(cwd), query, includeFiles, includeDirectories, (int)limit, limits))
+            .PipeTo(Self, success: found => new Built(WsOutbound.Session("directory_suggestions_response", new JsonObject
+            {
+                ["directories"] = new JsonArray([.. found.Where(f => f.IsDirectory).Select(f => (JsonNode)f.Path)]),
+                ["entries"] = new JsonArray([.. found.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["kind"] = f.IsDirectory ? "directory" : "file" })]),
+                ["error"] = null,
+                ["requestId"] = requestId,
+            }), false, [], null), failure: e => new Built(WsOutbound.Session("directory_suggestions_response", new JsonObject
+            {
+                ["directories"] = new JsonArray(), ["entries"] = new JsonArray(), ["error"] = e.GetBaseException().Message, ["requestId"] = requestId,
+            }), false, [], null));
+    }
+
+    private void OnIcon(string requestId, string cwd)
+    {
+        Task.Run(() => ProjectIcons.Find(cwd)).PipeTo(Self, success: icon => new Built(WsOutbound.Session("project_icon_response", new JsonObject
+        {
+            ["cwd"] = cwd,
+            ["icon"] = icon is { } found ? new JsonObject { ["data"] = Convert.ToBase64String(found.Data), ["mimeType"] = found.MimeType } : null,
+            ["error"] = null,
+            ["requestId"] = requestId,
+        }), false, [], null), failure: e => new Built(WsOutbound.Session("project_icon_response", new JsonObject
+        {
+            ["cwd"] = cwd, ["icon"] = null, ["error"] = e.GetBaseException().Message, ["requestId"] = requestId,
+        }), false, [], null));
+    }
+
+    /// <summary>The canonical root of a non-archived project equal to <paramref name="repoRoot"/>, or null (project_not_found).</summary>
+    private string? ProjectRoot(string repoRoot)
+    {
+        var canonical = CheckoutFacts.RealPath(WorkspacePaths.Normalize(repoRoot));
+        return _shared.Current.Projects.Values.Any(p => !p.Archived && (p.RootPath == canonical || CheckoutFacts.RealPath(p.RootPath) == canonical)) ? canonical : null;
+    }
+
+    private void OnReadConfig(string requestId, string repoRoot)
+    {
+        var root = ProjectRoot(repoRoot);
+        if (root is null) { Answer(ConfigReply("read_project_config_response", requestId, repoRoot, new JsonObject { ["code"] = "project_not_found" })); return; }
+        Task.Run(() => ProjectConfigFile.Read(root)).PipeTo(Self, success: outcome => new Built(outcome switch
+        {
+            ProjectConfigFile.Ok ok => WsOutbound.Session("read_project_config_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["repoRoot"] = root, ["ok"] = true, ["config"] = ok.Config, ["revision"] = ok.Revision?.ToJson(),
+            }),
+            _ => ConfigReply("read_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }),
+        }, false, [], null), failure: _ => new Built(ConfigReply("read_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }), false, [], null));
+    }
+
+    private void OnWriteConfig(string requestId, RequestReader request)
+    {
+        var repoRoot = request.RequiredString("repoRoot");
+        var config = request.OptionalObject("config") ?? throw new InvalidRequestException("config is required");
+        if (!request.Message.ContainsKey("expectedRevision")) throw new InvalidRequestException("expectedRevision is required (null allowed)");
+        ProjectConfigRevision? expected = null;
+        if (request.OptionalObject("expectedRevision") is { } revision)
+        {
+            var r = RequestReader.Of(revision);
+            if (revision["mtimeMs"] is not JsonValue m || !m.TryGetValue<double>(out var mtime)) throw new InvalidRequestException("expectedRevision.mtimeMs must be a number");
+            expected = new ProjectConfigRevision(mtime, r.OptionalInt("size") ?? throw new InvalidRequestException("expectedRevision.size is required"));
+        }
+        if (ProjectConfigFile.Validate(config) is not null) throw new InvalidRequestException("config does not match the paseo.json schema");
+        var root = ProjectRoot(repoRoot);
+        if (root is null) { Answer(ConfigReply("write_project_config_response", requestId, repoRoot, new JsonObject { ["code"] = "project_not_found" })); return; }
+        var copy = (JsonObject)config.DeepClone();
+        Task.Run(() => ProjectConfigFile.Write(root, copy, expected)).PipeTo(Self, success: outcome => new Built(outcome switch
+        {
+            ProjectConfigFile.Ok ok => WsOutbound.Session("write_project_config_response", new JsonObject
+            {
+                ["requestId"] = requestId, ["repoRoot"] = root, ["ok"] = true, ["config"] = ok.Config!.DeepClone(), ["revision"] = ok.Revision!.ToJson(),
+            }),
+            ProjectConfigFile.Stale stale => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "stale_project_config", ["currentRevision"] = stale.Current?.ToJson() }),
+            ProjectConfigFile.Invalid => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }),
+            _ => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }),
+        }, false, [], null), failure: _ => new Built(ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }), false, [], null));
+    }
+
+    private static string ConfigReply(string type, string requestId, string repoRoot, JsonObject error) =>
+        WsOutbound.Session(type, new JsonObject { ["requestId"] = requestId, ["repoRoot"] = repoRoot, ["ok"] = false, ["error"] = error });
+
+    private static List<(string Key, string Direction)> ReadSort(RequestReader request)
+    {
+        var result = new List<(string, string)>();
+        if (request.OptionalArray("sort") is not { } sort) return [("activity_at", "desc")];
+        foreach (var node in sort)
+        {
+            if (node is not JsonObject entry) throw new InvalidRequestException("sort entries must be objects");
+            var reader = RequestReader.Of(entry);
+            var key = reader.OneOf("key", SortKeys, "");
+            var direction = reader.OneOf("direction", ["asc", "desc"], "");
+            if (key.Length == 0 || direction.Length == 0) throw new InvalidRequestException("sort entries need a known key and a direction");
+            if (result.All(r => r.Item1 != key)) result.Add((key, direction));
+        }
+        return result.Count == 0 ? [("activity_at", "desc")] : result;
+    }
+
+    // ---- messages -----------------------------------------------------------------------------------------------------
+
+    /// <summary>From the session: one of <see cref="Kinds"/>, with its requestId; answered by exactly one <see cref="Answered"/>.</summary>
+    public sealed record Request(string Type, string? RequestId, JsonObject Message);
+
+    /// <summary>To the session: the reply to one <see cref="Request"/> (null: none to send).</summary>
+    public sealed record Answered(string? Json);
+
+    /// <summary>To the session: a push (workspace_update, checkout_status_update).</summary>
+    public sealed record Pushed(string Json);
+
+    /// <summary>A reply computed off the actor's thread; <see cref="ForgetCwd"/>: a directory no longer to observe (its workspace was archived).</summary>
+    private sealed record Built(string Json, bool Subscribed, IReadOnlyList<(string Id, string Json)> Sent, IReadOnlyList<AgentSnapshot>? Agents, string? ForgetCwd = null);
+
+    private sealed record AgentsKnown(IReadOnlyList<AgentSnapshot> Agents);
+
+    private sealed record WorkspaceSubscription(string SubscriptionId, WorkspaceFilter Filter);
+
+    internal sealed record WorkspaceRow(WorkspaceRecord Workspace, string Status)
+    {
+        public object? Value(string key) => key switch
+        {
+            "status_priority" => (long)WorkspaceDescriptors.Rank(Status),
+            "activity_at" => null, // Paseo.NET, like Paseo, sends activityAt null
+            "name" => Workspace.DisplayName.ToLowerInvariant(),
+            _ => Workspace.ProjectId.ToLowerInvariant(),
+        };
+    }
+
+    private sealed class RowOrder(List<(string Key, string Direction)> sort) : IComparer<WorkspaceRow>
+    {
+        public int Compare(WorkspaceRow? x, WorkspaceRow? y) => WorkspaceCursor.Compare(sort, x!, new WorkspaceCursor(sort, sort.ToDictionary(s => s.Key, s => y!.Value(s.Key)), y!.Workspace.WorkspaceId));
+    }
+}

@@ -1,0 +1,45 @@
+using Akka.Actor;
+using Paseo.Transport.Git;
+using Paseo.Transport.Workspaces;
+
+namespace Paseo.Actors.Workspaces;
+
+/// <summary>
+/// What every part of the daemon reads about workspaces, as an actor-system extension: the registry as the
+/// <see cref="WorkspaceRegistryActor"/> last published it (an immutable value, swapped whole: an agent placing itself in
+/// an agent_update or a session filtering by project never asks and never sees half a change), and the one
+/// <see cref="GitRunner"/> whose `paseo.git.concurrency` bounds every git process of the daemon.
+/// </summary>
+public sealed class DaemonWorkspaces : IExtension
+{
+    private WorkspaceRegistry _current = WorkspaceRegistry.Empty;
+
+    public DaemonWorkspaces(ExtendedActorSystem system)
+    {
+        var config = system.Settings.Config;
+        Settings = config.HasPath("paseo.git.concurrency")
+            ? new GitSettings(config.GetInt("paseo.git.concurrency"), config.GetTimeSpan("paseo.git.timeout"), config.GetTimeSpan("paseo.git.long-timeout"),
+                config.GetByteSize("paseo.git.max-output-bytes") ?? GitSettings.Default.MaxOutputBytes, (int)(config.GetByteSize("paseo.git.max-stderr-bytes") ?? 2048))
+            : GitSettings.Default;
+        Git = new GitRunner(Settings);
+        Gh = new GitRunner(Settings, "gh");
+    }
+
+    public GitSettings Settings { get; }
+    public GitRunner Git { get; }
+    public GitRunner Gh { get; }
+
+    /// <summary>The registry as last changed; written only by the registry actor.</summary>
+    public WorkspaceRegistry Current
+    {
+        get => Volatile.Read(ref _current);
+        internal set => Volatile.Write(ref _current, value);
+    }
+
+    public static DaemonWorkspaces Get(ActorSystem system) => system.WithExtension<DaemonWorkspaces, DaemonWorkspacesId>();
+}
+
+public sealed class DaemonWorkspacesId : ExtensionIdProvider<DaemonWorkspaces>
+{
+    public override DaemonWorkspaces CreateExtension(ExtendedActorSystem system) => new(system);
+}
