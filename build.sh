@@ -8,6 +8,18 @@ CONFIG=Release
 command="${1:-build}"
 [ $# -gt 0 ] && shift
 
+# Debian packages tests need (real programs, not stand-ins): installed when missing, else their tests are skipped with the reason.
+ensure_packages() {
+  local missing=() p sudo=""
+  for p in "$@"; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing ${missing[*]} (apt-get)" >&2
+  if ! { $sudo apt-get update -qq && $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1; then
+    echo "note: could not install ${missing[*]}; the tests that need them will be skipped (failed under CI=true)" >&2
+  fi
+}
+
 build() {
   dotnet restore Paseo.sln
   dotnet build Paseo.sln --no-restore -c "$CONFIG" -tl:off -nologo -v:minimal
@@ -22,6 +34,7 @@ case "$command" in
     results=".test-results"
     rm -rf "$results"
     mkdir -p "$results"
+    ensure_packages git
     # The JavaScript libraries Paseo's clients use (tweetnacl), for the interoperability tests.
     npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
     # The real Claude Code, Codex, OpenCode and Copilot CLIs (they install without an account): tests drive them against loopback

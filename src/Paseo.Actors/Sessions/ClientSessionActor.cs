@@ -66,6 +66,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     // agent_update frames held while a subscribing fetch_agents_response is built: the newest per agent.
     private Dictionary<string, string>? _bufferedUpdates;
     private string? _mobileFocus;
+    private string? _pushToken;
     private bool _mobile;
     // Requests started and not answered yet (see AnsweredLater), and the wait_for_finish requests among them by wait id.
     private int _inFlight;
@@ -208,7 +209,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     protected override void PreStart()
     {
         if (_workspaceRefs is { } refs)
-            _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.SuggestionLimits), "workspaces");
+            _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.SuggestionLimits, refs.UserHome), "workspaces");
         Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
@@ -275,6 +276,18 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
                 return;
             case "clear_agent_attention":
                 OnClearAttention(requestId, request);
+                return;
+            case "register_push_token":
+                // Kept for this client while its session lives; push delivery itself is not built yet.
+                _pushToken = request.RequiredString("token");
+                return;
+            case "abort_request":
+                // Voice mode's "stop speaking": there is no voice here, so nothing to abort.
+                return;
+            case "set_voice_mode" or "voice_audio_chunk" or "audio_played" or "dictation_stream_start" or "dictation_stream_chunk"
+                or "dictation_stream_finish" or "dictation_stream_cancel":
+                if (requestId is not null) Broadcast(WsOutbound.RpcError(requestId, type, "Voice and dictation are not supported by Paseo.NET", "not_supported"));
+                else Broadcast(WsOutbound.StatusError($"{type}: voice and dictation are not supported by Paseo.NET"));
                 return;
         }
         if (requestId is null) throw new InvalidRequestException("requestId is required");

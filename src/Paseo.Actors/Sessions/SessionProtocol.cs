@@ -29,7 +29,7 @@ public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGr
 }
 
 /// <summary>What a session's workspace side talks to: the registry (`workspaces`), the checkout observers (`checkouts`), and the bounds of a directory search.</summary>
-public sealed record SessionWorkspaceRefs(IActorRef Registry, IActorRef Checkouts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits);
+public sealed record SessionWorkspaceRefs(IActorRef Registry, IActorRef Checkouts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits, string UserHome);
 
 /// <summary>The messages between connections, the session manager and the sessions.</summary>
 public static class SessionProtocol

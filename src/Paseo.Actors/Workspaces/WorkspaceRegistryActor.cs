@@ -156,7 +156,7 @@ public sealed class WorkspaceRegistryActor : ReceiveActor, IWithStash
 
     private void Heal(string cwd)
     {
-        if (_damaged is not null || _registry.WithCwd(cwd) is not null || _classifying.Contains(cwd) || !Directory.Exists(cwd)) return;
+        if (_registry.WithCwd(cwd) is not null || _classifying.Contains(cwd) || !Directory.Exists(cwd)) return;
         Classify(cwd, exactDirectory: true, null, null);
     }
 

@@ -12,11 +12,10 @@ public static class WorkspacePaths
     }
 
     /// <summary>`~` and `~/…` expanded to the daemon user's home (the requests of §1.2 that do so).</summary>
-    public static string ExpandHome(string path)
+    public static string ExpandHome(string path, string home)
     {
         var trimmed = path.Trim();
         if (trimmed != "~" && !trimmed.StartsWith("~/", StringComparison.Ordinal)) return trimmed;
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         return trimmed == "~" ? home : Path.Combine(home, trimmed[2..]);
     }
 

@@ -46,18 +46,19 @@ public sealed class ProtocolClient : IAsyncDisposable
     }
 
     /// <summary>Connects and says hello; returns the server_info payload.</summary>
-    public static async Task<(ProtocolClient Client, JsonObject ServerInfo)> ConnectWithHelloAsync(InProcessDaemon daemon, string? clientId = null, bool reasoningMerge = true)
+    public static async Task<(ProtocolClient Client, JsonObject ServerInfo)> ConnectWithHelloAsync(InProcessDaemon daemon, string? clientId = null, bool reasoningMerge = true,
+        string clientType = "cli")
     {
         var client = await ConnectAsync(daemon);
-        var info = await client.HelloAsync(clientId ?? "cid_" + Guid.NewGuid().ToString("N"), reasoningMerge);
+        var info = await client.HelloAsync(clientId ?? "cid_" + Guid.NewGuid().ToString("N"), reasoningMerge, clientType);
         return (client, info);
     }
 
-    public async Task<JsonObject> HelloAsync(string clientId, bool reasoningMerge = true)
+    public async Task<JsonObject> HelloAsync(string clientId, bool reasoningMerge = true, string clientType = "cli")
     {
         await SendAsync(new JsonObject
         {
-            ["type"] = "hello", ["clientId"] = clientId, ["clientType"] = "cli", ["protocolVersion"] = 1,
+            ["type"] = "hello", ["clientId"] = clientId, ["clientType"] = clientType, ["protocolVersion"] = 1,
             ["appVersion"] = "0.1.65-beta.5", ["capabilities"] = new JsonObject { ["reasoning_merge_enum"] = reasoningMerge },
         });
         var frame = await ExpectAsync(f => Payload(f, "status") is { } p && p["status"]?.GetValue<string>() == "server_info");

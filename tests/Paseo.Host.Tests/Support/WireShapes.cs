@@ -46,19 +46,85 @@ public static class WireShapes
         if (agent["archivedAt"] is { } archived) Assert.Matches(IsoPattern, archived.GetValue<string>());
     }
 
+    /// <summary>ProjectPlacementPayload (app-schemas.md §C.2): NotGit ‖ GitPlain ‖ GitPaseoWorktree.</summary>
     public static void Placement(JsonNode? node)
     {
         var placement = Assert.IsType<JsonObject>(node);
         Assert.Equal(JsonValueKind.String, Kind(placement, "projectKey"));
         Assert.Equal(JsonValueKind.String, Kind(placement, "projectName"));
         var checkout = Assert.IsType<JsonObject>(placement["checkout"]);
-        Assert.False(checkout["isGit"]!.GetValue<bool>());
-        foreach (var key in new[] { "currentBranch", "remoteUrl", "mainRepoRoot" })
+        Assert.Equal(JsonValueKind.String, Kind(checkout, "cwd"));
+        foreach (var key in new[] { "currentBranch", "remoteUrl" }) Assert.True(checkout.ContainsKey(key), $"checkout.{key} must be present");
+        if (!checkout["isGit"]!.GetValue<bool>())
         {
-            Assert.True(checkout.ContainsKey(key), $"checkout.{key} must be present");
-            Assert.Null(checkout[key]);
+            foreach (var key in new[] { "currentBranch", "remoteUrl", "mainRepoRoot" })
+            {
+                Assert.True(checkout.ContainsKey(key), $"checkout.{key} must be present");
+                Assert.Null(checkout[key]);
+            }
+            Assert.Null(checkout["worktreeRoot"]);
+            Assert.False(checkout["isPaseoOwnedWorktree"]!.GetValue<bool>());
+            return;
         }
-        Assert.False(checkout["isPaseoOwnedWorktree"]!.GetValue<bool>());
+        Assert.True(Kind(checkout, "currentBranch") is JsonValueKind.String or JsonValueKind.Null);
+        Assert.True(Kind(checkout, "remoteUrl") is JsonValueKind.String or JsonValueKind.Null);
+        if (checkout.ContainsKey("worktreeRoot")) Assert.Equal(JsonValueKind.String, Kind(checkout, "worktreeRoot"));
+        if (checkout["isPaseoOwnedWorktree"]!.GetValue<bool>()) Assert.Equal(JsonValueKind.String, Kind(checkout, "mainRepoRoot"));
+        else Assert.True(!checkout.ContainsKey("mainRepoRoot") || Kind(checkout, "mainRepoRoot") is JsonValueKind.String or JsonValueKind.Null);
+    }
+
+    /// <summary>The Workspace descriptor (app-workspaces.md §2.4), with the mistakes §8 lists as dropping the frame.</summary>
+    public static void Workspace(JsonNode? node)
+    {
+        var w = Assert.IsType<JsonObject>(node);
+        foreach (var key in new[] { "id", "projectId", "projectDisplayName", "projectRootPath", "name" }) Assert.Equal(JsonValueKind.String, Kind(w, key));
+        if (w.ContainsKey("workspaceDirectory")) Assert.Equal(JsonValueKind.String, Kind(w, "workspaceDirectory"));
+        Assert.Contains(w["projectKind"]!.GetValue<string>(), new[] { "git", "non_git", "directory" });
+        Assert.Contains(w["workspaceKind"]!.GetValue<string>(), new[] { "directory", "local_checkout", "checkout", "worktree" });
+        Assert.Contains(w["status"]!.GetValue<string>(), new[] { "needs_input", "failed", "running", "attention", "done" });
+        Assert.True(w.ContainsKey("activityAt"), "activityAt is required (null allowed)");
+        if (w["activityAt"] is { } activity) Assert.Matches(IsoPattern, activity.GetValue<string>());
+        if (w["archivingAt"] is { } archiving) Assert.Matches(IsoPattern, archiving.GetValue<string>());
+        if (w["diffStat"] is JsonObject diff) { Assert.Equal(JsonValueKind.Number, Kind(diff, "additions")); Assert.Equal(JsonValueKind.Number, Kind(diff, "deletions")); }
+        foreach (var script in w["scripts"]?.AsArray() ?? [])
+        {
+            var sc = Assert.IsType<JsonObject>(script);
+            Assert.True(sc.ContainsKey("port") && sc.ContainsKey("health"), "a script needs port and health");
+            if (sc["port"] is { } port) Assert.True(port.GetValue<long>() > 0);
+        }
+        if (w.ContainsKey("project")) Placement(w["project"]);
+        if (w["gitRuntime"] is JsonObject runtime && runtime["aheadBehind"] is JsonObject ab) { Assert.Equal(JsonValueKind.Number, Kind(ab, "ahead")); Assert.Equal(JsonValueKind.Number, Kind(ab, "behind")); }
+    }
+
+    /// <summary>CheckoutStatus (app-workspaces.md §3.2): NotGit ‖ GitPlain ‖ GitPaseo, every key present.</summary>
+    public static void CheckoutStatus(JsonNode? node)
+    {
+        var s = Assert.IsType<JsonObject>(node);
+        Assert.Equal(JsonValueKind.String, Kind(s, "cwd"));
+        Assert.Equal(JsonValueKind.String, Kind(s, "requestId"));
+        Assert.True(s.ContainsKey("error"), "error is required (null allowed)");
+        if (s["error"] is JsonObject error) Assert.Contains(error["code"]!.GetValue<string>(), new[] { "NOT_GIT_REPO", "NOT_ALLOWED", "MERGE_CONFLICT", "UNKNOWN" });
+        foreach (var key in new[] { "isGit", "isPaseoOwnedWorktree", "repoRoot", "currentBranch", "isDirty", "baseRef", "aheadBehind", "aheadOfOrigin", "behindOfOrigin", "hasRemote", "remoteUrl" })
+            Assert.True(s.ContainsKey(key), $"checkout status key {key} is required");
+        if (!s["isGit"]!.GetValue<bool>())
+        {
+            Assert.False(s["isPaseoOwnedWorktree"]!.GetValue<bool>());
+            foreach (var key in new[] { "repoRoot", "currentBranch", "isDirty", "baseRef", "aheadBehind", "aheadOfOrigin", "behindOfOrigin", "remoteUrl" }) Assert.Null(s[key]);
+            return;
+        }
+        Assert.Equal(JsonValueKind.String, Kind(s, "repoRoot"));
+        Assert.True(Kind(s, "isDirty") is JsonValueKind.True or JsonValueKind.False);
+        if (s["isPaseoOwnedWorktree"]!.GetValue<bool>())
+        {
+            Assert.Equal(JsonValueKind.String, Kind(s, "baseRef"));
+            Assert.Equal(JsonValueKind.String, Kind(s, "mainRepoRoot"));
+        }
+    }
+
+    public static void PageInfo(JsonNode? node)
+    {
+        var page = Assert.IsType<JsonObject>(node);
+        foreach (var key in new[] { "nextCursor", "prevCursor", "hasMore" }) Assert.True(page.ContainsKey(key), $"pageInfo.{key} is required");
     }
 
     public static void PermissionRequest(JsonNode? node)

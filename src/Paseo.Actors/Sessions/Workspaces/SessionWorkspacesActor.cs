@@ -40,6 +40,7 @@ public sealed class SessionWorkspacesActor : ReceiveActor
     private readonly IActorRef _registryActor;
     private readonly IActorRef _checkouts;
     private readonly SuggestionLimits _suggestionLimits;
+    private readonly string _userHome;
     private readonly DaemonWorkspaces _shared = DaemonWorkspaces.Get(Context.System);
     // Every agent's directory (normalized) and snapshot, from the agents' own events; null until the first fetch.
     private Dictionary<string, AgentSnapshot>? _agentsById;
@@ -51,8 +52,9 @@ public sealed class SessionWorkspacesActor : ReceiveActor
     // Pushes held while a subscribing fetch_workspaces_response is built.
     private HashSet<string>? _held;
 
-    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits)
+    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits, string userHome)
     {
+        _userHome = userHome;
         _agents = agents;
         _registryActor = registry;
         _checkouts = checkouts;
@@ -104,8 +106,8 @@ public sealed class SessionWorkspacesActor : ReceiveActor
         });
     }
 
-    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits) =>
-        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, suggestionLimits));
+    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits, string userHome) =>
+        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, suggestionLimits, userHome));
 
     protected override void PreStart()
     {
@@ -319,7 +321,7 @@ public sealed class SessionWorkspacesActor : ReceiveActor
     /// <summary>checkout_status: the directory's snapshot now; the session then observes it (deep) and gets checkout_status_update on every change.</summary>
     private void OnCheckoutStatus(string requestId, string cwd)
     {
-        var path = WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd));
+        var path = WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd, _userHome));
         Observe(path, deep: true);
         _checkouts.Ask<CheckoutChanged>(new GetCheckout(path), TimeSpan.FromSeconds(55)).PipeTo(Self,
             success: changed => new Built(WsOutbound.Session("checkout_status_response", changed.Snapshot.ToStatusJson(cwd, requestId)), false, [], null),
@@ -338,9 +340,10 @@ public sealed class SessionWorkspacesActor : ReceiveActor
         var limit = request.OptionalInt("limit") ?? 30;
         if (limit is < 1 or > 100) throw new InvalidRequestException("limit must be from 1 to 100");
         var limits = _suggestionLimits;
+        var home = _userHome;
         Task.Run(() => cwd is null
-                ? DirectorySuggestions.UnderHome(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), query, (int)limit, limits)
-                : DirectorySuggestions.InDirectory(WorkspacePaths.ExpandHome(cwd), query, includeFiles, includeDirectories, (int)limit, limits))
+                ? DirectorySuggestions.UnderHome(home, query, (int)limit, limits)
+                : DirectorySuggestions.InDirectory(WorkspacePaths.ExpandHome(cwd, home), query, includeFiles, includeDirectories, (int)limit, limits))
             .PipeTo(Self, success: found => new Built(WsOutbound.Session("directory_suggestions_response", new JsonObject
             {
                 ["directories"] = new JsonArray([.. found.Where(f => f.IsDirectory).Select(f => (JsonNode)f.Path)]),

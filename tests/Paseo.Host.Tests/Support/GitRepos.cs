@@ -1,0 +1,59 @@
+using System.Diagnostics;
+
+namespace Paseo.Host.Tests.Support;
+
+/// <summary>Real git repositories made in temp folders with the real git (a Debian package ./build.sh installs when missing).</summary>
+public static class GitRepos
+{
+    /// <summary>
+    /// A test that needs git starts here: without it the test is reported skipped with the reason, and under CI=true it
+    /// fails (./build.sh test installs git).
+    /// </summary>
+    public static void Require()
+    {
+        if (Paseo.Transport.Processes.ChildProcess.Which("git") is not null) return;
+        const string reason = "git is not installed (./build.sh test installs it with apt-get when it can)";
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            Assert.Fail($"{reason}. Under CI=true a missing git is a failure, not a skip.");
+        throw new SkipException(reason);
+    }
+
+    /// <summary>Runs git in <paramref name="cwd"/> with a fixed identity; a failure fails the test with git's words.</summary>
+    public static string Git(string cwd, params string[] args)
+    {
+        var psi = new ProcessStartInfo("git") { WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args) psi.ArgumentList.Add(arg);
+        psi.Environment["GIT_AUTHOR_NAME"] = psi.Environment["GIT_COMMITTER_NAME"] = "Paseo Test";
+        psi.Environment["GIT_AUTHOR_EMAIL"] = psi.Environment["GIT_COMMITTER_EMAIL"] = "test@paseo.invalid";
+        psi.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
+        psi.Environment["LC_ALL"] = "C";
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"git {string.Join(' ', args)} failed in {cwd}: {stderr.Result}");
+        return stdout.Result;
+    }
+
+    /// <summary>A new repository at <paramref name="path"/> on <paramref name="branch"/> with one commit (README.md).</summary>
+    public static string Init(string path, string branch = "main", string? origin = null)
+    {
+        Directory.CreateDirectory(path);
+        Git(path, "init", "-q", "-b", branch);
+        Git(path, "config", "user.name", "Paseo Test");
+        Git(path, "config", "user.email", "test@paseo.invalid");
+        Git(path, "config", "commit.gpgsign", "false");
+        File.WriteAllText(Path.Combine(path, "README.md"), "hello\n");
+        Git(path, "add", "-A");
+        Git(path, "commit", "-q", "-m", "first");
+        if (origin is not null) Git(path, "remote", "add", "origin", origin);
+        return path;
+    }
+
+    public static void Commit(string repo, string file, string content, string message = "change")
+    {
+        File.WriteAllText(Path.Combine(repo, file), content);
+        Git(repo, "add", "-A");
+        Git(repo, "commit", "-q", "-m", message);
+    }
+}
