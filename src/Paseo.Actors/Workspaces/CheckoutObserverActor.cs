@@ -32,6 +32,7 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
     private readonly GitRunner _git = DaemonWorkspaces.Get(Context.System).Git;
     private readonly HashSet<IActorRef> _observers = [];
     private readonly List<IActorRef> _waiting = [];
+    private readonly List<IActorRef> _waitingNext = [];
     private readonly List<FileSystemWatcher> _watchers = [];
     private readonly HashSet<IActorRef> _deep = [];
     private FileSystemWatcher? _treeWatcher;
@@ -68,8 +69,10 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
         Receive<GetCheckout>(get =>
         {
             _handled++;
-            if (!get.Force && _snapshot is not null && DateTimeOffset.UtcNow - _readAt < _settings.FreshFor) { Sender.Tell(new CheckoutChanged(_cwd, _snapshot)); return; }
-            _waiting.Add(Sender);
+            // A question about the checkout gets what git says after it was asked: a read already running may have started
+            // before the change the asker just made, so it waits for the next one (reads asked meanwhile share it).
+            if (_reading) _waitingNext.Add(Sender);
+            else _waiting.Add(Sender);
             Read(force: true);
         });
         Receive<RefreshCheckout>(_ => Read(force: true));
@@ -99,6 +102,8 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             if (changed) foreach (var observer in _observers) observer.Tell(message);
             foreach (var waiter in _waiting.Where(w => !changed || !_observers.Contains(w))) waiter.Tell(message);
             _waiting.Clear();
+            _waiting.AddRange(_waitingNext);
+            _waitingNext.Clear();
             if (_again) { _again = false; Read(force: false); }
             else IdleIfUnobserved();
         });

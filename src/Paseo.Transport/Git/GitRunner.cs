@@ -54,8 +54,9 @@ public sealed class GitRunner
             limit.CancelAfter(timeout);
             var stdout = new CappedText(Settings.MaxOutputBytes);
             var stderr = new CappedText(Settings.MaxStderrBytes);
-            var command = Cli.Wrap(_program)
-                .WithArguments(args)
+            var executable = Processes.ChildProcess.Which(_program) ?? throw new GitCommandException($"{_program} could not be started: not found on PATH");
+            // setsid: git and whatever it starts (hooks, ssh, credential helpers) form one process group, killed whole on timeout.
+            var command = (OperatingSystem.IsLinux() ? Cli.Wrap("setsid").WithArguments([executable, .. args]) : Cli.Wrap(executable).WithArguments(args))
                 .WithWorkingDirectory(cwd)
                 .WithValidation(CommandResultValidation.None)
                 .WithStandardInputPipe(run.Stdin is { } input ? PipeSource.FromString(input) : PipeSource.Null)
@@ -67,13 +68,18 @@ public sealed class GitRunner
                     if (run.ReadOnly) env.Set("GIT_OPTIONAL_LOCKS", "0");
                     foreach (var (key, value) in run.Environment ?? new Dictionary<string, string?>()) env.Set(key, value);
                 });
+            var pid = 0;
             try
             {
-                var result = await command.ExecuteAsync(limit.Token).ConfigureAwait(false);
+                var running = command.ExecuteAsync(limit.Token);
+                pid = running.ProcessId;
+                var result = await running.ConfigureAwait(false);
                 return new GitResult(result.ExitCode, stdout.Text, stderr.Text.Trim(), stdout.Cut);
             }
-            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            catch (OperationCanceledException)
             {
+                Processes.ChildProcess.KillGroup(pid);
+                if (cancel.IsCancellationRequested) throw;
                 throw new GitCommandException($"{Describe()} command timed out after {(long)timeout.TotalMilliseconds}ms: {_program} {string.Join(' ', args)}", timedOut: true);
             }
             catch (System.ComponentModel.Win32Exception e)

@@ -392,6 +392,12 @@ public sealed partial class ChildProcess : IDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int SendSignal(int pid, int signal);
 
+    /// <summary>SIGKILL to a whole process group (a command started through setsid, whose pid is its group id).</summary>
+    public static void KillGroup(int processGroup)
+    {
+        if (!OperatingSystem.IsWindows() && processGroup > 1) SendSignal(-processGroup, 9);
+    }
+
     /// <summary>Starts stopping the process (<see cref="StopAsync"/>) and returns at once.</summary>
     public void Dispose() => _ = StopAsync();
 }
