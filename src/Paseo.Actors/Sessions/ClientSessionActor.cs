@@ -290,6 +290,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
                 else Broadcast(WsOutbound.StatusError($"{type}: voice and dictation are not supported by Paseo.NET"));
                 return;
         }
+        if (requestId is null && _workspaces is not null && SessionWorkspacesActor.WithoutRequestId.Contains(type))
+        {
+            Counted(_workspaces, new SessionWorkspacesActor.Request(type, null, request.Message));
+            return;
+        }
         if (requestId is null) throw new InvalidRequestException("requestId is required");
         if (_workspaces is not null && SessionWorkspacesActor.Kinds.Contains(type))
         {

@@ -99,8 +99,9 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             _snapshot = read.Snapshot;
             UpdateWatching();
             var message = new CheckoutChanged(_cwd, read.Snapshot);
-            if (changed) foreach (var observer in _observers) observer.Tell(message);
-            foreach (var waiter in _waiting.Where(w => !changed || !_observers.Contains(w))) waiter.Tell(message);
+            // Deep observers (an open diff pane) hear of every read: an edit to an already dirty file changes the diff, not the snapshot.
+            foreach (var observer in _observers.Where(o => changed || _deep.Contains(o))) observer.Tell(message);
+            foreach (var waiter in _waiting.Where(w => !(changed || _deep.Contains(w)) || !_observers.Contains(w))) waiter.Tell(message);
             _waiting.Clear();
             _waiting.AddRange(_waitingNext);
             _waitingNext.Clear();

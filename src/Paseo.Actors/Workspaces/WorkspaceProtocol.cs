@@ -42,7 +42,7 @@ public static class WorkspaceProtocol
     /// <summary>The current snapshot of a directory (read now when none is fresh, or when <paramref name="Force"/>): answered <see cref="CheckoutChanged"/>.</summary>
     public sealed record GetCheckout(string Cwd, bool Force = false);
 
-    /// <summary>A directory's snapshot; told to observers only when it differs from the last one (or after a forced refresh).</summary>
+    /// <summary>A directory's snapshot; told to observers when it differs from the last one (or after a forced refresh), to deep observers after every read.</summary>
     public sealed record CheckoutChanged(string Cwd, CheckoutSnapshot Snapshot);
 
     /// <summary>After a mutation (commit, switch, …): every observer of the directory gets the new snapshot.</summary>

@@ -107,7 +107,8 @@ public sealed class GitRunner
 
     public string FailureMessage(IReadOnlyList<string> args, GitResult result) =>
         $"{Describe()} command failed: {_program} {string.Join(' ', args)} (exit code: {result.ExitCode}, signal: none)\n" +
-        (result.Stderr.Length > 0 ? result.Stderr : "(no stderr)");
+        // git says some refusals ("nothing to commit") on stdout: its head stands in for an empty stderr.
+        (result.Stderr.Length > 0 ? result.Stderr : result.Stdout.Trim() is { Length: > 0 } said ? said[..Math.Min(said.Length, Settings.MaxStderrBytes)] : "(no stderr)");
 
     private string Describe() => _program == "git" ? "Git" : _program;
 

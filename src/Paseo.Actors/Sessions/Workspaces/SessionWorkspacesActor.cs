@@ -23,14 +23,19 @@ namespace Paseo.Actors.Sessions.Workspaces;
 /// equals the last one sent for that workspace.
 /// </para>
 /// </summary>
-public sealed class SessionWorkspacesActor : ReceiveActor
+public sealed partial class SessionWorkspacesActor : ReceiveActor
 {
     public static readonly HashSet<string> Kinds =
     [
         "fetch_workspaces_request", "open_project_request", "archive_workspace_request", "project_icon_request", "read_project_config_request",
         "write_project_config_request", "workspace_setup_status_request", "start_workspace_script_request", "directory_suggestions_request",
-        "checkout_status_request",
+        "checkout_status_request", "subscribe_checkout_diff_request", "unsubscribe_checkout_diff_request", "checkout_commit_request",
+        "checkout_merge_request", "checkout_merge_from_base_request", "checkout_pull_request", "checkout_push_request", "checkout_switch_branch_request",
+        "stash_save_request", "stash_pop_request", "stash_list_request", "branch_suggestions_request", "validate_branch_request",
     ];
+
+    /// <summary>The kinds among <see cref="Kinds"/> sent without a requestId (nothing is answered to the client).</summary>
+    public static readonly HashSet<string> WithoutRequestId = ["unsubscribe_checkout_diff_request"];
 
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(9);
     private static readonly string[] SortKeys = ["status_priority", "activity_at", "name", "project_id"];
@@ -84,6 +89,7 @@ public sealed class SessionWorkspacesActor : ReceiveActor
             if (!_observed.Contains(changed.Cwd)) return;
             var known = _snapshots.TryGetValue(changed.Cwd, out var before);
             _snapshots[changed.Cwd] = changed.Snapshot;
+            RefreshDiffs(changed.Cwd);
             if (known && before == changed.Snapshot) return;
             PushCwd(changed.Cwd);
             var requestId = $"subscription:{changed.Cwd}";
@@ -91,6 +97,7 @@ public sealed class SessionWorkspacesActor : ReceiveActor
             status["prStatus"] = new JsonObject { ["cwd"] = changed.Cwd, ["status"] = null, ["githubFeaturesEnabled"] = false, ["error"] = null, ["requestId"] = requestId };
             Context.Parent.Tell(new Pushed(WsOutbound.Session("checkout_status_update", status)));
         });
+        ReceiveGit();
         Receive<AgentsKnown>(known => _agentsById ??= known.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal));
         Receive<Built>(built =>
         {
@@ -126,6 +133,7 @@ public sealed class SessionWorkspacesActor : ReceiveActor
         var requestId = request.RequestId!;
         try
         {
+            if (OnGitRequest(request.Type, request.RequestId, reader)) return;
             switch (request.Type)
             {
                 case "fetch_workspaces_request": OnFetch(requestId, reader); break;
@@ -156,7 +164,8 @@ public sealed class SessionWorkspacesActor : ReceiveActor
         catch (InvalidRequestException e)
         {
             _log.Info("Invalid {0}: {1}", request.Type, e.Message);
-            Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
+            Answer(request.RequestId is null ? WsOutbound.StatusError($"Invalid message: {request.Type}: {e.Message}")
+                : WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
         }
     }
 
@@ -322,6 +331,7 @@ public sealed class SessionWorkspacesActor : ReceiveActor
     private void OnCheckoutStatus(string requestId, string cwd)
     {
         var path = WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd, _userHome));
+        _deepByScreen.Add(path);
         Observe(path, deep: true);
         _checkouts.Ask<CheckoutChanged>(new GetCheckout(path), TimeSpan.FromSeconds(55)).PipeTo(Self,
             success: changed => new Built(WsOutbound.Session("checkout_status_response", changed.Snapshot.ToStatusJson(cwd, requestId)), false, [], null),

@@ -1,0 +1,272 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Paseo.Actors.Workspaces;
+using Paseo.Transport.Git;
+using Paseo.Transport.Protocol;
+using Paseo.Transport.Workspaces;
+using static Paseo.Actors.Workspaces.WorkspaceProtocol;
+
+namespace Paseo.Actors.Sessions.Workspaces;
+
+/// <summary>The git side of a session (app-workspaces.md §3.3–3.6): diff subscriptions, mutations, stashes, branches.</summary>
+public sealed partial class SessionWorkspacesActor
+{
+    private static readonly TimeSpan MutationTimeout = TimeSpan.FromSeconds(130);
+    private readonly Dictionary<string, DiffSubscription> _diffs = [];
+
+    private sealed class DiffSubscription(string id, string cwd, string echo, DiffCompare compare)
+    {
+        public string Id { get; } = id;
+        public string Cwd { get; } = cwd;
+        public string Echo { get; } = echo;
+        public DiffCompare Compare { get; } = compare;
+        public string? LastJson { get; set; }
+        public bool Computing { get; set; }
+        public bool Again { get; set; }
+        public string? PendingRequestId { get; set; }
+    }
+
+    private sealed record DiffComputed(string SubscriptionId, DiffSubscription Subscription, CheckoutDiff.Result Result);
+
+    private void ReceiveGit()
+    {
+        Receive<DiffComputed>(computed =>
+        {
+            var subscription = computed.Subscription;
+            subscription.Computing = false;
+            if (!_diffs.TryGetValue(computed.SubscriptionId, out var current) || current != subscription)
+            {
+                if (subscription.PendingRequestId is not null) Answer(null);
+                return;
+            }
+            var payload = new JsonObject
+            {
+                ["subscriptionId"] = subscription.Id, ["cwd"] = subscription.Echo, ["files"] = computed.Result.Files, ["error"] = computed.Result.Error?.ToJson(),
+            };
+            var json = payload.ToJsonString();
+            if (subscription.PendingRequestId is { } requestId)
+            {
+                subscription.PendingRequestId = null;
+                subscription.LastJson = json;
+                payload["requestId"] = requestId;
+                Answer(WsOutbound.Session("subscribe_checkout_diff_response", payload));
+            }
+            else if (json != subscription.LastJson)
+            {
+                subscription.LastJson = json;
+                Context.Parent.Tell(new Pushed(WsOutbound.Session("checkout_diff_update", payload)));
+            }
+            if (subscription.Again) { subscription.Again = false; Compute(subscription); }
+        });
+    }
+
+    private bool OnGitRequest(string type, string? requestId, RequestReader request)
+    {
+        switch (type)
+        {
+            case "subscribe_checkout_diff_request": OnSubscribeDiff(requestId!, request); return true;
+            case "unsubscribe_checkout_diff_request":
+                var id = request.RequiredString("subscriptionId");
+                if (_diffs.Remove(id, out var removed) && _diffs.Values.All(d => d.Cwd != removed.Cwd) && !_deepByScreen.Contains(removed.Cwd))
+                    Observe(removed.Cwd, deep: false);
+                Answer(null);
+                return true;
+            case "checkout_commit_request":
+                Mutate(requestId!, "checkout_commit_response", request, (ops, cwd, _, cancel) =>
+                    ops.CommitAsync(cwd, request.OptionalString("message"), request.OptionalBool("addAll") ?? true, cancel));
+                return true;
+            case "checkout_merge_request":
+                var strategy = request.OneOf("strategy", ["merge", "squash"], "merge");
+                Mutate(requestId!, "checkout_merge_response", request, (ops, cwd, snapshot, cancel) =>
+                    ops.MergeAsync(cwd, request.OptionalString("baseRef"), strategy, request.OptionalBool("requireCleanTarget") ?? false, snapshot.BaseRef, snapshot.IsPaseoOwnedWorktree, cancel));
+                return true;
+            case "checkout_merge_from_base_request":
+                Mutate(requestId!, "checkout_merge_from_base_response", request, (ops, cwd, snapshot, cancel) =>
+                    ops.MergeFromBaseAsync(cwd, request.OptionalString("baseRef"), request.OptionalBool("requireCleanTarget") ?? true, snapshot.BaseRef, snapshot.IsPaseoOwnedWorktree, cancel));
+                return true;
+            case "checkout_pull_request":
+                Mutate(requestId!, "checkout_pull_response", request, (ops, cwd, _, cancel) => ops.PullAsync(cwd, cancel));
+                return true;
+            case "checkout_push_request":
+                Mutate(requestId!, "checkout_push_response", request, (ops, cwd, _, cancel) => ops.PushAsync(cwd, cancel));
+                return true;
+            case "checkout_switch_branch_request":
+                var branch = request.RequiredString("branch");
+                string? source = null;
+                Mutate(requestId!, "checkout_switch_branch_response", request, async (ops, cwd, _, cancel) => source = await ops.SwitchBranchAsync(cwd, branch, cancel),
+                    payload =>
+                    {
+                        payload["branch"] = branch;
+                        if (payload["success"]!.GetValue<bool>()) payload["source"] = source;
+                    });
+                return true;
+            case "stash_save_request":
+                Mutate(requestId!, "stash_save_response", request, (ops, cwd, _, cancel) => ops.StashSaveAsync(cwd, request.OptionalString("branch"), cancel));
+                return true;
+            case "stash_pop_request":
+                var index = request.OptionalInt("stashIndex") ?? throw new InvalidRequestException("stashIndex is required");
+                if (index < 0) throw new InvalidRequestException("stashIndex must be ≥ 0");
+                Mutate(requestId!, "stash_pop_response", request, (ops, cwd, _, cancel) => ops.StashPopAsync(cwd, index, cancel));
+                return true;
+            case "stash_list_request":
+                var paseoOnly = request.OptionalBool("paseoOnly") ?? true;
+                Query(requestId!, "stash_list_response", request.RequiredString("cwd"), async (ops, cwd, cancel) => new JsonObject { ["entries"] = await ops.StashListAsync(cwd, paseoOnly, cancel) },
+                    error => new JsonObject { ["entries"] = new JsonArray(), ["error"] = error.ToJson() });
+                return true;
+            case "branch_suggestions_request":
+                var limit = request.OptionalInt("limit") ?? 50;
+                if (limit is < 1 or > 200) throw new InvalidRequestException("limit must be from 1 to 200");
+                var query = request.OptionalString("query");
+                Query(requestId!, "branch_suggestions_response", request.RequiredString("cwd"), async (ops, cwd, cancel) =>
+                {
+                    var details = await ops.BranchSuggestionsAsync(cwd, query, (int)limit, cancel);
+                    return new JsonObject { ["branches"] = new JsonArray([.. details.Select(d => (JsonNode)d!["name"]!.GetValue<string>())]), ["branchDetails"] = details };
+                }, error => new JsonObject { ["branches"] = new JsonArray(), ["branchDetails"] = new JsonArray(), ["error"] = error.Message }, echoCwd: false);
+                return true;
+            case "validate_branch_request":
+                var name = request.RequiredString("branchName");
+                Query(requestId!, "validate_branch_response", request.RequiredString("cwd"), async (ops, cwd, cancel) =>
+                {
+                    var (exists, resolved, remote) = await ops.ValidateBranchAsync(cwd, name, cancel);
+                    return new JsonObject { ["exists"] = exists, ["resolvedRef"] = resolved, ["isRemote"] = remote };
+                }, error => new JsonObject { ["exists"] = false, ["resolvedRef"] = null, ["isRemote"] = false, ["error"] = error.Message }, echoCwd: false);
+                return true;
+        }
+        return false;
+    }
+
+    // Directories a workspace screen looks at (checkout_status): they stay deep-observed when a diff pane closes.
+    private readonly HashSet<string> _deepByScreen = [];
+
+    private string Expand(string cwd) => WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd, _userHome));
+
+    private void OnSubscribeDiff(string requestId, RequestReader request)
+    {
+        var id = request.RequiredString("subscriptionId");
+        var cwd = request.RequiredString("cwd");
+        var compareJson = request.OptionalObject("compare") ?? throw new InvalidRequestException("compare is required");
+        var compareReader = RequestReader.Of(compareJson);
+        var mode = compareReader.OneOf("mode", ["uncommitted", "base"], "");
+        if (mode.Length == 0) throw new InvalidRequestException("compare.mode must be uncommitted or base");
+        var compare = new DiffCompare(mode, mode == "base" ? compareReader.OptionalString("baseRef") : null, compareReader.OptionalBool("ignoreWhitespace") ?? false);
+        var path = Expand(cwd);
+        // A subscription with an id already in use replaces the old one (its pending answer, if any, still goes out).
+        var subscription = new DiffSubscription(id, path, WorkspacePaths.ExpandHome(cwd, _userHome), compare) { PendingRequestId = requestId };
+        _diffs[id] = subscription;
+        Observe(path, deep: true);
+        Compute(subscription);
+    }
+
+    private void RefreshDiffs(string cwd)
+    {
+        foreach (var subscription in _diffs.Values.Where(d => d.Cwd == cwd)) Compute(subscription);
+    }
+
+    private void Compute(DiffSubscription subscription)
+    {
+        if (subscription.Computing) { subscription.Again = true; return; }
+        subscription.Computing = true;
+        var git = _shared.Git;
+        var snapshot = _snapshots.GetValueOrDefault(subscription.Cwd);
+        CheckoutDiff.ComputeAsync(git, subscription.Cwd, subscription.Compare, snapshot?.BaseRef, snapshot?.IsPaseoOwnedWorktree ?? false)
+            .PipeTo(Self, success: result => new DiffComputed(subscription.Id, subscription, result),
+                failure: e => new DiffComputed(subscription.Id, subscription, new CheckoutDiff.Result([], CheckoutError.Unknown(e.GetBaseException().Message))));
+    }
+
+    /// <summary>
+    /// A checkout mutation: the snapshot first (for the base branch), then the operation, then a forced refresh (observers
+    /// get checkout_status_update and workspace_update, diff panes their new diff), then the reply `{cwd, success, error}`.
+    /// </summary>
+    private void Mutate(string requestId, string responseType, RequestReader request, Func<CheckoutOperations, string, CheckoutSnapshot, CancellationToken, Task> operation,
+        Action<JsonObject>? shape = null)
+    {
+        var cwd = request.RequiredString("cwd");
+        var path = WorkspacePaths.Normalize(cwd);
+        var checkouts = _checkouts;
+        var ops = new CheckoutOperations(_shared.Git);
+        async Task<JsonObject> Run()
+        {
+            var payload = new JsonObject { ["cwd"] = cwd };
+            try
+            {
+                using var limit = new CancellationTokenSource(MutationTimeout);
+                var snapshot = (await checkouts.Ask<CheckoutChanged>(new GetCheckout(path), TimeSpan.FromSeconds(60))).Snapshot;
+                await operation(ops, path, snapshot, limit.Token);
+                payload["success"] = true;
+                payload["error"] = null;
+            }
+            catch (CheckoutFailure e)
+            {
+                payload["success"] = false;
+                payload["error"] = e.Error.ToJson();
+            }
+            catch (GitCommandException e)
+            {
+                payload["success"] = false;
+                payload["error"] = CheckoutError.Unknown(e.Message).ToJson();
+            }
+            // What git did (or half did) is read again either way, and pushed to whoever shows it.
+            try { await checkouts.Ask<CheckoutChanged>(new GetCheckout(path, Force: true), TimeSpan.FromSeconds(60)); }
+            catch (AskTimeoutException) { }
+            shape?.Invoke(payload);
+            payload["requestId"] = requestId;
+            return payload;
+        }
+        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session(responseType, Ordered(payload, responseType)), false, [], null),
+            failure: e => new Built(WsOutbound.Session(responseType, new JsonObject
+            {
+                ["cwd"] = cwd, ["success"] = false, ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
+            }), false, [], null));
+    }
+
+    /// <summary>switch_branch's reply keeps Paseo's key order: cwd, success, branch, source, error, requestId.</summary>
+    private static JsonObject Ordered(JsonObject payload, string responseType)
+    {
+        if (responseType != "checkout_switch_branch_response") return payload;
+        var ordered = new JsonObject();
+        foreach (var key in new[] { "cwd", "success", "branch", "source", "error", "requestId" })
+            if (payload.ContainsKey(key)) ordered[key] = payload[key]?.DeepClone();
+        return ordered;
+    }
+
+    /// <summary>A read-only git query answered `{cwd?, ..., error, requestId}`; a failure is answered with <paramref name="onError"/>'s fields.</summary>
+    private void Query(string requestId, string responseType, string cwd, Func<CheckoutOperations, string, CancellationToken, Task<JsonObject>> query,
+        Func<CheckoutError, JsonObject> onError, bool echoCwd = true)
+    {
+        var path = WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd, _userHome));
+        var ops = new CheckoutOperations(_shared.Git);
+        async Task<JsonObject> Run()
+        {
+            JsonObject fields;
+            try
+            {
+                fields = await query(ops, path, CancellationToken.None);
+                fields["error"] = null;
+            }
+            catch (CheckoutFailure e)
+            {
+                fields = onError(e.Error);
+            }
+            catch (GitCommandException e)
+            {
+                fields = onError(CheckoutError.Unknown(e.Message));
+            }
+            var payload = new JsonObject();
+            if (echoCwd) payload["cwd"] = cwd;
+            foreach (var (key, value) in fields) payload[key] = value?.DeepClone();
+            payload["requestId"] = requestId;
+            return payload;
+        }
+        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session(responseType, payload), false, [], null),
+            failure: e => new Built(WsOutbound.Session(responseType, OnFailure(e)), false, [], null));
+
+        JsonObject OnFailure(Exception e)
+        {
+            var payload = new JsonObject();
+            if (echoCwd) payload["cwd"] = cwd;
+            foreach (var (key, value) in onError(CheckoutError.Unknown(e.GetBaseException().Message))) payload[key] = value?.DeepClone();
+            payload["requestId"] = requestId;
+            return payload;
+        }
+    }
+}
