@@ -84,6 +84,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<SendMessage>(OnSendMessage);
         Receive<Cancel>(_ => OnCancel());
         Receive<Archive>(_ => OnArchive());
+        Receive<RefreshAgent>(_ => OnRefresh());
         Receive<Delete>(_ => OnDelete());
         Receive<FetchTimeline>(OnFetchTimeline);
         Receive<AgentStoreProtocol.TimelineCompacted>(compacted => _timeline.DropBefore(compacted.FirstSeq));
@@ -226,6 +227,29 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         var archivedAt = _record.ArchivedAt ?? Now;
         Change(_record with { ArchivedAt = archivedAt, RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null, UpdatedAt = Now });
         Sender.Tell(new Archived(_id, archivedAt));
+    }
+
+    private void OnRefresh()
+    {
+        if (_provider is null)
+        {
+            Sender.Tell(new CommandResult(_id, false, $"Agent {_id.Value} references unavailable provider '{_record.Provider}'"));
+            return;
+        }
+        if (_record.ArchivedAt is not null) Change(_record with { ArchivedAt = null, UpdatedAt = Now });
+        if (_status == AgentStatus.Running)
+        {
+            // The turn ends first; the session is started again from its handle after it (RebuildSessionWhenIdle).
+            _session?.Tell(Interrupt.Instance);
+            _rebuildSession = true;
+        }
+        else
+        {
+            RebuildSessionWhenIdle();
+            EnsureSession();
+            Changed();
+        }
+        Sender.Tell(new AgentRefreshed(Snapshot(), _timeline.NextSeq));
     }
 
     private void OnDelete()

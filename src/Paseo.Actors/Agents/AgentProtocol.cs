@@ -126,6 +126,24 @@ public static class AgentProtocol
     /// <summary>The answer of the set_*/update commands: accepted, or the reason not.</summary>
     public sealed record CommandResult(AgentId AgentId, bool Accepted, string? Error);
 
+    /// <summary>
+    /// refresh_agent (app-workspaces.md §7): un-archive, and start the provider session again from its persistence handle
+    /// (after the running turn is interrupted). Answered <see cref="AgentRefreshed"/>, or a refused <see cref="CommandResult"/>.
+    /// </summary>
+    public sealed record RefreshAgent : IAgentCommand
+    {
+        public static readonly RefreshAgent Instance = new();
+        private RefreshAgent() { }
+    }
+
+    public sealed record AgentRefreshed(AgentSnapshot Agent, long TimelineSize);
+
+    /// <summary>
+    /// resume_agent / import_agent: the agent holding this provider session is refreshed; when none does, a new agent is made
+    /// around the session (its provider resumes it at the first prompt). Answered <see cref="AgentRefreshed"/> or <see cref="AgentCreateFailed"/>.
+    /// </summary>
+    public sealed record ResumeSession(string Provider, string SessionId, string? Cwd, IReadOnlyDictionary<string, string>? Labels);
+
     // Published on the event stream for every client session.
 
     /// <summary>

@@ -33,6 +33,8 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
     private readonly TimeProvider _time;
     private readonly IActorRef _store;
     private readonly Dictionary<string, (IActorRef Actor, string? Title)> _agents = [];
+    // Which agent holds which provider session (resume_agent / import_agent find it here).
+    private readonly Dictionary<(string Provider, string SessionId), string> _bySession = [];
     private int _stashed;
 
     public IStash Stash { get; set; } = null!;
@@ -51,6 +53,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             {
                 _providers.TryGetValue(stored.Record.Provider, out var provider);
                 Start(stored.Record, stored.Rows, provider, isNew: false, stored.FirstSeq);
+                IndexSession(stored.Record.Id, stored.Record.Provider, stored.Record.Persistence);
             }
             _log.Info("Loaded {0} stored agents", loaded.Agents.Count);
             Become(Ready);
@@ -142,7 +145,9 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         Receive<AgentChanged>(changed =>
         {
             if (_agents.TryGetValue(changed.Agent.Id, out var entry)) _agents[changed.Agent.Id] = (entry.Actor, changed.Agent.Title);
+            IndexSession(changed.Agent.Id, changed.Agent.Provider, changed.Agent.Persistence);
         });
+        Receive<ResumeSession>(OnResume);
         Receive<Terminated>(terminated =>
         {
             var gone = _agents.FirstOrDefault(a => a.Value.Actor.Equals(terminated.ActorRef)).Key;
@@ -221,6 +226,63 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         };
         var agent = Start(record, [], provider, isNew: true);
         agent.Forward(new AgentActor.StartNew(create.InitialPrompt, create.ClientMessageId, create.Images));
+    }
+
+    private void IndexSession(string agentId, string provider, System.Text.Json.Nodes.JsonObject? persistence)
+    {
+        if (persistence is not null && Paseo.Transport.Protocol.WsInbound.Str(persistence, "sessionId") is { Length: > 0 } sessionId) _bySession[(provider, sessionId)] = agentId;
+    }
+
+    /// <summary>resume_agent / import_agent: the agent with this provider session, refreshed; else a new agent around the session.</summary>
+    private void OnResume(ResumeSession resume)
+    {
+        if (!_providers.TryGetValue(resume.Provider, out var provider))
+        {
+            Sender.Tell(new AgentCreateFailed($"Unknown provider: {resume.Provider}"));
+            return;
+        }
+        if (_bySession.TryGetValue((resume.Provider, resume.SessionId), out var known) && _agents.TryGetValue(known, out var entry))
+        {
+            entry.Actor.Forward(RefreshAgent.Instance);
+            return;
+        }
+        if (resume.Cwd is null && resume.Provider == "opencode")
+        {
+            Sender.Tell(new AgentCreateFailed("OpenCode sessions require --cwd when the session cannot be found in persisted agents"));
+            return;
+        }
+        var cwd = resume.Cwd ?? Environment.CurrentDirectory;
+        if (!Path.IsPathFullyQualified(cwd) || !Directory.Exists(cwd))
+        {
+            Sender.Tell(new AgentCreateFailed($"Working directory does not exist: {cwd}"));
+            return;
+        }
+        if (_agents.Count >= _limits.MaxAgents)
+        {
+            Sender.Tell(new AgentCreateFailed($"Too many agents: this daemon holds at most {_limits.MaxAgents} (paseo.agents.max-agents); delete some first"));
+            return;
+        }
+        var now = _time.GetUtcNow();
+        var record = new AgentRecord
+        {
+            Id = AgentId.New().Value,
+            Provider = resume.Provider,
+            Cwd = cwd,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Labels = resume.Labels ?? new Dictionary<string, string>(),
+            LastStatus = AgentStatus.Idle,
+            LastModeId = provider.Description.DefaultModeId,
+            Persistence = new System.Text.Json.Nodes.JsonObject
+            {
+                ["provider"] = resume.Provider, ["sessionId"] = resume.SessionId, ["nativeHandle"] = resume.SessionId,
+                ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["provider"] = resume.Provider, ["cwd"] = cwd },
+            },
+        };
+        var agent = Start(record, [], provider, isNew: true);
+        IndexSession(record.Id, record.Provider, record.Persistence);
+        agent.Tell(new AgentActor.StartNew(null, null, null), ActorRefs.Nobody); // saves and publishes it; the answer is RefreshAgent's
+        agent.Forward(RefreshAgent.Instance);
     }
 
     private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew, long? firstSeqOnDisk = null)

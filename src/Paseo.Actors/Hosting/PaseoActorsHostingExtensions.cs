@@ -48,7 +48,8 @@ public sealed record PaseoActorsOptions(
     WorkspaceSettings? Workspaces = null);
 
 /// <summary>Where the registries and Paseo's worktrees live ($PASEO_HOME/projects, $PASEO_HOME/worktrees), `paseo.workspaces` / `paseo.git` timings, and the daemon user's home (the project picker searches under it).</summary>
-public sealed record WorkspaceSettings(string ProjectsDirectory, string WorktreesDirectory, SuggestionLimits Suggestions, CheckoutWatchSettings Watch, string UserHome);
+public sealed record WorkspaceSettings(string ProjectsDirectory, string WorktreesDirectory, SuggestionLimits Suggestions, CheckoutWatchSettings Watch, string UserHome,
+    string? ConfigJsonPath = null);
 
 /// <summary>The Akka.Hosting wiring of the daemon's actors: one `With...()` per subsystem, and an aggregate.</summary>
 public static class PaseoActorsHostingExtensions
@@ -74,7 +75,7 @@ public static class PaseoActorsHostingExtensions
         builder.WithActors((system, registry) =>
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
-                options.Workspaces is { } w ? new SessionWorkspaceRefs(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), w.Suggestions, w.UserHome) : null), "sessions")));
+                options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath) : null), "sessions")));
 
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>

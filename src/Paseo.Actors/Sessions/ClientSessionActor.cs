@@ -6,6 +6,7 @@ using Akka.Event;
 using Paseo.Actors.Agents;
 using Paseo.Actors.Guardian;
 using Paseo.Actors.Providers;
+using Paseo.Actors.Sessions.Daemon;
 using Paseo.Actors.Sessions.Workspaces;
 using Paseo.Actors.Workspaces;
 using Paseo.Transport.Files;
@@ -43,6 +44,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         "delete_agent_request", "close_items_request", "fetch_agent_timeline_request", "wait_for_finish_request", "set_agent_mode_request",
         "set_agent_model_request", "set_agent_thinking_request", "update_agent_request", "get_providers_snapshot_request",
         "list_provider_models_request", "agent_permission_response", "cancel_agent_request", "clear_agent_attention",
+        "fetch_agent_history_request", "refresh_agent_request", "resume_agent_request", "import_agent_request", "list_commands_request",
     ];
 
     // Below the clients' own timeouts (10 s for fetch/archive/delete), so they get an error rather than silence.
@@ -58,9 +60,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     private readonly IReadOnlyDictionary<string, IAgentProvider> _providers;
     private readonly SessionSettings _settings;
     private readonly HashSet<IActorRef> _connections = [];
-    private readonly SessionWorkspaceRefs? _workspaceRefs;
+    private readonly SessionServices? _workspaceRefs;
     // The workspace side (workspaces, projects, checkouts): a child that answers each request it is handed exactly once.
     private IActorRef? _workspaces;
+    // Questions about the daemon itself (providers, config, editors): a child with the same once-per-request answer.
+    private IActorRef _daemonRequests = ActorRefs.Nobody;
     private bool _reasoningMergeEnum;
     private AgentFilter? _subscription;
     // agent_update frames held while a subscribing fetch_agents_response is built: the newest per agent.
@@ -77,7 +81,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     public IStash Stash { get; set; } = null!;
 
     public ClientSessionActor(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings,
-        SessionWorkspaceRefs? workspaces = null)
+        SessionServices? workspaces = null)
     {
         _workspaceRefs = workspaces;
         _clientId = clientId;
@@ -203,13 +207,14 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     }
 
     public static Props Props(ClientSessionId clientId, IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings,
-        SessionWorkspaceRefs? workspaces = null) =>
+        SessionServices? workspaces = null) =>
         Akka.Actor.Props.Create(() => new ClientSessionActor(clientId, agents, guardian, providers, settings, workspaces));
 
     protected override void PreStart()
     {
         if (_workspaceRefs is { } refs)
             _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.SuggestionLimits, refs.UserHome), "workspaces");
+        _daemonRequests = Context.ActorOf(SessionDaemonRequestsActor.Props(_providers, _workspaceRefs?.ConfigJsonPath), "daemon");
         Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
@@ -296,6 +301,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             return;
         }
         if (requestId is null) throw new InvalidRequestException("requestId is required");
+        if (SessionDaemonRequestsActor.Kinds.Contains(type))
+        {
+            Counted(_daemonRequests, new SessionWorkspacesActor.Request(type, requestId, request.Message));
+            return;
+        }
         if (_workspaces is not null && SessionWorkspacesActor.Kinds.Contains(type))
         {
             Counted(_workspaces, new SessionWorkspacesActor.Request(type, requestId, request.Message));
@@ -316,6 +326,21 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
                 break;
             case "fetch_agent_request":
                 OnFetchAgent(requestId, request.RequiredString("agentId"));
+                break;
+            case "fetch_agent_history_request":
+                OnFetchAgents(requestId, request, history: true);
+                break;
+            case "refresh_agent_request":
+                OnRefresh(requestId, type, request.RequiredString("agentId"));
+                break;
+            case "resume_agent_request":
+                OnResume(requestId, type, request);
+                break;
+            case "import_agent_request":
+                OnResume(requestId, type, request);
+                break;
+            case "list_commands_request":
+                OnListCommands(requestId, request);
                 break;
             case "create_agent_request":
                 OnCreateAgent(requestId, request);
@@ -396,9 +421,17 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
 
     // ---- agents list and subscription ------------------------------------------------------------------------
 
-    private void OnFetchAgents(string requestId, RequestReader request)
+    /// <summary>
+    /// fetch_agents, and fetch_agent_history (app-workspaces.md §7: archived agents included unless the filter says
+    /// otherwise, no scope, no subscription).
+    /// </summary>
+    private void OnFetchAgents(string requestId, RequestReader request, bool history = false)
     {
+        var requestType = history ? "fetch_agent_history_request" : "fetch_agents_request";
+        if (history && (request.Message.ContainsKey("scope") || request.Message.ContainsKey("subscribe")))
+            throw new InvalidRequestException("fetch_agent_history_request takes no scope and no subscribe");
         var filter = AgentFilter.Read(request);
+        if (history && request.OptionalObject("filter")?["includeArchived"] is null) filter = filter with { IncludeArchived = true };
         var sort = ReadSort(request);
         var page = request.OptionalObject("page");
         var limit = 200L;
@@ -414,7 +447,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         var sortKey = JsonSerializer.Serialize(sort.Select(s => $"{s.Key}:{s.Direction}"));
         if (cursor is not null && !TryReadCursor(cursor, sortKey, out offset))
         {
-            Broadcast(WsOutbound.RpcError(requestId, "fetch_agents_request", "Invalid cursor", "invalid_cursor"));
+            Broadcast(WsOutbound.RpcError(requestId, requestType, "Invalid cursor", "invalid_cursor"));
             return;
         }
         string? subscriptionId = null;
@@ -441,8 +474,9 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
                 ["prevCursor"] = cursor,
                 ["hasMore"] = hasMore,
             };
-            return new Reply(WsOutbound.Session("fetch_agents_response", payload), FlushAfter: subscriptionId is not null);
-        }, failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agents_request", $"Request failed: {e.Message}", "fetch_agents_failed"), FlushAfter: subscriptionId is not null));
+            return new Reply(WsOutbound.Session(history ? "fetch_agent_history_response" : "fetch_agents_response", payload), FlushAfter: subscriptionId is not null);
+        }, failure: e => new Reply(WsOutbound.RpcError(requestId, requestType, $"Request failed: {e.Message}", history ? "fetch_agent_history_failed" : "fetch_agents_failed"),
+            FlushAfter: subscriptionId is not null));
     }
 
     private void OnAgentChanged(AgentChanged changed)
@@ -547,6 +581,89 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             }),
             _ => WsOutbound.RpcError(requestId, "fetch_agent_request", "Request failed: unexpected answer", "handler_error"),
         }), failure: e => new Reply(WsOutbound.RpcError(requestId, "fetch_agent_request", $"Request failed: {e.Message}", "handler_error")));
+    }
+
+    /// <summary>
+    /// refresh_agent: status agent_refreshed. Paseo answers a failure with an activity_log only (the app waits 15 s);
+    /// Paseo.NET answers rpc_error with the reason, which the app shows at once.
+    /// </summary>
+    private void OnRefresh(string requestId, string requestType, string agentId)
+    {
+        Counted(_agents.Ask<object>(new ToAgent(agentId, RefreshAgent.Instance), AskTimeout)).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            AgentRefreshed refreshed => WsOutbound.Status(new JsonObject
+            {
+                ["status"] = "agent_refreshed", ["agentId"] = refreshed.Agent.Id, ["requestId"] = requestId, ["timelineSize"] = refreshed.TimelineSize,
+            }),
+            CommandResult result => WsOutbound.RpcError(requestId, requestType, result.Error ?? "Refresh failed", "refresh_agent_failed"),
+            AgentNotFound notFound => WsOutbound.RpcError(requestId, requestType, notFound.Error, "refresh_agent_failed"),
+            _ => WsOutbound.RpcError(requestId, requestType, "Unexpected answer", "refresh_agent_failed"),
+        }), failure: e => new Reply(WsOutbound.RpcError(requestId, requestType, e.Message, "refresh_agent_failed")));
+    }
+
+    /// <summary>resume_agent (`handle`) and import_agent (`provider`, `sessionId`): status agent_resumed, or agent_create_failed with the reason.</summary>
+    private void OnResume(string requestId, string requestType, RequestReader request)
+    {
+        string provider, sessionId;
+        string? cwd;
+        IReadOnlyDictionary<string, string>? labels = null;
+        if (requestType == "resume_agent_request")
+        {
+            if (!request.Message.ContainsKey("handle")) throw new InvalidRequestException("handle is required (null allowed)");
+            var handle = request.OptionalObject("handle");
+            if (handle is null)
+            {
+                Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = "resume_agent_request needs a persistence handle" }));
+                return;
+            }
+            var reader = RequestReader.Of(handle);
+            provider = reader.RequiredString("provider");
+            sessionId = reader.RequiredString("sessionId");
+            cwd = (handle["metadata"] as JsonObject)?["cwd"] is JsonValue v && v.TryGetValue<string>(out var c) ? c : null;
+            if (request.OptionalObject("overrides") is { } overrides && RequestReader.Of(overrides).OptionalString("cwd") is { } overrideCwd) cwd = overrideCwd;
+        }
+        else
+        {
+            provider = request.RequiredString("provider");
+            sessionId = request.RequiredString("sessionId");
+            cwd = request.OptionalString("cwd");
+            labels = request.OptionalLabels("labels");
+        }
+        Counted(_agents.Ask<object>(new ResumeSession(provider, sessionId, cwd, labels), AskTimeout)).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            AgentRefreshed resumed => WsOutbound.Status(new JsonObject
+            {
+                ["status"] = "agent_resumed", ["agentId"] = resumed.Agent.Id, ["requestId"] = requestId, ["agent"] = resumed.Agent.ToJson(), ["timelineSize"] = resumed.TimelineSize,
+            }),
+            AgentCreateFailed failed => WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = failed.Error }),
+            CommandResult result => WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = result.Error ?? "Resume failed" }),
+            _ => WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = "Unexpected answer" }),
+        }), failure: e => new Reply(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = e.Message })));
+    }
+
+    /// <summary>
+    /// list_commands: no provider here reports its slash commands yet (the spec names no source for them beyond ACP's
+    /// available_commands_update, which our ACP stand-ins do not send), so a live agent answers Paseo's own words for that.
+    /// </summary>
+    private void OnListCommands(string requestId, RequestReader request)
+    {
+        var agentId = request.RequiredString("agentId");
+        static string Reply(string requestId, string agentId, string? error) => WsOutbound.Session("list_commands_response", new JsonObject
+        {
+            ["agentId"] = agentId, ["commands"] = new JsonArray(), ["error"] = error, ["requestId"] = requestId,
+        });
+        if (agentId.Length == 0)
+        {
+            Broadcast(Reply(requestId, agentId, request.OptionalObject("draftConfig") is null ? "Agent not found: " : "Agent does not support listing commands"));
+            return;
+        }
+        Counted(_agents.Ask<object>(new ToAgent(agentId, GetSnapshot.Instance), AskTimeout)).PipeTo(Self, success: answer => new Reply(answer switch
+        {
+            AgentSnapshot { Live: true } => Reply(requestId, agentId, "Agent does not support listing commands"),
+            AgentSnapshot => Reply(requestId, agentId, $"Agent not found: {agentId}"),
+            AgentNotFound notFound => Reply(requestId, agentId, notFound.Error),
+            _ => Reply(requestId, agentId, "Unexpected answer"),
+        }), failure: e => new Reply(Reply(requestId, agentId, e.Message)));
     }
 
     private void OnCreateAgent(string requestId, RequestReader request)
@@ -839,7 +956,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         }), failure: e => new Reply(WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["accepted"] = false, ["error"] = e.Message })));
     }
 
-    private static JsonObject ProviderEntry(IAgentProvider provider)
+    internal static JsonObject ProviderEntry(IAgentProvider provider)
     {
         var d = provider.Description;
         // Checked once at start-up, off the actor's thread: "loading" until `<cli> --version` has answered.

@@ -16,7 +16,7 @@ public sealed class ClientSessionManager : ReceiveActor
     private readonly Dictionary<ClientSessionId, IActorRef> _sessions = [];
     private readonly SessionSettings _settings;
 
-    public ClientSessionManager(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings, SessionWorkspaceRefs? workspaces)
+    public ClientSessionManager(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings, SessionServices? workspaces)
     {
         _settings = settings;
         Receive<Attach>(attach =>
@@ -60,7 +60,7 @@ public sealed class ClientSessionManager : ReceiveActor
     }
 
     public static Props Props(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings,
-        SessionWorkspaceRefs? workspaces = null) =>
+        SessionServices? workspaces = null) =>
         Akka.Actor.Props.Create(() => new ClientSessionManager(agents, guardian, providers, settings, workspaces));
 
     // A session or connection that throws is stopped: its client reconnects and resumes; agents are untouched.

@@ -28,8 +28,12 @@ public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGr
     public TimeSpan ModelListTimeout => ListModelsTimeout ?? TimeSpan.FromSeconds(40);
 }
 
-/// <summary>What a session's workspace side talks to: the registry (`workspaces`), the checkout observers (`checkouts`), and the bounds of a directory search.</summary>
-public sealed record SessionWorkspaceRefs(IActorRef Registry, IActorRef Checkouts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits, string UserHome);
+/// <summary>
+/// What a session's children talk to beyond the agents: the workspace registry (`workspaces`), the checkout observers
+/// (`checkouts`), the bounds of a directory search, the daemon user's home, and config.json (get/set_daemon_config).
+/// </summary>
+public sealed record SessionServices(IActorRef Registry, IActorRef Checkouts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits, string UserHome,
+    string? ConfigJsonPath = null);
 
 /// <summary>The messages between connections, the session manager and the sessions.</summary>
 public static class SessionProtocol

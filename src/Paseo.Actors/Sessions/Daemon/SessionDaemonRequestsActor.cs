@@ -1,0 +1,246 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Akka.Event;
+using Paseo.Actors.Providers;
+using Paseo.Actors.Sessions.Workspaces;
+using Paseo.Transport.Configuration;
+using Paseo.Transport.Files;
+using Paseo.Transport.Processes;
+using Paseo.Transport.Protocol;
+
+namespace Paseo.Actors.Sessions.Daemon;
+
+/// <summary>
+/// One session's questions about the daemon itself (`sessions/session-&lt;id&gt;/daemon`; app-workspaces.md §7): providers
+/// (availability, modes, features, diagnostics, a snapshot refresh), the config clients may change, and editors. Like the
+/// workspace child, it answers each <see cref="SessionWorkspacesActor.Request"/> exactly once; daemon_config_changed goes to
+/// every session through the event stream.
+/// </summary>
+public sealed class SessionDaemonRequestsActor : ReceiveActor
+{
+    public static readonly HashSet<string> Kinds =
+    [
+        "list_available_providers_request", "list_provider_modes_request", "list_provider_features_request", "provider_diagnostic_request",
+        "refresh_providers_snapshot_request", "get_daemon_config_request", "set_daemon_config_request", "list_available_editors_request",
+        "open_in_editor_request",
+    ];
+
+    /// <summary>The editors Paseo offers, in its order: id, label, command (macOS/Windows-only targets are not offered on Linux).</summary>
+    private static readonly (string Id, string Label, string Command)[] Editors =
+        [("cursor", "Cursor", "cursor"), ("vscode", "VS Code", "code"), ("webstorm", "WebStorm", "webstorm"), ("zed", "Zed", "zed"), ("file-manager", "File Manager", "xdg-open")];
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IReadOnlyDictionary<string, IAgentProvider> _providers;
+    private readonly string? _configPath;
+
+    public SessionDaemonRequestsActor(IReadOnlyDictionary<string, IAgentProvider> providers, string? configPath)
+    {
+        _providers = providers;
+        _configPath = configPath;
+        Receive<SessionWorkspacesActor.Request>(OnRequest);
+        Receive<DaemonConfigChanged>(changed => Context.Parent.Tell(new SessionWorkspacesActor.Pushed(WsOutbound.Status(new JsonObject
+        {
+            ["status"] = "daemon_config_changed", ["config"] = JsonNode.Parse(changed.ConfigJson),
+        }))));
+        Receive<Done>(done => Context.Parent.Tell(new SessionWorkspacesActor.Answered(done.Json)));
+    }
+
+    public static Props Props(IReadOnlyDictionary<string, IAgentProvider> providers, string? configPath) =>
+        Akka.Actor.Props.Create(() => new SessionDaemonRequestsActor(providers, configPath));
+
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DaemonConfigChanged));
+
+    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
+
+    /// <summary>Published after set_daemon_config changed config.json: every session tells its clients.</summary>
+    public sealed record DaemonConfigChanged(string ConfigJson);
+
+    private sealed record Done(string Json);
+
+    private void Answer(string json) => Context.Parent.Tell(new SessionWorkspacesActor.Answered(json));
+
+    private void OnRequest(SessionWorkspacesActor.Request request)
+    {
+        var requestId = request.RequestId!;
+        var reader = RequestReader.Of(request.Message);
+        try
+        {
+            switch (request.Type)
+            {
+                case "list_available_providers_request":
+                    Task.WhenAll(_providers.Values.Select(p => p.Availability.Refresh())).WaitAsync(TimeSpan.FromSeconds(25)).PipeTo(Self,
+                        success: results => new Done(WsOutbound.Session("list_available_providers_response", new JsonObject
+                        {
+                            ["providers"] = new JsonArray([.. _providers.Values.Zip(results).Select(pair => (JsonNode)new JsonObject
+                            {
+                                ["provider"] = pair.First.Description.Id, ["available"] = pair.Second.Status == "ready", ["error"] = pair.Second.Error,
+                            })]),
+                            ["error"] = null, ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow), ["requestId"] = requestId,
+                        })),
+                        failure: e => new Done(WsOutbound.Session("list_available_providers_response", new JsonObject
+                        {
+                            ["providers"] = new JsonArray(), ["error"] = e.GetBaseException().Message, ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow), ["requestId"] = requestId,
+                        })));
+                    break;
+                case "list_provider_modes_request":
+                {
+                    var id = reader.RequiredString("provider");
+                    reader.OptionalString("cwd");
+                    var payload = new JsonObject { ["provider"] = id };
+                    if (_providers.TryGetValue(id, out var provider)) payload["modes"] = new JsonArray([.. provider.Description.Modes.Select(m => (JsonNode)m.ToJson())]);
+                    payload["error"] = provider is null ? $"Unknown provider: {id}" : null;
+                    payload["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
+                    payload["requestId"] = requestId;
+                    Answer(WsOutbound.Session("list_provider_modes_response", payload));
+                    break;
+                }
+                case "list_provider_features_request":
+                {
+                    var draft = reader.OptionalObject("draftConfig") ?? throw new InvalidRequestException("draftConfig is required");
+                    var id = RequestReader.Of(draft).RequiredString("provider");
+                    var payload = new JsonObject { ["provider"] = id };
+                    var available = _providers.TryGetValue(id, out var provider) && provider.Availability.Current is { IsCompletedSuccessfully: true } probe && probe.Result.Status == "ready";
+                    // No provider here has toggleable features (set_agent_feature refuses them too): an available one has none.
+                    if (available) payload["features"] = new JsonArray();
+                    payload["error"] = provider is null ? $"Unknown provider: {id}" : available ? null : $"Provider '{id}' is not available. Please ensure the CLI is installed.";
+                    payload["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
+                    payload["requestId"] = requestId;
+                    Answer(WsOutbound.Session("list_provider_features_response", payload));
+                    break;
+                }
+                case "provider_diagnostic_request":
+                {
+                    var id = reader.RequiredString("provider");
+                    if (!_providers.TryGetValue(id, out var provider))
+                    {
+                        Answer(WsOutbound.RpcError(requestId, request.Type, $"Failed to get provider diagnostic: Unknown provider: {id}", "provider_diagnostic_failed"));
+                        break;
+                    }
+                    provider.Availability.Refresh().WaitAsync(TimeSpan.FromSeconds(25)).PipeTo(Self,
+                        success: availability => new Done(WsOutbound.Session("provider_diagnostic_response", new JsonObject
+                        {
+                            ["provider"] = id, ["diagnostic"] = Diagnostic(provider, availability), ["requestId"] = requestId,
+                        })),
+                        failure: e => new Done(WsOutbound.RpcError(requestId, "provider_diagnostic_request", $"Failed to get provider diagnostic: {e.GetBaseException().Message}", "provider_diagnostic_failed")));
+                    break;
+                }
+                case "refresh_providers_snapshot_request":
+                {
+                    var cwd = reader.OptionalString("cwd");
+                    var only = reader.OptionalArray("providers")?.Select(n => n?.GetValue<string>()).OfType<string>().ToHashSet();
+                    var chosen = _providers.Values.Where(p => only is null || only.Contains(p.Description.Id)).ToList();
+                    var parent = Context.Parent;
+                    Answer(WsOutbound.Session("refresh_providers_snapshot_response", new JsonObject { ["requestId"] = requestId, ["acknowledged"] = true }));
+                    // The new snapshot follows as providers_snapshot_update once every probe has answered.
+                    Task.WhenAll(chosen.Select(p => p.Availability.Refresh())).WaitAsync(TimeSpan.FromSeconds(25)).ContinueWith(_ =>
+                    {
+                        var update = new JsonObject();
+                        if (cwd is not null) update["cwd"] = cwd;
+                        update["entries"] = new JsonArray([.. _providers.Values.Select(p => (JsonNode)ClientSessionActor.ProviderEntry(p))]);
+                        update["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
+                        parent.Tell(new SessionWorkspacesActor.Pushed(WsOutbound.Session("providers_snapshot_update", update)));
+                    }, TaskScheduler.Default);
+                    break;
+                }
+                case "get_daemon_config_request":
+                    ReadConfig(requestId);
+                    break;
+                case "set_daemon_config_request":
+                    SetConfig(requestId, reader.OptionalObject("config") ?? throw new InvalidRequestException("config is required"));
+                    break;
+                case "list_available_editors_request":
+                {
+                    var (editors, error) = AvailableEditors();
+                    Answer(WsOutbound.Session("list_available_editors_response", new JsonObject
+                    {
+                        ["requestId"] = requestId,
+                        ["editors"] = new JsonArray([.. editors.Select(e => (JsonNode)new JsonObject { ["id"] = e.Id, ["label"] = e.Label })]),
+                        ["error"] = error,
+                    }));
+                    break;
+                }
+                case "open_in_editor_request":
+                    OpenInEditor(requestId, reader.RequiredString("path"), reader.RequiredString("editorId"));
+                    break;
+                default:
+                    Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
+                    break;
+            }
+        }
+        catch (InvalidRequestException e)
+        {
+            _log.Info("Invalid {0}: {1}", request.Type, e.Message);
+            Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
+        }
+    }
+
+    private static string Diagnostic(IAgentProvider provider, ProviderAvailability availability)
+    {
+        var lines = new List<string> { $"{provider.Description.Label} ({provider.Description.Id}): {availability.Status}" };
+        if (availability.Version is { } version) lines.Add($"version: {version}");
+        if (availability.Error is { } error) lines.Add($"error: {error}");
+        lines.Add($"models: {string.Join(", ", provider.Description.Models.Select(m => m["id"]?.GetValue<string>()).OfType<string>().DefaultIfEmpty("(none known)"))}");
+        lines.Add($"modes: {string.Join(", ", provider.Description.Modes.Select(m => m.Id).DefaultIfEmpty("(none)"))}");
+        return string.Join("\n", lines);
+    }
+
+    private void ReadConfig(string requestId)
+    {
+        var path = _configPath;
+        Task.Run(() => path is null ? DaemonConfigPatch.Read("/nonexistent") : DaemonConfigPatch.Read(path)).PipeTo(Self,
+            success: config => new Done(WsOutbound.Session("get_daemon_config_response", new JsonObject { ["requestId"] = requestId, ["config"] = config })),
+            failure: e => new Done(WsOutbound.RpcError(requestId, "get_daemon_config_request", $"Request failed: {e.GetBaseException().Message}", "handler_error")));
+    }
+
+    private void SetConfig(string requestId, JsonObject patch)
+    {
+        if (_configPath is not { } path)
+        {
+            Answer(WsOutbound.RpcError(requestId, "set_daemon_config_request", "This daemon has no config.json to change", "handler_error"));
+            return;
+        }
+        var copy = (JsonObject)patch.DeepClone();
+        var stream = Context.System.EventStream;
+        Task.Run(() =>
+        {
+            var (config, changed) = DaemonConfigPatch.Apply(path, copy);
+            if (changed) stream.Publish(new DaemonConfigChanged(config.ToJsonString()));
+            return config;
+        }).PipeTo(Self,
+            success: config => new Done(WsOutbound.Session("set_daemon_config_response", new JsonObject { ["requestId"] = requestId, ["config"] = config })),
+            failure: e => new Done(WsOutbound.RpcError(requestId, "set_daemon_config_request", e.GetBaseException().Message,
+                e.GetBaseException() is ConfigException ? "invalid_daemon_config" : "handler_error")));
+    }
+
+    /// <summary>A daemon without a display (a VPS) opens no editor: an empty list, and the reason.</summary>
+    private static (IReadOnlyList<(string Id, string Label, string Command)> Editors, string? Error) AvailableEditors()
+    {
+        if (!HasDisplay()) return ([], "No editor can be opened: the daemon runs without a display (neither DISPLAY nor WAYLAND_DISPLAY is set)");
+        return (Editors.Where(e => ChildProcess.Which(e.Command) is not null).ToList(), null);
+    }
+
+    private static bool HasDisplay() =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DISPLAY")) || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("WAYLAND_DISPLAY"));
+
+    private void OpenInEditor(string requestId, string path, string editorId)
+    {
+        if (editorId.Trim().Length == 0) throw new InvalidRequestException("editorId must not be blank");
+        string? error = null;
+        if (!Path.IsPathFullyQualified(path)) error = "Editor target path must be an absolute local path";
+        else if (!File.Exists(path) && !Directory.Exists(path)) error = $"Path does not exist: {path}";
+        else if (Editors.FirstOrDefault(e => e.Id == editorId.Trim()) is not { Id: not null } editor) error = $"Unknown editor target: {editorId}";
+        else if (!HasDisplay() || ChildProcess.Which(editor.Command) is null) error = $"Editor target unavailable: {editor.Label}";
+        else
+        {
+            try
+            {
+                using var started = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(editor.Command, [path]) { UseShellExecute = false });
+            }
+            catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+            {
+                error = $"Editor target unavailable: {editor.Label} ({e.Message})";
+            }
+        }
+        Answer(WsOutbound.Session("open_in_editor_response", new JsonObject { ["requestId"] = requestId, ["error"] = error }));
+    }
+}
