@@ -29,6 +29,9 @@ public sealed class WorkspaceRegistryKey;
 /// <summary>Registry key of the checkout observers (<see cref="CheckoutsActor"/>).</summary>
 public sealed class CheckoutsKey;
 
+/// <summary>Registry key of Paseo's worktrees (<see cref="WorktreesActor"/>).</summary>
+public sealed class WorktreesKey;
+
 /// <summary>Registry key of the client key ledger (<see cref="ClientKeyLedgerActor"/>): replay protection of relay connections.</summary>
 public sealed class ClientKeyLedgerKey;
 
@@ -49,7 +52,10 @@ public sealed record PaseoActorsOptions(
 
 /// <summary>Where the registries and Paseo's worktrees live ($PASEO_HOME/projects, $PASEO_HOME/worktrees), `paseo.workspaces` / `paseo.git` timings, and the daemon user's home (the project picker searches under it).</summary>
 public sealed record WorkspaceSettings(string ProjectsDirectory, string WorktreesDirectory, SuggestionLimits Suggestions, CheckoutWatchSettings Watch, string UserHome,
-    string? ConfigJsonPath = null);
+    string? ConfigJsonPath = null, WorktreeScriptLimits? ScriptLimits = null)
+{
+    public WorktreeScriptLimits Scripts => ScriptLimits ?? WorktreeScriptLimits.Default;
+}
 
 /// <summary>The Akka.Hosting wiring of the daemon's actors: one `With...()` per subsystem, and an aggregate.</summary>
 public static class PaseoActorsHostingExtensions
@@ -69,13 +75,15 @@ public static class PaseoActorsHostingExtensions
             registry.Register<WorkspaceRegistryKey>(system.ActorOf(WorkspaceRegistryActor.Props(settings.ProjectsDirectory, settings.WorktreesDirectory,
                 registry.Get<AgentSupervisorKey>(), options.Time), "workspaces"));
             registry.Register<CheckoutsKey>(system.ActorOf(CheckoutsActor.Props(settings.WorktreesDirectory, settings.Watch), "checkouts"));
+            registry.Register<WorktreesKey>(system.ActorOf(WorktreesActor.Props(settings.WorktreesDirectory, registry.Get<WorkspaceRegistryKey>(),
+                registry.Get<AgentSupervisorKey>(), registry.Get<CheckoutsKey>(), settings.Scripts), "worktrees"));
         });
 
     public static AkkaConfigurationBuilder WithClientSessions(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
-                options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath) : null), "sessions")));
+                options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath) : null), "sessions")));
 
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>

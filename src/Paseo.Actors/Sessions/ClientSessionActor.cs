@@ -10,6 +10,7 @@ using Paseo.Actors.Sessions.Daemon;
 using Paseo.Actors.Sessions.Workspaces;
 using Paseo.Actors.Workspaces;
 using Paseo.Transport.Files;
+using Paseo.Transport.Git;
 using Paseo.Transport.Protocol;
 using static Paseo.Actors.Agents.AgentProtocol;
 using static Paseo.Actors.Sessions.SessionProtocol;
@@ -213,7 +214,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     protected override void PreStart()
     {
         if (_workspaceRefs is { } refs)
-            _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.SuggestionLimits, refs.UserHome), "workspaces");
+            _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.Worktrees, refs.SuggestionLimits, refs.UserHome), "workspaces");
         _daemonRequests = Context.ActorOf(SessionDaemonRequestsActor.Props(_providers, _workspaceRefs?.ConfigJsonPath), "daemon");
         Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
@@ -700,21 +701,83 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = $"Workspace not found: {workspaceId}" }));
             return;
         }
-        // The agent's directory gets its workspace first (app-workspaces.md §2.3), so the app can open the agent from its first update.
+        var git = GitIntent.Read(request);
+        if (git.Error is { } gitError)
+        {
+            Broadcast(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = gitError }));
+            return;
+        }
+        // The agent's directory gets its workspace first (app-workspaces.md §2.3), so the app can open the agent from its first update;
+        // with a worktree, the worktree is made first and becomes the agent's directory (§4.4).
         var agents = _agents;
-        var creating = _workspaceRefs is { } refs
-            ? refs.Registry.Ask<AgentWorkspaceReady>(new EnsureAgentWorkspace(create.Config.Cwd), AskTimeout)
-                .ContinueWith(_ => agents.Ask<object>(create, TimeSpan.FromSeconds(60)), TaskScheduler.Default).Unwrap()
-            : agents.Ask<object>(create, TimeSpan.FromSeconds(60));
-        Counted(creating).PipeTo(Self, success: answer => new Reply(answer switch
+        var refs = _workspaceRefs;
+        var gitRunner = DaemonWorkspaces.Get(Context.System).Git;
+        async Task<object> Create()
+        {
+            var toCreate = create;
+            if (git.CreateWorktree)
+            {
+                if (refs is null) return new AgentCreateFailed("Worktrees are not available on this daemon");
+                var made = await refs.Worktrees.Ask<WorktreesActor.WorktreeCreated>(new WorktreesActor.CreateWorktree(create.Config.Cwd, git.Slug, git.BaseBranch, "branch-off",
+                    git.BranchNamed ? null : create.InitialPrompt, null), TimeSpan.FromSeconds(55));
+                if (made.Worktree is not { } worktree) return new CreateFailedWithCode(made.Error ?? "Could not create the worktree", made.ErrorCode ?? "unknown");
+                toCreate = create with { Config = create.Config with { Cwd = worktree.Path } };
+            }
+            else if (git.NewBranch is { } branch)
+            {
+                try { await new CheckoutOperations(gitRunner).CreateBranchAsync(create.Config.Cwd, branch, git.BaseBranch); }
+                catch (CheckoutFailure e) { return new CreateFailedWithCode(e.Message, "unknown"); }
+            }
+            else if (git.BaseBranch is { } baseBranch)
+            {
+                try { await new CheckoutOperations(gitRunner).SwitchBranchAsync(create.Config.Cwd, baseBranch); }
+                catch (CheckoutFailure e) { return new CreateFailedWithCode(e.Message, "unknown"); }
+            }
+            if (refs is not null) await refs.Registry.Ask<AgentWorkspaceReady>(new EnsureAgentWorkspace(toCreate.Config.Cwd), AskTimeout);
+            return await agents.Ask<object>(toCreate, TimeSpan.FromSeconds(60));
+        }
+        Counted(Create()).PipeTo(Self, success: answer => new Reply(answer switch
         {
             AgentCreated created => WsOutbound.Status(new JsonObject
             {
                 ["status"] = "agent_created", ["agentId"] = created.Agent.Id, ["requestId"] = requestId, ["agent"] = created.Agent.ToJson(),
             }),
             AgentCreateFailed failed => WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = failed.Error }),
+            CreateFailedWithCode failed => WsOutbound.Status(new JsonObject
+            {
+                ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = failed.Error, ["errorCode"] = failed.Code,
+            }),
             _ => WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = "Unexpected answer" }),
         }), failure: e => new Reply(WsOutbound.Status(new JsonObject { ["status"] = "agent_create_failed", ["requestId"] = requestId, ["error"] = e.Message })));
+    }
+
+    private sealed record CreateFailedWithCode(string Error, string Code);
+
+    /// <summary>create_agent_request's `git` (or the legacy `worktreeName`), normalised as app-workspaces.md §4.4 says.</summary>
+    private sealed record GitIntent(bool CreateWorktree, string? Slug, string? NewBranch, string? BaseBranch, string? Error, bool BranchNamed = false)
+    {
+        public static GitIntent Read(RequestReader request)
+        {
+            if (request.OptionalString("worktreeName") is { Length: > 0 } legacy)
+            {
+                var slug = WorktreeNames.Slugify(legacy);
+                return new GitIntent(true, slug, null, null, null, BranchNamed: true);
+            }
+            if (request.OptionalObject("git") is not { } git) return new GitIntent(false, null, null, null, null);
+            var reader = RequestReader.Of(git);
+            var baseBranch = reader.OptionalString("baseBranch")?.Trim() is { Length: > 0 } b ? b : null;
+            var refName = reader.OptionalString("refName")?.Trim() is { Length: > 0 } r ? r : null;
+            baseBranch ??= refName;
+            var newBranch = reader.OptionalString("newBranchName") is { } n && WorktreeNames.Slugify(n) is { Length: > 0 } slugged ? slugged : null;
+            var worktreeSlug = reader.OptionalString("worktreeSlug") is { } w && WorktreeNames.Slugify(w) is { Length: > 0 } ws ? ws : null;
+            var createNewBranch = reader.OptionalBool("createNewBranch") ?? false;
+            var createWorktree = reader.OptionalBool("createWorktree") ?? false;
+            if (baseBranch is not null && !CheckoutOperations.IsValidBranch(baseBranch)) return new GitIntent(false, null, null, null, $"Invalid base branch: {baseBranch}");
+            if (createNewBranch && newBranch is null) return new GitIntent(false, null, null, null, "New branch name is required");
+            if (createNewBranch && WorktreeNames.Invalid(newBranch!) is { } invalid) return new GitIntent(false, null, null, null, $"Invalid branch name: {invalid}");
+            return new GitIntent(createWorktree, createWorktree ? newBranch ?? worktreeSlug : worktreeSlug, createNewBranch && !createWorktree ? newBranch : null, baseBranch, null,
+                BranchNamed: newBranch is not null);
+        }
     }
 
     private void OnSendMessage(string requestId, RequestReader request)

@@ -26,6 +26,15 @@ public static class WorkspaceProtocol
 
     public sealed record WorkspaceArchived(string WorkspaceId, DateTimeOffset? ArchivedAt, string? Error);
 
+    /// <summary>A new (or reused) Paseo worktree gets its workspace: answered <see cref="AgentWorkspaceReady"/>.</summary>
+    public sealed record RegisterWorktree(string Path, string SourceCwd, string RepoRoot, string Branch);
+
+    /// <summary>Marks workspaces as being archived (their descriptors carry archivingAt), or clears the mark (<paramref name="Archiving"/> false). Answered Done.</summary>
+    public sealed record MarkArchiving(IReadOnlyCollection<string> WorkspaceIds, bool Archiving);
+
+    /// <summary>Archives workspaces whose worktree is gone (no "use worktree archive" refusal). Answered Done.</summary>
+    public sealed record ArchiveWorktreeWorkspaces(IReadOnlyCollection<string> WorkspaceIds);
+
     /// <summary>Published on the event stream after every change, with the ids whose record changed.</summary>
     public sealed record WorkspacesChanged(WorkspaceRegistry Registry, IReadOnlyCollection<string> ChangedIds);
 

@@ -137,6 +137,33 @@ public sealed class WorkspaceRegistryActor : ReceiveActor, IWithStash
                 Sender.Tell(new WorkspaceArchived(archive.WorkspaceId, now, null));
             }
         });
+        Receive<RegisterWorktree>(register =>
+        {
+            if (Refused(out var why)) { Sender.Tell(new AgentWorkspaceReady(null, why)); return; }
+            var (registry, workspace) = _registry.RegisterWorktree(WorkspacePaths.Normalize(register.Path), WorkspacePaths.Normalize(register.SourceCwd),
+                WorkspacePaths.Normalize(register.RepoRoot), register.Branch, _time.GetUtcNow());
+            Change(registry, [workspace.WorkspaceId]);
+            Sender.Tell(new AgentWorkspaceReady(workspace, null));
+        });
+        Receive<MarkArchiving>(mark =>
+        {
+            var now = _time.GetUtcNow();
+            var archiving = mark.Archiving
+                ? _registry.Archiving.SetItems(mark.WorkspaceIds.Where(_registry.Workspaces.ContainsKey).Select(id => KeyValuePair.Create(id, now)))
+                : _registry.Archiving.RemoveRange(mark.WorkspaceIds);
+            // Not saved: a mark lives only while the archive runs.
+            if (archiving != _registry.Archiving) Publish(_registry with { Archiving = archiving }, mark.WorkspaceIds);
+            Sender.Tell(Akka.Done.Instance);
+        });
+        Receive<ArchiveWorktreeWorkspaces>(archive =>
+        {
+            var now = _time.GetUtcNow();
+            var registry = archive.WorkspaceIds.Aggregate(_registry, (r, id) => r.Archive(id, now));
+            registry = registry with { Archiving = registry.Archiving.RemoveRange(archive.WorkspaceIds) };
+            if (_damaged is null) Change(registry, archive.WorkspaceIds);
+            else Publish(registry, archive.WorkspaceIds);
+            Sender.Tell(Akka.Done.Instance);
+        });
         Receive<Saved>(saved =>
         {
             _writing = false;

@@ -118,7 +118,7 @@ public sealed class DaemonServer : IAsyncDisposable
                 AgentProviders.From(config.Providers, settings.Providers),
                 settings.Agents, settings.Sessions, time,
                 new WorkspaceSettings(config.Home.ProjectsDir, config.Home.WorktreesDir, settings.Suggestions, settings.CheckoutWatch, PaseoHome.ExpandTilde("~", env),
-                    config.Home.ConfigJson)));
+                    config.Home.ConfigJson, settings.WorktreeScripts)));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },

@@ -39,7 +39,8 @@ public sealed record PaseoSettings(
     RelayServerSettings RelayServer,
     ProviderProcessSettings Providers,
     SuggestionLimits Suggestions,
-    CheckoutWatchSettings CheckoutWatch)
+    CheckoutWatchSettings CheckoutWatch,
+    WorktreeScriptLimits WorktreeScripts)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -145,7 +146,10 @@ public sealed record PaseoSettings(
                     PositiveTime(config, "paseo.git.min-refresh-interval"),
                     PositiveTime(config, "paseo.git.self-heal-interval"),
                     PositiveTime(config, "paseo.git.poll-when-unwatched"),
-                    PositiveTime(config, "paseo.git.fresh-for")));
+                    PositiveTime(config, "paseo.git.fresh-for")),
+                new WorktreeScriptLimits(
+                    PositiveTime(config, "paseo.workspaces.setup.command-timeout"),
+                    (int)Bytes(config.GetConfig("paseo.workspaces.setup"), "output-bytes")));
         }
         catch (ConfigException)
         {

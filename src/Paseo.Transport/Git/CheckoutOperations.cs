@@ -220,6 +220,19 @@ public sealed partial class CheckoutOperations(GitRunner git)
         return local ? "local" : "remote";
     }
 
+    /// <summary>create_agent's `git.createNewBranch` without a worktree (§4.4): `git checkout -b &lt;new&gt; &lt;base&gt;` in place, on a clean tree.</summary>
+    public async Task CreateBranchAsync(string cwd, string branch, string? baseBranch, CancellationToken cancel = default)
+    {
+        var root = await RootAsync(cwd, cancel).ConfigureAwait(false);
+        if (await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/heads/{branch}", cancel).ConfigureAwait(false))
+            throw new CheckoutFailure(CheckoutError.Unknown($"Branch already exists: {branch}"));
+        if (baseBranch is not null && !(await git.RunAsync(root, ["rev-parse", "--verify", "--quiet", baseBranch], GitRun.Read, cancel).ConfigureAwait(false)).Ok)
+            throw new CheckoutFailure(CheckoutError.Unknown($"Base branch not found: {baseBranch}"));
+        if (await IsDirtyAsync(root, cancel).ConfigureAwait(false))
+            throw new CheckoutFailure(CheckoutError.Unknown("Working directory has uncommitted changes. Commit or stash before switching branches."));
+        await Run(root, baseBranch is null ? ["checkout", "-b", branch] : ["checkout", "-b", branch, baseBranch], GitRun.Slow, cancel).ConfigureAwait(false);
+    }
+
     public async Task StashSaveAsync(string cwd, string? branch, CancellationToken cancel = default)
     {
         var root = await RootAsync(cwd, cancel).ConfigureAwait(false);

@@ -47,7 +47,7 @@ public static class WorkspaceDescriptors
             ["projectKind"] = gitProject ? "git" : "non_git",
             ["workspaceKind"] = workspace.Kind,
             ["name"] = name,
-            ["archivingAt"] = archivingAt is { } archiving ? IsoTime.Format(archiving) : null,
+            ["archivingAt"] = (archivingAt ?? registry.Archiving.GetValueOrDefault(workspace.WorkspaceId)) is { } archiving && archiving != default ? IsoTime.Format(archiving) : null,
             ["status"] = status,
             ["activityAt"] = null,
             ["diffStat"] = snapshot?.DiffStat?.ToJson(),

@@ -25,6 +25,9 @@ public sealed record WorkspaceRegistry(ImmutableSortedDictionary<string, Project
         ImmutableSortedDictionary.Create<string, ProjectRecord>(StringComparer.Ordinal),
         ImmutableSortedDictionary.Create<string, WorkspaceRecord>(StringComparer.Ordinal));
 
+    /// <summary>Workspaces whose worktree is being archived right now, and since when (their descriptors carry `archivingAt`); never saved.</summary>
+    public ImmutableDictionary<string, DateTimeOffset> Archiving { get; init; } = ImmutableDictionary<string, DateTimeOffset>.Empty;
+
     private static readonly string UserHome = WorkspacePaths.Normalize(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } h ? h : "/");
 
     public ProjectRecord? ProjectOf(WorkspaceRecord workspace) => Projects.GetValueOrDefault(workspace.ProjectId);
@@ -88,7 +91,7 @@ public sealed record WorkspaceRegistry(ImmutableSortedDictionary<string, Project
             if (existing.WorkspaceId != workspace.WorkspaceId) workspaces = workspaces.Remove(existing.WorkspaceId);
         }
         workspaces = workspaces.SetItem(workspace.WorkspaceId, workspace);
-        return (new WorkspaceRegistry(projects, workspaces), workspace);
+        return (this with { Projects = projects, Workspaces = workspaces }, workspace);
     }
 
     /// <summary>Archives a workspace, and its project when no active workspace of it is left (§2.7).</summary>
@@ -100,7 +103,28 @@ public sealed record WorkspaceRegistry(ImmutableSortedDictionary<string, Project
         if (Projects.TryGetValue(workspace.ProjectId, out var project) && !project.Archived
             && !workspaces.Values.Any(w => w.ProjectId == project.ProjectId && !w.Archived))
             projects = projects.SetItem(project.ProjectId, project with { ArchivedAt = now, UpdatedAt = now });
-        return new WorkspaceRegistry(projects, workspaces);
+        return this with { Projects = projects, Workspaces = workspaces };
+    }
+
+    /// <summary>
+    /// A Paseo worktree's workspace (app-workspaces.md §4.1): id and directory the worktree, named after its branch, in the
+    /// project of the checkout it was made from (else of the repository root, else a new one at the root).
+    /// </summary>
+    public (WorkspaceRegistry Registry, WorkspaceRecord Workspace) RegisterWorktree(string path, string sourceCwd, string repoRoot, string branch, DateTimeOffset now)
+    {
+        var projectId = WithCwd(sourceCwd)?.ProjectId ?? WithCwd(repoRoot)?.ProjectId
+                        ?? Projects.Values.FirstOrDefault(p => p.RootPath == repoRoot)?.ProjectId;
+        var projects = Projects;
+        if (projectId is null || !projects.ContainsKey(projectId))
+        {
+            var project = new ProjectRecord(projectId ?? repoRoot, repoRoot, "git", WorkspacePaths.LastSegment(repoRoot), now, now, null);
+            projects = projects.SetItem(project.ProjectId, project);
+            projectId = project.ProjectId;
+        }
+        else if (projects[projectId].Archived) projects = projects.SetItem(projectId, projects[projectId] with { ArchivedAt = null, UpdatedAt = now });
+        var existing = WithCwd(path);
+        var workspace = new WorkspaceRecord(path, projectId, path, "worktree", branch, existing?.CreatedAt ?? now, now, null);
+        return (this with { Projects = projects, Workspaces = Workspaces.SetItem(path, workspace) }, workspace);
     }
 
     /// <summary>

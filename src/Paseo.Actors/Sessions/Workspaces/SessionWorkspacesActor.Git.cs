@@ -65,6 +65,40 @@ public sealed partial class SessionWorkspacesActor
         switch (type)
         {
             case "subscribe_checkout_diff_request": OnSubscribeDiff(requestId!, request); return true;
+            case "create_paseo_worktree_request": OnCreateWorktree(requestId!, request); return true;
+            case "paseo_worktree_list_request":
+                _worktrees.Ask<WorktreesActor.WorktreeListed>(new WorktreesActor.ListWorktrees(request.OptionalString("cwd"), request.OptionalString("repoRoot")), TimeSpan.FromSeconds(55))
+                    .PipeTo(Self, success: listed =>
+                    {
+                        var payload = (JsonObject)listed.Fields.DeepClone();
+                        payload["requestId"] = requestId;
+                        return new Built(WsOutbound.Session("paseo_worktree_list_response", payload), false, [], null);
+                    }, failure: e => new Built(WsOutbound.Session("paseo_worktree_list_response", new JsonObject
+                    {
+                        ["worktrees"] = new JsonArray(), ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
+                    }), false, [], null));
+                return true;
+            case "paseo_worktree_archive_request":
+            {
+                var session = Context.Parent;
+                // `force` is Paseo.NET's own: without it a worktree with uncommitted changes is kept (its work exists nowhere else).
+                _worktrees.Ask<WorktreesActor.WorktreeArchived>(new WorktreesActor.ArchiveWorktree(request.OptionalString("worktreePath"), request.OptionalString("repoRoot"),
+                        request.OptionalString("branchName"), request.OptionalBool("force") ?? false), TimeSpan.FromSeconds(130))
+                    .PipeTo(Self, success: archived =>
+                    {
+                        foreach (var agentId in archived.RemovedAgents)
+                            session.Tell(new Pushed(WsOutbound.Session("agent_deleted", new JsonObject { ["agentId"] = agentId, ["requestId"] = requestId })));
+                        return new Built(WsOutbound.Session("paseo_worktree_archive_response", new JsonObject
+                        {
+                            ["success"] = archived.Success, ["removedAgents"] = new JsonArray([.. archived.RemovedAgents.Select(a => (JsonNode)a)]),
+                            ["error"] = archived.Error?.ToJson(), ["requestId"] = requestId,
+                        }), false, [], null);
+                    }, failure: e => new Built(WsOutbound.Session("paseo_worktree_archive_response", new JsonObject
+                    {
+                        ["success"] = false, ["removedAgents"] = new JsonArray(), ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
+                    }), false, [], null));
+                return true;
+            }
             case "unsubscribe_checkout_diff_request":
                 var id = request.RequiredString("subscriptionId");
                 if (_diffs.Remove(id, out var removed) && _diffs.Values.All(d => d.Cwd != removed.Cwd) && !_deepByScreen.Contains(removed.Cwd))
@@ -133,6 +167,57 @@ public sealed partial class SessionWorkspacesActor
                 return true;
         }
         return false;
+    }
+
+    /// <summary>create_paseo_worktree (§4.3): the reply carries the fixed descriptor; setup progress follows as pushes to this session.</summary>
+    private void OnCreateWorktree(string requestId, RequestReader request)
+    {
+        var cwd = request.RequiredString("cwd");
+        var refName = request.OptionalString("refName");
+        if (refName is { Length: 0 }) throw new InvalidRequestException("refName must not be empty");
+        var action = request.Message.ContainsKey("action") ? request.OneOf("action", ["branch-off", "checkout"], "") : null;
+        if (action is { Length: 0 }) throw new InvalidRequestException("action must be branch-off or checkout");
+        var prNumber = request.OptionalInt("githubPrNumber");
+        if (prNumber is <= 0) throw new InvalidRequestException("githubPrNumber must be > 0");
+        var seed = request.OptionalObject("firstAgentContext") is { } context ? RequestReader.Of(context).OptionalString("prompt") : request.OptionalString("nameContext");
+        if (prNumber is not null)
+        {
+            Answer(WsOutbound.Session("create_paseo_worktree_response", new JsonObject
+            {
+                ["workspace"] = null, ["error"] = "Worktrees of GitHub pull requests need the GitHub CLI support, which this daemon does not have yet",
+                ["errorCode"] = "unknown", ["setupTerminalId"] = null, ["requestId"] = requestId,
+            }));
+            return;
+        }
+        var expanded = Expand(cwd);
+        _worktrees.Ask<WorktreesActor.WorktreeCreated>(new WorktreesActor.CreateWorktree(expanded, request.OptionalString("worktreeSlug"), refName, action, seed, Context.Parent), TimeSpan.FromSeconds(130))
+            .PipeTo(Self, success: created =>
+            {
+                if (created.Workspace is not { } workspace || created.Worktree is not { } worktree)
+                    return new Built(WsOutbound.Session("create_paseo_worktree_response", new JsonObject
+                    {
+                        ["workspace"] = null, ["error"] = created.Error, ["errorCode"] = created.ErrorCode ?? "unknown", ["setupTerminalId"] = null, ["requestId"] = requestId,
+                    }), false, [], null);
+                var registry = _shared.Current;
+                var descriptor = WorkspaceDescriptors.Build(registry, workspace, "done", null);
+                // The reply's descriptor is fixed (§4.3): no git data yet but what is known, and no project key.
+                descriptor["name"] = worktree.Branch;
+                descriptor["diffStat"] = new JsonObject { ["additions"] = 0, ["deletions"] = 0 };
+                descriptor["gitRuntime"] = new JsonObject
+                {
+                    ["currentBranch"] = worktree.Branch, ["remoteUrl"] = null, ["isPaseoOwnedWorktree"] = true, ["isDirty"] = false,
+                    ["aheadBehind"] = null, ["aheadOfOrigin"] = null, ["behindOfOrigin"] = null,
+                };
+                descriptor["githubRuntime"] = null;
+                descriptor.Remove("project");
+                return new Built(WsOutbound.Session("create_paseo_worktree_response", new JsonObject
+                {
+                    ["workspace"] = descriptor, ["error"] = null, ["setupTerminalId"] = null, ["requestId"] = requestId,
+                }), false, [], null);
+            }, failure: e => new Built(WsOutbound.Session("create_paseo_worktree_response", new JsonObject
+            {
+                ["workspace"] = null, ["error"] = e.GetBaseException().Message, ["errorCode"] = "unknown", ["setupTerminalId"] = null, ["requestId"] = requestId,
+            }), false, [], null));
     }
 
     // Directories a workspace screen looks at (checkout_status): they stay deep-observed when a diff pane closes.

@@ -32,6 +32,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         "checkout_status_request", "subscribe_checkout_diff_request", "unsubscribe_checkout_diff_request", "checkout_commit_request",
         "checkout_merge_request", "checkout_merge_from_base_request", "checkout_pull_request", "checkout_push_request", "checkout_switch_branch_request",
         "stash_save_request", "stash_pop_request", "stash_list_request", "branch_suggestions_request", "validate_branch_request",
+        "create_paseo_worktree_request", "paseo_worktree_list_request", "paseo_worktree_archive_request",
     ];
 
     /// <summary>The kinds among <see cref="Kinds"/> sent without a requestId (nothing is answered to the client).</summary>
@@ -44,6 +45,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     private readonly IActorRef _agents;
     private readonly IActorRef _registryActor;
     private readonly IActorRef _checkouts;
+    private readonly IActorRef _worktrees;
     private readonly SuggestionLimits _suggestionLimits;
     private readonly string _userHome;
     private readonly DaemonWorkspaces _shared = DaemonWorkspaces.Get(Context.System);
@@ -57,8 +59,9 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     // Pushes held while a subscribing fetch_workspaces_response is built.
     private HashSet<string>? _held;
 
-    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits, string userHome)
+    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, SuggestionLimits suggestionLimits, string userHome)
     {
+        _worktrees = worktrees;
         _userHome = userHome;
         _agents = agents;
         _registryActor = registry;
@@ -113,8 +116,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         });
     }
 
-    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, SuggestionLimits suggestionLimits, string userHome) =>
-        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, suggestionLimits, userHome));
+    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, SuggestionLimits suggestionLimits, string userHome) =>
+        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, worktrees, suggestionLimits, userHome));
 
     protected override void PreStart()
     {
@@ -145,12 +148,19 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                 case "read_project_config_request": OnReadConfig(requestId, reader.RequiredString("repoRoot")); break;
                 case "write_project_config_request": OnWriteConfig(requestId, reader); break;
                 case "workspace_setup_status_request":
-                    // Only worktrees this daemon set up have a setup snapshot (app-workspaces.md §2.10); none do yet.
-                    Answer(WsOutbound.Session("workspace_setup_status_response", new JsonObject
-                    {
-                        ["requestId"] = requestId, ["workspaceId"] = reader.RequiredString("workspaceId"), ["snapshot"] = null,
-                    }));
+                {
+                    var workspaceId = reader.RequiredString("workspaceId");
+                    _worktrees.Ask<WorktreesActor.SetupStatus>(new WorktreesActor.GetSetupStatus(workspaceId), AskTimeout).PipeTo(Self,
+                        success: status => new Built(WsOutbound.Session("workspace_setup_status_response", new JsonObject
+                        {
+                            ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["snapshot"] = status.Snapshot,
+                        }), false, [], null),
+                        failure: _ => new Built(WsOutbound.Session("workspace_setup_status_response", new JsonObject
+                        {
+                            ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["snapshot"] = null,
+                        }), false, [], null));
                     break;
+                }
                 case "start_workspace_script_request":
                     Answer(WsOutbound.Session("start_workspace_script_response", new JsonObject
                     {
