@@ -30,6 +30,7 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
     private readonly string? _worktreesRoot;
     private readonly CheckoutWatchSettings _settings;
     private readonly GitRunner _git = DaemonWorkspaces.Get(Context.System).Git;
+    private readonly GitHubCli _github = DaemonWorkspaces.Get(Context.System).GitHub;
     private readonly HashSet<IActorRef> _observers = [];
     private readonly List<IActorRef> _waiting = [];
     private readonly List<IActorRef> _waitingNext = [];
@@ -136,7 +137,7 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
         if (_reading) { _again = true; return; }
         _reading = true;
         _lastStart = DateTimeOffset.UtcNow;
-        CheckoutSnapshot.ReadAsync(_git, _cwd, _worktreesRoot).PipeTo(Self,
+        CheckoutSnapshot.ReadAsync(_git, _cwd, _worktreesRoot, CancellationToken.None, _github).PipeTo(Self,
             success: snapshot => new SnapshotRead(snapshot),
             failure: e => new SnapshotRead(CheckoutSnapshot.NotGit(CheckoutError.Unknown(e.GetBaseException().Message))));
     }

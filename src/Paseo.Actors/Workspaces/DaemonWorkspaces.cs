@@ -22,8 +22,12 @@ public sealed class DaemonWorkspaces : IExtension
                 config.GetByteSize("paseo.git.max-output-bytes") ?? GitSettings.Default.MaxOutputBytes, (int)(config.GetByteSize("paseo.git.max-stderr-bytes") ?? 2048))
             : GitSettings.Default;
         Git = new GitRunner(Settings);
-        Gh = new GitRunner(Settings, "gh");
+        Gh = new GitRunner(Settings, config.HasPath("paseo.github.cli") ? config.GetString("paseo.github.cli") : "gh");
+        GitHub = new GitHubCli(Gh);
     }
+
+    /// <summary>GitHub through the gh CLI (`paseo.github.cli`), with its 30-second answer cache shared by every session.</summary>
+    public GitHubCli GitHub { get; }
 
     public GitSettings Settings { get; }
     public GitRunner Git { get; }

@@ -32,6 +32,26 @@ public sealed record CheckoutSnapshot(
     bool IsDirty, string? BaseRef, AheadBehind? AheadBehind, long? AheadOfOrigin, long? BehindOfOrigin, bool HasRemote, DiffStat? DiffStat,
     CheckoutError? Error)
 {
+    /// <summary>GitHub's side (§3.1 `github`): features on (a GitHub origin, gh installed and logged in), the branch's pull request as JSON text (so snapshots compare by value), the lookup error.</summary>
+    public bool GitHubEnabled { get; init; }
+    public string? PullRequestJson { get; init; }
+    public string? GitHubError { get; init; }
+
+    public JsonObject? PullRequest => PullRequestJson is null ? null : JsonNode.Parse(PullRequestJson) as JsonObject;
+
+    /// <summary>A workspace's githubRuntime (§2.4).</summary>
+    public JsonObject GitHubRuntime() => new()
+    {
+        ["featuresEnabled"] = GitHubEnabled, ["pullRequest"] = PullRequest, ["error"] = GitHubError is { } e ? new JsonObject { ["message"] = e } : null,
+    };
+
+    /// <summary>checkout_pr_status_response and the prStatus of checkout_status_update (§3.7).</summary>
+    public JsonObject PrStatusJson(string cwd, string requestId) => new()
+    {
+        ["cwd"] = cwd, ["status"] = PullRequest, ["githubFeaturesEnabled"] = GitHubEnabled,
+        ["error"] = GitHubError is { } e ? CheckoutError.Unknown(e).ToJson() : null, ["requestId"] = requestId,
+    };
+
     public static CheckoutSnapshot NotGit(CheckoutError? error = null) =>
         new(false, null, null, null, null, false, false, null, null, null, null, false, null, error);
 
@@ -74,7 +94,7 @@ public sealed record CheckoutSnapshot(
     /// Reads the snapshot of <paramref name="cwd"/>. Not a repository → NotGit without error; a git command that fails or
     /// times out → NotGit with the error (UNKNOWN), so a hanging repository costs one timeout and stalls nothing else.
     /// </summary>
-    public static async Task<CheckoutSnapshot> ReadAsync(GitRunner git, string cwd, string? worktreesRoot, CancellationToken cancel = default)
+    public static async Task<CheckoutSnapshot> ReadAsync(GitRunner git, string cwd, string? worktreesRoot, CancellationToken cancel = default, GitHubCli? github = null)
     {
         try
         {
@@ -121,8 +141,22 @@ public sealed record CheckoutSnapshot(
                 }
             }
 
-            return new CheckoutSnapshot(true, root, facts.MainRepoRoot, branch, facts.RemoteUrl, paseoPath && baseRef is not null, status.Trim().Length > 0,
+            var snapshot = new CheckoutSnapshot(true, root, facts.MainRepoRoot, branch, facts.RemoteUrl, paseoPath && baseRef is not null, status.Trim().Length > 0,
                 baseRef, aheadBehind, aheadOfOrigin, behindOfOrigin, hasRemote, diffStat, null);
+            if (github is null || GitHubCli.GitHubRepo(facts.RemoteUrl) is null) return snapshot;
+            try
+            {
+                var pr = branch is null ? null : await github.PullRequestAsync(root, branch, cancel).ConfigureAwait(false);
+                return snapshot with { GitHubEnabled = true, PullRequestJson = pr?.ToJsonString() };
+            }
+            catch (GitHubException e) when (e.Unavailable)
+            {
+                return snapshot;
+            }
+            catch (GitHubException e)
+            {
+                return snapshot with { GitHubEnabled = true, GitHubError = e.Message };
+            }
         }
         catch (GitCommandException e)
         {

@@ -56,7 +56,7 @@ public static class WorkspaceDescriptors
         if (snapshot is not null && gitProject)
         {
             if (snapshot.GitRuntime() is { } runtime) json["gitRuntime"] = runtime;
-            json["githubRuntime"] = new JsonObject { ["featuresEnabled"] = false, ["pullRequest"] = null, ["error"] = null };
+            json["githubRuntime"] = snapshot.GitHubRuntime();
         }
         if (project is not null) json["project"] = registry.Placement(workspace);
         return json;

@@ -66,6 +66,40 @@ public sealed partial class SessionWorkspacesActor
         {
             case "subscribe_checkout_diff_request": OnSubscribeDiff(requestId!, request); return true;
             case "create_paseo_worktree_request": OnCreateWorktree(requestId!, request); return true;
+            case "checkout_pr_status_request":
+            {
+                var cwd = request.RequiredString("cwd");
+                _checkouts.Ask<CheckoutChanged>(new GetCheckout(Expand(cwd)), TimeSpan.FromSeconds(55)).PipeTo(Self,
+                    success: changed => new Built(WsOutbound.Session("checkout_pr_status_response", changed.Snapshot.PrStatusJson(cwd, requestId!)), false, [], null),
+                    failure: e => new Built(WsOutbound.Session("checkout_pr_status_response", new JsonObject
+                    {
+                        ["cwd"] = cwd, ["status"] = null, ["githubFeaturesEnabled"] = true, ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
+                    }), false, [], null));
+                return true;
+            }
+            case "checkout_pr_create_request": OnCreatePullRequest(requestId!, request); return true;
+            case "pull_request_timeline_request": OnTimeline(requestId!, request); return true;
+            case "github_search_request":
+            {
+                var cwd = request.RequiredString("cwd");
+                var searched = request.RequiredString("query");
+                var searchLimit = request.OptionalInt("limit") ?? 20;
+                if (searchLimit is < 1 or > 50) throw new InvalidRequestException("limit must be from 1 to 50");
+                var kinds = request.OptionalArray("kinds")?.Select(k => k is JsonValue v && v.TryGetValue<string>(out var s) && s is "github-issue" or "github-pr" ? s
+                    : throw new InvalidRequestException("kinds must be github-issue or github-pr")).ToList();
+                var github = _shared.GitHub;
+                var path = Expand(cwd);
+                github.SearchAsync(path, searched, (int)searchLimit, kinds?.Contains("github-issue") ?? true, kinds?.Contains("github-pr") ?? true).PipeTo(Self,
+                    success: found => new Built(WsOutbound.Session("github_search_response", new JsonObject
+                    {
+                        ["items"] = found.Items, ["githubFeaturesEnabled"] = found.FeaturesEnabled, ["error"] = null, ["requestId"] = requestId,
+                    }), false, [], null),
+                    failure: e => new Built(WsOutbound.Session("github_search_response", new JsonObject
+                    {
+                        ["items"] = new JsonArray(), ["githubFeaturesEnabled"] = true, ["error"] = e.GetBaseException().Message, ["requestId"] = requestId,
+                    }), false, [], null));
+                return true;
+            }
             case "paseo_worktree_list_request":
                 _worktrees.Ask<WorktreesActor.WorktreeListed>(new WorktreesActor.ListWorktrees(request.OptionalString("cwd"), request.OptionalString("repoRoot")), TimeSpan.FromSeconds(55))
                     .PipeTo(Self, success: listed =>
@@ -218,6 +252,101 @@ public sealed partial class SessionWorkspacesActor
             {
                 ["workspace"] = null, ["error"] = e.GetBaseException().Message, ["errorCode"] = "unknown", ["setupTerminalId"] = null, ["requestId"] = requestId,
             }), false, [], null));
+    }
+
+    /// <summary>
+    /// checkout_pr_create (§3.7): the branch is pushed, then the PR is opened through gh's REST call. Without a title or body
+    /// (the app sends neither) Paseo asks a model; Paseo.NET takes the branch's newest commit subject and lists its commits.
+    /// </summary>
+    private void OnCreatePullRequest(string requestId, RequestReader request)
+    {
+        var cwd = request.RequiredString("cwd");
+        var title = request.OptionalString("title")?.Trim();
+        var body = request.OptionalString("body")?.Trim();
+        var requestedBase = request.OptionalString("baseRef");
+        var path = WorkspacePaths.Normalize(cwd);
+        var git = _shared.Git;
+        var github = _shared.GitHub;
+        var checkouts = _checkouts;
+        async Task<JsonObject> Run()
+        {
+            var snapshot = (await checkouts.Ask<CheckoutChanged>(new GetCheckout(path), TimeSpan.FromSeconds(55))).Snapshot;
+            if (!snapshot.IsGit) throw new CheckoutFailure(CheckoutError.NotGitRepo(cwd));
+            var repo = GitHubCli.GitHubRepo(snapshot.RemoteUrl) ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine GitHub repo from git remote"));
+            var head = snapshot.CurrentBranch ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine current branch for pull request"));
+            static string Strip(string r) => r.StartsWith("refs/remotes/origin/", StringComparison.Ordinal) ? r[20..] : r.StartsWith("refs/heads/", StringComparison.Ordinal) ? r[11..]
+                : r.StartsWith("origin/", StringComparison.Ordinal) ? r[7..] : r;
+            if (snapshot.IsPaseoOwnedWorktree && requestedBase is not null && snapshot.BaseRef is not null && Strip(requestedBase) != Strip(snapshot.BaseRef))
+                throw new CheckoutFailure(CheckoutError.Unknown($"Base ref mismatch: expected {Strip(snapshot.BaseRef)}, got {Strip(requestedBase)}"));
+            var baseName = Strip(requestedBase ?? snapshot.BaseRef ?? throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for pull request")));
+            await new CheckoutOperations(git).PushAsync(path);
+            if (string.IsNullOrEmpty(title) || string.IsNullOrEmpty(body))
+            {
+                var range = await CheckoutSnapshot.RefExistsAsync(git, path, $"refs/remotes/origin/{baseName}", CancellationToken.None) ? $"origin/{baseName}..{head}" : $"{baseName}..{head}";
+                var subjects = (await git.RunAsync(path, ["log", "--format=%s", "-n", "50", range], GitRun.Read)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                if (string.IsNullOrEmpty(title)) title = subjects.FirstOrDefault() is { } newest ? newest[..Math.Min(newest.Length, 72)] : "Update changes";
+                if (string.IsNullOrEmpty(body)) body = subjects.Length > 0 ? string.Join("\n", subjects.Reverse().Select(s => "- " + s)) : "Automated PR generated by Paseo.";
+            }
+            string[] args = ["api", "-X", "POST", $"repos/{repo.Owner}/{repo.Repo}/pulls", "-f", $"title={title}", "-f", $"head={head}", "-f", $"base={baseName}", "-f", $"body={body}"];
+            var created = JsonNode.Parse(await github.RunAsync(path, args, cached: false));
+            await checkouts.Ask<CheckoutChanged>(new GetCheckout(path, Force: true), TimeSpan.FromSeconds(55));
+            return new JsonObject { ["cwd"] = cwd, ["url"] = created?["url"]?.GetValue<string>(), ["number"] = created?["number"]?.GetValue<long>(), ["error"] = null, ["requestId"] = requestId };
+        }
+        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session("checkout_pr_create_response", payload), false, [], null),
+            failure: e => new Built(WsOutbound.Session("checkout_pr_create_response", new JsonObject
+            {
+                ["cwd"] = cwd, ["url"] = null, ["number"] = null,
+                ["error"] = (e.GetBaseException() is CheckoutFailure failure ? failure.Error : CheckoutError.Unknown(e.GetBaseException().Message)).ToJson(), ["requestId"] = requestId,
+            }), false, [], null));
+    }
+
+    /// <summary>pull_request_timeline (§3.7): reviews and comments; gh missing or logged out is an rpc_error, as in Paseo.</summary>
+    private void OnTimeline(string requestId, RequestReader request)
+    {
+        var cwd = request.RequiredString("cwd");
+        var number = request.OptionalInt("prNumber") ?? throw new InvalidRequestException("prNumber is required");
+        var owner = request.RequiredString("repoOwner");
+        var name = request.RequiredString("repoName");
+        JsonObject Payload(JsonArray items, bool truncated, JsonObject? error) => new()
+        {
+            ["cwd"] = cwd, ["prNumber"] = number, ["items"] = items, ["truncated"] = truncated, ["error"] = error, ["requestId"] = requestId, ["githubFeaturesEnabled"] = true,
+        };
+        static bool Valid(string s) => s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+        if (number <= 0 || !Valid(owner) || !Valid(name))
+        {
+            Answer(WsOutbound.Session("pull_request_timeline_response", Payload([], false, new JsonObject { ["kind"] = "unknown", ["message"] = "Pull request timeline request has invalid PR identity" })));
+            return;
+        }
+        var github = _shared.GitHub;
+        var path = Expand(cwd);
+        async Task<string> Run()
+        {
+            try
+            {
+                await github.RunAsync(path, ["auth", "status"], cached: false);
+            }
+            catch (GitHubException e) when (e.Unavailable)
+            {
+                return WsOutbound.RpcError(requestId, "pull_request_timeline_request", $"Request failed: {e.Message}", "handler_error");
+            }
+            catch (GitHubException e)
+            {
+                return WsOutbound.RpcError(requestId, "pull_request_timeline_request", $"Request failed: {e.Message}", "handler_error");
+            }
+            try
+            {
+                var answer = JsonNode.Parse(await github.RunAsync(path, ["api", "graphql", "-f", $"query={GitHubTimeline.Query}", "-F", $"owner={owner}", "-F", $"name={name}", "-F", $"number={number}"]));
+                return GitHubTimeline.Map(answer) is { } mapped
+                    ? WsOutbound.Session("pull_request_timeline_response", Payload(mapped.Items, mapped.Truncated, null))
+                    : WsOutbound.Session("pull_request_timeline_response", Payload([], false, new JsonObject { ["kind"] = "not_found", ["message"] = "Pull request not found" }));
+            }
+            catch (Exception e) when (e is GitHubException or System.Text.Json.JsonException)
+            {
+                return WsOutbound.Session("pull_request_timeline_response", Payload([], false, new JsonObject { ["kind"] = "unknown", ["message"] = e.Message }));
+            }
+        }
+        Run().PipeTo(Self, success: json => new Built(json, false, [], null),
+            failure: e => new Built(WsOutbound.RpcError(requestId, "pull_request_timeline_request", $"Request failed: {e.GetBaseException().Message}", "handler_error"), false, [], null));
     }
 
     // Directories a workspace screen looks at (checkout_status): they stay deep-observed when a diff pane closes.

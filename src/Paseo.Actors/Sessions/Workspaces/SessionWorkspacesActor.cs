@@ -32,7 +32,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         "checkout_status_request", "subscribe_checkout_diff_request", "unsubscribe_checkout_diff_request", "checkout_commit_request",
         "checkout_merge_request", "checkout_merge_from_base_request", "checkout_pull_request", "checkout_push_request", "checkout_switch_branch_request",
         "stash_save_request", "stash_pop_request", "stash_list_request", "branch_suggestions_request", "validate_branch_request",
-        "create_paseo_worktree_request", "paseo_worktree_list_request", "paseo_worktree_archive_request",
+        "create_paseo_worktree_request", "paseo_worktree_list_request", "paseo_worktree_archive_request", "checkout_pr_status_request",
+        "checkout_pr_create_request", "pull_request_timeline_request", "github_search_request",
     ];
 
     /// <summary>The kinds among <see cref="Kinds"/> sent without a requestId (nothing is answered to the client).</summary>
@@ -97,7 +98,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             PushCwd(changed.Cwd);
             var requestId = $"subscription:{changed.Cwd}";
             var status = changed.Snapshot.ToStatusJson(changed.Cwd, requestId);
-            status["prStatus"] = new JsonObject { ["cwd"] = changed.Cwd, ["status"] = null, ["githubFeaturesEnabled"] = false, ["error"] = null, ["requestId"] = requestId };
+            status["prStatus"] = changed.Snapshot.PrStatusJson(changed.Cwd, requestId);
             Context.Parent.Tell(new Pushed(WsOutbound.Session("checkout_status_update", status)));
         });
         ReceiveGit();
