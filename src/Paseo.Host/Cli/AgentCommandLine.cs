@@ -75,10 +75,19 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         var runLabels = Labels("Label the agent (key=value); repeatable");
         var waitTimeout = new Option<string?>("--wait-timeout") { Description = "Give up waiting after this long (30s, 5m, 1h); the agent keeps running" };
         var outputSchema = new Option<string?>("--output-schema") { Description = "A JSON schema (file or inline JSON): print only the agent's final JSON, checked against it" };
+        var worktree = new Option<string?>("--worktree") { Description = "Run in a new Paseo worktree of the --cwd repository, on a new branch of this name" };
         yield return Make("run", "Create an agent with a prompt and wait for it to finish",
             (pr, c, _) => _commands.RunAsync(c, new RunOptions(pr.GetValue(prompt)!, pr.GetValue(provider), pr.GetValue(model), pr.GetValue(mode), pr.GetValue(thinking),
-                pr.GetValue(title), pr.GetValue(detach), pr.GetValue(runImages) ?? [], pr.GetValue(cwd), pr.GetValue(runLabels) ?? [], pr.GetValue(waitTimeout), pr.GetValue(outputSchema))),
-            prompt, provider, model, mode, thinking, title, detach, runImages, cwd, runLabels, waitTimeout, outputSchema);
+                pr.GetValue(title), pr.GetValue(detach), pr.GetValue(runImages) ?? [], pr.GetValue(cwd), pr.GetValue(runLabels) ?? [], pr.GetValue(waitTimeout), pr.GetValue(outputSchema), pr.GetValue(worktree))),
+            prompt, provider, model, mode, thinking, title, detach, runImages, cwd, runLabels, waitTimeout, outputSchema, worktree);
+
+        var importId = new Argument<string>("session-id") { Description = "The provider's session id (Claude session, Codex thread, OpenCode session)" };
+        var importProvider = new Option<string?>("--provider") { Description = "The provider the session belongs to (required)" };
+        var importCwd = new Option<string?>("--cwd") { Description = "Working directory of the agent (OpenCode needs it for a session the daemon does not know)" };
+        var importLabels = Labels("Label the agent (key=value); repeatable");
+        yield return Make("import", "Adopt an existing provider session as an agent",
+            (pr, c, _) => _commands.ImportAsync(c, pr.GetValue(importId)!, pr.GetValue(importProvider), pr.GetValue(importCwd), pr.GetValue(importLabels) ?? []),
+            importId, importProvider, importCwd, importLabels);
 
         var inspectId = Id();
         yield return Make("inspect", "Show one agent", (pr, c, _) => _commands.InspectAsync(c, pr.GetValue(inspectId)!), inspectId);
@@ -133,6 +142,29 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         var mode = new Argument<string?>("mode") { Description = "The mode to set; without it, the modes are listed", Arity = ArgumentArity.ZeroOrOne };
         var list = new Option<bool>("--list") { Description = "List the agent's modes" };
         return Make("mode", "Show or set an agent's mode", (pr, c, _) => _commands.ModeAsync(c, pr.GetValue(id)!, pr.GetValue(mode), pr.GetValue(list)), id, mode, list);
+    }
+
+    public Command Reload()
+    {
+        var id = Id();
+        return Make("reload", "Reload an agent's provider session (un-archives it)", (pr, c, _) => _commands.ReloadAsync(c, pr.GetValue(id)!), id);
+    }
+
+    public Command Worktree()
+    {
+        var lsCwd = new Option<string?>("--cwd") { Description = "A directory of the repository (default: the current one)" };
+        var ls = Make("ls", "List Paseo's worktrees of a repository", (pr, c, _) => _commands.WorktreeListAsync(c, pr.GetValue(lsCwd)), lsCwd);
+        var name = new Argument<string?>("name") { Description = "Worktree (and branch) name; default: a generated one", Arity = ArgumentArity.ZeroOrOne };
+        var createCwd = new Option<string?>("--cwd") { Description = "A directory of the repository (default: the current one)" };
+        var baseBranch = new Option<string?>("--base") { Description = "Branch off this branch (default: the repository's default branch)" };
+        var create = Make("create", "Create a Paseo worktree on a new branch, and run its paseo.json setup",
+            (pr, c, ct) => _commands.WorktreeCreateAsync(c, pr.GetValue(name), pr.GetValue(createCwd), pr.GetValue(baseBranch), ct), name, createCwd, baseBranch);
+        var target = new Argument<string>("name") { Description = "Worktree path, or its branch name in the --cwd repository" };
+        var archiveCwd = new Option<string?>("--cwd") { Description = "A directory of the repository (default: the current one)" };
+        var force = new Option<bool>("--force") { Description = "Archive even with uncommitted changes (they are lost)" };
+        var archive = Make("archive", "Tear down and remove a Paseo worktree (its agents are deleted)",
+            (pr, c, _) => _commands.WorktreeArchiveAsync(c, pr.GetValue(target)!, pr.GetValue(archiveCwd), pr.GetValue(force)), target, archiveCwd, force);
+        return new Command("worktree", "Paseo worktrees") { ls, create, archive };
     }
 
     public Command Permit()

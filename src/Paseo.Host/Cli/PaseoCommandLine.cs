@@ -121,9 +121,11 @@ public static class PaseoCommandLine
         var agentGroup = new Command("agent", "Agent commands (each also exists at the top level), and `agent mode`");
         foreach (var command in agentCommands.TopLevel()) agentGroup.Subcommands.Add(command);
         agentGroup.Subcommands.Add(agentCommands.Mode());
+        agentGroup.Subcommands.Add(agentCommands.Reload());
         root.Subcommands.Add(agentGroup);
         root.Subcommands.Add(agentCommands.Permit());
         root.Subcommands.Add(agentCommands.Provider());
+        root.Subcommands.Add(agentCommands.Worktree());
 
         var relayListen = new Option<string?>("--listen") { Description = $"host:port to listen on (default {RelayServer.RelayRunner.DefaultListen}; 0.0.0.0:PORT for a public relay)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for wss://" };

@@ -38,7 +38,7 @@ public sealed class DaemonClient : IAsyncDisposable
     private readonly Func<string, ValueTask> _send;
     private readonly ChannelReader<string> _incoming;
     private readonly Func<ValueTask> _close;
-    private readonly Dictionary<string, TaskCompletionSource<JsonObject>> _waiting = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (TaskCompletionSource<JsonObject> Reply, string? ResponseType)> _waiting = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource<JsonObject> _serverInfo = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<JsonObject> _pushes = Channel.CreateBounded<JsonObject>(new BoundedChannelOptions(PushBacklog)
     {
@@ -200,13 +200,18 @@ public sealed class DaemonClient : IAsyncDisposable
     /// Sends a session request and returns the payload of the first message that carries its requestId; rpc_error throws.
     /// <paramref name="requestId"/> is for messages whose id is not the client's (agent_permission_response uses the permission's).
     /// </summary>
-    public async Task<JsonObject> RequestAsync(string type, JsonObject? fields, TimeSpan timeout, CancellationToken cancellationToken = default, string? requestId = null)
+    /// <para>
+    /// <paramref name="responseType"/>: the reply's type when other messages carry the same requestId first (Paseo sends
+    /// agent_deleted with the requestId of the worktree archive that deleted the agent); those go to <see cref="Pushes"/>.
+    /// </para>
+    public async Task<JsonObject> RequestAsync(string type, JsonObject? fields, TimeSpan timeout, CancellationToken cancellationToken = default, string? requestId = null,
+        string? responseType = null)
     {
         requestId ??= Guid.NewGuid().ToString("D");
         var message = new JsonObject { ["type"] = type, ["requestId"] = requestId };
         if (fields is not null) foreach (var (k, v) in fields) message[k] = v?.DeepClone();
         var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_waiting) _waiting[requestId] = reply;
+        lock (_waiting) _waiting[requestId] = (reply, responseType);
         try
         {
             await _send(new JsonObject { ["type"] = "session", ["message"] = message }.ToJsonString());
@@ -270,11 +275,13 @@ public sealed class DaemonClient : IAsyncDisposable
                 {
                     if (WsInbound.Str(payload, "requestId") is { } requestId)
                     {
-                        TaskCompletionSource<JsonObject>? waiter;
-                        lock (_waiting) _waiting.TryGetValue(requestId, out waiter);
-                        if (waiter is not null)
+                        (TaskCompletionSource<JsonObject> Reply, string? ResponseType) waiter;
+                        bool waiting;
+                        lock (_waiting) waiting = _waiting.TryGetValue(requestId, out waiter);
+                        var messageType = WsInbound.Str(message, "type");
+                        if (waiting && (waiter.ResponseType is null || messageType == waiter.ResponseType || messageType is "rpc_error" or "status"))
                         {
-                            waiter.TrySetResult(frame);
+                            waiter.Reply.TrySetResult(frame);
                             continue;
                         }
                     }
@@ -293,7 +300,7 @@ public sealed class DaemonClient : IAsyncDisposable
         }
         var closed = new ChannelClosedException("the connection to the daemon closed", failure);
         _serverInfo.TrySetException(closed);
-        lock (_waiting) foreach (var waiter in _waiting.Values) waiter.TrySetException(closed);
+        lock (_waiting) foreach (var waiter in _waiting.Values) waiter.Reply.TrySetException(closed);
         _pushes.Writer.TryComplete(failure);
     }
 

@@ -17,7 +17,8 @@ public sealed record RunOptions(
     string? Cwd,
     IReadOnlyList<string> Labels,
     string? WaitTimeout,
-    string? OutputSchema);
+    string? OutputSchema,
+    string? Worktree = null);
 
 /// <summary>run, send, wait: start or continue a turn, then wait for the agent to finish.</summary>
 public sealed partial class AgentCommands
@@ -57,6 +58,7 @@ public sealed partial class AgentCommands
                     ["labels"] = new JsonObject(labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))),
                 };
                 if (images.Count > 0) request["images"] = images;
+                if (options.Worktree is { Length: > 0 } worktree) request["worktreeName"] = worktree;
                 if (schema is not null) request["outputSchema"] = schema.Document.DeepClone();
                 var created = await client.RequestAsync("create_agent_request", request, CreateTimeout);
                 if (WsInbound.Str(created, "status") != "agent_created")

@@ -27,8 +27,8 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan CreateTimeout = TimeSpan.FromSeconds(60);
 
-    // The same assembly as DaemonServer.Version, read without touching DaemonServer (which would load ASP.NET Core).
-    private static readonly string AppVersion = typeof(AgentCommands).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+    // Not our assembly's version: the Paseo release whose protocol we speak (a Paseo daemon hides providers from clients it deems legacy).
+    private static readonly string AppVersion = PaseoCompatibility.ProtocolVersion;
 
     /// <summary>Runs a command: validation and daemon errors become the format's error output and exit 1.</summary>
     private async Task<int> Guard(CliContext context, Func<Task<int>> command)
