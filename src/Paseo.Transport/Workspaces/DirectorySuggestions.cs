@@ -58,20 +58,20 @@ public static class DirectorySuggestions
             var cut = q.LastIndexOf('/');
             var parent = cut < 0 ? root : WorkspacePaths.Normalize(Path.Combine(root, q[..cut].TrimStart('/')));
             if (!WorkspacePaths.IsUnder(parent, root)) return [];
-            found = Children(parent, root, cut < 0 ? q : q[(cut + 1)..], includeFiles, includeDirectories, limits);
+            found = Children(parent, root, cut < 0 ? q : q[(cut + 1)..], includeFiles, includeDirectories, limits, skipIgnored: true);
         }
         else found = Search(root, root, q, includeFiles, includeDirectories, limits, skipIgnored: true);
         return Rank(found, q, root, limit, absolute: false);
     }
 
-    private static IEnumerable<Suggestion> Children(string directory, string root, string contains, bool includeFiles, bool includeDirectories, SuggestionLimits limits)
+    private static IEnumerable<Suggestion> Children(string directory, string root, string contains, bool includeFiles, bool includeDirectories, SuggestionLimits limits, bool skipIgnored = false)
     {
         var result = new List<Suggestion>();
         var looked = 0;
         foreach (var entry in Entries(directory))
         {
             if (++looked > limits.MaxEntries) break;
-            if (entry.Name.StartsWith('.') || !entry.Name.Contains(contains, StringComparison.OrdinalIgnoreCase)) continue;
+            if (entry.Name.StartsWith('.') || (skipIgnored && Ignored.Contains(entry.Name)) || !entry.Name.Contains(contains, StringComparison.OrdinalIgnoreCase)) continue;
             var isDirectory = IsDirectoryInside(entry, root);
             if (isDirectory is null) continue;
             if (isDirectory.Value ? includeDirectories : includeFiles) result.Add(new Suggestion(entry.FullName, isDirectory.Value));
