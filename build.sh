@@ -93,6 +93,12 @@ case "$command" in
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- relay "$@"
     fi
+    if [ "${1:-}" = "workspaces" ]; then
+      shift
+      # fetch_workspaces under load, checkout status of a large repository, memory per watched repository (real git).
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- workspaces "$@"
+    fi
     if [ "${1:-}" = "providers" ]; then
       shift
       # Provider output throughput: each provider's stand-in floods deltas through the real daemon to one client.
