@@ -39,8 +39,21 @@ public static class WorkspacesDriver
             directories.Add(dir);
         }
         foreach (var dir in directories) await phone.RequestAsync("open_project_request", new JsonObject { ["cwd"] = dir });
+        // 3 first, while nothing else runs: memory per watched repository, shallow (the listed git workspaces are observed
+        // once a session subscribes) and deep (a workspace screen open: the working tree watched too).
+        await Task.Delay(3000);
         var rssBefore = daemon.RssKiB();
         await phone.RequestAsync("fetch_workspaces_request", new JsonObject { ["subscribe"] = new JsonObject(), ["page"] = new JsonObject { ["limit"] = 200 } });
+        await Task.Delay(5000);
+        var rssShallow = daemon.RssKiB();
+        var gitDirs = directories.Where((_, i) => i % 2 == 0).ToList();
+        foreach (var dir in gitDirs) await phone.RequestAsync("checkout_status_request", new JsonObject { ["cwd"] = dir });
+        await Task.Delay(5000);
+        var rssDeep = daemon.RssKiB();
+        Console.WriteLine($"memory: RSS {rssBefore / 1024.0:0.0} MiB with {workspaces} workspaces registered; {rssShallow / 1024.0:0.0} MiB once {gitDirs.Count} repositories are observed " +
+                          $"(+{(rssShallow - rssBefore) / (double)gitDirs.Count:0} KiB each); {rssDeep / 1024.0:0.0} MiB with their working trees watched too " +
+                          $"(+{(rssDeep - rssShallow) / (double)gitDirs.Count:0} KiB each)");
+
         for (var i = 0; i < 10; i++)
             await phone.RequestAsync("create_agent_request", new JsonObject
             {
@@ -59,19 +72,8 @@ public static class WorkspacesDriver
             if (reply["entries"]!.AsArray().Count != Math.Min(200, workspaces)) throw new InvalidOperationException("a page is missing workspaces");
         }
         times.Sort();
-        Console.WriteLine($"fetch_workspaces: {workspaces} workspaces ({workspaces / 2} git), 10 agents streaming {rate} events/s each, {fetches} fetches of 200");
-        Console.WriteLine($"  reply p50 {Percentile(times, 0.50):0.0} ms, p99 {Percentile(times, 0.99):0.0} ms, max {times[^1]:0.0} ms; events pushed to the phone meanwhile: {phone.Pushes}");
-
-        // 3. Memory per watched repository: shallow (the listed git workspaces above are observed) and deep (screens open).
-        await Task.Delay(3000);
-        var rssShallow = daemon.RssKiB();
-        var gitDirs = directories.Where((_, i) => i % 2 == 0).ToList();
-        foreach (var dir in gitDirs) await phone.RequestAsync("checkout_status_request", new JsonObject { ["cwd"] = dir });
-        await Task.Delay(3000);
-        var rssDeep = daemon.RssKiB();
-        Console.WriteLine($"memory: RSS {rssBefore / 1024.0:0.0} MiB with {workspaces} workspaces registered; {rssShallow / 1024.0:0.0} MiB once {gitDirs.Count} repositories are observed " +
-                          $"(+{(rssShallow - rssBefore) / (double)gitDirs.Count:0} KiB each, with 10 agents streaming); {rssDeep / 1024.0:0.0} MiB with their working trees watched too " +
-                          $"(+{(rssDeep - rssShallow) / (double)gitDirs.Count:0} KiB each)");
+        Console.WriteLine($"fetch_workspaces: {workspaces} workspaces ({workspaces / 2} git, observed), 10 agents streaming {rate} events/s each, {fetches} fetches of 200");
+        Console.WriteLine($"  reply p50 {Percentile(times, 0.50):0.0} ms, p99 {Percentile(times, 0.99):0.0} ms, max {times[^1]:0.0} ms; frames pushed to the phone meanwhile: {phone.Pushes}");
 
         // 2. A 50 000-file repository.
         var big = Path.Combine(work, "big");

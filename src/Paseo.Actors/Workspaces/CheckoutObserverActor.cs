@@ -155,12 +155,13 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             if (_watchers.Count == 0)
             {
                 var (gitDir, commonDir) = GitDirectories(root);
-                Add(new FileSystemWatcher(gitDir) { IncludeSubdirectories = false });
-                if (Directory.Exists(Path.Combine(commonDir, "refs"))) Add(new FileSystemWatcher(Path.Combine(commonDir, "refs")) { IncludeSubdirectories = true });
+                // A git directory sees a few events per command: a small event buffer (bench/README.md: 64 KiB each cost 128 KiB per repository).
+                Add(new FileSystemWatcher(gitDir) { IncludeSubdirectories = false }, 8 * 1024);
+                if (Directory.Exists(Path.Combine(commonDir, "refs"))) Add(new FileSystemWatcher(Path.Combine(commonDir, "refs")) { IncludeSubdirectories = true }, 8 * 1024);
             }
             if (_deep.Count > 0 && _treeWatcher is null)
             {
-                _treeWatcher = Add(new FileSystemWatcher(root) { IncludeSubdirectories = true });
+                _treeWatcher = Add(new FileSystemWatcher(root) { IncludeSubdirectories = true }, 64 * 1024);
             }
             else if (_deep.Count == 0 && _treeWatcher is not null)
             {
@@ -174,10 +175,10 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             self.Tell(new WatchFailed(e.Message));
         }
 
-        FileSystemWatcher Add(FileSystemWatcher watcher)
+        FileSystemWatcher Add(FileSystemWatcher watcher, int bufferBytes)
         {
             watcher.NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.LastWrite | NotifyFilters.Size;
-            watcher.InternalBufferSize = 64 * 1024;
+            watcher.InternalBufferSize = bufferBytes;
             FileSystemEventHandler changed = (_, e) => { if (!Noise(e.FullPath)) self.Tell(FilesChanged.Instance); };
             watcher.Changed += changed;
             watcher.Created += changed;
