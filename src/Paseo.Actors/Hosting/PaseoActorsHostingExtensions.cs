@@ -32,6 +32,9 @@ public sealed class CheckoutsKey;
 /// <summary>Registry key of Paseo's worktrees (<see cref="WorktreesActor"/>).</summary>
 public sealed class WorktreesKey;
 
+/// <summary>Registry key of the workspace scripts (<see cref="ScriptsActor"/>).</summary>
+public sealed class ScriptsKey;
+
 /// <summary>Registry key of the client key ledger (<see cref="ClientKeyLedgerActor"/>): replay protection of relay connections.</summary>
 public sealed class ClientKeyLedgerKey;
 
@@ -52,9 +55,12 @@ public sealed record PaseoActorsOptions(
 
 /// <summary>Where the registries and Paseo's worktrees live ($PASEO_HOME/projects, $PASEO_HOME/worktrees), `paseo.workspaces` / `paseo.git` timings, and the daemon user's home (the project picker searches under it).</summary>
 public sealed record WorkspaceSettings(string ProjectsDirectory, string WorktreesDirectory, SuggestionLimits Suggestions, CheckoutWatchSettings Watch, string UserHome,
-    string? ConfigJsonPath = null, WorktreeScriptLimits? ScriptLimits = null)
+    string? ConfigJsonPath = null, WorktreeScriptLimits? ScriptLimits = null, ScriptRoutes? ScriptRoutes = null)
 {
     public WorktreeScriptLimits Scripts => ScriptLimits ?? WorktreeScriptLimits.Default;
+
+    /// <summary>The reverse-proxy table of workspace services, shared with the front door.</summary>
+    public ScriptRoutes Routes { get; } = ScriptRoutes ?? new ScriptRoutes();
 }
 
 /// <summary>The Akka.Hosting wiring of the daemon's actors: one `With...()` per subsystem, and an aggregate.</summary>
@@ -77,13 +83,14 @@ public static class PaseoActorsHostingExtensions
             registry.Register<CheckoutsKey>(system.ActorOf(CheckoutsActor.Props(settings.WorktreesDirectory, settings.Watch), "checkouts"));
             registry.Register<WorktreesKey>(system.ActorOf(WorktreesActor.Props(settings.WorktreesDirectory, registry.Get<WorkspaceRegistryKey>(),
                 registry.Get<AgentSupervisorKey>(), registry.Get<CheckoutsKey>(), settings.Scripts), "worktrees"));
+            registry.Register<ScriptsKey>(system.ActorOf(ScriptsActor.Props(settings.Routes), "scripts"));
         });
 
     public static AkkaConfigurationBuilder WithClientSessions(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
-                options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath) : null), "sessions")));
+                options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), registry.Get<ScriptsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath) : null), "sessions")));
 
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>

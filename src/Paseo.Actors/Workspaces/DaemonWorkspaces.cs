@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Paseo.Transport.Git;
 using Paseo.Transport.Workspaces;
@@ -32,6 +33,15 @@ public sealed class DaemonWorkspaces : IExtension
     public GitSettings Settings { get; }
     public GitRunner Git { get; }
     public GitRunner Gh { get; }
+
+    private ImmutableDictionary<string, ImmutableArray<ScriptState>> _scripts = ImmutableDictionary<string, ImmutableArray<ScriptState>>.Empty;
+
+    /// <summary>Each workspace's scripts (configured and running) as last published; written only by the scripts actor.</summary>
+    public ImmutableDictionary<string, ImmutableArray<ScriptState>> Scripts
+    {
+        get => Volatile.Read(ref _scripts);
+        internal set => Volatile.Write(ref _scripts, value);
+    }
 
     /// <summary>The registry as last changed; written only by the registry actor.</summary>
     public WorkspaceRegistry Current

@@ -18,6 +18,7 @@ using Paseo.Transport.Files;
 using Paseo.Transport.Identity;
 using Paseo.Transport.Listen;
 using Paseo.Transport.Security;
+using Paseo.Transport.Workspaces;
 using Serilog;
 
 namespace Paseo.Host.Daemon;
@@ -109,6 +110,8 @@ public sealed class DaemonServer : IAsyncDisposable
             }
         });
 
+        // Workspace services' routes: filled by the scripts actor, read by the front door.
+        var scriptRoutes = new ScriptRoutes { Loopback = config.Listen is not TcpListenTarget tcpListen || ListenIsLoopback(tcpListen) };
         var info = new PaseoGuardianProtocol.ServerInfo(identity.ServerId, Environment.MachineName, Version, config.Listen.ToString(), time.GetUtcNow());
         builder.Services.AddAkka("paseo", (akka, services) =>
         {
@@ -118,7 +121,7 @@ public sealed class DaemonServer : IAsyncDisposable
                 AgentProviders.From(config.Providers, settings.Providers),
                 settings.Agents, settings.Sessions, time,
                 new WorkspaceSettings(config.Home.ProjectsDir, config.Home.WorktreesDir, settings.Suggestions, settings.CheckoutWatch, PaseoHome.ExpandTilde("~", env),
-                    config.Home.ConfigJson, settings.WorktreeScripts)));
+                    config.Home.ConfigJson, settings.WorktreeScripts, scriptRoutes)));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },
@@ -133,10 +136,13 @@ public sealed class DaemonServer : IAsyncDisposable
         var policies = new FrontDoorPolicies(config.Listen, new HostAllowlist(config.Hostnames), config.CorsOrigins, password, settings.FrontDoor);
         builder.Services.AddSingleton(policies);
         builder.Services.AddSingleton<WebSocketEndpoint>();
+        builder.Services.AddSingleton(scriptRoutes);
+        builder.Services.AddHttpForwarder();
 
         var app = builder.Build();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.FrontDoor.WebSocket.KeepAliveInterval });
         app.UseMiddleware<AccessRulesMiddleware>();
+        app.UseMiddleware<ServiceProxyMiddleware>();
         app.MapGet(AccessRulesMiddleware.HealthPath, (TimeProvider clock) =>
             Results.Json(new HealthBody("ok", IsoTime.Format(clock.GetUtcNow()))));
         app.MapGet("/api/status", async (IRequiredActor<PaseoGuardianKey> guardian, HttpContext http) =>
@@ -166,6 +172,7 @@ public sealed class DaemonServer : IAsyncDisposable
             BoundListen = tcp.WithPort(port);
         }
         App.Services.GetRequiredService<FrontDoorPolicies>().ListenerBound(BoundListen);
+        if (BoundListen is TcpListenTarget bound) App.Services.GetRequiredService<ScriptRoutes>().DaemonPort = bound.Port;
         var lifetime = App.Services.GetRequiredService<IHostApplicationLifetime>();
         App.Services.GetRequiredService<ActorSystem>().ActorOf(DaemonControlListener.Props((request, reason) =>
         {
@@ -180,6 +187,9 @@ public sealed class DaemonServer : IAsyncDisposable
     }
 
     public Task StopAsync(CancellationToken cancellationToken = default) => App.StopAsync(cancellationToken);
+
+    private static bool ListenIsLoopback(TcpListenTarget target) =>
+        target.Host is "localhost" || (IPAddress.TryParse(target.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
     /// <summary>
     /// Reads the identity files again (SIGHUP, sent by `paseo daemon pair --rotate`) and hands them to the guardian.

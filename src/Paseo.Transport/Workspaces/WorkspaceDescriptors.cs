@@ -32,7 +32,8 @@ public static class WorkspaceDescriptors
         return Buckets[best];
     }
 
-    public static JsonObject Build(WorkspaceRegistry registry, WorkspaceRecord workspace, string status, CheckoutSnapshot? snapshot, DateTimeOffset? archivingAt = null)
+    public static JsonObject Build(WorkspaceRegistry registry, WorkspaceRecord workspace, string status, CheckoutSnapshot? snapshot, DateTimeOffset? archivingAt = null,
+        IEnumerable<ScriptState>? scripts = null)
     {
         var project = registry.ProjectOf(workspace);
         var gitProject = project?.Kind == "git";
@@ -51,7 +52,7 @@ public static class WorkspaceDescriptors
             ["status"] = status,
             ["activityAt"] = null,
             ["diffStat"] = snapshot?.DiffStat?.ToJson(),
-            ["scripts"] = new JsonArray(),
+            ["scripts"] = new JsonArray([.. (scripts ?? []).Select(s => (JsonNode)s.ToJson())]),
         };
         if (snapshot is not null && gitProject)
         {

@@ -47,6 +47,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     private readonly IActorRef _registryActor;
     private readonly IActorRef _checkouts;
     private readonly IActorRef _worktrees;
+    private readonly IActorRef _scripts;
     private readonly SuggestionLimits _suggestionLimits;
     private readonly string _userHome;
     private readonly DaemonWorkspaces _shared = DaemonWorkspaces.Get(Context.System);
@@ -60,8 +61,9 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     // Pushes held while a subscribing fetch_workspaces_response is built.
     private HashSet<string>? _held;
 
-    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, SuggestionLimits suggestionLimits, string userHome)
+    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, IActorRef scripts, SuggestionLimits suggestionLimits, string userHome)
     {
+        _scripts = scripts;
         _worktrees = worktrees;
         _userHome = userHome;
         _agents = agents;
@@ -102,6 +104,14 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             Context.Parent.Tell(new Pushed(WsOutbound.Session("checkout_status_update", status)));
         });
         ReceiveGit();
+        Receive<ScriptsActor.ScriptsChanged>(changed =>
+        {
+            Context.Parent.Tell(new Pushed(WsOutbound.Session("script_status_update", new JsonObject
+            {
+                ["workspaceId"] = changed.WorkspaceId, ["scripts"] = new JsonArray([.. changed.Scripts.Select(s => (JsonNode)s.ToJson())]),
+            })));
+            Push(changed.WorkspaceId);
+        });
         Receive<AgentsKnown>(known => _agentsById ??= known.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal));
         Receive<Built>(built =>
         {
@@ -117,14 +127,15 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         });
     }
 
-    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, SuggestionLimits suggestionLimits, string userHome) =>
-        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, worktrees, suggestionLimits, userHome));
+    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, IActorRef scripts, SuggestionLimits suggestionLimits, string userHome) =>
+        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, worktrees, scripts, suggestionLimits, userHome));
 
     protected override void PreStart()
     {
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
         Context.System.EventStream.Subscribe(Self, typeof(WorkspacesChanged));
+        Context.System.EventStream.Subscribe(Self, typeof(ScriptsActor.ScriptsChanged));
     }
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
@@ -163,12 +174,20 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                     break;
                 }
                 case "start_workspace_script_request":
-                    Answer(WsOutbound.Session("start_workspace_script_response", new JsonObject
-                    {
-                        ["requestId"] = requestId, ["workspaceId"] = reader.RequiredString("workspaceId"), ["scriptName"] = reader.RequiredString("scriptName"),
-                        ["terminalId"] = null, ["error"] = "Workspace scripts are not available on this daemon",
-                    }));
+                {
+                    var workspaceId = reader.RequiredString("workspaceId");
+                    var scriptName = reader.RequiredString("scriptName");
+                    _scripts.Ask<ScriptsActor.ScriptStarted>(new ScriptsActor.StartScript(workspaceId, scriptName), AskTimeout).PipeTo(Self,
+                        success: started => new Built(WsOutbound.Session("start_workspace_script_response", new JsonObject
+                        {
+                            ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["scriptName"] = scriptName, ["terminalId"] = started.TerminalId, ["error"] = started.Error,
+                        }), false, [], null),
+                        failure: e => new Built(WsOutbound.Session("start_workspace_script_response", new JsonObject
+                        {
+                            ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["scriptName"] = scriptName, ["terminalId"] = null, ["error"] = e.GetBaseException().Message,
+                        }), false, [], null));
                     break;
+                }
                 default: Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema")); break;
             }
         }
@@ -220,6 +239,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         agentsTask.PipeTo(Self, success: agents =>
         {
             var registry = _shared.Current;
+            var scripts = _shared.Scripts;
             var rows = registry.Listed.Where(w => filter.Matches(w))
                 .Select(w => new WorkspaceRow(w, WorkspaceDescriptors.Status(w, agents)))
                 .ToList();
@@ -232,7 +252,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             var entries = new JsonArray();
             foreach (var row in pageRows)
             {
-                var descriptor = WorkspaceDescriptors.Build(registry, row.Workspace, row.Status, snapshots.GetValueOrDefault(row.Workspace.Cwd));
+                var descriptor = WorkspaceDescriptors.Build(registry, row.Workspace, row.Status, snapshots.GetValueOrDefault(row.Workspace.Cwd), null,
+                    scripts.GetValueOrDefault(row.Workspace.WorkspaceId, []));
                 sent.Add((row.Workspace.WorkspaceId, descriptor.ToJsonString()));
                 entries.Add(descriptor);
             }
@@ -293,7 +314,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         if (registry.Workspaces.TryGetValue(id, out var workspace) && registry.IsListed(workspace) && _subscription.Filter.Matches(workspace))
         {
             var status = WorkspaceDescriptors.Status(workspace, _agentsById?.Values ?? Enumerable.Empty<AgentSnapshot>());
-            var descriptor = WorkspaceDescriptors.Build(registry, workspace, status, _snapshots.GetValueOrDefault(workspace.Cwd));
+            var descriptor = WorkspaceDescriptors.Build(registry, workspace, status, _snapshots.GetValueOrDefault(workspace.Cwd), null,
+                _shared.Scripts.GetValueOrDefault(workspace.WorkspaceId, []));
             json = descriptor.ToJsonString();
             if (_lastSent.TryGetValue(id, out var last) && last == json) return;
             _lastSent[id] = json;
@@ -430,14 +452,21 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         var copy = (JsonObject)config.DeepClone();
         Task.Run(() => ProjectConfigFile.Write(root, copy, expected)).PipeTo(Self, success: outcome => new Built(outcome switch
         {
-            ProjectConfigFile.Ok ok => WsOutbound.Session("write_project_config_response", new JsonObject
+            ProjectConfigFile.Ok ok => WrittenConfig(root, WsOutbound.Session("write_project_config_response", new JsonObject
             {
                 ["requestId"] = requestId, ["repoRoot"] = root, ["ok"] = true, ["config"] = ok.Config!.DeepClone(), ["revision"] = ok.Revision!.ToJson(),
-            }),
+            })),
             ProjectConfigFile.Stale stale => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "stale_project_config", ["currentRevision"] = stale.Current?.ToJson() }),
             ProjectConfigFile.Invalid => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }),
             _ => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }),
         }, false, [], null), failure: _ => new Built(ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }), false, [], null));
+    }
+
+    /// <summary>paseo.json was written: the workspaces under it read their scripts again.</summary>
+    private string WrittenConfig(string root, string reply)
+    {
+        _scripts.Tell(new ScriptsActor.ReloadScripts(root));
+        return reply;
     }
 
     private static string ConfigReply(string type, string requestId, string repoRoot, JsonObject error) =>
