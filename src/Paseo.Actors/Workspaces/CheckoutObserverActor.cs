@@ -7,7 +7,8 @@ using static Paseo.Actors.Workspaces.WorkspaceProtocol;
 namespace Paseo.Actors.Workspaces;
 
 /// <summary>`paseo.git` timings of the checkout observers.</summary>
-public sealed record CheckoutWatchSettings(TimeSpan Debounce, TimeSpan MinInterval, TimeSpan SelfHeal, TimeSpan PollWhenUnwatched, TimeSpan FreshFor)
+public sealed record CheckoutWatchSettings(TimeSpan Debounce, TimeSpan MinInterval, TimeSpan SelfHeal, TimeSpan PollWhenUnwatched, TimeSpan FreshFor,
+    TimeSpan FetchInterval = default)
 {
     public static readonly CheckoutWatchSettings Default = new(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
 }
@@ -19,7 +20,8 @@ public sealed record CheckoutWatchSettings(TimeSpan Debounce, TimeSpan MinInterv
 /// changed; changes are gathered for `debounce` and refreshes are at least `min-interval` apart, so an agent writing
 /// files all the time costs one refresh per interval. A re-read every `self-heal` catches what no watcher saw (a remote
 /// branch moved by someone else's fetch). When the watchers cannot cover the tree (the kernel's inotify limit), it reads
-/// every `poll-when-unwatched` instead. Observers are told only when the snapshot changed; it stops when the last one
+/// every `poll-when-unwatched` instead. A repository with an origin is fetched every `fetch-interval` (no prompt, long
+/// timeout), so what others pushed shows. Observers are told only when the snapshot changed; it stops when the last one
 /// stops or leaves. Each read runs git off the actor's thread.
 /// </para>
 /// </summary>
@@ -43,6 +45,7 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
     private bool _again;
     private bool _forced;
     private DateTimeOffset _lastStart = DateTimeOffset.MinValue;
+    private bool _fetching;
     // Requests its parent forwarded: it is stopped by the parent only when it has handled every one (no request lost).
     private long _handled;
 
@@ -77,6 +80,18 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             Read(force: true);
         });
         Receive<RefreshCheckout>(_ => Read(force: true));
+        Receive<FetchOrigin>(_ =>
+        {
+            if (_fetching || _snapshot is not { IsGit: true, HasRemote: true, RepoRoot: { } root }) return;
+            _fetching = true;
+            // What origin has moved to (behind counts, a merged pull request): fetched in the background, never prompting.
+            _git.RunAsync(root, ["fetch", "origin", "--prune", "--quiet"], GitRun.Slow).PipeTo(Self, success: _ => Fetched.Instance, failure: _ => Fetched.Instance);
+        });
+        Receive<Fetched>(_ =>
+        {
+            _fetching = false;
+            Read(force: false);
+        });
         Receive<FilesChanged>(_ => Timers.StartSingleTimer("debounce", Refresh.Instance, _settings.Debounce));
         Receive<WatchFailed>(failed =>
         {
@@ -97,8 +112,14 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             _readAt = DateTimeOffset.UtcNow;
             var changed = read.Snapshot != _snapshot || _forced;
             _forced = false;
+            var firstRemote = _snapshot is not { HasRemote: true } && read.Snapshot.HasRemote;
             _snapshot = read.Snapshot;
             UpdateWatching();
+            if (firstRemote && _settings.FetchInterval > TimeSpan.Zero)
+            {
+                Self.Tell(FetchOrigin.Instance);
+                Timers.StartPeriodicTimer("fetch", FetchOrigin.Instance, _settings.FetchInterval);
+            }
             var message = new CheckoutChanged(_cwd, read.Snapshot);
             // Deep observers (an open diff pane) hear of every read: an edit to an already dirty file changes the diff, not the snapshot.
             foreach (var observer in _observers.Where(o => changed || _deep.Contains(o))) observer.Tell(message);
@@ -227,6 +248,16 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
     private sealed record Refresh
     {
         public static readonly Refresh Instance = new();
+    }
+
+    private sealed record FetchOrigin
+    {
+        public static readonly FetchOrigin Instance = new();
+    }
+
+    private sealed record Fetched
+    {
+        public static readonly Fetched Instance = new();
     }
 }
 

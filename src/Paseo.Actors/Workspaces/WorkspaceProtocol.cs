@@ -35,6 +35,17 @@ public static class WorkspaceProtocol
     /// <summary>Archives workspaces whose worktree is gone (no "use worktree archive" refusal). Answered Done.</summary>
     public sealed record ArchiveWorktreeWorkspaces(IReadOnlyCollection<string> WorkspaceIds);
 
+    /// <summary>
+    /// Paseo's reconciliation (app-workspaces.md §2.5), asked for when a session subscribes to its workspaces (at most once
+    /// per half minute): workspaces whose directory is gone are archived (with a project left empty), and git workspaces are
+    /// renamed to their current branch. No answer; changes are published as usual.
+    /// </summary>
+    public sealed record Reconcile
+    {
+        public static readonly Reconcile Instance = new();
+        private Reconcile() { }
+    }
+
     /// <summary>Published on the event stream after every change, with the ids whose record changed.</summary>
     public sealed record WorkspacesChanged(WorkspaceRegistry Registry, IReadOnlyCollection<string> ChangedIds);
 

@@ -29,6 +29,8 @@ public sealed class WorkspaceRegistryActor : ReceiveActor, IWithStash
     private WorkspaceRegistry _registry = WorkspaceRegistry.Empty;
     private string? _damaged;
     private bool _writing;
+    private DateTimeOffset _reconciledAt = DateTimeOffset.MinValue;
+    private static readonly TimeSpan ReconcileAtMostEvery = TimeSpan.FromSeconds(30);
     private bool _dirty;
 
     public IStash Stash { get; set; } = null!;
@@ -164,6 +166,25 @@ public sealed class WorkspaceRegistryActor : ReceiveActor, IWithStash
             else Publish(registry, archive.WorkspaceIds);
             Sender.Tell(Akka.Done.Instance);
         });
+        Receive<Reconcile>(_ =>
+        {
+            var now = _time.GetUtcNow();
+            if (now - _reconciledAt < ReconcileAtMostEvery) return;
+            _reconciledAt = now;
+            var registry = _registry;
+            var git = _shared.Git;
+            ReconcileAsync(registry, git).PipeTo(Self, failure: e => new Reconciled([], []));
+        });
+        Receive<Reconciled>(reconciled =>
+        {
+            var now = _time.GetUtcNow();
+            var registry = reconciled.Gone.Aggregate(_registry, (r, id) => r.Archive(id, now));
+            foreach (var (id, branch) in reconciled.Renamed)
+                if (registry.Workspaces.TryGetValue(id, out var w) && !w.Archived && w.DisplayName != branch)
+                    registry = registry with { Workspaces = registry.Workspaces.SetItem(id, w with { DisplayName = branch, UpdatedAt = now }) };
+            if (_damaged is null) Change(registry, [.. reconciled.Gone, .. reconciled.Renamed.Select(r => r.Id)]);
+            else if (registry != _registry) Publish(registry, [.. reconciled.Gone, .. reconciled.Renamed.Select(r => r.Id)]);
+        });
         Receive<Saved>(saved =>
         {
             _writing = false;
@@ -241,6 +262,30 @@ public sealed class WorkspaceRegistryActor : ReceiveActor, IWithStash
             }
         }).PipeTo(Self);
     }
+
+    /// <summary>Off the actor's thread: which listed workspaces lost their directory, and which top-level checkouts changed branch.</summary>
+    private static async Task<Reconciled> ReconcileAsync(WorkspaceRegistry registry, Paseo.Transport.Git.GitRunner git)
+    {
+        var gone = new List<string>();
+        var renamed = new List<(string, string)>();
+        foreach (var workspace in registry.Listed.Where(w => !registry.Archiving.ContainsKey(w.WorkspaceId)))
+        {
+            if (!Directory.Exists(workspace.Cwd))
+            {
+                gone.Add(workspace.WorkspaceId);
+                continue;
+            }
+            if (registry.ProjectOf(workspace)?.Kind != "git" || workspace.Kind == "directory") continue;
+            var head = await git.RunAsync(workspace.Cwd, ["symbolic-ref", "--quiet", "--short", "HEAD"], Paseo.Transport.Git.GitRun.Read);
+            var top = await git.RunAsync(workspace.Cwd, ["rev-parse", "--show-toplevel"], Paseo.Transport.Git.GitRun.Read);
+            // Only a checkout's top level is named after its branch (a sub-directory workspace keeps its directory name).
+            if (head.Ok && top.Ok && WorkspacePaths.Normalize(top.Stdout.Trim()) == workspace.Cwd && head.Stdout.Trim() is { Length: > 0 } branch && branch != workspace.DisplayName)
+                renamed.Add((workspace.WorkspaceId, branch));
+        }
+        return new Reconciled(gone, renamed);
+    }
+
+    private sealed record Reconciled(IReadOnlyList<string> Gone, IReadOnlyList<(string Id, string Branch)> Renamed);
 
     private sealed record Loaded(WorkspaceRegistry? Registry, string? Damage);
 

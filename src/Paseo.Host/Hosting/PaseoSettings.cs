@@ -146,7 +146,8 @@ public sealed record PaseoSettings(
                     PositiveTime(config, "paseo.git.min-refresh-interval"),
                     PositiveTime(config, "paseo.git.self-heal-interval"),
                     PositiveTime(config, "paseo.git.poll-when-unwatched"),
-                    PositiveTime(config, "paseo.git.fresh-for")),
+                    PositiveTime(config, "paseo.git.fresh-for"),
+                    config.GetTimeSpan("paseo.git.fetch-interval")),
                 new WorktreeScriptLimits(
                     PositiveTime(config, "paseo.workspaces.setup.command-timeout"),
                     (int)Bytes(config.GetConfig("paseo.workspaces.setup"), "output-bytes")));

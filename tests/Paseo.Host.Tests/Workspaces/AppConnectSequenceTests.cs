@@ -127,6 +127,21 @@ public sealed class AppConnectSequenceTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Subscribing_reconciles_a_vanished_directory_and_a_changed_branch()
+    {
+        Directory.Delete(_notes, recursive: true);
+        GitRepos.Git(_shop, "checkout", "-q", "-b", "feature/cart");
+        var (phone, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon, clientType: "mobile");
+        await using var _ = phone;
+        await phone.RequestAsync("fetch_workspaces_request", new JsonObject { ["subscribe"] = new JsonObject() });
+        await phone.ExpectSessionAsync("workspace_update", p => p["kind"]?.GetValue<string>() == "remove" && p["id"]?.GetValue<string>() == _notes);
+        await phone.ExpectSessionAsync("workspace_update", p => p["workspace"]?["id"]?.GetValue<string>() == _shop && p["workspace"]?["name"]?.GetValue<string>() == "feature/cart"
+            && p["workspace"]?["project"]?["checkout"]?["currentBranch"]?.GetValue<string>() == "feature/cart");
+        var listed = ProtocolClient.Payload(await phone.RequestAsync("fetch_workspaces_request", new JsonObject()), "fetch_workspaces_response")!["entries"]!.AsArray();
+        Assert.DoesNotContain(listed, w => w!["id"]!.GetValue<string>() == _notes);
+    }
+
+    [SkippableFact]
     public async Task Workspaces_page_with_cursors_and_filter()
     {
         var (phone, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon, clientType: "mobile");

@@ -14,7 +14,7 @@ public sealed class CheckoutStatusTests : IAsyncLifetime
     {
         GitRepos.Require();
         // A short git timeout for the hanging-repository test; reads are quick here.
-        _daemon = await InProcessDaemon.StartAsync(extraHocon: "paseo.git.timeout = 3s\npaseo.git.min-refresh-interval = 200ms\npaseo.git.watch-debounce = 100ms\n");
+        _daemon = await InProcessDaemon.StartAsync(extraHocon: "paseo.git.timeout = 3s\npaseo.git.min-refresh-interval = 200ms\npaseo.git.watch-debounce = 100ms\npaseo.git.fetch-interval = 1s\n");
         var seed = GitRepos.Init(_daemon.TestHome.PathIn("seed"));
         _origin = _daemon.TestHome.PathIn("origin.git");
         GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", "--bare", seed, _origin);
@@ -90,6 +90,21 @@ public sealed class CheckoutStatusTests : IAsyncLifetime
         var main = await StatusAsync(_repo);
         Assert.Equal(1, main["behindOfOrigin"]!.GetValue<long>());
         Assert.Equal(0, main["aheadOfOrigin"]!.GetValue<long>());
+    }
+
+    [SkippableFact]
+    public async Task What_someone_else_pushed_shows_without_anyone_fetching_by_hand()
+    {
+        var first = await StatusAsync(_repo);
+        Assert.Equal(0, first["behindOfOrigin"]!.GetValue<long>());
+        var other = _daemon.TestHome.PathIn("pusher");
+        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", _origin, other);
+        GitRepos.Git(other, "config", "user.name", "x");
+        GitRepos.Git(other, "config", "user.email", "x@paseo.invalid");
+        GitRepos.Commit(other, "theirs.txt", "t\n");
+        GitRepos.Git(other, "push", "-q", "origin", "main");
+        // The observer fetches origin every fetch-interval (1 s here) and pushes the new counts.
+        await _client.ExpectSessionAsync("checkout_status_update", p => p["behindOfOrigin"]?.GetValue<long>() == 1);
     }
 
     [SkippableFact]

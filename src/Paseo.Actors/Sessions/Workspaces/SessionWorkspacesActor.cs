@@ -230,6 +230,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             _subscription = new WorkspaceSubscription(subscriptionId, filter);
             _lastSent.Clear();
             _held ??= [];
+            _registryActor.Tell(Reconcile.Instance);
         }
         var snapshots = new Dictionary<string, CheckoutSnapshot>(_snapshots);
         var known = _agentsById;
