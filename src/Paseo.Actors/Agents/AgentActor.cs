@@ -85,6 +85,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<Cancel>(_ => OnCancel());
         Receive<Archive>(_ => OnArchive());
         Receive<RefreshAgent>(_ => OnRefresh());
+        Receive<ReportToolCall>(report =>
+        {
+            if (report.Commit) Commit((JsonObject)report.Item.DeepClone());
+            else Publish(new JsonObject { ["type"] = "timeline", ["provider"] = _record.Provider, ["item"] = report.Item.DeepClone() });
+        });
         Receive<Delete>(_ => OnDelete());
         Receive<FetchTimeline>(OnFetchTimeline);
         Receive<AgentStoreProtocol.TimelineCompacted>(compacted => _timeline.DropBefore(compacted.FirstSeq));

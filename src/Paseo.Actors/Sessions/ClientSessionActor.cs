@@ -719,9 +719,14 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             {
                 if (refs is null) return new AgentCreateFailed("Worktrees are not available on this daemon");
                 var made = await refs.Worktrees.Ask<WorktreesActor.WorktreeCreated>(new WorktreesActor.CreateWorktree(create.Config.Cwd, git.Slug, git.BaseBranch, "branch-off",
-                    git.BranchNamed ? null : create.InitialPrompt, null), TimeSpan.FromSeconds(55));
-                if (made.Worktree is not { } worktree) return new CreateFailedWithCode(made.Error ?? "Could not create the worktree", made.ErrorCode ?? "unknown");
+                    git.BranchNamed ? null : create.InitialPrompt, null, DeferSetup: true), TimeSpan.FromSeconds(55));
+                if (made.Worktree is not { } worktree || made.Workspace is not { } workspace)
+                    return new CreateFailedWithCode(made.Error ?? "Could not create the worktree", made.ErrorCode ?? "unknown");
                 toCreate = create with { Config = create.Config with { Cwd = worktree.Path } };
+                var answer = await agents.Ask<object>(toCreate, TimeSpan.FromSeconds(60));
+                // Its setup runs once the agent exists, as rows of its timeline.
+                if (answer is AgentCreated created) refs.Worktrees.Tell(new WorktreesActor.RunAgentSetup(worktree, workspace.WorkspaceId, created.Agent.Id));
+                return answer;
             }
             else if (git.NewBranch is { } branch)
             {

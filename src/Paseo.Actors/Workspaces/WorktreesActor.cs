@@ -51,6 +51,20 @@ public sealed class WorktreesActor : ReceiveActor
             foreach (var (key, value) in progressed.Snapshot) push[key] = value?.DeepClone();
             progressed.ProgressTo?.Tell(new Sessions.Workspaces.SessionWorkspacesActor.Pushed(WsOutbound.Session("workspace_setup_progress", push)));
         });
+        Receive<RunAgentSetup>(run =>
+        {
+            if (run.Worktree.Reused) return;
+            var agents = _agents;
+            var self = Self;
+            var registry = _registry;
+            var limits = _limits;
+            var callId = $"paseo_worktree_setup_{Guid.NewGuid():N}";
+            // The setup's progress becomes rows of the agent's timeline: running rows live only, the end committed.
+            _ = Task.Run(() => SetupAsync(run.Worktree, run.WorkspaceId, null, self, registry, limits, (status, detail, error) =>
+                agents.Tell(new ToAgent(run.AgentId, new ReportToolCall(
+                    TimelineItems.ToolCall(callId, "paseo_worktree_setup", detail, status, error is null ? null : new JsonObject { ["message"] = error }),
+                    Commit: status != "running")))));
+        });
         Receive<GetSetupStatus>(get => Sender.Tell(new SetupStatus(_setups.GetValueOrDefault(get.WorkspaceId)?.DeepClone() as JsonObject)));
         Receive<ListWorktrees>(OnList);
         Receive<ArchiveWorktree>(OnArchive);
@@ -78,14 +92,15 @@ public sealed class WorktreesActor : ReceiveActor
             }
             var ready = await registry.Ask<AgentWorkspaceReady>(new RegisterWorktree(created.Path, create.Cwd, created.RepoRoot, created.Branch), TimeSpan.FromSeconds(10));
             if (ready.Workspace is null) return new WorktreeCreated(null, null, ready.Error ?? "Could not register the worktree", "unknown");
-            _ = Task.Run(() => SetupAsync(created, ready.Workspace.WorkspaceId, create.ProgressTo, self, registry, limits));
+            if (!create.DeferSetup) _ = Task.Run(() => SetupAsync(created, ready.Workspace.WorkspaceId, create.ProgressTo, self, registry, limits));
             return new WorktreeCreated(ready.Workspace, created, null, null);
         }
         Run().PipeTo(Sender, failure: e => new WorktreeCreated(null, null, e.GetBaseException().Message, "unknown"));
     }
 
     /// <summary>paseo.json's setup in the new worktree, reported as workspace_setup_progress (a reused worktree: running, then completed).</summary>
-    private static async Task SetupAsync(CreatedWorktree created, string workspaceId, IActorRef? progressTo, IActorRef self, IActorRef registry, WorktreeScriptLimits limits)
+    private static async Task SetupAsync(CreatedWorktree created, string workspaceId, IActorRef? progressTo, IActorRef self, IActorRef registry, WorktreeScriptLimits limits,
+        Action<string, JsonObject, string?>? toAgent = null)
     {
         JsonObject Snapshot(string status, IReadOnlyList<SetupCommand> commands, string? error) => new()
         {
@@ -97,7 +112,12 @@ public sealed class WorktreesActor : ReceiveActor
             },
             ["error"] = error,
         };
-        void Report(string status, IReadOnlyList<SetupCommand> commands, string? error) => self.Tell(new SetupProgressed(workspaceId, Snapshot(status, commands, error), progressTo));
+        void Report(string status, IReadOnlyList<SetupCommand> commands, string? error)
+        {
+            var snapshot = Snapshot(status, commands, error);
+            self.Tell(new SetupProgressed(workspaceId, snapshot, progressTo));
+            toAgent?.Invoke(status, (JsonObject)snapshot["detail"]!.DeepClone(), error);
+        }
 
         Report("running", [], null);
         if (created.Reused) { Report("completed", [], null); return; }
@@ -214,7 +234,10 @@ public sealed class WorktreesActor : ReceiveActor
     // ---- messages -------------------------------------------------------------------------------------------------
 
     /// <summary>create_paseo_worktree (§4.3); setup progress goes to <paramref name="ProgressTo"/> as workspace_setup_progress pushes.</summary>
-    public sealed record CreateWorktree(string Cwd, string? Slug, string? RefName, string? Action, string? Seed, IActorRef? ProgressTo);
+    public sealed record CreateWorktree(string Cwd, string? Slug, string? RefName, string? Action, string? Seed, IActorRef? ProgressTo, bool DeferSetup = false);
+
+    /// <summary>create_agent with a worktree (§4.4): the new worktree's setup, reported as rows of the agent's timeline.</summary>
+    public sealed record RunAgentSetup(CreatedWorktree Worktree, string WorkspaceId, string AgentId);
 
     public sealed record WorktreeCreated(WorkspaceRecord? Workspace, CreatedWorktree? Worktree, string? Error, string? ErrorCode);
 

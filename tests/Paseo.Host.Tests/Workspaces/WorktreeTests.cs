@@ -157,6 +157,21 @@ public sealed class WorktreeTests : IAsyncLifetime
         Assert.StartsWith(_daemon.TestHome.Home.WorktreesDir, cwd);
         Assert.Equal("agent-branch", GitRepos.Git(cwd, "branch", "--show-current").Trim());
         await _client.ExpectSessionAsync("workspace_update", p => p["workspace"]?["workspaceDirectory"]?.GetValue<string>() == cwd);
+        // Its setup (failing here) is reported in the agent's own timeline: live rows while it runs, then one committed row.
+        var agentId = agent["agentId"]!.GetValue<string>();
+        JsonObject? setupRow = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            var timeline = ProtocolClient.Payload(await _client.RequestAsync("fetch_agent_timeline_request", new JsonObject { ["agentId"] = agentId, ["projection"] = "canonical" }),
+                "fetch_agent_timeline_response")!;
+            setupRow = timeline["entries"]!.AsArray().Select(e => e!["item"]!.AsObject()).FirstOrDefault(i => i["name"]?.GetValue<string>() == "paseo_worktree_setup");
+            return setupRow is not null;
+        }, "the setup row is committed to the agent's timeline");
+        WireShapes.TimelineItem(setupRow);
+        Assert.Equal("failed", setupRow!["status"]!.GetValue<string>());
+        Assert.StartsWith("Worktree setup command failed: echo broken", setupRow["error"]!["message"]!.GetValue<string>());
+        Assert.Equal("worktree_setup", setupRow["detail"]!["type"]!.GetValue<string>());
+        Assert.Equal(cwd, setupRow["detail"]!["worktreePath"]!.GetValue<string>());
 
         var bad = ProtocolClient.Payload(await _client.RequestAsync("create_agent_request", new JsonObject
         {
