@@ -151,7 +151,7 @@ public sealed class CheckoutStatusTests : IAsyncLifetime
         var first = await StatusAsync(_repo);
         Assert.False(first["isDirty"]!.GetValue<bool>());
         File.WriteAllText(Path.Combine(_repo, "new.txt"), "new\n");
-        // Watched (inotify), not polled: the update follows the write within the debounce and one read, well under 10 s.
+        // Watched (inotify), not polled: the update follows the write within the debounce and one read (here: at most 15 s, the client's wait).
         var update = await _client.ExpectSessionAsync("checkout_status_update", p => p["isDirty"]?.GetValue<bool>() == true);
         var payload = ProtocolClient.Payload(update, "checkout_status_update")!;
         WireShapes.CheckoutStatus(payload);
