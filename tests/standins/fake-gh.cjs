@@ -13,7 +13,13 @@ const args = process.argv.slice(2);
 fs.appendFileSync(path.join(dir, 'gh-calls.log'), JSON.stringify(args) + '\n');
 
 const fail = (message, code = 1) => { process.stderr.write(message + '\n'); process.exit(code); };
-const option = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+// `--name value` and `--name=value`, as gh (cobra) takes them.
+const option = (name) => {
+  const joined = args.find(a => a.startsWith(name + '='));
+  if (joined !== undefined) return joined.slice(name.length + 1);
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const fields = (name) => args.filter((a, i) => args[i - 1] === name);
 const pick = (object, list) => { const keys = (list || '').split(',').filter(Boolean); return keys.length ? Object.fromEntries(keys.map(k => [k, object[k] ?? null])) : object; };
 const print = (value) => process.stdout.write(JSON.stringify(value) + '\n');

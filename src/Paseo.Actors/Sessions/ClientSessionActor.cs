@@ -233,7 +233,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         var requestId = inbound.RequestId;
         // Taken once dispatched (or refused): its connection may read the next frame from its socket.
         inbound.Connection.Tell(InboundTaken.Instance);
-        if (_inFlight >= _settings.MaxRequestsInFlight && AnsweredLater.Contains(inbound.Type))
+        if (_inFlight >= _settings.MaxRequestsInFlight && (AnsweredLater.Contains(inbound.Type)
+                || (requestId is not null && (SessionWorkspacesActor.Kinds.Contains(inbound.Type) || SessionDaemonRequestsActor.Kinds.Contains(inbound.Type)))))
         {
             var reason = $"Too many requests in flight: this session already waits for {_inFlight} answers (paseo.sessions.max-requests-in-flight); " +
                          "wait for some before sending more";

@@ -83,4 +83,11 @@ public readonly struct RequestReader(JsonObject message)
     }
 
     public static RequestReader Of(JsonObject obj) => new(obj);
+
+    /// <summary>A path field: a non-blank string without NUL (a path that cannot name a directory is refused here, not deep in IO).</summary>
+    public string RequiredPath(string key)
+    {
+        var path = RequiredString(key);
+        return path.Trim().Length == 0 || path.Contains('\0') ? throw new InvalidRequestException($"{key} must be a path") : path;
+    }
 }

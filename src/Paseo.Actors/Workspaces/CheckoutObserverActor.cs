@@ -46,6 +46,10 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
     private bool _forced;
     private DateTimeOffset _lastStart = DateTimeOffset.MinValue;
     private bool _fetching;
+    // Fetches to skip after failures (an unreachable origin is tried less and less often, at least once in 16 intervals).
+    private int _fetchFailures;
+    private int _skipFetches;
+    private readonly GitRunner _fetcher = DaemonWorkspaces.Get(Context.System).Fetcher;
     // Requests its parent forwarded: it is stopped by the parent only when it has handled every one (no request lost).
     private long _handled;
 
@@ -66,6 +70,7 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             if (_snapshot is not null) observe.Subscriber.Tell(new CheckoutChanged(_cwd, _snapshot));
             else _waiting.Add(observe.Subscriber);
             UpdateWatching();
+            StartFetching();
             if (_snapshot is null || DateTimeOffset.UtcNow - _readAt >= _settings.FreshFor) Read(force: false);
         });
         Receive<Unobserve>(unobserve => Forget(unobserve.Subscriber));
@@ -82,15 +87,19 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
         Receive<RefreshCheckout>(_ => Read(force: true));
         Receive<FetchOrigin>(_ =>
         {
-            if (_fetching || _snapshot is not { IsGit: true, HasRemote: true, RepoRoot: { } root }) return;
+            // Only for a directory somebody keeps looking at (not for one question), one at a time.
+            if (_fetching || _observers.Count == 0 || _snapshot is not { IsGit: true, HasRemote: true, RepoRoot: { } root }) return;
+            if (_skipFetches > 0) { _skipFetches--; return; }
             _fetching = true;
             // What origin has moved to (behind counts, a merged pull request): fetched in the background, never prompting.
-            _git.RunAsync(root, ["fetch", "origin", "--prune", "--quiet"], GitRun.Slow).PipeTo(Self, success: _ => Fetched.Instance, failure: _ => Fetched.Instance);
+            _fetcher.RunAsync(root, ["fetch", "origin", "--prune", "--quiet"], GitRun.Slow).PipeTo(Self, success: r => new Fetched(r.Ok), failure: _ => new Fetched(false));
         });
-        Receive<Fetched>(_ =>
+        Receive<Fetched>(fetched =>
         {
             _fetching = false;
-            Read(force: false);
+            _fetchFailures = fetched.Ok ? 0 : _fetchFailures + 1;
+            _skipFetches = fetched.Ok ? 0 : Math.Min((1 << Math.Min(_fetchFailures, 4)) - 1, 15);
+            if (fetched.Ok) Read(force: false);
         });
         Receive<FilesChanged>(_ => Timers.StartSingleTimer("debounce", Refresh.Instance, _settings.Debounce));
         Receive<WatchFailed>(failed =>
@@ -112,14 +121,9 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             _readAt = DateTimeOffset.UtcNow;
             var changed = read.Snapshot != _snapshot || _forced;
             _forced = false;
-            var firstRemote = _snapshot is not { HasRemote: true } && read.Snapshot.HasRemote;
             _snapshot = read.Snapshot;
             UpdateWatching();
-            if (firstRemote && _settings.FetchInterval > TimeSpan.Zero)
-            {
-                Self.Tell(FetchOrigin.Instance);
-                Timers.StartPeriodicTimer("fetch", FetchOrigin.Instance, _settings.FetchInterval);
-            }
+            StartFetching();
             var message = new CheckoutChanged(_cwd, read.Snapshot);
             // Deep observers (an open diff pane) hear of every read: an edit to an already dirty file changes the diff, not the snapshot.
             foreach (var observer in _observers.Where(o => changed || _deep.Contains(o))) observer.Tell(message);
@@ -138,6 +142,14 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
     protected override void PreStart() => Timers.StartPeriodicTimer("self-heal", Refresh.Instance, _settings.SelfHeal);
 
     protected override void PostStop() => StopWatching();
+
+    /// <summary>An observed repository with an origin is fetched now and every fetch-interval.</summary>
+    private void StartFetching()
+    {
+        if (_settings.FetchInterval <= TimeSpan.Zero || _observers.Count == 0 || _snapshot is not { HasRemote: true } || Timers.IsTimerActive("fetch")) return;
+        Self.Tell(FetchOrigin.Instance);
+        Timers.StartPeriodicTimer("fetch", FetchOrigin.Instance, _settings.FetchInterval);
+    }
 
     private void Forget(IActorRef observer)
     {
@@ -255,10 +267,7 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
         public static readonly FetchOrigin Instance = new();
     }
 
-    private sealed record Fetched
-    {
-        public static readonly Fetched Instance = new();
-    }
+    private sealed record Fetched(bool Ok);
 }
 
 /// <summary>

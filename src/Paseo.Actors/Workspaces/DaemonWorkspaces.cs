@@ -23,6 +23,9 @@ public sealed class DaemonWorkspaces : IExtension
                 config.GetByteSize("paseo.git.max-output-bytes") ?? GitSettings.Default.MaxOutputBytes, (int)(config.GetByteSize("paseo.git.max-stderr-bytes") ?? 2048))
             : GitSettings.Default;
         Git = new GitRunner(Settings);
+        // Background fetches have their own two slots and a shorter limit: an unreachable origin never starves the git
+        // commands clients wait for.
+        Fetcher = new GitRunner(Settings with { Concurrency = 2, LongTimeout = TimeSpan.FromSeconds(60) });
         Gh = new GitRunner(Settings, config.HasPath("paseo.github.cli") ? config.GetString("paseo.github.cli") : "gh");
         GitHub = new GitHubCli(Gh);
     }
@@ -32,6 +35,7 @@ public sealed class DaemonWorkspaces : IExtension
 
     public GitSettings Settings { get; }
     public GitRunner Git { get; }
+    public GitRunner Fetcher { get; }
     public GitRunner Gh { get; }
 
     private ImmutableDictionary<string, ImmutableArray<ScriptState>> _scripts = ImmutableDictionary<string, ImmutableArray<ScriptState>>.Empty;

@@ -75,6 +75,8 @@ public sealed class ScriptsActor : ReceiveActor
             if (!_runs.TryGetValue(exited.Key, out var run) || run != exited.Run) return;
             run.Lifecycle = "stopped";
             run.ExitCode = exited.ExitCode;
+            // What the script left running in the background goes with it.
+            ChildProcess.KillGroup(run.Pid);
             if (run.Definition.IsService) _routes.Remove(run.Hostname);
             Publish(exited.Key.Workspace);
         });

@@ -60,6 +60,11 @@ public sealed class WorkspaceRegistryActor : ReceiveActor, IWithStash
             {
                 return new Loaded(null, e.Message);
             }
+            catch (Exception e)
+            {
+                // Unreadable (permissions, …): reported and left alone like a damaged file, never a registry stuck loading.
+                return new Loaded(null, $"{directory}: cannot be read ({e.Message})");
+            }
         }).PipeTo(Self);
     }
 
@@ -90,22 +95,22 @@ public sealed class WorkspaceRegistryActor : ReceiveActor, IWithStash
     {
         Receive<AgentList>(list =>
         {
-            foreach (var cwd in list.Agents.Where(a => a.ArchivedAt is null).Select(a => WorkspacePaths.Normalize(a.Cwd)).Distinct()) Heal(cwd);
+            foreach (var cwd in list.Agents.Where(a => a.ArchivedAt is null).Select(a => WorkspacePaths.TryNormalize(a.Cwd, out var c) ? c : null).OfType<string>().Distinct()) Heal(cwd);
             SaveIfDirty();
         });
         Receive<AgentChanged>(changed =>
         {
-            if (changed.Agent.ArchivedAt is null) Heal(WorkspacePaths.Normalize(changed.Agent.Cwd));
+            if (changed.Agent.ArchivedAt is null && WorkspacePaths.TryNormalize(changed.Agent.Cwd, out var cwd)) Heal(cwd);
         });
         Receive<OpenProject>(open =>
         {
             if (Refused(out var why)) { Sender.Tell(new ProjectOpened(null, why, _registry)); return; }
-            var cwd = WorkspacePaths.Normalize(open.Cwd);
+            if (!WorkspacePaths.TryNormalize(open.Cwd, out var cwd)) { Sender.Tell(new ProjectOpened(null, $"Not a directory path: {open.Cwd}", _registry)); return; }
             Classify(cwd, exactDirectory: false, Sender, open);
         });
         Receive<EnsureAgentWorkspace>(ensure =>
         {
-            var cwd = WorkspacePaths.Normalize(ensure.Cwd);
+            if (!WorkspacePaths.TryNormalize(ensure.Cwd, out var cwd)) { Sender.Tell(new AgentWorkspaceReady(null, $"Not a directory path: {ensure.Cwd}")); return; }
             if (_registry.WithCwd(cwd) is { Archived: false } ready && _registry.IsListed(ready)) { Sender.Tell(new AgentWorkspaceReady(ready, null)); return; }
             if (Refused(out var why)) { Sender.Tell(new AgentWorkspaceReady(_registry.WithCwd(cwd), why)); return; }
             if (!Directory.Exists(cwd)) { Sender.Tell(new AgentWorkspaceReady(null, $"Directory does not exist: {cwd}")); return; }

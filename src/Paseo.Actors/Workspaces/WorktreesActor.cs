@@ -29,6 +29,8 @@ public sealed class WorktreesActor : ReceiveActor
     // The last setup progress of each worktree created here (oldest forgotten beyond MaxSetupsRemembered).
     private readonly Dictionary<string, JsonObject> _setups = [];
     private readonly Queue<string> _setupOrder = new();
+    // Cancelled when the daemon stops: a setup or teardown still running has its process group killed (nothing outlives the daemon).
+    private readonly CancellationTokenSource _stopping = new();
 
     public WorktreesActor(string worktreesRoot, IActorRef registry, IActorRef agents, IActorRef checkouts, WorktreeScriptLimits limits)
     {
@@ -60,7 +62,8 @@ public sealed class WorktreesActor : ReceiveActor
             var limits = _limits;
             var callId = $"paseo_worktree_setup_{Guid.NewGuid():N}";
             // The setup's progress becomes rows of the agent's timeline: running rows live only, the end committed.
-            _ = Task.Run(() => SetupAsync(run.Worktree, run.WorkspaceId, null, self, registry, limits, (status, detail, error) =>
+            var stopping = _stopping.Token;
+            _ = Task.Run(() => SetupAsync(run.Worktree, run.WorkspaceId, null, self, registry, limits, stopping, (status, detail, error) =>
                 agents.Tell(new ToAgent(run.AgentId, new ReportToolCall(
                     TimelineItems.ToolCall(callId, "paseo_worktree_setup", detail, status, error is null ? null : new JsonObject { ["message"] = error }),
                     Commit: status != "running")))));
@@ -68,6 +71,12 @@ public sealed class WorktreesActor : ReceiveActor
         Receive<GetSetupStatus>(get => Sender.Tell(new SetupStatus(_setups.GetValueOrDefault(get.WorkspaceId)?.DeepClone() as JsonObject)));
         Receive<ListWorktrees>(OnList);
         Receive<ArchiveWorktree>(OnArchive);
+    }
+
+    protected override void PostStop()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
     }
 
     public static Props Props(string worktreesRoot, IActorRef registry, IActorRef agents, IActorRef checkouts, WorktreeScriptLimits limits) =>
@@ -79,6 +88,7 @@ public sealed class WorktreesActor : ReceiveActor
         var registry = _registry;
         var self = Self;
         var limits = _limits;
+        var stopping = _stopping.Token;
         async Task<WorktreeCreated> Run()
         {
             CreatedWorktree created;
@@ -92,7 +102,7 @@ public sealed class WorktreesActor : ReceiveActor
             }
             var ready = await registry.Ask<AgentWorkspaceReady>(new RegisterWorktree(created.Path, create.Cwd, created.RepoRoot, created.Branch), TimeSpan.FromSeconds(10));
             if (ready.Workspace is null) return new WorktreeCreated(null, null, ready.Error ?? "Could not register the worktree", "unknown");
-            if (!create.DeferSetup) _ = Task.Run(() => SetupAsync(created, ready.Workspace.WorkspaceId, create.ProgressTo, self, registry, limits));
+            if (!create.DeferSetup) _ = Task.Run(() => SetupAsync(created, ready.Workspace.WorkspaceId, create.ProgressTo, self, registry, limits, stopping));
             return new WorktreeCreated(ready.Workspace, created, null, null);
         }
         Run().PipeTo(Sender, failure: e => new WorktreeCreated(null, null, e.GetBaseException().Message, "unknown"));
@@ -100,7 +110,7 @@ public sealed class WorktreesActor : ReceiveActor
 
     /// <summary>paseo.json's setup in the new worktree, reported as workspace_setup_progress (a reused worktree: running, then completed).</summary>
     private static async Task SetupAsync(CreatedWorktree created, string workspaceId, IActorRef? progressTo, IActorRef self, IActorRef registry, WorktreeScriptLimits limits,
-        Action<string, JsonObject, string?>? toAgent = null)
+        CancellationToken stopping, Action<string, JsonObject, string?>? toAgent = null)
     {
         JsonObject Snapshot(string status, IReadOnlyList<SetupCommand> commands, string? error) => new()
         {
@@ -134,7 +144,7 @@ public sealed class WorktreesActor : ReceiveActor
             return;
         }
         var env = WorktreeScripts.Environment(created.RepoRoot, created.Path, created.Branch, FreePort());
-        var (_, ran, failure) = await WorktreeScripts.RunAsync(commands, created.Path, env, limits, progress => Report("running", progress, null), CancellationToken.None);
+        var (_, ran, failure) = await WorktreeScripts.RunAsync(commands, created.Path, env, limits, progress => Report("running", progress, null), stopping);
         Report(failure is null ? "completed" : "failed", ran, failure);
     }
 
@@ -185,6 +195,7 @@ public sealed class WorktreesActor : ReceiveActor
         var checkouts = _checkouts;
         var limits = _limits;
         var shared = DaemonWorkspaces.Get(Context.System);
+        var stopping = _stopping.Token;
         async Task<WorktreeArchived> Run()
         {
             string path;
@@ -212,7 +223,7 @@ public sealed class WorktreesActor : ReceiveActor
                     var teardown = WorktreeScripts.Commands(root, "teardown");
                     var branch = (await checkouts.Ask<CheckoutChanged>(new GetCheckout(root), TimeSpan.FromSeconds(60))).Snapshot.CurrentBranch ?? "";
                     var repoRoot = (await worktrees.RepoRootAsync(root, CancellationToken.None));
-                    var (_, _, failure) = await WorktreeScripts.RunAsync(teardown, root, WorktreeScripts.Environment(repoRoot, root, branch, 0), limits, _ => { }, CancellationToken.None);
+                    var (_, _, failure) = await WorktreeScripts.RunAsync(teardown, root, WorktreeScripts.Environment(repoRoot, root, branch, 0), limits, _ => { }, stopping);
                     if (failure is not null) throw new CheckoutFailure(CheckoutError.Unknown(failure.Replace("Worktree setup command failed", "Worktree teardown command failed")));
                 }, CancellationToken.None);
             }

@@ -16,6 +16,8 @@ public static class CheckoutDiff
     public const int MaxChangedLines = 40_000;
     public const long MaxUntrackedBytes = 1 << 20;
     public const long MaxPatchBytes = 2 << 20;
+    /// <summary>Untracked files diffed (each one git process); the rest are listed as too_large. Their hunks together stay under <see cref="MaxPatchBytes"/>.</summary>
+    public const int MaxUntrackedDiffed = 200;
     private const string EmptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
     public sealed record Result(JsonArray Files, CheckoutError? Error);
@@ -39,6 +41,7 @@ public static class CheckoutDiff
                 var baseRef = requested ?? snapshotBaseRef;
                 if (baseRef is null || !hasHead) return new Result([], null);
                 var name = Strip(baseRef);
+                if (!CheckoutOperations.IsValidBranch(name)) return new Result([], CheckoutError.Unknown($"Invalid base branch: {name}"));
                 var cmp = await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/remotes/origin/{name}", cancel).ConfigureAwait(false) ? $"origin/{name}"
                     : (await git.RunAsync(root, ["rev-parse", "--verify", "--quiet", name], GitRun.Read, cancel).ConfigureAwait(false)).Ok ? name : null;
                 if (cmp is null) return new Result([], CheckoutError.Unknown($"Base branch not found locally or on origin: {baseRef}"));
@@ -88,8 +91,16 @@ public static class CheckoutDiff
             if (untracked)
             {
                 var others = await git.RunCheckedAsync(root, ["ls-files", "--others", "--exclude-standard", "-z"], GitRun.Read, cancel).ConfigureAwait(false);
+                long budget = MaxPatchBytes;
+                var diffed = 0;
                 foreach (var path in others.Split('\0', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var size = new FileInfo(Path.Combine(root, path)) is { Exists: true } f ? f.Length : 0;
+                    if (diffed >= MaxUntrackedDiffed || size > budget) { files[path] = File(path, true, false, 0, 0, "too_large"); continue; }
+                    diffed++;
+                    budget -= size;
                     files[path] = await UntrackedAsync(git, root, path, cancel).ConfigureAwait(false);
+                }
             }
             return new Result([.. files.Values], null);
         }

@@ -20,7 +20,10 @@ public sealed partial class CheckoutOperations(GitRunner git)
     [GeneratedRegex("^[A-Za-z0-9._/-]+$")]
     private static partial Regex BranchPattern();
 
-    public static bool IsValidBranch(string name) => BranchPattern().IsMatch(name) && !name.Contains("..") && !name.Contains("@{");
+    /// <summary>A branch or ref name clients may send: git's safe characters, no `..` or `@{`, and never a leading `-` (it would be read as an option).</summary>
+    public static bool IsValidBranch(string name) => BranchPattern().IsMatch(name) && !name.StartsWith('-') && !name.Contains("..") && !name.Contains("@{");
+
+    private static string ValidRef(string name, string what) => IsValidBranch(name) ? name : throw new CheckoutFailure(CheckoutError.Unknown($"Invalid {what}: {name}"));
 
     private async Task<string> RootAsync(string cwd, CancellationToken cancel)
     {
@@ -100,7 +103,7 @@ public sealed partial class CheckoutOperations(GitRunner git)
         var root = await RootAsync(cwd, cancel).ConfigureAwait(false);
         if (requireCleanTarget && await IsDirtyAsync(root, cancel).ConfigureAwait(false)) throw new CheckoutFailure(CheckoutError.Unknown("Working directory has uncommitted changes."));
         CheckBase(baseRef, snapshotBase, paseoWorktree);
-        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? StripBase(found) : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
+        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? ValidRef(StripBase(found), "base branch") : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
         var branch = await BranchAsync(root, cancel).ConfigureAwait(false) ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine current branch for merge"));
         if (branch == target) return;
         var where = await WorktreeWithBranchAsync(root, target, cancel).ConfigureAwait(false);
@@ -135,7 +138,7 @@ public sealed partial class CheckoutOperations(GitRunner git)
         var root = await RootAsync(cwd, cancel).ConfigureAwait(false);
         if (requireCleanTarget && await IsDirtyAsync(root, cancel).ConfigureAwait(false)) throw new CheckoutFailure(CheckoutError.Unknown("Working directory has uncommitted changes."));
         CheckBase(baseRef, snapshotBase, paseoWorktree);
-        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? StripBase(found) : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
+        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? ValidRef(StripBase(found), "base branch") : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
         var branch = await BranchAsync(root, cancel).ConfigureAwait(false) ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine current branch for merge"));
         var local = await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/heads/{target}", cancel).ConfigureAwait(false);
         var remote = await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/remotes/origin/{target}", cancel).ConfigureAwait(false);
@@ -223,6 +226,8 @@ public sealed partial class CheckoutOperations(GitRunner git)
     /// <summary>create_agent's `git.createNewBranch` without a worktree (§4.4): `git checkout -b &lt;new&gt; &lt;base&gt;` in place, on a clean tree.</summary>
     public async Task CreateBranchAsync(string cwd, string branch, string? baseBranch, CancellationToken cancel = default)
     {
+        ValidRef(branch, "branch name");
+        if (baseBranch is not null) ValidRef(baseBranch, "base branch");
         var root = await RootAsync(cwd, cancel).ConfigureAwait(false);
         if (await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/heads/{branch}", cancel).ConfigureAwait(false))
             throw new CheckoutFailure(CheckoutError.Unknown($"Branch already exists: {branch}"));

@@ -188,8 +188,8 @@ public sealed class GitHubCli(GitRunner gh)
             catch (JsonException) { }
         }
         var n = limit.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (issues) await Kind("issue", ["issue", "list", "--search", query, "--json", "number,title,url,state,body,labels,updatedAt", "--limit", n], false).ConfigureAwait(false);
-        if (pulls) await Kind("pr", ["pr", "list", "--search", query, "--json", "number,title,url,state,body,labels,baseRefName,headRefName,updatedAt", "--limit", n], true).ConfigureAwait(false);
+        if (issues) await Kind("issue", ["issue", "list", $"--search={query}", "--json", "number,title,url,state,body,labels,updatedAt", "--limit", n], false).ConfigureAwait(false);
+        if (pulls) await Kind("pr", ["pr", "list", $"--search={query}", "--json", "number,title,url,state,body,labels,baseRefName,headRefName,updatedAt", "--limit", n], true).ConfigureAwait(false);
         if (calls > 0 && unavailable == calls) return ([], false);
         return (new JsonArray([.. items.OrderByDescending(i => i["updatedAt"]?.GetValue<string>() ?? "", StringComparer.Ordinal)]), true);
     }

@@ -45,6 +45,8 @@ public sealed class GitRunner
     /// <summary>Runs the command and returns whatever it did; throws only when it could not start or timed out.</summary>
     public async Task<GitResult> RunAsync(string cwd, IReadOnlyList<string> args, GitRun? run = null, CancellationToken cancel = default)
     {
+        // Off the caller's thread from here: an actor asking never spends its own time on the PATH lookup and the spawn.
+        await Task.Yield();
         run ??= GitRun.Default;
         var timeout = run.Timeout ?? (run.Long ? Settings.LongTimeout : Settings.Timeout);
         await _slots.WaitAsync(cancel).ConfigureAwait(false);

@@ -67,7 +67,19 @@ public sealed class PaseoWorktrees(GitRunner git, string worktreesRoot)
 {
     public string Root { get; } = WorkspacePaths.Normalize(worktreesRoot);
 
-    public bool Owns(string path) => CheckoutFacts.IsPaseoWorktreePath(WorkspacePaths.Normalize(CheckoutFacts.RealPath(path)), Root);
+    /// <summary>
+    /// Paseo-owned: the path, every link in it resolved, is exactly `&lt;worktrees&gt;/&lt;hash&gt;/&lt;slug&gt;` — not a directory inside a
+    /// worktree, not a link leading out of `$PASEO_HOME`.
+    /// </summary>
+    public bool Owns(string path)
+    {
+        if (!WorkspacePaths.TryNormalize(path, out var normalized)) return false;
+        var real = Files.UnixFiles.RealPath(normalized) ?? normalized;
+        var root = Files.UnixFiles.RealPath(Root) ?? Root;
+        if (!normalized.StartsWith(Root + "/", StringComparison.Ordinal) || !real.StartsWith(root + "/", StringComparison.Ordinal)) return false;
+        var relative = normalized[(Root.Length + 1)..];
+        return relative.Split('/').Length == 2 && real[(root.Length + 1)..] == relative;
+    }
 
     /// <summary>The repository a request's cwd belongs to: its main checkout, also from inside one of Paseo's worktrees.</summary>
     public async Task<string> RepoRootAsync(string cwd, CancellationToken cancel)
@@ -79,6 +91,7 @@ public sealed class PaseoWorktrees(GitRunner git, string worktreesRoot)
 
     public async Task<CreatedWorktree> CreateAsync(string cwd, string? worktreeSlug, string? refName, string? action, string? seed, CancellationToken cancel)
     {
+        if (refName is not null && !CheckoutOperations.IsValidBranch(refName)) throw new WorktreeException($"Invalid branch: {refName}");
         var repo = await RepoRootAsync(cwd, cancel).ConfigureAwait(false);
         if (action == "checkout" && refName is null) throw new WorktreeException("action \"checkout\" requires refName or githubPrNumber", "missing_checkout_target");
         var checkout = action == "checkout";
@@ -190,9 +203,14 @@ public sealed class PaseoWorktrees(GitRunner git, string worktreesRoot)
                 if (status.Ok && status.Stdout.Trim().Length > 0)
                     throw new CheckoutFailure(CheckoutError.Unknown($"Worktree has uncommitted changes: {root}. Commit or stash them, or archive with force to discard them"));
             }
+            // Only a worktree git knows of is removed (never a directory that merely sits there).
+            var listed = repo is null ? null : await git.RunAsync(repo, ["worktree", "list", "--porcelain"], GitRun.Read, cancel).ConfigureAwait(false);
+            if (listed is null || !listed.Ok || !listed.Stdout.Split('\n').Contains($"worktree {root}"))
+                throw new CheckoutFailure(CheckoutError.Unknown($"{root} is not a worktree of a repository git knows"));
             await beforeRemoval().ConfigureAwait(false);
             await teardown(root).ConfigureAwait(false);
-            if (repo is not null) await git.RunAsync(repo, ["worktree", "remove", "--force", root], GitRun.Slow, cancel).ConfigureAwait(false);
+            var removed = await git.RunAsync(repo!, ["worktree", "remove", "--force", root], GitRun.Slow, cancel).ConfigureAwait(false);
+            if (!removed.Ok) throw new CheckoutFailure(CheckoutError.Unknown(git.FailureMessage(["worktree", "remove", "--force", root], removed)));
             foreach (var delay in new[] { 0, 100, 300, 700, 1500 })
             {
                 if (!Directory.Exists(root)) break;

@@ -11,6 +11,22 @@ public static class WorkspacePaths
         return full.Length > 1 ? full.TrimEnd('/') : full;
     }
 
+    /// <summary>False for what cannot be a path (blank, NUL): nothing deeper should meet it.</summary>
+    public static bool TryNormalize(string path, out string normalized)
+    {
+        normalized = "";
+        if (path.Trim().Length == 0 || path.Contains('\0')) return false;
+        try
+        {
+            normalized = Normalize(path);
+            return true;
+        }
+        catch (Exception e) when (e is ArgumentException or PathTooLongException or NotSupportedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>`~` and `~/…` expanded to the daemon user's home (the requests of §1.2 that do so).</summary>
     public static string ExpandHome(string path, string home)
     {

@@ -174,6 +174,29 @@ public sealed class OtherAppRequestsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Paths_that_cannot_be_paths_are_refused_and_the_session_goes_on()
+    {
+        foreach (var (type, fields) in new (string, JsonObject)[]
+                 {
+                     ("checkout_status_request", new JsonObject { ["cwd"] = "" }),
+                     ("open_project_request", new JsonObject { ["cwd"] = "a\u0000b" }),
+                     ("refresh_providers_snapshot_request", new JsonObject { ["providers"] = new JsonArray(1) }),
+                 })
+        {
+            var refused = await _client.RequestAsync(type, fields);
+            Assert.Equal("unknown_schema", Code(refused));
+        }
+        var blank = await Reply("directory_suggestions_request", new JsonObject { ["query"] = "x", ["cwd"] = "  " }, "directory_suggestions_response");
+        Assert.NotNull(blank["error"]);
+        Assert.Empty(blank["entries"]!.AsArray());
+        var created = await Reply("create_agent_request", new JsonObject { ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = "" } }, "status");
+        Assert.Equal("agent_create_failed", created["status"]!.GetValue<string>());
+        // Everything still answers: workspaces, agents.
+        Assert.NotNull(await Reply("fetch_workspaces_request", new JsonObject(), "fetch_workspaces_response"));
+        Assert.Equal("agent_created", (await Reply("create_agent_request", new JsonObject { ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = _cwd } }, "status"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Commands_voice_and_the_messages_without_a_reply()
     {
         var agentId = await CreateAgentAsync();

@@ -128,6 +128,20 @@ public sealed class WorktreeTests : IAsyncLifetime
         await _client.ExpectSessionAsync("agent_deleted", p => p["agentId"]?.GetValue<string>() == agentId && p["requestId"]?.GetValue<string>() == archiveId);
         await _client.ExpectSessionAsync("workspace_update", p => p["kind"]?.GetValue<string>() == "remove" && p["id"]?.GetValue<string>() == path);
 
+        // Inside a worktree, or a directory that only looks like one: never removed.
+        var other = (await CreateAsync("other-one", prompt: null))["workspace"]!["id"]!.GetValue<string>();
+        Directory.CreateDirectory(Path.Combine(other, "sub"));
+        var inside = await Reply("paseo_worktree_archive_request", new JsonObject { ["worktreePath"] = Path.Combine(other, "sub") }, "paseo_worktree_archive_response");
+        Assert.Equal("NOT_ALLOWED", inside["error"]!["code"]!.GetValue<string>());
+        var lookalike = Path.Combine(_daemon.TestHome.Home.WorktreesDir, "abcdefgh", "lookalike");
+        Directory.CreateDirectory(lookalike);
+        var fake = await Reply("paseo_worktree_archive_request", new JsonObject { ["worktreePath"] = lookalike, ["force"] = true }, "paseo_worktree_archive_response");
+        Assert.False(fake["success"]!.GetValue<bool>());
+        Assert.True(Directory.Exists(lookalike));
+        Assert.True(Directory.Exists(Path.Combine(other, "sub")));
+        var injected = await Reply("create_paseo_worktree_request", new JsonObject { ["cwd"] = _repo, ["action"] = "checkout", ["refName"] = "--upload-pack=touch /tmp/pwned" }, "create_paseo_worktree_response");
+        Assert.Equal("Invalid branch: --upload-pack=touch /tmp/pwned", injected["error"]!.GetValue<string>());
+
         var notOurs = await Reply("paseo_worktree_archive_request", new JsonObject { ["worktreePath"] = _repo }, "paseo_worktree_archive_response");
         Assert.Equal("NOT_ALLOWED", notOurs["error"]!["code"]!.GetValue<string>());
         Assert.Equal("Worktree is not a Paseo-owned worktree", notOurs["error"]!["message"]!.GetValue<string>());

@@ -127,7 +127,8 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                 case "refresh_providers_snapshot_request":
                 {
                     var cwd = reader.OptionalString("cwd");
-                    var only = reader.OptionalArray("providers")?.Select(n => n?.GetValue<string>()).OfType<string>().ToHashSet();
+                    var only = reader.OptionalArray("providers")?.Select(n => n is JsonValue v && v.TryGetValue<string>(out var id) ? id
+                        : throw new InvalidRequestException("providers must be strings")).ToHashSet();
                     var chosen = _providers.Values.Where(p => only is null || only.Contains(p.Description.Id)).ToList();
                     var parent = Context.Parent;
                     Answer(WsOutbound.Session("refresh_providers_snapshot_response", new JsonObject { ["requestId"] = requestId, ["acknowledged"] = true }));
@@ -160,7 +161,7 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                     break;
                 }
                 case "open_in_editor_request":
-                    OpenInEditor(requestId, reader.RequiredString("path"), reader.RequiredString("editorId"));
+                    OpenInEditor(requestId, reader.RequiredPath("path"), reader.RequiredString("editorId"));
                     break;
                 default:
                     Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
@@ -171,6 +172,11 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
         {
             _log.Info("Invalid {0}: {1}", request.Type, e.Message);
             Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Request {0} failed", request.Type);
+            Answer(WsOutbound.RpcError(requestId, request.Type, $"Request failed: {e.Message}", "handler_error"));
         }
     }
 

@@ -34,15 +34,20 @@ public sealed partial class SessionWorkspacesActor
         {
             var subscription = computed.Subscription;
             subscription.Computing = false;
-            if (!_diffs.TryGetValue(computed.SubscriptionId, out var current) || current != subscription)
-            {
-                if (subscription.PendingRequestId is not null) Answer(null);
-                return;
-            }
             var payload = new JsonObject
             {
                 ["subscriptionId"] = subscription.Id, ["cwd"] = subscription.Echo, ["files"] = computed.Result.Files, ["error"] = computed.Result.Error?.ToJson(),
             };
+            if (!_diffs.TryGetValue(computed.SubscriptionId, out var current) || current != subscription)
+            {
+                // Replaced (or unsubscribed) before its first diff: its request is still answered, with what was computed.
+                if (subscription.PendingRequestId is { } pending)
+                {
+                    payload["requestId"] = pending;
+                    Answer(WsOutbound.Session("subscribe_checkout_diff_response", payload));
+                }
+                return;
+            }
             var json = payload.ToJsonString();
             if (subscription.PendingRequestId is { } requestId)
             {
@@ -68,7 +73,7 @@ public sealed partial class SessionWorkspacesActor
             case "create_paseo_worktree_request": OnCreateWorktree(requestId!, request); return true;
             case "checkout_pr_status_request":
             {
-                var cwd = request.RequiredString("cwd");
+                var cwd = request.RequiredPath("cwd");
                 _checkouts.Ask<CheckoutChanged>(new GetCheckout(Expand(cwd)), TimeSpan.FromSeconds(55)).PipeTo(Self,
                     success: changed => new Built(WsOutbound.Session("checkout_pr_status_response", changed.Snapshot.PrStatusJson(cwd, requestId!)), false, [], null),
                     failure: e => new Built(WsOutbound.Session("checkout_pr_status_response", new JsonObject
@@ -81,7 +86,7 @@ public sealed partial class SessionWorkspacesActor
             case "pull_request_timeline_request": OnTimeline(requestId!, request); return true;
             case "github_search_request":
             {
-                var cwd = request.RequiredString("cwd");
+                var cwd = request.RequiredPath("cwd");
                 var searched = request.RequiredString("query");
                 var searchLimit = request.OptionalInt("limit") ?? 20;
                 if (searchLimit is < 1 or > 50) throw new InvalidRequestException("limit must be from 1 to 50");
@@ -135,8 +140,7 @@ public sealed partial class SessionWorkspacesActor
             }
             case "unsubscribe_checkout_diff_request":
                 var id = request.RequiredString("subscriptionId");
-                if (_diffs.Remove(id, out var removed) && _diffs.Values.All(d => d.Cwd != removed.Cwd) && !_deepByScreen.Contains(removed.Cwd))
-                    Observe(removed.Cwd, deep: false);
+                if (_diffs.Remove(id, out var removed)) Release(removed.Cwd);
                 Answer(null);
                 return true;
             case "checkout_commit_request":
@@ -178,14 +182,14 @@ public sealed partial class SessionWorkspacesActor
                 return true;
             case "stash_list_request":
                 var paseoOnly = request.OptionalBool("paseoOnly") ?? true;
-                Query(requestId!, "stash_list_response", request.RequiredString("cwd"), async (ops, cwd, cancel) => new JsonObject { ["entries"] = await ops.StashListAsync(cwd, paseoOnly, cancel) },
+                Query(requestId!, "stash_list_response", request.RequiredPath("cwd"), async (ops, cwd, cancel) => new JsonObject { ["entries"] = await ops.StashListAsync(cwd, paseoOnly, cancel) },
                     error => new JsonObject { ["entries"] = new JsonArray(), ["error"] = error.ToJson() });
                 return true;
             case "branch_suggestions_request":
                 var limit = request.OptionalInt("limit") ?? 50;
                 if (limit is < 1 or > 200) throw new InvalidRequestException("limit must be from 1 to 200");
                 var query = request.OptionalString("query");
-                Query(requestId!, "branch_suggestions_response", request.RequiredString("cwd"), async (ops, cwd, cancel) =>
+                Query(requestId!, "branch_suggestions_response", request.RequiredPath("cwd"), async (ops, cwd, cancel) =>
                 {
                     var details = await ops.BranchSuggestionsAsync(cwd, query, (int)limit, cancel);
                     return new JsonObject { ["branches"] = new JsonArray([.. details.Select(d => (JsonNode)d!["name"]!.GetValue<string>())]), ["branchDetails"] = details };
@@ -193,7 +197,7 @@ public sealed partial class SessionWorkspacesActor
                 return true;
             case "validate_branch_request":
                 var name = request.RequiredString("branchName");
-                Query(requestId!, "validate_branch_response", request.RequiredString("cwd"), async (ops, cwd, cancel) =>
+                Query(requestId!, "validate_branch_response", request.RequiredPath("cwd"), async (ops, cwd, cancel) =>
                 {
                     var (exists, resolved, remote) = await ops.ValidateBranchAsync(cwd, name, cancel);
                     return new JsonObject { ["exists"] = exists, ["resolvedRef"] = resolved, ["isRemote"] = remote };
@@ -206,7 +210,7 @@ public sealed partial class SessionWorkspacesActor
     /// <summary>create_paseo_worktree (§4.3): the reply carries the fixed descriptor; setup progress follows as pushes to this session.</summary>
     private void OnCreateWorktree(string requestId, RequestReader request)
     {
-        var cwd = request.RequiredString("cwd");
+        var cwd = request.RequiredPath("cwd");
         var refName = request.OptionalString("refName");
         if (refName is { Length: 0 }) throw new InvalidRequestException("refName must not be empty");
         var action = request.Message.ContainsKey("action") ? request.OneOf("action", ["branch-off", "checkout"], "") : null;
@@ -260,7 +264,7 @@ public sealed partial class SessionWorkspacesActor
     /// </summary>
     private void OnCreatePullRequest(string requestId, RequestReader request)
     {
-        var cwd = request.RequiredString("cwd");
+        var cwd = request.RequiredPath("cwd");
         var title = request.OptionalString("title")?.Trim();
         var body = request.OptionalString("body")?.Trim();
         var requestedBase = request.OptionalString("baseRef");
@@ -303,7 +307,7 @@ public sealed partial class SessionWorkspacesActor
     /// <summary>pull_request_timeline (§3.7): reviews and comments; gh missing or logged out is an rpc_error, as in Paseo.</summary>
     private void OnTimeline(string requestId, RequestReader request)
     {
-        var cwd = request.RequiredString("cwd");
+        var cwd = request.RequiredPath("cwd");
         var number = request.OptionalInt("prNumber") ?? throw new InvalidRequestException("prNumber is required");
         var owner = request.RequiredString("repoOwner");
         var name = request.RequiredString("repoName");
@@ -349,15 +353,12 @@ public sealed partial class SessionWorkspacesActor
             failure: e => new Built(WsOutbound.RpcError(requestId, "pull_request_timeline_request", $"Request failed: {e.GetBaseException().Message}", "handler_error"), false, [], null));
     }
 
-    // Directories a workspace screen looks at (checkout_status): they stay deep-observed when a diff pane closes.
-    private readonly HashSet<string> _deepByScreen = [];
-
     private string Expand(string cwd) => WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd, _userHome));
 
     private void OnSubscribeDiff(string requestId, RequestReader request)
     {
         var id = request.RequiredString("subscriptionId");
-        var cwd = request.RequiredString("cwd");
+        var cwd = request.RequiredPath("cwd");
         var compareJson = request.OptionalObject("compare") ?? throw new InvalidRequestException("compare is required");
         var compareReader = RequestReader.Of(compareJson);
         var mode = compareReader.OneOf("mode", ["uncommitted", "base"], "");
@@ -394,7 +395,7 @@ public sealed partial class SessionWorkspacesActor
     private void Mutate(string requestId, string responseType, RequestReader request, Func<CheckoutOperations, string, CheckoutSnapshot, CancellationToken, Task> operation,
         Action<JsonObject>? shape = null)
     {
-        var cwd = request.RequiredString("cwd");
+        var cwd = request.RequiredPath("cwd");
         var path = WorkspacePaths.Normalize(cwd);
         var checkouts = _checkouts;
         var ops = new CheckoutOperations(_shared.Git);

@@ -116,11 +116,10 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         Receive<Built>(built =>
         {
             foreach (var (id, json) in built.Sent) _lastSent[id] = json;
-            if (built.ForgetCwd is { } forget && _observed.Remove(forget))
+            if (built.ForgetCwd is { } forget)
             {
-                _deep.Remove(forget);
-                _snapshots.Remove(forget);
-                _checkouts.Tell(new Unobserve(forget, Self));
+                _screens.Remove(forget);
+                Release(forget);
             }
             Answer(built.Json);
             if (built.Subscribed) ReleaseHeld();
@@ -152,12 +151,12 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             switch (request.Type)
             {
                 case "fetch_workspaces_request": OnFetch(requestId, reader); break;
-                case "open_project_request": OnOpenProject(requestId, reader.RequiredString("cwd")); break;
+                case "open_project_request": OnOpenProject(requestId, reader.RequiredPath("cwd")); break;
                 case "archive_workspace_request": OnArchive(requestId, reader.RequiredString("workspaceId")); break;
-                case "checkout_status_request": OnCheckoutStatus(requestId, reader.RequiredString("cwd")); break;
+                case "checkout_status_request": OnCheckoutStatus(requestId, reader.RequiredPath("cwd")); break;
                 case "directory_suggestions_request": OnSuggestions(requestId, reader); break;
-                case "project_icon_request": OnIcon(requestId, reader.RequiredString("cwd")); break;
-                case "read_project_config_request": OnReadConfig(requestId, reader.RequiredString("repoRoot")); break;
+                case "project_icon_request": OnIcon(requestId, reader.RequiredPath("cwd")); break;
+                case "read_project_config_request": OnReadConfig(requestId, reader.RequiredPath("repoRoot")); break;
                 case "write_project_config_request": OnWriteConfig(requestId, reader); break;
                 case "workspace_setup_status_request":
                 {
@@ -196,6 +195,14 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             _log.Info("Invalid {0}: {1}", request.Type, e.Message);
             Answer(request.RequestId is null ? WsOutbound.StatusError($"Invalid message: {request.Type}: {e.Message}")
                 : WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema"));
+        }
+        catch (Exception e)
+        {
+            // Input nobody expected, or a handler bug: the request is answered all the same (the session counts on one answer
+            // per request) and this actor keeps its subscriptions.
+            _log.Error(e, "Request {0} failed", request.Type);
+            Answer(request.RequestId is null ? WsOutbound.StatusError($"Request failed: {request.Type}: {e.Message}")
+                : WsOutbound.RpcError(requestId, request.Type, $"Request failed: {e.Message}", "handler_error"));
         }
     }
 
@@ -288,15 +295,41 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         if (_subscription is null) return;
         var registry = _shared.Current;
         foreach (var workspace in registry.Listed)
-            if (registry.ProjectOf(workspace)?.Kind == "git") Observe(workspace.Cwd, deep: false);
+            if (registry.ProjectOf(workspace)?.Kind == "git" && !_observed.Contains(workspace.Cwd)) Observe(workspace.Cwd, deep: false);
     }
 
+    /// <summary>Observes a directory (deep: its working tree too); a deep observation is only given up through <see cref="Release"/>.</summary>
     private void Observe(string cwd, bool deep)
     {
+        var wasObserved = _observed.Add(cwd);
         var wasDeep = _deep.Contains(cwd);
         if (deep) _deep.Add(cwd);
-        if (_observed.Add(cwd) || (deep && !wasDeep)) _checkouts.Tell(new Observe(cwd, Self, deep || wasDeep));
+        if (wasObserved || (deep && !wasDeep)) _checkouts.Tell(new Observe(cwd, Self, deep || wasDeep));
     }
+
+    /// <summary>
+    /// A screen or a diff pane stopped looking at <paramref name="cwd"/>: it stays deep-observed while another one looks, shallow
+    /// while it is a listed git workspace of this session's subscription, and is not observed at all otherwise.
+    /// </summary>
+    private void Release(string cwd)
+    {
+        if (!_observed.Contains(cwd) || _screens.Contains(cwd) || _diffs.Values.Any(d => d.Cwd == cwd)) return;
+        var registry = _shared.Current;
+        var listed = _subscription is not null && registry.WithCwd(cwd) is { } w && registry.IsListed(w) && registry.ProjectOf(w)?.Kind == "git";
+        if (listed)
+        {
+            if (_deep.Remove(cwd)) _checkouts.Tell(new Observe(cwd, Self, false));
+            return;
+        }
+        _observed.Remove(cwd);
+        _deep.Remove(cwd);
+        _snapshots.Remove(cwd);
+        _checkouts.Tell(new Unobserve(cwd, Self));
+    }
+
+    // The directories workspace screens asked about (checkout_status), newest last: at most MaxScreens stay deep-observed.
+    private const int MaxScreens = 8;
+    private readonly List<string> _screens = [];
 
     private void PushCwd(string cwd)
     {
@@ -365,8 +398,15 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     private void OnCheckoutStatus(string requestId, string cwd)
     {
         var path = WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd, _userHome));
-        _deepByScreen.Add(path);
+        _screens.Remove(path);
+        _screens.Add(path);
         Observe(path, deep: true);
+        if (_screens.Count > MaxScreens)
+        {
+            var oldest = _screens[0];
+            _screens.RemoveAt(0);
+            Release(oldest);
+        }
         _checkouts.Ask<CheckoutChanged>(new GetCheckout(path), TimeSpan.FromSeconds(55)).PipeTo(Self,
             success: changed => new Built(WsOutbound.Session("checkout_status_response", changed.Snapshot.ToStatusJson(cwd, requestId)), false, [], null),
             failure: e => new Built(WsOutbound.Session("checkout_status_response",
@@ -437,7 +477,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
 
     private void OnWriteConfig(string requestId, RequestReader request)
     {
-        var repoRoot = request.RequiredString("repoRoot");
+        var repoRoot = request.RequiredPath("repoRoot");
         var config = request.OptionalObject("config") ?? throw new InvalidRequestException("config is required");
         if (!request.Message.ContainsKey("expectedRevision")) throw new InvalidRequestException("expectedRevision is required (null allowed)");
         ProjectConfigRevision? expected = null;
