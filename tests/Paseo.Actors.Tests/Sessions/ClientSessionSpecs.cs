@@ -53,6 +53,30 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
+    public void Requests_handed_to_the_session_children_count_against_the_cap_too()
+    {
+        var session = Create(maxRequestsInFlight: 1);
+        Request(session, "fetch_agent_request", "r1", new JsonObject { ["agentId"] = "a1" });
+        _connection.ExpectMsg<InboundTaken>();
+        _agents.ExpectMsg<ToAgent>();
+        // A daemon request (handled by the session's `daemon` child) is refused while the agents' answer is awaited.
+        Request(session, "get_daemon_config_request", "r2");
+        _connection.ExpectMsg<InboundTaken>();
+        var refused = NextPayload();
+        Assert.Equal("too_many_requests", refused["code"]!.GetValue<string>());
+        Assert.Equal("r2", refused["requestId"]!.GetValue<string>());
+        _agents.Reply(new AgentNotFound("a1", "Agent not found: a1"));
+        Assert.Equal("r1", NextPayload()["requestId"]!.GetValue<string>());
+        // Once it is answered, the child's request goes through and, answered, frees its place.
+        Request(session, "list_provider_modes_request", "r3", new JsonObject { ["provider"] = "none" });
+        _connection.ExpectMsg<InboundTaken>();
+        Assert.Equal("r3", NextPayload()["requestId"]!.GetValue<string>());
+        Request(session, "list_provider_modes_request", "r4", new JsonObject { ["provider"] = "none" });
+        _connection.ExpectMsg<InboundTaken>();
+        Assert.Equal("r4", NextPayload()["requestId"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void Requests_beyond_max_in_flight_are_refused_at_once_and_accepted_again_once_one_is_answered()
     {
         var session = Create(maxRequestsInFlight: 2);
