@@ -194,19 +194,9 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
     private void OnCreate(CreateAgent create)
     {
         var config = create.Config;
-        if (!_providers.TryGetValue(config.Provider, out var provider))
+        if (CannotCreate(config.Provider, config.Cwd, out var provider) is { } refused)
         {
-            Sender.Tell(new AgentCreateFailed($"Unknown provider: {config.Provider}"));
-            return;
-        }
-        if (!Path.IsPathFullyQualified(config.Cwd) || !Directory.Exists(config.Cwd))
-        {
-            Sender.Tell(new AgentCreateFailed($"Working directory does not exist: {config.Cwd}"));
-            return;
-        }
-        if (_agents.Count >= _limits.MaxAgents)
-        {
-            Sender.Tell(new AgentCreateFailed($"Too many agents: this daemon holds at most {_limits.MaxAgents} (paseo.agents.max-agents); delete some first"));
+            Sender.Tell(refused);
             return;
         }
         var now = _time.GetUtcNow();
@@ -252,14 +242,9 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             return;
         }
         var cwd = resume.Cwd ?? Environment.CurrentDirectory;
-        if (!Path.IsPathFullyQualified(cwd) || !Directory.Exists(cwd))
+        if (CannotCreate(resume.Provider, cwd, out _) is { } refused)
         {
-            Sender.Tell(new AgentCreateFailed($"Working directory does not exist: {cwd}"));
-            return;
-        }
-        if (_agents.Count >= _limits.MaxAgents)
-        {
-            Sender.Tell(new AgentCreateFailed($"Too many agents: this daemon holds at most {_limits.MaxAgents} (paseo.agents.max-agents); delete some first"));
+            Sender.Tell(refused);
             return;
         }
         var now = _time.GetUtcNow();
@@ -283,6 +268,16 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         IndexSession(record.Id, record.Provider, record.Persistence);
         agent.Tell(new AgentActor.StartNew(null, null, null), ActorRefs.Nobody); // saves and publishes it; the answer is RefreshAgent's
         agent.Forward(RefreshAgent.Instance);
+    }
+
+    /// <summary>Why a new agent cannot be made (unknown provider, missing directory, too many agents), or null.</summary>
+    private AgentCreateFailed? CannotCreate(string providerId, string cwd, out IAgentProvider provider)
+    {
+        if (!_providers.TryGetValue(providerId, out provider!)) return new AgentCreateFailed($"Unknown provider: {providerId}");
+        if (!Path.IsPathFullyQualified(cwd) || !Directory.Exists(cwd)) return new AgentCreateFailed($"Working directory does not exist: {cwd}");
+        return _agents.Count >= _limits.MaxAgents
+            ? new AgentCreateFailed($"Too many agents: this daemon holds at most {_limits.MaxAgents} (paseo.agents.max-agents); delete some first")
+            : null;
     }
 
     private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew, long? firstSeqOnDisk = null)

@@ -129,28 +129,3 @@ public sealed record AgentSnapshot
         return json;
     }
 }
-
-/// <summary>ProjectPlacementPayload (§C.2). Paseo.NET has no workspace registry yet: every agent gets the non-git fallback, which all clients accept.</summary>
-public static class ProjectPlacement
-{
-    public static JsonObject For(string cwd)
-    {
-        var trimmed = cwd.Length > 1 ? cwd.TrimEnd('/') : cwd;
-        var name = Path.GetFileName(trimmed);
-        return new JsonObject
-        {
-            ["projectKey"] = trimmed,
-            ["projectName"] = string.IsNullOrEmpty(name) ? trimmed : name,
-            ["checkout"] = new JsonObject
-            {
-                ["cwd"] = cwd,
-                ["isGit"] = false,
-                ["currentBranch"] = null,
-                ["remoteUrl"] = null,
-                ["worktreeRoot"] = null,
-                ["isPaseoOwnedWorktree"] = false,
-                ["mainRepoRoot"] = null,
-            },
-        };
-    }
-}
