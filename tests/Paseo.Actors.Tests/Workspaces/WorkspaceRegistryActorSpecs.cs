@@ -121,6 +121,19 @@ public sealed class WorkspaceRegistryActorSpecs(ITestOutputHelper output) : Akka
     public new void Dispose()
     {
         base.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        // A save the registry started before the system stopped may still be writing its temp file: the folder is removed
+        // once that write is done (a few attempts, no waiting on a clock).
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(_dir, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 1000)
+            {
+                Thread.Yield();
+            }
+        }
     }
 }
