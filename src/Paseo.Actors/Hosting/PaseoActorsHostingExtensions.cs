@@ -55,7 +55,8 @@ public sealed record PaseoActorsOptions(
 
 /// <summary>Where the registries and Paseo's worktrees live ($PASEO_HOME/projects, $PASEO_HOME/worktrees), `paseo.workspaces` / `paseo.git` timings, and the daemon user's home (the project picker searches under it).</summary>
 public sealed record WorkspaceSettings(string ProjectsDirectory, string WorktreesDirectory, SuggestionLimits Suggestions, CheckoutWatchSettings Watch, string UserHome,
-    string? ConfigJsonPath = null, WorktreeScriptLimits? ScriptLimits = null, ScriptRoutes? ScriptRoutes = null)
+    string? ConfigJsonPath = null, WorktreeScriptLimits? ScriptLimits = null, ScriptRoutes? ScriptRoutes = null,
+    Paseo.Transport.Files.FileLimits? FileLimits = null, Paseo.Transport.Files.DownloadTokens? Downloads = null)
 {
     public WorktreeScriptLimits Scripts => ScriptLimits ?? WorktreeScriptLimits.Default;
 
@@ -90,7 +91,8 @@ public static class PaseoActorsHostingExtensions
         builder.WithActors((system, registry) =>
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
-                options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), registry.Get<ScriptsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath) : null), "sessions")));
+                options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), registry.Get<ScriptsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath,
+                    w.FileLimits ?? Paseo.Transport.Files.FileLimits.Default, w.Downloads) : null), "sessions")));
 
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>

@@ -214,7 +214,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     protected override void PreStart()
     {
         if (_workspaceRefs is { } refs)
-            _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.Worktrees, refs.Scripts, refs.SuggestionLimits, refs.UserHome), "workspaces");
+            _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.Worktrees, refs.Scripts, refs.SuggestionLimits, refs.UserHome, refs.FileLimits, refs.Downloads), "workspaces");
         _daemonRequests = Context.ActorOf(SessionDaemonRequestsActor.Props(_providers, _workspaceRefs?.ConfigJsonPath), "daemon");
         Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));

@@ -30,10 +30,10 @@ public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGr
 
 /// <summary>
 /// What a session's children talk to beyond the agents: the workspace registry (`workspaces`), the checkout observers
-/// (`checkouts`), Paseo's worktrees (`worktrees`), workspace scripts (`scripts`), the bounds of a directory search, the daemon user's home, and config.json (get/set_daemon_config).
+/// (`checkouts`), Paseo's worktrees (`worktrees`), workspace scripts (`scripts`), the file explorer's limits and download tokens, the bounds of a directory search, the daemon user's home, and config.json (get/set_daemon_config).
 /// </summary>
 public sealed record SessionServices(IActorRef Registry, IActorRef Checkouts, IActorRef Worktrees, IActorRef Scripts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits, string UserHome,
-    string? ConfigJsonPath = null);
+    string? ConfigJsonPath = null, Paseo.Transport.Files.FileLimits? FileLimits = null, Paseo.Transport.Files.DownloadTokens? Downloads = null);
 
 /// <summary>The messages between connections, the session manager and the sessions.</summary>
 public static class SessionProtocol

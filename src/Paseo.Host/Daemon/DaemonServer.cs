@@ -110,6 +110,8 @@ public sealed class DaemonServer : IAsyncDisposable
             }
         });
 
+        // Download tokens: issued by sessions (file_download_token_request), redeemed by GET /api/files/download.
+        var downloads = new DownloadTokens(settings.Files, time);
         // Workspace services' routes: filled by the scripts actor, read by the front door.
         var scriptRoutes = new ScriptRoutes { Loopback = config.Listen is not TcpListenTarget tcpListen || ListenIsLoopback(tcpListen) };
         var info = new PaseoGuardianProtocol.ServerInfo(identity.ServerId, Environment.MachineName, Version, config.Listen.ToString(), time.GetUtcNow());
@@ -121,7 +123,7 @@ public sealed class DaemonServer : IAsyncDisposable
                 AgentProviders.From(config.Providers, settings.Providers),
                 settings.Agents, settings.Sessions, time,
                 new WorkspaceSettings(config.Home.ProjectsDir, config.Home.WorktreesDir, settings.Suggestions, settings.CheckoutWatch, PaseoHome.ExpandTilde("~", env),
-                    config.Home.ConfigJson, settings.WorktreeScripts, scriptRoutes)));
+                    config.Home.ConfigJson, settings.WorktreeScripts, scriptRoutes, settings.Files, downloads)));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },
@@ -152,6 +154,7 @@ public sealed class DaemonServer : IAsyncDisposable
             return Results.Json(new StatusBody("server_info", current.ServerId.Value, current.Hostname, current.Version, current.Listen));
         });
         app.Map(AccessRulesMiddleware.WebSocketPath, (HttpContext http, WebSocketEndpoint endpoint) => endpoint.HandleAsync(http));
+        app.MapGet(FileDownloads.Path, (HttpContext http) => FileDownloads.ServeAsync(http, downloads));
         app.MapFallback((HttpContext http) => JsonResponses.Error(http, StatusCodes.Status404NotFound, "Not found"));
 
         return new DaemonServer(app, config, identity, password, env, logger);

@@ -40,7 +40,8 @@ public sealed record PaseoSettings(
     ProviderProcessSettings Providers,
     SuggestionLimits Suggestions,
     CheckoutWatchSettings CheckoutWatch,
-    WorktreeScriptLimits WorktreeScripts)
+    WorktreeScriptLimits WorktreeScripts,
+    Paseo.Transport.Files.FileLimits Files)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -150,7 +151,12 @@ public sealed record PaseoSettings(
                     config.GetTimeSpan("paseo.git.fetch-interval")),
                 new WorktreeScriptLimits(
                     PositiveTime(config, "paseo.workspaces.setup.command-timeout"),
-                    (int)Bytes(config.GetConfig("paseo.workspaces.setup"), "output-bytes")));
+                    (int)Bytes(config.GetConfig("paseo.workspaces.setup"), "output-bytes")),
+                new Paseo.Transport.Files.FileLimits(
+                    Bytes(config.GetConfig("paseo.files"), "max-read-bytes"),
+                    Positive(config.GetConfig("paseo.files"), "max-entries"),
+                    PositiveTime(config, "paseo.files.download-token-lifetime"),
+                    Positive(config.GetConfig("paseo.files"), "max-download-tokens")));
         }
         catch (ConfigException)
         {

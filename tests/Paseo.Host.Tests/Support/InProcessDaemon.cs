@@ -27,7 +27,7 @@ public sealed class InProcessDaemon : IAsyncDisposable
 
     public static async Task<InProcessDaemon> StartAsync(
         string listen = "127.0.0.1:0", string? configJson = null, Dictionary<string, string?>? env = null, string? extraHocon = null, DaemonFlags? flags = null,
-        TestHome? existingHome = null)
+        TestHome? existingHome = null, TimeProvider? time = null)
     {
         var home = existingHome ?? new TestHome(configJson, extraHocon);
         env ??= [];
@@ -35,7 +35,7 @@ public sealed class InProcessDaemon : IAsyncDisposable
         env["PASEO_LISTEN"] = listen;
         var config = DaemonConfig.Resolve(flags ?? new DaemonFlags(), env);
         var settings = PaseoSettings.Load(config.Home);
-        var server = DaemonServer.Build(config, settings, new LoggerConfiguration().CreateLogger(), env);
+        var server = DaemonServer.Build(config, settings, new LoggerConfiguration().CreateLogger(), env, time);
         await server.StartAsync();
         return new InProcessDaemon(home, server, ownsHome: existingHome is null);
     }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
 using Paseo.Actors.Workspaces;
+using Paseo.Transport.Files;
 using Paseo.Transport.Git;
 using Paseo.Transport.Protocol;
 using Paseo.Transport.Workspaces;
@@ -33,7 +34,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         "checkout_merge_request", "checkout_merge_from_base_request", "checkout_pull_request", "checkout_push_request", "checkout_switch_branch_request",
         "stash_save_request", "stash_pop_request", "stash_list_request", "branch_suggestions_request", "validate_branch_request",
         "create_paseo_worktree_request", "paseo_worktree_list_request", "paseo_worktree_archive_request", "checkout_pr_status_request",
-        "checkout_pr_create_request", "pull_request_timeline_request", "github_search_request",
+        "checkout_pr_create_request", "pull_request_timeline_request", "github_search_request", "file_explorer_request", "file_download_token_request",
     ];
 
     /// <summary>The kinds among <see cref="Kinds"/> sent without a requestId (nothing is answered to the client).</summary>
@@ -48,6 +49,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     private readonly IActorRef _checkouts;
     private readonly IActorRef _worktrees;
     private readonly IActorRef _scripts;
+    private readonly FileLimits _fileLimits;
+    private readonly DownloadTokens? _downloads;
     private readonly SuggestionLimits _suggestionLimits;
     private readonly string _userHome;
     private readonly DaemonWorkspaces _shared = DaemonWorkspaces.Get(Context.System);
@@ -61,8 +64,11 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     // Pushes held while a subscribing fetch_workspaces_response is built.
     private HashSet<string>? _held;
 
-    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, IActorRef scripts, SuggestionLimits suggestionLimits, string userHome)
+    public SessionWorkspacesActor(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, IActorRef scripts, SuggestionLimits suggestionLimits, string userHome,
+        FileLimits? fileLimits = null, DownloadTokens? downloads = null)
     {
+        _fileLimits = fileLimits ?? FileLimits.Default;
+        _downloads = downloads;
         _scripts = scripts;
         _worktrees = worktrees;
         _userHome = userHome;
@@ -126,8 +132,9 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         });
     }
 
-    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, IActorRef scripts, SuggestionLimits suggestionLimits, string userHome) =>
-        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, worktrees, scripts, suggestionLimits, userHome));
+    public static Props Props(IActorRef agents, IActorRef registry, IActorRef checkouts, IActorRef worktrees, IActorRef scripts, SuggestionLimits suggestionLimits, string userHome,
+        FileLimits? fileLimits = null, DownloadTokens? downloads = null) =>
+        Akka.Actor.Props.Create(() => new SessionWorkspacesActor(agents, registry, checkouts, worktrees, scripts, suggestionLimits, userHome, fileLimits, downloads));
 
     protected override void PreStart()
     {
@@ -155,6 +162,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                 case "archive_workspace_request": OnArchive(requestId, reader.RequiredString("workspaceId")); break;
                 case "checkout_status_request": OnCheckoutStatus(requestId, reader.RequiredPath("cwd")); break;
                 case "directory_suggestions_request": OnSuggestions(requestId, reader); break;
+                case "file_explorer_request": OnFileExplorer(requestId, reader); break;
+                case "file_download_token_request": OnDownloadToken(requestId, reader); break;
                 case "project_icon_request": OnIcon(requestId, reader.RequiredPath("cwd")); break;
                 case "read_project_config_request": OnReadConfig(requestId, reader.RequiredPath("repoRoot")); break;
                 case "write_project_config_request": OnWriteConfig(requestId, reader); break;
@@ -501,6 +510,72 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             ProjectConfigFile.Invalid => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }),
             _ => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }),
         }, false, [], null), failure: _ => new Built(ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }), false, [], null));
+    }
+
+    // ---- files ---------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// file_explorer (§6.1), answered as JSON (the spec lets a server ignore acceptBinary; the file-transfer frames come with
+    /// the binary channel of terminals). Read off this thread.
+    /// </summary>
+    private void OnFileExplorer(string requestId, RequestReader request)
+    {
+        var cwd = request.RequiredString("cwd");
+        var path = request.OptionalString("path") ?? ".";
+        var mode = request.OneOf("mode", ["list", "file"], "");
+        if (mode.Length == 0) throw new InvalidRequestException("mode must be list or file");
+        request.OptionalBool("acceptBinary");
+        var limits = _fileLimits;
+        JsonObject Reply(string replyPath, JsonObject? directory, JsonObject? file, string? error) => new()
+        {
+            ["cwd"] = cwd, ["path"] = replyPath, ["mode"] = mode, ["directory"] = directory, ["file"] = file, ["error"] = error, ["requestId"] = requestId,
+        };
+        Task.Run(() =>
+        {
+            try
+            {
+                var (absolute, relative) = FileExplorer.Resolve(cwd, path);
+                return mode == "list"
+                    ? Reply(relative, FileExplorer.List(absolute, relative, limits), null, null)
+                    : Reply(relative, null, FileExplorer.Read(absolute, relative, limits), null);
+            }
+            catch (Exception e) when (e is FileExplorerException or IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                return Reply(path, null, null, e.Message);
+            }
+        }).PipeTo(Self, success: payload => new Built(WsOutbound.Session("file_explorer_response", payload), false, [], null),
+            failure: e => new Built(WsOutbound.Session("file_explorer_response", Reply(path, null, null, e.GetBaseException().Message)), false, [], null));
+    }
+
+    /// <summary>file_download_token (§6.3): a single-use token for GET /api/files/download, valid paseo.files.download-token-lifetime.</summary>
+    private void OnDownloadToken(string requestId, RequestReader request)
+    {
+        var cwd = request.RequiredString("cwd");
+        var path = request.RequiredString("path");
+        var downloads = _downloads;
+        JsonObject Reply(string replyPath, string? token, string? fileName, string? mime, long? size, string? error) => new()
+        {
+            ["cwd"] = cwd, ["path"] = replyPath, ["token"] = token, ["fileName"] = fileName, ["mimeType"] = mime, ["size"] = size, ["error"] = error, ["requestId"] = requestId,
+        };
+        Task.Run(() =>
+        {
+            try
+            {
+                if (downloads is null) throw new FileExplorerException("Downloads are not available on this daemon");
+                var (absolute, relative) = FileExplorer.Resolve(cwd, path);
+                var info = new FileInfo(absolute);
+                if (!info.Exists) throw new FileExplorerException(Directory.Exists(absolute) ? "Requested path is not a file" : $"ENOENT: no such file or directory, stat '{absolute}'");
+                var head = new byte[Math.Min(8192, info.Length)];
+                using (var stream = info.OpenRead()) stream.ReadExactly(head);
+                var (_, mime) = FileExplorer.Classify(absolute, head);
+                return Reply(relative, downloads.Issue(absolute, info.Name, mime, info.Length), info.Name, mime, info.Length, null);
+            }
+            catch (Exception e) when (e is FileExplorerException or IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                return Reply(path, null, null, null, null, e.Message);
+            }
+        }).PipeTo(Self, success: payload => new Built(WsOutbound.Session("file_download_token_response", payload), false, [], null),
+            failure: e => new Built(WsOutbound.Session("file_download_token_response", Reply(path, null, null, null, null, e.GetBaseException().Message)), false, [], null));
     }
 
     /// <summary>paseo.json was written: the workspaces under it read their scripts again.</summary>
