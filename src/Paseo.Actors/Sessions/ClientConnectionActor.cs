@@ -128,6 +128,7 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
     private void Common()
     {
         Receive<Outbound>(outbound => Send(outbound.Json));
+        Receive<OutboundBinary>(outbound => _channel?.Tell(new Send(E2eeMessage.FromBytes(outbound.Frame))));
         Receive<AfterOutbound>(after => _channel?.Tell(new ChannelBarrier(after.Event)));
         Receive<SessionGone>(_ => Close(CloseCodes.InternalError, "Session ended"));
         Receive<ChannelClosed>(_ => Context.Stop(Self));

@@ -172,6 +172,12 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             if (answered.Json is not null) Broadcast(answered.Json);
         });
         Receive<SessionWorkspacesActor.Pushed>(pushed => Broadcast(pushed.Json));
+        Receive<SessionWorkspacesActor.AnsweredFrames>(answered =>
+        {
+            _inFlight--;
+            foreach (var frame in answered.Frames)
+                foreach (var connection in _connections) connection.Tell(new OutboundBinary(frame));
+        });
         Receive<HoldForTests>(hold =>
         {
             hold.Release.PipeTo(Self, success: () => Released.Instance, failure: _ => Released.Instance);

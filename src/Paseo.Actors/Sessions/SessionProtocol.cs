@@ -69,6 +69,9 @@ public static class SessionProtocol
     /// <summary>To a connection: one outbound text frame.</summary>
     public sealed record Outbound(string Json);
 
+    /// <summary>To a connection: a binary frame (file transfer, terminal stream), sent as a binary WebSocket message or as the bytes of one encrypted message.</summary>
+    public sealed record OutboundBinary(ReadOnlyMemory<byte> Frame);
+
     /// <summary>To a connection: publish <paramref name="Event"/> once the frames sent before have reached the socket.</summary>
     public sealed record AfterOutbound(object Event);
 

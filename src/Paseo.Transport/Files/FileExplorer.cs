@@ -101,6 +101,34 @@ public static class FileExplorer
         return file;
     }
 
+    /// <summary>The chunk size of a file sent as frames: well under every frame limit (a relay frame is 4/3 of it in base64).</summary>
+    public const int ChunkBytes = 1 << 20;
+
+    /// <summary>
+    /// A file as file-transfer frames (§6.2): FileBegin (mime, size, `utf-8` for text else `binary`, modifiedAt), its bytes in
+    /// chunks of <see cref="ChunkBytes"/>, FileEnd. Bounded by <see cref="FileLimits.MaxReadBytes"/> like the JSON form.
+    /// </summary>
+    public static IReadOnlyList<byte[]> Frames(string requestId, string absolute, FileLimits limits)
+    {
+        var info = new FileInfo(absolute);
+        if (!info.Exists) throw Directory.Exists(absolute) ? new FileExplorerException("Requested path is not a file") : Missing(absolute);
+        if (info.Length > limits.MaxReadBytes)
+            throw new FileExplorerException($"File is {info.Length} bytes, more than {limits.MaxReadBytes} (paseo.files.max-read-bytes): download it instead");
+        var bytes = File.ReadAllBytes(absolute);
+        var (kind, mime) = Classify(absolute, bytes);
+        var frames = new List<byte[]>
+        {
+            Protocol.BinaryFrames.Begin(requestId, mime, bytes.Length, kind == "text" ? "utf-8" : "binary", IsoTime.Format(new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero))),
+        };
+        for (var offset = 0; offset < bytes.Length || offset == 0; offset += ChunkBytes)
+        {
+            frames.Add(Protocol.BinaryFrames.Chunk(requestId, bytes.AsSpan(offset, Math.Min(ChunkBytes, bytes.Length - offset))));
+            if (bytes.Length == 0) break;
+        }
+        frames.Add(Protocol.BinaryFrames.End(requestId));
+        return frames;
+    }
+
     /// <summary>image by extension; else binary (a NUL byte or &gt; 30 % control bytes) or text (`application/json` for .json).</summary>
     public static (string Kind, string Mime) Classify(string path, ReadOnlySpan<byte> head)
     {

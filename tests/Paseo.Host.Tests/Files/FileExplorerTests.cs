@@ -17,14 +17,14 @@ public sealed class FileExplorerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _daemon = await InProcessDaemon.StartAsync(time: _time, extraHocon: "paseo.files.max-read-bytes = 64k\n");
+        _daemon = await InProcessDaemon.StartAsync(time: _time, extraHocon: "paseo.files.max-read-bytes = 8m\n");
         _cwd = _daemon.TestHome.PathIn("shop");
         Directory.CreateDirectory(Path.Combine(_cwd, "src"));
         File.WriteAllText(Path.Combine(_cwd, "README.md"), "# Shop\n");
         File.WriteAllText(Path.Combine(_cwd, "package.json"), "{\"name\":\"shop\"}");
         File.WriteAllBytes(Path.Combine(_cwd, "logo.png"), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
         File.WriteAllBytes(Path.Combine(_cwd, "data.bin"), [0, 1, 2, 3, 4]);
-        File.WriteAllBytes(Path.Combine(_cwd, "big.txt"), new byte[100_000]);
+        File.WriteAllBytes(Path.Combine(_cwd, "big.txt"), new byte[9 << 20]);
         File.WriteAllText(_daemon.TestHome.PathIn("secret.txt"), "not yours\n");
         File.CreateSymbolicLink(Path.Combine(_cwd, "escape"), _daemon.TestHome.PathIn("secret.txt"));
         File.CreateSymbolicLink(Path.Combine(_cwd, "dangling"), Path.Combine(_cwd, "gone"));
@@ -58,9 +58,10 @@ public sealed class FileExplorerTests : IAsyncLifetime
         Assert.Equal("file", entries["escape"]["kind"]!.GetValue<string>()); // a link counts as a file
         Assert.False(entries.ContainsKey("dangling"));
         Assert.Equal(7, entries["README.md"]["size"]!.GetValue<long>());
+        Assert.Equal(9 << 20, entries["big.txt"]["size"]!.GetValue<long>());
         Assert.Matches(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$", entries["README.md"]["modifiedAt"]!.GetValue<string>());
 
-        var readme = (await Explore("file", "README.md", acceptBinary: true))["file"]!;
+        var readme = (await Explore("file", "README.md"))["file"]!;
         Assert.Equal(("text", "utf-8", "# Shop\n", "text/plain"), (readme["kind"]!.GetValue<string>(), readme["encoding"]!.GetValue<string>(), readme["content"]!.GetValue<string>(), readme["mimeType"]!.GetValue<string>()));
         Assert.Equal("application/json", (await Explore("file", "./package.json"))["file"]!["mimeType"]!.GetValue<string>());
         var logo = (await Explore("file", "logo.png"))["file"]!;
@@ -87,6 +88,38 @@ public sealed class FileExplorerTests : IAsyncLifetime
         Assert.StartsWith("ENOENT: no such file or directory", (await Explore("file", "missing.txt"))["error"]!.GetValue<string>());
         var blank = ProtocolClient.Payload(await _client.RequestAsync("file_explorer_request", new JsonObject { ["cwd"] = "  ", ["mode"] = "list" }), "file_explorer_response")!;
         Assert.Equal("cwd is required", blank["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task With_acceptBinary_a_file_comes_as_file_transfer_frames_and_no_JSON_reply()
+    {
+        var content = new byte[(3 << 20) + 17];
+        Random.Shared.NextBytes(content);
+        File.WriteAllBytes(Path.Combine(_cwd, "src", "blob.bin"), content);
+        var requestId = await _client.SendSessionAsync("file_explorer_request", new JsonObject { ["cwd"] = _cwd, ["path"] = "src/blob.bin", ["mode"] = "file", ["acceptBinary"] = true });
+        var begin = Paseo.Transport.Protocol.BinaryFrames.ReadFile(await _client.NextBinaryAsync())!.Value;
+        Assert.Equal((Paseo.Transport.Protocol.BinaryFrames.FileBegin, requestId), (begin.Kind, begin.RequestId));
+        Assert.Equal(content.Length, begin.Meta!["size"]!.GetValue<long>());
+        Assert.Equal("binary", begin.Meta["encoding"]!.GetValue<string>());
+        Assert.Equal("application/octet-stream", begin.Meta["mime"]!.GetValue<string>());
+        var received = new MemoryStream();
+        while (true)
+        {
+            var frame = Paseo.Transport.Protocol.BinaryFrames.ReadFile(await _client.NextBinaryAsync())!.Value;
+            Assert.Equal(requestId, frame.RequestId);
+            if (frame.Kind == Paseo.Transport.Protocol.BinaryFrames.FileEnd) break;
+            received.Write(frame.Bytes.Span);
+        }
+        Assert.Equal(SHA256.HashData(content), SHA256.HashData(received.ToArray()));
+        Assert.NotNull(await _client.RequestAsync("ping", new JsonObject()));
+        Assert.DoesNotContain(_client.Received, f => ProtocolClient.Payload(f, "file_explorer_response")?["requestId"]?.GetValue<string>() == requestId);
+
+        // Errors still come as the JSON reply.
+        var missing = ProtocolClient.Payload(await _client.RequestAsync("file_explorer_request", new JsonObject
+        {
+            ["cwd"] = _cwd, ["path"] = "nope.bin", ["mode"] = "file", ["acceptBinary"] = true,
+        }), "file_explorer_response")!;
+        Assert.StartsWith("ENOENT", missing["error"]!.GetValue<string>());
     }
 
     private async Task<JsonObject> Token(string path) =>

@@ -68,6 +68,31 @@ public sealed class RelayedSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_file_travels_as_binary_frames_inside_encrypted_messages()
+    {
+        var channel = await ConnectEncryptedAsync();
+        await channel.SendTextAsync("{\"type\":\"hello\",\"clientId\":\"cid_files\",\"clientType\":\"mobile\",\"protocolVersion\":1}");
+        await channel.Opened.WaitAsync(Wait);
+        await channel.NextAsync(f => ProtocolClient.Payload(f, "status")?["status"]?.GetValue<string>() == "server_info");
+        var cwd = _daemon.TestHome.PathIn("phone-files");
+        Directory.CreateDirectory(cwd);
+        File.WriteAllText(Path.Combine(cwd, "README.md"), "# Shop\n");
+        await channel.SendTextAsync(new JsonObject
+        {
+            ["type"] = "session",
+            ["message"] = new JsonObject { ["type"] = "file_explorer_request", ["requestId"] = "7c1d2e3f-4a5b-4c6d-8e7f-90a1b2c3d4e5", ["cwd"] = cwd, ["path"] = "README.md", ["mode"] = "file", ["acceptBinary"] = true },
+        }.ToJsonString());
+        var begin = await channel.NextBinaryAsync();
+        var chunk = await channel.NextBinaryAsync();
+        var end = await channel.NextBinaryAsync();
+        // The exact bytes of §6.2's vectors (but for modifiedAt): the frames are the plaintexts of the encrypted messages.
+        Assert.Equal(Paseo.Transport.Protocol.BinaryFrames.FileBegin, begin[0]);
+        Assert.Equal("text/plain", Paseo.Transport.Protocol.BinaryFrames.ReadFile(begin)!.Value.Meta!["mime"]!.GetValue<string>());
+        Assert.Equal(Convert.FromHexString("1124" + "37633164326533662d346135622d346336642d386537662d393061316232633364346535" + "232053686f700a"), chunk);
+        Assert.Equal(Convert.FromHexString("1224" + "37633164326533662d346135622d346336642d386537662d393061316232633364346535"), end);
+    }
+
+    [Fact]
     public async Task An_application_close_reaches_the_phone_through_the_channel()
     {
         var channel = await ConnectEncryptedAsync();

@@ -123,6 +123,11 @@ public sealed class ProtocolClient : IAsyncDisposable
         }
     }
 
+    private readonly System.Threading.Channels.Channel<byte[]> _binary = System.Threading.Channels.Channel.CreateUnbounded<byte[]>();
+
+    /// <summary>The next binary message from the daemon, in arrival order.</summary>
+    public async Task<byte[]> NextBinaryAsync() => await _binary.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+
     public Task<JsonObject> ExpectSessionAsync(string messageType, Func<JsonObject, bool>? payloadPredicate = null) =>
         ExpectAsync(f => Payload(f, messageType) is { } p && (payloadPredicate is null || payloadPredicate(p)));
 
@@ -151,6 +156,14 @@ public sealed class ProtocolClient : IAsyncDisposable
                 }
                 message.Write(buffer, 0, result.Count);
                 if (!result.EndOfMessage) continue;
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    // A binary frame (file transfer, terminal stream): kept apart from the JSON frames.
+                    var bytes = message.ToArray();
+                    message.SetLength(0);
+                    await _binary.Writer.WriteAsync(bytes);
+                    continue;
+                }
                 var frame = (JsonObject)JsonNode.Parse(Encoding.UTF8.GetString(message.ToArray()))!;
                 message.SetLength(0);
                 lock (_received) _received.Add(frame);

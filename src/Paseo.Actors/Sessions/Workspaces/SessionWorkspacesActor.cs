@@ -118,6 +118,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             })));
             Push(changed.WorkspaceId);
         });
+        Receive<FramesBuilt>(built => Context.Parent.Tell(new AnsweredFrames(built.Frames)));
         Receive<AgentsKnown>(known => _agentsById ??= known.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal));
         Receive<Built>(built =>
         {
@@ -524,7 +525,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         var path = request.OptionalString("path") ?? ".";
         var mode = request.OneOf("mode", ["list", "file"], "");
         if (mode.Length == 0) throw new InvalidRequestException("mode must be list or file");
-        request.OptionalBool("acceptBinary");
+        var acceptBinary = request.OptionalBool("acceptBinary") ?? false;
         var limits = _fileLimits;
         JsonObject Reply(string replyPath, JsonObject? directory, JsonObject? file, string? error) => new()
         {
@@ -535,15 +536,18 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             try
             {
                 var (absolute, relative) = FileExplorer.Resolve(cwd, path);
-                return mode == "list"
-                    ? Reply(relative, FileExplorer.List(absolute, relative, limits), null, null)
-                    : Reply(relative, null, FileExplorer.Read(absolute, relative, limits), null);
+                if (mode == "list") return (object)Reply(relative, FileExplorer.List(absolute, relative, limits), null, null);
+                // What the app asks for: the file as file-transfer frames, and no JSON reply (§6.1).
+                if (acceptBinary) return FileExplorer.Frames(requestId, absolute, limits);
+                return Reply(relative, null, FileExplorer.Read(absolute, relative, limits), null);
             }
             catch (Exception e) when (e is FileExplorerException or IOException or UnauthorizedAccessException or ArgumentException)
             {
                 return Reply(path, null, null, e.Message);
             }
-        }).PipeTo(Self, success: payload => new Built(WsOutbound.Session("file_explorer_response", payload), false, [], null),
+        }).PipeTo(Self, success: answer => answer is JsonObject payload
+                ? new Built(WsOutbound.Session("file_explorer_response", payload), false, [], null)
+                : new FramesBuilt((IReadOnlyList<byte[]>)answer),
             failure: e => new Built(WsOutbound.Session("file_explorer_response", Reply(path, null, null, e.GetBaseException().Message)), false, [], null));
     }
 
@@ -612,6 +616,9 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     /// <summary>To the session: the reply to one <see cref="Request"/> (null: none to send).</summary>
     public sealed record Answered(string? Json);
 
+    /// <summary>To the session: the reply to one <see cref="Request"/> as binary frames (a file sent as FileBegin, FileChunk…, FileEnd).</summary>
+    public sealed record AnsweredFrames(IReadOnlyList<byte[]> Frames);
+
     /// <summary>To the session: a push (workspace_update, checkout_status_update).</summary>
     public sealed record Pushed(string Json);
 
@@ -619,6 +626,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     private sealed record Built(string Json, bool Subscribed, IReadOnlyList<(string Id, string Json)> Sent, IReadOnlyList<AgentSnapshot>? Agents, string? ForgetCwd = null);
 
     private sealed record AgentsKnown(IReadOnlyList<AgentSnapshot> Agents);
+
+    private sealed record FramesBuilt(IReadOnlyList<byte[]> Frames);
 
     private sealed record WorkspaceSubscription(string SubscriptionId, WorkspaceFilter Filter);
 
