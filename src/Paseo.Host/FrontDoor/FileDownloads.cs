@@ -26,7 +26,8 @@ public static class FileDownloads
         FileStream stream;
         try
         {
-            if (!File.Exists(grant.Path) || (File.GetAttributes(grant.Path) & FileAttributes.Directory) != 0)
+            if (!File.Exists(grant.Path) || (File.GetAttributes(grant.Path) & FileAttributes.Directory) != 0 || UnixFiles.IsRegularFile(grant.Path) == false
+                || (grant.RealPath is not null && UnixFiles.RealPath(grant.Path) != grant.RealPath))
             {
                 await JsonResponses.Error(http, StatusCodes.Status404NotFound, "File not found");
                 return;
@@ -40,10 +41,13 @@ public static class FileDownloads
         }
         await using (stream)
         {
-            var name = grant.FileName.Replace('"', '_').Replace('\r', '_').Replace('\n', '_');
+            var name = grant.FileName.Replace('"', '_').Replace('\r', '_').Replace('\n', '_').Replace('\\', '_');
             http.Response.StatusCode = StatusCodes.Status200OK;
             http.Response.ContentType = grant.MimeType;
-            http.Response.Headers.ContentDisposition = $"attachment; filename=\"{name}\"";
+            // An ASCII name plus filename* (RFC 6266) for the rest: a header may carry no other character.
+            var disposition = new Microsoft.Net.Http.Headers.ContentDispositionHeaderValue("attachment");
+            disposition.SetHttpFileName(name);
+            http.Response.Headers.ContentDisposition = disposition.ToString();
             http.Response.ContentLength = grant.Size;
             // Exactly the recorded size: a file that grew is cut there, one that shrank ends the response early (the client sees it short).
             var buffer = new byte[64 * 1024];

@@ -40,7 +40,10 @@ public static class FileExplorer
         if (!Inside(absolute, root)) throw new FileExplorerException("Access outside of workspace is not allowed");
         // Also after every link is resolved: a link inside the workspace must not lead out of it.
         var realRoot = UnixFiles.RealPath(root) ?? root;
-        if (UnixFiles.RealPath(absolute) is { } real && !Inside(real, realRoot)) throw new FileExplorerException("Access outside of workspace is not allowed");
+        // A path that does not resolve (missing, dangling, a loop) is judged by its parent: it must resolve inside too.
+        var real = UnixFiles.RealPath(absolute) ?? (Path.GetDirectoryName(absolute) is { } parent && UnixFiles.RealPath(parent) is { } realParent
+            ? Path.Combine(realParent, Path.GetFileName(absolute)) : null);
+        if (real is null || !Inside(real, realRoot)) throw new FileExplorerException(real is null ? Missing(absolute).Message : "Access outside of workspace is not allowed");
         var relative = absolute == root ? "." : Path.GetRelativePath(root, absolute).Replace('\\', '/');
         return (absolute, relative);
     }
@@ -55,11 +58,19 @@ public static class FileExplorer
         foreach (var entry in new DirectoryInfo(absolute).EnumerateFileSystemInfos("*", new EnumerationOptions { IgnoreInaccessible = true, AttributesToSkip = 0 }))
         {
             if (entries.Count >= limits.MaxEntries) break;
-            var target = entry.LinkTarget is null ? entry : entry.ResolveLinkTarget(returnFinalTarget: true);
-            if (target is null || !target.Exists) continue;
-            var isDirectory = entry is DirectoryInfo && entry.LinkTarget is null;
-            var size = target is FileInfo file ? file.Length : 4096;
-            entries.Add((entry.Name, relative == "." ? entry.Name : $"{relative}/{entry.Name}", isDirectory ? "directory" : "file", size, target.LastWriteTimeUtc));
+            try
+            {
+                var link = (entry.Attributes & FileAttributes.ReparsePoint) != 0;
+                var target = link ? entry.ResolveLinkTarget(returnFinalTarget: true) : entry;
+                if (target is null || !target.Exists) continue;
+                var isDirectory = entry is DirectoryInfo && !link;
+                var size = target is FileInfo file ? file.Length : 4096;
+                entries.Add((entry.Name, relative == "." ? entry.Name : $"{relative}/{entry.Name}", isDirectory ? "directory" : "file", size, target.LastWriteTimeUtc));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A link loop, or an entry gone while listing: left out, the rest is listed.
+            }
         }
         return new JsonObject
         {
@@ -78,7 +89,7 @@ public static class FileExplorer
         if (!info.Exists) throw Directory.Exists(absolute) ? new FileExplorerException("Requested path is not a file") : Missing(absolute);
         if (info.Length > limits.MaxReadBytes)
             throw new FileExplorerException($"File is {info.Length} bytes, more than {limits.MaxReadBytes} (paseo.files.max-read-bytes): download it instead");
-        var bytes = File.ReadAllBytes(absolute);
+        var bytes = ReadBounded(absolute, limits);
         var (kind, mime) = Classify(absolute, bytes);
         var file = new JsonObject { ["path"] = relative, ["kind"] = kind };
         switch (kind)
@@ -114,7 +125,7 @@ public static class FileExplorer
         if (!info.Exists) throw Directory.Exists(absolute) ? new FileExplorerException("Requested path is not a file") : Missing(absolute);
         if (info.Length > limits.MaxReadBytes)
             throw new FileExplorerException($"File is {info.Length} bytes, more than {limits.MaxReadBytes} (paseo.files.max-read-bytes): download it instead");
-        var bytes = File.ReadAllBytes(absolute);
+        var bytes = ReadBounded(absolute, limits);
         var (kind, mime) = Classify(absolute, bytes);
         var frames = new List<byte[]>
         {
@@ -129,12 +140,50 @@ public static class FileExplorer
         return frames;
     }
 
+    // Whole files in memory at once, daemon-wide (each at most max-read-bytes).
+    private static readonly SemaphoreSlim Reads = new(4, 4);
+
+    /// <summary>
+    /// A regular file read whole, never more than max-read-bytes: a device, a FIFO or a /proc file (whose stat size says
+    /// nothing, and whose read may block or never end) is refused before it is opened.
+    /// </summary>
+    public static byte[] ReadBounded(string absolute, FileLimits limits)
+    {
+        if (UnixFiles.IsRegularFile(absolute) == false) throw new FileExplorerException("Requested path is not a regular file");
+        Reads.Wait();
+        try
+        {
+            using var stream = new FileStream(absolute, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 64 * 1024);
+            var kept = new MemoryStream();
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+            {
+                kept.Write(buffer, 0, read);
+                if (kept.Length > limits.MaxReadBytes)
+                    throw new FileExplorerException($"File is more than {limits.MaxReadBytes} bytes (paseo.files.max-read-bytes): download it instead");
+            }
+            return kept.ToArray();
+        }
+        finally
+        {
+            Reads.Release();
+        }
+    }
+
     /// <summary>image by extension; else binary (a NUL byte or &gt; 30 % control bytes) or text (`application/json` for .json).</summary>
     public static (string Kind, string Mime) Classify(string path, ReadOnlySpan<byte> head)
     {
         if (ImageTypes.TryGetValue(Path.GetExtension(path), out var image)) return ("image", image);
-        if (LooksBinary(head)) return ("binary", "application/octet-stream");
+        // Not valid UTF-8 (beyond a character cut at the end of the head read) is binary too: it would not survive as JSON text.
+        if (LooksBinary(head) || !ValidUtf8(head)) return ("binary", "application/octet-stream");
         return ("text", Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase) ? "application/json" : "text/plain");
+    }
+
+    private static bool ValidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out var consumed, out _, replaceInvalidSequences: false, isFinalBlock: false);
+        return status is System.Buffers.OperationStatus.Done or System.Buffers.OperationStatus.NeedMoreData;
     }
 
     private static bool LooksBinary(ReadOnlySpan<byte> head)
@@ -153,7 +202,7 @@ public static class FileExplorer
 }
 
 /// <summary>A file a download token was given for (app-workspaces.md §6.3).</summary>
-public sealed record DownloadGrant(string Path, string FileName, string MimeType, long Size, DateTimeOffset Expires);
+public sealed record DownloadGrant(string Path, string FileName, string MimeType, long Size, DateTimeOffset Expires, string? RealPath = null);
 
 /// <summary>
 /// Download tokens: random, single-use, valid for <see cref="FileLimits.TokenLifetime"/>; at most
@@ -163,7 +212,7 @@ public sealed class DownloadTokens(FileLimits limits, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, DownloadGrant> _grants = new(StringComparer.Ordinal);
 
-    public string Issue(string path, string fileName, string mime, long size)
+    public string Issue(string path, string fileName, string mime, long size, string? realPath = null)
     {
         var now = time.GetUtcNow();
         if (_grants.Count >= limits.MaxTokens)
@@ -172,7 +221,7 @@ public sealed class DownloadTokens(FileLimits limits, TimeProvider time)
             foreach (var oldest in _grants.OrderBy(g => g.Value.Expires).Take(Math.Max(0, _grants.Count - limits.MaxTokens + 1)).Select(g => g.Key).ToList()) _grants.TryRemove(oldest, out _);
         }
         var token = Guid.NewGuid().ToString("D");
-        _grants[token] = new DownloadGrant(path, fileName, mime, size, now + limits.TokenLifetime);
+        _grants[token] = new DownloadGrant(path, fileName, mime, size, now + limits.TokenLifetime, realPath);
         return token;
     }
 

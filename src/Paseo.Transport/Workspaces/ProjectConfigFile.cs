@@ -29,6 +29,7 @@ public static class ProjectConfigFile
     {
         var file = new FileInfo(Path.Combine(root, FileName));
         if (!file.Exists) return new Ok(null, null);
+        if (Files.UnixFiles.IsRegularFile(file.FullName) != true) return new Invalid($"{file.FullName} is not a regular file");
         if (file.Length > MaxBytes) return new Invalid($"{file.FullName} is larger than {MaxBytes} bytes");
         try
         {

@@ -78,7 +78,8 @@ public static class ProjectIcons
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists || info.Length > MaxBytes) return null;
+            // A FIFO or a device would block or never end: only regular files are read.
+            if (!info.Exists || info.Length > MaxBytes || Files.UnixFiles.IsRegularFile(path) != true) return null;
             var data = File.ReadAllBytes(path);
             var ext = Path.GetExtension(path).ToLowerInvariant();
             var mime = ext switch

@@ -28,6 +28,7 @@ public static class WorkspaceScripts
         JsonNode? config;
         try
         {
+            if (Files.UnixFiles.IsRegularFile(path) != true) return ([], $"Failed to parse paseo.json at {path}: not a regular file");
             if (new FileInfo(path).Length > ProjectConfigFile.MaxBytes) return ([], $"Failed to parse paseo.json at {path}: larger than {ProjectConfigFile.MaxBytes} bytes");
             config = JsonNode.Parse(File.ReadAllText(path));
         }

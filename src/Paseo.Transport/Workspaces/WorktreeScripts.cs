@@ -41,6 +41,8 @@ public static partial class WorktreeScripts
     {
         var path = Path.Combine(worktree, ProjectConfigFile.FileName);
         if (!File.Exists(path)) return [];
+        if (Files.UnixFiles.IsRegularFile(path) != true || new FileInfo(path).Length > ProjectConfigFile.MaxBytes)
+            throw new InvalidOperationException($"Failed to parse paseo.json at {path}: not a regular file of at most {ProjectConfigFile.MaxBytes} bytes");
         JsonNode? config;
         try { config = JsonNode.Parse(File.ReadAllText(path)); }
         catch (System.Text.Json.JsonException e) { throw new InvalidOperationException($"Failed to parse paseo.json at {path}: {e.Message}"); }

@@ -122,6 +122,33 @@ public sealed class FileExplorerTests : IAsyncLifetime
         Assert.StartsWith("ENOENT", missing["error"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Special_files_loops_and_a_link_swapped_in_after_the_token_are_refused()
+    {
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(_cwd, "pipe"))!) await mkfifo.WaitForExitAsync();
+        File.CreateSymbolicLink(Path.Combine(_cwd, "loop"), Path.Combine(_cwd, "loop"));
+        // A FIFO would block the read for ever: refused before it is opened; the listing leaves the loop out and goes on.
+        Assert.Equal("Requested path is not a regular file", (await Explore("file", "pipe"))["error"]!.GetValue<string>());
+        Assert.Equal("Requested path is not a regular file", (await Token("pipe"))["error"]!.GetValue<string>());
+        var listed = (await Explore("list", null))["directory"]!["entries"]!.AsArray().Select(e => e!["name"]!.GetValue<string>()).ToList();
+        Assert.Contains("README.md", listed);
+        Assert.DoesNotContain("loop", listed);
+
+        File.WriteAllText(Path.Combine(_cwd, "report.txt"), "quarterly\n");
+        File.WriteAllText(Path.Combine(_cwd, "résumé.md"), "cv\n");
+        var report = await Token("report.txt");
+        File.Delete(Path.Combine(_cwd, "report.txt"));
+        File.CreateSymbolicLink(Path.Combine(_cwd, "report.txt"), _daemon.TestHome.PathIn("secret.txt"));
+        using var http = _daemon.Http();
+        using (var swapped = await http.GetAsync($"/api/files/download?token={report["token"]!.GetValue<string>()}"))
+            Assert.Equal(HttpStatusCode.NotFound, swapped.StatusCode);
+        var accented = await Token("résumé.md");
+        using var download = await http.GetAsync($"/api/files/download?token={accented["token"]!.GetValue<string>()}");
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        Assert.Equal("résumé.md", download.Content.Headers.ContentDisposition!.FileNameStar);
+        Assert.Equal("cv\n", await download.Content.ReadAsStringAsync());
+    }
+
     private async Task<JsonObject> Token(string path) =>
         ProtocolClient.Payload(await _client.RequestAsync("file_download_token_request", new JsonObject { ["cwd"] = _cwd, ["path"] = path }), "file_download_token_response")!;
 
@@ -142,7 +169,7 @@ public sealed class FileExplorerTests : IAsyncLifetime
         using (var response = await http.GetAsync(url))
         {
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal("attachment; filename=\"archive _v1_.bin\"", response.Content.Headers.ContentDisposition!.ToString());
+            Assert.Equal("archive _v1_.bin", response.Content.Headers.ContentDisposition!.FileNameStar);
             Assert.Equal(big.Length, response.Content.Headers.ContentLength);
             Assert.Equal(SHA256.HashData(big), SHA256.HashData(await response.Content.ReadAsByteArrayAsync()));
         }

@@ -569,10 +569,12 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                 var (absolute, relative) = FileExplorer.Resolve(cwd, path);
                 var info = new FileInfo(absolute);
                 if (!info.Exists) throw new FileExplorerException(Directory.Exists(absolute) ? "Requested path is not a file" : $"ENOENT: no such file or directory, stat '{absolute}'");
+                if (UnixFiles.IsRegularFile(absolute) == false) throw new FileExplorerException("Requested path is not a regular file");
                 var head = new byte[Math.Min(8192, info.Length)];
                 using (var stream = info.OpenRead()) stream.ReadExactly(head);
                 var (_, mime) = FileExplorer.Classify(absolute, head);
-                return Reply(relative, downloads.Issue(absolute, info.Name, mime, info.Length), info.Name, mime, info.Length, null);
+                // The real path it was issued for: the download serves that file or nothing (a link swapped in meanwhile is refused).
+                return Reply(relative, downloads.Issue(absolute, info.Name, mime, info.Length, UnixFiles.RealPath(absolute)), info.Name, mime, info.Length, null);
             }
             catch (Exception e) when (e is FileExplorerException or IOException or UnauthorizedAccessException or ArgumentException)
             {
