@@ -84,7 +84,6 @@ public sealed class CheckoutObserverActor : ReceiveActor, IWithTimers
             else _waiting.Add(Sender);
             Read(force: true);
         });
-        Receive<RefreshCheckout>(_ => Read(force: true));
         Receive<FetchOrigin>(_ =>
         {
             // Only for a directory somebody keeps looking at (not for one question), one at a time.
@@ -288,7 +287,6 @@ public sealed class CheckoutsActor : ReceiveActor
         Receive<Observe>(observe => ObserverOf(observe.Cwd).Forward(observe));
         Receive<Unobserve>(unobserve => { if (_observers.TryGetValue(unobserve.Cwd, out var o)) o.Actor.Forward(unobserve); });
         Receive<GetCheckout>(get => ObserverOf(get.Cwd).Forward(get));
-        Receive<RefreshCheckout>(refresh => { if (_observers.TryGetValue(refresh.Cwd, out var o)) o.Actor.Forward(refresh); });
         Receive<Idle>(idle =>
         {
             // Stopped only if it has seen every request sent its way; otherwise a newer one keeps it.

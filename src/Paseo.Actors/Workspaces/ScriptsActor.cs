@@ -1,6 +1,4 @@
 using System.Collections.Immutable;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
@@ -189,9 +187,7 @@ public sealed class ScriptsActor : ReceiveActor
     {
         if (configured is { } fixedPort) return fixedPort;
         if (_ports.TryGetValue(key, out var known)) return known;
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var port = Paseo.Transport.Listen.LoopbackPorts.Free();
         _ports[key] = port;
         return port;
     }

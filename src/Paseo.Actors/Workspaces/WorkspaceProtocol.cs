@@ -64,7 +64,4 @@ public static class WorkspaceProtocol
 
     /// <summary>A directory's snapshot; told to observers when it differs from the last one (or after a forced refresh), to deep observers after every read.</summary>
     public sealed record CheckoutChanged(string Cwd, CheckoutSnapshot Snapshot);
-
-    /// <summary>After a mutation (commit, switch, …): every observer of the directory gets the new snapshot.</summary>
-    public sealed record RefreshCheckout(string Cwd);
 }

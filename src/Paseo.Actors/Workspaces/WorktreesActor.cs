@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
@@ -143,16 +141,9 @@ public sealed class WorktreesActor : ReceiveActor
             registry.Tell(new ArchiveWorktreeWorkspaces([workspaceId]));
             return;
         }
-        var env = WorktreeScripts.Environment(created.RepoRoot, created.Path, created.Branch, FreePort());
+        var env = WorktreeScripts.Environment(created.RepoRoot, created.Path, created.Branch, Paseo.Transport.Listen.LoopbackPorts.Free());
         var (_, ran, failure) = await WorktreeScripts.RunAsync(commands, created.Path, env, limits, progress => Report("running", progress, null), stopping);
         Report(failure is null ? "completed" : "failed", ran, failure);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private void OnList(ListWorktrees list)

@@ -25,16 +25,14 @@ public static class FileExplorer
     };
 
     /// <summary>The absolute path of <paramref name="path"/> inside <paramref name="cwd"/>, and its `/`-separated path relative to it (`.` for cwd).</summary>
-    public static (string Absolute, string Relative) Resolve(string cwd, string? path)
+    public static (string Absolute, string Relative) Resolve(string cwd, string? path, string userHome)
     {
         var root = cwd.Trim();
         if (root.Length == 0) throw new FileExplorerException("cwd is required");
         root = Path.GetFullPath(root.Length > 1 ? root.TrimEnd('/') : root);
         var requested = string.IsNullOrEmpty(path) ? "." : path;
         if (requested.Contains('\0')) throw new FileExplorerException("Access outside of workspace is not allowed");
-        var expanded = requested == "~" || requested.StartsWith("~/", StringComparison.Ordinal)
-            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), requested.Length > 2 ? requested[2..] : "")
-            : requested;
+        var expanded = Workspaces.WorkspacePaths.ExpandHome(requested, userHome);
         var absolute = Path.GetFullPath(Path.IsPathRooted(expanded) ? expanded : Path.Combine(root, expanded));
         if (absolute.Length > 1) absolute = absolute.TrimEnd('/');
         if (!Inside(absolute, root)) throw new FileExplorerException("Access outside of workspace is not allowed");
@@ -176,7 +174,7 @@ public static class FileExplorer
     {
         if (ImageTypes.TryGetValue(Path.GetExtension(path), out var image)) return ("image", image);
         // Not valid UTF-8 (beyond a character cut at the end of the head read) is binary too: it would not survive as JSON text.
-        if (LooksBinary(head) || !ValidUtf8(head)) return ("binary", "application/octet-stream");
+        if (ContentSniffing.LooksBinary(head) || !ValidUtf8(head)) return ("binary", "application/octet-stream");
         return ("text", Path.GetExtension(path).Equals(".json", StringComparison.OrdinalIgnoreCase) ? "application/json" : "text/plain");
     }
 
@@ -184,18 +182,6 @@ public static class FileExplorer
     {
         var status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out var consumed, out _, replaceInvalidSequences: false, isFinalBlock: false);
         return status is System.Buffers.OperationStatus.Done or System.Buffers.OperationStatus.NeedMoreData;
-    }
-
-    private static bool LooksBinary(ReadOnlySpan<byte> head)
-    {
-        if (head.Length == 0) return false;
-        var control = 0;
-        foreach (var b in head)
-        {
-            if (b == 0) return true;
-            if (b < 32 && b is not (9 or 10 or 13)) control++;
-        }
-        return control * 10 > head.Length * 3;
     }
 
     private static FileExplorerException Missing(string absolute) => new($"ENOENT: no such file or directory, stat '{absolute}'");

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Paseo.Transport.Files;
 
 namespace Paseo.Transport.Git;
 
@@ -36,11 +37,10 @@ public static class CheckoutDiff
             if (compare.Mode == "base")
             {
                 var requested = compare.BaseRef?.Trim() is { Length: > 0 } b ? b : null;
-                if (paseoWorktree && requested is not null && snapshotBaseRef is not null && Strip(requested) != Strip(snapshotBaseRef))
-                    return new Result([], CheckoutError.Unknown($"Base ref mismatch: expected {Strip(snapshotBaseRef)}, got {Strip(requested)}"));
+                CheckoutOperations.CheckBase(requested, snapshotBaseRef, paseoWorktree);
                 var baseRef = requested ?? snapshotBaseRef;
                 if (baseRef is null || !hasHead) return new Result([], null);
-                var name = Strip(baseRef);
+                var name = CheckoutOperations.BranchName(baseRef);
                 if (!CheckoutOperations.IsValidBranch(name)) return new Result([], CheckoutError.Unknown($"Invalid base branch: {name}"));
                 var cmp = await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/remotes/origin/{name}", cancel).ConfigureAwait(false) ? $"origin/{name}"
                     : (await git.RunAsync(root, ["rev-parse", "--verify", "--quiet", name], GitRun.Read, cancel).ConfigureAwait(false)).Ok ? name : null;
@@ -108,6 +108,10 @@ public static class CheckoutDiff
         {
             return new Result([], CheckoutError.Unknown(e.Message));
         }
+        catch (CheckoutFailure e)
+        {
+            return new Result([], e.Error);
+        }
     }
 
     private static async Task<JsonObject> UntrackedAsync(GitRunner git, string root, string path, CancellationToken cancel)
@@ -116,9 +120,11 @@ public static class CheckoutDiff
         var info = new FileInfo(full);
         if (!info.Exists) return File(path, true, false, 0, 0, "ok");
         if (info.Length > MaxUntrackedBytes) return File(path, true, false, 0, 0, "too_large");
+        // A FIFO or a device is not read (it could block): shown as binary.
+        if (UnixFiles.IsRegularFile(full) == false) return File(path, true, false, 0, 0, "binary");
         var head = new byte[Math.Min(16 * 1024, info.Length)];
         await using (var stream = info.OpenRead()) _ = await stream.ReadAsync(head, cancel).ConfigureAwait(false);
-        if (LooksBinary(head)) return File(path, true, false, 0, 0, "binary");
+        if (ContentSniffing.LooksBinary(head)) return File(path, true, false, 0, 0, "binary");
         var patch = await git.RunAsync(root, ["-c", "core.quotePath=false", "diff", "--no-index", "--no-color", "--", "/dev/null", path], GitRun.Read, cancel).ConfigureAwait(false);
         var parsed = ParsePatch(patch.Stdout);
         var hunks = parsed.Values.FirstOrDefault() ?? [];
@@ -126,19 +132,6 @@ public static class CheckoutDiff
         var file = File(path, true, false, additions, 0, "ok");
         file["hunks"] = hunks;
         return file;
-    }
-
-    /// <summary>Binary: a NUL byte, or more than 30 % control bytes (other than tab, newline, carriage return, form feed).</summary>
-    public static bool LooksBinary(ReadOnlySpan<byte> head)
-    {
-        if (head.Length == 0) return false;
-        var control = 0;
-        foreach (var b in head)
-        {
-            if (b == 0) return true;
-            if (b < 32 && b is not (9 or 10 or 13 or 12)) control++;
-        }
-        return control * 10 > head.Length * 3;
     }
 
     private static JsonObject File(string path, bool isNew, bool isDeleted, long additions, long deletions, string? status = null)
@@ -157,11 +150,6 @@ public static class CheckoutDiff
         var plain = path.IndexOf(" => ", StringComparison.Ordinal);
         return plain >= 0 ? path[(plain + 4)..] : path;
     }
-
-    private static string Strip(string reference) =>
-        reference.StartsWith("refs/remotes/origin/", StringComparison.Ordinal) ? reference[20..]
-        : reference.StartsWith("refs/heads/", StringComparison.Ordinal) ? reference[11..]
-        : reference.StartsWith("origin/", StringComparison.Ordinal) ? reference[7..] : reference;
 
     /// <summary>A unified patch → hunks per (new) path: header lines `@@ -a,b +c,d @@`, then add/remove/context lines.</summary>
     public static Dictionary<string, JsonArray> ParsePatch(string patch)

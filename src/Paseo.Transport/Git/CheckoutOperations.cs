@@ -86,15 +86,17 @@ public sealed partial class CheckoutOperations(GitRunner git)
         return char.ToUpperInvariant(summary[0]) + summary[1..];
     }
 
-    private static string StripBase(string reference) =>
+    /// <summary>A branch name as clients send it, without `refs/remotes/origin/`, `refs/heads/` or `origin/`.</summary>
+    public static string BranchName(string reference) =>
         reference.StartsWith("refs/remotes/origin/", StringComparison.Ordinal) ? reference[20..]
         : reference.StartsWith("refs/heads/", StringComparison.Ordinal) ? reference[11..]
         : reference.StartsWith("origin/", StringComparison.Ordinal) ? reference[7..] : reference;
 
-    private static void CheckBase(string? requested, string? stored, bool paseoWorktree)
+    /// <summary>A Paseo worktree works against its own base: another one asked for is refused (§3.4, §3.3, §3.7).</summary>
+    public static void CheckBase(string? requested, string? stored, bool paseoWorktree)
     {
-        if (paseoWorktree && requested is not null && stored is not null && StripBase(requested) != StripBase(stored))
-            throw new CheckoutFailure(CheckoutError.Unknown($"Base ref mismatch: expected {StripBase(stored)}, got {StripBase(requested)}"));
+        if (paseoWorktree && requested is not null && stored is not null && BranchName(requested) != BranchName(stored))
+            throw new CheckoutFailure(CheckoutError.Unknown($"Base ref mismatch: expected {BranchName(stored)}, got {BranchName(requested)}"));
     }
 
     /// <summary>merge: the current branch into the base, where the base is checked out (another worktree, else here and back).</summary>
@@ -103,7 +105,7 @@ public sealed partial class CheckoutOperations(GitRunner git)
         var root = await RootAsync(cwd, cancel).ConfigureAwait(false);
         if (requireCleanTarget && await IsDirtyAsync(root, cancel).ConfigureAwait(false)) throw new CheckoutFailure(CheckoutError.Unknown("Working directory has uncommitted changes."));
         CheckBase(baseRef, snapshotBase, paseoWorktree);
-        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? ValidRef(StripBase(found), "base branch") : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
+        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? ValidRef(BranchName(found), "base branch") : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
         var branch = await BranchAsync(root, cancel).ConfigureAwait(false) ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine current branch for merge"));
         if (branch == target) return;
         var where = await WorktreeWithBranchAsync(root, target, cancel).ConfigureAwait(false);
@@ -138,7 +140,7 @@ public sealed partial class CheckoutOperations(GitRunner git)
         var root = await RootAsync(cwd, cancel).ConfigureAwait(false);
         if (requireCleanTarget && await IsDirtyAsync(root, cancel).ConfigureAwait(false)) throw new CheckoutFailure(CheckoutError.Unknown("Working directory has uncommitted changes."));
         CheckBase(baseRef, snapshotBase, paseoWorktree);
-        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? ValidRef(StripBase(found), "base branch") : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
+        var target = (baseRef?.Trim() is { Length: > 0 } b ? b : snapshotBase) is { } found ? ValidRef(BranchName(found), "base branch") : throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for merge"));
         var branch = await BranchAsync(root, cancel).ConfigureAwait(false) ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine current branch for merge"));
         var local = await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/heads/{target}", cancel).ConfigureAwait(false);
         var remote = await CheckoutSnapshot.RefExistsAsync(git, root, $"refs/remotes/origin/{target}", cancel).ConfigureAwait(false);

@@ -47,11 +47,11 @@ public static class WorkspacePaths
 }
 
 /// <summary>What git says of a directory (app-workspaces.md §2.2 steps 1–4); <see cref="WorktreeRoot"/> null = not a git checkout.</summary>
-public sealed record CheckoutFacts(string Directory, string? WorktreeRoot, string? CurrentBranch, string? RemoteUrl, string? MainRepoRoot, string? GitDir, string? CommonGitDir)
+public sealed record CheckoutFacts(string Directory, string? WorktreeRoot, string? CurrentBranch, string? RemoteUrl, string? MainRepoRoot, string? GitDir)
 {
     public bool IsGit => WorktreeRoot is not null;
 
-    public static CheckoutFacts NotGit(string directory) => new(directory, null, null, null, null, null, null);
+    public static CheckoutFacts NotGit(string directory) => new(directory, null, null, null, null, null);
 
     /// <summary>
     /// Asks git about <paramref name="directory"/> (three short read-only commands). Any failure — no such directory, not a
@@ -74,7 +74,7 @@ public sealed record CheckoutFacts(string Directory, string? WorktreeRoot, strin
             var mainRoot = await MainRepoRootAsync(git, directory, commonDir, paseoWorktreesRoot, cancel).ConfigureAwait(false);
             var paseoOwned = paseoWorktreesRoot is not null && IsPaseoWorktreePath(root, paseoWorktreesRoot);
             if (mainRoot == root && !paseoOwned) mainRoot = null;
-            return new CheckoutFacts(directory, root, branch, remoteUrl, mainRoot, gitDir, commonDir);
+            return new CheckoutFacts(directory, root, branch, remoteUrl, mainRoot, gitDir);
         }
         catch (GitCommandException)
         {

@@ -21,15 +21,20 @@ public static class WorkspaceDescriptors
     public static int Rank(string bucket) => Array.IndexOf(Buckets, bucket);
 
     /// <summary>The most urgent bucket of the non-archived agents whose directory is exactly the workspace's.</summary>
-    public static string Status(WorkspaceRecord workspace, IEnumerable<AgentSnapshot> agents)
+    public static string Status(WorkspaceRecord workspace, IEnumerable<AgentSnapshot> agents) =>
+        StatusByDirectory(agents).GetValueOrDefault(workspace.Cwd, "done");
+
+    /// <summary>Every directory's most urgent bucket among the non-archived agents in it (directories normalized).</summary>
+    public static Dictionary<string, string> StatusByDirectory(IEnumerable<AgentSnapshot> agents)
     {
-        var best = Buckets.Length - 1;
+        var best = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var agent in agents)
         {
-            if (agent.ArchivedAt is not null || WorkspacePaths.Normalize(agent.Cwd) != workspace.Cwd) continue;
-            best = Math.Min(best, Rank(Bucket(agent)));
+            if (agent.ArchivedAt is not null || !WorkspacePaths.TryNormalize(agent.Cwd, out var cwd)) continue;
+            var rank = Rank(Bucket(agent));
+            best[cwd] = best.TryGetValue(cwd, out var known) ? Math.Min(known, rank) : rank;
         }
-        return Buckets[best];
+        return best.ToDictionary(b => b.Key, b => Buckets[b.Value], StringComparer.Ordinal);
     }
 
     public static JsonObject Build(WorkspaceRegistry registry, WorkspaceRecord workspace, string status, CheckoutSnapshot? snapshot, DateTimeOffset? archivingAt = null,

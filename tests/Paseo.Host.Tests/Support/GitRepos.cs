@@ -50,6 +50,22 @@ public static class GitRepos
         return path;
     }
 
+    /// <summary>A clone of <paramref name="origin"/> at <paramref name="target"/>, with the test identity.</summary>
+    public static string Clone(string origin, string target)
+    {
+        Git(Path.GetDirectoryName(target)!, "clone", "-q", origin, target);
+        Git(target, "config", "user.name", "Paseo Test");
+        Git(target, "config", "user.email", "test@paseo.invalid");
+        return target;
+    }
+
+    /// <summary>A bare repository at <paramref name="origin"/> made from <paramref name="seed"/>, and a clone of it at <paramref name="clone"/>.</summary>
+    public static string CloneWithOrigin(string seed, string origin, string clone)
+    {
+        Git(Path.GetDirectoryName(origin)!, "clone", "-q", "--bare", seed, origin);
+        return Clone(origin, clone);
+    }
+
     public static void Commit(string repo, string file, string content, string message = "change")
     {
         File.WriteAllText(Path.Combine(repo, file), content);

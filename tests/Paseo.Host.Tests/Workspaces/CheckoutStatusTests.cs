@@ -17,11 +17,7 @@ public sealed class CheckoutStatusTests : IAsyncLifetime
         _daemon = await InProcessDaemon.StartAsync(extraHocon: "paseo.git.timeout = 3s\npaseo.git.min-refresh-interval = 200ms\npaseo.git.watch-debounce = 100ms\npaseo.git.fetch-interval = 1s\n");
         var seed = GitRepos.Init(_daemon.TestHome.PathIn("seed"));
         _origin = _daemon.TestHome.PathIn("origin.git");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", "--bare", seed, _origin);
-        _repo = _daemon.TestHome.PathIn("shop");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", _origin, _repo);
-        GitRepos.Git(_repo, "config", "user.name", "Paseo Test");
-        GitRepos.Git(_repo, "config", "user.email", "test@paseo.invalid");
+        _repo = GitRepos.CloneWithOrigin(seed, _origin, _daemon.TestHome.PathIn("shop"));
         (_client, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon, clientType: "mobile");
     }
 
@@ -63,9 +59,7 @@ public sealed class CheckoutStatusTests : IAsyncLifetime
     {
         // main moves on origin (another clone pushes), and a feature branch gets two commits of its own.
         var other = _daemon.TestHome.PathIn("other");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", _origin, other);
-        GitRepos.Git(other, "config", "user.name", "x");
-        GitRepos.Git(other, "config", "user.email", "x@paseo.invalid");
+        GitRepos.Clone(_origin, other);
         GitRepos.Commit(other, "upstream.txt", "u\n");
         GitRepos.Git(other, "push", "-q", "origin", "main");
         GitRepos.Git(_repo, "fetch", "-q", "origin");
@@ -98,9 +92,7 @@ public sealed class CheckoutStatusTests : IAsyncLifetime
         var first = await StatusAsync(_repo);
         Assert.Equal(0, first["behindOfOrigin"]!.GetValue<long>());
         var other = _daemon.TestHome.PathIn("pusher");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", _origin, other);
-        GitRepos.Git(other, "config", "user.name", "x");
-        GitRepos.Git(other, "config", "user.email", "x@paseo.invalid");
+        GitRepos.Clone(_origin, other);
         GitRepos.Commit(other, "theirs.txt", "t\n");
         GitRepos.Git(other, "push", "-q", "origin", "main");
         // The observer fetches origin every fetch-interval (1 s here) and pushes the new counts.

@@ -19,11 +19,7 @@ public sealed class GitActionsTests : IAsyncLifetime
         GitRepos.Git(seed, "add", "-A");
         GitRepos.Git(seed, "commit", "-q", "-m", "cart");
         _origin = _daemon.TestHome.PathIn("origin.git");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", "--bare", seed, _origin);
-        _repo = _daemon.TestHome.PathIn("shop");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", _origin, _repo);
-        GitRepos.Git(_repo, "config", "user.name", "Paseo Test");
-        GitRepos.Git(_repo, "config", "user.email", "test@paseo.invalid");
+        _repo = GitRepos.CloneWithOrigin(seed, _origin, _daemon.TestHome.PathIn("shop"));
         (_client, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon, clientType: "mobile");
     }
 
@@ -97,7 +93,7 @@ public sealed class GitActionsTests : IAsyncLifetime
         Assert.Equal("too_large", cart["status"]!.GetValue<string>());
         Assert.Empty(cart["hunks"]!.AsArray());
         Assert.True(cart["additions"]!.GetValue<long>() > 40_000);
-        Assert.True(_client.Received.Last().ToJsonString().Length < 100_000, "the cut diff is small");
+        Assert.True(uncommitted.ToJsonString().Length < 100_000, "the cut diff is small");
 
         var based = await Request("subscribe_checkout_diff_request", new JsonObject
         {
@@ -201,9 +197,9 @@ public sealed class GitActionsTests : IAsyncLifetime
     {
         GitRepos.Git(_repo, "branch", "local-one");
         var other = _daemon.TestHome.PathIn("other");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", _origin, other);
+        GitRepos.Clone(_origin, other);
         GitRepos.Git(other, "checkout", "-q", "-b", "remote-one");
-        GitRepos.Git(other, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty", "-m", "r");
+        GitRepos.Git(other, "commit", "-q", "--allow-empty", "-m", "r");
         GitRepos.Git(other, "push", "-q", "origin", "remote-one");
         GitRepos.Git(_repo, "fetch", "-q", "origin");
 

@@ -26,13 +26,9 @@ public sealed class GitHubTests : IAsyncLifetime
         _daemon = await InProcessDaemon.StartAsync(extraHocon: $"paseo.github.cli = \"{gh}\"\n");
         var bare = _daemon.TestHome.PathIn("origin.git");
         var seed = GitRepos.Init(_daemon.TestHome.PathIn("seed"));
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", "--bare", seed, bare);
-        _repo = _daemon.TestHome.PathIn("shop");
-        GitRepos.Git(_daemon.TestHome.Root, "clone", "-q", bare, _repo);
+        _repo = GitRepos.CloneWithOrigin(seed, bare, _daemon.TestHome.PathIn("shop"));
         GitRepos.Git(_repo, "remote", "set-url", "origin", "git@github.com:acme/shop.git");
         GitRepos.Git(_repo, "config", $"url.{bare}.insteadOf", "git@github.com:acme/shop.git");
-        GitRepos.Git(_repo, "config", "user.name", "Paseo Test");
-        GitRepos.Git(_repo, "config", "user.email", "test@paseo.invalid");
         GitRepos.Git(_repo, "checkout", "-q", "-b", "feature/cart");
         GitRepos.Commit(_repo, "cart.ts", "total\n", "Fix cart totals");
         (_client, _) = await ProtocolClient.ConnectWithHelloAsync(_daemon, clientType: "mobile");

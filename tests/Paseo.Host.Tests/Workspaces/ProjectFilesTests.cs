@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Paseo.Host.Tests.Support;
 
@@ -78,9 +77,8 @@ public sealed class ProjectFilesTests : IAsyncLifetime
         var big = Path.Combine(_home, "big");
         Directory.CreateDirectory(big);
         for (var i = 0; i < 100_000; i++) File.Create(Path.Combine(big, $"file-{i:D6}.txt")).Dispose();
-        var clock = Stopwatch.StartNew();
+        // Answered within the client's wait (15 s) although the directory holds twice paseo.workspaces.suggestions.max-entries.
         var found = await Suggest(new JsonObject { ["query"] = "file-0999", ["cwd"] = big, ["includeFiles"] = true, ["limit"] = 100 });
-        clock.Stop();
         Assert.Null(found["error"]);
         // At most max-entries (50 000) names are looked at: the answer is what those held, and it is bounded by the limit.
         Assert.InRange(found["entries"]!.AsArray().Count, 1, 100);

@@ -139,6 +139,13 @@ public sealed class WorktreeTests : IAsyncLifetime
         Assert.False(fake["success"]!.GetValue<bool>());
         Assert.True(Directory.Exists(lookalike));
         Assert.True(Directory.Exists(Path.Combine(other, "sub")));
+        Directory.Delete(Path.Combine(other, "sub"));
+        // Told to, a worktree with uncommitted work goes all the same.
+        File.WriteAllText(Path.Combine(other, "draft.txt"), "unsaved\n");
+        var forcedId = await _client.SendSessionAsync("paseo_worktree_archive_request", new JsonObject { ["worktreePath"] = other, ["force"] = true });
+        var forced = ProtocolClient.Payload(await _client.ExpectSessionAsync("paseo_worktree_archive_response", p => p["requestId"]?.GetValue<string>() == forcedId), "paseo_worktree_archive_response")!;
+        Assert.True(forced["success"]!.GetValue<bool>(), forced.ToJsonString());
+        Assert.False(Directory.Exists(other));
         var injected = await Reply("create_paseo_worktree_request", new JsonObject { ["cwd"] = _repo, ["action"] = "checkout", ["refName"] = "--upload-pack=touch /tmp/pwned" }, "create_paseo_worktree_response");
         Assert.Equal("Invalid branch: --upload-pack=touch /tmp/pwned", injected["error"]!.GetValue<string>());
 

@@ -43,8 +43,8 @@ public sealed class WorkspaceRulesTests
     {
         Assert.Equal(new DiffStat(12, 3), CheckoutSnapshot.ParseShortstat(" 3 files changed, 12 insertions(+), 3 deletions(-)\n"));
         Assert.Null(CheckoutSnapshot.ParseShortstat(""));
-        Assert.True(CheckoutDiff.LooksBinary([0x41, 0x00, 0x42]));
-        Assert.True(CheckoutDiff.LooksBinary([1, 2, 3, 4, 65]));
-        Assert.False(CheckoutDiff.LooksBinary("plain text\n\twith tabs\r\n"u8));
+        Assert.True(Paseo.Transport.Files.ContentSniffing.LooksBinary([0x41, 0x00, 0x42]));
+        Assert.True(Paseo.Transport.Files.ContentSniffing.LooksBinary([1, 2, 3, 4, 65]));
+        Assert.False(Paseo.Transport.Files.ContentSniffing.LooksBinary("plain text\n\twith tabs\r\n"u8));
     }
 }

@@ -1,7 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -69,7 +67,7 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
             if (_process is { HasExited: false } && _baseUri is not null) return _baseUri;
             _process?.StopAsync(); // a server that died: its group is cleared and it is no longer counted
             _log ??= system.Log;
-            var port = FreePort();
+            var port = Paseo.Transport.Listen.LoopbackPorts.Free();
             var process = ChildProcess.Start(
                 new ChildProcessStart([.. command, "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--hostname", "127.0.0.1"],
                     Environment.CurrentDirectory, environment, settings.MaxLineBytes, settings.OutputBacklog, settings.KillGrace,
@@ -197,13 +195,6 @@ public sealed class OpenCodeServer(string name, IReadOnlyList<string> command, I
     {
         _process?.StopAsync();
         _process = null;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Stdout after the listening line is not used; it is read so the server never blocks on a full pipe.</summary>

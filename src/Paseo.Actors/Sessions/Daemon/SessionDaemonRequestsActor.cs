@@ -238,14 +238,22 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
         else if (!HasDisplay() || ChildProcess.Which(editor.Command) is null) error = $"Editor target unavailable: {editor.Label}";
         else
         {
-            try
+            // The spawn runs off this actor's thread.
+            var label = editor.Label;
+            var command = editor.Command;
+            Task.Run(() =>
             {
-                using var started = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(editor.Command, [path]) { UseShellExecute = false });
-            }
-            catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
-            {
-                error = $"Editor target unavailable: {editor.Label} ({e.Message})";
-            }
+                try
+                {
+                    using var started = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command, [path]) { UseShellExecute = false });
+                    return (string?)null;
+                }
+                catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+                {
+                    return $"Editor target unavailable: {label} ({e.Message})";
+                }
+            }).PipeTo(Self, success: failure => new Done(WsOutbound.Session("open_in_editor_response", new JsonObject { ["requestId"] = requestId, ["error"] = failure })));
+            return;
         }
         Answer(WsOutbound.Session("open_in_editor_response", new JsonObject { ["requestId"] = requestId, ["error"] = error }));
     }

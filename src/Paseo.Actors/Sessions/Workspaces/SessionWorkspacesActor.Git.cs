@@ -75,11 +75,11 @@ public sealed partial class SessionWorkspacesActor
             {
                 var cwd = request.RequiredPath("cwd");
                 _checkouts.Ask<CheckoutChanged>(new GetCheckout(Expand(cwd)), TimeSpan.FromSeconds(55)).PipeTo(Self,
-                    success: changed => new Built(WsOutbound.Session("checkout_pr_status_response", changed.Snapshot.PrStatusJson(cwd, requestId!)), false, [], null),
+                    success: changed => new Built(WsOutbound.Session("checkout_pr_status_response", changed.Snapshot.PrStatusJson(cwd, requestId!))),
                     failure: e => new Built(WsOutbound.Session("checkout_pr_status_response", new JsonObject
                     {
                         ["cwd"] = cwd, ["status"] = null, ["githubFeaturesEnabled"] = true, ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
-                    }), false, [], null));
+                    })));
                 return true;
             }
             case "checkout_pr_create_request": OnCreatePullRequest(requestId!, request); return true;
@@ -98,11 +98,11 @@ public sealed partial class SessionWorkspacesActor
                     success: found => new Built(WsOutbound.Session("github_search_response", new JsonObject
                     {
                         ["items"] = found.Items, ["githubFeaturesEnabled"] = found.FeaturesEnabled, ["error"] = null, ["requestId"] = requestId,
-                    }), false, [], null),
+                    })),
                     failure: e => new Built(WsOutbound.Session("github_search_response", new JsonObject
                     {
                         ["items"] = new JsonArray(), ["githubFeaturesEnabled"] = true, ["error"] = e.GetBaseException().Message, ["requestId"] = requestId,
-                    }), false, [], null));
+                    })));
                 return true;
             }
             case "paseo_worktree_list_request":
@@ -111,11 +111,11 @@ public sealed partial class SessionWorkspacesActor
                     {
                         var payload = (JsonObject)listed.Fields.DeepClone();
                         payload["requestId"] = requestId;
-                        return new Built(WsOutbound.Session("paseo_worktree_list_response", payload), false, [], null);
+                        return new Built(WsOutbound.Session("paseo_worktree_list_response", payload));
                     }, failure: e => new Built(WsOutbound.Session("paseo_worktree_list_response", new JsonObject
                     {
                         ["worktrees"] = new JsonArray(), ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
-                    }), false, [], null));
+                    })));
                 return true;
             case "paseo_worktree_archive_request":
             {
@@ -131,11 +131,11 @@ public sealed partial class SessionWorkspacesActor
                         {
                             ["success"] = archived.Success, ["removedAgents"] = new JsonArray([.. archived.RemovedAgents.Select(a => (JsonNode)a)]),
                             ["error"] = archived.Error?.ToJson(), ["requestId"] = requestId,
-                        }), false, [], null);
+                        }));
                     }, failure: e => new Built(WsOutbound.Session("paseo_worktree_archive_response", new JsonObject
                     {
                         ["success"] = false, ["removedAgents"] = new JsonArray(), ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
-                    }), false, [], null));
+                    })));
                 return true;
             }
             case "unsubscribe_checkout_diff_request":
@@ -235,7 +235,7 @@ public sealed partial class SessionWorkspacesActor
                     return new Built(WsOutbound.Session("create_paseo_worktree_response", new JsonObject
                     {
                         ["workspace"] = null, ["error"] = created.Error, ["errorCode"] = created.ErrorCode ?? "unknown", ["setupTerminalId"] = null, ["requestId"] = requestId,
-                    }), false, [], null);
+                    }));
                 var registry = _shared.Current;
                 var descriptor = WorkspaceDescriptors.Build(registry, workspace, "done", null);
                 // The reply's descriptor is fixed (§4.3): no git data yet but what is known, and no project key.
@@ -251,11 +251,11 @@ public sealed partial class SessionWorkspacesActor
                 return new Built(WsOutbound.Session("create_paseo_worktree_response", new JsonObject
                 {
                     ["workspace"] = descriptor, ["error"] = null, ["setupTerminalId"] = null, ["requestId"] = requestId,
-                }), false, [], null);
+                }));
             }, failure: e => new Built(WsOutbound.Session("create_paseo_worktree_response", new JsonObject
             {
                 ["workspace"] = null, ["error"] = e.GetBaseException().Message, ["errorCode"] = "unknown", ["setupTerminalId"] = null, ["requestId"] = requestId,
-            }), false, [], null));
+            })));
     }
 
     /// <summary>
@@ -278,11 +278,8 @@ public sealed partial class SessionWorkspacesActor
             if (!snapshot.IsGit) throw new CheckoutFailure(CheckoutError.NotGitRepo(cwd));
             var repo = GitHubCli.GitHubRepo(snapshot.RemoteUrl) ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine GitHub repo from git remote"));
             var head = snapshot.CurrentBranch ?? throw new CheckoutFailure(CheckoutError.Unknown("Unable to determine current branch for pull request"));
-            static string Strip(string r) => r.StartsWith("refs/remotes/origin/", StringComparison.Ordinal) ? r[20..] : r.StartsWith("refs/heads/", StringComparison.Ordinal) ? r[11..]
-                : r.StartsWith("origin/", StringComparison.Ordinal) ? r[7..] : r;
-            if (snapshot.IsPaseoOwnedWorktree && requestedBase is not null && snapshot.BaseRef is not null && Strip(requestedBase) != Strip(snapshot.BaseRef))
-                throw new CheckoutFailure(CheckoutError.Unknown($"Base ref mismatch: expected {Strip(snapshot.BaseRef)}, got {Strip(requestedBase)}"));
-            var baseName = Strip(requestedBase ?? snapshot.BaseRef ?? throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for pull request")));
+            CheckoutOperations.CheckBase(requestedBase, snapshot.BaseRef, snapshot.IsPaseoOwnedWorktree);
+            var baseName = CheckoutOperations.BranchName(requestedBase ?? snapshot.BaseRef ?? throw new CheckoutFailure(CheckoutError.Unknown("Base branch is required for pull request")));
             await new CheckoutOperations(git).PushAsync(path);
             if (string.IsNullOrEmpty(title) || string.IsNullOrEmpty(body))
             {
@@ -296,12 +293,12 @@ public sealed partial class SessionWorkspacesActor
             await checkouts.Ask<CheckoutChanged>(new GetCheckout(path, Force: true), TimeSpan.FromSeconds(55));
             return new JsonObject { ["cwd"] = cwd, ["url"] = created?["url"]?.GetValue<string>(), ["number"] = created?["number"]?.GetValue<long>(), ["error"] = null, ["requestId"] = requestId };
         }
-        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session("checkout_pr_create_response", payload), false, [], null),
+        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session("checkout_pr_create_response", payload)),
             failure: e => new Built(WsOutbound.Session("checkout_pr_create_response", new JsonObject
             {
                 ["cwd"] = cwd, ["url"] = null, ["number"] = null,
                 ["error"] = (e.GetBaseException() is CheckoutFailure failure ? failure.Error : CheckoutError.Unknown(e.GetBaseException().Message)).ToJson(), ["requestId"] = requestId,
-            }), false, [], null));
+            })));
     }
 
     /// <summary>pull_request_timeline (§3.7): reviews and comments; gh missing or logged out is an rpc_error, as in Paseo.</summary>
@@ -349,8 +346,8 @@ public sealed partial class SessionWorkspacesActor
                 return WsOutbound.Session("pull_request_timeline_response", Payload([], false, new JsonObject { ["kind"] = "unknown", ["message"] = e.Message }));
             }
         }
-        Run().PipeTo(Self, success: json => new Built(json, false, [], null),
-            failure: e => new Built(WsOutbound.RpcError(requestId, "pull_request_timeline_request", $"Request failed: {e.GetBaseException().Message}", "handler_error"), false, [], null));
+        Run().PipeTo(Self, success: json => new Built(json),
+            failure: e => new Built(WsOutbound.RpcError(requestId, "pull_request_timeline_request", $"Request failed: {e.GetBaseException().Message}", "handler_error")));
     }
 
     private string Expand(string cwd) => WorkspacePaths.Normalize(WorkspacePaths.ExpandHome(cwd, _userHome));
@@ -427,11 +424,11 @@ public sealed partial class SessionWorkspacesActor
             payload["requestId"] = requestId;
             return payload;
         }
-        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session(responseType, Ordered(payload, responseType)), false, [], null),
+        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session(responseType, Ordered(payload, responseType))),
             failure: e => new Built(WsOutbound.Session(responseType, new JsonObject
             {
                 ["cwd"] = cwd, ["success"] = false, ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(), ["requestId"] = requestId,
-            }), false, [], null));
+            })));
     }
 
     /// <summary>switch_branch's reply keeps Paseo's key order: cwd, success, branch, source, error, requestId.</summary>
@@ -472,8 +469,8 @@ public sealed partial class SessionWorkspacesActor
             payload["requestId"] = requestId;
             return payload;
         }
-        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session(responseType, payload), false, [], null),
-            failure: e => new Built(WsOutbound.Session(responseType, OnFailure(e)), false, [], null));
+        Run().PipeTo(Self, success: payload => new Built(WsOutbound.Session(responseType, payload)),
+            failure: e => new Built(WsOutbound.Session(responseType, OnFailure(e))));
 
         JsonObject OnFailure(Exception e)
         {

@@ -122,7 +122,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         Receive<AgentsKnown>(known => _agentsById ??= known.Agents.ToDictionary(a => a.Id, StringComparer.Ordinal));
         Receive<Built>(built =>
         {
-            foreach (var (id, json) in built.Sent) _lastSent[id] = json;
+            foreach (var (id, json) in built.Sent ?? []) _lastSent[id] = json;
             if (built.ForgetCwd is { } forget)
             {
                 _screens.Remove(forget);
@@ -175,11 +175,11 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                         success: status => new Built(WsOutbound.Session("workspace_setup_status_response", new JsonObject
                         {
                             ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["snapshot"] = status.Snapshot,
-                        }), false, [], null),
+                        })),
                         failure: _ => new Built(WsOutbound.Session("workspace_setup_status_response", new JsonObject
                         {
                             ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["snapshot"] = null,
-                        }), false, [], null));
+                        })));
                     break;
                 }
                 case "start_workspace_script_request":
@@ -190,11 +190,11 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                         success: started => new Built(WsOutbound.Session("start_workspace_script_response", new JsonObject
                         {
                             ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["scriptName"] = scriptName, ["terminalId"] = started.TerminalId, ["error"] = started.Error,
-                        }), false, [], null),
+                        })),
                         failure: e => new Built(WsOutbound.Session("start_workspace_script_response", new JsonObject
                         {
                             ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["scriptName"] = scriptName, ["terminalId"] = null, ["error"] = e.GetBaseException().Message,
-                        }), false, [], null));
+                        })));
                     break;
                 }
                 default: Answer(WsOutbound.RpcError(requestId, request.Type, "Unknown request schema", "unknown_schema")); break;
@@ -258,8 +258,10 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         {
             var registry = _shared.Current;
             var scripts = _shared.Scripts;
+            // Each agent's directory normalized once, not once per workspace.
+            var statuses = WorkspaceDescriptors.StatusByDirectory(agents);
             var rows = registry.Listed.Where(w => filter.Matches(w))
-                .Select(w => new WorkspaceRow(w, WorkspaceDescriptors.Status(w, agents)))
+                .Select(w => new WorkspaceRow(w, statuses.GetValueOrDefault(w.Cwd, "done")))
                 .ToList();
             rows.Sort(new RowOrder(sort));
             var start = after is null ? 0 : rows.FindIndex(r => WorkspaceCursor.Compare(sort, r, after) > 0);
@@ -284,8 +286,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                 ["prevCursor"] = cursor,
                 ["hasMore"] = hasMore,
             };
-            return new Built(WsOutbound.Session("fetch_workspaces_response", payload), subscribed, sent, agents);
-        }, failure: e => new Built(WsOutbound.RpcError(requestId, "fetch_workspaces_request", $"Request failed: {e.GetBaseException().Message}", "fetch_workspaces_failed"), subscribed, [], null));
+            return new Built(WsOutbound.Session("fetch_workspaces_response", payload), subscribed, sent);
+        }, failure: e => new Built(WsOutbound.RpcError(requestId, "fetch_workspaces_request", $"Request failed: {e.GetBaseException().Message}", "fetch_workspaces_failed"), subscribed));
         // The agents' events keep the map current from here on.
         if (_agentsById is null)
             agentsTask.ContinueWith(t => t.IsCompletedSuccessfully ? new AgentsKnown(t.Result) : null, TaskScheduler.Default).PipeTo(Self);
@@ -381,10 +383,10 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         _registryActor.Ask<ProjectOpened>(new OpenProject(cwd), AskTimeout).PipeTo(Self, success: opened =>
         {
             if (opened.Workspace is not { } workspace)
-                return new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = null, ["error"] = opened.Error ?? "Could not open the project" }), false, [], null);
+                return new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = null, ["error"] = opened.Error ?? "Could not open the project" }));
             var descriptor = WorkspaceDescriptors.Build(opened.Registry, workspace, WorkspaceDescriptors.Status(workspace, agents), null);
-            return new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = descriptor, ["error"] = null }), false, [], null);
-        }, failure: e => new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = null, ["error"] = e.GetBaseException().Message }), false, [], null));
+            return new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = descriptor, ["error"] = null }));
+        }, failure: e => new Built(WsOutbound.Session("open_project_response", new JsonObject { ["requestId"] = requestId, ["workspace"] = null, ["error"] = e.GetBaseException().Message })));
     }
 
     private void OnArchive(string requestId, string workspaceId)
@@ -395,11 +397,11 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             {
                 ["requestId"] = requestId, ["workspaceId"] = workspaceId,
                 ["archivedAt"] = archived.ArchivedAt is { } at ? Paseo.Transport.Files.IsoTime.Format(at) : null, ["error"] = archived.Error,
-            }), false, [], null, archived.Error is null ? cwd : null),
+            }), ForgetCwd: archived.Error is null ? cwd : null),
             failure: e => new Built(WsOutbound.Session("archive_workspace_response", new JsonObject
             {
                 ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["archivedAt"] = null, ["error"] = e.GetBaseException().Message,
-            }), false, [], null));
+            })));
     }
 
     // ---- checkout status --------------------------------------------------------------------------------------------
@@ -418,9 +420,9 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             Release(oldest);
         }
         _checkouts.Ask<CheckoutChanged>(new GetCheckout(path), TimeSpan.FromSeconds(55)).PipeTo(Self,
-            success: changed => new Built(WsOutbound.Session("checkout_status_response", changed.Snapshot.ToStatusJson(cwd, requestId)), false, [], null),
+            success: changed => new Built(WsOutbound.Session("checkout_status_response", changed.Snapshot.ToStatusJson(cwd, requestId))),
             failure: e => new Built(WsOutbound.Session("checkout_status_response",
-                CheckoutSnapshot.NotGit(CheckoutError.Unknown(e.GetBaseException().Message)).ToStatusJson(cwd, requestId)), false, [], null));
+                CheckoutSnapshot.NotGit(CheckoutError.Unknown(e.GetBaseException().Message)).ToStatusJson(cwd, requestId))));
     }
 
     // ---- directory suggestions, icons, paseo.json ---------------------------------------------------------------------
@@ -444,10 +446,10 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                 ["entries"] = new JsonArray([.. found.Select(f => (JsonNode)new JsonObject { ["path"] = f.Path, ["kind"] = f.IsDirectory ? "directory" : "file" })]),
                 ["error"] = null,
                 ["requestId"] = requestId,
-            }), false, [], null), failure: e => new Built(WsOutbound.Session("directory_suggestions_response", new JsonObject
+            })), failure: e => new Built(WsOutbound.Session("directory_suggestions_response", new JsonObject
             {
                 ["directories"] = new JsonArray(), ["entries"] = new JsonArray(), ["error"] = e.GetBaseException().Message, ["requestId"] = requestId,
-            }), false, [], null));
+            })));
     }
 
     private void OnIcon(string requestId, string cwd)
@@ -458,10 +460,10 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             ["icon"] = icon is { } found ? new JsonObject { ["data"] = Convert.ToBase64String(found.Data), ["mimeType"] = found.MimeType } : null,
             ["error"] = null,
             ["requestId"] = requestId,
-        }), false, [], null), failure: e => new Built(WsOutbound.Session("project_icon_response", new JsonObject
+        })), failure: e => new Built(WsOutbound.Session("project_icon_response", new JsonObject
         {
             ["cwd"] = cwd, ["icon"] = null, ["error"] = e.GetBaseException().Message, ["requestId"] = requestId,
-        }), false, [], null));
+        })));
     }
 
     /// <summary>The canonical root of a non-archived project equal to <paramref name="repoRoot"/>, or null (project_not_found).</summary>
@@ -482,7 +484,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                 ["requestId"] = requestId, ["repoRoot"] = root, ["ok"] = true, ["config"] = ok.Config, ["revision"] = ok.Revision?.ToJson(),
             }),
             _ => ConfigReply("read_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }),
-        }, false, [], null), failure: _ => new Built(ConfigReply("read_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }), false, [], null));
+        }), failure: _ => new Built(ConfigReply("read_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" })));
     }
 
     private void OnWriteConfig(string requestId, RequestReader request)
@@ -510,7 +512,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             ProjectConfigFile.Stale stale => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "stale_project_config", ["currentRevision"] = stale.Current?.ToJson() }),
             ProjectConfigFile.Invalid => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "invalid_project_config" }),
             _ => ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }),
-        }, false, [], null), failure: _ => new Built(ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" }), false, [], null));
+        }), failure: _ => new Built(ConfigReply("write_project_config_response", requestId, root, new JsonObject { ["code"] = "write_failed" })));
     }
 
     // ---- files ---------------------------------------------------------------------------------------------------------
@@ -527,6 +529,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         if (mode.Length == 0) throw new InvalidRequestException("mode must be list or file");
         var acceptBinary = request.OptionalBool("acceptBinary") ?? false;
         var limits = _fileLimits;
+        var home = _userHome;
         JsonObject Reply(string replyPath, JsonObject? directory, JsonObject? file, string? error) => new()
         {
             ["cwd"] = cwd, ["path"] = replyPath, ["mode"] = mode, ["directory"] = directory, ["file"] = file, ["error"] = error, ["requestId"] = requestId,
@@ -535,7 +538,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         {
             try
             {
-                var (absolute, relative) = FileExplorer.Resolve(cwd, path);
+                var (absolute, relative) = FileExplorer.Resolve(cwd, path, home);
                 if (mode == "list") return (object)Reply(relative, FileExplorer.List(absolute, relative, limits), null, null);
                 // What the app asks for: the file as file-transfer frames, and no JSON reply (§6.1).
                 if (acceptBinary) return FileExplorer.Frames(requestId, absolute, limits);
@@ -546,9 +549,9 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                 return Reply(path, null, null, e.Message);
             }
         }).PipeTo(Self, success: answer => answer is JsonObject payload
-                ? new Built(WsOutbound.Session("file_explorer_response", payload), false, [], null)
+                ? new Built(WsOutbound.Session("file_explorer_response", payload))
                 : new FramesBuilt((IReadOnlyList<byte[]>)answer),
-            failure: e => new Built(WsOutbound.Session("file_explorer_response", Reply(path, null, null, e.GetBaseException().Message)), false, [], null));
+            failure: e => new Built(WsOutbound.Session("file_explorer_response", Reply(path, null, null, e.GetBaseException().Message))));
     }
 
     /// <summary>file_download_token (§6.3): a single-use token for GET /api/files/download, valid paseo.files.download-token-lifetime.</summary>
@@ -557,6 +560,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
         var cwd = request.RequiredString("cwd");
         var path = request.RequiredString("path");
         var downloads = _downloads;
+        var home = _userHome;
         JsonObject Reply(string replyPath, string? token, string? fileName, string? mime, long? size, string? error) => new()
         {
             ["cwd"] = cwd, ["path"] = replyPath, ["token"] = token, ["fileName"] = fileName, ["mimeType"] = mime, ["size"] = size, ["error"] = error, ["requestId"] = requestId,
@@ -566,7 +570,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             try
             {
                 if (downloads is null) throw new FileExplorerException("Downloads are not available on this daemon");
-                var (absolute, relative) = FileExplorer.Resolve(cwd, path);
+                var (absolute, relative) = FileExplorer.Resolve(cwd, path, home);
                 var info = new FileInfo(absolute);
                 if (!info.Exists) throw new FileExplorerException(Directory.Exists(absolute) ? "Requested path is not a file" : $"ENOENT: no such file or directory, stat '{absolute}'");
                 if (UnixFiles.IsRegularFile(absolute) == false) throw new FileExplorerException("Requested path is not a regular file");
@@ -580,8 +584,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             {
                 return Reply(path, null, null, null, null, e.Message);
             }
-        }).PipeTo(Self, success: payload => new Built(WsOutbound.Session("file_download_token_response", payload), false, [], null),
-            failure: e => new Built(WsOutbound.Session("file_download_token_response", Reply(path, null, null, null, null, e.GetBaseException().Message)), false, [], null));
+        }).PipeTo(Self, success: payload => new Built(WsOutbound.Session("file_download_token_response", payload)),
+            failure: e => new Built(WsOutbound.Session("file_download_token_response", Reply(path, null, null, null, null, e.GetBaseException().Message))));
     }
 
     /// <summary>paseo.json was written: the workspaces under it read their scripts again.</summary>
@@ -625,7 +629,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     public sealed record Pushed(string Json);
 
     /// <summary>A reply computed off the actor's thread; <see cref="ForgetCwd"/>: a directory no longer to observe (its workspace was archived).</summary>
-    private sealed record Built(string Json, bool Subscribed, IReadOnlyList<(string Id, string Json)> Sent, IReadOnlyList<AgentSnapshot>? Agents, string? ForgetCwd = null);
+    private sealed record Built(string Json, bool Subscribed = false, IReadOnlyList<(string Id, string Json)>? Sent = null, string? ForgetCwd = null);
 
     private sealed record AgentsKnown(IReadOnlyList<AgentSnapshot> Agents);
 
