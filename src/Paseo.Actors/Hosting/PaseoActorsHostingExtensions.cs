@@ -35,6 +35,9 @@ public sealed class WorktreesKey;
 /// <summary>Registry key of the workspace scripts (<see cref="ScriptsActor"/>).</summary>
 public sealed class ScriptsKey;
 
+/// <summary>Registry key of the daemon's terminals (<see cref="Paseo.Actors.Terminals.TerminalsActor"/>).</summary>
+public sealed class TerminalsKey;
+
 /// <summary>Registry key of the client key ledger (<see cref="ClientKeyLedgerActor"/>): replay protection of relay connections.</summary>
 public sealed class ClientKeyLedgerKey;
 
@@ -51,7 +54,11 @@ public sealed record PaseoActorsOptions(
     AgentLimits AgentLimits,
     SessionSettings Sessions,
     TimeProvider Time,
-    WorkspaceSettings? Workspaces = null);
+    WorkspaceSettings? Workspaces = null,
+    TerminalHosting? Terminals = null);
+
+/// <summary>The daemon's tmux server ($PASEO_HOME/terminals) and the shell a terminal runs when it names no command.</summary>
+public sealed record TerminalHosting(Paseo.Transport.Terminals.TmuxServer Server, string DefaultShell);
 
 /// <summary>Where the registries and Paseo's worktrees live ($PASEO_HOME/projects, $PASEO_HOME/worktrees), `paseo.workspaces` / `paseo.git` timings, and the daemon user's home (the project picker searches under it).</summary>
 public sealed record WorkspaceSettings(string ProjectsDirectory, string WorktreesDirectory, SuggestionLimits Suggestions, CheckoutWatchSettings Watch, string UserHome,
@@ -87,12 +94,18 @@ public static class PaseoActorsHostingExtensions
             registry.Register<ScriptsKey>(system.ActorOf(ScriptsActor.Props(settings.Routes), "scripts"));
         });
 
+    /// <summary>Terminals: the daemon's own, in its tmux server; they outlive the daemon.</summary>
+    public static AkkaConfigurationBuilder WithTerminals(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
+        options.Terminals is not { } terminals ? builder : builder.WithActors((system, registry) =>
+            registry.Register<TerminalsKey>(system.ActorOf(Paseo.Actors.Terminals.TerminalsActor.Props(terminals.Server, terminals.DefaultShell), "terminals")));
+
     public static AkkaConfigurationBuilder WithClientSessions(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
             registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
                 options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), registry.Get<ScriptsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath,
-                    w.FileLimits ?? Paseo.Transport.Files.FileLimits.Default, w.Downloads) : null), "sessions")));
+                    w.FileLimits ?? Paseo.Transport.Files.FileLimits.Default, w.Downloads,
+                    options.Terminals is null ? null : registry.Get<TerminalsKey>(), options.Terminals?.Server.Settings) : null), "sessions")));
 
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>
@@ -108,5 +121,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithWorkspaces(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithWorkspaces(options).WithTerminals(options).WithClientSessions(options);
 }

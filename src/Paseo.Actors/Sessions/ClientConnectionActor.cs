@@ -60,8 +60,10 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
                 case WsInbound.Ping or WsInbound.RecordingState:
                     AnswerAtWsLevel(message);
                     break;
+                case null when IsTerminalFrame(received):
+                    Close(InvalidHelloCode, "Session message before hello");
+                    break;
                 case null:
-                    // Binary frames are terminal and file streams, which need a session: before hello, an invalid hello.
                     Close(InvalidHelloCode, "Invalid hello");
                     break;
                 case WsInbound.Hello hello when hello.ClientId.Trim().Length == 0:
@@ -102,7 +104,7 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
         Receive<AttachRefused>(refused => Close(CloseCodes.TryAgainLater, refused.Reason));
         Receive<MessageReceived>(received =>
         {
-            if (Parse(received) is WsInbound.Session) Stash.Stash(); // at most one: it is not taken until the session has it
+            if (IsTerminalFrame(received) || Parse(received) is WsInbound.Session) Stash.Stash(); // at most one: it is not taken until the session has it
             else OnAfterHello(received);
         });
     }
@@ -150,8 +152,12 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
             case WsInbound.Ping or WsInbound.RecordingState:
                 AnswerAtWsLevel(message);
                 break;
+            case null when _session is not null && IsTerminalFrame(received):
+                // Input or Resize for one of the session's stream slots; taken when the session answers InboundTaken.
+                _session.Tell(new SessionProtocol.InboundFrame(received.Message.Bytes, Self));
+                return;
             case null:
-                // A binary frame (terminal or file stream): none is served yet.
+                // Bytes that are neither a terminal frame nor JSON (a client sends no file frames): ignored.
                 break;
             case WsInbound.Hello:
                 Close(InvalidHelloCode, "Unexpected hello");
@@ -177,7 +183,14 @@ public sealed class ClientConnectionActor : ReceiveActor, IWithTimers, IWithStas
         if (message is WsInbound.Ping) Send(WsOutbound.Pong);
     }
 
-    private static WsInbound? Parse(MessageReceived received) => received.Message.IsText ? WsInbound.Parse(received.Message.Text) : null;
+    /// <summary>
+    /// Classified by the first byte, whatever the WebSocket frame type or whether it came encrypted (app-workspaces.md
+    /// §5.4): a terminal frame is at least 2 bytes starting 0x01–0x04; anything else is JSON text or nothing.
+    /// </summary>
+    private static WsInbound? Parse(MessageReceived received) =>
+        received.Message.IsText && !IsTerminalFrame(received) ? WsInbound.Parse(received.Message.Text) : null;
+
+    private static bool IsTerminalFrame(MessageReceived received) => BinaryFrames.ReadTerminal(received.Message.Bytes) is not null;
 
     /// <summary>Done with the channel's last message: it may deliver the next.</summary>
     private void Taken() => _channel?.Tell(MessageTaken.Instance);

@@ -7,6 +7,7 @@ using Paseo.Actors.Agents;
 using Paseo.Actors.Guardian;
 using Paseo.Actors.Providers;
 using Paseo.Actors.Sessions.Daemon;
+using Paseo.Actors.Sessions.Terminals;
 using Paseo.Actors.Sessions.Workspaces;
 using Paseo.Actors.Workspaces;
 using Paseo.Transport.Files;
@@ -66,6 +67,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     private IActorRef? _workspaces;
     // Questions about the daemon itself (providers, config, editors): a child with the same once-per-request answer.
     private IActorRef _daemonRequests = ActorRefs.Nobody;
+    // Terminals (requests, stream slots, frames): a child with the same once-per-request answer; none without a terminal service.
+    private IActorRef? _terminals;
     private bool _reasoningMergeEnum;
     private AgentFilter? _subscription;
     // agent_update frames held while a subscribing fetch_agents_response is built: the newest per agent.
@@ -172,6 +175,15 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             if (answered.Json is not null) Broadcast(answered.Json);
         });
         Receive<SessionWorkspacesActor.Pushed>(pushed => Broadcast(pushed.Json));
+        Receive<SessionTerminalsActor.PushedFrame>(pushed =>
+        {
+            foreach (var connection in _connections) connection.Tell(new OutboundBinary(pushed.Frame));
+        });
+        Receive<SessionProtocol.InboundFrame>(frame =>
+        {
+            frame.Connection.Tell(InboundTaken.Instance);
+            _terminals?.Tell(new SessionTerminalsActor.InboundFrame(frame.Frame));
+        });
         Receive<SessionWorkspacesActor.AnsweredFrames>(answered =>
         {
             _inFlight--;
@@ -222,6 +234,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         if (_workspaceRefs is { } refs)
             _workspaces = Context.ActorOf(SessionWorkspacesActor.Props(_agents, refs.Registry, refs.Checkouts, refs.Worktrees, refs.Scripts, refs.SuggestionLimits, refs.UserHome, refs.FileLimits, refs.Downloads), "workspaces");
         _daemonRequests = Context.ActorOf(SessionDaemonRequestsActor.Props(_providers, _workspaceRefs?.ConfigJsonPath), "daemon");
+        if (_workspaceRefs is { Terminals: { } terminals } services)
+            _terminals = Context.ActorOf(SessionTerminalsActor.Props(terminals, services.TerminalSettings ?? Paseo.Transport.Terminals.TerminalSettings.Default), "terminals");
         Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
@@ -240,7 +254,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         // Taken once dispatched (or refused): its connection may read the next frame from its socket.
         inbound.Connection.Tell(InboundTaken.Instance);
         if (_inFlight >= _settings.MaxRequestsInFlight && (AnsweredLater.Contains(inbound.Type)
-                || (requestId is not null && (SessionWorkspacesActor.Kinds.Contains(inbound.Type) || SessionDaemonRequestsActor.Kinds.Contains(inbound.Type)))))
+                || (requestId is not null && (SessionWorkspacesActor.Kinds.Contains(inbound.Type) || SessionDaemonRequestsActor.Kinds.Contains(inbound.Type)
+                    || SessionTerminalsActor.Kinds.Contains(inbound.Type)))))
         {
             var reason = $"Too many requests in flight: this session already waits for {_inFlight} answers (paseo.sessions.max-requests-in-flight); " +
                          "wait for some before sending more";
@@ -302,6 +317,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
                 if (requestId is not null) Broadcast(WsOutbound.RpcError(requestId, type, "Voice and dictation are not supported by Paseo.NET", "not_supported"));
                 else Broadcast(WsOutbound.StatusError($"{type}: voice and dictation are not supported by Paseo.NET"));
                 return;
+        }
+        if (_terminals is not null && SessionTerminalsActor.Kinds.Contains(type) && (requestId is not null || SessionTerminalsActor.WithoutRequestId.Contains(type)))
+        {
+            Counted(_terminals, new SessionWorkspacesActor.Request(type, requestId, request.Message));
+            return;
         }
         if (requestId is null && _workspaces is not null && SessionWorkspacesActor.WithoutRequestId.Contains(type))
         {
@@ -860,12 +880,17 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         var agentIds = Ids((request.OptionalArray("agentIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("agentIds must be strings")));
         var terminalIds = Ids((request.OptionalArray("terminalIds") ?? []).Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new InvalidRequestException("terminalIds must be strings")));
         var asks = agentIds.Select(id => _agents.Ask<object>(new ToAgent(id, Archive.Instance), AskTimeout)).ToList();
-        Counted(Task.WhenAll(asks.Select(a => a.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)))).PipeTo(Self, success: answers => new Reply(
+        // Terminals are killed as kill_terminal does (success whether or not it existed); without a terminal service, none is.
+        var terminalsService = _workspaceRefs?.Terminals;
+        var kills = terminalIds.Select(id => terminalsService is null ? Task.FromResult(false)
+            : terminalsService.Ask<Paseo.Actors.Terminals.TerminalProtocol.Killed>(new Paseo.Actors.Terminals.TerminalProtocol.KillTerminal(id), AskTimeout)
+                .ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default)).ToList();
+        var work = Task.WhenAll(Task.WhenAll(asks.Select(a => a.ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default))), Task.WhenAll(kills));
+        Counted(work.ContinueWith(_ => (Agents: asks.Select(a => a.IsCompletedSuccessfully ? a.Result : null).ToList(), Killed: kills.Select(k => k.Result).ToList()), TaskScheduler.Default)).PipeTo(Self, success: answers => new Reply(
             WsOutbound.Session("close_items_response", new JsonObject
             {
-                ["agents"] = new JsonArray(answers.OfType<Archived>().Select(a => (JsonNode)new JsonObject { ["agentId"] = a.AgentId.Value, ["archivedAt"] = IsoTime.Format(a.ArchivedAt) }).ToArray()),
-                // Terminals are not served yet: each one is reported as not closed.
-                ["terminals"] = new JsonArray(terminalIds.Select(t => (JsonNode)new JsonObject { ["terminalId"] = t, ["success"] = false }).ToArray()),
+                ["agents"] = new JsonArray(answers.Agents.OfType<Archived>().Select(a => (JsonNode)new JsonObject { ["agentId"] = a.AgentId.Value, ["archivedAt"] = IsoTime.Format(a.ArchivedAt) }).ToArray()),
+                ["terminals"] = new JsonArray(terminalIds.Select((t, i) => (JsonNode)new JsonObject { ["terminalId"] = t, ["success"] = answers.Killed[i] }).ToArray()),
                 ["requestId"] = requestId,
             })), failure: e => new Reply(WsOutbound.RpcError(requestId, "close_items_request", $"Request failed: {e.Message}", "handler_error")));
     }

@@ -30,10 +30,11 @@ public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGr
 
 /// <summary>
 /// What a session's children talk to beyond the agents: the workspace registry (`workspaces`), the checkout observers
-/// (`checkouts`), Paseo's worktrees (`worktrees`), workspace scripts (`scripts`), the file explorer's limits and download tokens, the bounds of a directory search, the daemon user's home, and config.json (get/set_daemon_config).
+/// (`checkouts`), Paseo's worktrees (`worktrees`), workspace scripts (`scripts`), the file explorer's limits and download tokens, the bounds of a directory search, the daemon user's home, config.json (get/set_daemon_config), and the daemon's terminals (`terminals`).
 /// </summary>
 public sealed record SessionServices(IActorRef Registry, IActorRef Checkouts, IActorRef Worktrees, IActorRef Scripts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits, string UserHome,
-    string? ConfigJsonPath = null, Paseo.Transport.Files.FileLimits? FileLimits = null, Paseo.Transport.Files.DownloadTokens? Downloads = null);
+    string? ConfigJsonPath = null, Paseo.Transport.Files.FileLimits? FileLimits = null, Paseo.Transport.Files.DownloadTokens? Downloads = null,
+    IActorRef? Terminals = null, Paseo.Transport.Terminals.TerminalSettings? TerminalSettings = null);
 
 /// <summary>The messages between connections, the session manager and the sessions.</summary>
 public static class SessionProtocol
@@ -58,6 +59,12 @@ public static class SessionProtocol
     /// connection gives it nothing more until then.
     /// </summary>
     public sealed record Inbound(string Type, string? RequestId, JsonObject Message, IActorRef Connection);
+
+    /// <summary>
+    /// From a connection: a terminal stream frame (first byte 0x01–0x04, app-workspaces.md §5.4) one of its sockets
+    /// received, directly or as the plaintext of an encrypted message. Taken like <see cref="Inbound"/>.
+    /// </summary>
+    public sealed record InboundFrame(ReadOnlyMemory<byte> Frame, IActorRef Connection);
 
     /// <summary>To a connection: its last <see cref="Inbound"/> was taken.</summary>
     public sealed record InboundTaken

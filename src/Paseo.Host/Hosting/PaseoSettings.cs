@@ -41,7 +41,8 @@ public sealed record PaseoSettings(
     SuggestionLimits Suggestions,
     CheckoutWatchSettings CheckoutWatch,
     WorktreeScriptLimits WorktreeScripts,
-    Paseo.Transport.Files.FileLimits Files)
+    Paseo.Transport.Files.FileLimits Files,
+    Paseo.Transport.Terminals.TerminalSettings Terminals)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -156,7 +157,15 @@ public sealed record PaseoSettings(
                     Bytes(config.GetConfig("paseo.files"), "max-read-bytes"),
                     Positive(config.GetConfig("paseo.files"), "max-entries"),
                     PositiveTime(config, "paseo.files.download-token-lifetime"),
-                    Positive(config.GetConfig("paseo.files"), "max-download-tokens")));
+                    Positive(config.GetConfig("paseo.files"), "max-download-tokens")),
+                new Paseo.Transport.Terminals.TerminalSettings(
+                    Positive(config.GetConfig("paseo.terminals"), "max-terminals"),
+                    Positive(config.GetConfig("paseo.terminals"), "scrollback"),
+                    (int)Bytes(config.GetConfig("paseo.terminals"), "max-output-frame-bytes"),
+                    PositiveTime(config, "paseo.terminals.coalesce"),
+                    PositiveTime(config, "paseo.terminals.command-timeout"),
+                    Positive(config.GetConfig("paseo.terminals"), "max-pending-commands"),
+                    config.GetBoolean("paseo.terminals.keep-on-stop")));
         }
         catch (ConfigException)
         {

@@ -70,6 +70,9 @@ public sealed class ProtocolClient : IAsyncDisposable
     public Task SendTextAsync(string text) =>
         _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
 
+    /// <summary>Sends a binary WebSocket message (a terminal frame).</summary>
+    public Task SendBinaryAsync(byte[] frame) => _socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None);
+
     /// <summary>Sends `{"type":"session","message":{type, requestId, ...fields}}` and returns the requestId.</summary>
     public async Task<string> SendSessionAsync(string type, JsonObject? fields = null, string? requestId = null)
     {

@@ -24,6 +24,8 @@ public sealed class TestHome : IDisposable
 
     public void Dispose()
     {
+        // Terminals outlive their daemon by design; a test's home takes its tmux server with it.
+        TerminalSupport.KillServer(Path.Combine(Home.TerminalsDir, "tmux.sock"));
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
