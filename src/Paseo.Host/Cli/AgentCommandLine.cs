@@ -167,6 +167,35 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         return new Command("worktree", "Paseo worktrees") { ls, create, archive };
     }
 
+    public Command Terminal()
+    {
+        var lsCwd = new Option<string?>("--cwd") { Description = "Only the terminals of this directory (default: all)" };
+        var ls = Make("ls", "List the daemon's terminals", (pr, c, _) => _commands.TerminalListAsync(c, pr.GetValue(lsCwd)), lsCwd);
+        var createCwd = new Option<string?>("--cwd") { Description = "Working directory (default: the current one)" };
+        var name = new Option<string?>("--name") { Description = "Terminal name (default: Terminal <n>)" };
+        var command = new Argument<string[]>("command") { Description = "Program and arguments to run instead of the shell (after --)", Arity = ArgumentArity.ZeroOrMore };
+        var create = Make("create", "Start a terminal (a shell, or the command after --) in the daemon",
+            (pr, c, _) => _commands.TerminalCreateAsync(c, pr.GetValue(createCwd), pr.GetValue(name), pr.GetValue(command) ?? []), createCwd, name, command);
+        Argument<string> Target() => new("id") { Description = "Terminal id (or a unique prefix)" };
+        var killId = Target();
+        var kill = Make("kill", "End a terminal and its program", (pr, c, _) => _commands.TerminalKillAsync(c, pr.GetValue(killId)!), killId);
+        var captureId = Target();
+        var start = new Option<int?>("--start") { Description = "First row (0-based; negative counts from the end)" };
+        var end = new Option<int?>("--end") { Description = "Last row, inclusive (negative counts from the end)" };
+        var ansi = new Option<bool>("--ansi") { Description = "Keep colours and styles as escape sequences" };
+        var capture = Make("capture", "Print a terminal's scrollback and screen as text",
+            (pr, c, _) => _commands.TerminalCaptureAsync(c, pr.GetValue(captureId)!, pr.GetValue(start), pr.GetValue(end), pr.GetValue(ansi)), captureId, start, end, ansi);
+        var keysId = Target();
+        var keys = new Argument<string>("keys") { Description = "Text to type" };
+        var enter = new Option<bool>("--enter") { Description = "Press Enter after the text" };
+        var sendKeys = Make("send-keys", "Type text into a terminal",
+            (pr, c, _) => _commands.TerminalSendKeysAsync(c, pr.GetValue(keysId)!, pr.GetValue(keys)!, pr.GetValue(enter)), keysId, keys, enter);
+        var attachId = Target();
+        var attach = Make("attach", "Attach this TTY to a terminal (on the daemon's machine; detach with Ctrl-b d)",
+            (pr, c, _) => _commands.TerminalAttachAsync(c, pr.GetValue(attachId)!), attachId);
+        return new Command("terminal", "The daemon's terminals") { ls, create, kill, capture, sendKeys, attach };
+    }
+
     public Command Permit()
     {
         var lsId = OptionalId();

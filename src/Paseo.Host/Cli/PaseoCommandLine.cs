@@ -85,7 +85,7 @@ public static class PaseoCommandLine
             {
                 var jsonOut = pr.GetValue(json);
                 var stopped = await new DaemonControl(env, jsonOut ? TextWriter.Null : stdout, stderr)
-                    .StopAsync(pr.GetValue(home), null, pr.GetValue(force), null, jsonOut);
+                    .StopAsync(pr.GetValue(home), null, pr.GetValue(force), null, jsonOut, restarting: true);
                 if (stopped != 0) return stopped;
                 return await ((System.CommandLine.Invocation.AsynchronousCommandLineAction)startAction).InvokeAsync(pr, ct);
             });
@@ -126,6 +126,7 @@ public static class PaseoCommandLine
         root.Subcommands.Add(agentCommands.Permit());
         root.Subcommands.Add(agentCommands.Provider());
         root.Subcommands.Add(agentCommands.Worktree());
+        root.Subcommands.Add(agentCommands.Terminal());
 
         var relayListen = new Option<string?>("--listen") { Description = $"host:port to listen on (default {RelayServer.RelayRunner.DefaultListen}; 0.0.0.0:PORT for a public relay)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for wss://" };

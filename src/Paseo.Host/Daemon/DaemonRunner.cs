@@ -159,6 +159,9 @@ public static class DaemonRunner
             await server.App.WaitForShutdownAsync();
             logger.Information("Daemon stopped");
             if (server.ExitRequest == DaemonExitRequest.Restart) return Restart(config, pid, detached, logger);
+            // A client's "stop the daemon" is a stop like `paseo daemon stop`: the terminals end too unless kept.
+            if (server.ExitRequest == DaemonExitRequest.Shutdown && !settings.Terminals.KeepOnStop)
+                await new Paseo.Transport.Terminals.TmuxServer(config.Home.TerminalsDir, settings.Terminals).KillServerAsync();
             return 0;
         }
         catch (IdentityFileException e)

@@ -51,8 +51,11 @@ public sealed class TmuxServer
     /// <summary>The tmux program, or null when it is not installed.</summary>
     public string? Program => Processes.ChildProcess.Which(Settings.Program);
 
-    /// <summary>The arguments every tmux invocation starts with: our socket and our configuration.</summary>
-    public IReadOnlyList<string> BaseArguments => ["-S", SocketPath, "-f", ConfigPath];
+    /// <summary>
+    /// The arguments every tmux invocation starts with: UTF-8 whatever the daemon's locale (without `-u`, tmux in the C
+    /// locale prints names, list fields and captured screens with every non-ASCII byte as `_`), our socket, our configuration.
+    /// </summary>
+    public IReadOnlyList<string> BaseArguments => ["-u", "-S", SocketPath, "-f", ConfigPath];
 
     /// <summary>
     /// Makes the directory (0700) and writes the configuration (0600) the server starts with; a server left running by an

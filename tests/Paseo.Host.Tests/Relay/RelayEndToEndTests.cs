@@ -109,6 +109,33 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         }
     }
 
+    [SkippableFact]
+    public async Task A_phone_types_into_a_terminal_through_the_relay_with_frames_inside_encrypted_messages()
+    {
+        TerminalSupport.Require();
+        var (phone, _) = await PhoneAsync("cid_terminal_phone");
+        var cwd = _daemon.TestHome.PathIn("relay-shell");
+        Directory.CreateDirectory(cwd);
+        await phone.SendTextAsync(new JsonObject { ["type"] = "session", ["message"] = new JsonObject { ["type"] = "create_terminal_request", ["requestId"] = "t1", ["cwd"] = cwd } }.ToJsonString());
+        var created = await phone.NextAsync(f => ProtocolClient.Payload(f, "create_terminal_response") is not null);
+        var id = ProtocolClient.Payload(created, "create_terminal_response")!["terminal"]!["id"]!.GetValue<string>();
+        await phone.SendTextAsync(new JsonObject { ["type"] = "session", ["message"] = new JsonObject { ["type"] = "subscribe_terminal_request", ["requestId"] = "t2", ["terminalId"] = id } }.ToJsonString());
+        var subscribed = ProtocolClient.Payload(await phone.NextAsync(f => ProtocolClient.Payload(f, "subscribe_terminal_response") is not null), "subscribe_terminal_response")!;
+        var slot = (byte)subscribed["slot"]!.GetValue<int>();
+
+        // The Snapshot comes after the reply, as the plaintext of one encrypted message.
+        var snapshot = await phone.NextBinaryAsync();
+        Assert.Equal((Paseo.Transport.Protocol.BinaryFrames.Snapshot, slot), (snapshot[0], snapshot[1]));
+        Assert.Equal(80, JsonNode.Parse(snapshot.AsSpan(2))!["cols"]!.GetValue<int>());
+
+        await phone.SendAsync(E2eeMessage.FromBytes(Paseo.Transport.Protocol.BinaryFrames.Terminal(Paseo.Transport.Protocol.BinaryFrames.Resize, slot, "{\"rows\":30,\"cols\":100}"u8)));
+        await phone.SendAsync(E2eeMessage.FromBytes(Paseo.Transport.Protocol.BinaryFrames.Terminal(Paseo.Transport.Protocol.BinaryFrames.Input, slot, "echo $((6*7)); stty size\r"u8)));
+        var output = await TerminalSupport.OutputUntilAsync(phone.NextBinaryAsync, slot, "30 100");
+        Assert.Contains("42\r\n", output);
+        // What the relay forwarded was ciphertext only: no keystroke or output in the clear.
+        Assert.DoesNotContain(_forwarded, f => f is WireFrame.Text t && t.Value.Contains("stty size"));
+    }
+
     [Fact]
     public async Task Several_phones_each_get_their_own_handshake_and_only_their_own_replies()
     {

@@ -50,8 +50,8 @@ public sealed class TerminalStreamTests : IAsyncLifetime
         Require();
         var id = (await CreateAsync(_client, _cwd))["id"]!.GetValue<string>();
         var (slot, _) = await SubscribeAsync(_client, id);
-        await TypeAsync(_client, slot, "printf '\\033[31;1mRED\\033[0m \\033[38;5;208mO\\033[38;2;1;2;3mX\\033[0m \\033[4;44mU\\033[0m\\n'\r");
-        await OutputUntilAsync(_client.NextBinaryAsync, slot, "U\u001b[0m\r\n");
+        await TypeAsync(_client, slot, "printf '\\033[31;1mRED\\033[0m \\033[38;5;208mO\\033[38;2;1;2;3mX\\033[0m \\033[4;44mU\\033[0m中x\\n'\r");
+        await OutputUntilAsync(_client.NextBinaryAsync, slot, "中x\r\n");
         // Subscribing again keeps the slot and sends a new snapshot after the reply.
         var (again, state) = await SubscribeAsync(_client, id);
         Assert.Equal(slot, again);
@@ -67,6 +67,8 @@ public sealed class TerminalStreamTests : IAsyncLifetime
         Assert.Equal((208, 2), (line[4]!["fg"]!.GetValue<int>(), line[4]!["fgMode"]!.GetValue<int>()));
         Assert.Equal((0x010203, 3), (line[5]!["fg"]!.GetValue<int>(), line[5]!["fgMode"]!.GetValue<int>()));
         Assert.Equal((4, 1, true), (line[7]!["bg"]!.GetValue<int>(), line[7]!["bgMode"]!.GetValue<int>(), line[7]!["underline"]!.GetValue<bool>()));
+        // A wide character takes two cells, the second empty.
+        Assert.Equal(("中", "", "x"), (line[8]!["char"]!.GetValue<string>(), line[9]!["char"]!.GetValue<string>(), line[10]!["char"]!.GetValue<string>()));
 
         // The cursor sits after the prompt on the last line written.
         var cursor = state["cursor"]!.AsObject();
