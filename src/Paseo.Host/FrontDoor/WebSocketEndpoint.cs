@@ -61,7 +61,7 @@ public sealed class WebSocketEndpoint(FrontDoorPolicies policies, IRequiredActor
     {
         var limits = policies.Limits.WebSocket;
         await using var transport = new StreamedWebSocketTransport(socket, materializer, limits.MaxMessageBytes, limits.InboundQueue, limits.OutboundQueue,
-            oversizeReason: $"Message larger than {limits.MaxMessageBytes} bytes");
+            closeTimeout: limits.CloseTimeout, oversizeReason: $"Message larger than {limits.MaxMessageBytes} bytes");
         // Kestrel waits for open connections when the daemon stops: close the socket at once, with a reason.
         using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Server shutting down"));
         try

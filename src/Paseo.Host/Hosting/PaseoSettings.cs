@@ -12,7 +12,8 @@ using Paseo.Transport.Security;
 
 namespace Paseo.Host.Hosting;
 
-public sealed record WebSocketLimits(TimeSpan KeepAliveInterval, TimeSpan KeepAliveTimeout, int MaxMessageBytes, int InboundQueue, int OutboundQueue);
+/// <param name="CloseTimeout">After the daemon closes a socket, how long its queued frames and the close handshake may take before it is aborted (a peer that stopped reading cannot hold it).</param>
+public sealed record WebSocketLimits(TimeSpan KeepAliveInterval, TimeSpan KeepAliveTimeout, int MaxMessageBytes, int InboundQueue, int OutboundQueue, TimeSpan? CloseTimeout = null);
 
 public sealed record FrontDoorLimits(int MaxConcurrentConnections, int MaxRequestHeaderBytes, long MaxRequestBodyBytes, WebSocketLimits WebSocket);
 
@@ -106,7 +107,8 @@ public sealed record PaseoSettings(
                         ws.GetTimeSpan("keep-alive-timeout"),
                         (int)Bytes(ws, "max-message-bytes"),
                         Positive(ws, "inbound-queue"),
-                        Positive(ws, "outbound-queue"))),
+                        Positive(ws, "outbound-queue"),
+                        PositiveTime(config, "paseo.front-door.websocket.close-timeout"))),
                 new DaemonProcessSettings(
                     daemon.GetTimeSpan("start-timeout"),
                     daemon.GetTimeSpan("stop-timeout"),

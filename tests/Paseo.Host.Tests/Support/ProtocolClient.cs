@@ -131,8 +131,8 @@ public sealed class ProtocolClient : IAsyncDisposable
     /// <summary>The next binary message from the daemon, in arrival order.</summary>
     public async Task<byte[]> NextBinaryAsync() => await _binary.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
 
-    public Task<JsonObject> ExpectSessionAsync(string messageType, Func<JsonObject, bool>? payloadPredicate = null) =>
-        ExpectAsync(f => Payload(f, messageType) is { } p && (payloadPredicate is null || payloadPredicate(p)));
+    public Task<JsonObject> ExpectSessionAsync(string messageType, Func<JsonObject, bool>? payloadPredicate = null, TimeSpan? timeout = null) =>
+        ExpectAsync(f => Payload(f, messageType) is { } p && (payloadPredicate is null || payloadPredicate(p)), timeout);
 
     /// <summary>Waits for the server's close; returns its code and reason.</summary>
     public async Task<(int Code, string? Reason)> ExpectCloseAsync()

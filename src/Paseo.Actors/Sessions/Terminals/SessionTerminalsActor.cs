@@ -97,7 +97,6 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
         Receive<TerminalOutput>(output =>
         {
             if (!_slotOf.TryGetValue(output.TerminalId, out var number) || _slots[number] is not { } slot) return;
-            if (slot.Pending.WrittenCount == 0) Timers.StartSingleTimer(number, new Flush(number), _settings.Coalesce);
             var bytes = output.Bytes.AsSpan();
             while (bytes.Length > 0)
             {
@@ -107,6 +106,8 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
                 bytes = bytes[take..];
                 if (slot.Pending.WrittenCount >= _settings.MaxOutputFrameBytes) FlushSlot(number);
             }
+            // What is left waits at most one coalescing delay, counted from its first byte.
+            if (slot.Pending.WrittenCount > 0 && !Timers.IsTimerActive(number)) Timers.StartSingleTimer(number, new Flush(number), _settings.Coalesce);
         });
         Receive<Flush>(flush => FlushSlot(flush.Slot));
         Receive<AttachTimedOut>(timedOut =>
