@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers]
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers|workspaces|terminals]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -34,7 +34,7 @@ case "$command" in
     results=".test-results"
     rm -rf "$results"
     mkdir -p "$results"
-    ensure_packages git
+    ensure_packages git tmux
     # The JavaScript libraries Paseo's clients use (tweetnacl), for the interoperability tests.
     npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
     # The real Claude Code, Codex, OpenCode and Copilot CLIs (they install without an account): tests drive them against loopback
@@ -67,6 +67,8 @@ case "$command" in
     exit "$rc"
     ;;
   run)
+    # Terminals live in the daemon's own tmux server.
+    ensure_packages tmux
     dotnet build src/Paseo.Host/Paseo.Host.csproj -c "$CONFIG" -tl:off -nologo -v:minimal
     exec "src/Paseo.Host/bin/$CONFIG/net10.0/paseo" daemon start --foreground "$@"
     ;;
@@ -99,6 +101,13 @@ case "$command" in
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- workspaces "$@"
     fi
+    if [ "${1:-}" = "terminals" ]; then
+      shift
+      # Terminal output through the relay (MB/s, daemon CPU per MB), keystroke echo round trip, snapshot size and time.
+      ensure_packages tmux
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- terminals "$@"
+    fi
     if [ "${1:-}" = "providers" ]; then
       shift
       # Provider output throughput: each provider's stand-in floods deltas through the real daemon to one client.
@@ -120,7 +129,7 @@ case "$command" in
     exec bench/run.sh "$@"
     ;;
   *)
-    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers]" >&2
+    echo "usage: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers|workspaces|terminals]" >&2
     exit 64
     ;;
 esac

@@ -7,5 +7,6 @@ if (args.Length > 0 && args[0] == "fanout") return await FanoutDriver.RunAsync(a
 if (args.Length > 0 && args[0] == "relay") return await RelayDriver.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "providers") return await ProviderDriver.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "workspaces") return await WorkspacesDriver.RunAsync(args[1..]);
+if (args.Length > 0 && args[0] == "terminals") return await TerminalsDriver.RunAsync(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

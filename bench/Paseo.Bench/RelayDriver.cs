@@ -239,22 +239,22 @@ public static class RelayDriver
         }
     }
 
-    private static async Task WaitForFileAsync(string path)
+    internal static async Task WaitForFileAsync(string path)
     {
         for (var i = 0; i < 300 && !File.Exists(path); i++) await Task.Delay(100);
     }
 
-    private static double P(List<double> values, double q)
+    internal static double P(List<double> values, double q)
     {
         if (values.Count == 0) return double.NaN;
         var sorted = values.Order().ToList();
         return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
     }
 
-    private static ChildProcess Start(string[] args) => new(args);
+    internal static ChildProcess Start(string[] args) => new(args);
 
     /// <summary>A `paseo` process whose output lines can be awaited.</summary>
-    private sealed class ChildProcess : IDisposable
+    internal sealed class ChildProcess : IDisposable
     {
         private readonly Process _process;
         private readonly List<string> _lines = [];
@@ -284,6 +284,8 @@ public static class RelayDriver
             }
             throw new TimeoutException($"no line starting with '{prefix}'");
         }
+
+        public int Pid => _process.Id;
 
         public long RssMiB() =>
             long.Parse(File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Akka.Actor;
 using Akka.Event;
@@ -30,6 +31,7 @@ public sealed class TerminalActor : ReceiveActor
     // One entry per command sent, answered in order by the blocks tmux writes back.
     private readonly Queue<Pending> _pending = new();
     private List<byte[]>? _block;
+    private readonly System.Buffers.ArrayBufferWriter<byte> _output = new();
     private List<byte[]>? _capturedScreen;
     private TmuxControlClient? _client;
     private (int Rows, int Cols)? _size;
@@ -46,6 +48,7 @@ public sealed class TerminalActor : ReceiveActor
         Receive<ControlBatch>(batch =>
         {
             foreach (var line in batch.Lines) OnLine(line);
+            SendOutput();
             ReadNext();
         });
         Receive<ControlEnded>(_ => End());
@@ -127,8 +130,8 @@ public sealed class TerminalActor : ReceiveActor
         switch (line)
         {
             case ControlLine.Output output when output.PaneId == _terminal.PaneId && output.Bytes.Length > 0:
-                var message = new TerminalOutput(_terminal.Id, output.Bytes);
-                foreach (var subscriber in _streaming) subscriber.Tell(message);
+                // The output of one batch goes to the subscribers as one message (fewer messages and frames under a flood).
+                _output.Write(output.Bytes);
                 break;
             case ControlLine.BlockBegin { Ours: true }:
                 _block = [];
@@ -137,6 +140,8 @@ public sealed class TerminalActor : ReceiveActor
                 _block.Add(text.Bytes);
                 break;
             case ControlLine.BlockEnd { Ours: true } end:
+                // Output before a snapshot's answer is in the snapshot: whoever waits for one must not get it twice.
+                SendOutput();
                 var lines = _block ?? [];
                 _block = null;
                 if (_pending.TryDequeue(out var pending)) Complete(pending, lines, end.Failed);
@@ -148,9 +153,18 @@ public sealed class TerminalActor : ReceiveActor
                 Context.Parent.Tell(new TitleChanged(_terminal.Id, _paneTitle));
                 break;
             case ControlLine.Exit:
+                SendOutput();
                 End();
                 break;
         }
+    }
+
+    private void SendOutput()
+    {
+        if (_output.WrittenCount == 0) return;
+        var message = new TerminalOutput(_terminal.Id, _output.WrittenSpan.ToArray());
+        _output.Clear();
+        foreach (var subscriber in _streaming) subscriber.Tell(message);
     }
 
     private void Complete(Pending pending, List<byte[]> lines, bool failed)

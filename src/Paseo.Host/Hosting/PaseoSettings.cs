@@ -164,7 +164,6 @@ public sealed record PaseoSettings(
                     Positive(config.GetConfig("paseo.terminals"), "max-terminals"),
                     Positive(config.GetConfig("paseo.terminals"), "scrollback"),
                     (int)Bytes(config.GetConfig("paseo.terminals"), "max-output-frame-bytes"),
-                    PositiveTime(config, "paseo.terminals.coalesce"),
                     PositiveTime(config, "paseo.terminals.command-timeout"),
                     Positive(config.GetConfig("paseo.terminals"), "max-pending-commands"),
                     config.GetBoolean("paseo.terminals.keep-on-stop")));

@@ -7,14 +7,13 @@ namespace Paseo.Transport.Terminals;
 /// <param name="MaxTerminals">Terminals the daemon keeps at once; one more is refused with the reason.</param>
 /// <param name="Scrollback">Lines of history each terminal keeps (tmux's history-limit), and so the most a snapshot carries.</param>
 /// <param name="MaxOutputFrameBytes">Output of one terminal coalesced into one Output frame at most; a fuller buffer is sent at once.</param>
-/// <param name="Coalesce">How long output of a slot is gathered before it is sent (Paseo: 5 ms).</param>
 /// <param name="CommandTimeout">How long one tmux command may take.</param>
 /// <param name="MaxPendingCommands">Commands (keystrokes, resizes, captures) queued to one terminal's tmux; beyond it input is dropped with a warning.</param>
 /// <param name="KeepOnStop">Whether `paseo daemon stop` leaves the terminals running (a restart always keeps them).</param>
-public sealed record TerminalSettings(int MaxTerminals, int Scrollback, int MaxOutputFrameBytes, TimeSpan Coalesce, TimeSpan CommandTimeout, int MaxPendingCommands,
+public sealed record TerminalSettings(int MaxTerminals, int Scrollback, int MaxOutputFrameBytes, TimeSpan CommandTimeout, int MaxPendingCommands,
     bool KeepOnStop, string Program = "tmux")
 {
-    public static readonly TerminalSettings Default = new(64, 1000, 32 * 1024, TimeSpan.FromMilliseconds(5), TimeSpan.FromSeconds(10), 1024, false);
+    public static readonly TerminalSettings Default = new(64, 1000, 32 * 1024, TimeSpan.FromSeconds(10), 1024, false);
 }
 
 /// <summary>A terminal as tmux keeps it: its session (named by the terminal id), its pane, and what Paseo knows of it (tmux user options).</summary>

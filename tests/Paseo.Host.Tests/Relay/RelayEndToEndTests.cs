@@ -132,6 +132,15 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         await phone.SendAsync(E2eeMessage.FromBytes(Paseo.Transport.Protocol.BinaryFrames.Terminal(Paseo.Transport.Protocol.BinaryFrames.Input, slot, "echo $((6*7)); stty size\r"u8)));
         var output = await TerminalSupport.OutputUntilAsync(phone.NextBinaryAsync, slot, "30 100");
         Assert.Contains("42\r\n", output);
+        // A large output arrives whole and in order through the relay.
+        var file = _daemon.TestHome.PathIn("lines.txt");
+        await File.WriteAllLinesAsync(file, Enumerable.Range(0, 40_000).Select(i => $"line {i:D6}"));
+        await phone.SendAsync(E2eeMessage.FromBytes(Paseo.Transport.Protocol.BinaryFrames.Terminal(Paseo.Transport.Protocol.BinaryFrames.Input, slot, System.Text.Encoding.UTF8.GetBytes($"stty -echo; cat {file}; echo __$((1+1))done__\r"))));
+        // The marker is computed by the shell, so the echo of the typed line cannot match it.
+        var all = await TerminalSupport.OutputUntilAsync(phone.NextBinaryAsync, slot, "__2done__\r\n");
+        // Each line where it is (the prompt may share a frame with the first one).
+        var lines = System.Text.RegularExpressions.Regex.Matches(all, @"line (\d{6})\r\n").Select(m => int.Parse(m.Groups[1].Value)).ToList();
+        Assert.Equal(Enumerable.Range(0, 40_000), lines);
         // What the relay forwarded was ciphertext only: no keystroke or output in the clear.
         Assert.DoesNotContain(_forwarded, f => f is WireFrame.Text t && t.Value.Contains("stty size"));
     }

@@ -79,6 +79,22 @@ public sealed class TerminalStreamTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_large_output_arrives_whole_and_in_order()
+    {
+        Require();
+        var file = _daemon.TestHome.PathIn("big.txt");
+        await File.WriteAllLinesAsync(file, Enumerable.Range(0, 40_000).Select(i => $"line {i:D6}"));
+        var (slot, _) = await SubscribeAsync(_client, (await CreateAsync(_client, _cwd))["id"]!.GetValue<string>());
+        await TypeAsync(_client, slot, "stty -echo; echo READY-$((1+1))\r");
+        await OutputUntilAsync(_client.NextBinaryAsync, slot, "READY-2");
+        await TypeAsync(_client, slot, $"cat {file}; echo __done__\r");
+        var text = await OutputUntilAsync(_client.NextBinaryAsync, slot, "__done__\r\n");
+        // Each line where it is (the prompt may share a frame with the first one).
+        var numbers = System.Text.RegularExpressions.Regex.Matches(text, @"line (\d{6})\r\n").Select(m => int.Parse(m.Groups[1].Value)).ToList();
+        Assert.Equal(Enumerable.Range(0, 40_000), numbers);
+    }
+
+    [SkippableFact]
     public async Task Two_clients_on_one_terminal_both_see_its_output()
     {
         Require();

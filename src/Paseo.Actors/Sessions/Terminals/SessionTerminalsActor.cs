@@ -16,7 +16,8 @@ namespace Paseo.Actors.Sessions.Terminals;
 /// <summary>
 /// One session's terminal side (`sessions/session-&lt;id&gt;/terminals`; app-workspaces.md §5): the terminal requests, the
 /// session's stream slots (0–255, handed out round-robin), and its streams — a Snapshot frame after each subscribe's
-/// reply, then Output frames coalesced per slot (paseo.terminals.coalesce, at most max-output-frame-bytes each), and
+/// reply, then Output frames coalesced per slot by mailbox turn (what arrived while it was busy goes as one frame, at most
+/// max-output-frame-bytes; output after a quiet spell goes at once, with no timer to wait for), and
 /// terminal_stream_exit when a terminal ends. Input and Resize frames from the session's sockets arrive as
 /// <see cref="InboundFrame"/>. Each <see cref="Request"/> gets exactly one <see cref="Answered"/> (null for the kinds
 /// without a requestId); pushes go up as <see cref="Pushed"/> and <see cref="PushedFrame"/>.
@@ -91,7 +92,6 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
             if (!_slotOf.TryGetValue(snapshot.TerminalId, out var number) || _slots[number] is not { } slot) return;
             // The snapshot holds everything written before it: output still gathered for this slot is older.
             slot.Pending.Clear();
-            Timers.Cancel(number);
             Context.Parent.Tell(new PushedFrame(BinaryFrames.Terminal(BinaryFrames.Snapshot, (byte)number, snapshot.State)));
         });
         Receive<TerminalOutput>(output =>
@@ -106,10 +106,20 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
                 bytes = bytes[take..];
                 if (slot.Pending.WrittenCount >= _settings.MaxOutputFrameBytes) FlushSlot(number);
             }
-            // What is left waits at most one coalescing delay, counted from its first byte.
-            if (slot.Pending.WrittenCount > 0 && !Timers.IsTimerActive(number)) Timers.StartSingleTimer(number, new Flush(number), _settings.Coalesce);
+            // Coalesced by mailbox turn: what the terminal wrote while this actor was busy goes out in one frame, and output
+            // after a quiet spell (a keystroke's echo) goes at once, with no timer in its way.
+            if (slot.Pending.WrittenCount > 0 && !slot.FlushQueued)
+            {
+                slot.FlushQueued = true;
+                Self.Tell(new Flush(number, slot));
+            }
         });
-        Receive<Flush>(flush => FlushSlot(flush.Slot));
+        Receive<Flush>(flush =>
+        {
+            flush.Of.FlushQueued = false;
+            // The slot may have been freed (and even reused) since: only its own pending output is sent.
+            if (_slots[flush.Slot] == flush.Of) FlushSlot(flush.Slot);
+        });
         Receive<AttachTimedOut>(timedOut =>
         {
             // The terminal ended while the attach was on its way: the request is still answered.
@@ -312,7 +322,6 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
 
     private void FlushSlot(int number)
     {
-        Timers.Cancel(number);
         if (_slots[number] is not { } slot || slot.Pending.WrittenCount == 0) return;
         Context.Parent.Tell(new PushedFrame(BinaryFrames.Terminal(BinaryFrames.Output, (byte)number, slot.Pending.WrittenSpan)));
         slot.Pending.Clear();
@@ -321,7 +330,6 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
     /// <summary>Frees a slot; a subscribe still waiting for it is answered with <paramref name="errorIfPending"/>.</summary>
     private void Free(int number, string errorIfPending = "Terminal not found")
     {
-        Timers.Cancel(number);
         Timers.Cancel(("attach", number));
         if (_slots[number] is not { } slot) return;
         _slotOf.Remove(slot.TerminalId);
@@ -368,9 +376,10 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
         public IActorRef? Terminal { get; set; }
         public string? PendingRequestId { get; set; }
         public ArrayBufferWriter<byte> Pending { get; } = new();
+        public bool FlushQueued { get; set; }
     }
 
-    private sealed record Flush(int Slot);
+    private sealed record Flush(int Slot, Slot Of);
 
     private sealed record AttachTimedOut(int Slot, string TerminalId);
 
