@@ -91,7 +91,8 @@ public static class PaseoActorsHostingExtensions
             registry.Register<CheckoutsKey>(system.ActorOf(CheckoutsActor.Props(settings.WorktreesDirectory, settings.Watch), "checkouts"));
             registry.Register<WorktreesKey>(system.ActorOf(WorktreesActor.Props(settings.WorktreesDirectory, registry.Get<WorkspaceRegistryKey>(),
                 registry.Get<AgentSupervisorKey>(), registry.Get<CheckoutsKey>(), settings.Scripts), "worktrees"));
-            registry.Register<ScriptsKey>(system.ActorOf(ScriptsActor.Props(settings.Routes), "scripts"));
+            registry.Register<ScriptsKey>(system.ActorOf(ScriptsActor.Props(settings.Routes,
+                options.Terminals is null ? system.DeadLetters : registry.Get<TerminalsKey>()), "scripts"));
         });
 
     /// <summary>Terminals: the daemon's own, in its tmux server; they outlive the daemon.</summary>
@@ -121,5 +122,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithWorkspaces(options).WithTerminals(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithClientSessions(options);
 }

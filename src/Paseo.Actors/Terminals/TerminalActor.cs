@@ -21,6 +21,8 @@ namespace Paseo.Actors.Terminals;
 public sealed class TerminalActor : ReceiveActor
 {
     private const string TitleSubscription = "paseo-title";
+    // OSC 633 D;<status>: shell integration's "command finished", which a script's terminal writes when the script ends.
+    private static readonly byte[] FinishedMark = "\u001b]633;D;"u8.ToArray();
     private static readonly string PaneFormat = "#{pane_height} #{pane_width} #{cursor_y} #{cursor_x} #{cursor_flag} #{?#{==:#{pane_title},#{host}},,#{pane_title}}";
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -38,6 +40,8 @@ public sealed class TerminalActor : ReceiveActor
     private string? _paneTitle;
     private bool _droppedInput;
     private bool _ended;
+    // The end of the last output of a script's terminal, where a finished mark may have been cut in two.
+    private byte[] _markTail = [];
 
     public TerminalActor(TmuxServer server, TmuxTerminal terminal)
     {
@@ -111,6 +115,9 @@ public sealed class TerminalActor : ReceiveActor
         }
         // The program's OSC title, as tmux keeps it (checked by tmux about once a second); the host name is tmux's default, not a title.
         Send($"refresh-client -B {TmuxControlParser.Quote($"{TitleSubscription}::#{{?#{{==:#{{pane_title}},#{{host}}}},,#{{pane_title}}}}")}", Pending.Ignored);
+        // A kept (script) terminal's program exiting leaves a dead pane: tmux says so, with the exit status.
+        // A script that finished before this client attached left its status with the terminal.
+        if (_terminal.Script is not null) Send($"display -p -t {_terminal.PaneId} {TmuxControlParser.Quote("#{@paseo-exit}")}", Pending.ScriptStatus);
         ReadNext();
     }
 
@@ -132,6 +139,7 @@ public sealed class TerminalActor : ReceiveActor
             case ControlLine.Output output when output.PaneId == _terminal.PaneId && output.Bytes.Length > 0:
                 // The output of one batch goes to the subscribers as one message (fewer messages and frames under a flood).
                 _output.Write(output.Bytes);
+                if (_terminal.Script is not null) ScanForFinishedMark(output.Bytes);
                 break;
             case ControlLine.BlockBegin { Ours: true }:
                 _block = [];
@@ -186,11 +194,32 @@ public sealed class TerminalActor : ReceiveActor
                 _awaitingSnapshot.Clear();
                 _capturedScreen = null;
                 break;
+            case PendingKind.ScriptStatus:
+                if (!failed && lines.Count > 0 && int.TryParse(Encoding.ASCII.GetString(lines[0]).Trim(), out var status))
+                    Context.Parent.Tell(new TerminalProgramExited(_terminal.Id, status));
+                break;
             case PendingKind.Capture:
                 var rows = failed ? [] : lines.Select(l => Encoding.UTF8.GetString(l).TrimEnd()).ToList();
                 pending.ReplyTo!.Tell(Slice(pending.Request!, rows));
                 break;
         }
+    }
+
+    /// <summary>Finds `ESC ] 633 ; D ; &lt;status&gt; BEL` in a script terminal's output (even cut between two outputs) and reports the status.</summary>
+    private void ScanForFinishedMark(byte[] bytes)
+    {
+        var text = _markTail.Length == 0 ? bytes : [.. _markTail, .. bytes];
+        var span = text.AsSpan();
+        int at;
+        while ((at = span.IndexOf(FinishedMark)) >= 0)
+        {
+            var rest = span[(at + FinishedMark.Length)..];
+            var end = rest.IndexOf((byte)7);
+            if (end < 0) break;
+            if (int.TryParse(Encoding.ASCII.GetString(rest[..end]), out var status)) Context.Parent.Tell(new TerminalProgramExited(_terminal.Id, status));
+            span = rest[(end + 1)..];
+        }
+        _markTail = span.Length > 24 ? span[^24..].ToArray() : span.ToArray();
     }
 
     /// <summary>capture_terminal's range (§5.2): 0-based rows, negative from the end, clamped, `end` inclusive.</summary>
@@ -253,6 +282,7 @@ public sealed class TerminalActor : ReceiveActor
         SnapshotScreen,
         SnapshotFacts,
         Capture,
+        ScriptStatus,
     }
 
     private sealed record Pending(PendingKind Kind, CaptureTerminal? Request = null, IActorRef? ReplyTo = null)
@@ -260,6 +290,7 @@ public sealed class TerminalActor : ReceiveActor
         public static readonly Pending Ignored = new(PendingKind.Ignored);
         public static readonly Pending SnapshotScreen = new(PendingKind.SnapshotScreen);
         public static readonly Pending SnapshotFacts = new(PendingKind.SnapshotFacts);
+        public static readonly Pending ScriptStatus = new(PendingKind.ScriptStatus);
         public static Pending Capture(CaptureTerminal request, IActorRef replyTo) => new(PendingKind.Capture, request, replyTo);
     }
 

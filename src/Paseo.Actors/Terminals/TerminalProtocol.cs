@@ -4,7 +4,9 @@ using Akka.Actor;
 namespace Paseo.Actors.Terminals;
 
 /// <summary>What a client sees of a terminal (app-workspaces.md §5.1): id, name, the cwd string it was created with, its title.</summary>
-public sealed record TerminalInfo(string Id, string Name, string Cwd, string? Title)
+/// <param name="Script">The workspace script it runs (not on the wire).</param>
+/// <param name="ExitCode">A kept script terminal whose program exited: its exit code (not on the wire).</param>
+public sealed record TerminalInfo(string Id, string Name, string Cwd, string? Title, Paseo.Transport.Terminals.ScriptTag? Script = null, int? ExitCode = null)
 {
     /// <summary>The list entry of list_terminals / terminals_changed: `{id, name, title?}`.</summary>
     public JsonObject ToListJson()
@@ -29,8 +31,18 @@ public static class TerminalProtocol
     /// <summary>To `terminals`: start a terminal; answered <see cref="Created"/> or <see cref="CreateFailed"/>.</summary>
     /// <param name="Command">argv of the program (no shell), or null for the default shell.</param>
     /// <param name="PresetTitle">A fixed title (a workspace script's terminal); null: the title follows the program.</param>
+    /// <param name="Script">A workspace script's terminal, running <see cref="Paseo.Transport.Terminals.ScriptTag.Command"/> (see <see cref="TerminalProgramExited"/>).</param>
     public sealed record CreateTerminal(string Cwd, string? Name, IReadOnlyList<string>? Command, string? PresetTitle = null,
-        IReadOnlyDictionary<string, string>? Environment = null);
+        IReadOnlyDictionary<string, string>? Environment = null, Paseo.Transport.Terminals.ScriptTag? Script = null);
+
+    /// <summary>To `terminals`: run a command again in a script's terminal; answered <see cref="Created"/> or <see cref="CreateFailed"/>.</summary>
+    public sealed record RespawnTerminal(string TerminalId, IReadOnlyList<string> Command, IReadOnlyDictionary<string, string> Environment);
+
+    /// <summary>Published: the script of a script's terminal finished with this status; the terminal stays, showing its output.</summary>
+    public sealed record TerminalProgramExited(string TerminalId, int? ExitCode);
+
+    /// <summary>Published: a terminal is gone (exited or killed).</summary>
+    public sealed record TerminalEnded(string TerminalId);
 
     public sealed record Created(TerminalInfo Terminal);
 

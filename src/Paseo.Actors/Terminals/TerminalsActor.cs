@@ -20,7 +20,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
     private readonly TmuxServer _server;
     private readonly string _defaultShell;
     // Each terminal with its stored title: `=title` fixed (a script's), `~command line` until the program sets its own, or null.
-    private readonly Dictionary<string, (TerminalInfo Info, IActorRef Actor, string? StoredTitle)> _terminals = [];
+    private readonly Dictionary<string, (TerminalInfo Info, IActorRef Actor, string? StoredTitle, string PaneId)> _terminals = [];
     private readonly Dictionary<string, HashSet<IActorRef>> _watchers = [];
     private int _creating;
     private string? _unavailable;
@@ -83,7 +83,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         });
         Receive<StartFailed>(failed =>
         {
-            _creating--;
+            if (failed.Counted) _creating--;
             failed.ReplyTo.Tell(new CreateFailed(failed.Error));
         });
         Receive<ListTerminals>(list => Sender.Tell(new TerminalList(List(list.Cwd))));
@@ -149,6 +149,35 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
             if (!_terminals.Remove(exited.TerminalId, out var terminal)) return;
             _log.Info("Terminal {0} ({1}) ended", exited.TerminalId, terminal.Info.Name);
             Changed(terminal.Info.Cwd);
+            Context.System.EventStream.Publish(new TerminalEnded(exited.TerminalId));
+        });
+        Receive<TerminalProgramExited>(exited =>
+        {
+            if (!_terminals.TryGetValue(exited.TerminalId, out var terminal)) return;
+            _terminals[exited.TerminalId] = terminal with { Info = terminal.Info with { ExitCode = exited.ExitCode ?? -1 } };
+            Context.System.EventStream.Publish(exited);
+        });
+        Receive<RespawnTerminal>(respawn =>
+        {
+            if (!_terminals.TryGetValue(respawn.TerminalId, out var terminal))
+            {
+                Sender.Tell(new CreateFailed("Terminal not found"));
+                return;
+            }
+            var replyTo = Sender;
+            var id = respawn.TerminalId;
+            _server.RespawnAsync(id, terminal.PaneId, terminal.Info.Cwd, respawn.Command, respawn.Environment)
+                .PipeTo(Self, success: () => new Respawned(id, replyTo), failure: e => new StartFailed(e.GetBaseException().Message, replyTo, Counted: false));
+        });
+        Receive<Respawned>(respawned =>
+        {
+            if (!_terminals.TryGetValue(respawned.TerminalId, out var terminal))
+            {
+                respawned.ReplyTo.Tell(new CreateFailed("Terminal not found"));
+                return;
+            }
+            _terminals[respawned.TerminalId] = terminal with { Info = terminal.Info with { ExitCode = null } };
+            respawned.ReplyTo.Tell(new Created(terminal.Info with { ExitCode = null }));
         });
     }
 
@@ -185,16 +214,16 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         var replyTo = Sender;
         var storedTitle = create.PresetTitle is { } preset ? "=" + preset : create.Command is { Count: > 0 } command ? "~" + Humanised(command) : null;
         _creating++;
-        _server.CreateAsync(id, name, create.Cwd, create.Command, storedTitle, environment, 80, 24)
-            .PipeTo(Self, success: pane => new Started(new TmuxTerminal(id, pane, name, create.Cwd, storedTitle, null, 0), replyTo),
+        _server.CreateAsync(id, name, create.Cwd, create.Command, storedTitle, environment, 80, 24, create.Script, _defaultShell)
+            .PipeTo(Self, success: pane => new Started(new TmuxTerminal(id, pane, name, create.Cwd, storedTitle, null, 0, create.Script), replyTo),
                 failure: e => new StartFailed(e.GetBaseException().Message, replyTo));
     }
 
     private TerminalInfo Start(TmuxTerminal terminal)
     {
-        var info = new TerminalInfo(terminal.Id, terminal.Name, terminal.Cwd, TitleOf(terminal.PresetTitle, terminal.PaneTitle));
+        var info = new TerminalInfo(terminal.Id, terminal.Name, terminal.Cwd, TitleOf(terminal.PresetTitle, terminal.PaneTitle), terminal.Script, terminal.ExitCode);
         var actor = Context.ActorOf(TerminalActor.Props(_server, terminal with { PresetTitle = FixedTitle(terminal.PresetTitle) }), "terminal-" + terminal.Id);
-        _terminals[terminal.Id] = (info, actor, terminal.PresetTitle);
+        _terminals[terminal.Id] = (info, actor, terminal.PresetTitle, terminal.PaneId);
         return info;
     }
 
@@ -231,5 +260,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
 
     private sealed record Started(TmuxTerminal Terminal, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
 
-    private sealed record StartFailed(string Error, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+    private sealed record StartFailed(string Error, IActorRef ReplyTo, bool Counted = true) : INoSerializationVerificationNeeded;
+
+    private sealed record Respawned(string TerminalId, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
 }

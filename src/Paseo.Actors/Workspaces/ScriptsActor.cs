@@ -2,8 +2,8 @@ using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
-using CliWrap;
-using Paseo.Transport.Processes;
+using Paseo.Actors.Terminals;
+using Paseo.Transport.Terminals;
 using Paseo.Transport.Workspaces;
 using static Paseo.Actors.Workspaces.WorkspaceProtocol;
 
@@ -12,11 +12,14 @@ namespace Paseo.Actors.Workspaces;
 /// <summary>
 /// Workspace scripts (`scripts`; app-workspaces.md §2.4, §2.11): paseo.json's `scripts` of every listed workspace (read off
 /// this thread when a workspace appears or its paseo.json is written), and the runs started with start_workspace_script.
-/// A run is a daemon-owned process group (`/bin/bash -lc <command>` in the workspace); a service gets a stable port, its
-/// `*.localhost` route on the daemon's HTTP port and the `PASEO_*` environment. Every change is published (the descriptor's
-/// `scripts`, `script_status_update`). Runs stop with the daemon (their process groups are killed).
+/// A run is a terminal of the daemon running `/bin/bash -lc <command>` in the workspace (`terminalId` in the reply and the
+/// script list), named and titled after the script; when the command ends its terminal stays, showing what it printed,
+/// and says the exit status (<see cref="ScriptTag.Command"/>); starting the script again runs it again in the same terminal. A service gets a stable port (kept
+/// with its terminal), its `*.localhost` route on the daemon's HTTP port and the `PASEO_*` environment. Every change is
+/// published (the descriptor's `scripts`, `script_status_update`).
 /// <para>
-/// Until terminals exist (the next issue), a run has no terminal: `terminalId` is null and its output is not kept.
+/// Runs are terminals, so they live as terminals do: a daemon restart finds them again (a service running on keeps its
+/// port and gets its route back), `paseo daemon stop` ends them, and killing the terminal stops the script.
 /// </para>
 /// </summary>
 public sealed class ScriptsActor : ReceiveActor
@@ -34,15 +37,21 @@ public sealed class ScriptsActor : ReceiveActor
         public required ScriptDefinition Definition { get; init; }
         public required string Hostname { get; init; }
         public int? Port { get; init; }
-        public int Pid { get; set; }
+        /// <summary>The terminal it runs in; null until the terminal is there.</summary>
+        public string? TerminalId { get; set; }
+        /// <summary>Whether that terminal still exists (a stopped script's terminal is kept until someone kills it).</summary>
+        public bool TerminalAlive { get; set; }
         public string Lifecycle { get; set; } = "running";
         public int? ExitCode { get; set; }
-        public CancellationTokenSource Stop { get; } = new();
     }
 
-    public ScriptsActor(ScriptRoutes routes)
+    private static readonly TimeSpan TerminalTimeout = TimeSpan.FromSeconds(20);
+    private readonly IActorRef _terminals;
+
+    public ScriptsActor(ScriptRoutes routes, IActorRef terminals)
     {
         _routes = routes;
+        _terminals = terminals;
         Receive<WorkspacesChanged>(changed =>
         {
             foreach (var workspace in changed.Registry.Listed.Where(w => !_configured.ContainsKey(w.WorkspaceId) && !_loading.Contains(w.WorkspaceId))) Load(workspace);
@@ -68,32 +77,75 @@ public sealed class ScriptsActor : ReceiveActor
             // The file is read again first: the script may have just been added.
             Load(workspace, start with { ReplyTo = Sender });
         });
-        Receive<Exited>(exited =>
+        Receive<TerminalReady>(OnTerminalReady);
+        Receive<TerminalProtocol.TerminalProgramExited>(exited =>
         {
-            if (!_runs.TryGetValue(exited.Key, out var run) || run != exited.Run) return;
-            run.Lifecycle = "stopped";
-            run.ExitCode = exited.ExitCode;
-            // What the script left running in the background goes with it.
-            ChildProcess.KillGroup(run.Pid);
-            if (run.Definition.IsService) _routes.Remove(run.Hostname);
-            Publish(exited.Key.Workspace);
+            // Reported again when a daemon attaches to a finished script's terminal: only a running script stops.
+            if (RunIn(exited.TerminalId) is not { Run.Lifecycle: "running" } found) return;
+            Stopped(found.Key, found.Run, exited.ExitCode);
         });
+        Receive<TerminalProtocol.TerminalEnded>(ended =>
+        {
+            if (RunIn(ended.TerminalId) is not { } found) return;
+            found.Run.TerminalAlive = false;
+            if (found.Run.Lifecycle == "running") Stopped(found.Key, found.Run, null);
+        });
+        Receive<TerminalProtocol.TerminalList>(OnRecovered);
     }
 
-    public static Props Props(ScriptRoutes routes) => Akka.Actor.Props.Create(() => new ScriptsActor(routes));
+    public static Props Props(ScriptRoutes routes, IActorRef terminals) => Akka.Actor.Props.Create(() => new ScriptsActor(routes, terminals));
 
-    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(WorkspacesChanged));
+    protected override void PreStart()
+    {
+        Context.System.EventStream.Subscribe(Self, typeof(WorkspacesChanged));
+        Context.System.EventStream.Subscribe(Self, typeof(TerminalProtocol.TerminalProgramExited));
+        Context.System.EventStream.Subscribe(Self, typeof(TerminalProtocol.TerminalEnded));
+        // Script terminals an earlier daemon left: adopted (the terminals actor answers once it has found them again).
+        _terminals.Ask<TerminalProtocol.TerminalList>(new TerminalProtocol.ListTerminals(null), TerminalTimeout)
+            .PipeTo(Self, failure: _ => new TerminalProtocol.TerminalList([]));
+    }
 
     protected override void PostStop()
     {
         Context.System.EventStream.Unsubscribe(Self);
-        // The daemon is stopping: no script outlives it.
-        foreach (var run in _runs.Values.Where(r => r.Lifecycle == "running"))
+        // The routes live in this daemon; the scripts live on in their terminals (a restarted daemon routes them again).
+        foreach (var run in _runs.Values.Where(r => r.Definition.IsService)) _routes.Remove(run.Hostname);
+    }
+
+    private void OnRecovered(TerminalProtocol.TerminalList list)
+    {
+        foreach (var terminal in list.Terminals)
         {
-            run.Stop.Cancel();
-            ChildProcess.KillGroup(run.Pid);
-            if (run.Definition.IsService) _routes.Remove(run.Hostname);
+            if (terminal.Script is not { } tag || _runs.ContainsKey((tag.WorkspaceId, tag.ScriptName))) continue;
+            var definition = new ScriptDefinition(tag.ScriptName, "", tag.Port is not null, tag.Port);
+            var workspace = _shared.Current.Workspaces.GetValueOrDefault(tag.WorkspaceId);
+            var (branch, project) = workspace is null ? (null, WorkspacePaths.LastSegment(tag.WorkspaceId)) : Naming(workspace);
+            var run = new Run
+            {
+                Definition = definition, Hostname = WorkspaceScripts.Hostname(definition, branch, project), Port = tag.Port, TerminalId = terminal.Id,
+                TerminalAlive = true, Lifecycle = terminal.ExitCode is null ? "running" : "stopped", ExitCode = terminal.ExitCode,
+            };
+            var key = (tag.WorkspaceId, tag.ScriptName);
+            _runs[key] = run;
+            if (tag.Port is { } port)
+            {
+                _ports[key] = port;
+                if (run.Lifecycle == "running") _routes.Set(run.Hostname, port);
+            }
+            _log.Info("Workspace script {0} of {1} found again in terminal {2} ({3})", tag.ScriptName, tag.WorkspaceId, terminal.Id, run.Lifecycle);
+            Publish(tag.WorkspaceId);
         }
+    }
+
+    private ((string Workspace, string Script) Key, Run Run)? RunIn(string terminalId) =>
+        _runs.FirstOrDefault(r => r.Value.TerminalId == terminalId) is { Value: not null } found ? (found.Key, found.Value) : null;
+
+    private void Stopped((string Workspace, string Script) key, Run run, int? exitCode)
+    {
+        run.Lifecycle = "stopped";
+        run.ExitCode = exitCode;
+        if (run.Definition.IsService) _routes.Remove(run.Hostname);
+        Publish(key.Workspace);
     }
 
     private void Load(WorkspaceRecord workspace, StartScript? start = null)
@@ -160,27 +212,39 @@ public sealed class ScriptsActor : ReceiveActor
             if (daemonPort is { } p) env["PASEO_URL"] = $"http://{hostname}:{p}";
         }
         var run = new Run { Definition = script, Hostname = hostname, Port = port };
-        try
+        var command = ScriptTag.Command(script.Command);
+        var environment = env.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
+        // Started again: in the terminal of the last run when it is still there (its output is replaced by the new run's).
+        object request = _runs.TryGetValue(key, out var previous) && previous is { TerminalAlive: true, TerminalId: { } previousTerminal }
+            ? new TerminalProtocol.RespawnTerminal(previousTerminal, command, environment)
+            : new TerminalProtocol.CreateTerminal(workspace.Cwd, script.Name, command, script.Name, environment, new ScriptTag(workspace.WorkspaceId, script.Name, port));
+        // Held as running meanwhile, so a second start is refused ("already running").
+        _runs[key] = run;
+        _terminals.Ask<object>(request, TerminalTimeout).PipeTo(Self, success: answer => new TerminalReady(key, run, answer, replyTo, previous),
+            failure: e => new TerminalReady(key, run, new TerminalProtocol.CreateFailed(e.GetBaseException().Message), replyTo, previous));
+    }
+
+    private void OnTerminalReady(TerminalReady ready)
+    {
+        var (key, run) = (ready.Key, ready.Run);
+        if (ready.Answer is not TerminalProtocol.Created created)
         {
-            var self = Self;
-            var task = Cli.Wrap("setsid").WithArguments(["/bin/bash", "-lc", script.Command]).WithWorkingDirectory(workspace.Cwd)
-                .WithEnvironmentVariables(env).WithValidation(CommandResultValidation.None).WithStandardInputPipe(PipeSource.Null)
-                .WithStandardOutputPipe(PipeTarget.Null).WithStandardErrorPipe(PipeTarget.Null)
-                .ExecuteAsync(run.Stop.Token);
-            run.Pid = task.ProcessId;
-            task.Task.ContinueWith(t => new Exited(key, run, t.IsCompletedSuccessfully ? t.Result.ExitCode : null), TaskScheduler.Default).PipeTo(self);
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
-        {
-            replyTo.Tell(new ScriptStarted(null, $"Script '{script.Name}' could not be started: {e.Message}"));
+            var error = ready.Answer is TerminalProtocol.CreateFailed failed ? failed.Error : "no terminal";
+            if (_runs.TryGetValue(key, out var current) && current == run)
+            {
+                if (ready.Previous is { } previous) _runs[key] = previous;
+                else _runs.Remove(key);
+            }
+            ready.ReplyTo.Tell(new ScriptStarted(null, $"Script '{key.Script}' could not be started: {error}"));
             return;
         }
-        _runs[key] = run;
-        if (script.IsService && port is { } routePort) _routes.Set(hostname, routePort);
-        _log.Info("Workspace script {0} of {1} started (pid {2}{3})", script.Name, workspace.WorkspaceId, run.Pid, port is null ? "" : $", port {port}");
+        run.TerminalId = created.Terminal.Id;
+        run.TerminalAlive = true;
+        if (run.Definition.IsService && run.Port is { } routePort) _routes.Set(run.Hostname, routePort);
+        _log.Info("Workspace script {0} of {1} started in terminal {2}{3}", key.Script, key.Workspace, run.TerminalId, run.Port is null ? "" : $", port {run.Port}");
         // script_status_update goes out before the reply.
-        Publish(workspace.WorkspaceId);
-        replyTo.Tell(new ScriptStarted(null, null));
+        Publish(key.Workspace);
+        ready.ReplyTo.Tell(new ScriptStarted(run.TerminalId, null));
     }
 
     private int PortFor((string, string) key, int? configured)
@@ -207,7 +271,7 @@ public sealed class ScriptsActor : ReceiveActor
             int? port = script.IsService ? run?.Port ?? script.Port ?? _ports.GetValueOrDefault((workspaceId, script.Name)) : null;
             if (port == 0) port = null;
             states.Add(new ScriptState(script.Name, script.IsService, hostname, port,
-                script.IsService && daemonPort is { } p ? $"http://{hostname}:{p}" : null, run?.Lifecycle ?? "stopped", run?.ExitCode, null));
+                script.IsService && daemonPort is { } p ? $"http://{hostname}:{p}" : null, run?.Lifecycle ?? "stopped", run?.ExitCode, run is { TerminalAlive: true } ? run.TerminalId : null));
         }
         _shared.Scripts = _shared.Scripts.SetItem(workspaceId, [.. states]);
         Context.System.EventStream.Publish(new ScriptsChanged(workspaceId, [.. states]));
@@ -228,5 +292,5 @@ public sealed class ScriptsActor : ReceiveActor
 
     private sealed record Loaded(WorkspaceRecord Workspace, IReadOnlyList<ScriptDefinition> Scripts, string? Error, StartScript? Start);
 
-    private sealed record Exited((string Workspace, string Script) Key, Run Run, int? ExitCode);
+    private sealed record TerminalReady((string Workspace, string Script) Key, Run Run, object Answer, IActorRef ReplyTo, Run? Previous) : INoSerializationVerificationNeeded;
 }

@@ -17,7 +17,34 @@ public sealed record TerminalSettings(int MaxTerminals, int Scrollback, int MaxO
 }
 
 /// <summary>A terminal as tmux keeps it: its session (named by the terminal id), its pane, and what Paseo knows of it (tmux user options).</summary>
-public sealed record TmuxTerminal(string Id, string PaneId, string Name, string Cwd, string? PresetTitle, string? PaneTitle, long Created);
+/// <param name="Script">The workspace script it runs, when it runs one.</param>
+/// <param name="ExitCode">A script's terminal whose script has finished: its exit status (the terminal stays, showing what it printed).</param>
+public sealed record TmuxTerminal(string Id, string PaneId, string Name, string Cwd, string? PresetTitle, string? PaneTitle, long Created,
+    ScriptTag? Script = null, int? ExitCode = null);
+
+/// <summary>Which workspace script a terminal runs, and the port a service was given (kept with the terminal, so a restarted daemon finds both).</summary>
+public sealed record ScriptTag(string WorkspaceId, string ScriptName, int? Port)
+{
+    private const char Separator = '\u001e';
+
+    public string Encode() => string.Join(Separator, WorkspaceId, ScriptName, Port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "");
+
+    /// <summary>
+    /// A script's terminal runs this: the script in a login shell, then its exit status both kept with the terminal (the
+    /// `@paseo-exit` option, for a daemon that attaches later) and written as an OSC 633 `D;&lt;status&gt;` mark (shell
+    /// integration's "command finished", seen in the output stream at once); then the terminal stays, showing what the
+    /// script printed, until it is killed or the script is started again.
+    /// </summary>
+    public static IReadOnlyList<string> Command(string script) =>
+        ["/bin/sh", "-c", "/bin/bash -lc \"$1\"; s=$?; tmux set-option -q -t \"$TMUX_PANE\" @paseo-exit \"$s\" 2>/dev/null; printf '\\033]633;D;%s\\007' \"$s\"; exec sleep 2147483647",
+            "paseo-script", script];
+
+    public static ScriptTag? Decode(string value)
+    {
+        var parts = value.Split(Separator);
+        return parts.Length == 3 && parts[0].Length > 0 && parts[1].Length > 0 ? new ScriptTag(parts[0], parts[1], int.TryParse(parts[2], out var port) ? port : null) : null;
+    }
+}
 
 /// <summary>A tmux command that failed; the message is tmux's (or says it timed out).</summary>
 public sealed class TmuxException(string message) : Exception(message);
@@ -34,12 +61,16 @@ public sealed class TmuxServer
 {
     private const char Separator = '\u001f';
     private static readonly string ListFormat = string.Join(Separator, "#{session_name}", "#{pane_id}", "#{@paseo-name}", "#{@paseo-cwd}", "#{@paseo-title}",
-        "#{?#{==:#{pane_title},#{host}},,#{pane_title}}", "#{session_created}");
+        "#{?#{==:#{pane_title},#{host}},,#{pane_title}}", "#{session_created}", "#{@paseo-script}", "#{@paseo-exit}");
 
-    public TmuxServer(string directory, TerminalSettings settings)
+    private readonly IReadOnlyDictionary<string, string?> _environment;
+
+    /// <param name="environment">The daemon's environment, which the server (started by the first terminal) and so every terminal inherit.</param>
+    public TmuxServer(string directory, TerminalSettings settings, IReadOnlyDictionary<string, string?>? environment = null)
     {
         Directory = directory;
         Settings = settings;
+        _environment = environment ?? new Dictionary<string, string?>();
     }
 
     public string Directory { get; }
@@ -95,26 +126,42 @@ public sealed class TmuxServer
         foreach (var line in result.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var f = line.Split(Separator);
-            if (f.Length < 7 || f[3].Length == 0) continue; // not one of ours
-            terminals.Add(new TmuxTerminal(f[0], f[1], f[2], f[3], f[4].Length == 0 ? null : f[4], f[5].Length == 0 ? null : f[5], long.TryParse(f[6], out var c) ? c : 0));
+            if (f.Length < 9 || f[3].Length == 0) continue; // not one of ours
+            terminals.Add(new TmuxTerminal(f[0], f[1], f[2], f[3], f[4].Length == 0 ? null : f[4], f[5].Length == 0 ? null : f[5], long.TryParse(f[6], out var c) ? c : 0,
+                ScriptTag.Decode(f[7]), int.TryParse(f[8], out var code) ? code : null));
         }
         return terminals.OrderBy(t => t.Created).ToList();
     }
 
-    /// <summary>Starts a terminal: a session named <paramref name="id"/> running <paramref name="command"/> (argv, no shell) or the default shell.</summary>
+    /// <summary>Starts a terminal: a session named <paramref name="id"/> running <paramref name="command"/> (argv, no shell) or <paramref name="defaultShell"/>.</summary>
     /// <returns>The pane id (`%N`).</returns>
+    /// <param name="script">A workspace script's terminal (its command is <see cref="ScriptTag.Command"/>).</param>
     public async Task<string> CreateAsync(string id, string name, string cwd, IReadOnlyList<string>? command, string? presetTitle,
-        IReadOnlyDictionary<string, string> environment, int cols, int rows)
+        IReadOnlyDictionary<string, string> environment, int cols, int rows, ScriptTag? script = null, string defaultShell = "/bin/sh")
     {
-        List<string> args = ["new-session", "-d", "-P", "-F", "#{pane_id}", "-s", id, "-x", cols.ToString(), "-y", rows.ToString(), "-c", cwd];
+        // The session starts with a placeholder that cannot exit, so Paseo's options are in place before the real program
+        // runs (one that exits at once would otherwise race them); then the placeholder is replaced by the program.
+        string target = "=" + id + ":";
+        List<string> args = ["new-session", "-d", "-P", "-F", "#{pane_id}", "-s", id, "-x", cols.ToString(), "-y", rows.ToString(), "-c", cwd, "sleep", "2147483647",
+            ";", "set-option", "-t", target, "@paseo-name", name, ";", "set-option", "-t", target, "@paseo-cwd", cwd];
+        if (presetTitle is not null) args.AddRange([";", "set-option", "-t", target, "@paseo-title", presetTitle]);
+        if (script is not null) args.AddRange([";", "set-option", "-t", target, "@paseo-script", script.Encode()]);
+        args.AddRange([";", "respawn-pane", "-k", "-t", target, "-c", cwd]);
         foreach (var (key, value) in environment) args.AddRange(["-e", $"{key}={value}"]);
-        // One argument would go through `sh -c`; `env --` runs the program itself, whatever its arguments.
-        if (command is { Count: > 0 }) args.AddRange(["env", "--", .. command]);
-        args.AddRange([";", "set-option", "-t", "=" + id + ":", "@paseo-name", name, ";", "set-option", "-t", "=" + id + ":", "@paseo-cwd", cwd]);
-        if (presetTitle is not null) args.AddRange([";", "set-option", "-t", "=" + id + ":", "@paseo-title", presetTitle]);
+        // argv as given (`env --`: one argument would otherwise go through `sh -c`), or the shell.
+        args.AddRange(command is { Count: > 0 } ? ["env", "--", .. command] : ["env", "--", defaultShell]);
         var output = await RunAsync(args, quietWhenNoServer: false).ConfigureAwait(false);
         var pane = output?.Split('\n')[0].Trim();
         return string.IsNullOrEmpty(pane) ? throw new TmuxException("tmux did not name the new pane") : pane;
+    }
+
+    /// <summary>Runs <paramref name="command"/> again in a script's terminal (a script started again), forgetting the last run's exit status.</summary>
+    public async Task RespawnAsync(string id, string paneId, string cwd, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
+    {
+        List<string> args = ["set-option", "-u", "-t", "=" + id + ":", "@paseo-exit", ";", "respawn-pane", "-k", "-t", paneId, "-c", cwd];
+        foreach (var (key, value) in environment) args.AddRange(["-e", $"{key}={value}"]);
+        args.AddRange(["env", "--", .. command]);
+        await RunAsync(args, quietWhenNoServer: false).ConfigureAwait(false);
     }
 
     /// <summary>Ends a terminal (its process gets SIGHUP); false when it was not there.</summary>
@@ -159,6 +206,7 @@ public sealed class TmuxServer
                 .WithValidation(CommandResultValidation.None)
                 .WithEnvironmentVariables(env =>
                 {
+                    foreach (var (key, value) in _environment) env.Set(key, value);
                     // The first command starts the server, whose environment every terminal inherits: not the daemon's
                     // runtime-control keys (app-workspaces.md §4.2), and never a tmux the daemon itself runs inside.
                     foreach (var key in (string[])["TMUX", "TMUX_PANE", "PASEO_NODE_ENV", "PASEO_DESKTOP_MANAGED", "PASEO_SUPERVISED", "ELECTRON_RUN_AS_NODE", "ELECTRON_NO_ATTACH_CONSOLE"])

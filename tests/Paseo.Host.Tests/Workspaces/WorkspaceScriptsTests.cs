@@ -10,10 +10,13 @@ public sealed class WorkspaceScriptsTests : IAsyncLifetime
     private InProcessDaemon _daemon = null!;
     private ProtocolClient _client = null!;
     private string _project = null!;
+    private TestHome? _home;
 
     public async Task InitializeAsync()
     {
-        _daemon = await InProcessDaemon.StartAsync();
+        // Scripts run in login shells: with the test's own HOME, not whatever profile the machine's user has.
+        _home = new TestHome();
+        _daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["HOME"] = _home.Root }, existingHome: _home);
         _project = _daemon.TestHome.PathIn("shop");
         Directory.CreateDirectory(_project);
         File.WriteAllText(Path.Combine(_project, "paseo.json"), new JsonObject
@@ -37,21 +40,56 @@ public sealed class WorkspaceScriptsTests : IAsyncLifetime
     {
         if (_client is not null) await _client.DisposeAsync();
         if (_daemon is not null) await _daemon.DisposeAsync();
+        _home?.Dispose();
     }
 
-    [Fact]
-    public async Task A_running_service_does_not_outlive_the_daemon()
+    [SkippableFact]
+    public async Task A_running_service_lives_in_its_terminal_and_survives_a_daemon_restart_with_its_route()
     {
-        Assert.Null((await StartAsync("web"))["error"]);
+        TerminalSupport.Require();
+        var started = await StartAsync("web");
+        Assert.Null(started["error"]);
+        var terminalId = started["terminalId"]!.GetValue<string>();
         var running = ProtocolClient.Payload(await _client.ExpectSessionAsync("script_status_update", p => p["scripts"]!.AsArray().Any(s =>
             s!["scriptName"]!.GetValue<string>() == "web" && s["lifecycle"]!.GetValue<string>() == "running")), "script_status_update")!;
-        var port = running["scripts"]!.AsArray().Single(s => s!["scriptName"]!.GetValue<string>() == "web")!["port"]!.GetValue<int>();
+        var web = running["scripts"]!.AsArray().Single(s => s!["scriptName"]!.GetValue<string>() == "web")!;
+        Assert.Equal(terminalId, web["terminalId"]!.GetValue<string>());
+        var port = web["port"]!.GetValue<int>();
         await Eventually.HoldsAsync(() => Listening(port), "the service listens");
+        // The script's terminal is an ordinary one: listed in the workspace, named after the script.
+        var listed = ProtocolClient.Payload(await _client.RequestAsync("list_terminals_request", new JsonObject { ["cwd"] = _project }), "list_terminals_response")!;
+        Assert.Equal(("web", "web"), (listed["terminals"]![0]!["name"]!.GetValue<string>(), listed["terminals"]![0]!["title"]!.GetValue<string>()));
+
         await _client.DisposeAsync();
         _client = null!;
-        await _daemon.DisposeAsync();
+        var home = _daemon.TestHome;
+        await _daemon.Server.StopAsync();
+        await _daemon.Server.DisposeAsync();
+        Assert.True(Listening(port), "the service runs on while no daemon does");
+
+        await using var again = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["HOME"] = home.Root }, existingHome: home);
+        var (client, _) = await ProtocolClient.ConnectWithHelloAsync(again, clientType: "mobile");
+        await using var __ = client;
+        await Eventually.HoldsAsync(async () =>
+        {
+            var workspace = ProtocolClient.Payload(await client.RequestAsync("fetch_workspaces_request", new JsonObject()), "fetch_workspaces_response")!["entries"]!.AsArray()
+                .FirstOrDefault(w => w!["id"]!.GetValue<string>() == _project);
+            return workspace?["scripts"]!.AsArray().Any(s => s!["scriptName"]!.GetValue<string>() == "web" && s["lifecycle"]!.GetValue<string>() == "running"
+                && s["terminalId"]?.GetValue<string>() == terminalId && s["port"]?.GetValue<int>() == port) == true;
+        }, "the service is found running in its terminal, on its port");
+        using var http = new HttpClient();
+        await Eventually.HoldsAsync(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{again.Port}/again");
+            request.Headers.Host = $"web.shop.localhost:{again.Port}";
+            using var response = await http.SendAsync(request);
+            return response.IsSuccessStatusCode && await response.Content.ReadAsStringAsync() == $"web on {port} for /again";
+        }, "the new daemon routes to the service again");
+
+        // Killing its terminal stops the script.
+        await client.RequestAsync("kill_terminal_request", new JsonObject { ["terminalId"] = terminalId });
+        await Eventually.HoldsAsync(() => !Listening(port), "the service ended with its terminal");
         _daemon = null!;
-        await Eventually.HoldsAsync(() => !Listening(port), "the service stopped with the daemon");
     }
 
     private static bool Listening(int port)
@@ -73,9 +111,10 @@ public sealed class WorkspaceScriptsTests : IAsyncLifetime
         ["workspaceId"] = _project, ["scriptName"] = script,
     }), "start_workspace_script_response")!;
 
-    [Fact]
+    [SkippableFact]
     public async Task Scripts_are_listed_run_and_their_lifecycle_pushed_and_a_service_is_reached_through_the_daemon()
     {
+        TerminalSupport.Require();
         await Eventually.HoldsAsync(async () =>
         {
             var workspace = ProtocolClient.Payload(await _client.RequestAsync("fetch_workspaces_request", new JsonObject()), "fetch_workspaces_response")!["entries"]![0]!;
@@ -94,10 +133,19 @@ public sealed class WorkspaceScriptsTests : IAsyncLifetime
 
         var started = await StartAsync("test");
         Assert.Null(started["error"]);
-        Assert.True(started.ContainsKey("terminalId"));
+        var terminalId = started["terminalId"]!.GetValue<string>();
         var stopped = await _client.ExpectSessionAsync("script_status_update", p => p["scripts"]!.AsArray().Any(s =>
             s!["scriptName"]!.GetValue<string>() == "test" && s["lifecycle"]!.GetValue<string>() == "stopped" && s["exitCode"]?.GetValue<int>() == 3));
         Assert.Equal(_project, ProtocolClient.Payload(stopped, "script_status_update")!["workspaceId"]!.GetValue<string>());
+        // The terminal stays with what the script printed; starting it again runs it in the same terminal.
+        var capture = ProtocolClient.Payload(await _client.RequestAsync("capture_terminal_request", new JsonObject { ["terminalId"] = terminalId }), "capture_terminal_response")!;
+        Assert.Contains("testing", capture["lines"]!.AsArray().Select(l => l!.GetValue<string>()));
+        var again = await StartAsync("test");
+        Assert.Equal(terminalId, again["terminalId"]!.GetValue<string>());
+        await _client.ExpectSessionAsync("script_status_update", p => p["scripts"]!.AsArray().Any(s =>
+            s!["scriptName"]!.GetValue<string>() == "test" && s["lifecycle"]!.GetValue<string>() == "running"));
+        await _client.ExpectSessionAsync("script_status_update", p => p["scripts"]!.AsArray().Any(s =>
+            s!["scriptName"]!.GetValue<string>() == "test" && s["lifecycle"]!.GetValue<string>() == "stopped" && s["exitCode"]?.GetValue<int>() == 3));
 
         Assert.Null((await StartAsync("web"))["error"]);
         Assert.Equal("Script 'web' is already running", (await StartAsync("web"))["error"]!.GetValue<string>());
