@@ -90,7 +90,8 @@ public static class PaseoActorsHostingExtensions
                 registry.Get<AgentSupervisorKey>(), options.Time), "workspaces"));
             registry.Register<CheckoutsKey>(system.ActorOf(CheckoutsActor.Props(settings.WorktreesDirectory, settings.Watch), "checkouts"));
             registry.Register<WorktreesKey>(system.ActorOf(WorktreesActor.Props(settings.WorktreesDirectory, registry.Get<WorkspaceRegistryKey>(),
-                registry.Get<AgentSupervisorKey>(), registry.Get<CheckoutsKey>(), settings.Scripts), "worktrees"));
+                registry.Get<AgentSupervisorKey>(), registry.Get<CheckoutsKey>(), settings.Scripts,
+                options.Terminals is null ? null : registry.Get<TerminalsKey>()), "worktrees"));
             registry.Register<ScriptsKey>(system.ActorOf(ScriptsActor.Props(settings.Routes,
                 options.Terminals is null ? system.DeadLetters : registry.Get<TerminalsKey>()), "scripts"));
         });

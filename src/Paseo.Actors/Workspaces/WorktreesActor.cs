@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Akka.Actor;
+using Paseo.Actors.Terminals;
 using Akka.Event;
 using Paseo.Transport.Git;
 using Paseo.Transport.Protocol;
@@ -30,8 +31,12 @@ public sealed class WorktreesActor : ReceiveActor
     // Cancelled when the daemon stops: a setup or teardown still running has its process group killed (nothing outlives the daemon).
     private readonly CancellationTokenSource _stopping = new();
 
-    public WorktreesActor(string worktreesRoot, IActorRef registry, IActorRef agents, IActorRef checkouts, WorktreeScriptLimits limits)
+    // The daemon's terminals: a worktree made for an agent opens its paseo.json `worktree.terminals` there after setup.
+    private readonly IActorRef _terminals;
+
+    public WorktreesActor(string worktreesRoot, IActorRef registry, IActorRef agents, IActorRef checkouts, WorktreeScriptLimits limits, IActorRef? terminals = null)
     {
+        _terminals = terminals ?? ActorRefs.Nobody;
         _worktrees = new PaseoWorktrees(DaemonWorkspaces.Get(Context.System).Git, worktreesRoot);
         _registry = registry;
         _agents = agents;
@@ -61,10 +66,40 @@ public sealed class WorktreesActor : ReceiveActor
             var callId = $"paseo_worktree_setup_{Guid.NewGuid():N}";
             // The setup's progress becomes rows of the agent's timeline: running rows live only, the end committed.
             var stopping = _stopping.Token;
-            _ = Task.Run(() => SetupAsync(run.Worktree, run.WorkspaceId, null, self, registry, limits, stopping, (status, detail, error) =>
-                agents.Tell(new ToAgent(run.AgentId, new ReportToolCall(
-                    TimelineItems.ToolCall(callId, "paseo_worktree_setup", detail, status, error is null ? null : new JsonObject { ["message"] = error }),
-                    Commit: status != "running")))));
+            _ = Task.Run(async () =>
+            {
+                var env = await SetupAsync(run.Worktree, run.WorkspaceId, null, self, registry, limits, stopping, (status, detail, error) =>
+                    agents.Tell(new ToAgent(run.AgentId, new ReportToolCall(
+                        TimelineItems.ToolCall(callId, "paseo_worktree_setup", detail, status, error is null ? null : new JsonObject { ["message"] = error }),
+                        Commit: status != "running"))));
+                if (env is not null) self.Tell(new OpenWorktreeTerminals(run.Worktree.Path, env));
+            });
+        });
+        Receive<OpenWorktreeTerminals>(open =>
+        {
+            IReadOnlyList<(string? Name, string Command)> entries;
+            try
+            {
+                entries = WorktreeScripts.Terminals(open.Path);
+            }
+            catch (InvalidOperationException e)
+            {
+                _log.Warning("worktree.terminals of {0} not opened: {1}", open.Path, e.Message);
+                return;
+            }
+            var environment = open.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
+            foreach (var (name, command) in entries)
+            {
+                // A shell in the worktree, and the command typed into it (the shell reads it once it is up), so the shell
+                // stays when the command ends.
+                var typed = command + "\r";
+                _terminals.Ask<object>(new TerminalProtocol.CreateTerminal(open.Path, name, null, null, environment), TimeSpan.FromSeconds(20))
+                    .ContinueWith(t =>
+                    {
+                        if (t.IsCompletedSuccessfully && t.Result is TerminalProtocol.Created created)
+                            _terminals.Tell(new TerminalProtocol.TerminalInput(created.Terminal.Id, System.Text.Encoding.UTF8.GetBytes(typed)));
+                    }, TaskScheduler.Default);
+            }
         });
         Receive<GetSetupStatus>(get => Sender.Tell(new SetupStatus(_setups.GetValueOrDefault(get.WorkspaceId)?.DeepClone() as JsonObject)));
         Receive<ListWorktrees>(OnList);
@@ -77,8 +112,8 @@ public sealed class WorktreesActor : ReceiveActor
         _stopping.Dispose();
     }
 
-    public static Props Props(string worktreesRoot, IActorRef registry, IActorRef agents, IActorRef checkouts, WorktreeScriptLimits limits) =>
-        Akka.Actor.Props.Create(() => new WorktreesActor(worktreesRoot, registry, agents, checkouts, limits));
+    public static Props Props(string worktreesRoot, IActorRef registry, IActorRef agents, IActorRef checkouts, WorktreeScriptLimits limits, IActorRef? terminals = null) =>
+        Akka.Actor.Props.Create(() => new WorktreesActor(worktreesRoot, registry, agents, checkouts, limits, terminals));
 
     private void OnCreate(CreateWorktree create)
     {
@@ -106,8 +141,11 @@ public sealed class WorktreesActor : ReceiveActor
         Run().PipeTo(Sender, failure: e => new WorktreeCreated(null, null, e.GetBaseException().Message, "unknown"));
     }
 
-    /// <summary>paseo.json's setup in the new worktree, reported as workspace_setup_progress (a reused worktree: running, then completed).</summary>
-    private static async Task SetupAsync(CreatedWorktree created, string workspaceId, IActorRef? progressTo, IActorRef self, IActorRef registry, WorktreeScriptLimits limits,
+    /// <summary>
+    /// paseo.json's setup in the new worktree, reported as workspace_setup_progress (a reused worktree: running, then
+    /// completed). Returns the worktree's environment when the setup completed (null when it failed).
+    /// </summary>
+    private static async Task<IReadOnlyDictionary<string, string?>?> SetupAsync(CreatedWorktree created, string workspaceId, IActorRef? progressTo, IActorRef self, IActorRef registry, WorktreeScriptLimits limits,
         CancellationToken stopping, Action<string, JsonObject, string?>? toAgent = null)
     {
         JsonObject Snapshot(string status, IReadOnlyList<SetupCommand> commands, string? error) => new()
@@ -128,7 +166,8 @@ public sealed class WorktreesActor : ReceiveActor
         }
 
         Report("running", [], null);
-        if (created.Reused) { Report("completed", [], null); return; }
+        var env = WorktreeScripts.Environment(created.RepoRoot, created.Path, created.Branch, Paseo.Transport.Listen.LoopbackPorts.Free());
+        if (created.Reused) { Report("completed", [], null); return env; }
         IReadOnlyList<string> commands;
         try
         {
@@ -139,11 +178,11 @@ public sealed class WorktreesActor : ReceiveActor
             // Nothing ran: the worktree is of no use as configured, and its workspace is archived (Paseo does the same).
             Report("failed", [], e.Message);
             registry.Tell(new ArchiveWorktreeWorkspaces([workspaceId]));
-            return;
+            return null;
         }
-        var env = WorktreeScripts.Environment(created.RepoRoot, created.Path, created.Branch, Paseo.Transport.Listen.LoopbackPorts.Free());
         var (_, ran, failure) = await WorktreeScripts.RunAsync(commands, created.Path, env, limits, progress => Report("running", progress, null), stopping);
         Report(failure is null ? "completed" : "failed", ran, failure);
+        return failure is null ? env : null;
     }
 
     private void OnList(ListWorktrees list)
@@ -237,6 +276,8 @@ public sealed class WorktreesActor : ReceiveActor
 
     /// <summary>create_paseo_worktree (§4.3); setup progress goes to <paramref name="ProgressTo"/> as workspace_setup_progress pushes.</summary>
     public sealed record CreateWorktree(string Cwd, string? Slug, string? RefName, string? Action, string? Seed, IActorRef? ProgressTo, bool DeferSetup = false);
+
+    private sealed record OpenWorktreeTerminals(string Path, IReadOnlyDictionary<string, string?> Environment) : INoSerializationVerificationNeeded;
 
     /// <summary>create_agent with a worktree (§4.4): the new worktree's setup, reported as rows of the agent's timeline.</summary>
     public sealed record RunAgentSetup(CreatedWorktree Worktree, string WorkspaceId, string AgentId);

@@ -54,6 +54,23 @@ public static partial class WorktreeScripts
         };
     }
 
+    /// <summary>`worktree.terminals` (`[{name?, command}]`): the terminals a worktree made for an agent opens after its setup.</summary>
+    public static IReadOnlyList<(string? Name, string Command)> Terminals(string worktree)
+    {
+        var path = Path.Combine(worktree, ProjectConfigFile.FileName);
+        if (!File.Exists(path)) return [];
+        if (Files.UnixFiles.IsRegularFile(path) != true || new FileInfo(path).Length > ProjectConfigFile.MaxBytes)
+            throw new InvalidOperationException($"Failed to parse paseo.json at {path}: not a regular file of at most {ProjectConfigFile.MaxBytes} bytes");
+        JsonNode? config;
+        try { config = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidOperationException($"Failed to parse paseo.json at {path}: {e.Message}"); }
+        if (config?["worktree"]?["terminals"] is not JsonArray entries) return [];
+        return [.. entries.OfType<JsonObject>()
+            .Select(e => (Name: e["name"] is JsonValue n && n.TryGetValue<string>(out var name) && name.Trim().Length > 0 ? name.Trim() : null,
+                Command: e["command"] is JsonValue c && c.TryGetValue<string>(out var command) ? command.Trim() : ""))
+            .Where(e => e.Command.Length > 0)];
+    }
+
     public static IReadOnlyDictionary<string, string?> Environment(string repoRoot, string worktree, string branch, int port)
     {
         var env = new Dictionary<string, string?>();

@@ -211,4 +211,29 @@ public sealed class WorktreeTests : IAsyncLifetime
         var emptyRef = await _client.RequestAsync("create_paseo_worktree_request", new JsonObject { ["cwd"] = _repo, ["refName"] = "" });
         Assert.Equal("unknown_schema", emptyRef["message"]!["payload"]!["code"]!.GetValue<string>());
     }
+
+    [SkippableFact]
+    public async Task An_agents_worktree_opens_its_paseo_json_terminals_after_setup()
+    {
+        TerminalSupport.Require();
+        File.WriteAllText(Path.Combine(_repo, "paseo.json"), """{"worktree":{"setup":"echo ready","terminals":[{"name":"branch","command":"echo on-$PASEO_BRANCH_NAME"},{"command":"  "}]}}""");
+        var agent = ProtocolClient.Payload(await _client.RequestAsync("create_agent_request", new JsonObject
+        {
+            ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = _repo },
+            ["git"] = new JsonObject { ["createWorktree"] = true, ["createNewBranch"] = true, ["newBranchName"] = "term-branch", ["baseBranch"] = "main" },
+        }), "status")!;
+        var cwd = agent["agent"]!["cwd"]!.GetValue<string>();
+        // One terminal (the blank command is skipped), in the worktree, named as configured, the command typed into its shell.
+        JsonObject? terminal = null;
+        await Eventually.HoldsAsync(async () =>
+        {
+            var listed = ProtocolClient.Payload(await _client.RequestAsync("list_terminals_request", new JsonObject { ["cwd"] = cwd }), "list_terminals_response")!;
+            terminal = listed["terminals"]!.AsArray().SingleOrDefault()?.AsObject();
+            return terminal is not null;
+        }, "the worktree's terminal is open");
+        Assert.Equal("branch", terminal!["name"]!.GetValue<string>());
+        var id = terminal["id"]!.GetValue<string>();
+        await Eventually.HoldsAsync(async () => ProtocolClient.Payload(await _client.RequestAsync("capture_terminal_request", new JsonObject { ["terminalId"] = id }),
+            "capture_terminal_response")!["lines"]!.AsArray().Any(l => l!.GetValue<string>() == "on-term-branch"), "the command ran with the worktree's environment");
+    }
 }
