@@ -50,9 +50,12 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Every_example_in_docs_cli_md_runs_as_documented()
     {
+        // The walk-through makes worktrees (git) and terminals (tmux).
+        GitRepos.Require();
+        TerminalSupport.Require();
         using var home = new TestHome();
         var env = PaseoBinary.CleanEnvironment(home);
         env["PATH"] = Path.GetDirectoryName(PaseoBinary.Path) + ":" + env["PATH"];
@@ -75,7 +78,7 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
                 var marked = Marker().Match(line);
                 var command = marked.Success ? marked.Groups["command"].Value : line;
                 var marker = marked.Success ? marked.Groups["marker"].Value : null;
-                var words = Regex.Matches(command, @"paseo ((agent|daemon|relay|permit|provider) )?([a-z-]+)").Select(m => m.Value);
+                var words = Regex.Matches(command, @"paseo ((agent|daemon|relay|permit|provider|terminal) )?([a-z-]+)").Select(m => m.Value);
                 foreach (var word in words) commandsSeen.Add(word);
                 log.WriteLine($"$ {line}");
 
@@ -109,6 +112,7 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
                 "paseo daemon set-password", "paseo daemon stop", "paseo provider ls", "paseo provider models", "paseo run", "paseo ls",
                 "paseo agent ls", "paseo inspect", "paseo logs", "paseo send", "paseo wait", "paseo attach", "paseo stop", "paseo archive",
                 "paseo delete", "paseo permit ls", "paseo permit allow", "paseo permit deny", "paseo agent mode",
+                "paseo terminal create", "paseo terminal ls", "paseo terminal send-keys", "paseo terminal capture", "paseo terminal kill",
             ];
             Assert.Empty(every.Except(commandsSeen));
         }
