@@ -69,9 +69,13 @@ public sealed class HelloAndEnvelopeTests : IAsyncLifetime
     [Fact]
     public async Task A_binary_frame_before_hello_is_an_invalid_hello()
     {
+        // A terminal frame is a session message (app-workspaces.md §5.4); other bytes are just not a hello.
         var socket = await _daemon.ConnectAsync();
         await socket.SendAsync(new byte[] { 0x01, 0x00, 0x41 }, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
-        Assert.Equal((4002, "Invalid hello"), await socket.ReceiveCloseAsync());
+        Assert.Equal((4002, "Session message before hello"), await socket.ReceiveCloseAsync());
+        var other = await _daemon.ConnectAsync();
+        await other.SendAsync(new byte[] { 0x10, 0x00, 0x41 }, System.Net.WebSockets.WebSocketMessageType.Binary, true, CancellationToken.None);
+        Assert.Equal((4002, "Invalid hello"), await other.ReceiveCloseAsync());
     }
 
     [Fact]

@@ -9,7 +9,9 @@ namespace Paseo.Host.Tests.Terminals;
 /// <summary>
 /// `yes` for 10 s into a terminal a phone subscribed to and then stopped reading: the phone is disconnected with the
 /// stated reason once its bounded outbound queue is full, the daemon's memory stays bounded, and another client goes on.
+/// It measures the process's heap and keeps tmux and the daemon busy for 10 s, so it runs alone.
 /// </summary>
+[Collection(Paseo.Host.Tests.Sessions.MeasuredAloneCollection.Name)]
 public sealed class TerminalFloodTests : IAsyncLifetime
 {
     private InProcessDaemon _daemon = null!;

@@ -73,3 +73,51 @@ public sealed class TerminalStateWriterTests
         Assert.Equal("{\"char\":\"X\",\"fg\":1,\"fgMode\":1,\"bg\":17,\"bgMode\":2,\"bold\":true}", cell.ToJsonString());
     }
 }
+
+/// <summary>
+/// The app's reading of a Snapshot (app-workspaces.md §5.5): every object strict — an extra key, or null in an optional
+/// key, and the snapshot is dropped. The daemon only writes snapshots; this checks what it writes, as the app would.
+/// </summary>
+public static class TerminalStateSchema
+{
+    private static readonly HashSet<string> StateKeys = ["rows", "cols", "grid", "scrollback", "cursor", "title"];
+    private static readonly HashSet<string> CellKeys = ["char", "fg", "bg", "fgMode", "bgMode", "bold", "italic", "underline", "dim", "inverse", "strikethrough"];
+    private static readonly HashSet<string> CursorKeys = ["row", "col", "hidden", "style", "blink"];
+
+    public static bool IsValid(JsonNode? node)
+    {
+        if (node is not JsonObject state || state.Any(p => !StateKeys.Contains(p.Key) || p.Value is null)) return false;
+        if (!IsNumber(state["rows"]) || !IsNumber(state["cols"]) || state["grid"] is not JsonArray grid || state["scrollback"] is not JsonArray scrollback) return false;
+        if (state["title"] is { } title && title.GetValueKind() != System.Text.Json.JsonValueKind.String) return false;
+        if (state["cursor"] is not JsonObject cursor || cursor.Any(p => !CursorKeys.Contains(p.Key) || p.Value is null) || !IsNumber(cursor["row"]) || !IsNumber(cursor["col"])) return false;
+        return grid.Concat(scrollback).All(row => row is JsonArray cells && cells.All(IsCell));
+    }
+
+    private static bool IsCell(JsonNode? node) =>
+        node is JsonObject cell && cell.All(p => CellKeys.Contains(p.Key) && p.Value is not null) && cell["char"]?.GetValueKind() == System.Text.Json.JsonValueKind.String
+        && cell.Where(p => p.Key is "fg" or "bg" or "fgMode" or "bgMode").All(p => IsNumber(p.Value))
+        && cell.Where(p => p.Key is "bold" or "italic" or "underline" or "dim" or "inverse" or "strikethrough").All(p => p.Value!.GetValueKind() is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False);
+
+    private static bool IsNumber(JsonNode? node) => node?.GetValueKind() == System.Text.Json.JsonValueKind.Number;
+}
+
+public sealed class TerminalStateSchemaTests
+{
+    private const string Vector = """{"rows":2,"cols":3,"grid":[[{"char":"$"},{"char":" "},{"char":" "}],[{"char":" "},{"char":" "},{"char":" "}]],"scrollback":[],"cursor":{"row":0,"col":2}}""";
+
+    [Fact]
+    public void The_snapshot_vector_frames_and_decodes_and_what_the_app_drops_is_dropped()
+    {
+        var json = TerminalStateWriter.Write([Encoding.UTF8.GetBytes("$"), []], new PaneFacts(2, 3, 0, 2, false, null));
+        var frame = Paseo.Transport.Protocol.BinaryFrames.Terminal(Paseo.Transport.Protocol.BinaryFrames.Snapshot, 1, json);
+        Assert.Equal("0401" + Convert.ToHexString(Encoding.UTF8.GetBytes(Vector)), Convert.ToHexString(frame));
+        var read = Paseo.Transport.Protocol.BinaryFrames.ReadTerminal(frame)!.Value;
+        Assert.True(TerminalStateSchema.IsValid(JsonNode.Parse(read.Payload.Span)));
+        Assert.False(TerminalStateSchema.IsValid(JsonNode.Parse(Vector.Replace("\"rows\":2", "\"revision\":5,\"rows\":2"))));
+        Assert.False(TerminalStateSchema.IsValid(JsonNode.Parse(Vector.Replace("{\"char\":\"$\"}", "{\"char\":\"$\",\"fg\":null}"))));
+        Assert.False(TerminalStateSchema.IsValid(JsonNode.Parse(Vector.Replace("{\"char\":\"$\"}", "{\"char\":\"$\",\"blink\":true}"))));
+        // Everything the writer makes from a coloured screen passes.
+        var coloured = TerminalStateWriter.Write([Encoding.UTF8.GetBytes("\u001b[1;31;48;2;1;2;3mX\u001b[4;7m中\u001b[0m")], new PaneFacts(1, 4, 0, 3, true, "t"));
+        Assert.True(TerminalStateSchema.IsValid(JsonNode.Parse(coloured)));
+    }
+}
