@@ -40,6 +40,10 @@ public sealed class TerminalActor : ReceiveActor
     private string? _paneTitle;
     private bool _droppedInput;
     private bool _ended;
+    private const int MaxReattaches = 3;
+    private int _reattaches;
+    private int _generation;
+    private bool _checking;
     // The end of the last output of a script's terminal, where a finished mark may have been cut in two.
     private byte[] _markTail = [];
 
@@ -51,11 +55,16 @@ public sealed class TerminalActor : ReceiveActor
 
         Receive<ControlBatch>(batch =>
         {
+            if (batch.Generation != _generation) return; // from a client given up
             foreach (var line in batch.Lines) OnLine(line);
             SendOutput();
             ReadNext();
         });
-        Receive<ControlEnded>(_ => End());
+        Receive<ControlEnded>(ended =>
+        {
+            if (ended.Generation == _generation) CheckSession();
+        });
+        Receive<SessionChecked>(OnSessionChecked);
         Receive<AttachStream>(attach =>
         {
             Context.Watch(attach.Subscriber);
@@ -64,8 +73,7 @@ public sealed class TerminalActor : ReceiveActor
             var first = _awaitingSnapshot.Count == 0;
             _awaitingSnapshot.Add(attach.Subscriber);
             // One snapshot serves everyone who asked before it was taken.
-            if (first) Send($"capture-pane -p -e -N -S - -E - -t {_terminal.PaneId} ; display -p -t {_terminal.PaneId} {TmuxControlParser.Quote(PaneFormat)}",
-                Pending.SnapshotScreen, Pending.SnapshotFacts);
+            if (first) RequestSnapshot();
         });
         Receive<DetachStream>(detach => Forget(detach.Subscriber));
         Receive<Terminated>(t => Forget(t.ActorRef));
@@ -101,21 +109,22 @@ public sealed class TerminalActor : ReceiveActor
     /// <summary>To `terminals`: the title the program set changed (null: none).</summary>
     internal sealed record TitleChanged(string TerminalId, string? Title);
 
-    protected override void PreStart()
+    protected override void PreStart() => AttachClient();
+
+    private void AttachClient()
     {
         try
         {
             _client = TmuxControlClient.Attach(_server, _terminal.Id);
         }
-        catch (Exception e) when (e is TmuxException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is TmuxException or System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             _log.Warning("Terminal {0}: tmux control client could not start: {1}", _terminal.Id, e.Message);
-            Self.Tell(ControlEnded.Instance);
+            Self.Tell(new ControlEnded(_generation));
             return;
         }
         // The program's OSC title, as tmux keeps it (checked by tmux about once a second); the host name is tmux's default, not a title.
         Send($"refresh-client -B {TmuxControlParser.Quote($"{TitleSubscription}::#{{?#{{==:#{{pane_title}},#{{host}}}},,#{{pane_title}}}}")}", Pending.Ignored);
-        // A kept (script) terminal's program exiting leaves a dead pane: tmux says so, with the exit status.
         // A script that finished before this client attached left its status with the terminal.
         if (_terminal.Script is not null) Send($"display -p -t {_terminal.PaneId} {TmuxControlParser.Quote("#{@paseo-exit}")}", Pending.ScriptStatus);
         ReadNext();
@@ -129,7 +138,9 @@ public sealed class TerminalActor : ReceiveActor
     private void ReadNext()
     {
         if (_client is null) return;
-        _client.ReadBatchAsync().PipeTo(Self, success: lines => lines is null ? ControlEnded.Instance : new ControlBatch(lines), failure: _ => ControlEnded.Instance);
+        var generation = _generation;
+        _client.ReadBatchAsync().PipeTo(Self, success: lines => lines is null ? new ControlEnded(generation) : new ControlBatch(generation, lines),
+            failure: _ => new ControlEnded(generation));
     }
 
     private void OnLine(ControlLine line)
@@ -162,9 +173,65 @@ public sealed class TerminalActor : ReceiveActor
                 break;
             case ControlLine.Exit:
                 SendOutput();
-                End();
+                CheckSession();
                 break;
         }
+    }
+
+    /// <summary>
+    /// The control client ended. Usually the session did (its program exited, it was killed); but a client can also be
+    /// detached (tmux found it too far behind, someone ran detach-client, the client process died): then the terminal is
+    /// still there and a new client attaches, at most <see cref="MaxReattaches"/> times.
+    /// </summary>
+    private void CheckSession()
+    {
+        if (_checking || _ended) return;
+        _checking = true;
+        var id = _terminal.Id;
+        _server.RunAsync(["has-session", "-t", "=" + id], quietWhenNoServer: true)
+            .PipeTo(Self, success: output => new SessionChecked(output is not null), failure: _ => new SessionChecked(false));
+    }
+
+    private void OnSessionChecked(SessionChecked check)
+    {
+        _checking = false;
+        if (!check.Exists || ++_reattaches > MaxReattaches)
+        {
+            End();
+            return;
+        }
+        _log.Warning("Terminal {0}: its tmux client ended but the terminal did not; attaching again", _terminal.Id);
+        if (_client is { } old) _ = old.DisposeAsync().AsTask();
+        _client = null;
+        _generation++;
+        AbandonPending();
+        AttachClient();
+        // What was written meanwhile is lost to the stream: everyone attached gets a new snapshot.
+        _awaitingSnapshot.UnionWith(_streaming);
+        _streaming.Clear();
+        if (_awaitingSnapshot.Count > 0) RequestSnapshot();
+    }
+
+    private void RequestSnapshot()
+    {
+        if (Send($"capture-pane -p -e -N -S - -E - -t {_terminal.PaneId} ; display -p -t {_terminal.PaneId} {TmuxControlParser.Quote(PaneFormat)}",
+                Pending.SnapshotScreen, Pending.SnapshotFacts)) return;
+        // tmux is too far behind to take the command: the waiters are told, not left waiting for a snapshot that never comes.
+        foreach (var waiter in _awaitingSnapshot)
+        {
+            waiter.Tell(new AttachFailed(_terminal.Id, "Terminal is busy; try again"));
+            Context.Unwatch(waiter);
+        }
+        _awaitingSnapshot.Clear();
+    }
+
+    /// <summary>Commands sent to a client that is gone get no answer: captures are answered empty, a snapshot is asked again.</summary>
+    private void AbandonPending()
+    {
+        foreach (var pending in _pending.Where(p => p.Kind == PendingKind.Capture)) pending.ReplyTo!.Tell(new Captured(_terminal.Id, [], 0));
+        _pending.Clear();
+        _block = null;
+        _capturedScreen = null;
     }
 
     private void SendOutput()
@@ -181,6 +248,12 @@ public sealed class TerminalActor : ReceiveActor
         {
             case PendingKind.SnapshotScreen:
                 _capturedScreen = failed ? null : lines;
+                // A failed command ends its command list: tmux does not run the `display` queued behind it.
+                if (failed && _pending.TryPeek(out var next) && next.Kind == PendingKind.SnapshotFacts)
+                {
+                    _pending.Dequeue();
+                    Complete(next, [], failed: true);
+                }
                 break;
             case PendingKind.SnapshotFacts:
                 var facts = failed || lines.Count == 0 ? null : ParseFacts(Encoding.UTF8.GetString(lines[0]));
@@ -270,8 +343,7 @@ public sealed class TerminalActor : ReceiveActor
         _ended = true;
         var exited = new TerminalExited(_terminal.Id);
         foreach (var subscriber in _streaming.Concat(_awaitingSnapshot)) subscriber.Tell(exited);
-        foreach (var pending in _pending.Where(p => p.Kind == PendingKind.Capture)) pending.ReplyTo!.Tell(new Captured(_terminal.Id, [], 0));
-        _pending.Clear();
+        AbandonPending();
         Context.Parent.Tell(exited);
         Context.Stop(Self);
     }
@@ -294,10 +366,10 @@ public sealed class TerminalActor : ReceiveActor
         public static Pending Capture(CaptureTerminal request, IActorRef replyTo) => new(PendingKind.Capture, request, replyTo);
     }
 
-    private sealed record ControlBatch(IReadOnlyList<ControlLine> Lines) : INoSerializationVerificationNeeded;
+    /// <summary>Lines from the control client of this generation (a client given up for a new one has an older one).</summary>
+    private sealed record ControlBatch(int Generation, IReadOnlyList<ControlLine> Lines) : INoSerializationVerificationNeeded;
 
-    private sealed record ControlEnded : INoSerializationVerificationNeeded
-    {
-        public static readonly ControlEnded Instance = new();
-    }
+    private sealed record SessionChecked(bool Exists) : INoSerializationVerificationNeeded;
+
+    private sealed record ControlEnded(int Generation) : INoSerializationVerificationNeeded;
 }

@@ -23,6 +23,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
     private readonly Dictionary<string, (TerminalInfo Info, IActorRef Actor, string? StoredTitle, string PaneId)> _terminals = [];
     private readonly Dictionary<string, HashSet<IActorRef>> _watchers = [];
     private int _creating;
+    private readonly Dictionary<string, int> _creatingIn = [];
     private string? _unavailable;
 
     public IStash Stash { get; set; } = null!;
@@ -77,6 +78,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         Receive<Started>(started =>
         {
             _creating--;
+            DoneCreatingIn(started.Terminal.Cwd);
             var info = Start(started.Terminal);
             started.ReplyTo.Tell(new Created(info));
             Changed(info.Cwd);
@@ -84,6 +86,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         Receive<StartFailed>(failed =>
         {
             if (failed.Counted) _creating--;
+            if (failed.Cwd is { } cwd) DoneCreatingIn(cwd);
             failed.ReplyTo.Tell(new CreateFailed(failed.Error));
         });
         Receive<ListTerminals>(list => Sender.Tell(new TerminalList(List(list.Cwd))));
@@ -166,6 +169,8 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
             }
             var replyTo = Sender;
             var id = respawn.TerminalId;
+            // The last run's status is forgotten now: the new run's may come before the respawn is confirmed.
+            _terminals[id] = terminal with { Info = terminal.Info with { ExitCode = null } };
             _server.RespawnAsync(id, terminal.PaneId, terminal.Info.Cwd, respawn.Command, respawn.Environment)
                 .PipeTo(Self, success: () => new Respawned(id, replyTo), failure: e => new StartFailed(e.GetBaseException().Message, replyTo, Counted: false));
         });
@@ -176,8 +181,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
                 respawned.ReplyTo.Tell(new CreateFailed("Terminal not found"));
                 return;
             }
-            _terminals[respawned.TerminalId] = terminal with { Info = terminal.Info with { ExitCode = null } };
-            respawned.ReplyTo.Tell(new Created(terminal.Info with { ExitCode = null }));
+            respawned.ReplyTo.Tell(new Created(terminal.Info));
         });
     }
 
@@ -208,7 +212,10 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
             Sender.Tell(new CreateFailed($"Too many terminals: the daemon keeps at most {_server.Settings.MaxTerminals} (paseo.terminals.max-terminals); kill one first"));
             return;
         }
-        var name = Clean(create.Name) is { Length: > 0 } given ? given : $"Terminal {1 + _terminals.Values.Count(t => t.Info.Cwd == create.Cwd)}";
+        // Terminals still being made in this cwd count too, so two creates at once do not both get "Terminal 1".
+        var name = Clean(create.Name) is { Length: > 0 } given ? given
+            : $"Terminal {1 + _terminals.Values.Count(t => t.Info.Cwd == create.Cwd) + _creatingIn.GetValueOrDefault(create.Cwd)}";
+        _creatingIn[create.Cwd] = _creatingIn.GetValueOrDefault(create.Cwd) + 1;
         var id = Guid.NewGuid().ToString();
         var environment = new Dictionary<string, string>(create.Environment ?? new Dictionary<string, string>()) { ["TERM"] = "xterm-256color" };
         var replyTo = Sender;
@@ -216,13 +223,21 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         _creating++;
         _server.CreateAsync(id, name, create.Cwd, create.Command, storedTitle, environment, 80, 24, create.Script, _defaultShell)
             .PipeTo(Self, success: pane => new Started(new TmuxTerminal(id, pane, name, create.Cwd, storedTitle, null, 0, create.Script), replyTo),
-                failure: e => new StartFailed(e.GetBaseException().Message, replyTo));
+                failure: e => new StartFailed(e.GetBaseException().Message, replyTo, Cwd: create.Cwd));
+    }
+
+    private void DoneCreatingIn(string cwd)
+    {
+        if (_creatingIn.TryGetValue(cwd, out var count) && count > 1) _creatingIn[cwd] = count - 1;
+        else _creatingIn.Remove(cwd);
     }
 
     private TerminalInfo Start(TmuxTerminal terminal)
     {
         var info = new TerminalInfo(terminal.Id, terminal.Name, terminal.Cwd, TitleOf(terminal.PresetTitle, terminal.PaneTitle), terminal.Script, terminal.ExitCode);
         var actor = Context.ActorOf(TerminalActor.Props(_server, terminal with { PresetTitle = FixedTitle(terminal.PresetTitle) }), "terminal-" + terminal.Id);
+        // A terminal actor that stopped without saying so (it failed to start) must not stay listed.
+        Context.WatchWith(actor, new TerminalExited(terminal.Id));
         _terminals[terminal.Id] = (info, actor, terminal.PresetTitle, terminal.PaneId);
         return info;
     }
@@ -260,7 +275,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
 
     private sealed record Started(TmuxTerminal Terminal, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
 
-    private sealed record StartFailed(string Error, IActorRef ReplyTo, bool Counted = true) : INoSerializationVerificationNeeded;
+    private sealed record StartFailed(string Error, IActorRef ReplyTo, bool Counted = true, string? Cwd = null) : INoSerializationVerificationNeeded;
 
     private sealed record Respawned(string TerminalId, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
 }

@@ -46,6 +46,9 @@ public sealed class ScriptsActor : ReceiveActor
     }
 
     private static readonly TimeSpan TerminalTimeout = TimeSpan.FromSeconds(20);
+    private const int MaxEarlyEnds = 256;
+    private readonly Dictionary<string, (int? ExitCode, bool TerminalGone)> _earlyEnds = [];
+    private readonly Queue<string> _earlyOrder = new();
     private readonly IActorRef _terminals;
 
     public ScriptsActor(ScriptRoutes routes, IActorRef terminals)
@@ -80,13 +83,21 @@ public sealed class ScriptsActor : ReceiveActor
         Receive<TerminalReady>(OnTerminalReady);
         Receive<TerminalProtocol.TerminalProgramExited>(exited =>
         {
+            if (RunIn(exited.TerminalId) is not { } found)
+            {
+                KeepEarly(exited.TerminalId, exited.ExitCode, gone: false);
+                return;
+            }
             // Reported again when a daemon attaches to a finished script's terminal: only a running script stops.
-            if (RunIn(exited.TerminalId) is not { Run.Lifecycle: "running" } found) return;
-            Stopped(found.Key, found.Run, exited.ExitCode);
+            if (found.Run.Lifecycle == "running") Stopped(found.Key, found.Run, exited.ExitCode);
         });
         Receive<TerminalProtocol.TerminalEnded>(ended =>
         {
-            if (RunIn(ended.TerminalId) is not { } found) return;
+            if (RunIn(ended.TerminalId) is not { } found)
+            {
+                KeepEarly(ended.TerminalId, _earlyEnds.GetValueOrDefault(ended.TerminalId).ExitCode, gone: true);
+                return;
+            }
             found.Run.TerminalAlive = false;
             if (found.Run.Lifecycle == "running") Stopped(found.Key, found.Run, null);
         });
@@ -135,6 +146,18 @@ public sealed class ScriptsActor : ReceiveActor
             _log.Info("Workspace script {0} of {1} found again in terminal {2} ({3})", tag.ScriptName, tag.WorkspaceId, terminal.Id, run.Lifecycle);
             Publish(tag.WorkspaceId);
         }
+    }
+
+    /// <summary>
+    /// The end of a terminal no run knows yet (a script that ended before its terminal's id came back), kept for
+    /// <see cref="OnTerminalReady"/>; at most <see cref="MaxEarlyEnds"/>, the oldest forgotten (ends of terminals that
+    /// are not scripts' land here too).
+    /// </summary>
+    private void KeepEarly(string terminalId, int? exitCode, bool gone)
+    {
+        if (!_earlyEnds.ContainsKey(terminalId)) _earlyOrder.Enqueue(terminalId);
+        _earlyEnds[terminalId] = (exitCode, gone);
+        while (_earlyOrder.Count > MaxEarlyEnds) _earlyEnds.Remove(_earlyOrder.Dequeue());
     }
 
     private ((string Workspace, string Script) Key, Run Run)? RunIn(string terminalId) =>
@@ -215,9 +238,15 @@ public sealed class ScriptsActor : ReceiveActor
         var command = ScriptTag.Command(script.Command);
         var environment = env.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
         // Started again: in the terminal of the last run when it is still there (its output is replaced by the new run's).
-        object request = _runs.TryGetValue(key, out var previous) && previous is { TerminalAlive: true, TerminalId: { } previousTerminal }
-            ? new TerminalProtocol.RespawnTerminal(previousTerminal, command, environment)
-            : new TerminalProtocol.CreateTerminal(workspace.Cwd, script.Name, command, script.Name, environment, new ScriptTag(workspace.WorkspaceId, script.Name, port));
+        object request;
+        if (_runs.TryGetValue(key, out var previous) && previous is { TerminalAlive: true, TerminalId: { } previousTerminal })
+        {
+            // Known at once, so a fast run's end that arrives before the respawn is confirmed finds its run.
+            run.TerminalId = previousTerminal;
+            run.TerminalAlive = true;
+            request = new TerminalProtocol.RespawnTerminal(previousTerminal, command, environment);
+        }
+        else request = new TerminalProtocol.CreateTerminal(workspace.Cwd, script.Name, command, script.Name, environment, new ScriptTag(workspace.WorkspaceId, script.Name, port));
         // Held as running meanwhile, so a second start is refused ("already running").
         _runs[key] = run;
         _terminals.Ask<object>(request, TerminalTimeout).PipeTo(Self, success: answer => new TerminalReady(key, run, answer, replyTo, previous),
@@ -240,7 +269,14 @@ public sealed class ScriptsActor : ReceiveActor
         }
         run.TerminalId = created.Terminal.Id;
         run.TerminalAlive = true;
-        if (run.Definition.IsService && run.Port is { } routePort) _routes.Set(run.Hostname, routePort);
+        // A new terminal whose script ended before we knew its id: that end was kept aside.
+        if (_earlyEnds.Remove(run.TerminalId, out var early) && run.Lifecycle == "running")
+        {
+            run.Lifecycle = "stopped";
+            run.ExitCode = early.ExitCode;
+            run.TerminalAlive = !early.TerminalGone;
+        }
+        if (run is { Lifecycle: "running", Definition.IsService: true, Port: { } routePort }) _routes.Set(run.Hostname, routePort);
         _log.Info("Workspace script {0} of {1} started in terminal {2}{3}", key.Script, key.Workspace, run.TerminalId, run.Port is null ? "" : $", port {run.Port}");
         // script_status_update goes out before the reply.
         Publish(key.Workspace);

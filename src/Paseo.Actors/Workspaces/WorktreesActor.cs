@@ -72,21 +72,26 @@ public sealed class WorktreesActor : ReceiveActor
                     agents.Tell(new ToAgent(run.AgentId, new ReportToolCall(
                         TimelineItems.ToolCall(callId, "paseo_worktree_setup", detail, status, error is null ? null : new JsonObject { ["message"] = error }),
                         Commit: status != "running"))));
-                if (env is not null) self.Tell(new OpenWorktreeTerminals(run.Worktree.Path, env));
+                if (env is null) return;
+                // paseo.json is read here, off the actor's thread; a file that cannot be read opens nothing (and says why).
+                try
+                {
+                    self.Tell(new OpenWorktreeTerminals(run.Worktree.Path, env, WorktreeScripts.Terminals(run.Worktree.Path)));
+                }
+                catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
+                {
+                    self.Tell(new OpenWorktreeTerminals(run.Worktree.Path, env, [], e.Message));
+                }
             });
         });
         Receive<OpenWorktreeTerminals>(open =>
         {
-            IReadOnlyList<(string? Name, string Command)> entries;
-            try
+            if (open.Error is not null)
             {
-                entries = WorktreeScripts.Terminals(open.Path);
-            }
-            catch (InvalidOperationException e)
-            {
-                _log.Warning("worktree.terminals of {0} not opened: {1}", open.Path, e.Message);
+                _log.Warning("worktree.terminals of {0} not opened: {1}", open.Path, open.Error);
                 return;
             }
+            var entries = open.Entries;
             var environment = open.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
             foreach (var (name, command) in entries)
             {
@@ -277,7 +282,8 @@ public sealed class WorktreesActor : ReceiveActor
     /// <summary>create_paseo_worktree (§4.3); setup progress goes to <paramref name="ProgressTo"/> as workspace_setup_progress pushes.</summary>
     public sealed record CreateWorktree(string Cwd, string? Slug, string? RefName, string? Action, string? Seed, IActorRef? ProgressTo, bool DeferSetup = false);
 
-    private sealed record OpenWorktreeTerminals(string Path, IReadOnlyDictionary<string, string?> Environment) : INoSerializationVerificationNeeded;
+    private sealed record OpenWorktreeTerminals(string Path, IReadOnlyDictionary<string, string?> Environment, IReadOnlyList<(string? Name, string Command)> Entries,
+        string? Error = null) : INoSerializationVerificationNeeded;
 
     /// <summary>create_agent with a worktree (§4.4): the new worktree's setup, reported as rows of the agent's timeline.</summary>
     public sealed record RunAgentSetup(CreatedWorktree Worktree, string WorkspaceId, string AgentId);

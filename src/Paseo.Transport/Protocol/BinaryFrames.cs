@@ -29,18 +29,20 @@ public static class BinaryFrames
     public static (byte Opcode, byte Slot, ReadOnlyMemory<byte> Payload)? ReadTerminal(ReadOnlyMemory<byte> frame) =>
         frame.Length >= 2 && frame.Span[0] is >= Output and <= Snapshot ? (frame.Span[0], frame.Span[1], frame[2..]) : null;
 
-    /// <summary>A Resize payload: exactly `{rows, cols}`, positive whole numbers; anything else is null (the frame is ignored).</summary>
+    /// <summary>The largest terminal a client may ask for: a snapshot is rows × cols cells, so the size is bounded.</summary>
+    public const int MaxRows = 500, MaxCols = 1000;
+
+    /// <summary>A Resize payload: exactly `{rows, cols}`, positive whole numbers (at most <see cref="MaxRows"/> × <see cref="MaxCols"/>); anything else is null (the frame is ignored).</summary>
     public static (int Rows, int Cols)? ReadResize(ReadOnlySpan<byte> payload)
     {
         try
         {
             if (JsonNode.Parse(payload) is not JsonObject o || o.Count != 2) return null;
             if (o["rows"] is not JsonValue r || r.GetValueKind() != JsonValueKind.Number || o["cols"] is not JsonValue c || c.GetValueKind() != JsonValueKind.Number) return null;
-            var rows = r.GetValue<double>();
-            var cols = c.GetValue<double>();
-            return rows >= 1 && cols >= 1 && rows == Math.Floor(rows) && cols == Math.Floor(cols) && rows <= 10_000 && cols <= 10_000 ? ((int)rows, (int)cols) : null;
+            if (!r.TryGetValue<double>(out var rows) || !c.TryGetValue<double>(out var cols) || !double.IsFinite(rows) || !double.IsFinite(cols)) return null;
+            return rows >= 1 && cols >= 1 && rows == Math.Floor(rows) && cols == Math.Floor(cols) && rows <= MaxRows && cols <= MaxCols ? ((int)rows, (int)cols) : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or FormatException or OverflowException or InvalidOperationException)
         {
             return null;
         }

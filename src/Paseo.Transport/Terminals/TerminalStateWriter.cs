@@ -18,7 +18,7 @@ public static class TerminalStateWriter
 {
     public static byte[] Write(IReadOnlyList<byte[]> capturedLines, PaneFacts pane)
     {
-        var buffer = new ArrayBufferWriter<byte>(capturedLines.Count * pane.Cols * 14 + 256);
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(1L << 20, (long)capturedLines.Count * pane.Cols * 14 + 256));
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();

@@ -1,35 +1,38 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.IO.Pipelines;
 using System.Threading.Channels;
 
 namespace Paseo.Transport.Terminals;
 
 /// <summary>
 /// One tmux control-mode client (`tmux -C attach-session`) on one terminal's session: the stream of its pane's output and
-/// the answers to the commands written to it, as <see cref="ControlLine"/>s. Reading happens off the caller's thread
-/// into a bounded queue; when the owner falls behind, reading stops and tmux holds the output (so the daemon never
-/// buffers without end). Commands go through a bounded queue written by one writer: <see cref="TrySend"/> is false when
-/// it is full. Disposing detaches the client (closing its stdin); the terminal goes on.
+/// the answers to the commands written to it, as <see cref="ControlLine"/>s. Reading happens on a thread of its own into
+/// a bounded queue; when the owner falls behind, reading stops and tmux holds the output (so the daemon never buffers
+/// without end). Commands go through a bounded queue written by one writer thread: <see cref="TrySend"/> is false when it
+/// is full. Disposing detaches the client (closing its stdin); the terminal goes on.
+/// <para>
+/// Why threads and not async reads: .NET reads a child's pipes synchronously, so an async read parks a thread-pool thread
+/// for the whole life of the client — with many terminals that starved the pool (measured: other sockets' replies slowed
+/// to tens of seconds). Two small dedicated threads per terminal leave the pool alone.
+/// </para>
 /// </summary>
 public sealed class TmuxControlClient : IAsyncDisposable
 {
     private const int MaxLineBytes = 8 << 20;
+    private const int ThreadStackBytes = 256 * 1024;
     private readonly Process _process;
     private readonly Channel<ControlLine> _lines = Channel.CreateBounded<ControlLine>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Channel<string> _commands;
+    private readonly CancellationTokenSource _disposed = new();
 
-    private TmuxControlClient(Process process, int maxPendingCommands)
+    private TmuxControlClient(Process process, int maxPendingCommands, string name)
     {
         _process = process;
+        // Commands queued together go out in one write (flushed when the queue is empty).
+        _process.StandardInput.AutoFlush = false;
         _commands = Channel.CreateBounded<string>(new BoundedChannelOptions(maxPendingCommands) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        _ = Task.Run(ReadAsync);
-        _ = Task.Run(WriteAsync);
-        _ = Task.Run(async () =>
-        {
-            // tmux's own complaints (a lost server) are not protocol; they are read so the pipe never fills.
-            try { await _process.StandardError.ReadToEndAsync().ConfigureAwait(false); } catch (IOException) { }
-        });
+        new Thread(ReadLoop, ThreadStackBytes) { IsBackground = true, Name = $"tmux-read {name}" }.Start();
+        new Thread(WriteLoop, ThreadStackBytes) { IsBackground = true, Name = $"tmux-write {name}" }.Start();
     }
 
     public static TmuxControlClient Attach(TmuxServer server, string sessionId)
@@ -39,7 +42,8 @@ public sealed class TmuxControlClient : IAsyncDisposable
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
-            RedirectStandardError = true,
+            // tmux's own complaints (a lost server) are not protocol: they go where the daemon's stderr goes.
+            RedirectStandardError = false,
             UseShellExecute = false,
         };
         foreach (var arg in server.BaseArguments) start.ArgumentList.Add(arg);
@@ -47,7 +51,7 @@ public sealed class TmuxControlClient : IAsyncDisposable
         start.Environment.Remove("TMUX");
         start.Environment.Remove("TMUX_PANE");
         var process = Process.Start(start) ?? throw new TmuxException("tmux could not be started");
-        return new TmuxControlClient(process, server.Settings.MaxPendingCommands);
+        return new TmuxControlClient(process, server.Settings.MaxPendingCommands, sessionId);
     }
 
     /// <summary>
@@ -65,48 +69,60 @@ public sealed class TmuxControlClient : IAsyncDisposable
     /// <summary>Queues one command line; false when <see cref="TerminalSettings.MaxPendingCommands"/> already wait or the client ended.</summary>
     public bool TrySend(string commandLine) => _commands.Writer.TryWrite(commandLine);
 
-    private async Task ReadAsync()
+    private void ReadLoop()
     {
         var parser = new TmuxControlParser();
-        var reader = PipeReader.Create(_process.StandardOutput.BaseStream, new StreamPipeReaderOptions(bufferSize: 64 * 1024));
+        var stream = _process.StandardOutput.BaseStream;
+        var buffer = new byte[64 * 1024];
+        var line = new ArrayBufferWriter<byte>(4096);
         try
         {
-            while (true)
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
             {
-                var read = await reader.ReadAsync().ConfigureAwait(false);
-                var buffer = read.Buffer;
-                while (buffer.PositionOf((byte)'\n') is { } end)
+                var span = buffer.AsSpan(0, read);
+                int end;
+                while ((end = span.IndexOf((byte)'\n')) >= 0)
                 {
-                    var line = buffer.Slice(0, end);
-                    await _lines.Writer.WriteAsync(parser.Parse(line.IsSingleSegment ? line.FirstSpan : line.ToArray())).ConfigureAwait(false);
-                    buffer = buffer.Slice(buffer.GetPosition(1, end));
+                    ControlLine parsed;
+                    if (line.WrittenCount == 0) parsed = parser.Parse(span[..end]);
+                    else
+                    {
+                        line.Write(span[..end]);
+                        parsed = parser.Parse(line.WrittenSpan);
+                        line.Clear();
+                    }
+                    // Waits while the owner is behind (back-pressure into tmux); ends when the client is disposed.
+                    _lines.Writer.WriteAsync(parsed, _disposed.Token).AsTask().GetAwaiter().GetResult();
+                    span = span[(end + 1)..];
                 }
-                if (buffer.Length > MaxLineBytes) break; // not tmux speaking
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                if (read.IsCompleted) break;
+                line.Write(span);
+                if (line.WrittenCount > MaxLineBytes) break; // not tmux speaking
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
         }
         finally
         {
-            await reader.CompleteAsync().ConfigureAwait(false);
             _lines.Writer.TryComplete();
             _commands.Writer.TryComplete();
         }
     }
 
-    private async Task WriteAsync()
+    private void WriteLoop()
     {
         var stdin = _process.StandardInput;
         try
         {
-            await foreach (var command in _commands.Reader.ReadAllAsync().ConfigureAwait(false))
+            while (_commands.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                await stdin.WriteAsync(command).ConfigureAwait(false);
-                await stdin.WriteAsync('\n').ConfigureAwait(false);
-                if (_commands.Reader.Count == 0) await stdin.FlushAsync().ConfigureAwait(false);
+                while (_commands.Reader.TryRead(out var command))
+                {
+                    stdin.Write(command);
+                    stdin.Write('\n');
+                }
+                stdin.Flush();
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
@@ -131,6 +147,7 @@ public sealed class TmuxControlClient : IAsyncDisposable
         {
             try { _process.Kill(); } catch (InvalidOperationException) { }
         }
+        _disposed.Cancel();
         _process.Dispose();
     }
 }

@@ -117,6 +117,15 @@ public sealed class TmuxServer
         if (File.Exists(SocketPath)) await RunAsync(["source-file", ConfigPath], quietWhenNoServer: true).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// An argument as tmux should see it: tmux ends a command at any argument ending in `;` (so `find … \;` would be cut
+    /// and `x;` `kill-server` would run a command of its own); such an argument gets its `;` escaped.
+    /// </summary>
+    public static string Arg(string value) => value.EndsWith(';') ? value[..^1] + "\\;" : value;
+
+    /// <summary>A directory for `-c`, where tmux expands formats: `#` doubled so it stays a `#`.</summary>
+    public static string DirectoryArg(string path) => Arg(path.Replace("#", "##"));
+
     /// <summary>The terminals the server holds (none when no server runs): sessions that carry Paseo's options, oldest first.</summary>
     public async Task<IReadOnlyList<TmuxTerminal>> ListAsync()
     {
@@ -142,14 +151,14 @@ public sealed class TmuxServer
         // The session starts with a placeholder that cannot exit, so Paseo's options are in place before the real program
         // runs (one that exits at once would otherwise race them); then the placeholder is replaced by the program.
         string target = "=" + id + ":";
-        List<string> args = ["new-session", "-d", "-P", "-F", "#{pane_id}", "-s", id, "-x", cols.ToString(), "-y", rows.ToString(), "-c", cwd, "sleep", "2147483647",
-            ";", "set-option", "-t", target, "@paseo-name", name, ";", "set-option", "-t", target, "@paseo-cwd", cwd];
-        if (presetTitle is not null) args.AddRange([";", "set-option", "-t", target, "@paseo-title", presetTitle]);
-        if (script is not null) args.AddRange([";", "set-option", "-t", target, "@paseo-script", script.Encode()]);
-        args.AddRange([";", "respawn-pane", "-k", "-t", target, "-c", cwd]);
-        foreach (var (key, value) in environment) args.AddRange(["-e", $"{key}={value}"]);
+        List<string> args = ["new-session", "-d", "-P", "-F", "#{pane_id}", "-s", id, "-x", cols.ToString(), "-y", rows.ToString(), "-c", DirectoryArg(cwd),
+            "sleep", "2147483647", ";", "set-option", "-t", target, "@paseo-name", Arg(name), ";", "set-option", "-t", target, "@paseo-cwd", Arg(cwd)];
+        if (presetTitle is not null) args.AddRange([";", "set-option", "-t", target, "@paseo-title", Arg(presetTitle)]);
+        if (script is not null) args.AddRange([";", "set-option", "-t", target, "@paseo-script", Arg(script.Encode())]);
+        args.AddRange([";", "respawn-pane", "-k", "-t", target, "-c", DirectoryArg(cwd)]);
+        foreach (var (key, value) in environment) args.AddRange(["-e", Arg($"{key}={value}")]);
         // argv as given (`env --`: one argument would otherwise go through `sh -c`), or the shell.
-        args.AddRange(command is { Count: > 0 } ? ["env", "--", .. command] : ["env", "--", defaultShell]);
+        args.AddRange(command is { Count: > 0 } ? ["env", "--", .. command.Select(Arg)] : ["env", "--", Arg(defaultShell)]);
         var output = await RunAsync(args, quietWhenNoServer: false).ConfigureAwait(false);
         var pane = output?.Split('\n')[0].Trim();
         return string.IsNullOrEmpty(pane) ? throw new TmuxException("tmux did not name the new pane") : pane;
@@ -158,9 +167,9 @@ public sealed class TmuxServer
     /// <summary>Runs <paramref name="command"/> again in a script's terminal (a script started again), forgetting the last run's exit status.</summary>
     public async Task RespawnAsync(string id, string paneId, string cwd, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment)
     {
-        List<string> args = ["set-option", "-u", "-t", "=" + id + ":", "@paseo-exit", ";", "respawn-pane", "-k", "-t", paneId, "-c", cwd];
-        foreach (var (key, value) in environment) args.AddRange(["-e", $"{key}={value}"]);
-        args.AddRange(["env", "--", .. command]);
+        List<string> args = ["set-option", "-u", "-t", "=" + id + ":", "@paseo-exit", ";", "respawn-pane", "-k", "-t", paneId, "-c", DirectoryArg(cwd)];
+        foreach (var (key, value) in environment) args.AddRange(["-e", Arg($"{key}={value}")]);
+        args.AddRange(["env", "--", .. command.Select(Arg)]);
         await RunAsync(args, quietWhenNoServer: false).ConfigureAwait(false);
     }
 

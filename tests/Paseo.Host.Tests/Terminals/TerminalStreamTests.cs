@@ -151,6 +151,15 @@ public sealed class TerminalStreamTests : IAsyncLifetime
         Assert.Equal(["two", "three"], (await Capture(id, 1, 2))["lines"]!.AsArray().Select(l => l!.GetValue<string>()));
         Assert.Equal([lines[^1]], (await Capture(id, -1, null))["lines"]!.AsArray().Select(l => l!.GetValue<string>()));
 
+        // Arguments reach the program as given, even those tmux would read as its own (`;` ends a tmux command, `#` is a
+        // format in a directory).
+        var odd = _daemon.TestHome.PathIn("C#Tests");
+        Directory.CreateDirectory(odd);
+        var quoted = (await CreateAsync(_client, odd, null, "sh", "-c", "pwd; printf '%s|%s\n' \"$0\" \"$1\"; exec sleep 1000", "x;", "kill-server;"))["id"]!.GetValue<string>();
+        await Eventually.HoldsAsync(async () => (await Capture(quoted, null, null))["lines"]!.AsArray().Select(l => l!.GetValue<string>()).Contains("x;|kill-server;"),
+            "the arguments arrive as given");
+        Assert.Contains(odd, (await Capture(quoted, null, null))["lines"]!.AsArray().Select(l => l!.GetValue<string>()));
+
         var relative = ProtocolClient.Payload(await _client.RequestAsync("create_terminal_request", new JsonObject { ["cwd"] = "shop" }), "create_terminal_response")!;
         Assert.Equal("cwd must be absolute path", relative["error"]!.GetValue<string>());
         Assert.Null(relative["terminal"]);
@@ -161,8 +170,8 @@ public sealed class TerminalStreamTests : IAsyncLifetime
 
         var closed = ProtocolClient.Payload(await _client.RequestAsync("close_items_request", new JsonObject { ["terminalIds"] = new JsonArray(id) }), "close_items_response")!;
         Assert.True(closed["terminals"]![0]!["success"]!.GetValue<bool>());
-        await Eventually.HoldsAsync(async () => ProtocolClient.Payload(await _client.RequestAsync("list_terminals_request"), "list_terminals_response")!["terminals"]!.AsArray().Count == 0,
-            "the closed terminal to be gone");
+        await Eventually.HoldsAsync(async () => ProtocolClient.Payload(await _client.RequestAsync("list_terminals_request"), "list_terminals_response")!["terminals"]!.AsArray()
+            .All(t => t!["id"]!.GetValue<string>() != id), "the closed terminal to be gone");
     }
 
     [SkippableFact]

@@ -22,7 +22,8 @@ public sealed class BinaryFramesTests
         Assert.Null(BinaryFrames.ReadTerminal(new byte[] { 0x01 }));
         Assert.Null(BinaryFrames.ReadTerminal(new byte[] { 0x05, 0x00, 0x41 }));
         Assert.Null(BinaryFrames.ReadTerminal("{\"type\":\"ping\"}"u8.ToArray()));
-        foreach (var bad in new[] { """{"rows":0,"cols":80}""", """{"rows":24.5,"cols":80}""", """{"rows":24,"cols":80,"x":1}""", "not json" })
+        foreach (var bad in new[] { """{"rows":0,"cols":80}""", """{"rows":24.5,"cols":80}""", """{"rows":24,"cols":80,"x":1}""", "not json",
+                     """{"rows":1e400,"cols":80}""", """{"rows":501,"cols":80}""", """{"rows":24,"cols":1001}""" })
             Assert.Null(BinaryFrames.ReadResize(Encoding.UTF8.GetBytes(bad)));
     }
 

@@ -71,10 +71,26 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
                     : WsOutbound.StatusError($"Invalid message: {request.Type}: {e.Message}")));
             }
         });
-        Receive<InboundFrame>(OnFrame);
+        Receive<InboundFrame>(frame =>
+        {
+            try
+            {
+                OnFrame(frame);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+            {
+                // A client's bytes never cost the session its slots.
+                _log.Warning("A terminal frame was ignored: {0}", e.Message);
+            }
+        });
         Receive<StreamAttached>(attached =>
         {
-            if (!_slotOf.TryGetValue(attached.TerminalId, out var number) || _slots[number] is not { } slot) return;
+            if (!_slotOf.TryGetValue(attached.TerminalId, out var number) || _slots[number] is not { } slot)
+            {
+                // Attached after the subscribe was given up (or unsubscribed): nothing here wants its output.
+                attached.Terminal.Tell(new DetachStream(attached.TerminalId, Self));
+                return;
+            }
             slot.Terminal = attached.Terminal;
             if (slot.PendingRequestId is { } requestId)
             {
@@ -123,7 +139,9 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
         Receive<AttachTimedOut>(timedOut =>
         {
             // The terminal ended while the attach was on its way: the request is still answered.
-            if (_slots[timedOut.Slot] is { PendingRequestId: not null } slot && slot.TerminalId == timedOut.TerminalId) Free(timedOut.Slot, "Terminal not found");
+            if (_slots[timedOut.Slot] is not { PendingRequestId: not null } slot || slot.TerminalId != timedOut.TerminalId) return;
+            Free(timedOut.Slot, "Terminal not found");
+            _terminals.Tell(new DetachStream(timedOut.TerminalId, Self));
         });
         Receive<TerminalExited>(exited =>
         {
@@ -310,7 +328,8 @@ public sealed class SessionTerminalsActor : ReceiveActor, IWithTimers
             case "resize":
                 var rows = inner.OptionalInt("rows") ?? throw new InvalidRequestException("rows is required");
                 var cols = inner.OptionalInt("cols") ?? throw new InvalidRequestException("cols is required");
-                if (rows is < 1 or > 10_000 || cols is < 1 or > 10_000) throw new InvalidRequestException("rows and cols must be 1 to 10000");
+                if (rows is < 1 or > BinaryFrames.MaxRows || cols is < 1 or > BinaryFrames.MaxCols)
+                    throw new InvalidRequestException($"rows must be 1 to {BinaryFrames.MaxRows} and cols 1 to {BinaryFrames.MaxCols}");
                 _terminals.Tell(new TerminalResize(terminalId, (int)rows, (int)cols, EvenIfUnchanged: false));
                 break;
             case "mouse":
