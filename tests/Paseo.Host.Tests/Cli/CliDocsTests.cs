@@ -130,10 +130,7 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
 
     private static Process Start(Dictionary<string, string?> env, string work, string script)
     {
-        var psi = PaseoBinary.StartInfo([], env);
-        psi.FileName = "/bin/sh";
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
+        var psi = PaseoBinary.StartInfo(["-c", script], env, program: "/bin/sh");
         psi.WorkingDirectory = work;
         var process = Process.Start(psi)!;
         process.StandardInput.Close();

@@ -101,9 +101,7 @@ public sealed class CliErrorsAndStreamsTests
         // script(1) (util-linux, always on Debian) runs paseo on a pseudo-terminal, as a person would.
         async Task<string> OnTerminal(string command)
         {
-            var psi = PaseoBinary.StartInfo([], cli.Env);
-            psi.FileName = "script";
-            foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+            var psi = PaseoBinary.StartInfo(["-qec", command, "/dev/null"], cli.Env, program: "script");
             psi.Environment["PATH"] = Path.GetDirectoryName(PaseoBinary.Path) + ":" + psi.Environment["PATH"];
             psi.Environment["PASEO_HOST"] = cli.Host;
             using var process = Process.Start(psi)!;
@@ -225,10 +223,7 @@ public sealed class CliErrorsAndStreamsTests
             done
             paseo ls -q | wc -l
             """;
-        var psi = PaseoBinary.StartInfo([], cli.Env);
-        psi.FileName = "/bin/sh";
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
+        var psi = PaseoBinary.StartInfo(["-c", script], cli.Env, program: "/bin/sh");
         psi.WorkingDirectory = cli.Work;
         psi.Environment["PATH"] = Path.GetDirectoryName(PaseoBinary.Path) + ":" + psi.Environment["PATH"];
         psi.Environment["PASEO_HOST"] = cli.Host;

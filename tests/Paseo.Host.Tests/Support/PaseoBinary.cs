@@ -38,15 +38,22 @@ public static class PaseoBinary
         return env;
     }
 
-    public static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string?> env)
+    /// <summary>
+    /// Starts <paramref name="program"/> (the paseo binary unless named) with exactly <paramref name="env"/>, and with SIGINT
+    /// at its default: a test run launched in the background by a non-interactive shell inherits SIGINT ignored, which
+    /// .NET (like any program) then keeps, and a Ctrl-C test would wait for nothing. `env --default-signal` resets it.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string?> env, string? program = null)
     {
-        var psi = new ProcessStartInfo(Path)
+        var psi = new ProcessStartInfo("env")
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        psi.ArgumentList.Add("--default-signal=INT");
+        psi.ArgumentList.Add(program ?? Path);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment.Clear();
         foreach (var (k, v) in env) psi.Environment[k] = v;
