@@ -97,7 +97,6 @@ public static class TerminalsDriver
             }
             Console.WriteLine($"snapshot of 1000 lines of scrollback + 24×80: {bytes / 1024.0:0} KiB; subscribe to snapshot p50 {RelayDriver.P(times, 0.5):0.0} ms, p99 {RelayDriver.P(times, 0.99):0.0} ms");
             phone.Channel?.Close();
-            Tmux("-S", Path.Combine(home, "terminals", "tmux.sock"), "kill-server");
             return 0;
         }
         catch (Exception e) when (e is OperationCanceledException or System.Threading.Channels.ChannelClosedException)
@@ -111,6 +110,8 @@ public static class TerminalsDriver
         }
         finally
         {
+            // The terminals outlive the daemon by design: the bench's go with its home, whatever happened.
+            if (File.Exists(Path.Combine(home, "terminals", "tmux.sock"))) Tmux("-S", Path.Combine(home, "terminals", "tmux.sock"), "kill-server");
             try { Directory.Delete(root, recursive: true); } catch (IOException) { }
         }
     }
