@@ -39,13 +39,7 @@ public static partial class WorktreeScripts
     /// <summary>The commands of `worktree.&lt;key&gt;`: one non-blank string or the non-blank strings of an array; a paseo.json that does not parse throws with Paseo's words.</summary>
     public static IReadOnlyList<string> Commands(string worktree, string key)
     {
-        var path = Path.Combine(worktree, ProjectConfigFile.FileName);
-        if (!File.Exists(path)) return [];
-        if (Files.UnixFiles.IsRegularFile(path) != true || new FileInfo(path).Length > ProjectConfigFile.MaxBytes)
-            throw new InvalidOperationException($"Failed to parse paseo.json at {path}: not a regular file of at most {ProjectConfigFile.MaxBytes} bytes");
-        JsonNode? config;
-        try { config = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException e) { throw new InvalidOperationException($"Failed to parse paseo.json at {path}: {e.Message}"); }
+        var config = ReadConfig(worktree);
         return config?["worktree"]?[key] switch
         {
             JsonValue v when v.TryGetValue<string>(out var one) && one.Trim().Length > 0 => [one],
@@ -54,17 +48,21 @@ public static partial class WorktreeScripts
         };
     }
 
+    /// <summary>The worktree's paseo.json (null when there is none); one that is not a small regular file or does not parse throws with Paseo's words.</summary>
+    private static JsonNode? ReadConfig(string worktree)
+    {
+        var path = Path.Combine(worktree, ProjectConfigFile.FileName);
+        if (!File.Exists(path)) return null;
+        if (Files.UnixFiles.IsRegularFile(path) != true || new FileInfo(path).Length > ProjectConfigFile.MaxBytes)
+            throw new InvalidOperationException($"Failed to parse paseo.json at {path}: not a regular file of at most {ProjectConfigFile.MaxBytes} bytes");
+        try { return JsonNode.Parse(File.ReadAllText(path)); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidOperationException($"Failed to parse paseo.json at {path}: {e.Message}"); }
+    }
+
     /// <summary>`worktree.terminals` (`[{name?, command}]`): the terminals a worktree made for an agent opens after its setup.</summary>
     public static IReadOnlyList<(string? Name, string Command)> Terminals(string worktree)
     {
-        var path = Path.Combine(worktree, ProjectConfigFile.FileName);
-        if (!File.Exists(path)) return [];
-        if (Files.UnixFiles.IsRegularFile(path) != true || new FileInfo(path).Length > ProjectConfigFile.MaxBytes)
-            throw new InvalidOperationException($"Failed to parse paseo.json at {path}: not a regular file of at most {ProjectConfigFile.MaxBytes} bytes");
-        JsonNode? config;
-        try { config = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (System.Text.Json.JsonException e) { throw new InvalidOperationException($"Failed to parse paseo.json at {path}: {e.Message}"); }
-        if (config?["worktree"]?["terminals"] is not JsonArray entries) return [];
+        if (ReadConfig(worktree)?["worktree"]?["terminals"] is not JsonArray entries) return [];
         return [.. entries.OfType<JsonObject>()
             .Select(e => (Name: e["name"] is JsonValue n && n.TryGetValue<string>(out var name) && name.Trim().Length > 0 ? name.Trim() : null,
                 Command: e["command"] is JsonValue c && c.TryGetValue<string>(out var command) ? command.Trim() : ""))

@@ -9,14 +9,7 @@ public static class GitRepos
     /// A test that needs git starts here: without it the test is reported skipped with the reason, and under CI=true it
     /// fails (./build.sh test installs git).
     /// </summary>
-    public static void Require()
-    {
-        if (Paseo.Transport.Processes.ChildProcess.Which("git") is not null) return;
-        const string reason = "git is not installed (./build.sh test installs it with apt-get when it can)";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-            Assert.Fail($"{reason}. Under CI=true a missing git is a failure, not a skip.");
-        throw new SkipException(reason);
-    }
+    public static void Require() => Prerequisites.RequireProgram("git");
 
     /// <summary>Runs git in <paramref name="cwd"/> with a fixed identity; a failure fails the test with git's words.</summary>
     public static string Git(string cwd, params string[] args)

@@ -8,14 +8,7 @@ namespace Paseo.Host.Tests.Support;
 /// <summary>tmux for the terminal tests, and reading a terminal's stream off a real socket.</summary>
 public static class TerminalSupport
 {
-    public static void Require()
-    {
-        if (Paseo.Transport.Processes.ChildProcess.Which("tmux") is not null) return;
-        const string reason = "tmux is not installed (./build.sh test installs it with apt-get when it can)";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
-            Assert.Fail($"{reason}. Under CI=true a missing tmux is a failure, not a skip.");
-        throw new SkipException(reason);
-    }
+    public static void Require() => Prerequisites.RequireProgram("tmux");
 
     /// <summary>Runs tmux on a daemon's socket; its stdout (null when it failed, e.g. no server).</summary>
     public static string? Tmux(string socket, params string[] args)
