@@ -6,9 +6,10 @@ using static Paseo.Actors.Guardian.PaseoGuardianProtocol;
 namespace Paseo.Actors.Guardian;
 
 /// <summary>
-/// The root of the daemon's actor tree (`/user/paseo`). It owns the daemon's identity and will parent the
-/// agents, client sessions and relay tunnel subsystems; its supervision strategy keeps one failing child
-/// from taking the others down.
+/// The root of the daemon's actor tree (`/user/paseo`). It owns the daemon's identity and parents every subsystem —
+/// `agents`, `sessions`, `relay` (the tunnel), `client-keys`, `workspaces`, `checkouts`, `worktrees`, `scripts`,
+/// `terminals`, `daemon-control` — started by the wiring in order (<see cref="PaseoGuardianProtocol.StartSubsystem"/>).
+/// docs/architecture.md draws the tree; a test compares it with the running daemon.
 /// </summary>
 public sealed class PaseoGuardian : ReceiveActor
 {
@@ -31,6 +32,8 @@ public sealed class PaseoGuardian : ReceiveActor
             Sender.Tell(new IdentityReloaded(reload.Identity.ServerId));
             Context.System.EventStream.Publish(new IdentityChanged(reload.Identity));
         });
+        Receive<StartSubsystem>(start => Sender.Tell(Context.ActorOf(start.Props, start.Name)));
+        Receive<GetSubsystems>(_ => Sender.Tell(new Subsystems([.. Context.GetChildren().Select(c => c.Path.Name).Order(StringComparer.Ordinal)])));
         Receive<ListenerBound>(bound =>
         {
             _info = _info with { Listen = bound.Listen };
@@ -40,7 +43,5 @@ public sealed class PaseoGuardian : ReceiveActor
 
     public static Props Props(ServerInfo info, DaemonIdentity identity) => Akka.Actor.Props.Create(() => new PaseoGuardian(info, identity));
 
-    // A child that throws is restarted on its own; it never escalates to the daemon.
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(Decider.From(Directive.Restart));
+    protected override SupervisorStrategy SupervisorStrategy() => SubsystemSupervision.Strategy();
 }

@@ -33,6 +33,21 @@ public static class PaseoGuardianProtocol
     /// <summary>Published on the event stream after a reload: the relay tunnel reconnects under the new identity.</summary>
     public sealed record IdentityChanged(DaemonIdentity Identity);
 
+    /// <summary>
+    /// From the daemon's wiring at start: make this subsystem a child of the guardian (`/user/paseo/&lt;name&gt;`); answered
+    /// with its <see cref="Akka.Actor.IActorRef"/>.
+    /// </summary>
+    public sealed record StartSubsystem(Akka.Actor.Props Props, string Name);
+
+    /// <summary>Asks for the names of the guardian's children (the subsystems running), answered with <see cref="Subsystems"/>.</summary>
+    public sealed record GetSubsystems
+    {
+        public static readonly GetSubsystems Instance = new();
+        private GetSubsystems() { }
+    }
+
+    public sealed record Subsystems(IReadOnlyList<string> Names);
+
     /// <summary>The front door bound its listener: record the address actually bound (a port of 0 becomes the real one).</summary>
     public sealed record ListenerBound(string Listen);
 }

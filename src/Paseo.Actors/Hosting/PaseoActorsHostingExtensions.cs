@@ -80,30 +80,30 @@ public static class PaseoActorsHostingExtensions
 
     public static AkkaConfigurationBuilder WithAgents(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
-            registry.Register<AgentSupervisorKey>(system.ActorOf(AgentSupervisor.Props(options.Providers, options.AgentsDirectory, options.AgentLimits, options.Time), "agents")));
+            registry.Register<AgentSupervisorKey>(Subsystem(registry, AgentSupervisor.Props(options.Providers, options.AgentsDirectory, options.AgentLimits, options.Time), "agents")));
 
     /// <summary>Workspaces and projects (the registry) and the git checkouts sessions observe.</summary>
     public static AkkaConfigurationBuilder WithWorkspaces(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         options.Workspaces is not { } settings ? builder : builder.WithActors((system, registry) =>
         {
-            registry.Register<WorkspaceRegistryKey>(system.ActorOf(WorkspaceRegistryActor.Props(settings.ProjectsDirectory, settings.WorktreesDirectory,
+            registry.Register<WorkspaceRegistryKey>(Subsystem(registry, WorkspaceRegistryActor.Props(settings.ProjectsDirectory, settings.WorktreesDirectory,
                 registry.Get<AgentSupervisorKey>(), options.Time), "workspaces"));
-            registry.Register<CheckoutsKey>(system.ActorOf(CheckoutsActor.Props(settings.WorktreesDirectory, settings.Watch), "checkouts"));
-            registry.Register<WorktreesKey>(system.ActorOf(WorktreesActor.Props(settings.WorktreesDirectory, registry.Get<WorkspaceRegistryKey>(),
+            registry.Register<CheckoutsKey>(Subsystem(registry, CheckoutsActor.Props(settings.WorktreesDirectory, settings.Watch), "checkouts"));
+            registry.Register<WorktreesKey>(Subsystem(registry, WorktreesActor.Props(settings.WorktreesDirectory, registry.Get<WorkspaceRegistryKey>(),
                 registry.Get<AgentSupervisorKey>(), registry.Get<CheckoutsKey>(), settings.Scripts,
                 options.Terminals is null ? null : registry.Get<TerminalsKey>()), "worktrees"));
-            registry.Register<ScriptsKey>(system.ActorOf(ScriptsActor.Props(settings.Routes,
+            registry.Register<ScriptsKey>(Subsystem(registry, ScriptsActor.Props(settings.Routes,
                 options.Terminals is null ? system.DeadLetters : registry.Get<TerminalsKey>()), "scripts"));
         });
 
     /// <summary>Terminals: the daemon's own, in its tmux server; they outlive the daemon.</summary>
     public static AkkaConfigurationBuilder WithTerminals(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         options.Terminals is not { } terminals ? builder : builder.WithActors((system, registry) =>
-            registry.Register<TerminalsKey>(system.ActorOf(Paseo.Actors.Terminals.TerminalsActor.Props(terminals.Server, terminals.DefaultShell), "terminals")));
+            registry.Register<TerminalsKey>(Subsystem(registry, Paseo.Actors.Terminals.TerminalsActor.Props(terminals.Server, terminals.DefaultShell), "terminals")));
 
     public static AkkaConfigurationBuilder WithClientSessions(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
-            registry.Register<ClientSessionManagerKey>(system.ActorOf(ClientSessionManager.Props(
+            registry.Register<ClientSessionManagerKey>(Subsystem(registry, ClientSessionManager.Props(
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
                 options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), registry.Get<ScriptsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath,
                     w.FileLimits ?? Paseo.Transport.Files.FileLimits.Default, w.Downloads,
@@ -112,14 +112,22 @@ public static class PaseoActorsHostingExtensions
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>
         builder.WithActors((system, registry) =>
-            registry.Register<ClientKeyLedgerKey>(system.ActorOf(ClientKeyLedgerActor.Props(ledger, identity.KeyPair.PublicKey), "client-keys")));
+            registry.Register<ClientKeyLedgerKey>(Subsystem(registry, ClientKeyLedgerActor.Props(ledger, identity.KeyPair.PublicKey), "client-keys")));
 
     /// <summary>The outbound relay tunnel: only when the user turned the relay on and named its endpoint.</summary>
     public static AkkaConfigurationBuilder WithRelayTunnel(this AkkaConfigurationBuilder builder, RelayTunnelSettings settings, IFrameConnector connector,
         HandshakeSettings handshake, TimeProvider time) =>
         builder.WithActors((system, registry) =>
-            registry.Register<RelayTunnelKey>(system.ActorOf(RelayTunnelActor.Props(settings, registry.Get<PaseoGuardianKey>(),
+            registry.Register<RelayTunnelKey>(Subsystem(registry, RelayTunnelActor.Props(settings, registry.Get<PaseoGuardianKey>(),
                 registry.Get<ClientSessionManagerKey>(), registry.Get<ClientKeyLedgerKey>(), connector, handshake, time), "relay")));
+
+    /// <summary>
+    /// Starts a subsystem as a child of the root guardian (`/user/paseo/&lt;name&gt;`), so it is supervised by the guardian's
+    /// stated strategy rather than Akka's default for `/user` (restart, which would stop every agent of `agents`). Asked
+    /// once at start-up, from the host's thread, never an actor's.
+    /// </summary>
+    public static IActorRef Subsystem(IActorRegistry registry, Props props, string name) =>
+        registry.Get<PaseoGuardianKey>().Ask<IActorRef>(new PaseoGuardianProtocol.StartSubsystem(props, name), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>

@@ -179,15 +179,15 @@ public sealed class DaemonServer : IAsyncDisposable
         App.Services.GetRequiredService<FrontDoorPolicies>().ListenerBound(BoundListen);
         if (BoundListen is TcpListenTarget bound) App.Services.GetRequiredService<ScriptRoutes>().DaemonPort = bound.Port;
         var lifetime = App.Services.GetRequiredService<IHostApplicationLifetime>();
-        App.Services.GetRequiredService<ActorSystem>().ActorOf(DaemonControlListener.Props((request, reason) =>
+        var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
+        await guardian.Ask<IActorRef>(new PaseoGuardianProtocol.StartSubsystem(DaemonControlListener.Props((request, reason) =>
         {
             if (ExitRequest != DaemonExitRequest.None) return;
             ExitRequest = request;
             _logger.Information("A client asked the daemon to {Request}{Reason}", request == DaemonExitRequest.Restart ? "restart" : "shut down",
                 string.IsNullOrWhiteSpace(reason) ? "" : $" ({reason})");
             lifetime.StopApplication();
-        }), "daemon-control");
-        var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
+        }), "daemon-control"), TimeSpan.FromSeconds(30));
         guardian.Tell(new PaseoGuardianProtocol.ListenerBound(BoundListen.ToString()));
     }
 

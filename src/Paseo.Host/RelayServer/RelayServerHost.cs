@@ -73,7 +73,12 @@ public sealed class RelayServerHost : IAsyncDisposable
         {
             settings.ConfigureAkka(akka);
             akka.WithActors((system, registry) =>
-                registry.Register<RelayRoomsKey>(system.ActorOf(RelayRooms.Props(settings.RelayServer.Limits, time, tap), "relay-rooms")));
+            {
+                // The relay server's own root guardian parents its rooms (docs/architecture.md).
+                var guardian = system.ActorOf(RelayServerGuardian.Props(), "relay-server");
+                registry.Register<RelayRoomsKey>(guardian.Ask<IActorRef>(new Paseo.Actors.Guardian.PaseoGuardianProtocol.StartSubsystem(
+                    RelayRooms.Props(settings.RelayServer.Limits, time, tap), "relay-rooms"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
+            });
         });
 
         var app = builder.Build();

@@ -45,4 +45,47 @@ public sealed class PaseoGuardianSpecs(ITestOutputHelper output) : Akka.TestKit.
         guardian.Tell(GetIdentity.Instance);
         Assert.Same(rotated, ExpectMsg<DaemonIdentity>());
     }
+
+    /// <summary>A subsystem stand-in: counts what it is told, throws on "boom", and has a child whose life shows whether it was restarted.</summary>
+    private sealed class Counting : ReceiveActor
+    {
+        private int _count;
+
+        public Counting(bool failToStart)
+        {
+            if (failToStart) throw new InvalidOperationException("cannot start");
+            Receive<string>(m => m == "boom", _ => throw new InvalidOperationException("a bad message"));
+            Receive<string>(m => m == "count", _ => Sender.Tell(++_count));
+            Receive<string>(m => m == "child", _ => Sender.Tell(Context.Child("worker")));
+        }
+
+        protected override void PreStart() => Context.ActorOf(Akka.Actor.Props.Create(() => new Worker()), "worker");
+
+        private sealed class Worker : ReceiveActor;
+    }
+
+    [Fact]
+    public async Task A_subsystem_that_throws_keeps_its_state_and_children_and_one_that_cannot_start_stops_alone()
+    {
+        var guardian = Sys.ActorOf(PaseoGuardian.Props(Info, Identity));
+        var agents = await guardian.Ask<IActorRef>(new PaseoGuardianProtocol.StartSubsystem(Akka.Actor.Props.Create(() => new Counting(false)), "agents"));
+        var sessions = await guardian.Ask<IActorRef>(new PaseoGuardianProtocol.StartSubsystem(Akka.Actor.Props.Create(() => new Counting(false)), "sessions"));
+        Assert.Equal(1, await agents.Ask<int>("count"));
+        var worker = await agents.Ask<IActorRef>("child");
+        Watch(worker);
+
+        // A fault: resumed, not restarted — its count goes on and its child (an agent, here) lives.
+        agents.Tell("boom");
+        Assert.Equal(2, await agents.Ask<int>("count"));
+        Assert.Equal(worker, await agents.Ask<IActorRef>("child"));
+        Assert.Equal(1, await sessions.Ask<int>("count"));
+
+        // A subsystem that cannot start is stopped; the guardian and the others go on.
+        var broken = await guardian.Ask<IActorRef>(new PaseoGuardianProtocol.StartSubsystem(Akka.Actor.Props.Create(() => new Counting(true)), "terminals"));
+        Watch(broken);
+        ExpectTerminated(broken);
+        Assert.Equal(["agents", "sessions"], (await guardian.Ask<PaseoGuardianProtocol.Subsystems>(PaseoGuardianProtocol.GetSubsystems.Instance)).Names);
+        Assert.Equal(3, await agents.Ask<int>("count"));
+        ExpectNoMsg(TimeSpan.Zero); // the worker was never terminated
+    }
 }

@@ -77,7 +77,7 @@ public sealed class BackPressureTests(ITestOutputHelper output) : IAsyncLifetime
 
     private async Task<IActorRef> SessionAsync(string clientId) =>
         await _daemon.Server.App.Services.GetRequiredService<ActorSystem>()
-            .ActorSelection($"/user/sessions/session-{Uri.EscapeDataString(clientId)}").ResolveOne(Wait);
+            .ActorSelection($"/user/paseo/sessions/session-{Uri.EscapeDataString(clientId)}").ResolveOne(Wait);
 
     /// <summary>Counts what a flooding client has sent and which pongs it got back, in order.</summary>
     private sealed class Flood
