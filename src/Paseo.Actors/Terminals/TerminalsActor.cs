@@ -55,6 +55,14 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         return await _server.ListAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A terminal actor that throws is resumed: a restart would forget who is attached (their streams would go silent)
+    /// and its pending answers. One that cannot start is stopped and unlisted (its tmux session goes on; the next daemon
+    /// finds it again).
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(Decider.From(Directive.Resume, Directive.Stop.When<ActorInitializationException>()));
+
     private void Recovering()
     {
         Receive<Recovered>(recovered =>
