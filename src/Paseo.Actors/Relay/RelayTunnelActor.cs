@@ -298,7 +298,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         var connectionId = opened.ConnectionId;
         var epoch = opened.Epoch;
         _sessions.Ask<ClientSessionManager.Connected>(new ClientSessionManager.Connect(connection =>
-                RelayConnectionActor.Props(transport, keys, clientKeys, connection, handshake)), TimeSpan.FromSeconds(10))
+                RelayConnectionActor.Props(transport, keys, clientKeys, connection, handshake), "relay"), TimeSpan.FromSeconds(10))
             .PipeTo(Self, success: connected => new DataAttached(connectionId, transport, connected.Channel, epoch),
                 failure: e => new DataFailed(connectionId, e.Message, transport, epoch));
     }

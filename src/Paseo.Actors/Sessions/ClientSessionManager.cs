@@ -15,6 +15,7 @@ public sealed class ClientSessionManager : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<ClientSessionId, IActorRef> _sessions = [];
     private readonly SessionSettings _settings;
+    private long _sockets;
 
     public ClientSessionManager(IActorRef agents, IActorRef guardian, IReadOnlyDictionary<string, IAgentProvider> providers, SessionSettings settings, SessionServices? workspaces)
     {
@@ -48,9 +49,11 @@ public sealed class ClientSessionManager : ReceiveActor
         Receive<GetSessionCount>(_ => Sender.Tell(_sessions.Count));
         Receive<Connect>(connect =>
         {
-            // The connection actor is made first so the channel knows whom to talk to.
-            var connection = Context.ActorOf(ClientConnectionActor.Props(Self, _settings));
-            var channel = Context.ActorOf(connect.ChannelProps(connection));
+            // The connection actor is made first so the channel knows whom to talk to. Named by socket, so a path says
+            // what it is: sessions/socket-12 (the protocol), sessions/socket-12-direct or -relay (the socket's one owner).
+            var socket = ++_sockets;
+            var connection = Context.ActorOf(ClientConnectionActor.Props(Self, _settings), $"socket-{socket}");
+            var channel = Context.ActorOf(connect.ChannelProps(connection), $"socket-{socket}-{connect.Kind}");
             // A channel can end before its connection ever heard of it (a relay handshake that failed): the pair goes together.
             Context.WatchWith(channel, new ChannelGone(connection));
             Sender.Tell(new Connected(connection, channel));
@@ -66,8 +69,11 @@ public sealed class ClientSessionManager : ReceiveActor
     // A session or connection that throws is stopped: its client reconnects and resumes; agents are untouched.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
-    /// <summary>A new socket: <paramref name="ChannelProps"/> makes its channel actor (plain or E2EE) for the given connection actor.</summary>
-    public sealed record Connect(Func<IActorRef, Props> ChannelProps);
+    /// <summary>
+    /// A new socket: <paramref name="ChannelProps"/> makes its channel actor (plain or E2EE) for the given connection
+    /// actor; <paramref name="Kind"/> (`direct`, `relay`) names it.
+    /// </summary>
+    public sealed record Connect(Func<IActorRef, Props> ChannelProps, string Kind = "direct");
 
     public sealed record Connected(IActorRef Connection, IActorRef Channel);
 

@@ -42,7 +42,13 @@ public sealed class ActorTreeTests
     public async Task A_daemon_without_the_relay_has_the_listed_tree()
     {
         await using var daemon = await InProcessDaemon.StartAsync();
-        await AssertTreeAsync(daemon.Server.App.Services.GetRequiredService<ActorSystem>(), "/user/paseo", Listed().Where(l => !l.WhenRelay).Select(l => l.Path));
+        var system = daemon.Server.App.Services.GetRequiredService<ActorSystem>();
+        await AssertTreeAsync(system, "/user/paseo", Listed().Where(l => !l.WhenRelay).Select(l => l.Path));
+        // A socket's actors are named for it: the protocol side and the socket's one owner, beside its session.
+        var (client, _) = await ProtocolClient.ConnectWithHelloAsync(daemon, clientId: "tree-client");
+        await using var _ = client;
+        foreach (var path in new[] { "sessions/socket-1", "sessions/socket-1-direct", "sessions/session-tree-client", "sessions/session-tree-client/terminals" })
+            await system.ActorSelection("/user/paseo/" + path).ResolveOne(Wait);
     }
 
     [Fact]

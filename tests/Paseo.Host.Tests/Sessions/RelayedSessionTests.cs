@@ -34,7 +34,7 @@ public sealed class RelayedSessionTests : IAsyncLifetime
         // The daemon's own client key ledger (its file in the test home), as the relay tunnel uses it.
         var clientKeys = _daemon.Server.App.Services.GetRequiredService<IRequiredActor<ClientKeyLedgerKey>>().ActorRef;
         await sessions.Ask<ClientSessionManager.Connected>(new ClientSessionManager.Connect(connection =>
-            RelayConnectionActor.Props(daemonEnd, keys, clientKeys, connection, HandshakeSettings.Default)), Wait);
+            RelayConnectionActor.Props(daemonEnd, keys, clientKeys, connection, HandshakeSettings.Default), "relay"), Wait);
         return E2eeClientChannel.Start(clientEnd, Convert.ToBase64String(keys.PublicKey));
     }
 
