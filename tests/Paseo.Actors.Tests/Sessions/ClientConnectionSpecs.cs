@@ -93,4 +93,42 @@ public sealed class ClientConnectionSpecs(ITestOutputHelper output) : Akka.TestK
         _channel.ExpectMsg<MessageTaken>();
         _sessions.ExpectNoMsg(TimeSpan.Zero);
     }
+
+    [Fact]
+    public void Terminal_frames_are_told_from_json_by_their_first_byte_whatever_the_frame_type()
+    {
+        var connection = Create();
+        var session = CreateTestProbe();
+        Receive(connection, Hello);
+        _channel.ExpectMsg<MessageTaken>();
+        _sessions.ExpectMsg<Attach>();
+        connection.Tell(new Attached(session.Ref));
+
+        // A binary Input frame goes to the session as a frame, and is taken only when the session has it.
+        connection.Tell(new MessageReceived(E2eeMessage.FromBytes(new byte[] { 0x02, 0x00, (byte)'l', (byte)'s' })), _channel.Ref);
+        Assert.Equal(new byte[] { 0x02, 0x00, (byte)'l', (byte)'s' }, session.ExpectMsg<SessionProtocol.InboundFrame>().Frame.ToArray());
+        _channel.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        connection.Tell(InboundTaken.Instance, session.Ref);
+        _channel.ExpectMsg<MessageTaken>();
+
+        // The same bytes as text (a decrypted plaintext that is valid UTF-8) are a frame too, not invalid JSON.
+        Receive(connection, "\u0003\u0000{\"rows\":4,\"cols\":5}");
+        Assert.Equal(0x03, session.ExpectMsg<SessionProtocol.InboundFrame>().Frame.Span[0]);
+        connection.Tell(InboundTaken.Instance, session.Ref);
+        _channel.ExpectMsg<MessageTaken>();
+
+        // Other bytes (a file frame from a client, which no client sends) are taken and dropped; JSON is still JSON.
+        connection.Tell(new MessageReceived(E2eeMessage.FromBytes(new byte[] { 0x10, 0x01, 0x41 })), _channel.Ref);
+        _channel.ExpectMsg<MessageTaken>();
+        Receive(connection, Session("fetch_agents_request", "r2"));
+        Assert.Equal("fetch_agents_request", session.ExpectMsg<Inbound>().Type);
+    }
+
+    [Fact]
+    public void A_terminal_frame_before_hello_closes_4002_as_a_session_message()
+    {
+        var connection = Create();
+        connection.Tell(new MessageReceived(E2eeMessage.FromBytes(new byte[] { 0x01, 0x00, 0x41 })), _channel.Ref);
+        Assert.Equal(new CloseChannel(4002, "Session message before hello"), _channel.ExpectMsg<CloseChannel>());
+    }
 }
