@@ -18,8 +18,9 @@ namespace Paseo.Actors.Terminals;
 /// no output until then, so it sees each byte exactly once.
 /// </para>
 /// </summary>
-public sealed class TerminalActor : ReceiveActor
+public sealed class TerminalActor : ReceiveActor, IWithTimers
 {
+    private static readonly TimeSpan TypeAfterAtMost = TimeSpan.FromMilliseconds(1500);
     private const string TitleSubscription = "paseo-title";
     // OSC 633 D;<status>: shell integration's "command finished", which a script's terminal writes when the script ends.
     private static readonly byte[] FinishedMark = "\u001b]633;D;"u8.ToArray();
@@ -47,8 +48,14 @@ public sealed class TerminalActor : ReceiveActor
     // The end of the last output of a script's terminal, where a finished mark may have been cut in two.
     private byte[] _markTail = [];
 
-    public TerminalActor(TmuxServer server, TmuxTerminal terminal)
+    // Keys to type once the terminal shows output (its prompt), or after TypeAfterAtMost; null once typed.
+    private string? _typeOnceReady;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public TerminalActor(TmuxServer server, TmuxTerminal terminal, string? typeOnceReady = null)
     {
+        _typeOnceReady = typeOnceReady;
         _server = server;
         _terminal = terminal;
         _paneTitle = terminal.PaneTitle;
@@ -60,6 +67,7 @@ public sealed class TerminalActor : ReceiveActor
             SendOutput();
             ReadNext();
         });
+        Receive<TypeNow>(_ => TypeIfWaiting());
         Receive<ControlEnded>(ended =>
         {
             if (ended.Generation == _generation) CheckSession();
@@ -101,7 +109,8 @@ public sealed class TerminalActor : ReceiveActor
         });
     }
 
-    public static Props Props(TmuxServer server, TmuxTerminal terminal) => Akka.Actor.Props.Create(() => new TerminalActor(server, terminal));
+    public static Props Props(TmuxServer server, TmuxTerminal terminal, string? typeOnceReady = null) =>
+        Akka.Actor.Props.Create(() => new TerminalActor(server, terminal, typeOnceReady));
 
     /// <summary>From `terminals`: a capture for this terminal, answered to <paramref name="ReplyTo"/>.</summary>
     internal sealed record CaptureRequest(CaptureTerminal Request, IActorRef ReplyTo);
@@ -109,7 +118,19 @@ public sealed class TerminalActor : ReceiveActor
     /// <summary>To `terminals`: the title the program set changed (null: none).</summary>
     internal sealed record TitleChanged(string TerminalId, string? Title);
 
-    protected override void PreStart() => AttachClient();
+    protected override void PreStart()
+    {
+        AttachClient();
+        if (_typeOnceReady is not null) Timers.StartSingleTimer("type", TypeNow.Instance, TypeAfterAtMost);
+    }
+
+    private void TypeIfWaiting()
+    {
+        if (_typeOnceReady is not { } keys) return;
+        _typeOnceReady = null;
+        Timers.Cancel("type");
+        Self.Tell(new TerminalInput(_terminal.Id, Encoding.UTF8.GetBytes(keys)));
+    }
 
     private void AttachClient()
     {
@@ -150,6 +171,8 @@ public sealed class TerminalActor : ReceiveActor
             case ControlLine.Output output when output.PaneId == _terminal.PaneId && output.Bytes.Length > 0:
                 // The output of one batch goes to the subscribers as one message (fewer messages and frames under a flood).
                 _output.Write(output.Bytes);
+                // The terminal shows output (its prompt): what was to be typed into it goes now.
+                if (_typeOnceReady is not null) TypeIfWaiting();
                 if (_terminal.Script is not null) ScanForFinishedMark(output.Bytes);
                 break;
             case ControlLine.BlockBegin { Ours: true }:
@@ -370,6 +393,11 @@ public sealed class TerminalActor : ReceiveActor
     private sealed record ControlBatch(int Generation, IReadOnlyList<ControlLine> Lines) : INoSerializationVerificationNeeded;
 
     private sealed record SessionChecked(bool Exists) : INoSerializationVerificationNeeded;
+
+    private sealed record TypeNow : INoSerializationVerificationNeeded
+    {
+        public static readonly TypeNow Instance = new();
+    }
 
     private sealed record ControlEnded(int Generation) : INoSerializationVerificationNeeded;
 }

@@ -32,8 +32,9 @@ public static class TerminalProtocol
     /// <param name="Command">argv of the program (no shell), or null for the default shell.</param>
     /// <param name="PresetTitle">A fixed title (a workspace script's terminal); null: the title follows the program.</param>
     /// <param name="Script">A workspace script's terminal, running <see cref="Paseo.Transport.Terminals.ScriptTag.Command"/> (see <see cref="TerminalProgramExited"/>).</param>
+    /// <param name="TypeOnceReady">Keys typed into the terminal once it shows output (its prompt), or after 1.5 s (app-workspaces.md §4.2).</param>
     public sealed record CreateTerminal(string Cwd, string? Name, IReadOnlyList<string>? Command, string? PresetTitle = null,
-        IReadOnlyDictionary<string, string>? Environment = null, Paseo.Transport.Terminals.ScriptTag? Script = null);
+        IReadOnlyDictionary<string, string>? Environment = null, Paseo.Transport.Terminals.ScriptTag? Script = null, string? TypeOnceReady = null);
 
     /// <summary>To `terminals`: run a command again in a script's terminal; answered <see cref="Created"/> or <see cref="CreateFailed"/>.</summary>
     public sealed record RespawnTerminal(string TerminalId, IReadOnlyList<string> Command, IReadOnlyDictionary<string, string> Environment);

@@ -87,7 +87,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         {
             _creating--;
             DoneCreatingIn(started.Terminal.Cwd);
-            var info = Start(started.Terminal);
+            var info = Start(started.Terminal, started.TypeOnceReady);
             started.ReplyTo.Tell(new Created(info));
             Changed(info.Cwd);
         });
@@ -230,7 +230,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         var storedTitle = create.PresetTitle is { } preset ? "=" + preset : create.Command is { Count: > 0 } command ? "~" + Humanised(command) : null;
         _creating++;
         _server.CreateAsync(id, name, create.Cwd, create.Command, storedTitle, environment, 80, 24, create.Script, _defaultShell)
-            .PipeTo(Self, success: pane => new Started(new TmuxTerminal(id, pane, name, create.Cwd, storedTitle, null, 0, create.Script), replyTo),
+            .PipeTo(Self, success: pane => new Started(new TmuxTerminal(id, pane, name, create.Cwd, storedTitle, null, 0, create.Script), replyTo, create.TypeOnceReady),
                 failure: e => new StartFailed(e.GetBaseException().Message, replyTo, Cwd: create.Cwd));
     }
 
@@ -240,10 +240,10 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
         else _creatingIn.Remove(cwd);
     }
 
-    private TerminalInfo Start(TmuxTerminal terminal)
+    private TerminalInfo Start(TmuxTerminal terminal, string? typeOnceReady = null)
     {
         var info = new TerminalInfo(terminal.Id, terminal.Name, terminal.Cwd, TitleOf(terminal.PresetTitle, terminal.PaneTitle), terminal.Script, terminal.ExitCode);
-        var actor = Context.ActorOf(TerminalActor.Props(_server, terminal with { PresetTitle = FixedTitle(terminal.PresetTitle) }), "terminal-" + terminal.Id);
+        var actor = Context.ActorOf(TerminalActor.Props(_server, terminal with { PresetTitle = FixedTitle(terminal.PresetTitle) }, typeOnceReady), "terminal-" + terminal.Id);
         // A terminal actor that stopped without saying so (it failed to start) must not stay listed.
         Context.WatchWith(actor, new TerminalExited(terminal.Id));
         _terminals[terminal.Id] = (info, actor, terminal.PresetTitle, terminal.PaneId);
@@ -281,7 +281,7 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
 
     private sealed record Recovered(IReadOnlyList<TmuxTerminal> Terminals, string? Error = null) : INoSerializationVerificationNeeded;
 
-    private sealed record Started(TmuxTerminal Terminal, IActorRef ReplyTo) : INoSerializationVerificationNeeded;
+    private sealed record Started(TmuxTerminal Terminal, IActorRef ReplyTo, string? TypeOnceReady) : INoSerializationVerificationNeeded;
 
     private sealed record StartFailed(string Error, IActorRef ReplyTo, bool Counted = true, string? Cwd = null) : INoSerializationVerificationNeeded;
 

@@ -84,6 +84,8 @@ public sealed class WorktreesActor : ReceiveActor
                 }
             });
         });
+        Receive<TerminalProtocol.Created>(_ => { });
+        Receive<TerminalProtocol.CreateFailed>(failed => _log.Warning("A worktree terminal was not opened: {0}", failed.Error));
         Receive<OpenWorktreeTerminals>(open =>
         {
             if (open.Error is not null)
@@ -95,15 +97,9 @@ public sealed class WorktreesActor : ReceiveActor
             var environment = open.Environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!);
             foreach (var (name, command) in entries)
             {
-                // A shell in the worktree, and the command typed into it (the shell reads it once it is up), so the shell
-                // stays when the command ends.
-                var typed = command + "\r";
-                _terminals.Ask<object>(new TerminalProtocol.CreateTerminal(open.Path, name, null, null, environment), TimeSpan.FromSeconds(20))
-                    .ContinueWith(t =>
-                    {
-                        if (t.IsCompletedSuccessfully && t.Result is TerminalProtocol.Created created)
-                            _terminals.Tell(new TerminalProtocol.TerminalInput(created.Terminal.Id, System.Text.Encoding.UTF8.GetBytes(typed)));
-                    }, TaskScheduler.Default);
+                // A shell in the worktree, and the command typed into it once it shows its prompt (so the shell reads it,
+                // and stays when the command ends).
+                _terminals.Tell(new TerminalProtocol.CreateTerminal(open.Path, name, null, null, environment, TypeOnceReady: command + "\r"));
             }
         });
         Receive<GetSetupStatus>(get => Sender.Tell(new SetupStatus(_setups.GetValueOrDefault(get.WorkspaceId)?.DeepClone() as JsonObject)));
