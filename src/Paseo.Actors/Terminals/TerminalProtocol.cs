@@ -5,7 +5,7 @@ namespace Paseo.Actors.Terminals;
 
 /// <summary>What a client sees of a terminal (app-workspaces.md §5.1): id, name, the cwd string it was created with, its title.</summary>
 /// <param name="Script">The workspace script it runs (not on the wire).</param>
-/// <param name="ExitCode">A kept script terminal whose program exited: its exit code (not on the wire).</param>
+/// <param name="ExitCode">A script's terminal found at start whose script had finished: its exit status (not on the wire).</param>
 public sealed record TerminalInfo(string Id, string Name, string Cwd, string? Title, Paseo.Transport.Terminals.ScriptTag? Script = null, int? ExitCode = null)
 {
     /// <summary>The list entry of list_terminals / terminals_changed: `{id, name, title?}`.</summary>

@@ -162,12 +162,8 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
             Changed(terminal.Info.Cwd);
             Context.System.EventStream.Publish(new TerminalEnded(exited.TerminalId));
         });
-        Receive<TerminalProgramExited>(exited =>
-        {
-            if (!_terminals.TryGetValue(exited.TerminalId, out var terminal)) return;
-            _terminals[exited.TerminalId] = terminal with { Info = terminal.Info with { ExitCode = exited.ExitCode ?? -1 } };
-            Context.System.EventStream.Publish(exited);
-        });
+        // A script's end is for the scripts (its terminal stays as it is); the status a later daemon needs is kept by tmux.
+        Receive<TerminalProgramExited>(exited => Context.System.EventStream.Publish(exited));
         Receive<RespawnTerminal>(respawn =>
         {
             if (!_terminals.TryGetValue(respawn.TerminalId, out var terminal))
@@ -177,8 +173,6 @@ public sealed class TerminalsActor : ReceiveActor, IWithStash
             }
             var replyTo = Sender;
             var id = respawn.TerminalId;
-            // The last run's status is forgotten now: the new run's may come before the respawn is confirmed.
-            _terminals[id] = terminal with { Info = terminal.Info with { ExitCode = null } };
             _server.RespawnAsync(id, terminal.PaneId, terminal.Info.Cwd, respawn.Command, respawn.Environment)
                 .PipeTo(Self, success: () => new Respawned(id, replyTo), failure: e => new StartFailed(e.GetBaseException().Message, replyTo, Counted: false));
         });

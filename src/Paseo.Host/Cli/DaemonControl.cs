@@ -111,7 +111,7 @@ public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> e
         Libc.Kill(record.Pid, Libc.SIGTERM);
         if (await WaitForExitAsync(record.Pid, timeout ?? settings.Daemon.StopTimeout))
         {
-            if (!restarting) await EndTerminalsAsync(home, settings);
+            if (!restarting) await Paseo.Transport.Terminals.TmuxServer.EndOnStopAsync(home.TerminalsDir, settings.Terminals);
             if (json) await stdout.WriteLineAsync(JsonSerializer.Serialize(new { stopped = true, pid = record.Pid, forced = false }));
             else await stdout.WriteLineAsync($"Daemon stopped (pid {record.Pid}).");
             return 0;
@@ -124,20 +124,10 @@ public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> e
         if (!await WaitForExitAsync(record.Pid, killTimeout ?? TimeSpan.FromSeconds(5)))
             return Fail(json, "DAEMON_KILL_FAILED", $"the daemon (pid {record.Pid}) survived SIGKILL", 1);
         PidFile.Release(home.PidFile, record.Pid);
-        if (!restarting) await EndTerminalsAsync(home, settings);
+        if (!restarting) await Paseo.Transport.Terminals.TmuxServer.EndOnStopAsync(home.TerminalsDir, settings.Terminals);
         if (json) await stdout.WriteLineAsync(JsonSerializer.Serialize(new { stopped = true, pid = record.Pid, forced = true }));
         else await stdout.WriteLineAsync($"Daemon killed (pid {record.Pid}).");
         return 0;
-    }
-
-    /// <summary>
-    /// Terminals live in the daemon's tmux server, which outlives the daemon (so a restart or a crash keeps them); a stop
-    /// ends them with it, unless the user keeps them (paseo.terminals.keep-on-stop).
-    /// </summary>
-    private static async Task EndTerminalsAsync(PaseoHome home, PaseoSettings settings)
-    {
-        if (settings.Terminals.KeepOnStop) return;
-        await new Paseo.Transport.Terminals.TmuxServer(home.TerminalsDir, settings.Terminals).KillServerAsync();
     }
 
     public async Task<int> StatusAsync(string? homeFlag, bool json)

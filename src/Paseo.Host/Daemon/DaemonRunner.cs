@@ -160,8 +160,8 @@ public static class DaemonRunner
             logger.Information("Daemon stopped");
             if (server.ExitRequest == DaemonExitRequest.Restart) return Restart(config, pid, detached, logger);
             // A client's "stop the daemon" is a stop like `paseo daemon stop`: the terminals end too unless kept.
-            if (server.ExitRequest == DaemonExitRequest.Shutdown && !settings.Terminals.KeepOnStop)
-                await new Paseo.Transport.Terminals.TmuxServer(config.Home.TerminalsDir, settings.Terminals).KillServerAsync();
+            if (server.ExitRequest == DaemonExitRequest.Shutdown)
+                await Paseo.Transport.Terminals.TmuxServer.EndOnStopAsync(config.Home.TerminalsDir, settings.Terminals);
             return 0;
         }
         catch (IdentityFileException e)

@@ -199,6 +199,16 @@ public sealed class TmuxServer
         }
     }
 
+    /// <summary>
+    /// What a stop of the daemon (`paseo daemon stop`, a client's shutdown request) does to the terminals of a home:
+    /// ends them and the tmux server, unless the user keeps them (`paseo.terminals.keep-on-stop`). A restart never calls it.
+    /// </summary>
+    public static async Task EndOnStopAsync(string terminalsDirectory, TerminalSettings settings)
+    {
+        if (settings.KeepOnStop) return;
+        await new TmuxServer(terminalsDirectory, settings).KillServerAsync().ConfigureAwait(false);
+    }
+
     /// <summary>Runs one tmux command; its stdout, or null when no server runs and <paramref name="quietWhenNoServer"/>.</summary>
     public async Task<string?> RunAsync(IReadOnlyList<string> args, bool quietWhenNoServer)
     {

@@ -30,10 +30,8 @@ public sealed class ClientConnectionSpecs(ITestOutputHelper output) : Akka.TestK
         return connection;
     }
 
-    private void Receive(IActorRef connection, string text) => connection.Tell(new MessageReceived(E2eeMessage.FromText(text)), _channel.Ref);
-
-    [Fact]
-    public void A_session_message_is_taken_only_when_the_session_has_taken_it()
+    /// <summary>A connection past its hello, attached to a session probe.</summary>
+    private (IActorRef Connection, TestProbe Session) CreateAttached()
     {
         var connection = Create();
         var session = CreateTestProbe();
@@ -41,6 +39,15 @@ public sealed class ClientConnectionSpecs(ITestOutputHelper output) : Akka.TestK
         _channel.ExpectMsg<MessageTaken>();
         _sessions.ExpectMsg<Attach>();
         connection.Tell(new Attached(session.Ref));
+        return (connection, session);
+    }
+
+    private void Receive(IActorRef connection, string text) => connection.Tell(new MessageReceived(E2eeMessage.FromText(text)), _channel.Ref);
+
+    [Fact]
+    public void A_session_message_is_taken_only_when_the_session_has_taken_it()
+    {
+        var (connection, session) = CreateAttached();
 
         Receive(connection, Session("fetch_agents_request", "r1"));
         var inbound = session.ExpectMsg<Inbound>();
@@ -97,12 +104,7 @@ public sealed class ClientConnectionSpecs(ITestOutputHelper output) : Akka.TestK
     [Fact]
     public void Terminal_frames_are_told_from_json_by_their_first_byte_whatever_the_frame_type()
     {
-        var connection = Create();
-        var session = CreateTestProbe();
-        Receive(connection, Hello);
-        _channel.ExpectMsg<MessageTaken>();
-        _sessions.ExpectMsg<Attach>();
-        connection.Tell(new Attached(session.Ref));
+        var (connection, session) = CreateAttached();
 
         // A binary Input frame goes to the session as a frame, and is taken only when the session has it.
         connection.Tell(new MessageReceived(E2eeMessage.FromBytes(new byte[] { 0x02, 0x00, (byte)'l', (byte)'s' })), _channel.Ref);

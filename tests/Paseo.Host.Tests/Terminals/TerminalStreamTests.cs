@@ -95,6 +95,25 @@ public sealed class TerminalStreamTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_terminal_whose_tmux_client_is_detached_is_attached_again_with_a_new_snapshot()
+    {
+        Require();
+        var id = (await CreateAsync(_client, _cwd))["id"]!.GetValue<string>();
+        var (slot, _) = await SubscribeAsync(_client, id);
+        // Someone detaches the daemon's control client (as tmux does with a client too far behind): the terminal lives on.
+        Assert.NotNull(Tmux(Path.Combine(_daemon.TestHome.Home.TerminalsDir, "tmux.sock"), "detach-client", "-s", "=" + id));
+        while (true)
+        {
+            var frame = await _client.NextBinaryAsync();
+            if (frame[0] == BinaryFrames.Snapshot && frame[1] == slot) break; // the stream starts again from a snapshot
+        }
+        await TypeAsync(_client, slot, "echo back-$((3*3))\r");
+        await OutputUntilAsync(_client.NextBinaryAsync, slot, "back-9");
+        var listed = ProtocolClient.Payload(await _client.RequestAsync("list_terminals_request"), "list_terminals_response")!["terminals"]!.AsArray();
+        Assert.Contains(listed, t => t!["id"]!.GetValue<string>() == id);
+    }
+
+    [SkippableFact]
     public async Task Two_clients_on_one_terminal_both_see_its_output()
     {
         Require();
