@@ -342,9 +342,9 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             ["type"] = "permission_resolved",
             ["provider"] = _record.Provider,
             ["requestId"] = response.RequestId,
-            ["resolution"] = response.Resolution.DeepClone(),
+            ["resolution"] = JsonObject.Create(response.Resolution),
         });
-        _session?.Tell(new ResolvePermission(response.RequestId, response.Resolution));
+        _session?.Tell(new ResolvePermission(response.RequestId, JsonObject.Create(response.Resolution)!));
         if (_pendingPermissions.Count == 0 && _record.AttentionReason == "permission")
             Change(_record with { RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null });
         else Changed();

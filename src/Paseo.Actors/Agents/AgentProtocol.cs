@@ -30,7 +30,7 @@ public static class AgentProtocol
     // To the supervisor.
 
     public sealed record CreateAgent(AgentConfig Config, string? InitialPrompt, string? ClientMessageId, IReadOnlyDictionary<string, string> Labels,
-        IReadOnlyList<Providers.ProviderProtocol.PromptImage>? Images = null);
+        IReadOnlyList<PromptImage>? Images = null);
 
     public sealed record AgentCreated(AgentSnapshot Agent);
 
@@ -59,7 +59,7 @@ public static class AgentProtocol
     }
 
     /// <summary>Un-archives, records the user message, starts a run (replacing a running one). Answered once the run started.</summary>
-    public sealed record SendMessage(string Text, string? MessageId, IReadOnlyList<Providers.ProviderProtocol.PromptImage>? Images = null) : IAgentCommand;
+    public sealed record SendMessage(string Text, string? MessageId, IReadOnlyList<PromptImage>? Images = null) : IAgentCommand;
 
     public sealed record MessageAccepted(AgentId AgentId);
 
@@ -105,7 +105,7 @@ public static class AgentProtocol
     /// <summary>status is idle, error, permission or timeout.</summary>
     public sealed record FinishResult(string Status, AgentSnapshot Final, string? Error, string? LastMessage, long WaitId = 0);
 
-    public sealed record RespondToPermission(string RequestId, JsonObject Resolution) : IAgentCommand;
+    public sealed record RespondToPermission(string RequestId, System.Text.Json.JsonElement Resolution) : IAgentCommand;
 
     public sealed record SetAgentMode(string ModeId) : IAgentCommand;
 

@@ -59,9 +59,6 @@ public static class ProviderProtocol
         public IReadOnlyList<PromptImage> AttachedImages => Images ?? [];
     }
 
-    /// <summary>An image sent with a prompt (`images:[{data, mimeType}]`): base64 data, checked by the session.</summary>
-    public sealed record PromptImage(string MimeType, string Data);
-
     public sealed record Interrupt
     {
         public static readonly Interrupt Instance = new();

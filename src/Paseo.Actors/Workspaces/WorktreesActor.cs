@@ -54,7 +54,7 @@ public sealed class WorktreesActor : ReceiveActor
             _setups[progressed.WorkspaceId] = progressed.Snapshot;
             var push = new JsonObject { ["workspaceId"] = progressed.WorkspaceId };
             foreach (var (key, value) in progressed.Snapshot) push[key] = value?.DeepClone();
-            progressed.ProgressTo?.Tell(new Sessions.Workspaces.SessionWorkspacesActor.Pushed(WsOutbound.Session("workspace_setup_progress", push)));
+            progressed.ProgressTo?.Tell(new Sessions.SessionRequestProtocol.Pushed(WsOutbound.Session("workspace_setup_progress", push)));
         });
         Receive<RunAgentSetup>(run =>
         {

@@ -129,3 +129,6 @@ public sealed record AgentSnapshot
         return json;
     }
 }
+
+/// <summary>An image sent with a prompt (`images:[{data, mimeType}]` of create_agent / send_agent_message): base64 data of a type CLIs take.</summary>
+public sealed record PromptImage(string MimeType, string Data);

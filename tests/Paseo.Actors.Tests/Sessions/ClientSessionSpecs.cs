@@ -135,17 +135,19 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
         _connection.ExpectMsg<InboundTaken>();
         var wait = (WaitForFinish)_agents.ExpectMsg<ToAgent>().Command;
         Assert.Null(wait.Timeout);
-        Assert.Equal(session, _agents.LastSender); // told by the session itself: no temporary ask actor, no day-long timer
+        // Told by the session's agent child itself: no temporary ask actor, no day-long timer.
+        var waiter = _agents.LastSender;
+        Assert.Equal(session.Path / "agents", waiter.Path);
 
         // The wait holds the one slot until it is answered.
         Request(session, "fetch_agents_request", "r2");
         _connection.ExpectMsg<InboundTaken>();
         Assert.Equal(ClientSessionActor.TooManyRequestsCode, NextPayload()["code"]!.GetValue<string>());
 
-        session.Tell(new AgentNotFound("a1", "Agent not found: a1", wait.WaitId), _agents.Ref);
+        waiter.Tell(new AgentNotFound("a1", "Agent not found: a1", wait.WaitId), _agents.Ref);
         var answered = NextPayload();
         Assert.Equal(("w1", "error", "Agent not found: a1"), (answered["requestId"]!.GetValue<string>(), answered["status"]!.GetValue<string>(), answered["error"]!.GetValue<string>()));
-        session.Tell(new AgentNotFound("a1", "a late duplicate", wait.WaitId), _agents.Ref); // answered once only
+        waiter.Tell(new AgentNotFound("a1", "a late duplicate", wait.WaitId), _agents.Ref); // answered once only
         Request(session, "fetch_agents_request", "r3");
         _connection.ExpectMsg<InboundTaken>();
         _agents.ExpectMsg<ListAgents>();
@@ -161,7 +163,7 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
         var wait = (WaitForFinish)_agents.ExpectMsg<ToAgent>().Command;
         // The supervisor says which agent got the wait; that agent then stops with the wait lost in its mailbox.
         var agent = CreateTestProbe();
-        session.Tell(new WaitForwarded(wait.WaitId, agent.Ref), _agents.Ref);
+        _agents.LastSender.Tell(new WaitForwarded(wait.WaitId, agent.Ref), _agents.Ref);
         Watch(agent.Ref);
         Sys.Stop(agent.Ref);
         ExpectTerminated(agent.Ref);

@@ -7,9 +7,9 @@ using Paseo.Transport.Protocol;
 using Paseo.Transport.Terminals;
 using Xunit.Abstractions;
 using static Paseo.Actors.Terminals.TerminalProtocol;
-using Answered = Paseo.Actors.Sessions.Workspaces.SessionWorkspacesActor.Answered;
-using Pushed = Paseo.Actors.Sessions.Workspaces.SessionWorkspacesActor.Pushed;
-using Request = Paseo.Actors.Sessions.Workspaces.SessionWorkspacesActor.Request;
+using Answered = Paseo.Actors.Sessions.SessionRequestProtocol.Answered;
+using Pushed = Paseo.Actors.Sessions.SessionRequestProtocol.Pushed;
+using Request = Paseo.Actors.Sessions.SessionRequestProtocol.Request;
 
 namespace Paseo.Actors.Tests.Terminals;
 

@@ -7,13 +7,14 @@ using Paseo.Transport.Configuration;
 using Paseo.Transport.Files;
 using Paseo.Transport.Processes;
 using Paseo.Transport.Protocol;
+using Paseo.Transport.Protocol.Requests;
 
 namespace Paseo.Actors.Sessions.Daemon;
 
 /// <summary>
 /// One session's questions about the daemon itself (`sessions/session-&lt;id&gt;/daemon`; app-workspaces.md §7): providers
 /// (availability, modes, features, diagnostics, a snapshot refresh), the config clients may change, and editors. Like the
-/// workspace child, it answers each <see cref="SessionWorkspacesActor.Request"/> exactly once; daemon_config_changed goes to
+/// workspace child, it answers each <see cref="SessionRequestProtocol.Request"/> exactly once; daemon_config_changed goes to
 /// every session through the event stream.
 /// </summary>
 public sealed class SessionDaemonRequestsActor : ReceiveActor
@@ -22,7 +23,7 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
     [
         "list_available_providers_request", "list_provider_modes_request", "list_provider_features_request", "provider_diagnostic_request",
         "refresh_providers_snapshot_request", "get_daemon_config_request", "set_daemon_config_request", "list_available_editors_request",
-        "open_in_editor_request",
+        "open_in_editor_request", "get_providers_snapshot_request", "list_provider_models_request",
     ];
 
     /// <summary>The editors Paseo offers, in its order: id, label, command (macOS/Windows-only targets are not offered on Linux).</summary>
@@ -32,21 +33,23 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IReadOnlyDictionary<string, IAgentProvider> _providers;
     private readonly string? _configPath;
+    private readonly TimeSpan _listModelsTimeout;
 
-    public SessionDaemonRequestsActor(IReadOnlyDictionary<string, IAgentProvider> providers, string? configPath)
+    public SessionDaemonRequestsActor(IReadOnlyDictionary<string, IAgentProvider> providers, string? configPath, TimeSpan listModelsTimeout)
     {
         _providers = providers;
         _configPath = configPath;
-        Receive<SessionWorkspacesActor.Request>(OnRequest);
-        Receive<DaemonConfigChanged>(changed => Context.Parent.Tell(new SessionWorkspacesActor.Pushed(WsOutbound.Status(new JsonObject
+        _listModelsTimeout = listModelsTimeout;
+        Receive<SessionRequestProtocol.Request>(OnRequest);
+        Receive<DaemonConfigChanged>(changed => Context.Parent.Tell(new SessionRequestProtocol.Pushed(WsOutbound.Status(new JsonObject
         {
             ["status"] = "daemon_config_changed", ["config"] = JsonNode.Parse(changed.ConfigJson),
         }))));
-        Receive<Done>(done => Context.Parent.Tell(new SessionWorkspacesActor.Answered(done.Json)));
+        Receive<Done>(done => Context.Parent.Tell(new SessionRequestProtocol.Answered(done.Json)));
     }
 
-    public static Props Props(IReadOnlyDictionary<string, IAgentProvider> providers, string? configPath) =>
-        Akka.Actor.Props.Create(() => new SessionDaemonRequestsActor(providers, configPath));
+    public static Props Props(IReadOnlyDictionary<string, IAgentProvider> providers, string? configPath, TimeSpan listModelsTimeout) =>
+        Akka.Actor.Props.Create(() => new SessionDaemonRequestsActor(providers, configPath, listModelsTimeout));
 
     protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(DaemonConfigChanged));
 
@@ -57,9 +60,9 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
 
     private sealed record Done(string Json);
 
-    private void Answer(string json) => Context.Parent.Tell(new SessionWorkspacesActor.Answered(json));
+    private void Answer(string json) => Context.Parent.Tell(new SessionRequestProtocol.Answered(json));
 
-    private void OnRequest(SessionWorkspacesActor.Request request)
+    private void OnRequest(SessionRequestProtocol.Request request)
     {
         var requestId = request.RequestId!;
         var reader = RequestReader.Of(request.Message);
@@ -81,6 +84,19 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                         {
                             ["providers"] = new JsonArray(), ["error"] = e.GetBaseException().Message, ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow), ["requestId"] = requestId,
                         })));
+                    break;
+                case "get_providers_snapshot_request":
+                    // Stale availability checks run again first (bounded by each probe's version-timeout), off this thread.
+                    Task.WhenAll(_providers.Values.Select(p => p.Availability.Refresh())).WaitAsync(TimeSpan.FromSeconds(9)).ContinueWith(_ =>
+                        new Done(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
+                        {
+                            ["entries"] = new JsonArray([.. _providers.Values.Select(p => (JsonNode)ProviderEntry(p))]),
+                            ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+                            ["requestId"] = requestId,
+                        })), TaskScheduler.Default).PipeTo(Self);
+                    break;
+                case "list_provider_models_request":
+                    ListModels(requestId, reader.RequiredString("provider"), reader.OptionalString("cwd"));
                     break;
                 case "list_provider_modes_request":
                 {
@@ -137,9 +153,9 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                     {
                         var update = new JsonObject();
                         if (cwd is not null) update["cwd"] = cwd;
-                        update["entries"] = new JsonArray([.. _providers.Values.Select(p => (JsonNode)ClientSessionActor.ProviderEntry(p))]);
+                        update["entries"] = new JsonArray([.. _providers.Values.Select(p => (JsonNode)ProviderEntry(p))]);
                         update["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
-                        parent.Tell(new SessionWorkspacesActor.Pushed(WsOutbound.Session("providers_snapshot_update", update)));
+                        parent.Tell(new SessionRequestProtocol.Pushed(WsOutbound.Session("providers_snapshot_update", update)));
                     }, TaskScheduler.Default);
                     break;
                 }
@@ -178,6 +194,61 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
             _log.Error(e, "Request {0} failed", request.Type);
             Answer(WsOutbound.RpcError(requestId, request.Type, $"Request failed: {e.Message}", "handler_error"));
         }
+    }
+
+    /// <summary>
+    /// list_provider_models: what the provider says (OpenCode asks its server, off this thread, starting it if needed),
+    /// bounded by paseo.sessions.list-models-timeout (Paseo's clients wait 45 s); when it cannot say, the configured models
+    /// with the reason.
+    /// </summary>
+    private void ListModels(string requestId, string providerId, string? cwd)
+    {
+        static string Response(string requestId, string providerId, IEnumerable<JsonObject>? models, string? error)
+        {
+            var payload = new JsonObject { ["provider"] = providerId };
+            if (models is not null) payload["models"] = new JsonArray([.. models.Select(m => (JsonNode)m.DeepClone())]); // `models?`: absent, not null
+            payload["error"] = error;
+            payload["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
+            payload["requestId"] = requestId;
+            return WsOutbound.Session("list_provider_models_response", payload);
+        }
+        if (!_providers.TryGetValue(providerId, out var provider))
+        {
+            Answer(Response(requestId, providerId, null, $"Unknown provider: {providerId}"));
+            return;
+        }
+        // The token stops the listing itself (e.g. a short-lived CLI that does not answer), not only the wait for it.
+        var limit = _listModelsTimeout;
+        var timeout = new CancellationTokenSource(limit);
+        provider.ListModelsAsync(cwd, Context.System, timeout.Token).WaitAsync(limit)
+            .ContinueWith(t => { timeout.Dispose(); return t; }, TaskScheduler.Default).Unwrap().PipeTo(Self,
+            success: models => new Done(Response(requestId, providerId, models, null)),
+            failure: e => new Done(Response(requestId, providerId, provider.Description.Models,
+                $"{providerId}: could not list its models ({e.GetBaseException().Message}); the known ones instead")));
+    }
+
+    /// <summary>One entry of a providers snapshot (app-workspaces.md §7): what the provider is and whether its CLI answered.</summary>
+    internal static JsonObject ProviderEntry(IAgentProvider provider)
+    {
+        var d = provider.Description;
+        // Checked once at start-up, off the actor's thread: "loading" until `<cli> --version` has answered.
+        var availability = provider.Availability.Current is { IsCompletedSuccessfully: true } probe ? probe.Result : null;
+        var entry = new JsonObject
+        {
+            ["provider"] = d.Id,
+            ["status"] = availability?.Status ?? "loading",
+            ["enabled"] = availability?.Error != ProviderAvailability.Disabled.Error,
+            ["models"] = new JsonArray([.. d.Models.Select(m => (JsonNode)m.DeepClone())]),
+            ["modes"] = new JsonArray([.. d.Modes.Select(m => (JsonNode)m.ToJson())]),
+            ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+            ["label"] = d.Label,
+            ["description"] = d.Description,
+            ["defaultModeId"] = d.DefaultModeId,
+        };
+        if (availability?.Error is { } error) entry["error"] = error;
+        // Beyond Paseo's shape (clients drop unknown keys): what `<cli> --version` said, for `paseo provider ls`.
+        if (availability?.Version is { } version) entry["version"] = version;
+        return entry;
     }
 
     private static string Diagnostic(IAgentProvider provider, ProviderAvailability availability)

@@ -5,11 +5,12 @@ using Akka.Actor;
 using Akka.Event;
 using Paseo.Actors.Terminals;
 using Paseo.Transport.Protocol;
+using Paseo.Transport.Protocol.Requests;
 using Paseo.Transport.Terminals;
 using static Paseo.Actors.Terminals.TerminalProtocol;
-using Answered = Paseo.Actors.Sessions.Workspaces.SessionWorkspacesActor.Answered;
-using Pushed = Paseo.Actors.Sessions.Workspaces.SessionWorkspacesActor.Pushed;
-using Request = Paseo.Actors.Sessions.Workspaces.SessionWorkspacesActor.Request;
+using Answered = Paseo.Actors.Sessions.SessionRequestProtocol.Answered;
+using Pushed = Paseo.Actors.Sessions.SessionRequestProtocol.Pushed;
+using Request = Paseo.Actors.Sessions.SessionRequestProtocol.Request;
 
 namespace Paseo.Actors.Sessions.Terminals;
 

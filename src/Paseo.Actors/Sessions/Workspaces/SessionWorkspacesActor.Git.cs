@@ -3,7 +3,9 @@ using Akka.Actor;
 using Paseo.Actors.Workspaces;
 using Paseo.Transport.Git;
 using Paseo.Transport.Protocol;
+using Paseo.Transport.Protocol.Requests;
 using Paseo.Transport.Workspaces;
+using static Paseo.Actors.Sessions.SessionRequestProtocol;
 using static Paseo.Actors.Workspaces.WorkspaceProtocol;
 
 namespace Paseo.Actors.Sessions.Workspaces;

@@ -7,8 +7,10 @@ using Paseo.Actors.Workspaces;
 using Paseo.Transport.Files;
 using Paseo.Transport.Git;
 using Paseo.Transport.Protocol;
+using Paseo.Transport.Protocol.Requests;
 using Paseo.Transport.Workspaces;
 using static Paseo.Actors.Agents.AgentProtocol;
+using static Paseo.Actors.Sessions.SessionRequestProtocol;
 using static Paseo.Actors.Workspaces.WorkspaceProtocol;
 
 namespace Paseo.Actors.Sessions.Workspaces;
@@ -615,18 +617,6 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     }
 
     // ---- messages -----------------------------------------------------------------------------------------------------
-
-    /// <summary>From the session: one of <see cref="Kinds"/>, with its requestId; answered by exactly one <see cref="Answered"/>.</summary>
-    public sealed record Request(string Type, string? RequestId, JsonObject Message);
-
-    /// <summary>To the session: the reply to one <see cref="Request"/> (null: none to send).</summary>
-    public sealed record Answered(string? Json);
-
-    /// <summary>To the session: the reply to one <see cref="Request"/> as binary frames (a file sent as FileBegin, FileChunk…, FileEnd).</summary>
-    public sealed record AnsweredFrames(IReadOnlyList<byte[]> Frames);
-
-    /// <summary>To the session: a push (workspace_update, checkout_status_update).</summary>
-    public sealed record Pushed(string Json);
 
     /// <summary>A reply computed off the actor's thread; <see cref="ForgetCwd"/>: a directory no longer to observe (its workspace was archived).</summary>
     private sealed record Built(string Json, bool Subscribed = false, IReadOnlyList<(string Id, string Json)>? Sent = null, string? ForgetCwd = null);

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Paseo.Transport.Protocol.Requests;
 using Paseo.Transport.Workspaces;
 
 namespace Paseo.Actors.Sessions.Workspaces;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Paseo.Actors.Sessions;
+namespace Paseo.Transport.Protocol.Requests;
 
 /// <summary>A session message does not match its schema: answered with rpc_error `unknown_schema` (as Paseo) and logged with the reason.</summary>
 public sealed class InvalidRequestException(string reason) : Exception(reason);

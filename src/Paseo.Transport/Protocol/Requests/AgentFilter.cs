@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Paseo.Transport.Protocol;
 
-namespace Paseo.Actors.Sessions;
+namespace Paseo.Transport.Protocol.Requests;
 
 /// <summary>fetch_agents_request's `scope` and `filter` (app-schemas.md §F.1), also the filter of an agent_update subscription.</summary>
 public sealed record AgentFilter(
