@@ -11,10 +11,16 @@ using static Paseo.Actors.Providers.ProviderProtocol;
 namespace Paseo.Actors.Agents;
 
 /// <summary>
-/// One agent (`agents/agent-&lt;id&gt;`): its lifecycle (initializing → idle → running → idle / error, closed), timeline,
-/// pending permissions and attention, and its `provider` child (the provider session). It commits every timeline row,
-/// publishes agent_stream events and state changes on the event stream, and hands every change to the store. A stored
-/// agent is not started until something needs it (a prompt): until then it answers from its record.
+/// One agent (`agents/agent-&lt;id&gt;`): its lifecycle as <see cref="AgentPhase"/>s, its timeline, pending permissions
+/// and attention, and its `provider-N` child (the provider session). It commits every timeline row, publishes
+/// agent_stream events and state changes on the event stream, and hands every change to the store. A stored agent is
+/// not started until something needs it (a prompt): until then it answers from its record.
+/// <para>
+/// Each phase is a behaviour (<see cref="Behaviour"/>): the commands whose handling depends on the phase — send,
+/// cancel, archive, delete, refresh, model and thinking changes, wait_for_finish — are registered per phase, the rest
+/// in <see cref="Common"/>. Every phase change goes through <see cref="TransitionTo"/>, which refuses one the table
+/// does not list. The status clients see is derived: running while a turn runs, otherwise how the last turn settled.
+/// </para>
 /// </summary>
 public sealed class AgentActor : ReceiveActor, IWithTimers
 {
@@ -37,14 +43,16 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private bool _flushQueued;
     private string? _pendingDeltaType;
     private AgentRecord _record;
-    private AgentStatus _status;
+    private AgentPhase _phase;
+    // How the last turn settled (idle, error; closed for a stored agent not started since the daemon restarted): the
+    // status clients see whenever no turn is running.
+    private AgentStatus _settled;
     private JsonObject? _lastUsage;
     private JsonObject? _runtimeInfo;
     private IActorRef? _session;
     private string? _lastTurnMessage;
     private int _nextWaiter;
     private readonly bool _isNew;
-    private bool _replacing;
     // A model or thinking change waits for the running turn to end, then the provider process is rebuilt (resumed).
     private bool _rebuildSession;
     private int _sessionGeneration;
@@ -66,9 +74,167 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         // Memory keeps the newest rows; the timeline file keeps up to the retention, read when a fetch reaches further.
         _timeline = new AgentTimeline(Guid.NewGuid().ToString("D"), limits.TimelineMemoryRows);
         _timeline.Restore(storedRows, firstSeqOnDisk);
-        _status = record.LastStatus is AgentStatus.Running or AgentStatus.Initializing ? AgentStatus.Closed : record.LastStatus;
+        _settled = record.LastStatus is AgentStatus.Running or AgentStatus.Initializing ? AgentStatus.Closed : record.LastStatus;
+        _phase = provider is null ? AgentPhase.Unavailable : AgentPhase.Dormant;
+        Become(Behaviour(_phase));
+    }
 
-        Receive<GetSnapshot>(_ => Sender.Tell(Snapshot()));
+    /// <summary>
+    /// The phases of an agent. Unavailable: its provider is not registered (it answers from its record, refuses to run).
+    /// Dormant: no provider session (a stored agent, or one whose session ended). Idle: a session and no turn. Starting: a
+    /// prompt was sent, the turn has not started. Running: a turn runs. Replacing: a prompt was sent while a turn ran;
+    /// that turn ends (canceled) and the new one starts.
+    /// </summary>
+    public enum AgentPhase { Unavailable, Dormant, Idle, Starting, Running, Replacing }
+
+    // The phase changes that can happen; anything else is a bug, refused by TransitionTo.
+    private static readonly IReadOnlyDictionary<AgentPhase, AgentPhase[]> Transitions = new Dictionary<AgentPhase, AgentPhase[]>
+    {
+        [AgentPhase.Unavailable] = [],
+        [AgentPhase.Dormant] = [AgentPhase.Idle],
+        // Running without a prompt: Claude starts a turn by itself when a background task it ran finishes.
+        [AgentPhase.Idle] = [AgentPhase.Starting, AgentPhase.Running, AgentPhase.Dormant],
+        [AgentPhase.Starting] = [AgentPhase.Running, AgentPhase.Idle, AgentPhase.Dormant],
+        [AgentPhase.Running] = [AgentPhase.Idle, AgentPhase.Replacing, AgentPhase.Dormant],
+        [AgentPhase.Replacing] = [AgentPhase.Starting, AgentPhase.Running, AgentPhase.Idle, AgentPhase.Dormant],
+    };
+
+    /// <summary>The one place the phase changes; staying in the same phase is no change.</summary>
+    private void TransitionTo(AgentPhase next)
+    {
+        if (next == _phase) return;
+        if (!Transitions[_phase].Contains(next)) throw new InvalidOperationException($"Agent {_id.Value}: no transition from {_phase} to {next}");
+        _phase = next;
+        Become(Behaviour(next));
+    }
+
+    /// <summary>For the specs: the phase the agent is in.</summary>
+    internal sealed record GetPhase
+    {
+        public static readonly GetPhase Instance = new();
+    }
+
+    private Action Behaviour(AgentPhase phase) => phase switch
+    {
+        AgentPhase.Unavailable => Unavailable,
+        AgentPhase.Dormant => Dormant,
+        AgentPhase.Idle => Idle,
+        AgentPhase.Starting => Starting,
+        _ => Running, // Running and Replacing take commands alike; they differ in how the turn's end is handled (EndTurn)
+    };
+
+    /// <summary>No provider: nothing can run; the agent answers from its record.</summary>
+    private void Unavailable()
+    {
+        Receive<StartNew>(_ => Sender.Tell(new AgentCreateFailed($"Provider {_record.Provider} is not available")));
+        Receive<SendMessage>(_ => Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available")));
+        Receive<RefreshAgent>(_ => Sender.Tell(new CommandResult(_id, false, $"Agent {_id.Value} references unavailable provider '{_record.Provider}'")));
+        Receive<SetAgentModel>(_ => Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available")));
+        Receive<SetAgentThinking>(_ => Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available")));
+        NoTurnToEnd();
+        Common();
+    }
+
+    /// <summary>No provider session: the next prompt (or a refresh) starts one.</summary>
+    private void Dormant()
+    {
+        ReceiveRunCommands();
+        Receive<RefreshAgent>(_ =>
+        {
+            Unarchive();
+            EnsureSession();
+            Changed();
+            Sender.Tell(new AgentRefreshed(Snapshot(), _timeline.NextSeq));
+        });
+        // No session to rebuild: the next one starts with the new settings.
+        Receive<SetAgentModel>(set => OnSetModel(set, rebuild: false));
+        Receive<SetAgentThinking>(set => OnSetThinking(set, rebuild: false));
+        NoTurnToEnd();
+        Common();
+    }
+
+    /// <summary>A provider session and no turn.</summary>
+    private void Idle()
+    {
+        ReceiveRunCommands();
+        Receive<RefreshAgent>(_ =>
+        {
+            // The session is started again from its handle (it reads the conversation anew).
+            Unarchive();
+            StopSession();
+            EnsureSession();
+            Changed();
+            Sender.Tell(new AgentRefreshed(Snapshot(), _timeline.NextSeq));
+        });
+        // A CLI takes its model and thinking at start: the session is stopped now, and the next prompt starts one with them.
+        Receive<SetAgentModel>(set => OnSetModel(set, rebuild: true));
+        Receive<SetAgentThinking>(set => OnSetThinking(set, rebuild: true));
+        NoTurnToEnd();
+        Common();
+    }
+
+    /// <summary>A prompt was sent; its turn has not started. Changes that rebuild the session wait for the turn to end.</summary>
+    private void Starting()
+    {
+        ReceiveRunCommands();
+        Receive<RefreshAgent>(_ =>
+        {
+            Unarchive();
+            _rebuildSession = true;
+            Changed();
+            Sender.Tell(new AgentRefreshed(Snapshot(), _timeline.NextSeq));
+        });
+        Receive<SetAgentModel>(set => OnSetModel(set, rebuild: true));
+        Receive<SetAgentThinking>(set => OnSetThinking(set, rebuild: true));
+        Receive<Cancel>(_ => Sender.Tell(Snapshot()));
+        Receive<Archive>(_ => OnArchive());
+        Receive<Delete>(_ => OnDelete());
+        Receive<WaitForFinish>(OnWaitForFinish);
+        Common();
+    }
+
+    /// <summary>A turn runs (Running), or is being replaced by a new prompt (Replacing).</summary>
+    private void Running()
+    {
+        ReceiveRunCommands();
+        Receive<RefreshAgent>(_ =>
+        {
+            // The turn ends first; the session is started again from its handle after it.
+            Unarchive();
+            _session?.Tell(Interrupt.Instance);
+            _rebuildSession = true;
+            Sender.Tell(new AgentRefreshed(Snapshot(), _timeline.NextSeq));
+        });
+        Receive<SetAgentModel>(set => OnSetModel(set, rebuild: true));
+        Receive<SetAgentThinking>(set => OnSetThinking(set, rebuild: true));
+        Receive<Cancel>(_ =>
+        {
+            // Beyond max-waiters the interrupt is still asked (it already is), and the answer is the agent as it is now.
+            if (_cancelWaiters.Count >= _maxWaiters)
+            {
+                Sender.Tell(Snapshot());
+                return;
+            }
+            _cancelWaiters.Add(Sender);
+            _session!.Tell(Interrupt.Instance);
+        });
+        Receive<Archive>(_ =>
+        {
+            _session?.Tell(Interrupt.Instance);
+            OnArchive();
+        });
+        Receive<Delete>(_ =>
+        {
+            _session?.Tell(Interrupt.Instance);
+            OnDelete();
+        });
+        Receive<WaitForFinish>(OnWaitForFinish);
+        Common();
+    }
+
+    /// <summary>The commands that start a turn: a new agent's first prompt, a message.</summary>
+    private void ReceiveRunCommands()
+    {
         Receive<StartNew>(start =>
         {
             Save();
@@ -81,19 +247,40 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             var creator = Sender;
             Run(start.InitialPrompt, start.MessageId, start.Images, (creator, () => new AgentCreated(Snapshot())));
         });
-        Receive<SendMessage>(OnSendMessage);
-        Receive<Cancel>(_ => OnCancel());
+        Receive<SendMessage>(send =>
+        {
+            if (_sendWaiters.Count >= _maxWaiters)
+            {
+                Sender.Tell(new CommandResult(_id, false, $"Too many messages wait for this agent's run to start ({_maxWaiters}, paseo.agents.max-waiters-per-agent); try again"));
+                return;
+            }
+            Run(send.Text, send.MessageId, send.Images, (Sender, () => new MessageAccepted(_id)));
+        });
+    }
+
+    /// <summary>The commands of a phase without a turn: cancel has nothing to stop, a wait is answered at once.</summary>
+    private void NoTurnToEnd()
+    {
+        Receive<Cancel>(_ => Sender.Tell(Snapshot()));
         Receive<Archive>(_ => OnArchive());
-        Receive<RefreshAgent>(_ => OnRefresh());
+        Receive<Delete>(_ => OnDelete());
+        Receive<WaitForFinish>(wait => Sender.Tell(_pendingPermissions.Count > 0
+            ? new FinishResult("permission", Snapshot(), null, _lastTurnMessage, wait.WaitId)
+            : Finished() with { WaitId = wait.WaitId }));
+    }
+
+    /// <summary>What every phase handles alike.</summary>
+    private void Common()
+    {
+        Receive<GetPhase>(_ => Sender.Tell(_phase));
+        Receive<GetSnapshot>(_ => Sender.Tell(Snapshot()));
         Receive<ReportToolCall>(report =>
         {
             if (report.Commit) Commit((JsonObject)report.Item.DeepClone());
             else Publish(new JsonObject { ["type"] = "timeline", ["provider"] = _record.Provider, ["item"] = report.Item.DeepClone() });
         });
-        Receive<Delete>(_ => OnDelete());
         Receive<FetchTimeline>(OnFetchTimeline);
         Receive<AgentStoreProtocol.TimelineCompacted>(compacted => _timeline.DropBefore(compacted.FirstSeq));
-        Receive<WaitForFinish>(OnWaitForFinish);
         Receive<FinishTimedOut>(timedOut =>
         {
             if (_finishWaiters.Remove(timedOut.Waiter, out var waiter))
@@ -104,8 +291,6 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         });
         Receive<RespondToPermission>(OnPermissionResponse);
         Receive<SetAgentMode>(OnSetMode);
-        Receive<SetAgentModel>(OnSetModel);
-        Receive<SetAgentThinking>(OnSetThinking);
         Receive<UpdateAgent>(OnUpdate);
         Receive<ClearAttention>(_ =>
         {
@@ -136,11 +321,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 }
                 return;
             }
+            // The provider session stopped (its CLI died, or it failed): a turn it had is failed; the next prompt starts a new one.
             _session = null;
-            _replacing = false;
             _rebuildSession = false; // the next session starts with the current settings anyway
-            if (_status is AgentStatus.Running or AgentStatus.Initializing || _sendWaiters.Count > 0)
-                OnProviderEvent(new TurnFailed("The provider session stopped unexpectedly"));
+            if (_phase is AgentPhase.Starting or AgentPhase.Running or AgentPhase.Replacing) OnProviderEvent(new TurnFailed("The provider session stopped unexpectedly"));
+            TransitionTo(AgentPhase.Dormant);
         });
     }
 
@@ -159,21 +344,6 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
 
     private IReadOnlyList<AgentMode> Modes => _discoveredModes.Count > 0 ? _discoveredModes : _provider?.Description.Modes ?? [];
 
-    private void OnSendMessage(SendMessage send)
-    {
-        if (_provider is null)
-        {
-            Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available"));
-            return;
-        }
-        if (_sendWaiters.Count >= _maxWaiters)
-        {
-            Sender.Tell(new CommandResult(_id, false, $"Too many messages wait for this agent's run to start ({_maxWaiters}, paseo.agents.max-waiters-per-agent); try again"));
-            return;
-        }
-        Run(send.Text, send.MessageId, send.Images, (Sender, () => new MessageAccepted(_id)));
-    }
-
     /// <summary>Un-archives, records the user message, and starts the run; the waiter is answered when it has started.</summary>
     private void Run(string prompt, string? messageId, IReadOnlyList<PromptImage>? images, (IActorRef Who, Func<object> Answer) waiter)
     {
@@ -182,7 +352,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Commit(TimelineItems.UserMessage(prompt, messageId));
         EnsureSession();
         // A running turn ends (canceled) before the new one starts: the waiter is answered by the new turn's start.
-        _replacing = _status == AgentStatus.Running;
+        TransitionTo(_phase is AgentPhase.Running or AgentPhase.Replacing ? AgentPhase.Replacing : AgentPhase.Starting);
         _sendWaiters.Add(waiter);
         _session!.Tell(new RunTurn(prompt, images));
         Save();
@@ -202,7 +372,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         // A new agent is live at once (Paseo creates its provider session on create); a stored one waits for a prompt.
-        if (_isNew && _provider is not null) EnsureSession();
+        if (_isNew && _phase == AgentPhase.Dormant) EnsureSession();
     }
 
     private void EnsureSession()
@@ -211,55 +381,36 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         _session = Context.ActorOf(_provider!.SessionProps(new ProviderSessionConfig(_id.Value, _record.Cwd, _record.Model, _record.LastModeId, _record.ThinkingOptionId, null,
             _record.Persistence is { } handle ? WsInbound.Str(handle, "sessionId") : null)), $"provider-{++_sessionGeneration}");
         Context.Watch(_session);
-        if (_status is AgentStatus.Closed) _status = AgentStatus.Idle;
+        if (_settled is AgentStatus.Closed) _settled = AgentStatus.Idle;
+        TransitionTo(AgentPhase.Idle);
     }
 
-    private void OnCancel()
+    /// <summary>Stops the provider session of an idle agent (its process ends); the next prompt starts a new one.</summary>
+    private void StopSession()
     {
-        // Beyond max-waiters the interrupt is still asked (it already is), and the answer is the agent as it is now.
-        if (_status == AgentStatus.Running && _session is not null && _cancelWaiters.Count < _maxWaiters)
-        {
-            _cancelWaiters.Add(Sender);
-            _session.Tell(Interrupt.Instance);
-            return;
-        }
-        Sender.Tell(Snapshot());
+        _rebuildSession = false;
+        if (_session is null) return;
+        Context.Unwatch(_session);
+        Context.Stop(_session);
+        _session = null;
+        _discoveredModes = [];
+        TransitionTo(AgentPhase.Dormant);
+    }
+
+    private void Unarchive()
+    {
+        if (_record.ArchivedAt is not null) Change(_record with { ArchivedAt = null, UpdatedAt = Now });
     }
 
     private void OnArchive()
     {
-        if (_status == AgentStatus.Running) _session?.Tell(Interrupt.Instance);
         var archivedAt = _record.ArchivedAt ?? Now;
         Change(_record with { ArchivedAt = archivedAt, RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null, UpdatedAt = Now });
         Sender.Tell(new Archived(_id, archivedAt));
     }
 
-    private void OnRefresh()
-    {
-        if (_provider is null)
-        {
-            Sender.Tell(new CommandResult(_id, false, $"Agent {_id.Value} references unavailable provider '{_record.Provider}'"));
-            return;
-        }
-        if (_record.ArchivedAt is not null) Change(_record with { ArchivedAt = null, UpdatedAt = Now });
-        if (_status == AgentStatus.Running)
-        {
-            // The turn ends first; the session is started again from its handle after it (RebuildSessionWhenIdle).
-            _session?.Tell(Interrupt.Instance);
-            _rebuildSession = true;
-        }
-        else
-        {
-            RebuildSessionWhenIdle();
-            EnsureSession();
-            Changed();
-        }
-        Sender.Tell(new AgentRefreshed(Snapshot(), _timeline.NextSeq));
-    }
-
     private void OnDelete()
     {
-        if (_status == AgentStatus.Running) _session?.Tell(Interrupt.Instance);
         _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd, Sender, new Deleted(_id), new AgentRemoved(_id)));
         Context.Stop(Self);
     }
@@ -293,11 +444,6 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Sender.Tell(new FinishResult("permission", Snapshot(), null, _lastTurnMessage, wait.WaitId));
             return;
         }
-        if (_status is not (AgentStatus.Running or AgentStatus.Initializing))
-        {
-            Sender.Tell(Finished() with { WaitId = wait.WaitId });
-            return;
-        }
         if (_finishWaiters.Count >= _maxWaiters)
         {
             Sender.Tell(new FinishResult("error", Snapshot(), $"Too many clients wait for this agent ({_maxWaiters}, paseo.agents.max-waiters-per-agent)", _lastTurnMessage, wait.WaitId));
@@ -309,7 +455,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         if (wait.Timeout is { } timeout) Timers.StartSingleTimer(("finish", waiter), new FinishTimedOut(waiter), timeout);
     }
 
-    private FinishResult Finished() => _status == AgentStatus.Error
+    private FinishResult Finished() => _settled == AgentStatus.Error
         ? new FinishResult("error", Snapshot(), _record.LastError ?? "Agent failed", _lastTurnMessage)
         : new FinishResult("idle", Snapshot(), null, _lastTurnMessage);
 
@@ -363,65 +509,45 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Sender.Tell(new CommandResult(_id, true, null));
     }
 
-    private void OnSetModel(SetAgentModel set)
+    /// <param name="rebuild">The agent has a provider session, which must be rebuilt for the change (see <see cref="RebuildSession"/>).</param>
+    private void OnSetModel(SetAgentModel set, bool rebuild)
     {
         var model = string.IsNullOrWhiteSpace(set.ModelId) ? null : set.ModelId.Trim();
-        var known = _provider?.Description.Models.Select(m => WsInbound.Str(m, "id")).OfType<string>().ToList() ?? [];
-        if (_provider is null || (model is not null && !_provider.DiscoversModels && known.Count > 0 && !known.Contains(model)))
+        var known = _provider!.Description.Models.Select(m => WsInbound.Str(m, "id")).OfType<string>().ToList();
+        if (model is not null && !_provider.DiscoversModels && known.Count > 0 && !known.Contains(model))
         {
-            Sender.Tell(new CommandResult(_id, false, _provider is null
-                ? $"Provider {_record.Provider} is not available"
-                : $"Unknown model {model} for provider {_record.Provider} (known: {string.Join(", ", known)}; add it with agents.providers.{_record.Provider}.additionalModels)"));
+            Sender.Tell(new CommandResult(_id, false,
+                $"Unknown model {model} for provider {_record.Provider} (known: {string.Join(", ", known)}; add it with agents.providers.{_record.Provider}.additionalModels)"));
             return;
         }
         if (model != _record.Model)
         {
             Change(_record with { Model = model, UpdatedAt = Now });
-            Save();
-            RebuildSessionWhenIdle();
+            if (rebuild) RebuildSession();
         }
         Sender.Tell(new CommandResult(_id, true, null));
     }
 
-    private void OnSetThinking(SetAgentThinking set)
+    private void OnSetThinking(SetAgentThinking set, bool rebuild)
     {
         var thinking = string.IsNullOrWhiteSpace(set.ThinkingOptionId) ? null : set.ThinkingOptionId.Trim();
-        if (_provider is null)
-        {
-            Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available"));
-            return;
-        }
         if (thinking != _record.ThinkingOptionId)
         {
             Change(_record with { ThinkingOptionId = thinking, UpdatedAt = Now });
-            Save();
-            RebuildSessionWhenIdle();
+            if (rebuild) RebuildSession();
         }
         Sender.Tell(new CommandResult(_id, true, null));
     }
 
     /// <summary>
-    /// A CLI takes its model and thinking at start: the provider session is stopped — now when idle, after the running
-    /// turn otherwise — and the next prompt starts a new one with the new settings, resuming the conversation from the
+    /// A CLI takes its model and thinking at start: the provider session is stopped — now when idle, after the turn
+    /// otherwise — and the next prompt starts a new one with the new settings, resuming the conversation from the
     /// persistence handle. (Lazily: several changes in a row start one process, not one each.)
     /// </summary>
-    private void RebuildSessionWhenIdle()
+    private void RebuildSession()
     {
-        if (_session is null)
-        {
-            _rebuildSession = false; // the next prompt starts one with the new settings
-            return;
-        }
-        if (_status is AgentStatus.Running or AgentStatus.Initializing || _replacing || _sendWaiters.Count > 0)
-        {
-            _rebuildSession = true;
-            return;
-        }
-        _rebuildSession = false;
-        Context.Unwatch(_session);
-        Context.Stop(_session);
-        _session = null;
-        _discoveredModes = [];
+        if (_phase == AgentPhase.Idle) StopSession();
+        else _rebuildSession = true;
     }
 
     private void OnUpdate(UpdateAgent update)
@@ -452,9 +578,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 Save();
                 break;
             case TurnStarted:
-                _replacing = false;
                 _turnText.Clear();
-                _status = AgentStatus.Running;
+                TransitionTo(AgentPhase.Running);
                 Publish(new JsonObject { ["type"] = "turn_started", ["provider"] = _record.Provider });
                 Change(_record with { LastStatus = AgentStatus.Running, UpdatedAt = Now });
                 AnswerSendWaiters();
@@ -500,9 +625,15 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// The turn ended as <paramref name="status"/> says. The agent is then idle — or starting, when the turn was being
+    /// replaced by a new prompt (whose waiters the new turn's start answers), or dormant when its session is gone.
+    /// </summary>
     private void EndTurn(AgentStatus status, JsonObject endEvent, string? attention, string? error)
     {
-        _status = status;
+        _settled = status;
+        var next = _session is null ? AgentPhase.Dormant : _phase == AgentPhase.Replacing ? AgentPhase.Starting : AgentPhase.Idle;
+        TransitionTo(next);
         _lastTurnMessage = _turnText.Length > 0 ? _turnText.ToString() : _lastTurnMessage;
         // A turn that ends leaves no question open: pending permissions are resolved as deny.
         foreach (var requestId in _pendingPermissions.Keys.ToList())
@@ -517,7 +648,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         }
         _pendingPermissions.Clear();
         Publish(endEvent);
-        if (!_replacing) AnswerSendWaiters();
+        if (next != AgentPhase.Starting) AnswerSendWaiters();
         _record = _record with { LastStatus = status, LastError = error ?? (status == AgentStatus.Error ? _record.LastError : null), UpdatedAt = Now };
         if (attention is not null) SetAttention(attention);
         else Changed();
@@ -525,7 +656,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         foreach (var waiter in _cancelWaiters) waiter.Tell(Snapshot());
         _cancelWaiters.Clear();
         ReleaseFinishWaiters(Finished());
-        if (_rebuildSession) RebuildSessionWhenIdle();
+        if (_rebuildSession && _phase == AgentPhase.Idle) StopSession();
     }
 
     /// <summary>The turn's assistant text for wait_for_finish's lastMessage: its last 256 KiB, so a long stream cannot grow memory.</summary>
@@ -652,7 +783,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             CreatedAt = _record.CreatedAt,
             UpdatedAt = _record.UpdatedAt,
             LastUserMessageAt = _record.LastUserMessageAt,
-            Status = _status,
+            Status = _phase is AgentPhase.Running or AgentPhase.Replacing ? AgentStatus.Running : _settled,
             Capabilities = live ? _provider!.Description.Capabilities : AgentCapabilities.Stored,
             CurrentModeId = _record.LastModeId,
             AvailableModes = live ? Modes : [],
@@ -660,7 +791,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
             Persistence = _provider is null ? null : _record.Persistence,
             RuntimeInfo = live ? _runtimeInfo : null,
             LastUsage = _lastUsage,
-            LastError = _status == AgentStatus.Error ? _record.LastError : null,
+            LastError = _settled == AgentStatus.Error && _phase is not (AgentPhase.Running or AgentPhase.Replacing) ? _record.LastError : null,
             Title = _record.Title,
             Labels = _record.Labels,
             RequiresAttention = _record.RequiresAttention,
