@@ -148,7 +148,8 @@ public sealed class RelayServerTests : IAsyncLifetime
 
         await using var client = await ConnectAsync("serverId=srv_c&role=client&v=2&connectionId=conn_r");
         await using var dataOne = await ConnectAsync("serverId=srv_c&role=server&v=2&connectionId=conn_r");
-        await RoomHoldsAsync("srv_c", r => r.DataSockets.ContainsKey("conn_r"), "the first data socket");
+        // Both in the room before the replacement (a client that joins after it rightly stays, with the new data socket).
+        await RoomHoldsAsync("srv_c", r => r.DataSockets.ContainsKey("conn_r") && r.ClientSockets.GetValueOrDefault("conn_r") == 1, "the client and the first data socket");
         var firstId = (await RoomAsync("srv_c")).DataSockets["conn_r"];
         await using var dataTwo = await ConnectAsync("serverId=srv_c&role=server&v=2&connectionId=conn_r");
         Assert.Equal((1008, "Replaced by new connection"), await dataOne.ExpectCloseAsync());
