@@ -13,6 +13,11 @@ namespace Paseo.Actors.Relay;
 /// when the FSM has handled the last — for a message, once the session took it — so nothing piles up in a mailbox and a
 /// busy session slows the peer down through its socket; frames the FSM emits go to the bounded
 /// outbound channel, and a peer that does not keep up is disconnected. The actor stops once the FSM has closed the connection.
+/// <para>
+/// It is the socket's one owner from the moment it is made: only it reads, writes, closes and disposes the transport.
+/// The tunnel that opened the socket hands it over in these Props and keeps nothing but this actor's ref (told by
+/// <see cref="RelayTunnelProtocol.DataConnectionStarted"/>); to end the connection it sends <see cref="Disconnect"/>.
+/// </para>
 /// </summary>
 public sealed class RelayConnectionActor : ReceiveActor
 {
@@ -20,12 +25,14 @@ public sealed class RelayConnectionActor : ReceiveActor
     private readonly IFrameTransport _transport;
     private readonly IActorRef _handshake;
     private readonly IActorRef _session;
+    private readonly TunnelLink? _tunnel;
     private bool _closing;
 
-    public RelayConnectionActor(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef session, HandshakeSettings settings)
+    public RelayConnectionActor(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef session, HandshakeSettings settings, TunnelLink? tunnel)
     {
         _transport = transport;
         _session = session;
+        _tunnel = tunnel;
         _handshake = Context.ActorOf(HandshakeFsm.Props(daemonKeys, clientKeys, Self, session, settings), "handshake");
         Context.WatchWith(_handshake, HandshakeDied.Instance);
 
@@ -35,6 +42,12 @@ public sealed class RelayConnectionActor : ReceiveActor
         Receive<InboundEnded>(_ => _transport.Closed.PipeTo(Self, success: closure => new TransportClosed(closure),
             failure: _ => new TransportClosed(new TransportClosure(CloseCodes.Abnormal, "", true))));
         Receive<TransportClosed>(closed => _handshake.Tell(new PeerClosed(closed.Closure.Code, closed.Closure.Reason)));
+        // The tunnel ends this connection (the phone left, or the daemon's identity changed): as if the peer closed.
+        Receive<Disconnect>(disconnect =>
+        {
+            CloseSocket(disconnect.Code, disconnect.Reason);
+            _handshake.Tell(new PeerClosed(disconnect.Code, disconnect.Reason));
+        });
         Receive<SendFrame>(send =>
         {
             if (_closing || _transport.Outbound.TryWrite(send.Frame)) return;
@@ -61,14 +74,22 @@ public sealed class RelayConnectionActor : ReceiveActor
         });
     }
 
-    public static Props Props(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef session, HandshakeSettings settings) =>
-        Akka.Actor.Props.Create(() => new RelayConnectionActor(transport, daemonKeys, clientKeys, session, settings));
+    /// <param name="tunnel">The tunnel that opened the socket, told once this actor owns it; none in specs that drive the actor alone.</param>
+    public static Props Props(IFrameTransport transport, BoxKeyPair daemonKeys, IActorRef clientKeys, IActorRef session, HandshakeSettings settings, TunnelLink? tunnel = null) =>
+        Akka.Actor.Props.Create(() => new RelayConnectionActor(transport, daemonKeys, clientKeys, session, settings, tunnel));
+
+    /// <summary>Whom to tell that this actor now owns the data socket the relay named <paramref name="ConnectionId"/> (opened in tunnel epoch <paramref name="Epoch"/>).</summary>
+    public sealed record TunnelLink(IActorRef Tunnel, string ConnectionId, int Epoch);
+
+    /// <summary>From the tunnel: close the socket with this code and end the connection (the session is told, as for a peer's close).</summary>
+    public sealed record Disconnect(int Code, string Reason);
 
     // Restarting the FSM would put a live connection back in AwaitingHello with an empty nonce ledger: stop it instead.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
     protected override void PreStart()
     {
+        _tunnel?.Tunnel.Tell(new RelayTunnelProtocol.DataConnectionStarted(_tunnel.ConnectionId, _tunnel.Epoch));
         ReadNext();
     }
 

@@ -19,6 +19,12 @@ namespace Paseo.Actors.Relay;
 /// <see cref="RelayConnectionActor"/> with its <see cref="HandshakeFsm"/>, to the client sessions: a relayed phone ends
 /// in the same ClientSessionActor as a direct socket. `disconnected` closes that data socket (1001). Data sockets send
 /// WebSocket pings (Paseo's send none and drop after ~100 s idle). A reloaded identity reconnects everything.
+/// <para>
+/// A data socket has one owner at a time: this actor from its connect until it hands the socket to `sessions` inside
+/// the connection's Props, then the <see cref="RelayConnectionActor"/> (`sessions/socket-N-relay`) made from them, which
+/// reports in (<see cref="DataConnectionStarted"/>). From then on the tunnel holds only that actor's ref and ends the
+/// connection by telling it <see cref="RelayConnectionActor.Disconnect"/>.
+/// </para>
 /// </summary>
 public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
 {
@@ -29,7 +35,8 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     private readonly IFrameConnector _connector;
     private readonly HandshakeSettings _handshake;
     private readonly TimeProvider _time;
-    private readonly Dictionary<string, (IFrameTransport Transport, IActorRef Channel)> _data = [];
+    // The connection actors that own the data sockets, by the relay's connection id.
+    private readonly Dictionary<string, IActorRef> _data = [];
     private readonly HashSet<string> _opening = [];
     private DaemonIdentity? _identity;
     private readonly IActorRef _clientKeys;
@@ -128,24 +135,25 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         {
             if (failed.Epoch == _epoch) _opening.Remove(failed.ConnectionId);
             _cancelled.Remove(failed.ConnectionId);
-            if (failed.Transport is not null) _ = failed.Transport.DisposeAsync();
             _log.Warning("Relay tunnel: data socket for {0} failed: {1}", failed.ConnectionId, failed.Reason);
         });
-        Receive<DataAttached>(attached =>
+        Receive<DataConnectionStarted>(started =>
         {
-            var current = attached.Epoch == _epoch && _opening.Remove(attached.ConnectionId);
-            if (!current || _cancelled.Remove(attached.ConnectionId))
+            var current = started.Epoch == _epoch && _opening.Remove(started.ConnectionId);
+            if (!current || _cancelled.Remove(started.ConnectionId))
             {
                 // Opened for an earlier identity, or the phone left meanwhile: this connection must not live on.
-                attached.Transport.Close(CloseCodes.GoingAway, current ? "Client disconnected" : "Server restarting");
+                Sender.Tell(new RelayConnectionActor.Disconnect(CloseCodes.GoingAway, current ? "Client disconnected" : "Server restarting"));
                 return;
             }
-            _data[attached.ConnectionId] = (attached.Transport, attached.Channel);
-            Context.WatchWith(attached.Channel, new DataGone(attached.ConnectionId, attached.Channel));
+            _data[started.ConnectionId] = Sender;
+            Context.WatchWith(Sender, new DataGone(started.ConnectionId, Sender));
         });
+        // The manager's answer to Connect: the connection actor reports in by itself (DataConnectionStarted).
+        Receive<ClientSessionManager.Connected>(_ => { });
         Receive<DataGone>(gone =>
         {
-            if (_data.TryGetValue(gone.ConnectionId, out var entry) && entry.Channel.Equals(gone.Channel)) _data.Remove(gone.ConnectionId);
+            if (_data.TryGetValue(gone.ConnectionId, out var connection) && connection.Equals(gone.Connection)) _data.Remove(gone.ConnectionId);
         });
         Receive<GetTunnelState>(_ => Sender.Tell(new TunnelState(_ready, _attempt, _data.Keys.Order().ToList())));
     }
@@ -201,7 +209,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     {
         _epoch++;
         DropControl();
-        foreach (var (transport, _) in _data.Values) transport.Close(CloseCodes.GoingAway, "Server restarting");
+        foreach (var connection in _data.Values) connection.Tell(new RelayConnectionActor.Disconnect(CloseCodes.GoingAway, "Server restarting"));
         _data.Clear();
         _opening.Clear();
         _cancelled.Clear();
@@ -242,7 +250,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
                 OpenData(connected);
                 break;
             case "disconnected" when Str(message, "connectionId") is { } disconnected:
-                if (_data.Remove(disconnected, out var entry)) entry.Transport.Close(CloseCodes.GoingAway, "Client disconnected");
+                if (_data.Remove(disconnected, out var connection)) connection.Tell(new RelayConnectionActor.Disconnect(CloseCodes.GoingAway, "Client disconnected"));
                 else if (_opening.Contains(disconnected)) _cancelled.Add(disconnected);
                 break;
             case "ping":
@@ -279,7 +287,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         var epoch = _epoch;
         _connector.ConnectAsync(_settings.Url(_identity.ServerId.Value, connectionId), CancellationToken.None).PipeTo(Self,
             success: transport => new DataOpened(connectionId, transport, keys, epoch),
-            failure: e => new DataFailed(connectionId, e.GetBaseException().Message, null, epoch));
+            failure: e => new DataFailed(connectionId, e.GetBaseException().Message, epoch));
     }
 
     private void OnDataOpened(DataOpened opened)
@@ -291,16 +299,14 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
             _ = opened.Transport.DisposeAsync();
             return;
         }
+        // From here the socket belongs to the connection actor `sessions` makes from these Props (it reports in); the
+        // tunnel forgets it. `sessions` always makes it; if it is gone, the daemon is stopping and the socket ends with it.
         var transport = opened.Transport;
         var keys = opened.Keys;
         var clientKeys = _clientKeys;
         var handshake = _handshake;
-        var connectionId = opened.ConnectionId;
-        var epoch = opened.Epoch;
-        _sessions.Ask<ClientSessionManager.Connected>(new ClientSessionManager.Connect(connection =>
-                RelayConnectionActor.Props(transport, keys, clientKeys, connection, handshake), "relay"), TimeSpan.FromSeconds(10))
-            .PipeTo(Self, success: connected => new DataAttached(connectionId, transport, connected.Channel, epoch),
-                failure: e => new DataFailed(connectionId, e.Message, transport, epoch));
+        var link = new RelayConnectionActor.TunnelLink(Self, opened.ConnectionId, opened.Epoch);
+        _sessions.Tell(new ClientSessionManager.Connect(connection => RelayConnectionActor.Props(transport, keys, clientKeys, connection, handshake, link), "relay"));
     }
 
     private sealed record ControlOpened(int Generation, IFrameTransport Transport) : INoSerializationVerificationNeeded;
@@ -309,9 +315,8 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     private sealed record ControlEnded(int Generation) : INoSerializationVerificationNeeded;
     private sealed record ReadyTimedOut(int Generation) : INoSerializationVerificationNeeded;
     private sealed record DataOpened(string ConnectionId, IFrameTransport Transport, BoxKeyPair Keys, int Epoch) : INoSerializationVerificationNeeded;
-    private sealed record DataFailed(string ConnectionId, string Reason, IFrameTransport? Transport, int Epoch) : INoSerializationVerificationNeeded;
-    private sealed record DataAttached(string ConnectionId, IFrameTransport Transport, IActorRef Channel, int Epoch) : INoSerializationVerificationNeeded;
-    private sealed record DataGone(string ConnectionId, IActorRef Channel) : INoSerializationVerificationNeeded;
+    private sealed record DataFailed(string ConnectionId, string Reason, int Epoch) : INoSerializationVerificationNeeded;
+    private sealed record DataGone(string ConnectionId, IActorRef Connection) : INoSerializationVerificationNeeded;
 
     private sealed record PingTick : INoSerializationVerificationNeeded
     {

@@ -39,4 +39,10 @@ public static class RelayTunnelProtocol
     }
 
     public sealed record TunnelState(bool ControlReady, int ReconnectAttempt, IReadOnlyList<string> DataConnections);
+
+    /// <summary>
+    /// From a <see cref="RelayConnectionActor"/> as it starts: it now owns the data socket the tunnel opened for
+    /// <paramref name="ConnectionId"/> in epoch <paramref name="Epoch"/> (the tunnel keeps its ref, or ends it if the phone left meanwhile).
+    /// </summary>
+    public sealed record DataConnectionStarted(string ConnectionId, int Epoch);
 }
