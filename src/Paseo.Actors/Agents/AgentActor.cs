@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
@@ -30,7 +31,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     private readonly IActorRef _store;
     private readonly TimeProvider _time;
     private readonly AgentTimeline _timeline;
-    private readonly Dictionary<string, JsonObject> _pendingPermissions = [];
+    // Immutable JSON (JsonElement) for what snapshots carry to other actors.
+    private readonly Dictionary<string, JsonElement> _pendingPermissions = [];
     // Who waits for the next run to start, and what to answer them (MessageAccepted, or AgentCreated for a new agent).
     private readonly List<(IActorRef Who, Func<object> Answer)> _sendWaiters = [];
     private readonly List<IActorRef> _cancelWaiters = [];
@@ -47,8 +49,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     // How the last turn settled (idle, error; closed for a stored agent not started since the daemon restarted): the
     // status clients see whenever no turn is running.
     private AgentStatus _settled;
-    private JsonObject? _lastUsage;
-    private JsonObject? _runtimeInfo;
+    private JsonElement? _lastUsage;
+    private JsonElement? _runtimeInfo;
     private IActorRef? _session;
     private string? _lastTurnMessage;
     private int _nextWaiter;
@@ -276,8 +278,8 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         Receive<GetSnapshot>(_ => Sender.Tell(Snapshot()));
         Receive<ReportToolCall>(report =>
         {
-            if (report.Commit) Commit((JsonObject)report.Item.DeepClone());
-            else Publish(new JsonObject { ["type"] = "timeline", ["provider"] = _record.Provider, ["item"] = report.Item.DeepClone() });
+            if (report.Commit) Commit(JsonObject.Create(report.Item)!);
+            else Publish(new JsonObject { ["type"] = "timeline", ["provider"] = _record.Provider, ["item"] = JsonObject.Create(report.Item) });
         });
         Receive<FetchTimeline>(OnFetchTimeline);
         Receive<AgentStoreProtocol.TimelineCompacted>(compacted => _timeline.DropBefore(compacted.FirstSeq));
@@ -379,7 +381,7 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
     {
         if (_session is not null) return;
         _session = Context.ActorOf(_provider!.SessionProps(new ProviderSessionConfig(_id.Value, _record.Cwd, _record.Model, _record.LastModeId, _record.ThinkingOptionId, null,
-            _record.Persistence is { } handle ? WsInbound.Str(handle, "sessionId") : null)), $"provider-{++_sessionGeneration}");
+            _record.SessionId)), $"provider-{++_sessionGeneration}");
         Context.Watch(_session);
         if (_settled is AgentStatus.Closed) _settled = AgentStatus.Idle;
         TransitionTo(AgentPhase.Idle);
@@ -572,8 +574,11 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
         {
             case ThreadStarted started:
                 var persistence = new JsonObject { ["provider"] = _record.Provider, ["sessionId"] = started.SessionId, ["nativeHandle"] = started.SessionId };
-                _runtimeInfo = new JsonObject { ["provider"] = _record.Provider, ["sessionId"] = started.SessionId, ["model"] = _record.Model, ["modeId"] = _record.LastModeId };
-                _record = _record with { Persistence = persistence };
+                _runtimeInfo = JsonSerializer.SerializeToElement(new JsonObject
+                {
+                    ["provider"] = _record.Provider, ["sessionId"] = started.SessionId, ["model"] = _record.Model, ["modeId"] = _record.LastModeId,
+                });
+                _record = _record with { Persistence = JsonSerializer.SerializeToElement(persistence) };
                 Publish(new JsonObject { ["type"] = "thread_started", ["sessionId"] = started.SessionId, ["provider"] = _record.Provider });
                 Save();
                 break;
@@ -596,13 +601,13 @@ public sealed class AgentActor : ReceiveActor, IWithTimers
                 Commit(timeline.Item);
                 break;
             case PermissionRequested requested when WsInbound.Str(requested.Request, "id") is { } requestId:
-                _pendingPermissions[requestId] = requested.Request;
+                _pendingPermissions[requestId] = JsonSerializer.SerializeToElement(requested.Request);
                 Publish(new JsonObject { ["type"] = "permission_requested", ["provider"] = _record.Provider, ["request"] = requested.Request.DeepClone() });
                 SetAttention("permission");
                 ReleaseFinishWaiters(new FinishResult("permission", Snapshot(), null, _lastTurnMessage));
                 break;
             case TurnCompleted completed:
-                _lastUsage = completed.Usage;
+                _lastUsage = completed.Usage is null ? null : JsonSerializer.SerializeToElement(completed.Usage);
                 var completedEvent = new JsonObject { ["type"] = "turn_completed", ["provider"] = _record.Provider };
                 if (completed.Usage is not null) completedEvent["usage"] = completed.Usage.DeepClone();
                 EndTurn(AgentStatus.Idle, completedEvent, "finished", null);

@@ -142,7 +142,7 @@ public static class AgentProtocol
     /// A row the daemon itself adds to an agent's timeline (its worktree's setup, app-workspaces.md §4.4): live only (no seq,
     /// not stored) while it runs, committed when <paramref name="Commit"/>. Told, not asked.
     /// </summary>
-    public sealed record ReportToolCall(JsonObject Item, bool Commit) : IAgentCommand;
+    public sealed record ReportToolCall(System.Text.Json.JsonElement Item, bool Commit) : IAgentCommand;
 
     /// <summary>
     /// resume_agent / import_agent: the agent holding this provider session is refreshed; when none does, a new agent is made

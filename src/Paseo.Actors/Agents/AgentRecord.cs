@@ -23,7 +23,15 @@ public sealed record AgentRecord
     public string? LastModeId { get; init; }
     public string? Model { get; init; }
     public string? ThinkingOptionId { get; init; }
-    public JsonObject? Persistence { get; init; }
+    /// <summary>The provider session's handle `{provider, sessionId, nativeHandle?, metadata?}`: immutable, as the record is shared with the store.</summary>
+    public System.Text.Json.JsonElement? Persistence { get; init; }
+
+    /// <summary>The provider's session id in <see cref="Persistence"/>, if any.</summary>
+    public string? SessionId => PersistedSessionId(Persistence);
+
+    public static string? PersistedSessionId(System.Text.Json.JsonElement? persistence) =>
+        persistence is { ValueKind: System.Text.Json.JsonValueKind.Object } p && p.TryGetProperty("sessionId", out var id) && id.ValueKind == System.Text.Json.JsonValueKind.String
+            ? id.GetString() : null;
     public string? LastError { get; init; }
     public bool RequiresAttention { get; init; }
     public string? AttentionReason { get; init; }
@@ -59,7 +67,7 @@ public sealed record AgentRecord
         json["lastStatus"] = LastStatus.Wire();
         if (LastModeId is not null) json["lastModeId"] = LastModeId;
         json["config"] = new JsonObject { ["title"] = Title, ["modeId"] = LastModeId, ["model"] = Model, ["thinkingOptionId"] = ThinkingOptionId };
-        if (Persistence is not null) json["persistence"] = Persistence.DeepClone();
+        if (Persistence is { } persistence) json["persistence"] = System.Text.Json.JsonSerializer.SerializeToNode(persistence);
         if (LastError is not null) json["lastError"] = LastError;
         if (RequiresAttention)
         {
@@ -101,7 +109,7 @@ public sealed record AgentRecord
                 ThinkingOptionId = config is null ? null : WsInbound.Str(config, "thinkingOptionId"),
                 // Only a well-formed handle reaches the wire (a bad one would make clients drop whole agent lists).
                 Persistence = obj["persistence"] is JsonObject p && WsInbound.Str(p, "provider") is not null && WsInbound.Str(p, "sessionId") is not null
-                    ? (JsonObject)p.DeepClone() : null,
+                    ? System.Text.Json.JsonSerializer.SerializeToElement(p) : null,
                 LastError = S("lastError"),
                 RequiresAttention = obj["requiresAttention"] is JsonValue ra && ra.TryGetValue<bool>(out var b) && b,
                 AttentionReason = S("attentionReason") is "finished" or "error" or "permission" ? S("attentionReason") : null,

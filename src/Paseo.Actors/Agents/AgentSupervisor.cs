@@ -118,8 +118,17 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             });
     }
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(child =>
-        child is ActorInitializationException ? Directive.Stop : Directive.Resume));
+    // An agent that throws is resumed: its turn, waiters and provider process must survive one bad message (a restart
+    // would stop its provider child and kill the CLI). The store is restarted: its state is on disk, and a write that
+    // threw (disk full, permissions) is tried again on fresh file handles; only its row counts start over, which delays a
+    // compaction. A child that cannot start is stopped (an agent is then unlisted by DeathWatch).
+    protected override SupervisorStrategy SupervisorStrategy() => new AgentsStrategy(_store);
+
+    private sealed class AgentsStrategy(IActorRef store) : OneForOneStrategy(Akka.Actor.Decider.From(Directive.Resume))
+    {
+        protected override Directive Handle(IActorRef child, Exception exception) =>
+            exception is ActorInitializationException ? Directive.Stop : child.Equals(store) ? Directive.Restart : Directive.Resume;
+    }
 
     private void Ready()
     {
@@ -218,9 +227,9 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         agent.Forward(new AgentActor.StartNew(create.InitialPrompt, create.ClientMessageId, create.Images));
     }
 
-    private void IndexSession(string agentId, string provider, System.Text.Json.Nodes.JsonObject? persistence)
+    private void IndexSession(string agentId, string provider, System.Text.Json.JsonElement? persistence)
     {
-        if (persistence is not null && Paseo.Transport.Protocol.WsInbound.Str(persistence, "sessionId") is { Length: > 0 } sessionId) _bySession[(provider, sessionId)] = agentId;
+        if (AgentRecord.PersistedSessionId(persistence) is { Length: > 0 } sessionId) _bySession[(provider, sessionId)] = agentId;
     }
 
     /// <summary>resume_agent / import_agent: the agent with this provider session, refreshed; else a new agent around the session.</summary>
@@ -258,11 +267,11 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             Labels = resume.Labels ?? new Dictionary<string, string>(),
             LastStatus = AgentStatus.Idle,
             LastModeId = provider.Description.DefaultModeId,
-            Persistence = new System.Text.Json.Nodes.JsonObject
+            Persistence = System.Text.Json.JsonSerializer.SerializeToElement(new System.Text.Json.Nodes.JsonObject
             {
                 ["provider"] = resume.Provider, ["sessionId"] = resume.SessionId, ["nativeHandle"] = resume.SessionId,
                 ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["provider"] = resume.Provider, ["cwd"] = cwd },
-            },
+            }),
         };
         var agent = Start(record, [], provider, isNew: true);
         IndexSession(record.Id, record.Provider, record.Persistence);

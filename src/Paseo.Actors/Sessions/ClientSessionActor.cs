@@ -178,6 +178,11 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
 
     protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
+    // A request child that throws is resumed: a restart would forget the waits, the subscriptions, the terminal stream
+    // slots and the answers it owes, so the session's count of requests in flight would never come down. Its handlers
+    // answer a request they fail on, so one bad request costs only itself.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Resume));
+
     private void Broadcast(string json)
     {
         foreach (var connection in _connections) connection.Tell(new Outbound(json));

@@ -301,6 +301,10 @@ public sealed class CheckoutsActor : ReceiveActor
     /// <summary>An observer nobody observes, having handled <paramref name="Handled"/> requests.</summary>
     internal sealed record Idle(string Cwd, long Handled);
 
+    // An observer that throws is resumed: a restart would drop its subscribers (they would stop getting checkout
+    // updates without knowing it); its next change or self-heal reads the checkout afresh anyway.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Resume));
+
     public static Props Props(string? worktreesRoot, CheckoutWatchSettings settings) => Akka.Actor.Props.Create(() => new CheckoutsActor(worktreesRoot, settings));
 
     private IActorRef ObserverOf(string cwd)

@@ -26,7 +26,7 @@ public sealed class WorktreesActor : ReceiveActor
     private readonly IActorRef _checkouts;
     private readonly WorktreeScriptLimits _limits;
     // The last setup progress of each worktree created here (oldest forgotten beyond MaxSetupsRemembered).
-    private readonly Dictionary<string, JsonObject> _setups = [];
+    private readonly Dictionary<string, System.Text.Json.JsonElement> _setups = [];
     private readonly Queue<string> _setupOrder = new();
     // Cancelled when the daemon stops: a setup or teardown still running has its process group killed (nothing outlives the daemon).
     private readonly CancellationTokenSource _stopping = new();
@@ -53,7 +53,7 @@ public sealed class WorktreesActor : ReceiveActor
             }
             _setups[progressed.WorkspaceId] = progressed.Snapshot;
             var push = new JsonObject { ["workspaceId"] = progressed.WorkspaceId };
-            foreach (var (key, value) in progressed.Snapshot) push[key] = value?.DeepClone();
+            foreach (var field in progressed.Snapshot.EnumerateObject()) push[field.Name] = System.Text.Json.JsonSerializer.SerializeToNode(field.Value);
             progressed.ProgressTo?.Tell(new Sessions.SessionRequestProtocol.Pushed(WsOutbound.Session("workspace_setup_progress", push)));
         });
         Receive<RunAgentSetup>(run =>
@@ -69,8 +69,8 @@ public sealed class WorktreesActor : ReceiveActor
             _ = Task.Run(async () =>
             {
                 var env = await SetupAsync(run.Worktree, run.WorkspaceId, null, self, registry, limits, stopping, (status, detail, error) =>
-                    agents.Tell(new ToAgent(run.AgentId, new ReportToolCall(
-                        TimelineItems.ToolCall(callId, "paseo_worktree_setup", detail, status, error is null ? null : new JsonObject { ["message"] = error }),
+                    agents.Tell(new ToAgent(run.AgentId, new ReportToolCall(System.Text.Json.JsonSerializer.SerializeToElement(
+                        TimelineItems.ToolCall(callId, "paseo_worktree_setup", detail, status, error is null ? null : new JsonObject { ["message"] = error })),
                         Commit: status != "running"))));
                 if (env is null) return;
                 // paseo.json is read here, off the actor's thread; a file that cannot be read opens nothing (and says why).
@@ -102,7 +102,7 @@ public sealed class WorktreesActor : ReceiveActor
                 _terminals.Tell(new TerminalProtocol.CreateTerminal(open.Path, name, null, null, environment, TypeOnceReady: command + "\r"));
             }
         });
-        Receive<GetSetupStatus>(get => Sender.Tell(new SetupStatus(_setups.GetValueOrDefault(get.WorkspaceId)?.DeepClone() as JsonObject)));
+        Receive<GetSetupStatus>(get => Sender.Tell(new SetupStatus(_setups.TryGetValue(get.WorkspaceId, out var setup) ? setup : null)));
         Receive<ListWorktrees>(OnList);
         Receive<ArchiveWorktree>(OnArchive);
     }
@@ -162,7 +162,7 @@ public sealed class WorktreesActor : ReceiveActor
         void Report(string status, IReadOnlyList<SetupCommand> commands, string? error)
         {
             var snapshot = Snapshot(status, commands, error);
-            self.Tell(new SetupProgressed(workspaceId, snapshot, progressTo));
+            self.Tell(new SetupProgressed(workspaceId, System.Text.Json.JsonSerializer.SerializeToElement(snapshot), progressTo));
             toAgent?.Invoke(status, (JsonObject)snapshot["detail"]!.DeepClone(), error);
         }
 
@@ -212,10 +212,11 @@ public sealed class WorktreesActor : ReceiveActor
                 return new JsonObject { ["worktrees"] = new JsonArray(), ["error"] = error.ToJson() };
             }
         }
-        Run().PipeTo(Sender, success: json => new WorktreeListed(json), failure: e => new WorktreeListed(new JsonObject
-        {
-            ["worktrees"] = new JsonArray(), ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(),
-        }));
+        Run().PipeTo(Sender, success: json => new WorktreeListed(System.Text.Json.JsonSerializer.SerializeToElement(json)),
+            failure: e => new WorktreeListed(System.Text.Json.JsonSerializer.SerializeToElement(new JsonObject
+            {
+                ["worktrees"] = new JsonArray(), ["error"] = CheckoutError.Unknown(e.GetBaseException().Message).ToJson(),
+            })));
     }
 
     private void OnArchive(ArchiveWorktree archive)
@@ -288,15 +289,15 @@ public sealed class WorktreesActor : ReceiveActor
 
     public sealed record GetSetupStatus(string WorkspaceId);
 
-    public sealed record SetupStatus(JsonObject? Snapshot);
+    public sealed record SetupStatus(System.Text.Json.JsonElement? Snapshot);
 
     public sealed record ListWorktrees(string? Cwd, string? RepoRoot);
 
-    public sealed record WorktreeListed(JsonObject Fields);
+    public sealed record WorktreeListed(System.Text.Json.JsonElement Fields);
 
     public sealed record ArchiveWorktree(string? WorktreePath, string? RepoRoot, string? BranchName, bool Force);
 
     public sealed record WorktreeArchived(bool Success, IReadOnlyList<string> RemovedAgents, CheckoutError? Error);
 
-    private sealed record SetupProgressed(string WorkspaceId, JsonObject Snapshot, IActorRef? ProgressTo);
+    private sealed record SetupProgressed(string WorkspaceId, System.Text.Json.JsonElement Snapshot, IActorRef? ProgressTo);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Paseo.Transport.Files;
 
@@ -74,11 +75,16 @@ public sealed record AgentSnapshot
     public required AgentCapabilities Capabilities { get; init; }
     public string? CurrentModeId { get; init; }
     public IReadOnlyList<AgentMode> AvailableModes { get; init; } = [];
-    public IReadOnlyList<JsonObject> PendingPermissions { get; init; } = [];
+    // The JSON values below are JsonElements: immutable, so a snapshot may be read on any thread by any number of actors.
+    public IReadOnlyList<JsonElement> PendingPermissions { get; init; } = [];
     /// <summary>`{provider, sessionId, nativeHandle?}`; null for a provider with no resumable session.</summary>
-    public JsonObject? Persistence { get; init; }
-    public JsonObject? RuntimeInfo { get; init; }
-    public JsonObject? LastUsage { get; init; }
+    public JsonElement? Persistence { get; init; }
+    public JsonElement? RuntimeInfo { get; init; }
+    public JsonElement? LastUsage { get; init; }
+
+    /// <summary>The thinking option the provider reports it runs with (runtimeInfo.thinkingOptionId), else the one asked for.</summary>
+    public string? EffectiveThinkingOptionId =>
+        RuntimeInfo is { } info && info.TryGetProperty("thinkingOptionId", out var thinking) && thinking.ValueKind == JsonValueKind.String ? thinking.GetString() : ThinkingOptionId;
     public string? LastError { get; init; }
     public string? Title { get; init; }
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
@@ -104,8 +110,9 @@ public sealed record AgentSnapshot
         };
         if (Live) json["features"] = new JsonArray();
         json["thinkingOptionId"] = ThinkingOptionId;
-        json["effectiveThinkingOptionId"] = RuntimeInfo?["thinkingOptionId"] is { } runtimeThinking ? runtimeThinking.DeepClone() : ThinkingOptionId;
-        if (RuntimeInfo is not null) json["runtimeInfo"] = RuntimeInfo.DeepClone();
+        json["effectiveThinkingOptionId"] = RuntimeInfo is { } info && info.TryGetProperty("thinkingOptionId", out var runtimeThinking)
+            ? JsonSerializer.SerializeToNode(runtimeThinking) : ThinkingOptionId;
+        if (RuntimeInfo is { } runtimeInfo) json["runtimeInfo"] = JsonSerializer.SerializeToNode(runtimeInfo);
         json["createdAt"] = IsoTime.Format(CreatedAt);
         json["updatedAt"] = IsoTime.Format(UpdatedAt);
         json["lastUserMessageAt"] = LastUserMessageAt is { } at ? IsoTime.Format(at) : null;
@@ -113,9 +120,9 @@ public sealed record AgentSnapshot
         json["capabilities"] = Capabilities.ToJson();
         json["currentModeId"] = CurrentModeId;
         json["availableModes"] = new JsonArray(AvailableModes.Select(m => (JsonNode)m.ToJson()).ToArray());
-        json["pendingPermissions"] = new JsonArray(PendingPermissions.Select(p => (JsonNode)p.DeepClone()).ToArray());
-        json["persistence"] = Persistence?.DeepClone();
-        if (LastUsage is not null) json["lastUsage"] = LastUsage.DeepClone();
+        json["pendingPermissions"] = new JsonArray([.. PendingPermissions.Select(p => JsonSerializer.SerializeToNode(p))]);
+        json["persistence"] = Persistence is { } persistence ? JsonSerializer.SerializeToNode(persistence) : null;
+        if (LastUsage is { } usage) json["lastUsage"] = JsonSerializer.SerializeToNode(usage);
         if (LastError is not null) json["lastError"] = LastError;
         json["title"] = Title;
         var labels = new JsonObject();

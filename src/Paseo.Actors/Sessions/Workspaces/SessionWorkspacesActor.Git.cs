@@ -111,7 +111,7 @@ public sealed partial class SessionWorkspacesActor
                 _worktrees.Ask<WorktreesActor.WorktreeListed>(new WorktreesActor.ListWorktrees(request.OptionalString("cwd"), request.OptionalString("repoRoot")), TimeSpan.FromSeconds(55))
                     .PipeTo(Self, success: listed =>
                     {
-                        var payload = (JsonObject)listed.Fields.DeepClone();
+                        var payload = JsonObject.Create(listed.Fields)!;
                         payload["requestId"] = requestId;
                         return new Built(WsOutbound.Session("paseo_worktree_list_response", payload));
                     }, failure: e => new Built(WsOutbound.Session("paseo_worktree_list_response", new JsonObject

@@ -176,7 +176,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
                     _worktrees.Ask<WorktreesActor.SetupStatus>(new WorktreesActor.GetSetupStatus(workspaceId), AskTimeout).PipeTo(Self,
                         success: status => new Built(WsOutbound.Session("workspace_setup_status_response", new JsonObject
                         {
-                            ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["snapshot"] = status.Snapshot,
+                            ["requestId"] = requestId, ["workspaceId"] = workspaceId, ["snapshot"] = status.Snapshot is { } snapshot ? JsonSerializer.SerializeToNode(snapshot) : null,
                         })),
                         failure: _ => new Built(WsOutbound.Session("workspace_setup_status_response", new JsonObject
                         {

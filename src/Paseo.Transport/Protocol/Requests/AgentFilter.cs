@@ -46,8 +46,7 @@ public sealed record AgentFilter(
         if (RequiresAttention is { } attention && agent.RequiresAttention != attention) return false;
         if (FilterThinking)
         {
-            var effective = agent.RuntimeInfo?["thinkingOptionId"] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : agent.ThinkingOptionId;
-            if (effective != ThinkingOptionId) return false;
+            if (agent.EffectiveThinkingOptionId != ThinkingOptionId) return false;
         }
         return true;
     }
