@@ -44,6 +44,9 @@ public sealed class ClientKeyLedgerKey;
 /// <summary>Registry key of the daemon's relay tunnel (<see cref="RelayTunnelActor"/>), registered only when the relay is on.</summary>
 public sealed class RelayTunnelKey;
 
+/// <summary>`/user/paseo/providers`: state shared by a provider's agents (OpenCode's servers).</summary>
+public sealed class ProvidersKey;
+
 /// <summary>What the daemon's actors need from the host: where agents are stored, which providers exist, and the limits.</summary>
 public sealed record PaseoActorsOptions(
     PaseoGuardianProtocol.ServerInfo Info,
@@ -77,6 +80,11 @@ public static class PaseoActorsHostingExtensions
     public static AkkaConfigurationBuilder WithPaseoGuardian(this AkkaConfigurationBuilder builder, PaseoGuardianProtocol.ServerInfo info, DaemonIdentity identity) =>
         builder.WithActors((system, registry) =>
             registry.Register<PaseoGuardianKey>(system.ActorOf(PaseoGuardian.Props(info, identity), "paseo")));
+
+    /// <summary>What providers share between their agents (OpenCode's servers): started before the agents that use it.</summary>
+    public static AkkaConfigurationBuilder WithProviders(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
+        builder.WithActors((system, registry) =>
+            registry.Register<ProvidersKey>(Subsystem(registry, Paseo.Actors.Providers.ProvidersActor.Props(options.Providers), "providers")));
 
     public static AkkaConfigurationBuilder WithAgents(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
@@ -131,5 +139,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithClientSessions(options);
 }

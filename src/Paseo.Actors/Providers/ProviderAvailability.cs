@@ -32,54 +32,18 @@ public static class ProviderModels
 }
 
 /// <summary>
-/// A provider's availability, checked when the daemon starts and again when asked for after `recheckAfter` (so a CLI
-/// installed, upgraded or removed while the daemon runs is seen without a restart). Thread-safe.
+/// How a provider's availability is checked: a probe (`&lt;cli&gt; --version`) run at start and again when asked for
+/// after <see cref="RecheckAfter"/>, or a fixed answer (a built-in without a CLI, a disabled profile). A description
+/// only: the `providers` actor runs the checks and keeps their results.
 /// </summary>
-public sealed class AvailabilityCheck
+public sealed class AvailabilityCheck(Func<CancellationToken, Task<ProviderAvailability>>? probe, TimeSpan recheckAfter, ProviderAvailability? fixedAnswer = null)
 {
-    private readonly Func<Task<ProviderAvailability>>? _probe;
-    private readonly TimeSpan _recheckAfter;
-    private Task<ProviderAvailability> _current;
-    private Task<ProviderAvailability>? _previous; // the last finished check, shown while a new one runs
-    private long _startedAt;
+    public Func<CancellationToken, Task<ProviderAvailability>>? Probe { get; } = probe;
+    public TimeSpan RecheckAfter { get; } = recheckAfter;
+    public ProviderAvailability? FixedAnswer { get; } = fixedAnswer;
 
-    public AvailabilityCheck(Func<Task<ProviderAvailability>> probe, TimeSpan recheckAfter)
-    {
-        _probe = probe;
-        _recheckAfter = recheckAfter;
-        _startedAt = Environment.TickCount64;
-        _current = probe();
-    }
-
-    private AvailabilityCheck(ProviderAvailability fixedAnswer)
-    {
-        _current = Task.FromResult(fixedAnswer);
-    }
-
-    /// <summary>Always this answer (a built-in without a CLI, a disabled profile).</summary>
-    public static AvailabilityCheck Fixed(ProviderAvailability answer) => new(answer);
-
-    /// <summary>The latest finished check (or the first one, running).</summary>
-    public Task<ProviderAvailability> Current => Volatile.Read(ref _current) is { IsCompleted: false } running && Volatile.Read(ref _previous) is { } previous
-        ? previous
-        : Volatile.Read(ref _current);
-
-    /// <summary>Starts a new check when the last one is done and older than recheckAfter; the latest check.</summary>
-    public Task<ProviderAvailability> Refresh()
-    {
-        if (_probe is null) return _current;
-        lock (this)
-        {
-            if (_current.IsCompleted && TimeSpan.FromMilliseconds(Environment.TickCount64 - _startedAt) >= _recheckAfter)
-            {
-                _startedAt = Environment.TickCount64;
-                Volatile.Write(ref _previous, _current);
-                // Off the caller's thread (an actor's): a probe starts a process before its first await.
-                Volatile.Write(ref _current, Task.Run(_probe));
-            }
-            return _current;
-        }
-    }
+    /// <summary>Always this answer.</summary>
+    public static AvailabilityCheck Fixed(ProviderAvailability answer) => new(null, TimeSpan.Zero, answer);
 }
 
 /// <summary>Whether a provider's CLI can run here: `status` of get_providers_snapshot, with the reason when it cannot.</summary>
@@ -89,7 +53,8 @@ public sealed record ProviderAvailability(string Status, string? Error, string? 
     public static readonly ProviderAvailability Disabled = new("unavailable", "disabled in config.json (agents.providers.<id>.enabled)", null);
 
     /// <summary>`&lt;command&gt; --version`: ready with the version it prints, or unavailable with why (missing binary, failure, timeout).</summary>
-    public static async Task<ProviderAvailability> ProbeAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
+    public static async Task<ProviderAvailability> ProbeAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, TimeSpan timeout,
+        CancellationToken cancellationToken = default)
     {
         if (ChildProcess.Which(command[0], environment) is null)
             return new ProviderAvailability("unavailable", $"{command[0]} not found on PATH: install it, or set agents.providers.<id>.command in config.json", null);
@@ -103,7 +68,8 @@ public sealed record ProviderAvailability(string Status, string? Error, string? 
             // Only the start of what it prints matters (a version line, or why it failed): read at most 4 KiB of each.
             var output = ReadAtMostAsync(process.StandardOutput, VersionOutputChars);
             var errors = ReadAtMostAsync(process.StandardError, VersionOutputChars);
-            using var cts = new CancellationTokenSource(timeout);
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(timeout);
             try
             {
                 await process.WaitForExitAsync(cts.Token);

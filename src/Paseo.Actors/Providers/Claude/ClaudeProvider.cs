@@ -50,7 +50,7 @@ public sealed class ClaudeProvider : IAgentProvider
             models);
         Availability = profile is { Enabled: false }
             ? AvailabilityCheck.Fixed(ProviderAvailability.Disabled)
-            : new AvailabilityCheck(() => ProviderAvailability.ProbeAsync(Command, Environment, settings.VersionTimeout), settings.RecheckAfter);
+            : new AvailabilityCheck(cancel => ProviderAvailability.ProbeAsync(Command, Environment, settings.VersionTimeout, cancel), settings.RecheckAfter);
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new ClaudeProviderSession(config, this));

@@ -1,3 +1,5 @@
+// Long on purpose: Claude Code's stream-json protocol (providers.md §4.1) mapped message by message onto the provider
+// protocol — streaming, tool calls, sub-agents, permissions, control requests — read best in one place, as the spec is.
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
@@ -14,26 +16,21 @@ namespace Paseo.Actors.Providers.Claude;
 /// stream_event deltas, assistant/user messages, results and `can_use_tool` prompts from stdout, mapped onto
 /// <see cref="ProviderProtocol"/>. The process belongs to this actor: it is started in PreStart and its whole process
 /// group is stopped in PostStop. A process that dies fails the turn with its exit code and last stderr lines, and this
-/// actor stops; the agent's next prompt starts a fresh process resumed from the session id (`--resume`).
+/// actor stops; the agent's next prompt starts a fresh process resumed from the session id (`--resume`). Its lifecycle
+/// is <see cref="ProviderSessionActor"/>'s phases; it is open (Ready) as soon as its process runs, as the CLI reads a
+/// prompt at once.
 /// </summary>
-public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
+public sealed class ClaudeProviderSession : ProviderSessionActor
 {
     private sealed record OutputEnded;
 
     private sealed record ProcessExited(int Code);
 
-    private sealed record InterruptOverdue;
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ProviderSessionConfig _config;
     private readonly ClaudeProvider _provider;
     private ChildProcess? _process;
-    private string? _startError;
     private string? _sessionId;
-    private bool _inTurn;
-    private bool _interrupting;
     private int _resultsToSwallow;
     private bool _streamedThisMessage;
     private int _controlCounter;
@@ -63,9 +60,14 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         _provider = provider;
         _sessionId = config.ResumeSessionId;
         _mode = provider.StartMode(config);
+    }
 
-        Receive<RunTurn>(OnRunTurn);
-        Receive<Interrupt>(_ => OnInterrupt());
+    protected override string Name => "claude";
+
+    protected override TimeSpan InterruptGrace => _provider.Settings.InterruptGrace;
+
+    protected override void Common()
+    {
         Receive<ResolvePermission>(OnResolvePermission);
         Receive<SetMode>(OnSetMode);
         Receive<ShowSidechains>(_ => ShowSidechainRows());
@@ -79,13 +81,6 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         Receive<OutputEnded>(_ => { });
         Receive<ProcessExited>(exited =>
             Die($"claude exited with code {exited.Code}{(_process?.StderrTail is { Length: > 0 } tail ? $": {tail}" : "")}"));
-        Receive<InterruptOverdue>(_ =>
-        {
-            if (!_inTurn) return;
-            Emit(new TurnCanceled($"Interrupted: claude did not stop within {_provider.Settings.InterruptGrace.TotalSeconds:0} s, so its process was stopped"));
-            _inTurn = false;
-            Context.Stop(Self);
-        });
     }
 
     protected override void PreStart()
@@ -107,14 +102,16 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         }
         catch (ChildProcessStartException e)
         {
-            _startError = $"cannot start claude: {e.Message}";
-            _log.Warning("Agent {0}: {1}", _config.AgentId, _startError);
+            var reason = $"cannot start claude: {e.Message}";
+            _log.Warning("Agent {0}: {1}", _config.AgentId, reason);
+            OpenFailed(reason);
             return;
         }
         var self = Self;
         _process.Exited.PipeTo(self, success: code => new ProcessExited(code));
         Send(Control(new JsonObject { ["subtype"] = "initialize" }));
         ReadNext();
+        Opened();
     }
 
     /// <summary>
@@ -137,13 +134,11 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         _process.Output.ReadAsync().AsTask().PipeTo(Self, success: output => output, failure: _ => new OutputEnded());
     }
 
-    private void Emit(ProviderEvent e) => Context.Parent.Tell(e);
-
     private void Send(JsonObject message)
     {
         // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
-        if (_deathReason is not null) Die(_deathReason);
-        else if (_process?.WriteLine(message.ToJsonString()) == StdinWrite.StoppedReading) Die(_provider.Settings.StoppedReading("claude"));
+        if (Phase == ProviderSessionPhase.Failed) return;
+        if (_process?.WriteLine(message.ToJsonString()) == StdinWrite.StoppedReading) Die(_provider.Settings.StoppedReading("claude"));
     }
 
     private JsonObject Control(JsonObject request, string? requestId = null) => new()
@@ -155,39 +150,25 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
 
     private string NextControlId() => $"req_{++_controlCounter}_{Guid.NewGuid():N}"[..24];
 
-    private void OnRunTurn(RunTurn run)
+    /// <summary>Paseo's replaceRunning: the running turn is interrupted; its result is not the new turn's.</summary>
+    protected override void ReplaceTurn()
     {
-        if (_startError is not null || _process is null)
-        {
-            Emit(TurnStarted.Instance);
-            Emit(new TurnFailed(_startError ?? "claude is not running"));
-            Context.Stop(Self);
-            return;
-        }
-        if (_inTurn)
-        {
-            // Paseo's replaceRunning: the running turn is interrupted, its result is not the new turn's.
-            Send(Control(new JsonObject { ["subtype"] = "interrupt" }));
-            _resultsToSwallow++;
-            // A failed write has ended that turn already (failed, with the reason).
-            if (_inTurn) Emit(new TurnCanceled("Replaced by a new prompt"));
-        }
-        _inTurn = true;
-        _interrupting = false;
-        Emit(TurnStarted.Instance);
-        Send(new JsonObject
-        {
-            ["type"] = "user",
-            ["message"] = new JsonObject
-            {
-                ["role"] = "user",
-                ["content"] = Content(run),
-            },
-            ["parent_tool_use_id"] = null,
-            ["uuid"] = Guid.NewGuid().ToString("D"),
-            ["session_id"] = _sessionId ?? "",
-        });
+        Send(Control(new JsonObject { ["subtype"] = "interrupt" }));
+        _resultsToSwallow++;
     }
+
+    protected override void SendPrompt(RunTurn run) => Send(new JsonObject
+    {
+        ["type"] = "user",
+        ["message"] = new JsonObject
+        {
+            ["role"] = "user",
+            ["content"] = Content(run),
+        },
+        ["parent_tool_use_id"] = null,
+        ["uuid"] = Guid.NewGuid().ToString("D"),
+        ["session_id"] = _sessionId ?? "",
+    });
 
     /// <summary>The user turn's content: the text, then each image as a base64 image block (providers.md §4.1).</summary>
     private static JsonArray Content(RunTurn run)
@@ -202,13 +183,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         return content;
     }
 
-    private void OnInterrupt()
-    {
-        if (!_inTurn || _interrupting) return;
-        _interrupting = true;
-        Send(Control(new JsonObject { ["subtype"] = "interrupt" }));
-        Timers.StartSingleTimer("interrupt", new InterruptOverdue(), _provider.Settings.InterruptGrace);
-    }
+    protected override void AbortTurn() => Send(Control(new JsonObject { ["subtype"] = "interrupt" }));
 
     private void OnResolvePermission(ResolvePermission resolve)
     {
@@ -254,19 +229,6 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
         // Shown as asked at once (the agent records it); a refusal puts the mode the CLI really has back.
         Send(Control(new JsonObject { ["subtype"] = "set_permission_mode", ["mode"] = set.ModeId }, requestId));
     }
-
-    /// <summary>The process is gone or unusable: the turn (if any) fails with why, and this session ends.</summary>
-    private void Die(string reason)
-    {
-        // Idempotent: a handler may go on after a failed write; a turn it starts afterwards fails with the same reason.
-        if (_deathReason is null) _log.Warning("Agent {0}: {1}", _config.AgentId, reason);
-        _deathReason ??= reason;
-        if (_inTurn) Emit(new TurnFailed(_deathReason));
-        _inTurn = false;
-        Context.Stop(Self);
-    }
-
-    private string? _deathReason;
 
     private void OnLine(string line)
     {
@@ -318,12 +280,7 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
                     Emit(new ThreadStarted(sessionId));
                 }
                 // A turn the CLI starts by itself (it goes on when a background sub-agent is done): the agent runs again.
-                if (!_inTurn && _resultsToSwallow == 0 && _deathReason is null)
-                {
-                    _inTurn = true;
-                    _interrupting = false;
-                    Emit(TurnStarted.Instance);
-                }
+                if (_resultsToSwallow == 0) TurnStartedByProvider();
                 break;
             case "task_started" when WsInbound.Str(message, "tool_use_id") is { } taskCallId
                                      && message["is_backgrounded"] is JsonValue bg && bg.TryGetValue<bool>(out var backgrounded) && backgrounded:
@@ -484,30 +441,27 @@ public sealed class ClaudeProviderSession : ReceiveActor, IWithTimers
             _resultsToSwallow--;
             return;
         }
-        if (!_inTurn) return;
-        _inTurn = false;
-        Timers.Cancel("interrupt");
+        if (!InTurn) return;
         _tools.Clear();
         // The agent resolved the turn's open questions as denied; the CLI forgets them too.
         _permissionRequests.Clear();
         _pendingInputs.Clear();
         // Background sub-agents go on after the turn: their logs stay.
         foreach (var done in _sidechains.Keys.Where(k => !_backgroundTasks.ContainsKey(k)).ToList()) _sidechains.Remove(done);
-        if (_interrupting)
+        if (Phase == ProviderSessionPhase.Interrupting)
         {
-            _interrupting = false;
-            Emit(new TurnCanceled("Interrupted"));
+            TurnEnded(new TurnCanceled("Interrupted"));
             return;
         }
         var subtype = WsInbound.Str(result, "subtype") ?? "success";
         var isError = result["is_error"] is JsonValue e && e.TryGetValue<bool>(out var error) && error;
         if (subtype == "success" && !isError)
         {
-            Emit(new TurnCompleted(Usage(result)));
+            TurnEnded(new TurnCompleted(Usage(result)));
             return;
         }
         var errors = result["errors"] is JsonArray list ? string.Join("; ", list.Select(x => x?.ToString())) : WsInbound.Str(result, "result");
-        Emit(new TurnFailed(string.IsNullOrWhiteSpace(errors) ? $"claude ended the turn with {subtype}" : $"claude ended the turn with {subtype}: {errors}"));
+        TurnEnded(new TurnFailed(string.IsNullOrWhiteSpace(errors) ? $"claude ended the turn with {subtype}" : $"claude ended the turn with {subtype}: {errors}"));
     }
 
     private static JsonObject Usage(JsonObject result)

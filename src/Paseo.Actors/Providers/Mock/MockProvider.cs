@@ -37,12 +37,11 @@ public sealed class MockProvider : IAgentProvider
 }
 
 /// <summary>One mock session: runs the script of each turn, pausing at permissions and hangs.</summary>
-public sealed class MockProviderSession : ReceiveActor, IWithTimers
+public sealed class MockProviderSession : ProviderSessionActor
 {
     private static readonly Regex Directive = new(@"\[(shell|read|edit|permission|chunks|fail|hang|crash|stream|say)(?:\s+([^\]]*))?\]", RegexOptions.IgnoreCase | RegexOptions.Compiled);
     private static readonly TimeSpan StreamTick = TimeSpan.FromMilliseconds(10);
 
-    public ITimerScheduler Timers { get; set; } = null!;
     private int _streamTicksLeft;
     private int _streamPerTick;
 
@@ -52,25 +51,40 @@ public sealed class MockProviderSession : ReceiveActor, IWithTimers
     private int _callCounter;
     private int _permissionCounter;
     private string? _waitingPermission;
-    private bool _inTurn;
 
     public MockProviderSession(ProviderSessionConfig config)
     {
         _config = config;
         _mode = config.ModeId ?? "default";
+    }
 
-        Receive<RunTurn>(run =>
-        {
-            if (_inTurn) EndTurn(new TurnCanceled("Replaced by a new prompt"));
-            StartTurn(run.Prompt);
-        });
-        Receive<Interrupt>(_ =>
-        {
-            if (_inTurn) EndTurn(new TurnCanceled("Interrupted"));
-        });
+    protected override string Name => "mock";
+
+    protected override TimeSpan InterruptGrace => TimeSpan.FromSeconds(1);
+
+    // The script stops at once: the turn ends as the interrupt comes.
+    protected override void AbortTurn() => EndTurn(new TurnCanceled("Interrupted"));
+
+    // Replaced: the base ends the turn as replaced; the script just stops.
+    protected override void ReplaceTurn()
+    {
+    }
+
+    protected override void SendPrompt(RunTurn run) => StartTurn(run.Prompt);
+
+    protected override void ForgetTurn()
+    {
+        _waitingPermission = null;
+        _streamTicksLeft = 0;
+        Timers.Cancel("stream");
+        _steps.Clear();
+    }
+
+    protected override void Common()
+    {
         Receive<StreamTickDue>(_ =>
         {
-            if (!_inTurn || _streamTicksLeft <= 0) return;
+            if (!InTurn || _streamTicksLeft <= 0) return;
             // Each chunk carries the time it was made (UTC ticks), so a load driver can measure delivery latency.
             for (var i = 0; i < _streamPerTick; i++) Emit(new Timeline(TimelineItems.AssistantMessage($"t={DateTime.UtcNow.Ticks} ")));
             if (--_streamTicksLeft > 0) return;
@@ -106,11 +120,15 @@ public sealed class MockProviderSession : ReceiveActor, IWithTimers
         });
     }
 
-    protected override void PreStart() => Emit(new ThreadStarted("mock-" + _config.AgentId));
+    protected override void PreStart()
+    {
+        Emit(new ThreadStarted("mock-" + _config.AgentId));
+        Opened();
+    }
 
+    /// <summary>Runs the prompt's script; the turn has started for the agent already.</summary>
     private void StartTurn(string prompt)
     {
-        _inTurn = true;
         _steps.Clear();
         var chunks = 3;
         string? say = null;
@@ -123,14 +141,13 @@ public sealed class MockProviderSession : ReceiveActor, IWithTimers
             else _steps.Enqueue(new Step(kind, argument));
         }
         _steps.Enqueue(new Step("reply", prompt, chunks, say));
-        Emit(TurnStarted.Instance);
         Emit(new Timeline(TimelineItems.Reasoning("Reading the request.")));
         Continue();
     }
 
     private void Continue()
     {
-        while (_inTurn && _steps.Count > 0)
+        while (InTurn && _steps.Count > 0)
         {
             var step = _steps.Peek();
             switch (step.Kind)
@@ -220,17 +237,7 @@ public sealed class MockProviderSession : ReceiveActor, IWithTimers
 
     private string NextCallId() => $"mock-call-{++_callCounter}";
 
-    private void EndTurn(ProviderEvent end)
-    {
-        _inTurn = false;
-        _waitingPermission = null;
-        _streamTicksLeft = 0;
-        Timers.Cancel("stream");
-        _steps.Clear();
-        Emit(end);
-    }
-
-    private void Emit(ProviderEvent providerEvent) => Context.Parent.Tell(providerEvent);
+    private void EndTurn(ProviderEvent end) => TurnEnded(end);
 
     private static IEnumerable<string> Split(string text, int parts)
     {

@@ -18,7 +18,9 @@ public sealed class OpenCodeProvider : IAgentProvider
     public const string BuiltInId = "opencode";
 
     public ProviderDescription Description { get; }
-    public OpenCodeServer Server { get; }
+    /// <summary>The command that runs OpenCode (`serve` and its options are added), and its environment.</summary>
+    public IReadOnlyList<string> Command { get; }
+    public IReadOnlyDictionary<string, string> Environment { get; }
     public ProviderProcessSettings Settings { get; }
     public AvailabilityCheck Availability { get; }
 
@@ -27,7 +29,8 @@ public sealed class OpenCodeProvider : IAgentProvider
         var id = profile?.Id ?? BuiltInId;
         var command = profile?.Command is { Count: > 0 } c ? c : ["opencode"];
         var env = profile?.Env ?? new Dictionary<string, string>();
-        Server = new OpenCodeServer(id, command, env, settings);
+        Command = command;
+        Environment = env;
         Settings = settings;
         _modelsConfigured = profile?.Models is not null;
         var models = profile?.Models?.Select(m => ProviderModels.From(id, m)).ToList() ?? [];
@@ -43,10 +46,19 @@ public sealed class OpenCodeProvider : IAgentProvider
             models);
         Availability = profile is { Enabled: false }
             ? AvailabilityCheck.Fixed(ProviderAvailability.Disabled)
-            : new AvailabilityCheck(() => ProviderAvailability.ProbeAsync(command, env, settings.VersionTimeout), settings.RecheckAfter);
+            : new AvailabilityCheck(cancel => ProviderAvailability.ProbeAsync(command, env, settings.VersionTimeout, cancel), settings.RecheckAfter);
     }
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new OpenCodeProviderSession(config, this));
+
+    /// <summary>The name of a provider's server actor under `providers`.</summary>
+    public static string ServerName(string providerId) => Uri.EscapeDataString(providerId);
+
+    /// <summary>Where this provider's server actor is (<see cref="ProvidersActor"/> makes it).</summary>
+    public string ServerPath => $"/user/paseo/providers/{ServerName(Description.Id)}";
+
+    // Long enough for the server to start (the version timeout) and its feed to connect.
+    internal TimeSpan ServerAnswerTimeout => Settings.VersionTimeout + TimeSpan.FromSeconds(30);
 
     private readonly bool _modelsConfigured;
 
@@ -59,9 +71,11 @@ public sealed class OpenCodeProvider : IAgentProvider
     public async Task<IReadOnlyList<JsonObject>> ListModelsAsync(string? cwd, ActorSystem system, CancellationToken cancellationToken)
     {
         if (_modelsConfigured) return Description.Models;
-        await Server.EnsureStartedAsync(system, cancellationToken);
+        var server = await system.ActorSelection(ServerPath).Ask<OpenCodeServerProtocol.ServerReady>(OpenCodeServerProtocol.EnsureRunning.Instance, ServerAnswerTimeout,
+            cancellationToken);
+        using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, server.ServerStopping);
         var directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(cwd ?? System.Environment.CurrentDirectory));
-        var catalog = await Server.Http.GetFromJsonAsync<JsonObject>($"config/providers?directory={Uri.EscapeDataString(directory)}", cancellationToken)
+        var catalog = await server.Http.GetFromJsonAsync<JsonObject>($"config/providers?directory={Uri.EscapeDataString(directory)}", call.Token)
             ?? throw new HttpRequestException("opencode answered nothing");
         var defaults = catalog["default"] as JsonObject ?? [];
         var models = new List<JsonObject>();
@@ -78,398 +92,5 @@ public sealed class OpenCodeProvider : IAgentProvider
         }
         models.AddRange(Description.Models); // additionalModels
         return models;
-    }
-}
-
-/// <summary>
-/// One OpenCode session on the shared server: `POST /session` (or the stored session id), `prompt_async` per turn,
-/// `abort` to interrupt; SSE events for this session (routed by the server) become timeline rows; `permission.asked` waits
-/// for the user and is answered with `POST /permission/{id}/reply`. HTTP calls run off the actor's thread (PipeTo).
-/// </summary>
-public sealed class OpenCodeProviderSession : ReceiveActor, IWithTimers
-{
-    private sealed record Started(string SessionId);
-
-    private sealed record StartFailed(string Error);
-
-    private sealed record CallFailed(string What, string Error);
-
-    private sealed record InterruptOverdue;
-
-    /// <summary>This session's event channel was completed (unregistered or replaced): nothing more to read.</summary>
-    private sealed record FeedEnded;
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly ProviderSessionConfig _config;
-    private readonly OpenCodeProvider _provider;
-    private string? _sessionId;
-    private string? _startError;
-    private RunTurn? _queuedPrompt;
-    private bool _inTurn;
-    private bool _aborting;
-    private string _mode;
-    private JsonObject? _usage;
-    private readonly Dictionary<string, string> _partTypes = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _streamedParts = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _permissions = new(StringComparer.Ordinal); // our id → OpenCode request id
-    private readonly Dictionary<string, (string RequestId, JsonArray Questions)> _questions = new(StringComparer.Ordinal); // our id → OpenCode question
-    private System.Threading.Channels.ChannelReader<OpenCodeEvent>? _events;
-    private readonly string _directory;
-
-    public OpenCodeProviderSession(ProviderSessionConfig config, OpenCodeProvider provider)
-    {
-        _config = config;
-        _provider = provider;
-        _mode = config.ModeId ?? "build";
-        // One spelling per directory (no trailing slash, absolute): the server keys sessions and event feeds by it.
-        _directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(config.Cwd));
-
-        Receive<Started>(started =>
-        {
-            _sessionId = started.SessionId;
-            _events = _provider.Server.Register(started.SessionId, _directory, Self);
-            ReadNextEvent();
-            Emit(new ThreadStarted(started.SessionId));
-            if (_queuedPrompt is { } queued)
-            {
-                _queuedPrompt = null;
-                Prompt(queued);
-            }
-        });
-        Receive<StartFailed>(failed =>
-        {
-            _startError = failed.Error;
-            _log.Warning("Agent {0}: {1}", _config.AgentId, failed.Error);
-            if (_inTurn) Fail(failed.Error);
-        });
-        Receive<RunTurn>(run =>
-        {
-            if (_startError is not null)
-            {
-                Emit(TurnStarted.Instance);
-                Emit(new TurnFailed(_startError));
-                Context.Stop(Self);
-                return;
-            }
-            if (_inTurn)
-            {
-                Abort();
-                End(new TurnCanceled("Replaced by a new prompt"));
-            }
-            _inTurn = true;
-            _aborting = false;
-            Emit(TurnStarted.Instance);
-            if (_sessionId is null) _queuedPrompt = run;
-            else Prompt(run);
-        });
-        Receive<Interrupt>(_ =>
-        {
-            if (!_inTurn || _aborting) return;
-            _aborting = true;
-            Abort();
-            Timers.StartSingleTimer("interrupt", new InterruptOverdue(), _provider.Settings.InterruptGrace);
-        });
-        Receive<InterruptOverdue>(_ =>
-        {
-            if (_inTurn) End(new TurnCanceled($"Interrupted: opencode did not confirm within {_provider.Settings.InterruptGrace.TotalSeconds:0} s"));
-        });
-        Receive<ResolvePermission>(resolve =>
-        {
-            if (_questions.Remove(resolve.RequestId, out var question))
-            {
-                AnswerQuestion(question.RequestId, question.Questions, resolve.Resolution);
-                return;
-            }
-            if (!_permissions.Remove(resolve.RequestId, out var requestId)) return;
-            var allow = WsInbound.Str(resolve.Resolution, "behavior") == "allow";
-            var body = new JsonObject { ["reply"] = allow ? "once" : "reject" };
-            if (!allow && WsInbound.Str(resolve.Resolution, "message") is { } message) body["message"] = message;
-            Post($"permission/{Uri.EscapeDataString(requestId)}/reply", body, "reply to a permission");
-            if (!allow && resolve.Resolution["interrupt"] is JsonValue i && i.TryGetValue<bool>(out var interrupt) && interrupt) Self.Tell(Interrupt.Instance);
-        });
-        Receive<SetMode>(set =>
-        {
-            // The agent (build/plan) goes with each prompt; full-access is applied here, to permissions.
-            _mode = set.ModeId;
-            Emit(new ModeChanged(set.ModeId));
-        });
-        Receive<OpenCodeEvent>(e =>
-        {
-            OnEvent(e);
-            ReadNextEvent();
-        });
-        Receive<FeedEnded>(_ => { });
-        Receive<OpenCodeServerGone>(gone =>
-        {
-            _startError = null;
-            if (_inTurn) Fail(gone.Reason);
-            Context.Stop(Self);
-        });
-        Receive<Akka.NotUsed>(_ => { });
-        Receive<CallFailed>(failed =>
-        {
-            _log.Warning("Agent {0}: opencode {1} failed: {2}", _config.AgentId, failed.What, failed.Error);
-            if (_inTurn && failed.What == "prompt") Fail($"opencode did not take the prompt: {failed.Error}");
-        });
-    }
-
-    protected override void PreStart()
-    {
-        var server = _provider.Server;
-        var system = Context.System;
-        var cwd = _directory;
-        var resume = _config.ResumeSessionId;
-        server.Acquire(cwd);
-        Task.Run(async () =>
-        {
-            try
-            {
-                await server.EnsureStartedAsync(system, CancellationToken.None);
-                await server.OpenFeedAsync(cwd);
-                if (resume is not null)
-                {
-                    using var existing = await server.Http.GetAsync($"session/{Uri.EscapeDataString(resume)}?directory={Uri.EscapeDataString(cwd)}");
-                    if (existing.IsSuccessStatusCode) return (object)new Started(resume);
-                }
-                using var created = await server.Http.PostAsJsonAsync($"session?directory={Uri.EscapeDataString(cwd)}", new JsonObject());
-                created.EnsureSuccessStatusCode();
-                var session = await created.Content.ReadFromJsonAsync<JsonObject>();
-                return WsInbound.Str(session ?? [], "id") is { } id ? new Started(id) : new StartFailed("opencode created a session without an id");
-            }
-            catch (Exception e) when (e is ChildProcessStartException or HttpRequestException or IOException or TaskCanceledException or InvalidOperationException or System.Text.Json.JsonException)
-            {
-                return new StartFailed($"cannot start opencode: {e.Message}");
-            }
-        }).PipeTo(Self);
-    }
-
-    /// <summary>One event at a time, pulled from the bounded channel the server fills (never a mailbox flood).</summary>
-    private void ReadNextEvent() =>
-        _events?.ReadAsync().AsTask().PipeTo(Self, success: e => e, failure: _ => new FeedEnded());
-
-    protected override void PostStop()
-    {
-        _provider.Server.Release(_sessionId, _directory, Self);
-    }
-
-    private void Emit(ProviderEvent e) => Context.Parent.Tell(e);
-
-    private void End(ProviderEvent how)
-    {
-        _inTurn = false;
-        _aborting = false;
-        Timers.Cancel("interrupt");
-        _streamedParts.Clear();
-        _partTypes.Clear();
-        _permissions.Clear();
-        _questions.Clear();
-        Emit(how);
-    }
-
-    private void Fail(string reason) => End(new TurnFailed(reason));
-
-    /// <summary>prompt_async: the text part, then each image as a `file` part with a data URL.</summary>
-    private void Prompt(RunTurn run)
-    {
-        var parts = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = run.Prompt });
-        var index = 0;
-        foreach (var image in run.AttachedImages)
-            parts.Add(new JsonObject
-            {
-                ["type"] = "file",
-                ["mime"] = image.MimeType,
-                ["filename"] = $"image-{++index}.{image.MimeType[(image.MimeType.IndexOf('/') + 1)..].Replace("jpeg", "jpg")}",
-                ["url"] = $"data:{image.MimeType};base64,{image.Data}",
-            });
-        var body = new JsonObject
-        {
-            ["parts"] = parts,
-            ["agent"] = _mode == "plan" ? "plan" : "build",
-        };
-        if (_config.Model is { } model && model.IndexOf('/') is var slash and > 0)
-            body["model"] = new JsonObject { ["providerID"] = model[..slash], ["modelID"] = model[(slash + 1)..] };
-        Post($"session/{Uri.EscapeDataString(_sessionId!)}/prompt_async", body, "prompt");
-    }
-
-    private void Abort() => Post($"session/{Uri.EscapeDataString(_sessionId ?? "")}/abort", new JsonObject(), "abort");
-
-    private void Post(string path, JsonObject body, string what)
-    {
-        var server = _provider.Server;
-        var url = $"{path}?directory={Uri.EscapeDataString(_directory)}";
-        Task.Run(async () =>
-        {
-            try
-            {
-                using var response = await server.Http.PostAsJsonAsync(url, body);
-                return response.IsSuccessStatusCode ? null : (object)new CallFailed(what, $"HTTP {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or InvalidOperationException)
-            {
-                return new CallFailed(what, e.Message);
-            }
-        }).PipeTo(Self, success: r => r ?? Akka.NotUsed.Instance);
-    }
-
-    private void OnEvent(OpenCodeEvent e)
-    {
-        var p = e.Properties;
-        switch (e.Type)
-        {
-            case "message.part.updated" when p["part"] is JsonObject part:
-                var partId = WsInbound.Str(part, "id") ?? "";
-                var type = WsInbound.Str(part, "type") ?? "";
-                _partTypes[partId] = type;
-                if (type == "tool") OnToolPart(part);
-                else if (type is "text" or "reasoning" && !_streamedParts.Contains(partId) && part["time"]?["end"] is not null
-                         && WsInbound.Str(part, "text") is { Length: > 0 } whole && _inTurn)
-                    Emit(new Timeline(type == "text" ? TimelineItems.AssistantMessage(whole) : TimelineItems.Reasoning(whole)));
-                break;
-            case "message.part.delta" when WsInbound.Str(p, "delta") is { Length: > 0 } delta && _inTurn:
-                var deltaPart = WsInbound.Str(p, "partID") ?? "";
-                _streamedParts.Add(deltaPart);
-                Emit(new Timeline(_partTypes.GetValueOrDefault(deltaPart) == "reasoning" ? TimelineItems.Reasoning(delta) : TimelineItems.AssistantMessage(delta)));
-                break;
-            case "message.updated" when p["info"] is JsonObject info && WsInbound.Str(info, "role") == "assistant" && info["tokens"] is JsonObject tokens:
-                _usage = new JsonObject
-                {
-                    ["inputTokens"] = tokens["input"]?.DeepClone() ?? 0,
-                    ["cachedInputTokens"] = tokens["cache"]?["read"]?.DeepClone() ?? 0,
-                    ["outputTokens"] = tokens["output"]?.DeepClone() ?? 0,
-                    ["totalCostUsd"] = info["cost"]?.DeepClone() ?? 0,
-                };
-                break;
-            case "permission.asked":
-                OnPermission(p);
-                break;
-            case "question.asked":
-                OnQuestion(p);
-                break;
-            case "todo.updated" when p["todos"] is JsonArray todos:
-                Emit(new Timeline(TimelineItems.Todo(todos.OfType<JsonObject>().Select(t =>
-                    (WsInbound.Str(t, "content") ?? "", WsInbound.Str(t, "status") == "completed")))));
-                break;
-            case "session.compacted":
-                Emit(new Timeline(TimelineItems.Compaction("completed", "auto")));
-                break;
-            case "session.idle" when _inTurn:
-                End(_aborting ? new TurnCanceled("Interrupted") : new TurnCompleted(_usage));
-                _usage = null;
-                break;
-            case "session.error" when _inTurn:
-                var name = p["error"]?["name"]?.GetValue<string>();
-                var message = p["error"]?["data"]?["message"]?.GetValue<string>() ?? name ?? "unknown error";
-                End(name == "MessageAbortedError" || _aborting ? new TurnCanceled("Interrupted") : new TurnFailed($"opencode: {message}"));
-                break;
-        }
-    }
-
-    private void OnToolPart(JsonObject part)
-    {
-        var callId = WsInbound.Str(part, "callID") ?? WsInbound.Str(part, "id") ?? "";
-        var tool = WsInbound.Str(part, "tool") ?? "tool";
-        var state = part["state"] as JsonObject ?? [];
-        var input = state["input"] as JsonObject ?? [];
-        var status = WsInbound.Str(state, "status") switch
-        {
-            "completed" => "completed",
-            "error" => "failed",
-            _ => "running",
-        };
-        var output = WsInbound.Str(state, "output");
-        JsonObject detail = tool switch
-        {
-            "bash" => TimelineItems.ShellDetail(WsInbound.Str(input, "command") ?? "", _config.Cwd, output),
-            "read" => TimelineItems.ReadDetail(WsInbound.Str(input, "filePath") ?? "", output),
-            "edit" => TimelineItems.EditDetail(WsInbound.Str(input, "filePath") ?? "", WsInbound.Str(input, "oldString"), WsInbound.Str(input, "newString")),
-            "write" => new JsonObject { ["type"] = "write", ["filePath"] = WsInbound.Str(input, "filePath") ?? "" },
-            _ => new JsonObject { ["type"] = "unknown", ["input"] = input.DeepClone(), ["output"] = output },
-        };
-        Emit(new Timeline(TimelineItems.ToolCall(callId, tool, detail, status, status == "failed" ? WsInbound.Str(state, "error") ?? "The tool failed" : null)));
-    }
-
-    /// <summary>
-    /// `question.asked {id, questions:[{question, header, options:[{label, description}], multiple?}]}`: asked as a
-    /// `kind:"question"` permission, whose answers come back in the resolution's `updatedInput.answers`.
-    /// </summary>
-    private void OnQuestion(JsonObject p)
-    {
-        if (WsInbound.Str(p, "id") is not { } requestId || p["questions"] is not JsonArray questions) return;
-        var id = $"permission-{Guid.NewGuid():D}";
-        _questions[id] = (requestId, (JsonArray)questions.DeepClone());
-        var first = questions.OfType<JsonObject>().FirstOrDefault() ?? [];
-        Emit(new PermissionRequested(new JsonObject
-        {
-            ["id"] = id,
-            ["provider"] = _provider.Description.Id,
-            ["name"] = "question",
-            ["kind"] = "question",
-            ["title"] = WsInbound.Str(first, "header") ?? WsInbound.Str(first, "question") ?? "Question",
-            ["description"] = WsInbound.Str(first, "question"),
-            ["input"] = new JsonObject { ["questions"] = questions.DeepClone() },
-        }));
-    }
-
-    /// <summary>
-    /// Allowed with answers → `POST /question/{id}/reply {answers}` (one list of chosen labels per question; answers may
-    /// also be given as Claude's `{question text: answer}` map). Denied, or allowed without answers → `/reject`.
-    /// </summary>
-    private void AnswerQuestion(string requestId, JsonArray questions, JsonObject resolution)
-    {
-        var path = $"question/{Uri.EscapeDataString(requestId)}";
-        var answers = WsInbound.Str(resolution, "behavior") == "allow" ? Answers(questions, resolution["updatedInput"]?["answers"]) : null;
-        if (answers is null)
-        {
-            if (WsInbound.Str(resolution, "behavior") == "allow")
-                Emit(new Timeline(TimelineItems.Error("The question was dismissed: the answer carried no answers (updatedInput.answers)")));
-            Post($"{path}/reject", new JsonObject(), "reject a question");
-            return;
-        }
-        Post($"{path}/reply", new JsonObject { ["answers"] = answers }, "answer a question");
-    }
-
-    private static JsonArray? Answers(JsonArray questions, JsonNode? given)
-    {
-        static JsonArray Labels(JsonNode? answer) => answer switch
-        {
-            JsonArray list => new JsonArray([.. list.Select(x => (JsonNode?)JsonValue.Create(x?.ToString() ?? ""))]),
-            null => [],
-            _ => new JsonArray(JsonValue.Create(answer.ToString())),
-        };
-        return given switch
-        {
-            JsonArray list => new JsonArray([.. list.Select(a => (JsonNode?)Labels(a))]),
-            JsonObject byQuestion => new JsonArray([.. questions.Select(q => (JsonNode?)Labels(byQuestion[WsInbound.Str(q as JsonObject ?? [], "question") ?? ""]))]),
-            _ => null,
-        };
-    }
-
-    private void OnPermission(JsonObject p)
-    {
-        var requestId = WsInbound.Str(p, "id");
-        if (requestId is null) return;
-        var permission = WsInbound.Str(p, "permission") ?? "tool";
-        if (_mode == "full-access")
-        {
-            Post($"permission/{Uri.EscapeDataString(requestId)}/reply", new JsonObject { ["reply"] = "once" }, "reply to a permission");
-            return;
-        }
-        var metadata = p["metadata"] as JsonObject ?? [];
-        var patterns = p["patterns"] is JsonArray list ? string.Join(" ", list.Select(x => x?.ToString())) : null;
-        var command = WsInbound.Str(metadata, "command") ?? patterns ?? permission;
-        var id = $"permission-{Guid.NewGuid():D}";
-        _permissions[id] = requestId;
-        Emit(new PermissionRequested(new JsonObject
-        {
-            ["id"] = id,
-            ["provider"] = _provider.Description.Id,
-            ["name"] = permission,
-            ["kind"] = "tool",
-            ["title"] = $"{permission}: {command}",
-            ["input"] = metadata.DeepClone(),
-            ["detail"] = permission == "bash" ? TimelineItems.ShellDetail(command, _config.Cwd) : new JsonObject { ["type"] = "unknown", ["input"] = metadata.DeepClone(), ["output"] = null },
-        }));
     }
 }

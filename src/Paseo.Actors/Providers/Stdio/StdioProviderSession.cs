@@ -17,54 +17,34 @@ public sealed record StdioLaunch(string Name, IReadOnlyList<string> Command, IRe
 /// (started in PreStart, its process group stopped in PostStop without blocking), stdout is read one line at a time through a bounded
 /// queue, a line that is not JSON is shown in the timeline and skipped, a line over the limit or an exit fails the turn
 /// with the exit code and the last stderr lines, and the actor stops — the agent's next prompt starts a fresh process.
-/// Subclasses speak the protocol: <see cref="OnStarted"/>, <see cref="OnMessage"/>, and the agent's commands.
+/// Its lifecycle is <see cref="ProviderSessionActor"/>'s phases: Opening until the subclass's handshake calls
+/// <see cref="ProviderSessionActor.Opened"/>. Subclasses speak the protocol: <see cref="OnStarted"/>,
+/// <see cref="OnMessage"/>, and the agent's commands.
 /// </summary>
-public abstract class StdioProviderSession : ReceiveActor, IWithTimers
+public abstract class StdioProviderSession : ProviderSessionActor
 {
     private sealed record OutputEnded;
 
     private sealed record ProcessExited(int Code);
 
-    protected sealed record InterruptOverdue;
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
     protected readonly ILoggingAdapter Log = Context.GetLogger();
     protected ProviderSessionConfig Config { get; }
     protected StdioLaunch Launch { get; }
     protected JsonRpc Rpc { get; private set; } = null!;
-    protected bool InTurn { get; set; }
     private ChildProcess? _process;
-    private string? _startError;
 
     protected StdioProviderSession(ProviderSessionConfig config, StdioLaunch launch)
     {
         Config = config;
         Launch = launch;
-        Receive<RunTurn>(run =>
-        {
-            if (_startError is not null || _process is null)
-            {
-                Emit(TurnStarted.Instance);
-                Emit(new TurnFailed(_startError ?? $"{Launch.Name} is not running"));
-                Context.Stop(Self);
-                return;
-            }
-            OnRunTurn(run);
-        });
-        Receive<Interrupt>(_ =>
-        {
-            if (!InTurn) return;
-            OnInterrupt();
-            Timers.StartSingleTimer("interrupt", new InterruptOverdue(), Launch.Settings.InterruptGrace);
-        });
-        Receive<InterruptOverdue>(_ =>
-        {
-            if (!InTurn) return;
-            InTurn = false;
-            Emit(new TurnCanceled($"Interrupted: {Launch.Name} did not stop within {Launch.Settings.InterruptGrace.TotalSeconds:0} s, so its process was stopped"));
-            Context.Stop(Self);
-        });
+    }
+
+    protected override string Name => Launch.Name;
+
+    protected override TimeSpan InterruptGrace => Launch.Settings.InterruptGrace;
+
+    protected sealed override void Common()
+    {
         Receive<ResolvePermission>(OnResolvePermission);
         Receive<SetMode>(OnSetMode);
         Receive<ChildOutput.Line>(line =>
@@ -75,6 +55,12 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
         Receive<ChildOutput.TooLong>(tooLong => Die($"{Launch.Name} printed a line over {tooLong.Limit} characters (paseo.providers.max-line-bytes); its process was stopped"));
         Receive<OutputEnded>(_ => { });
         Receive<ProcessExited>(exited => Die($"{Launch.Name} exited with code {exited.Code}{(_process?.StderrTail is { Length: > 0 } tail ? $": {tail}" : "")}"));
+        ProtocolMessages();
+    }
+
+    /// <summary>A subclass's own messages beyond the CLI's lines (registered in every phase).</summary>
+    protected virtual void ProtocolMessages()
+    {
     }
 
     protected override void PreStart()
@@ -92,15 +78,16 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
         }
         catch (ChildProcessStartException e)
         {
-            _startError = $"cannot start {Launch.Name}: {e.Message}";
-            Log.Warning("Agent {0}: {1}", Config.AgentId, _startError);
+            var reason = $"cannot start {Launch.Name}: {e.Message}";
+            Log.Warning("Agent {0}: {1}", Config.AgentId, reason);
+            OpenFailed(reason);
             return;
         }
         Rpc = new JsonRpc(line =>
         {
             // Written off the actor's thread, in order, through a bounded queue: a CLI that stops reading is stopped.
-            if (_deathReason is not null) Die(_deathReason);
-            else if (_process?.WriteLine(line) == StdinWrite.StoppedReading) Die(Launch.Settings.StoppedReading(Launch.Name));
+            if (Phase == ProviderSessionPhase.Failed) return;
+            if (_process?.WriteLine(line) == StdinWrite.StoppedReading) Die(Launch.Settings.StoppedReading(Launch.Name));
         }, IncludeJsonRpcVersion, Launch.Settings.InputBacklog,
             () => Die($"{Launch.Name} left {Launch.Settings.InputBacklog} requests unanswered (paseo.providers.input-backlog); its process was stopped"));
         _process.Exited.PipeTo(Self, success: code => new ProcessExited(code));
@@ -118,11 +105,8 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
     /// <summary>ACP says `"jsonrpc":"2.0"` on every message; Codex's app-server leaves it out.</summary>
     protected abstract bool IncludeJsonRpcVersion { get; }
 
+    /// <summary>The process runs: the protocol's handshake starts (it calls Opened when the session is open).</summary>
     protected abstract void OnStarted();
-
-    protected abstract void OnRunTurn(RunTurn run);
-
-    protected abstract void OnInterrupt();
 
     protected abstract void OnResolvePermission(ResolvePermission resolve);
 
@@ -130,30 +114,6 @@ public abstract class StdioProviderSession : ReceiveActor, IWithTimers
 
     /// <summary>A response to one of our requests (with what we sent), a request from the agent, or a notification.</summary>
     protected abstract void OnMessage(JsonRpc.Message message);
-
-    protected void Emit(ProviderEvent e) => Context.Parent.Tell(e);
-
-    /// <summary>The turn has ended: no interrupt timer is left running.</summary>
-    /// <summary>Ends the running turn this way; nothing when no turn runs (e.g. a failed write already ended it).</summary>
-    protected void TurnEnded(ProviderEvent how)
-    {
-        if (!InTurn) return;
-        InTurn = false;
-        Timers.Cancel("interrupt");
-        Emit(how);
-    }
-
-    protected void Die(string reason)
-    {
-        // Idempotent: a handler may go on after a failed write; a turn it starts afterwards fails with the same reason.
-        if (_deathReason is null) Log.Warning("Agent {0}: {1}", Config.AgentId, reason);
-        _deathReason ??= reason;
-        if (InTurn) Emit(new TurnFailed(_deathReason));
-        InTurn = false;
-        Context.Stop(Self);
-    }
-
-    private string? _deathReason;
 
     private void ReadNext()
     {

@@ -71,13 +71,12 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
             switch (request.Type)
             {
                 case "list_available_providers_request":
-                    Task.WhenAll(_providers.Values.Select(p => p.Availability.Refresh())).WaitAsync(TimeSpan.FromSeconds(25)).PipeTo(Self,
-                        success: results => new Done(WsOutbound.Session("list_available_providers_response", new JsonObject
+                    Availability(null, ChecksWait).PipeTo(Self,
+                        success: known => new Done(WsOutbound.Session("list_available_providers_response", new JsonObject
                         {
-                            ["providers"] = new JsonArray([.. _providers.Values.Zip(results).Select(pair => (JsonNode)new JsonObject
-                            {
-                                ["provider"] = pair.First.Description.Id, ["available"] = pair.Second.Status == "ready", ["error"] = pair.Second.Error,
-                            })]),
+                            ["providers"] = new JsonArray([.. _providers.Values.Select(p => known.Of(p.Description.Id) is { } a
+                                ? (JsonNode)new JsonObject { ["provider"] = p.Description.Id, ["available"] = a.Status == "ready", ["error"] = a.Error }
+                                : new JsonObject { ["provider"] = p.Description.Id, ["available"] = false, ["error"] = StillChecking(p.Description.Id) })]),
                             ["error"] = null, ["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow), ["requestId"] = requestId,
                         })),
                         failure: e => new Done(WsOutbound.Session("list_available_providers_response", new JsonObject
@@ -86,14 +85,13 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                         })));
                     break;
                 case "get_providers_snapshot_request":
-                    // Stale availability checks run again first (bounded by each probe's version-timeout), off this thread.
-                    Task.WhenAll(_providers.Values.Select(p => p.Availability.Refresh())).WaitAsync(TimeSpan.FromSeconds(9)).ContinueWith(_ =>
-                        new Done(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
-                        {
-                            ["entries"] = new JsonArray([.. _providers.Values.Select(p => (JsonNode)ProviderEntry(p))]),
-                            ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
-                            ["requestId"] = requestId,
-                        })), TaskScheduler.Default).PipeTo(Self);
+                    // Stale availability checks run again first, waited for at most SnapshotWait (below the clients' 10 s).
+                    Availability(null, SnapshotWait).ContinueWith(known => new Done(WsOutbound.Session("get_providers_snapshot_response", new JsonObject
+                    {
+                        ["entries"] = Entries(known.IsCompletedSuccessfully ? known.Result : null),
+                        ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
+                        ["requestId"] = requestId,
+                    })), TaskScheduler.Default).PipeTo(Self);
                     break;
                 case "list_provider_models_request":
                     ListModels(requestId, reader.RequiredString("provider"), reader.OptionalString("cwd"));
@@ -114,14 +112,19 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                 {
                     var draft = reader.OptionalObject("draftConfig") ?? throw new InvalidRequestException("draftConfig is required");
                     var id = RequestReader.Of(draft).RequiredString("provider");
-                    var payload = new JsonObject { ["provider"] = id };
-                    var available = _providers.TryGetValue(id, out var provider) && provider.Availability.Current is { IsCompletedSuccessfully: true } probe && probe.Result.Status == "ready";
-                    // No provider here has toggleable features (set_agent_feature refuses them too): an available one has none.
-                    if (available) payload["features"] = new JsonArray();
-                    payload["error"] = provider is null ? $"Unknown provider: {id}" : available ? null : $"Provider '{id}' is not available. Please ensure the CLI is installed.";
-                    payload["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
-                    payload["requestId"] = requestId;
-                    Answer(WsOutbound.Session("list_provider_features_response", payload));
+                    var known = _providers.ContainsKey(id);
+                    Context.ActorSelection(ProvidersProtocol.Path).Ask<ProvidersProtocol.AvailabilitySnapshot>(ProvidersProtocol.GetAvailability.Instance, TimeSpan.FromSeconds(5))
+                        .ContinueWith(snapshot =>
+                        {
+                            var payload = new JsonObject { ["provider"] = id };
+                            var available = known && snapshot.IsCompletedSuccessfully && snapshot.Result.Of(id)?.Status == "ready";
+                            // No provider here has toggleable features (set_agent_feature refuses them too): an available one has none.
+                            if (available) payload["features"] = new JsonArray();
+                            payload["error"] = !known ? $"Unknown provider: {id}" : available ? null : $"Provider '{id}' is not available. Please ensure the CLI is installed.";
+                            payload["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
+                            payload["requestId"] = requestId;
+                            return new Done(WsOutbound.Session("list_provider_features_response", payload));
+                        }, TaskScheduler.Default).PipeTo(Self);
                     break;
                 }
                 case "provider_diagnostic_request":
@@ -132,11 +135,13 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                         Answer(WsOutbound.RpcError(requestId, request.Type, $"Failed to get provider diagnostic: Unknown provider: {id}", "provider_diagnostic_failed"));
                         break;
                     }
-                    provider.Availability.Refresh().WaitAsync(TimeSpan.FromSeconds(25)).PipeTo(Self,
-                        success: availability => new Done(WsOutbound.Session("provider_diagnostic_response", new JsonObject
-                        {
-                            ["provider"] = id, ["diagnostic"] = Diagnostic(provider, availability), ["requestId"] = requestId,
-                        })),
+                    Availability([id], ChecksWait).PipeTo(Self,
+                        success: known => known.Of(id) is { } availability
+                            ? new Done(WsOutbound.Session("provider_diagnostic_response", new JsonObject
+                            {
+                                ["provider"] = id, ["diagnostic"] = Diagnostic(provider, availability), ["requestId"] = requestId,
+                            }))
+                            : new Done(WsOutbound.RpcError(requestId, "provider_diagnostic_request", $"Failed to get provider diagnostic: {StillChecking(id)}", "provider_diagnostic_failed")),
                         failure: e => new Done(WsOutbound.RpcError(requestId, "provider_diagnostic_request", $"Failed to get provider diagnostic: {e.GetBaseException().Message}", "provider_diagnostic_failed")));
                     break;
                 }
@@ -145,15 +150,16 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                     var cwd = reader.OptionalString("cwd");
                     var only = reader.OptionalArray("providers")?.Select(n => n is JsonValue v && v.TryGetValue<string>(out var id) ? id
                         : throw new InvalidRequestException("providers must be strings")).ToHashSet();
-                    var chosen = _providers.Values.Where(p => only is null || only.Contains(p.Description.Id)).ToList();
+                    var chosen = _providers.Keys.Where(id => only is null || only.Contains(id)).ToList();
                     var parent = Context.Parent;
                     Answer(WsOutbound.Session("refresh_providers_snapshot_response", new JsonObject { ["requestId"] = requestId, ["acknowledged"] = true }));
-                    // The new snapshot follows as providers_snapshot_update once every probe has answered.
-                    Task.WhenAll(chosen.Select(p => p.Availability.Refresh())).WaitAsync(TimeSpan.FromSeconds(25)).ContinueWith(_ =>
+                    // The new snapshot follows as providers_snapshot_update once every check has answered.
+                    var entries = Entries;
+                    Availability(chosen, ChecksWait).ContinueWith(known =>
                     {
                         var update = new JsonObject();
                         if (cwd is not null) update["cwd"] = cwd;
-                        update["entries"] = new JsonArray([.. _providers.Values.Select(p => (JsonNode)ProviderEntry(p))]);
+                        update["entries"] = entries(known.IsCompletedSuccessfully ? known.Result : null);
                         update["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
                         parent.Tell(new SessionRequestProtocol.Pushed(WsOutbound.Session("providers_snapshot_update", update)));
                     }, TaskScheduler.Default);
@@ -227,12 +233,28 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                 $"{providerId}: could not list its models ({e.GetBaseException().Message}); the known ones instead")));
     }
 
-    /// <summary>One entry of a providers snapshot (app-workspaces.md §7): what the provider is and whether its CLI answered.</summary>
-    internal static JsonObject ProviderEntry(IAgentProvider provider)
+    // How long a request waits for the providers' checks (each bounded by paseo.providers.version-timeout) before it
+    // answers with what is known; a snapshot answers sooner, as the app waits 10 s for it.
+    private static readonly TimeSpan ChecksWait = TimeSpan.FromSeconds(25);
+    private static readonly TimeSpan SnapshotWait = TimeSpan.FromSeconds(8);
+
+    /// <summary>The providers' availability from the `providers` actor, after it re-checked the stale ones (all, or <paramref name="ids"/>).</summary>
+    private Task<ProvidersProtocol.AvailabilitySnapshot> Availability(IReadOnlyCollection<string>? ids, TimeSpan maxWait) =>
+        Context.ActorSelection(ProvidersProtocol.Path).Ask<ProvidersProtocol.AvailabilitySnapshot>(new ProvidersProtocol.RefreshAvailability(ids, maxWait),
+            maxWait + TimeSpan.FromSeconds(1));
+
+    private static string StillChecking(string providerId) => $"{providerId}: its check has not answered yet";
+
+    private JsonArray Entries(ProvidersProtocol.AvailabilitySnapshot? known) =>
+        new([.. _providers.Values.Select(p => (JsonNode)ProviderEntry(p, known?.Of(p.Description.Id)))]);
+
+    /// <summary>
+    /// One entry of a providers snapshot (app-workspaces.md §7): what the provider is and whether its CLI answered
+    /// (<paramref name="availability"/>: "loading" while its first check runs).
+    /// </summary>
+    internal static JsonObject ProviderEntry(IAgentProvider provider, ProviderAvailability? availability)
     {
         var d = provider.Description;
-        // Checked once at start-up, off the actor's thread: "loading" until `<cli> --version` has answered.
-        var availability = provider.Availability.Current is { IsCompletedSuccessfully: true } probe ? probe.Result : null;
         var entry = new JsonObject
         {
             ["provider"] = d.Id,

@@ -1,3 +1,5 @@
+// Long on purpose: the git requests of app-workspaces.md §3–§4 (checkout, branches, diffs, pull requests, worktrees), each
+// with its wire shape next to the call it makes, in the spec's order; split further, one spec section would span files.
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Paseo.Actors.Workspaces;
