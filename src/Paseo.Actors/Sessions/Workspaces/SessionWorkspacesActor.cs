@@ -226,16 +226,8 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
     {
         var filter = WorkspaceFilter.Read(request);
         var sort = ReadSort(request);
-        var limit = 200L;
-        string? cursor = null;
-        if (request.OptionalObject("page") is { } page)
-        {
-            var pageReader = RequestReader.Of(page);
-            limit = pageReader.OptionalInt("limit") ?? throw new InvalidRequestException("page.limit is required");
-            if (limit is < 1 or > 200) throw new InvalidRequestException("page.limit must be from 1 to 200");
-            cursor = pageReader.OptionalString("cursor");
-            if (cursor is { Length: 0 }) throw new InvalidRequestException("page.cursor must not be empty");
-        }
+        var (limit, cursor) = request.Page();
+        if (cursor is { Length: 0 }) throw new InvalidRequestException("page.cursor must not be empty");
         WorkspaceCursor? after = null;
         if (cursor is not null)
         {
@@ -270,7 +262,7 @@ public sealed partial class SessionWorkspacesActor : ReceiveActor
             rows.Sort(new RowOrder(sort));
             var start = after is null ? 0 : rows.FindIndex(r => WorkspaceCursor.Compare(sort, r, after) > 0);
             if (start < 0) start = rows.Count;
-            var pageRows = rows.Skip(start).Take((int)limit).ToList();
+            var pageRows = rows.Skip(start).Take(limit).ToList();
             var hasMore = start + pageRows.Count < rows.Count;
             var sent = new List<(string, string)>();
             var entries = new JsonArray();

@@ -170,18 +170,10 @@ public static class AgentRequests
             throw new InvalidRequestException("fetch_agent_history_request takes no scope and no subscribe");
         var filter = AgentFilter.Read(request);
         if (history && request.OptionalObject("filter")?["includeArchived"] is null) filter = filter with { IncludeArchived = true };
-        var limit = 200L;
-        string? cursor = null;
-        if (request.OptionalObject("page") is { } page)
-        {
-            var pageReader = RequestReader.Of(page);
-            limit = pageReader.OptionalInt("limit") ?? throw new InvalidRequestException("page.limit is required");
-            if (limit is < 1 or > 200) throw new InvalidRequestException("page.limit must be from 1 to 200");
-            cursor = pageReader.OptionalString("cursor");
-        }
+        var (limit, cursor) = request.Page();
         var subscribe = request.OptionalObject("subscribe");
         var subscriptionId = subscribe is null ? null : RequestReader.Of(subscribe).OptionalString("subscriptionId");
-        return new FetchAgentsRequest(requestId, history, filter, ReadSort(request), (int)limit, cursor, subscribe is not null, subscriptionId);
+        return new FetchAgentsRequest(requestId, history, filter, ReadSort(request), limit, cursor, subscribe is not null, subscriptionId);
     }
 
     private static IReadOnlyList<AgentSort> ReadSort(RequestReader request)

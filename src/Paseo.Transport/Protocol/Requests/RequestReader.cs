@@ -84,6 +84,16 @@ public readonly struct RequestReader(JsonObject message)
 
     public static RequestReader Of(JsonObject obj) => new(obj);
 
+    /// <summary>A paged fetch's `page: {limit, cursor?}`: the limit from 1 to <paramref name="max"/> (<paramref name="max"/> without a page).</summary>
+    public (int Limit, string? Cursor) Page(int max = 200)
+    {
+        if (OptionalObject("page") is not { } page) return (max, null);
+        var reader = Of(page);
+        var limit = reader.OptionalInt("limit") ?? throw new InvalidRequestException("page.limit is required");
+        if (limit < 1 || limit > max) throw new InvalidRequestException($"page.limit must be from 1 to {max}");
+        return ((int)limit, reader.OptionalString("cursor"));
+    }
+
     /// <summary>A path field: a non-blank string without NUL (a path that cannot name a directory is refused here, not deep in IO).</summary>
     public string RequiredPath(string key)
     {
