@@ -12,6 +12,7 @@
 //   [fail] [remember] [agent] (replies with the agent it was given: build or plan) [where] (replies with the directory)
 //   [drop-feed] (ends the directory's event streams, the server stays up) [images] (replies with the file parts) [question] (asks "Which color?", replies with the answers) [todo] (a task list) [compact] (a compaction)
 // FAKE_OPENCODE_LOG (env): a file to append one JSON line per start: {pid, argv}.
+// FAKE_OPENCODE_ABORTS (env): a file to append one JSON line per abort request: {sessionID, running}.
 import { createServer } from "node:http";
 import { appendFileSync, readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { randomUUID } from "node:crypto";
@@ -163,6 +164,7 @@ createServer(async (req, res) => {
   }
   if (parts[0] === "session" && parts[2] === "abort" && req.method === "POST") {
     const s = session(parts[1], directory);
+    if (process.env.FAKE_OPENCODE_ABORTS) appendFileSync(process.env.FAKE_OPENCODE_ABORTS, JSON.stringify({ sessionID: parts[1], running: !!s?.turn }) + "\n");
     if (s?.turn && !s.turn.deaf) {
       s.turn.aborted = true;
       for (const [id, resolve] of permissions) { permissions.delete(id); resolve({ reply: "reject" }); }

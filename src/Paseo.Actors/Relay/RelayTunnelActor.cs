@@ -139,6 +139,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         });
         Receive<DataConnectionStarted>(started =>
         {
+            Timers.Cancel(("attach", started.ConnectionId));
             var current = started.Epoch == _epoch && _opening.Remove(started.ConnectionId);
             if (!current || _cancelled.Remove(started.ConnectionId))
             {
@@ -151,6 +152,14 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         });
         // The manager's answer to Connect: the connection actor reports in by itself (DataConnectionStarted).
         Receive<ClientSessionManager.Connected>(_ => { });
+        // It never did (sessions is gone, or the actor could not start): the phone's slot is freed, so it counts no more
+        // against max-data-sockets and a later `connected` opens a new socket. The socket went with the Props.
+        Receive<AttachOverdue>(overdue =>
+        {
+            if (overdue.Epoch != _epoch || !_opening.Remove(overdue.ConnectionId)) return;
+            _cancelled.Remove(overdue.ConnectionId);
+            _log.Warning("Relay tunnel: the connection for {0} did not start within {1}; its slot is freed", overdue.ConnectionId, AttachTimeout);
+        });
         Receive<DataGone>(gone =>
         {
             if (_data.TryGetValue(gone.ConnectionId, out var connection) && connection.Equals(gone.Connection)) _data.Remove(gone.ConnectionId);
@@ -307,6 +316,7 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
         var handshake = _handshake;
         var link = new RelayConnectionActor.TunnelLink(Self, opened.ConnectionId, opened.Epoch);
         _sessions.Tell(new ClientSessionManager.Connect(connection => RelayConnectionActor.Props(transport, keys, clientKeys, connection, handshake, link), "relay"));
+        Timers.StartSingleTimer(("attach", opened.ConnectionId), new AttachOverdue(opened.ConnectionId, opened.Epoch), AttachTimeout);
     }
 
     private sealed record ControlOpened(int Generation, IFrameTransport Transport) : INoSerializationVerificationNeeded;
@@ -317,6 +327,10 @@ public sealed class RelayTunnelActor : ReceiveActor, IWithTimers
     private sealed record DataOpened(string ConnectionId, IFrameTransport Transport, BoxKeyPair Keys, int Epoch) : INoSerializationVerificationNeeded;
     private sealed record DataFailed(string ConnectionId, string Reason, int Epoch) : INoSerializationVerificationNeeded;
     private sealed record DataGone(string ConnectionId, IActorRef Connection) : INoSerializationVerificationNeeded;
+    private sealed record AttachOverdue(string ConnectionId, int Epoch) : INoSerializationVerificationNeeded;
+
+    // How long a handed-over data socket's connection actor may take to report in.
+    private static readonly TimeSpan AttachTimeout = TimeSpan.FromSeconds(10);
 
     private sealed record PingTick : INoSerializationVerificationNeeded
     {

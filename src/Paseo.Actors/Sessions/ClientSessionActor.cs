@@ -20,8 +20,8 @@ namespace Paseo.Actors.Sessions;
 /// One client session (`sessions/session-&lt;clientId&gt;`; app-protocol.md §1.4): it routes each session message to the
 /// child that handles its family — `agents` (<see cref="SessionAgentsActor"/>), `workspaces`, `daemon`, `terminals` —
 /// answers the few that concern the session itself (heartbeat, ping, shutdown/restart, voice refusals), and sends every
-/// answer and push to all the sockets attached to it. It pushes every agent_stream event (only the focused agent's to a
-/// mobile client that said so). Several sockets may share it; it outlives the last one by the reconnect grace.
+/// answer and push to all the sockets attached to it. Several sockets may share it; it outlives the last one by the
+/// reconnect grace.
 /// <para>
 /// Back-pressure: each <see cref="Inbound"/> is answered <see cref="InboundTaken"/> when this actor has routed it, and
 /// its connection reads nothing more from its socket until then. Every request handed to a child counts against
@@ -53,9 +53,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     // None without the workspace services (a daemon built without them, in some specs), or without a terminal service.
     private IActorRef? _workspaces;
     private IActorRef? _terminals;
-    private string? _mobileFocus;
     private string? _pushToken;
-    private bool _mobile;
     // Requests handed to a child and not answered yet.
     private int _inFlight;
 
@@ -134,12 +132,6 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         {
             foreach (var connection in _connections) connection.Tell(new OutboundBinary(pushed.Frame));
         });
-        Receive<AgentStreamEvent>(stream =>
-        {
-            if (_mobile && _mobileFocus != stream.AgentId.Value) return;
-            Broadcast(stream.Frame);
-            if (stream.PermissionFrame is not null) Broadcast(stream.PermissionFrame);
-        });
         Receive<HoldForTests>(hold =>
         {
             hold.Release.PipeTo(Self, success: () => Released.Instance, failure: _ => Released.Instance);
@@ -173,10 +165,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         _daemonRequests = Context.ActorOf(SessionDaemonRequestsActor.Props(_providers, _services?.ConfigJsonPath, _settings.ModelListTimeout), "daemon");
         if (_services is { Terminals: { } terminals } services)
             _terminals = Context.ActorOf(SessionTerminalsActor.Props(terminals, services.TerminalSettings ?? Paseo.Transport.Terminals.TerminalSettings.Default), "terminals");
-        Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
     }
-
-    protected override void PostStop() => Context.System.EventStream.Unsubscribe(Self);
 
     // A request child that throws is resumed: a restart would forget the waits, the subscriptions, the terminal stream
     // slots and the answers it owes, so the session's count of requests in flight would never come down. Its handlers
@@ -227,6 +216,13 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             Broadcast(requestId is not null ? WsOutbound.RpcError(requestId, type, "Unknown request schema", "unknown_schema")
                 : WsOutbound.StatusError($"Invalid message: {type}: {e.Message}"));
         }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or JsonException or OverflowException)
+        {
+            // A reader bug or input it did not expect: the request fails, the session (and its sockets) go on.
+            _log.Error(e, "Request {0} failed", type);
+            Broadcast(requestId is not null ? WsOutbound.RpcError(requestId, type, $"Request failed: {e.Message}", "handler_error")
+                : WsOutbound.StatusError($"Request failed: {type}: {e.Message}"));
+        }
     }
 
     /// <summary>The child that handles requests of <paramref name="type"/> (with or without a requestId, as its family allows); null if none.</summary>
@@ -245,8 +241,8 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         switch (type)
         {
             case "client_heartbeat":
-                _mobile = request.OneOf("deviceType", ["web", "mobile"], "web") == "mobile";
-                _mobileFocus = request.RequiredNullableString("focusedAgentId");
+                _agentRequests.Tell(new SessionAgentsActor.ClientFocus(request.OneOf("deviceType", ["web", "mobile"], "web") == "mobile",
+                    request.RequiredNullableString("focusedAgentId")));
                 return true;
             case "register_push_token":
                 // Kept for this client while its session lives; push delivery itself is not built yet.

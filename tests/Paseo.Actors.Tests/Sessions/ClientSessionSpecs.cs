@@ -155,6 +155,18 @@ public sealed class ClientSessionSpecs(ITestOutputHelper output) : Akka.TestKit.
     }
 
     [Fact]
+    public void A_wait_longer_than_a_timer_can_hold_waits_without_a_timeout_and_the_session_goes_on()
+    {
+        var session = Create(maxRequestsInFlight: 4);
+        Request(session, "wait_for_finish_request", "w1", new JsonObject { ["agentId"] = "a1", ["timeoutMs"] = 1e15 });
+        _connection.ExpectMsg<InboundTaken>();
+        Assert.Null(((WaitForFinish)_agents.ExpectMsg<ToAgent>().Command).Timeout);
+        Request(session, "ping", "p1");
+        _connection.ExpectMsg<InboundTaken>();
+        Assert.Equal("p1", NextPayload()["requestId"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void A_wait_whose_agent_stops_without_answering_still_ends_and_frees_its_slot()
     {
         var session = Create(maxRequestsInFlight: 1);

@@ -13,6 +13,7 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
 {
     private readonly string _log = Path.Combine(Path.GetTempPath(), $"fake-opencode-{Guid.NewGuid():N}.jsonl");
     private readonly string _store = Path.Combine(Path.GetTempPath(), $"fake-opencode-store-{Guid.NewGuid():N}");
+    private readonly string _aborts = Path.Combine(Path.GetTempPath(), $"fake-opencode-aborts-{Guid.NewGuid():N}.jsonl");
     private CliTarget _cli = null!;
 
     private static string StandIn => StandIns.Path("fake-opencode.mjs");
@@ -22,13 +23,14 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         var providers = new JsonObject { ["opencode"] = new JsonObject { ["command"] = new JsonArray("node", StandIn) } };
         _cli = await CliTarget.StartAsync("tcp", new JsonObject { ["version"] = 1, ["agents"] = new JsonObject { ["providers"] = providers } }.ToJsonString(),
             "paseo.providers.interrupt-grace = 1s\npaseo.providers.kill-grace = 1s\npaseo.providers.max-line-bytes = 64k\n",
-            new Dictionary<string, string> { ["FAKE_OPENCODE_LOG"] = _log, ["FAKE_OPENCODE_STORE"] = _store });
+            new Dictionary<string, string> { ["FAKE_OPENCODE_LOG"] = _log, ["FAKE_OPENCODE_STORE"] = _store, ["FAKE_OPENCODE_ABORTS"] = _aborts });
     }
 
     public async Task DisposeAsync()
     {
         await _cli.DisposeAsync();
         File.Delete(_log);
+        File.Delete(_aborts);
         if (Directory.Exists(_store)) Directory.Delete(_store, recursive: true);
     }
 
@@ -117,6 +119,22 @@ public sealed class OpenCodeProviderTests : IAsyncLifetime
         await _cli.Ok("send", "stopper", "[deaf]", "--no-wait");
         await _cli.Ok("stop", "stopper");
         Assert.Equal("idle", (await _cli.Json("wait", "stopper", "--timeout", "30s"))["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_deleted_agent_aborts_its_running_turn_on_the_shared_server_and_a_session_started_again_in_its_directory_gets_events()
+    {
+        await _cli.Ok("run", "-d", "[hang]", "--provider", "opencode", "--title", "doomed", "--cwd", _cli.Work);
+        await Eventually.HoldsAsync(async () => (await _cli.Json("inspect", "doomed"))["status"]!.GetValue<string>() == "running", "the turn to run");
+        var sessionId = (await _cli.Json("inspect", "doomed"))["persistence"]!["sessionId"]!.GetValue<string>();
+        await _cli.Ok("delete", "doomed");
+        // The session's stop does not cancel the abort: the turn does not go on on the server.
+        await Eventually.HoldsAsync(() => Task.FromResult(File.Exists(_aborts) && File.ReadAllLines(_aborts).Any(l => l.Contains(sessionId))), "the server to be asked to abort");
+
+        // The directory's feed closed with the last session there and opens again for the next one, which gets its events.
+        Assert.Equal("Fake opencode reply to: after", (await _cli.Json("run", "after", "--provider", "opencode", "--title", "next", "--cwd", _cli.Work))["lastMessage"]!.GetValue<string>());
+        await _cli.Ok("agent", "reload", "next");
+        Assert.Equal("Fake opencode reply to: refreshed", (await _cli.Json("send", "next", "refreshed"))["lastMessage"]!.GetValue<string>());
     }
 
     [Fact]

@@ -46,6 +46,8 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
     // Every HTTP call of this session: cancelled when it stops, or when the server does.
     private readonly CancellationTokenSource _stopping = new();
     private CancellationTokenSource _calls;
+    // Only the server's: an abort must reach the server even when this session stops right after asking for it.
+    private CancellationToken _serverStopping;
 
     public OpenCodeProviderSession(ProviderSessionConfig config, OpenCodeProvider provider)
     {
@@ -68,10 +70,12 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
     {
         Receive<OpenCodeServerProtocol.FeedReady>(ready =>
         {
+            if (Phase == ProviderSessionPhase.Failed) return; // it answered after this session gave up on it
             Timers.Cancel("server");
             _server = Sender;
             _http = ready.Http;
             _calls = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, ready.ServerStopping);
+            _serverStopping = ready.ServerStopping;
             OpenSession();
         });
         Receive<OpenCodeServerProtocol.FeedFailed>(failed =>
@@ -83,11 +87,13 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
         // Its events are routed to this actor before the agent learns the session (and may send a prompt).
         Receive<Started>(started =>
         {
+            if (Phase == ProviderSessionPhase.Failed) return;
             _binding = started.SessionId;
             _server!.Tell(new OpenCodeServerProtocol.BindSession(started.SessionId, _directory, Self));
         });
         Receive<OpenCodeServerProtocol.SessionEvents>(bound =>
         {
+            if (Phase == ProviderSessionPhase.Failed) return;
             if (_binding is not { } started) return;
             _sessionId = started;
             _binding = null;
@@ -179,6 +185,8 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
     // The server releases this session's directory and routes when it sees it stop (DeathWatch); its calls end here.
     protected override void PostStop()
     {
+        // A turn still running (the agent was deleted or stopped mid-turn) must not go on spending on the shared server.
+        if (InTurn && _sessionId is not null) Abort();
         _stopping.Cancel();
         if (!ReferenceEquals(_calls, _stopping)) _calls.Dispose();
         _stopping.Dispose();
@@ -219,9 +227,10 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
         Post($"session/{Uri.EscapeDataString(_sessionId!)}/prompt_async", body, "prompt");
     }
 
-    private void Abort() => Post($"session/{Uri.EscapeDataString(_sessionId ?? "")}/abort", new JsonObject(), "abort");
+    private void Abort() => Post($"session/{Uri.EscapeDataString(_sessionId ?? "")}/abort", new JsonObject(), "abort", _serverStopping);
 
-    private void Post(string path, JsonObject body, string what)
+    /// <param name="token">What cancels the call: by default this session's stop (or the server's).</param>
+    private void Post(string path, JsonObject body, string what, CancellationToken? token = null)
     {
         if (_http is not { } http)
         {
@@ -229,12 +238,12 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
             return;
         }
         var url = $"{path}?directory={Uri.EscapeDataString(_directory)}";
-        var token = _calls.Token;
+        var cancel = token ?? _calls.Token;
         Task.Run(async () =>
         {
             try
             {
-                using var response = await http.PostAsJsonAsync(url, body, token);
+                using var response = await http.PostAsJsonAsync(url, body, cancel);
                 return response.IsSuccessStatusCode ? null : (object)new CallFailed(what, $"HTTP {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or InvalidOperationException or ObjectDisposedException)

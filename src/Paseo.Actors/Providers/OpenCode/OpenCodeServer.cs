@@ -85,7 +85,10 @@ public sealed class OpenCodeServerActor : ReceiveActor, IWithTimers
     /// <summary>A registered session: its actor, the directory it works in, and the channel its events wait in.</summary>
     private sealed record SessionFeed(IActorRef Actor, string Directory, Channel<OpenCodeEvent> Events);
 
-    /// <summary>The SSE reader of one directory for one server generation, and the sessions waiting for it to connect.</summary>
+    /// <summary>
+    /// The SSE reader of one directory for one server generation, and the sessions waiting for it to connect. Its reader's
+    /// messages name the feed itself: a feed closed and opened again for the same directory is another feed.
+    /// </summary>
     private sealed class DirectoryFeed(int generation, CancellationTokenSource stop)
     {
         public int Generation { get; } = generation;
@@ -144,14 +147,15 @@ public sealed class OpenCodeServerActor : ReceiveActor, IWithTimers
         });
         Receive<FeedConnected>(connected =>
         {
-            if (!_feeds.TryGetValue(connected.Directory, out var feed) || feed.Generation != connected.Generation) return;
+            if (!_feeds.TryGetValue(connected.Directory, out var feed) || !ReferenceEquals(feed, connected.Feed)) return;
             feed.Connected = true;
             foreach (var session in feed.Waiting) session.Tell(new OpenCodeServerProtocol.FeedReady(_http!, _stopping.Token));
             feed.Waiting.Clear();
         });
         Receive<FeedEnded>(ended =>
         {
-            if (!_feeds.TryGetValue(ended.Directory, out var feed) || feed.Generation != ended.Generation || feed.Stop.IsCancellationRequested) return;
+            ended.Feed.Stop.Dispose();
+            if (!_feeds.TryGetValue(ended.Directory, out var feed) || !ReferenceEquals(feed, ended.Feed) || feed.Stop.IsCancellationRequested) return;
             _feeds.Remove(ended.Directory);
             foreach (var session in feed.Waiting) session.Tell(new OpenCodeServerProtocol.FeedFailed($"the event feed of {ended.Directory} could not be opened: {ended.Reason}"));
             if (!feed.Connected) return;
@@ -311,8 +315,8 @@ public sealed class OpenCodeServerActor : ReceiveActor, IWithTimers
         _feeds[directory] = feed;
         var self = Self;
         var generation = _generation;
-        _ = ReadEventsAsync(_http!, directory, stop.Token, () => self.Tell(new FeedConnected(directory, generation)))
-            .ContinueWith(t => self.Tell(new FeedEnded(directory, generation, t.Result)), TaskScheduler.Default);
+        _ = ReadEventsAsync(_http!, directory, stop.Token, () => self.Tell(new FeedConnected(directory, feed)))
+            .ContinueWith(t => self.Tell(new FeedEnded(directory, feed, generation, t.Result)), TaskScheduler.Default);
         return feed;
     }
 
@@ -413,8 +417,8 @@ public sealed class OpenCodeServerActor : ReceiveActor, IWithTimers
 
     private sealed record Started(ChildProcess Process, Uri BaseUri) : INoSerializationVerificationNeeded;
     private sealed record StartFailed(string Reason) : INoSerializationVerificationNeeded;
-    private sealed record FeedConnected(string Directory, int Generation) : INoSerializationVerificationNeeded;
-    private sealed record FeedEnded(string Directory, int Generation, string Reason) : INoSerializationVerificationNeeded;
+    private sealed record FeedConnected(string Directory, DirectoryFeed Feed) : INoSerializationVerificationNeeded;
+    private sealed record FeedEnded(string Directory, DirectoryFeed Feed, int Generation, string Reason) : INoSerializationVerificationNeeded;
     private sealed record FeedLost(string Directory, int Generation, string Reason) : INoSerializationVerificationNeeded;
     private sealed record ServerExited(int Generation, int Code, string? StderrTail) : INoSerializationVerificationNeeded;
 }

@@ -15,9 +15,10 @@ namespace Paseo.Actors.Sessions.Agents;
 /// <summary>
 /// One session's agent requests (`sessions/session-&lt;id&gt;/agents`; app-schemas.md §F): each <see cref="AgentRequest"/>
 /// its session hands it is asked of the agents off this thread and answered exactly once with an
-/// <see cref="Answered"/> (so the session's cap on requests in flight holds). It also keeps the session's agent_update
-/// subscription: pushes for agents matching the filter of the last subscribing fetch_agents, held while that
-/// fetch's response is built and then sent after it, newest per agent.
+/// <see cref="Answered"/> (so the session's cap on requests in flight holds). It also pushes what the agents publish,
+/// in the order they publish it: every agent_stream event (only the focused agent's to a mobile client that said so),
+/// and the agent_update subscription — pushes for agents matching the filter of the last subscribing fetch_agents,
+/// held while that fetch's response is built and then sent after it, newest per agent.
 /// </summary>
 public sealed class SessionAgentsActor : ReceiveActor
 {
@@ -30,6 +31,8 @@ public sealed class SessionAgentsActor : ReceiveActor
     private readonly IActorRef _agents;
     private readonly SessionServices? _services;
     private bool _reasoningMergeEnum;
+    private bool _mobile;
+    private string? _focusedAgentId;
     private AgentFilter? _subscription;
     // agent_update frames held while a subscribing fetch_agents_response is built: the newest per agent.
     private Dictionary<string, string>? _bufferedUpdates;
@@ -42,6 +45,18 @@ public sealed class SessionAgentsActor : ReceiveActor
         _agents = agents;
         _services = services;
         Receive<ClientReadsReasoningMerge>(client => { _reasoningMergeEnum = client.Value; });
+        Receive<ClientFocus>(focus =>
+        {
+            _mobile = focus.Mobile;
+            _focusedAgentId = focus.FocusedAgentId;
+        });
+        // Stream events and agent updates come through this one actor, so the client sees them in the order the agent made them.
+        Receive<AgentStreamEvent>(stream =>
+        {
+            if (_mobile && _focusedAgentId != stream.AgentId.Value) return;
+            Context.Parent.Tell(new Pushed(stream.Frame));
+            if (stream.PermissionFrame is not null) Context.Parent.Tell(new Pushed(stream.PermissionFrame));
+        });
         Receive<AgentRequest>(OnRequest);
         Receive<Reply>(reply =>
         {
@@ -80,8 +95,12 @@ public sealed class SessionAgentsActor : ReceiveActor
     /// <summary>From the session, on each attach: whether the client reads the reasoning-merge enum in timeline rows (its hello said so).</summary>
     public sealed record ClientReadsReasoningMerge(bool Value);
 
+    /// <summary>From the session, on each client_heartbeat: a mobile client gets the stream of its focused agent only.</summary>
+    public sealed record ClientFocus(bool Mobile, string? FocusedAgentId);
+
     protected override void PreStart()
     {
+        Context.System.EventStream.Subscribe(Self, typeof(AgentStreamEvent));
         Context.System.EventStream.Subscribe(Self, typeof(AgentChanged));
         Context.System.EventStream.Subscribe(Self, typeof(AgentRemoved));
     }
@@ -110,7 +129,7 @@ public sealed class SessionAgentsActor : ReceiveActor
         {
             Handle(request);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e)
         {
             // A handler bug or input it did not expect: the request fails (and is still answered once), the session goes on.
             _log.Error(e, "Request {0} failed", request.Type);

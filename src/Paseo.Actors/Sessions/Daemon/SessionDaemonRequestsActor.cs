@@ -91,7 +91,8 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                         ["entries"] = Entries(known.IsCompletedSuccessfully ? known.Result : null),
                         ["generatedAt"] = IsoTime.Format(DateTimeOffset.UtcNow),
                         ["requestId"] = requestId,
-                    })), TaskScheduler.Default).PipeTo(Self);
+                    })), TaskScheduler.Default).PipeTo(Self,
+                        failure: e => new Done(WsOutbound.RpcError(requestId, "get_providers_snapshot_request", $"Request failed: {e.GetBaseException().Message}", "handler_error")));
                     break;
                 case "list_provider_models_request":
                     ListModels(requestId, reader.RequiredString("provider"), reader.OptionalString("cwd"));
@@ -124,7 +125,8 @@ public sealed class SessionDaemonRequestsActor : ReceiveActor
                             payload["fetchedAt"] = IsoTime.Format(DateTimeOffset.UtcNow);
                             payload["requestId"] = requestId;
                             return new Done(WsOutbound.Session("list_provider_features_response", payload));
-                        }, TaskScheduler.Default).PipeTo(Self);
+                        }, TaskScheduler.Default).PipeTo(Self,
+                            failure: e => new Done(WsOutbound.RpcError(requestId, "list_provider_features_request", $"Request failed: {e.GetBaseException().Message}", "handler_error")));
                     break;
                 }
                 case "provider_diagnostic_request":

@@ -276,7 +276,8 @@ public static class AgentRequests
         var agentId = request.RequiredString("agentId");
         var timeoutMs = request.OptionalInt("timeoutMs");
         if (timeoutMs is <= 0) throw new InvalidRequestException("timeoutMs must be > 0");
-        return new WaitForFinishRequest(requestId, agentId, timeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null);
+        // Beyond what a timer can hold (about 24 days), a timeout is as good as none.
+        return new WaitForFinishRequest(requestId, agentId, timeoutMs is { } ms and <= int.MaxValue ? TimeSpan.FromMilliseconds(ms) : null);
     }
 
     /// <summary>Allow ‖ Deny (app-schemas.md §E.2): the resolution is echoed to every client, so a bad one is refused here.</summary>
