@@ -21,6 +21,7 @@ ensure_packages() {
 }
 
 build() {
+  # The web client (web/) is built by the paseo project's build (npm ci on first use, then esbuild) and embedded in it.
   dotnet restore Paseo.sln
   dotnet build Paseo.sln --no-restore -c "$CONFIG" -tl:off -nologo -v:minimal
 }
@@ -34,9 +35,11 @@ case "$command" in
     results=".test-results"
     rm -rf "$results"
     mkdir -p "$results"
-    ensure_packages git tmux
+    ensure_packages git tmux chromium
     # The JavaScript libraries Paseo's clients use (tweetnacl), for the interoperability tests.
     npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+    # playwright-core drives Debian's Chromium in the web client's browser tests (it downloads no browser).
+    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
     # The real Claude Code, Codex, OpenCode and Copilot CLIs (they install without an account): tests drive them against loopback
     # stand-ins of their vendors' APIs. When they cannot be installed here, their tests are reported skipped with the reason
     # (failed under CI=true); npm's own output goes to a file, not into the test output.

@@ -63,6 +63,8 @@ public sealed partial class DaemonControl
         var offer = new ConnectionOffer(identity.ServerId.Value, Convert.ToBase64String(identity.KeyPair.PublicKey), endpoint);
         var url = offer.ToUrl(config.AppBaseUrl);
         var qr = RenderQr(url);
+        // The same offer for our own web client, served by the relay the daemon uses: no app store, no third party.
+        var webUrl = offer.ToUrl(ConnectionOffer.WebClientBaseUrl(endpoint));
         var overridden = rotate && !string.IsNullOrWhiteSpace(env.GetValueOrDefault(DaemonIdentity.ServerIdVariable));
 
         if (quiet && !json)
@@ -74,8 +76,8 @@ public sealed partial class DaemonControl
         if (json)
         {
             await stdout.WriteLineAsync(rotate
-                ? JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr, rotated = true, serverId = identity.ServerId.Value, daemonReloaded = reloadedPid is not null })
-                : JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr }));
+                ? JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr, webUrl, rotated = true, serverId = identity.ServerId.Value, daemonReloaded = reloadedPid is not null })
+                : JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr, webUrl }));
             return 0;
         }
 
@@ -91,6 +93,7 @@ public sealed partial class DaemonControl
         if (!config.Relay.Enabled)
             await stderr.WriteLineAsync($"paseo: note: the relay is disabled in {config.Home.ConfigJson}; this link works once the daemon connects to {endpoint}.");
         await stdout.WriteAsync("\nScan to pair:\n" + qr + "\n" + url + "\n");
+        await stdout.WriteAsync("\nOr open this on your phone (the web client your relay serves):\n" + RenderQr(webUrl) + "\n" + webUrl + "\n");
         return 0;
     }
 

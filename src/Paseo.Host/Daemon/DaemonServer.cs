@@ -157,6 +157,8 @@ public sealed class DaemonServer : IAsyncDisposable
         });
         app.Map(AccessRulesMiddleware.WebSocketPath, (HttpContext http, WebSocketEndpoint endpoint) => endpoint.HandleAsync(http));
         app.MapGet(FileDownloads.Path, (HttpContext http) => FileDownloads.ServeAsync(http, downloads));
+        // The phone web client, for a direct connection on a LAN or a tailnet (behind the Host and CORS rules above).
+        Web.WebClientAssets.Embedded.MapTo(app);
         app.MapFallback((HttpContext http) => JsonResponses.Error(http, StatusCodes.Status404NotFound, "Not found"));
 
         return new DaemonServer(app, config, identity, password, env, logger);

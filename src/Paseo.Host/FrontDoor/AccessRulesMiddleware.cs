@@ -59,7 +59,9 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
             return;
         }
 
-        if (!request.Path.Equals(HealthPath, StringComparison.Ordinal) && policies.Password.PasswordRequired)
+        // The health probe, and the web client's files (no secret in them; every action goes through /ws, which asks for
+        // the password), are served without it.
+        if (!request.Path.Equals(HealthPath, StringComparison.Ordinal) && !Web.WebClientAssets.Embedded.Serves(request.Path) && policies.Password.PasswordRequired)
         {
             var token = BearerCredentials.FromAuthorizationHeader(request.Headers.Authorization.Count > 0 ? request.Headers.Authorization[0] : null);
             switch (await policies.Password.CheckAsync(token, context.RequestAborted))

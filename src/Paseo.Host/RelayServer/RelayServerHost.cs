@@ -21,7 +21,7 @@ public sealed class RelayRoomsKey;
 
 /// <summary>
 /// `paseo relay start`: the relay server of relay-e2ee.md §1 on Kestrel, with the rooms as actors. HTTP surface:
-/// `/health`, `/ws` with Paseo's query checks, statuses and plain-text bodies, 404 elsewhere. Optional TLS.
+/// `/health`, `/ws` with Paseo's query checks, statuses and plain-text bodies, the phone web client at `/`, 404 elsewhere. Optional TLS.
 /// </summary>
 public sealed class RelayServerHost : IAsyncDisposable
 {
@@ -86,6 +86,8 @@ public sealed class RelayServerHost : IAsyncDisposable
         app.Map("/health", () => Results.Json(new { status = "ok" }));
         app.Map("/ws", (HttpContext http, IRequiredActor<RelayRoomsKey> rooms, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
             ServeAsync(http, rooms.ActorRef, materializer, settings.RelayServer, lifetime));
+        // The phone web client: a phone opens the pairing link here and talks to its daemon through this relay.
+        Web.WebClientAssets.Embedded.MapTo(app);
         app.MapFallback(() => Results.Text("Not found", "text/plain", statusCode: StatusCodes.Status404NotFound));
         return new RelayServerHost(app, listen);
     }

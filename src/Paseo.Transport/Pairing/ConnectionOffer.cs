@@ -46,6 +46,17 @@ public sealed record ConnectionOffer(string ServerId, string DaemonPublicKeyB64,
         return $"{baseUrl}/{Marker}{encoded}";
     }
 
+    /// <summary>
+    /// Where a relay serves Paseo.NET's phone web client: `https://host` for an endpoint on port 443 (a relay behind TLS),
+    /// `http://host:port` otherwise (a relay on a LAN, a tailnet or loopback).
+    /// </summary>
+    public static string WebClientBaseUrl(string relayEndpoint)
+    {
+        var colon = relayEndpoint.LastIndexOf(':');
+        var host = colon > 0 ? relayEndpoint[..colon] : relayEndpoint;
+        return colon > 0 && relayEndpoint[(colon + 1)..] == "443" ? $"https://{host}" : $"http://{relayEndpoint}";
+    }
+
     /// <summary>True when the text carries an offer (`#offer=` anywhere), as Paseo's scanners decide.</summary>
     public static bool LooksLikeOfferUrl(string text) => text.Contains(Marker, StringComparison.Ordinal);
 

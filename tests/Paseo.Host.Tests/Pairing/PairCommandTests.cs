@@ -69,8 +69,13 @@ public sealed class PairCommandTests : IDisposable
         Assert.Equal(0, result.ExitCode);
         Assert.StartsWith("\nScan to pair:\n", result.StdOut);
         var lines = result.StdOut.TrimEnd('\n').Split('\n');
-        Assert.StartsWith("https://app.paseo.sh/#offer=", lines[^1]);
         Assert.Contains(lines, l => l.Contains('▀') || l.Contains('▄'));
+        // Paseo's link, then the same offer for the web client the relay serves, each under its QR code.
+        var paseo = Array.FindIndex(lines, l => l.StartsWith("https://app.paseo.sh/#offer=", StringComparison.Ordinal));
+        var web = Array.FindIndex(lines, l => l.StartsWith("http://127.0.0.1:9/#offer=", StringComparison.Ordinal));
+        Assert.True(paseo > 0 && web > paseo && web == lines.Length - 1, result.StdOut);
+        Assert.Equal(lines[paseo][lines[paseo].IndexOf('#')..], lines[web][lines[web].IndexOf('#')..]);
+        Assert.Contains("web client your relay serves", result.StdOut);
         Assert.Contains("the relay is disabled", result.StdErr);
     }
 

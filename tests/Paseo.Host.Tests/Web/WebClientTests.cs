@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Paseo.Host.Hosting;
+using Paseo.Host.RelayServer;
+using Paseo.Host.Tests.Support;
+using Paseo.Transport.Listen;
+using Serilog;
+
+namespace Paseo.Host.Tests.Web;
+
+/// <summary>
+/// The phone web client (web/): its crypto against the shared vectors, served by a real relay and a real daemon under a
+/// strict policy, and a phone-sized Chromium that opens the link `paseo daemon pair` prints and drives a mock agent
+/// through the relay — end-to-end encrypted in the browser.
+/// </summary>
+public sealed partial class WebClientTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
+        return dir!.FullName;
+    }
+
+    private static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(string program, IEnumerable<string> args, string workingDirectory,
+        IReadOnlyDictionary<string, string>? env = null)
+    {
+        var psi = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(Wait);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish within {Wait.TotalSeconds:0} s: {await stdout}{await stderr}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task The_web_clients_crypto_and_pairing_match_the_shared_vectors()
+    {
+        var web = Path.Combine(RepositoryRoot(), "web");
+        var built = await RunAsync("node", ["build.mjs", "--tests"], web);
+        Assert.True(built.ExitCode == 0, built.StdErr);
+        var run = await RunAsync("node", ["--test", "dist-test/"], web);
+        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
+        Assert.Matches(@"# pass [1-9]", run.StdOut);
+        Assert.Contains("# fail 0", run.StdOut);
+    }
+
+    [GeneratedRegex(@"<script\b[^>]*>", RegexOptions.IgnoreCase)]
+    private static partial Regex ScriptTag();
+
+    /// <param name="unknown">What any other path answers (a daemon with a password asks for it first).</param>
+    private static async Task AssertServesTheClientAsync(HttpClient http, string host, HttpStatusCode unknown = HttpStatusCode.NotFound)
+    {
+        using var index = await http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, index.StatusCode);
+        Assert.Equal("text/html", index.Content.Headers.ContentType!.MediaType);
+        var csp = string.Join(";", index.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("default-src 'none'", csp);
+        Assert.Contains("script-src 'self';", csp);
+        Assert.Contains($"connect-src 'self' ws://{host} wss://{host};", csp);
+        Assert.Contains("frame-ancestors 'none'", csp);
+        Assert.DoesNotContain("unsafe-inline", csp);
+        Assert.Equal("nosniff", index.Headers.GetValues("X-Content-Type-Options").Single());
+        // No inline script: every script tag loads a file of this host.
+        var html = await index.Content.ReadAsStringAsync();
+        Assert.All(ScriptTag().Matches(html), tag => Assert.Matches(@"src=""/[a-z]", tag.Value));
+
+        using var app = await http.GetAsync("/app.js");
+        Assert.Equal(HttpStatusCode.OK, app.StatusCode);
+        Assert.Equal("text/javascript", app.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("e2ee_hello", await app.Content.ReadAsStringAsync());
+        // Revalidated by its ETag: unchanged, nothing is sent again.
+        using var again = new HttpRequestMessage(HttpMethod.Get, "/app.js");
+        again.Headers.TryAddWithoutValidation("If-None-Match", app.Headers.ETag!.Tag);
+        Assert.Equal(HttpStatusCode.NotModified, (await http.SendAsync(again)).StatusCode);
+        Assert.Equal(unknown, (await http.GetAsync("/app.js.map")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_relay_and_the_daemon_serve_the_client_under_a_strict_policy_and_a_daemons_password_still_guards_everything_else()
+    {
+        await using var relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
+        await relay.StartAsync();
+        using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{relay.Listen.Port}/") })
+            await AssertServesTheClientAsync(http, $"127.0.0.1:{relay.Listen.Port}");
+
+        // A daemon with a password: the client's files need none (they hold no secret), the API and /ws do.
+        await using var daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["PASEO_PASSWORD"] = "s3cret-phone" });
+        using var client = daemon.Http();
+        await AssertServesTheClientAsync(client, $"127.0.0.1:{daemon.Port}", unknown: HttpStatusCode.Unauthorized);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/status")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_phone_sized_browser_opens_the_pairing_link_and_drives_a_mock_agent_through_the_relay()
+    {
+        Prerequisites.RequireProgram("chromium");
+        var browserTests = Path.Combine(RepositoryRoot(), "tests", "browser");
+        if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "playwright-core")))
+            Prerequisites.Missing("playwright-core (tests/browser) is not installed: ./build.sh test installs it with npm");
+
+        await using var relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
+        await relay.StartAsync();
+        var relayEndpoint = $"127.0.0.1:{relay.Listen.Port}";
+        await using var daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["PASEO_RELAY_ENABLED"] = "true", ["PASEO_RELAY_ENDPOINT"] = relayEndpoint });
+        await daemon.WaitForRelayControlAsync();
+
+        // The link a user gets: from the real `paseo daemon pair`, for the same home.
+        var env = PaseoBinary.CleanEnvironment(daemon.TestHome);
+        env["PASEO_RELAY_ENABLED"] = "true";
+        env["PASEO_RELAY_ENDPOINT"] = relayEndpoint;
+        var pair = await PaseoBinary.RunAsync(env, "daemon", "pair", "--json");
+        Assert.True(pair.ExitCode == 0, pair.StdErr);
+        var webUrl = JsonNode.Parse(pair.StdOut)!["webUrl"]!.GetValue<string>();
+        Assert.StartsWith($"http://{relayEndpoint}/#offer=", webUrl);
+
+        var cwd = daemon.TestHome.PathIn("phone-project");
+        Directory.CreateDirectory(cwd);
+        var shots = Path.Combine(RepositoryRoot(), "docs", "images");
+        Directory.CreateDirectory(shots);
+        var run = await RunAsync("node", ["web-phone.mjs", webUrl, cwd, shots], browserTests);
+        var steps = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
+        Assert.False(steps.ContainsKey("failed"), run.StdOut + run.StdErr);
+        Assert.Equal(0, run.ExitCode);
+
+        Assert.Equal($"http://{relayEndpoint}/", steps["online"]["address"]!.GetValue<string>()); // the offer left the address bar
+        Assert.Equal("Mock reply to: hello from the phone", steps["streamed"]["text"]!.GetValue<string>());
+        Assert.Equal("Run make test", steps["permission"]["title"]!.GetValue<string>());
+        Assert.True(steps.ContainsKey("canceled"));
+        Assert.Equal(("bypassPermissions", 0), (steps["mode"]["mode"]!.GetValue<string>(), steps["mode"]["asked"]!.GetValue<int>()));
+        Assert.Equal(1, steps["listed"]["agents"]!.GetValue<int>());
+        Assert.Empty(steps["errors"]["errors"]!.AsArray());
+    }
+}

@@ -1,0 +1,417 @@
+// The screens: pair, agents, one agent (timeline, prompt, permissions, cancel, mode), new agent. Phone-sized first.
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ConnectionState, DaemonClient, Json, SavedDaemon } from "./client";
+import { parseOffer } from "./offer";
+import { clientId, forgetDaemon, loadDaemons, saveDaemon } from "./store";
+
+type Route = { screen: "agents" } | { screen: "agent"; agentId: string } | { screen: "new" } | { screen: "pair" };
+
+export function App() {
+  const [daemons, setDaemons] = useState<SavedDaemon[] | null>(null);
+  const [current, setCurrent] = useState<SavedDaemon | null>(null);
+  const [pairError, setPairError] = useState<string | null>(null);
+  const [route, setRoute] = useState<Route>({ screen: "agents" });
+
+  useEffect(() => {
+    (async () => {
+      let saved = await loadDaemons();
+      // A pairing link opened in this browser: the offer is read from the fragment, saved, then removed from the address bar.
+      if (location.hash.includes("offer=")) {
+        try {
+          const offer = parseOffer(location.href);
+          const daemon: SavedDaemon = { id: offer.serverId, label: offer.serverId, relay: offer };
+          saved = await saveDaemon(daemon);
+          setCurrent(daemon);
+        } catch (e) {
+          setPairError((e as Error).message);
+        }
+        history.replaceState(null, "", location.pathname);
+      }
+      setDaemons(saved);
+      setCurrent((c) => c ?? saved[0] ?? null);
+    })();
+  }, []);
+
+  if (daemons === null) return <main class="center">Loading…</main>;
+  if (!current || route.screen === "pair")
+    return (
+      <Pair
+        error={pairError}
+        daemons={daemons}
+        onPaired={async (daemon) => {
+          setDaemons(await saveDaemon(daemon));
+          setCurrent(daemon);
+          setPairError(null);
+          setRoute({ screen: "agents" });
+        }}
+        onPick={(daemon) => {
+          setCurrent(daemon);
+          setRoute({ screen: "agents" });
+        }}
+        onForget={async (id) => {
+          const left = await forgetDaemon(id);
+          setDaemons(left);
+          if (current?.id === id) setCurrent(left[0] ?? null);
+        }}
+      />
+    );
+  return <Connected key={current.id} daemon={current} route={route} go={setRoute} />;
+}
+
+function Pair(props: { error: string | null; daemons: SavedDaemon[]; onPaired(d: SavedDaemon): void; onPick(d: SavedDaemon): void; onForget(id: string): void }) {
+  const [link, setLink] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<string | null>(props.error);
+  const pair = () => {
+    try {
+      if (/^https?:\/\/.*#offer=/.test(link) || link.startsWith("#offer=")) {
+        const offer = parseOffer(link);
+        props.onPaired({ id: offer.serverId, label: offer.serverId, relay: offer });
+      } else {
+        const url = new URL(link.includes("://") ? link : `http://${link}`);
+        const ws = `${url.protocol === "https:" ? "wss" : "ws"}://${url.host}/ws`;
+        props.onPaired({ id: `direct:${url.host}`, label: url.host, direct: { url: ws, password: password || undefined } });
+      }
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  return (
+    <main class="pair">
+      <h1>Paseo</h1>
+      <p>Open the link <code>paseo daemon pair</code> prints, or paste it here. A daemon on your network: its address (and password).</p>
+      <textarea aria-label="Pairing link or daemon address" value={link} onInput={(e) => setLink((e.target as HTMLTextAreaElement).value)} rows={3} />
+      {!link.includes("#offer=") && link && (
+        <input type="password" aria-label="Password" placeholder="Password (if the daemon has one)" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+      )}
+      <button class="primary" onClick={pair} disabled={!link.trim()}>Pair</button>
+      {error && <p class="error" role="alert">{error}</p>}
+      {props.daemons.length > 0 && (
+        <section>
+          <h2>Paired daemons</h2>
+          <ul class="list">
+            {props.daemons.map((d) => (
+              <li key={d.id}>
+                <button class="link" onClick={() => props.onPick(d)}>{d.label}</button>
+                <span class="muted">{d.relay ? `relay ${d.relay.relayEndpoint}` : "direct"}</span>
+                <button class="small" onClick={() => props.onForget(d.id)}>Forget</button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </main>
+  );
+}
+
+function useClient(daemon: SavedDaemon): [DaemonClient | null, ConnectionState] {
+  const [client, setClient] = useState<DaemonClient | null>(null);
+  const [state, setState] = useState<ConnectionState>({ kind: "connecting" });
+  useEffect(() => {
+    let stopped = false;
+    let created: DaemonClient | null = null;
+    (async () => {
+      const id = await clientId();
+      if (stopped) return;
+      created = new DaemonClient(daemon, id);
+      created.onState(setState);
+      created.start();
+      setClient(created);
+    })();
+    return () => {
+      stopped = true;
+      created?.stop();
+    };
+  }, [daemon.id]);
+  return [client, state];
+}
+
+function StateBadge({ state }: { state: ConnectionState }) {
+  const text =
+    state.kind === "online" ? `online · ${state.hostname}` :
+    state.kind === "connecting" ? "connecting…" :
+    state.kind === "reconnecting" ? `reconnecting (${state.reason})…` :
+    state.reason;
+  return <span class={`badge state-${state.kind}`} role="status" data-state={state.kind}>{text}</span>;
+}
+
+function Connected({ daemon, route, go }: { daemon: SavedDaemon; route: Route; go(r: Route): void }) {
+  const [client, state] = useClient(daemon);
+  return (
+    <div class="app">
+      <header>
+        {route.screen !== "agents" ? <button class="link" onClick={() => go({ screen: "agents" })}>‹ Agents</button> : <strong>{daemon.label}</strong>}
+        <StateBadge state={state} />
+        <button class="small" onClick={() => go({ screen: "pair" })}>Daemons</button>
+      </header>
+      {state.kind === "failed" && <p class="error" role="alert">{state.reason}</p>}
+      {client && route.screen === "agents" && <Agents client={client} open={(agentId) => go({ screen: "agent", agentId })} create={() => go({ screen: "new" })} />}
+      {client && route.screen === "agent" && <Agent client={client} agentId={route.agentId} />}
+      {client && route.screen === "new" && <NewAgent client={client} created={(agentId) => go({ screen: "agent", agentId })} />}
+    </div>
+  );
+}
+
+/** The agents, live: a subscribing fetch_agents, then agent_update pushes (made again after each reconnect). */
+function Agents({ client, open, create }: { client: DaemonClient; open(id: string): void; create(): void }) {
+  const [agents, setAgents] = useState<Map<string, Json>>(new Map());
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const offPush = client.onPush((type, payload) => {
+      if (type !== "agent_update") return;
+      setAgents((current) => {
+        const next = new Map(current);
+        if (payload.kind === "remove") next.delete(payload.agentId);
+        else if (payload.agent) next.set(payload.agent.id, payload.agent);
+        return next;
+      });
+    });
+    const offOnline = client.onOnline(() => {
+      client.request("fetch_agents_request", { subscribe: {}, sort: [{ key: "updated_at", direction: "desc" }] })
+        .then((response) => setAgents(new Map((response.entries as Json[]).map((e) => [e.agent.id, e.agent]))))
+        .catch((e) => setError((e as Error).message));
+    });
+    return () => {
+      offPush();
+      offOnline();
+    };
+  }, [client]);
+  const sorted = [...agents.values()].sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
+  return (
+    <main>
+      <div class="toolbar">
+        <h1>Agents</h1>
+        <button class="primary" onClick={create}>New agent</button>
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+      {sorted.length === 0 && <p class="muted">No agents yet.</p>}
+      <ul class="list agents">
+        {sorted.map((agent) => (
+          <li key={agent.id} data-agent-id={agent.id}>
+            <button class="row" onClick={() => open(agent.id)}>
+              <span class="title">{agent.title ?? agent.id.slice(0, 7)}</span>
+              <span class={`status status-${agent.status}`}>{agent.status}</span>
+              {agent.requiresAttention && <span class="attention" title={agent.attentionReason ?? ""}>●</span>}
+              <span class="muted small">{agent.provider} · {agent.cwd}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </main>
+  );
+}
+
+type Row = { seqStart: number; seqEnd: number; item: Json };
+
+/** Adds rows in order: assistant and reasoning text continues the row before it; a tool call's later states replace it. */
+function appendRows(rows: Row[], added: Row[]): Row[] {
+  const next = rows.slice();
+  for (const row of added) {
+    if (next.length > 0 && row.seqStart <= next[next.length - 1].seqEnd) continue; // already shown (a catch-up overlap)
+    const last = next[next.length - 1];
+    const type = row.item.type;
+    if (last && (type === "assistant_message" || type === "reasoning") && last.item.type === type) {
+      next[next.length - 1] = { seqStart: last.seqStart, seqEnd: row.seqEnd, item: { ...last.item, text: String(last.item.text ?? "") + String(row.item.text ?? "") } };
+      continue;
+    }
+    if (type === "tool_call") {
+      const at = next.findIndex((r) => r.item.type === "tool_call" && r.item.callId === row.item.callId);
+      if (at >= 0) {
+        next[at] = { ...next[at], seqEnd: row.seqEnd, item: row.item };
+        continue;
+      }
+    }
+    next.push(row);
+  }
+  return next;
+}
+
+function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
+  const [agent, setAgent] = useState<Json | null>(null);
+  const [rows, setRows] = useState<Row[]>([]);
+  const [permissions, setPermissions] = useState<Json[]>([]);
+  const [prompt, setPrompt] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const cursor = useRef<{ epoch: string; seq: number } | null>(null);
+  const bottom = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const accept = (page: Json, reset: boolean) => {
+      const entries: Row[] = (page.entries as Json[]).map((e) => ({ seqStart: e.seqStart, seqEnd: e.seqEnd, item: e.item }));
+      setRows((current) => appendRows(reset ? [] : current, entries));
+      if (page.endCursor) cursor.current = page.endCursor;
+      else if (reset) cursor.current = null;
+      if (page.agent) {
+        setAgent(page.agent);
+        setPermissions(page.agent.pendingPermissions ?? []);
+      }
+    };
+    // Online again: catch up after the last row shown (no row twice, none lost); a new epoch (the daemon restarted) reloads.
+    const offOnline = client.onOnline(() => {
+      const after = cursor.current;
+      client.request("fetch_agent_timeline_request", after
+        ? { agentId, direction: "after", cursor: after, limit: 500 }
+        : { agentId, direction: "tail", limit: 200 })
+        .then((page) => {
+          if (page.error) throw new Error(page.error);
+          const reset = !after || page.reset === true || page.epoch !== after.epoch;
+          if (reset && after) return client.request("fetch_agent_timeline_request", { agentId, direction: "tail", limit: 200 }).then((tail) => accept(tail, true));
+          accept(page, reset);
+        })
+        .catch((e) => setError((e as Error).message));
+      client.tell("client_heartbeat", { deviceType: "mobile", focusedAgentId: agentId, lastActivityAt: new Date().toISOString(), appVisible: true });
+    });
+    const offPush = client.onPush((type, payload) => {
+      if (payload.agentId !== agentId) {
+        if (type === "agent_update" && payload.agent?.id === agentId) setAgent(payload.agent);
+        return;
+      }
+      if (type === "agent_stream" && payload.event?.type === "timeline" && typeof payload.seq === "number") {
+        if (cursor.current && payload.epoch !== cursor.current.epoch) return; // another epoch: the catch-up reloads
+        setRows((current) => appendRows(current, [{ seqStart: payload.seq, seqEnd: payload.seq, item: payload.event.item }]));
+        cursor.current = { epoch: payload.epoch, seq: payload.seq };
+      } else if (type === "agent_permission_request") {
+        setPermissions((current) => [...current.filter((p) => p.id !== payload.request.id), payload.request]);
+      } else if (type === "agent_permission_resolved") {
+        setPermissions((current) => current.filter((p) => p.id !== payload.requestId));
+      }
+    });
+    return () => {
+      offOnline();
+      offPush();
+    };
+  }, [client, agentId]);
+
+  useEffect(() => bottom.current?.scrollIntoView({ block: "end" }), [rows.length]);
+
+  const act = (work: Promise<unknown>) => work.catch((e) => setError((e as Error).message));
+  const send = () => {
+    const text = prompt.trim();
+    if (!text) return;
+    setPrompt("");
+    act(client.request("send_agent_message_request", { agentId, text, messageId: crypto.randomUUID() }).then((r) => {
+      if (r.accepted === false) setError(r.error ?? "The agent did not take the message");
+    }));
+  };
+  const answer = (permission: Json, behavior: "allow" | "deny", selectedActionId?: string) => {
+    client.tell("agent_permission_response", { agentId, requestId: permission.id, response: selectedActionId ? { behavior, selectedActionId } : { behavior } });
+    setPermissions((current) => current.filter((p) => p.id !== permission.id));
+  };
+  const modes: Json[] = agent?.availableModes ?? [];
+  return (
+    <main class="agent">
+      <div class="toolbar">
+        <h1>{agent?.title ?? agentId.slice(0, 7)}</h1>
+        <span class={`status status-${agent?.status}`} data-testid="agent-status">{agent?.status ?? "…"}</span>
+      </div>
+      <div class="controls">
+        {modes.length > 0 && (
+          <select aria-label="Mode" value={agent?.currentModeId ?? ""} onChange={(e) => act(client.request("set_agent_mode_request", { agentId, modeId: (e.target as HTMLSelectElement).value }))}>
+            {modes.map((m) => <option key={m.id} value={m.id}>{m.label ?? m.id}</option>)}
+          </select>
+        )}
+        <button onClick={() => act(client.request("cancel_agent_request", { agentId }))} disabled={agent?.status !== "running"}>Cancel</button>
+        <button onClick={() => act(client.request("archive_agent_request", { agentId }))}>Archive</button>
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+      <ol class="timeline">
+        {rows.map((row) => <TimelineRow key={row.seqStart} item={row.item} />)}
+      </ol>
+      <div ref={bottom} />
+      {permissions.map((permission) => (
+        <section class="permission" key={permission.id} role="alertdialog" aria-label={permission.title ?? "Permission"}>
+          <strong>{permission.title ?? permission.name}</strong>
+          {permission.description && <p>{permission.description}</p>}
+          <div class="buttons">
+            {(permission.actions as Json[] | undefined)?.map((a) => (
+              <button key={a.id} onClick={() => answer(permission, a.behavior === "deny" ? "deny" : "allow", a.id)}>{a.label ?? a.id}</button>
+            )) ?? [
+              <button key="allow" class="primary" onClick={() => answer(permission, "allow")}>Allow</button>,
+              <button key="deny" onClick={() => answer(permission, "deny")}>Deny</button>,
+            ]}
+          </div>
+        </section>
+      ))}
+      <form class="prompt" onSubmit={(e) => { e.preventDefault(); send(); }}>
+        <textarea aria-label="Message" rows={2} value={prompt} onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} placeholder="Message the agent" />
+        <button class="primary" type="submit" disabled={!prompt.trim()}>Send</button>
+      </form>
+    </main>
+  );
+}
+
+function TimelineRow({ item }: { item: Json }) {
+  switch (item.type) {
+    case "user_message":
+      return <li class="row-user">{item.text}</li>;
+    case "assistant_message":
+      return <li class="row-assistant">{item.text}</li>;
+    case "reasoning":
+      return <li class="row-reasoning"><details><summary>Thinking</summary>{item.text}</details></li>;
+    case "tool_call": {
+      const d = item.detail ?? {};
+      const what = d.type === "shell" ? `$ ${d.command}` : d.filePath ? `${d.type} ${d.filePath}` : item.name;
+      return (
+        <li class={`row-tool tool-${item.status}`}>
+          <details>
+            <summary>{what} <span class="muted">[{item.status}]</span></summary>
+            {d.output && <pre>{d.output}</pre>}
+            {d.type === "edit" && (d.oldString || d.newString) && <pre class="diff">{`- ${d.oldString ?? ""}\n+ ${d.newString ?? ""}`}</pre>}
+            {item.error && <p class="error">{typeof item.error === "string" ? item.error : JSON.stringify(item.error)}</p>}
+          </details>
+        </li>
+      );
+    }
+    case "todo":
+      return <li class="row-todo"><ul>{(item.items as Json[]).map((t, i) => <li key={i} class={t.completed ? "done" : ""}>{t.text}</li>)}</ul></li>;
+    case "error":
+      return <li class="row-error error">{item.message}</li>;
+    default:
+      return <li class="row-other muted">{item.type}</li>;
+  }
+}
+
+function NewAgent({ client, created }: { client: DaemonClient; created(id: string): void }) {
+  const [providers, setProviders] = useState<Json[]>([]);
+  const [provider, setProvider] = useState("");
+  const [cwd, setCwd] = useState("");
+  const [prompt, setPrompt] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => client.onOnline(() => {
+    client.request("get_providers_snapshot_request", {}).then((snapshot) => {
+      const ready = (snapshot.entries as Json[]).filter((p) => p.status === "ready" && p.enabled !== false);
+      setProviders(ready);
+      setProvider((current) => current || ready[0]?.provider || "");
+    }).catch((e) => setError((e as Error).message));
+  }), [client]);
+  const chosen = useMemo(() => providers.find((p) => p.provider === provider), [providers, provider]);
+  const create = () => {
+    setBusy(true);
+    client.request("create_agent_request", { config: { provider, cwd, modeId: chosen?.defaultModeId ?? undefined }, initialPrompt: prompt || undefined, labels: {} }, 70_000)
+      .then((r) => {
+        if (r.type === "agent_created") created(r.agentId);
+        else setError(r.error ?? "The daemon did not create the agent");
+      })
+      .catch((e) => setError((e as Error).message))
+      .finally(() => setBusy(false));
+  };
+  return (
+    <main class="new">
+      <h1>New agent</h1>
+      <label>Provider
+        <select aria-label="Provider" value={provider} onChange={(e) => setProvider((e.target as HTMLSelectElement).value)}>
+          {providers.map((p) => <option key={p.provider} value={p.provider}>{p.label ?? p.provider}</option>)}
+        </select>
+      </label>
+      <label>Working directory
+        <input aria-label="Working directory" value={cwd} onInput={(e) => setCwd((e.target as HTMLInputElement).value)} placeholder="/home/you/project" />
+      </label>
+      <label>First message
+        <textarea aria-label="First message" rows={3} value={prompt} onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} />
+      </label>
+      <button class="primary" onClick={create} disabled={busy || !provider || !cwd.trim()}>Create</button>
+      {error && <p class="error" role="alert">{error}</p>}
+    </main>
+  );
+}
