@@ -1,10 +1,12 @@
-// A phone in Debian's Chromium (390×844, touch): opens a pairing link of the web client, then drives a mock agent
-// through every screen. Prints one JSON line per checkpoint ({step, ok, ...}); the .NET test asserts them.
-//   node web-phone.mjs <pairing url> <agent cwd> [screenshots dir]
+// Phones in Debian's Chromium (390×844, touch) on the web client. Prints one JSON line per checkpoint ({step, ...}); the
+// .NET tests assert them.
+//   node web-phone.mjs drive <pairing url> <agent cwd> [screenshots dir]   every screen, with a mock agent
+//   node web-phone.mjs two-phones <pairing url> <agent cwd>                 two phones at once on one daemon
+//   node web-phone.mjs refused <pairing url>                                a link that must not work: what the page says
 // CHROMIUM_PATH: the browser binary (default /usr/lib/chromium/chromium).
 import { chromium } from "playwright-core";
 
-const [url, cwd, shots] = process.argv.slice(2);
+const [scenario, url, cwd, shots] = process.argv.slice(2);
 const say = (step, extra = {}) => console.log(JSON.stringify({ step, ...extra }));
 const timeout = 20_000;
 
@@ -13,11 +15,61 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
 });
 const errors = [];
-try {
+
+async function phone() {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const page = await context.newPage();
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  return page;
+}
+
+async function send(page, text) {
+  await page.getByLabel("Message").fill(text);
+  await page.getByRole("button", { name: "Send" }).click();
+}
+
+async function create(page, message) {
+  await page.getByRole("button", { name: "New agent" }).click();
+  await page.getByLabel("Provider").selectOption("mock");
+  await page.getByLabel("Working directory").fill(cwd);
+  await page.getByLabel("First message").fill(message);
+  await page.getByRole("button", { name: "Create" }).click();
+}
+
+const strays = (page) => page.evaluate(() => globalThis.__paseoStrayReplies ?? 0);
+
+async function twoPhones() {
+  const [a, b] = [await phone(), await phone()];
+  await a.goto(url);
+  await b.goto(url);
+  await a.locator('[data-state="online"]').waitFor({ timeout });
+  await b.locator('[data-state="online"]').waitFor({ timeout });
+  // A creates an agent; B's list shows it without asking (agent_update), and B drives it: A sees B's turn stream live.
+  await create(a, "from phone A");
+  await a.locator(".row-assistant", { hasText: "Mock reply to: from phone A" }).waitFor({ timeout });
+  const row = b.locator("li[data-agent-id]");
+  await row.first().waitFor({ timeout });
+  say("b-sees-a", { agents: await row.count() });
+  await row.first().getByRole("button").click();
+  await send(b, "from phone B");
+  await a.locator(".row-user", { hasText: "from phone B" }).waitFor({ timeout });
+  await a.locator(".row-assistant", { hasText: "Mock reply to: from phone B" }).waitFor({ timeout });
+  await b.locator(".row-assistant", { hasText: "Mock reply to: from phone B" }).waitFor({ timeout });
+  say("a-sees-b", { rows: await a.locator(".timeline > li").count() });
+  say("strays", { a: await strays(a), b: await strays(b) });
+}
+
+async function refused() {
+  const page = await phone();
+  await page.goto(url);
+  const alert = page.locator('[role="alert"], [data-state="reconnecting"]', { hasText: /pair again|damaged|not 32 bytes|not version|no relay/ });
+  await alert.first().waitFor({ timeout: 60_000 });
+  say("refused", { message: await alert.first().innerText(), online: await page.locator('[data-state="online"]').count() });
+}
+
+async function drive() {
+  const page = await phone();
   const shot = async (name) => shots && (await page.screenshot({ path: `${shots}/web-${name}.png` }));
 
   await page.goto(url);
@@ -67,6 +119,13 @@ try {
   await page.getByRole("button", { name: "‹ Agents" }).click();
   await page.locator("li[data-agent-id]").first().waitFor({ timeout });
   say("listed", { agents: await page.locator("li[data-agent-id]").count() });
+}
+
+try {
+  if (scenario === "drive") await drive();
+  else if (scenario === "two-phones") await twoPhones();
+  else if (scenario === "refused") await refused();
+  else throw new Error(`unknown scenario ${scenario}`);
   say("errors", { errors });
 } catch (e) {
   say("failed", { error: String(e), errors });

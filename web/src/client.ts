@@ -23,6 +23,10 @@ export type Json = Record<string, any>;
 type Pending = { resolve: (payload: Json) => void; reject: (error: Error) => void; timer: ReturnType<typeof setTimeout> };
 
 const RequestTimeoutMs = 20_000;
+// A daemon that does not complete the handshake and hello within this is not answering (offline, or another key).
+const HandshakeTimeoutMs = 10_000;
+// After this many attempts in a row that got no server_info, the likely cause is named: the pairing changed.
+const AttemptsBeforeHint = 3;
 
 /** Close codes that no retry can fix: the user must act (pair again, give the password). */
 function fatalReason(code: number, reason: string): string | null {
@@ -36,6 +40,9 @@ export class DaemonClient {
   private pending = new Map<string, Pending>();
   private nextRequest = 0;
   private attempt = 0;
+  // Attempts in a row that ended before server_info; and this attempt's timer for it.
+  private unanswered = 0;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private stateListeners = new Set<(state: ConnectionState) => void>();
@@ -118,6 +125,8 @@ export class DaemonClient {
       },
       onClose: (code: number, reason: string) => this.onClosed(code, reason),
     };
+    clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = setTimeout(() => this.channel?.close(4000, "The daemon did not answer"), HandshakeTimeoutMs);
     const { relay, direct } = this.daemon;
     if (relay) {
       const url = relaySocketUrl({ serverId: relay.serverId, daemonPublicKeyB64: relay.daemonPublicKeyB64, relayEndpoint: relay.relayEndpoint }, location.protocol === "https:");
@@ -137,7 +146,9 @@ export class DaemonClient {
     if (frame.type !== "session" || typeof frame.message !== "object") return;
     const { type, payload } = frame.message as { type: string; payload: Json };
     if (type === "status" && payload?.status === "server_info") {
+      clearTimeout(this.handshakeTimer);
       this.attempt = 0;
+      this.unanswered = 0;
       this.setState({ kind: "online", hostname: String(payload.hostname ?? ""), version: String(payload.version ?? "") });
       for (const listener of this.onlineListeners) listener();
       return;
@@ -151,10 +162,15 @@ export class DaemonClient {
       else pending.resolve({ ...payload, type: type === "status" ? payload.status : type });
       return;
     }
+    // A reply to a request this page never made: counted (the browser tests check it stays 0 with two phones).
+    if (typeof requestId === "string" && (type.endsWith("_response") || type === "rpc_error"))
+      (globalThis as { __paseoStrayReplies?: number }).__paseoStrayReplies = ((globalThis as { __paseoStrayReplies?: number }).__paseoStrayReplies ?? 0) + 1;
     for (const listener of this.pushListeners) listener(type, payload ?? {});
   }
 
   private onClosed(code: number, reason: string): void {
+    const wasOnline = this.state.kind === "online";
+    clearTimeout(this.handshakeTimer);
     this.channel = null;
     for (const [, pending] of this.pending) {
       clearTimeout(pending.timer);
@@ -169,7 +185,12 @@ export class DaemonClient {
     }
     // 1s, 2s, 4s… at most 10 s between attempts: a network change or a relay restart is caught up with by itself.
     const inMs = Math.min(10_000, 1000 * 2 ** Math.min(this.attempt++, 4));
-    const why = code === 1012 ? "the daemon went away" : code === 1006 ? "the connection dropped" : reason || `closed (${code})`;
+    if (!wasOnline) this.unanswered++;
+    let why = code === 1012 ? "the daemon went away" : code === 1006 ? "the connection dropped" : reason || `closed (${code})`;
+    // Through the relay, a daemon that never answers this phone's hello — or answers and then cannot read it — most
+    // likely has a new key (paseo daemon pair --rotate): the old link no longer works.
+    if (this.daemon.relay && this.unanswered >= AttemptsBeforeHint)
+      why = "the daemon does not accept this phone's pairing: if it was paired again (paseo daemon pair --rotate), open the new link — pair again";
     this.setState({ kind: "reconnecting", reason: why, inMs });
     this.retry = setTimeout(() => this.connect(), inMs);
   }

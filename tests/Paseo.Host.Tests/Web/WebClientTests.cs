@@ -106,44 +106,112 @@ public sealed partial class WebClientTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/status")).StatusCode);
     }
 
-    [Fact]
-    public async Task A_phone_sized_browser_opens_the_pairing_link_and_drives_a_mock_agent_through_the_relay()
+    /// <summary>A real relay, a daemon that uses it, and the web link `paseo daemon pair` prints for it.</summary>
+    private sealed class PairedDaemon : IAsyncDisposable
+    {
+        public required RelayServerHost Relay { get; init; }
+        public required InProcessDaemon Daemon { get; init; }
+        public required string RelayEndpoint { get; init; }
+        public required Dictionary<string, string?> CliEnv { get; init; }
+
+        public static async Task<PairedDaemon> StartAsync()
+        {
+            var relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
+            await relay.StartAsync();
+            var endpoint = $"127.0.0.1:{relay.Listen.Port}";
+            var daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["PASEO_RELAY_ENABLED"] = "true", ["PASEO_RELAY_ENDPOINT"] = endpoint });
+            await daemon.WaitForRelayControlAsync();
+            var env = PaseoBinary.CleanEnvironment(daemon.TestHome);
+            env["PASEO_RELAY_ENABLED"] = "true";
+            env["PASEO_RELAY_ENDPOINT"] = endpoint;
+            return new PairedDaemon { Relay = relay, Daemon = daemon, RelayEndpoint = endpoint, CliEnv = env };
+        }
+
+        /// <summary>The web link of the real `paseo daemon pair`.</summary>
+        public async Task<string> WebLinkAsync()
+        {
+            var pair = await PaseoBinary.RunAsync(CliEnv, "daemon", "pair", "--json");
+            Assert.True(pair.ExitCode == 0, pair.StdErr);
+            var webUrl = JsonNode.Parse(pair.StdOut)!["webUrl"]!.GetValue<string>();
+            Assert.StartsWith($"http://{RelayEndpoint}/#offer=", webUrl);
+            return webUrl;
+        }
+
+        public string Project()
+        {
+            var cwd = Daemon.TestHome.PathIn("phone-project");
+            Directory.CreateDirectory(cwd);
+            return cwd;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Daemon.DisposeAsync();
+            await Relay.DisposeAsync();
+        }
+    }
+
+    /// <summary>Runs a scenario of tests/browser/web-phone.mjs in Debian's Chromium; its checkpoints by name.</summary>
+    private static async Task<Dictionary<string, JsonObject>> PhonesAsync(params string[] args)
     {
         Prerequisites.RequireProgram("chromium");
         var browserTests = Path.Combine(RepositoryRoot(), "tests", "browser");
         if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "playwright-core")))
             Prerequisites.Missing("playwright-core (tests/browser) is not installed: ./build.sh test installs it with npm");
-
-        await using var relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse("127.0.0.1:0"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
-        await relay.StartAsync();
-        var relayEndpoint = $"127.0.0.1:{relay.Listen.Port}";
-        await using var daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["PASEO_RELAY_ENABLED"] = "true", ["PASEO_RELAY_ENDPOINT"] = relayEndpoint });
-        await daemon.WaitForRelayControlAsync();
-
-        // The link a user gets: from the real `paseo daemon pair`, for the same home.
-        var env = PaseoBinary.CleanEnvironment(daemon.TestHome);
-        env["PASEO_RELAY_ENABLED"] = "true";
-        env["PASEO_RELAY_ENDPOINT"] = relayEndpoint;
-        var pair = await PaseoBinary.RunAsync(env, "daemon", "pair", "--json");
-        Assert.True(pair.ExitCode == 0, pair.StdErr);
-        var webUrl = JsonNode.Parse(pair.StdOut)!["webUrl"]!.GetValue<string>();
-        Assert.StartsWith($"http://{relayEndpoint}/#offer=", webUrl);
-
-        var cwd = daemon.TestHome.PathIn("phone-project");
-        Directory.CreateDirectory(cwd);
-        var shots = Path.Combine(RepositoryRoot(), "docs", "images");
-        Directory.CreateDirectory(shots);
-        var run = await RunAsync("node", ["web-phone.mjs", webUrl, cwd, shots], browserTests);
+        var run = await RunAsync("node", ["web-phone.mjs", .. args], browserTests);
         var steps = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
         Assert.False(steps.ContainsKey("failed"), run.StdOut + run.StdErr);
-        Assert.Equal(0, run.ExitCode);
+        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
+        Assert.Empty(steps["errors"]["errors"]!.AsArray());
+        return steps;
+    }
 
-        Assert.Equal($"http://{relayEndpoint}/", steps["online"]["address"]!.GetValue<string>()); // the offer left the address bar
+    [Fact]
+    public async Task A_phone_sized_browser_opens_the_pairing_link_and_drives_a_mock_agent_through_the_relay()
+    {
+        await using var paired = await PairedDaemon.StartAsync();
+        var shots = Path.Combine(RepositoryRoot(), "docs", "images");
+        Directory.CreateDirectory(shots);
+        var steps = await PhonesAsync("drive", await paired.WebLinkAsync(), paired.Project(), shots);
+
+        Assert.Equal($"http://{paired.RelayEndpoint}/", steps["online"]["address"]!.GetValue<string>()); // the offer left the address bar
         Assert.Equal("Mock reply to: hello from the phone", steps["streamed"]["text"]!.GetValue<string>());
         Assert.Equal("Run make test", steps["permission"]["title"]!.GetValue<string>());
         Assert.True(steps.ContainsKey("canceled"));
         Assert.Equal(("bypassPermissions", 0), (steps["mode"]["mode"]!.GetValue<string>(), steps["mode"]["asked"]!.GetValue<int>()));
         Assert.Equal(1, steps["listed"]["agents"]!.GetValue<int>());
-        Assert.Empty(steps["errors"]["errors"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Two_phones_at_once_each_see_the_others_agent_live_and_get_only_their_own_replies()
+    {
+        await using var paired = await PairedDaemon.StartAsync();
+        var steps = await PhonesAsync("two-phones", await paired.WebLinkAsync(), paired.Project());
+        Assert.Equal(1, steps["b-sees-a"]["agents"]!.GetValue<int>());
+        Assert.True(steps["a-sees-b"]["rows"]!.GetValue<int>() >= 4);
+        Assert.Equal((0, 0), (steps["strays"]["a"]!.GetValue<int>(), steps["strays"]["b"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task After_the_pairing_is_rotated_the_old_link_says_to_pair_again_and_a_tampered_link_is_refused()
+    {
+        await using var paired = await PairedDaemon.StartAsync();
+        var oldLink = await paired.WebLinkAsync();
+        // A new keypair (the server id kept, so the phone does reach the daemon): the old key no longer opens a session.
+        var home = paired.Daemon.TestHome.Home;
+        var serverId = paired.Daemon.Server.Identity.ServerId.Value;
+        Paseo.Transport.Identity.DaemonIdentity.Rotate(home, new Dictionary<string, string?>());
+        File.WriteAllText(home.ServerIdFile, serverId + "\n");
+        Assert.True(await paired.Daemon.Server.ReloadIdentityAsync());
+        await paired.Daemon.WaitForRelayControlAsync();
+        var rotated = await PhonesAsync("refused", oldLink);
+        Assert.Contains("pair again", rotated["refused"]["message"]!.GetValue<string>());
+        Assert.Equal(0, rotated["refused"]["online"]!.GetValue<int>());
+
+        // One character of the offer changed: the page says the link is damaged and pairs with nothing.
+        var fragment = oldLink.IndexOf("#offer=", StringComparison.Ordinal) + "#offer=".Length + 20;
+        var tampered = oldLink[..fragment] + (oldLink[fragment] == 'A' ? 'B' : 'A') + oldLink[(fragment + 1)..];
+        var refused = await PhonesAsync("refused", tampered);
+        Assert.Matches("damaged|not 32 bytes|not version|no relay", refused["refused"]["message"]!.GetValue<string>());
     }
 }
