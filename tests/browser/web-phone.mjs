@@ -3,6 +3,8 @@
 //   node web-phone.mjs drive <pairing url> <agent cwd> [screenshots dir]   every screen, with a mock agent
 //   node web-phone.mjs two-phones <pairing url> <agent cwd>                 two phones at once on one daemon
 //   node web-phone.mjs refused <pairing url>                                a link that must not work: what the page says
+//   node web-phone.mjs restart <pairing url> <agent cwd>                    a long turn; says "streaming", waits for a line
+//                                                                           on stdin (the relay was restarted), then catches up
 // CHROMIUM_PATH: the browser binary (default /usr/lib/chromium/chromium).
 import { chromium } from "playwright-core";
 
@@ -35,6 +37,45 @@ async function create(page, message) {
   await page.getByLabel("Working directory").fill(cwd);
   await page.getByLabel("First message").fill(message);
   await page.getByRole("button", { name: "Create" }).click();
+}
+
+async function nextStdinLine() {
+  return new Promise((resolve) => {
+    process.stdin.setEncoding("utf8");
+    process.stdin.once("data", (chunk) => {
+      process.stdin.destroy(); // one line is all: an open stdin would keep node from exiting
+      resolve(String(chunk).trim());
+    });
+  });
+}
+
+async function restart() {
+  const page = await phone();
+  await page.goto(url);
+  await page.locator('[data-state="online"]').waitFor({ timeout });
+  // Every state the badge shows, recorded in the page: a reconnect may be quicker than a poll.
+  await page.evaluate(() => {
+    globalThis.__states = [];
+    const record = () => {
+      const state = document.querySelector("[data-state]")?.getAttribute("data-state");
+      if (state && globalThis.__states.at(-1) !== state) globalThis.__states.push(state);
+    };
+    new MutationObserver(record).observe(document.body, { subtree: true, attributes: true, childList: true });
+    record();
+  });
+  await create(page, "[stream 100 6] long turn");
+  await page.locator(".row-assistant").first().waitFor({ timeout });
+  say("streaming");
+  await nextStdinLine();
+  await page.locator('[data-state="online"]').waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid="agent-status"]', { hasText: "idle" }).waitFor({ timeout: 60_000 });
+  await page.locator('.timeline[data-sync="live"]').waitFor({ timeout });
+  // The turn's whole reply as the page shows it, after the catch-up.
+  say("caught-up", {
+    states: await page.evaluate(() => globalThis.__states),
+    text: await page.locator(".row-assistant").last().innerText(),
+    rows: await page.locator(".row-assistant").count(),
+  });
 }
 
 const strays = (page) => page.evaluate(() => globalThis.__paseoStrayReplies ?? 0);
@@ -125,6 +166,7 @@ try {
   if (scenario === "drive") await drive();
   else if (scenario === "two-phones") await twoPhones();
   else if (scenario === "refused") await refused();
+  else if (scenario === "restart") await restart();
   else throw new Error(`unknown scenario ${scenario}`);
   say("errors", { errors });
 } catch (e) {

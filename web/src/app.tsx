@@ -233,6 +233,9 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
   const [prompt, setPrompt] = useState("");
   const [error, setError] = useState<string | null>(null);
   const cursor = useRef<{ epoch: string; seq: number } | null>(null);
+  // While a catch-up is on its way, live rows wait here: applied after it, none is skipped and none shown twice.
+  const held = useRef<Row[] | null>(null);
+  const [syncing, setSyncing] = useState(true);
   const bottom = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -246,19 +249,41 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         setPermissions(page.agent.pendingPermissions ?? []);
       }
     };
-    // Online again: catch up after the last row shown (no row twice, none lost); a new epoch (the daemon restarted) reloads.
-    const offOnline = client.onOnline(() => {
-      const after = cursor.current;
-      client.request("fetch_agent_timeline_request", after
+    // Online (again): catch up after the last row shown, page by page, then apply the live rows that came meanwhile;
+    // a new epoch (the daemon restarted) reloads the tail.
+    const catchUp = async () => {
+      let after = cursor.current;
+      let page = await client.request("fetch_agent_timeline_request", after
         ? { agentId, direction: "after", cursor: after, limit: 500 }
-        : { agentId, direction: "tail", limit: 200 })
-        .then((page) => {
-          if (page.error) throw new Error(page.error);
-          const reset = !after || page.reset === true || page.epoch !== after.epoch;
-          if (reset && after) return client.request("fetch_agent_timeline_request", { agentId, direction: "tail", limit: 200 }).then((tail) => accept(tail, true));
-          accept(page, reset);
-        })
-        .catch((e) => setError((e as Error).message));
+        : { agentId, direction: "tail", limit: 200 });
+      if (page.error) throw new Error(page.error);
+      if (after && (page.reset === true || page.epoch !== after.epoch)) {
+        page = await client.request("fetch_agent_timeline_request", { agentId, direction: "tail", limit: 200 });
+        after = null;
+      }
+      accept(page, !after);
+      while (page.hasNewer === true && cursor.current) {
+        page = await client.request("fetch_agent_timeline_request", { agentId, direction: "after", cursor: cursor.current, limit: 500 });
+        accept(page, false);
+      }
+    };
+    const offOnline = client.onOnline(() => {
+      held.current = [];
+      setSyncing(true);
+      catchUp()
+        .catch((e) => setError((e as Error).message))
+        .finally(() => {
+          const waiting = held.current ?? [];
+          held.current = null;
+          const last = cursor.current;
+          const fresh = waiting.filter((r) => !last || r.seqStart > last.seq);
+          if (fresh.length > 0) {
+            setRows((current) => appendRows(current, fresh));
+            const end = fresh[fresh.length - 1];
+            cursor.current = { epoch: last?.epoch ?? "", seq: end.seqEnd };
+          }
+          setSyncing(false);
+        });
       client.tell("client_heartbeat", { deviceType: "mobile", focusedAgentId: agentId, lastActivityAt: new Date().toISOString(), appVisible: true });
     });
     const offPush = client.onPush((type, payload) => {
@@ -267,8 +292,13 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         return;
       }
       if (type === "agent_stream" && payload.event?.type === "timeline" && typeof payload.seq === "number") {
-        if (cursor.current && payload.epoch !== cursor.current.epoch) return; // another epoch: the catch-up reloads
-        setRows((current) => appendRows(current, [{ seqStart: payload.seq, seqEnd: payload.seq, item: payload.event.item }]));
+        const row = { seqStart: payload.seq, seqEnd: payload.seq, item: payload.event.item };
+        if (held.current) {
+          held.current.push(row);
+          return;
+        }
+        if (cursor.current && payload.epoch !== cursor.current.epoch) return; // another epoch: the next catch-up reloads
+        setRows((current) => appendRows(current, [row]));
         cursor.current = { epoch: payload.epoch, seq: payload.seq };
       } else if (type === "agent_permission_request") {
         setPermissions((current) => [...current.filter((p) => p.id !== payload.request.id), payload.request]);
@@ -314,7 +344,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         <button onClick={() => act(client.request("archive_agent_request", { agentId }))}>Archive</button>
       </div>
       {error && <p class="error" role="alert">{error}</p>}
-      <ol class="timeline">
+      <ol class="timeline" data-sync={syncing ? "catching-up" : "live"}>
         {rows.map((row) => <TimelineRow key={row.seqStart} item={row.item} />)}
       </ol>
       <div ref={bottom} />

@@ -109,7 +109,7 @@ public sealed partial class WebClientTests
     /// <summary>A real relay, a daemon that uses it, and the web link `paseo daemon pair` prints for it.</summary>
     private sealed class PairedDaemon : IAsyncDisposable
     {
-        public required RelayServerHost Relay { get; init; }
+        public required RelayServerHost Relay { get; set; }
         public required InProcessDaemon Daemon { get; init; }
         public required string RelayEndpoint { get; init; }
         public required Dictionary<string, string?> CliEnv { get; init; }
@@ -190,6 +190,57 @@ public sealed partial class WebClientTests
         Assert.Equal(1, steps["b-sees-a"]["agents"]!.GetValue<int>());
         Assert.True(steps["a-sees-b"]["rows"]!.GetValue<int>() >= 4);
         Assert.Equal((0, 0), (steps["strays"]["a"]!.GetValue<int>(), steps["strays"]["b"]!.GetValue<int>()));
+    }
+
+    [Fact]
+    public async Task A_relay_restarted_mid_turn_shows_reconnecting_then_the_phone_catches_up_with_no_row_twice_and_none_lost()
+    {
+        Prerequisites.RequireProgram("chromium");
+        var browserTests = Path.Combine(RepositoryRoot(), "tests", "browser");
+        if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "playwright-core")))
+            Prerequisites.Missing("playwright-core (tests/browser) is not installed: ./build.sh test installs it with npm");
+        await using var paired = await PairedDaemon.StartAsync();
+        var link = await paired.WebLinkAsync();
+
+        var psi = new ProcessStartInfo("node") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = browserTests };
+        foreach (var a in new[] { "web-phone.mjs", "restart", link, paired.Project() }) psi.ArgumentList.Add(a);
+        using var node = Process.Start(psi)!;
+        var stderr = node.StandardError.ReadToEndAsync();
+        var lines = new List<string>();
+        using var deadline = new CancellationTokenSource(Wait);
+        // Mid-turn (the page shows the stream), the relay stops and a new one starts on the same port.
+        while (await node.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
+        {
+            lines.Add(line);
+            if (!line.Contains("\"streaming\"", StringComparison.Ordinal)) continue;
+            var port = paired.Relay.Listen.Port;
+            await paired.Relay.DisposeAsync();
+            paired.Relay = RelayServerHost.Build((TcpListenTarget)ListenTarget.Parse($"127.0.0.1:{port}"), null, null, PaseoSettings.Load(null), new LoggerConfiguration().CreateLogger());
+            await paired.Relay.StartAsync();
+            await node.StandardInput.WriteLineAsync("restarted");
+            node.StandardInput.Close();
+        }
+        await node.WaitForExitAsync(deadline.Token);
+        var steps = lines.Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
+        Assert.False(steps.ContainsKey("failed"), string.Join('\n', lines) + await stderr);
+        var caughtUp = steps["caught-up"];
+        Assert.Contains("reconnecting", caughtUp["states"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Equal("online", caughtUp["states"]!.AsArray()[^1]!.GetValue<string>());
+
+        // What the page shows is the daemon's timeline, exactly: every chunk once, in order.
+        var (client, _) = await ProtocolClient.ConnectWithHelloAsync(paired.Daemon, clientId: "checker");
+        await using var _ = client;
+        var agents = ProtocolClient.Payload(await client.RequestAsync("fetch_agents_request"), "fetch_agents_response")!["entries"]!.AsArray();
+        var agentId = Assert.Single(agents)!["agent"]!["id"]!.GetValue<string>();
+        var page = ProtocolClient.Payload(await client.RequestAsync("fetch_agent_timeline_request", new JsonObject
+        {
+            ["agentId"] = agentId, ["direction"] = "tail", ["limit"] = 1000,
+        }), "fetch_agent_timeline_response")!;
+        var expected = page["entries"]!.AsArray().Select(e => e!["item"]!).Last(i => i["type"]!.GetValue<string>() == "assistant_message")["text"]!.GetValue<string>();
+        var shown = caughtUp["text"]!.GetValue<string>();
+        Assert.True(expected == shown, $"the page shows {shown.Length} characters, the daemon has {expected.Length}");
+        Assert.Equal(1, caughtUp["rows"]!.GetValue<int>());
+        Assert.EndsWith("Mock reply to: [stream 100 6] long turn", expected);
     }
 
     [Fact]
