@@ -6,6 +6,9 @@
 //   node web-phone.mjs restart <pairing url> <agent cwd>                    a long turn; says "streaming", waits for a line
 //                                                                           on stdin (the relay was restarted), then catches up
 // CHROMIUM_PATH: the browser binary (default /usr/lib/chromium/chromium).
+import { rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const [scenario, url, cwd, shots] = process.argv.slice(2);
@@ -127,6 +130,16 @@ async function drive() {
   await page.getByRole("button", { name: "Create" }).click();
   await page.locator(".row-assistant", { hasText: "Mock reply to: hello from the phone" }).waitFor({ timeout });
   say("streamed", { text: await page.locator(".row-assistant").last().innerText() });
+
+  // An image attached to a message: named on the composer, sent with it, taken by the daemon.
+  const png = join(tmpdir(), `paseo-web-${process.pid}.png`);
+  writeFileSync(png, Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64"));
+  await page.getByLabel("Attach images").setInputFiles(png);
+  const chip = await page.locator('[data-testid="attached"]').innerText();
+  await send(page, "with a picture");
+  await page.locator(".row-assistant", { hasText: "Mock reply to: with a picture" }).waitFor({ timeout });
+  say("image", { chip, errors: await page.locator('main [role="alert"]').count() });
+  rmSync(png);
 
   // A permission: the prompt appears, Allow lets the tool run.
   await page.getByLabel("Message").fill("[permission make test] then reply");

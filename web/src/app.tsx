@@ -1,6 +1,7 @@
 // The screens: pair, agents, one agent (timeline, prompt, permissions, cancel, mode), new agent. Phone-sized first.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ConnectionState, DaemonClient, Json, SavedDaemon } from "./client";
+import { toBase64 } from "./e2ee";
 import { parseOffer } from "./offer";
 import { clientId, forgetDaemon, loadDaemons, saveDaemon } from "./store";
 
@@ -203,6 +204,19 @@ function Agents({ client, open, create }: { client: DaemonClient; open(id: strin
 
 type Row = { seqStart: number; seqEnd: number; item: Json };
 
+type Image = { data: string; mimeType: string; name: string };
+const ImageTypes = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/** Picked files as the daemon takes them: base64 images of the types CLIs read. */
+async function readImages(files: FileList | null): Promise<Image[]> {
+  const images: Image[] = [];
+  for (const file of Array.from(files ?? [])) {
+    if (!ImageTypes.includes(file.type)) throw new Error(`${file.name}: only PNG, JPEG, GIF and WebP images can be attached`);
+    images.push({ data: toBase64(new Uint8Array(await file.arrayBuffer())), mimeType: file.type, name: file.name });
+  }
+  return images;
+}
+
 /** Adds rows in order: assistant and reasoning text continues the row before it; a tool call's later states replace it. */
 function appendRows(rows: Row[], added: Row[]): Row[] {
   const next = rows.slice();
@@ -231,6 +245,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
   const [rows, setRows] = useState<Row[]>([]);
   const [permissions, setPermissions] = useState<Json[]>([]);
   const [prompt, setPrompt] = useState("");
+  const [images, setImages] = useState<Image[]>([]);
   const [error, setError] = useState<string | null>(null);
   const cursor = useRef<{ epoch: string; seq: number } | null>(null);
   // While a catch-up is on its way, live rows wait here: applied after it, none is skipped and none shown twice.
@@ -318,8 +333,10 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
   const send = () => {
     const text = prompt.trim();
     if (!text) return;
+    const attached = images.map(({ data, mimeType }) => ({ data, mimeType }));
     setPrompt("");
-    act(client.request("send_agent_message_request", { agentId, text, messageId: crypto.randomUUID() }).then((r) => {
+    setImages([]);
+    act(client.request("send_agent_message_request", { agentId, text, messageId: crypto.randomUUID(), ...(attached.length > 0 ? { images: attached } : {}) }).then((r) => {
       if (r.accepted === false) setError(r.error ?? "The agent did not take the message");
     }));
   };
@@ -363,7 +380,15 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         </section>
       ))}
       <form class="prompt" onSubmit={(e) => { e.preventDefault(); send(); }}>
-        <textarea aria-label="Message" rows={2} value={prompt} onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} placeholder="Message the agent" />
+        <label class="attach" title="Attach images">
+          <span aria-hidden="true">＋</span>
+          <input type="file" accept={ImageTypes.join(",")} multiple aria-label="Attach images"
+            onChange={(e) => readImages((e.target as HTMLInputElement).files).then(setImages).catch((x) => setError((x as Error).message))} />
+        </label>
+        <div class="compose">
+          {images.length > 0 && <span class="chip" data-testid="attached">{images.length === 1 ? images[0].name : `${images.length} images`}</span>}
+          <textarea aria-label="Message" rows={2} value={prompt} onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} placeholder="Message the agent" />
+        </div>
         <button class="primary" type="submit" disabled={!prompt.trim()}>Send</button>
       </form>
     </main>
@@ -404,7 +429,10 @@ function TimelineRow({ item }: { item: Json }) {
 function NewAgent({ client, created }: { client: DaemonClient; created(id: string): void }) {
   const [providers, setProviders] = useState<Json[]>([]);
   const [provider, setProvider] = useState("");
+  const [model, setModel] = useState("");
+  const [mode, setMode] = useState("");
   const [cwd, setCwd] = useState("");
+  const [suggestions, setSuggestions] = useState<string[]>([]);
   const [prompt, setPrompt] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -416,9 +444,26 @@ function NewAgent({ client, created }: { client: DaemonClient; created(id: strin
     }).catch((e) => setError((e as Error).message));
   }), [client]);
   const chosen = useMemo(() => providers.find((p) => p.provider === provider), [providers, provider]);
+  useEffect(() => {
+    setMode(chosen?.defaultModeId ?? "");
+    setModel("");
+  }, [chosen]);
+  // Directories under the daemon user's home as the path is typed (where the daemon serves them).
+  useEffect(() => {
+    if (cwd.trim().length < 2) return;
+    const timer = setTimeout(() => {
+      client.request("directory_suggestions_request", { query: cwd, includeDirectories: true, includeFiles: false, limit: 20 })
+        .then((r) => setSuggestions((r.directories as string[] | undefined) ?? []))
+        .catch(() => setSuggestions([]));
+    }, 200);
+    return () => clearTimeout(timer);
+  }, [client, cwd]);
   const create = () => {
     setBusy(true);
-    client.request("create_agent_request", { config: { provider, cwd, modeId: chosen?.defaultModeId ?? undefined }, initialPrompt: prompt || undefined, labels: {} }, 70_000)
+    const config: Json = { provider, cwd };
+    if (mode) config.modeId = mode;
+    if (model) config.model = model;
+    client.request("create_agent_request", { config, initialPrompt: prompt || undefined, labels: {} }, 70_000)
       .then((r) => {
         if (r.type === "agent_created") created(r.agentId);
         else setError(r.error ?? "The daemon did not create the agent");
@@ -434,8 +479,24 @@ function NewAgent({ client, created }: { client: DaemonClient; created(id: strin
           {providers.map((p) => <option key={p.provider} value={p.provider}>{p.label ?? p.provider}</option>)}
         </select>
       </label>
+      {(chosen?.models as Json[] | undefined)?.length ? (
+        <label>Model
+          <select aria-label="Model" value={model} onChange={(e) => setModel((e.target as HTMLSelectElement).value)}>
+            <option value="">Default</option>
+            {(chosen!.models as Json[]).map((m) => <option key={m.id} value={m.id}>{m.label ?? m.id}</option>)}
+          </select>
+        </label>
+      ) : null}
+      {(chosen?.modes as Json[] | undefined)?.length ? (
+        <label>Mode
+          <select aria-label="Mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value)}>
+            {(chosen!.modes as Json[]).map((m) => <option key={m.id} value={m.id}>{m.label ?? m.id}</option>)}
+          </select>
+        </label>
+      ) : null}
       <label>Working directory
-        <input aria-label="Working directory" value={cwd} onInput={(e) => setCwd((e.target as HTMLInputElement).value)} placeholder="/home/you/project" />
+        <input aria-label="Working directory" list="directories" value={cwd} onInput={(e) => setCwd((e.target as HTMLInputElement).value)} placeholder="/home/you/project" />
+        <datalist id="directories">{suggestions.map((d) => <option key={d} value={d} />)}</datalist>
       </label>
       <label>First message
         <textarea aria-label="First message" rows={3} value={prompt} onInput={(e) => setPrompt((e.target as HTMLTextAreaElement).value)} />

@@ -176,6 +176,8 @@ public sealed partial class WebClientTests
 
         Assert.Equal($"http://{paired.RelayEndpoint}/", steps["online"]["address"]!.GetValue<string>()); // the offer left the address bar
         Assert.Equal("Mock reply to: hello from the phone", steps["streamed"]["text"]!.GetValue<string>());
+        Assert.EndsWith(".png", steps["image"]["chip"]!.GetValue<string>());
+        Assert.Equal(0, steps["image"]["errors"]!.GetValue<int>());
         Assert.Equal("Run make test", steps["permission"]["title"]!.GetValue<string>());
         Assert.True(steps.ContainsKey("canceled"));
         Assert.Equal(("bypassPermissions", 0), (steps["mode"]["mode"]!.GetValue<string>(), steps["mode"]["asked"]!.GetValue<int>()));
