@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers|workspaces|terminals]
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers|workspaces|terminals|web]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -116,6 +116,13 @@ case "$command" in
       # Provider output throughput: each provider's stand-in floods deltas through the real daemon to one client.
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- providers "$@"
+    fi
+    if [ "${1:-}" = "web" ]; then
+      shift
+      # The phone web client in Debian's Chromium: link-to-agents time (cold and warm), app size, a 5 000-row timeline.
+      ensure_packages chromium
+      npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+      exec bench/web/run.sh "$@"
     fi
     if [ "${1:-}" = "cli" ]; then
       shift
