@@ -2,7 +2,7 @@
 // .NET tests assert them.
 //   node web-phone.mjs drive <pairing url> <agent cwd> [screenshots dir]   every screen, with a mock agent
 //   node web-phone.mjs two-phones <pairing url> <agent cwd>                 two phones at once on one daemon
-//   node web-phone.mjs refused <pairing url>                                a link that must not work: what the page says
+//   node web-phone.mjs refused <pairing url> [screenshots dir]             a link that must not work: what the page says
 //   node web-phone.mjs restart <pairing url> <agent cwd>                    a long turn; says "streaming", waits for a line
 //                                                                           on stdin (the relay was restarted), then catches up
 // CHROMIUM_PATH: the browser binary (default /usr/lib/chromium/chromium).
@@ -109,6 +109,7 @@ async function refused() {
   await page.goto(url);
   const alert = page.locator('[role="alert"], [data-state="reconnecting"]', { hasText: /pair again|damaged|not 32 bytes|not version|no relay/ });
   await alert.first().waitFor({ timeout: 60_000 });
+  if (cwd) await page.screenshot({ path: `${cwd}/web-pair.png` }); // (for `refused`, the 3rd argument is a screenshots folder)
   say("refused", { message: await alert.first().innerText(), online: await page.locator('[data-state="online"]').count() });
 }
 

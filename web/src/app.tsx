@@ -1,7 +1,7 @@
 // The screens: pair, agents, one agent (timeline, prompt, permissions, cancel, mode), new agent. Phone-sized first.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ConnectionState, DaemonClient, Json, SavedDaemon } from "./client";
-import { toBase64 } from "./e2ee";
+import { randomId, toBase64 } from "./e2ee";
 import { parseOffer } from "./offer";
 import { clientId, forgetDaemon, loadDaemons, saveDaemon } from "./store";
 
@@ -336,7 +336,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
     const attached = images.map(({ data, mimeType }) => ({ data, mimeType }));
     setPrompt("");
     setImages([]);
-    act(client.request("send_agent_message_request", { agentId, text, messageId: crypto.randomUUID(), ...(attached.length > 0 ? { images: attached } : {}) }).then((r) => {
+    act(client.request("send_agent_message_request", { agentId, text, messageId: randomId(), ...(attached.length > 0 ? { images: attached } : {}) }).then((r) => {
       if (r.accepted === false) setError(r.error ?? "The agent did not take the message");
     }));
   };

@@ -73,3 +73,11 @@ export function classify(plaintext: Uint8Array): string | Uint8Array {
     return plaintext;
   }
 }
+
+/**
+ * A random id of `bytes` bytes, as hex. crypto.randomUUID exists only in secure contexts, and a page
+ * served over plain http from a LAN or tailnet address is not one; getRandomValues works everywhere.
+ */
+export function randomId(bytes = 16): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,6 +1,7 @@
 // What the phone keeps (IndexedDB, this origin only): the daemons it paired with and its client id. Never a message,
 // never a session key (those live in memory, one per connection).
 import type { SavedDaemon } from "./client";
+import { randomId } from "./e2ee";
 
 const DbName = "paseo-net";
 const Store = "state";
@@ -52,7 +53,7 @@ export async function forgetDaemon(id: string): Promise<SavedDaemon[]> {
 export async function clientId(): Promise<string> {
   const known = await get<string>("clientId");
   if (known) return known;
-  const id = `cid_web_${crypto.randomUUID().replace(/-/g, "").slice(0, 16)}`;
+  const id = `cid_web_${randomId(8)}`;
   await put("clientId", id);
   return id;
 }

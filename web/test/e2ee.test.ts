@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { classify, fromBase64, helloFrame, open, seal, sharedKey, toBase64 } from "../src/e2ee";
+import { classify, fromBase64, helloFrame, open, randomId, seal, sharedKey, toBase64 } from "../src/e2ee";
 import { parseOffer, relaySocketUrl } from "../src/offer";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -61,4 +61,11 @@ test("the pairing offer of the vector link is read, and a tampered or foreign li
   assert.throws(() => parseOffer("https://example.test/"), /no pairing offer/);
   const shortKey = btoa(JSON.stringify({ v: 2, serverId: "srv_x", daemonPublicKeyB64: "AAAA", relay: { endpoint: "127.0.0.1:1" } }));
   assert.throws(() => parseOffer("#offer=" + shortKey), /not 32 bytes/);
+});
+
+test("ids come from getRandomValues (crypto.randomUUID is missing on a plain-http LAN page)", () => {
+  const a = randomId();
+  assert.match(a, /^[0-9a-f]{32}$/);
+  assert.notEqual(a, randomId());
+  assert.match(randomId(8), /^[0-9a-f]{16}$/);
 });

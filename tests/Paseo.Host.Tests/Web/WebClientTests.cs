@@ -264,7 +264,7 @@ public sealed partial class WebClientTests
         // One character of the offer changed: the page says the link is damaged and pairs with nothing.
         var fragment = oldLink.IndexOf("#offer=", StringComparison.Ordinal) + "#offer=".Length + 20;
         var tampered = oldLink[..fragment] + (oldLink[fragment] == 'A' ? 'B' : 'A') + oldLink[(fragment + 1)..];
-        var refused = await PhonesAsync("refused", tampered);
+        var refused = await PhonesAsync("refused", tampered, Path.Combine(RepositoryRoot(), "docs", "images"));
         Assert.Matches("damaged|not 32 bytes|not version|no relay", refused["refused"]["message"]!.GetValue<string>());
     }
 }
