@@ -149,9 +149,10 @@ async function drive() {
   await dialog.waitFor({ timeout });
   await shot("permission");
   const title = await dialog.locator("strong").innerText();
+  const detail = await dialog.locator("pre").first().innerText();
   await dialog.getByRole("button", { name: "Allow" }).click();
   await page.locator(".row-tool", { hasText: "$ make test" }).locator("summary", { hasText: "completed" }).waitFor({ timeout });
-  say("permission", { title });
+  say("permission", { title, detail });
 
   // Cancel a turn that would not end by itself.
   await page.getByLabel("Message").fill("[hang]");

@@ -202,7 +202,7 @@ function Agents({ client, open, create }: { client: DaemonClient; open(id: strin
   );
 }
 
-type Row = { seqStart: number; seqEnd: number; item: Json };
+type Row = { seqStart: number; seqEnd: number; item: Json; epoch?: string };
 
 type Image = { data: string; mimeType: string; name: string };
 const ImageTypes = ["image/png", "image/jpeg", "image/gif", "image/webp"];
@@ -272,19 +272,24 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         ? { agentId, direction: "after", cursor: after, limit: 500 }
         : { agentId, direction: "tail", limit: 200 });
       if (page.error) throw new Error(page.error);
-      if (after && (page.reset === true || page.epoch !== after.epoch)) {
+      // Another epoch (the daemon restarted), a cursor it no longer knows, or rows it cannot give: start again from the tail.
+      if (after && (page.reset === true || page.staleCursor === true || page.gap === true || page.epoch !== after.epoch)) {
         page = await client.request("fetch_agent_timeline_request", { agentId, direction: "tail", limit: 200 });
         after = null;
       }
       accept(page, !after);
       while (page.hasNewer === true && cursor.current) {
+        const from = cursor.current.seq;
         page = await client.request("fetch_agent_timeline_request", { agentId, direction: "after", cursor: cursor.current, limit: 500 });
         accept(page, false);
+        if (!cursor.current || cursor.current.seq <= from) break; // no progress: stop rather than spin
       }
     };
     const offOnline = client.onOnline(() => {
       held.current = [];
       setSyncing(true);
+      // This screen's status and mode follow agent_update: the subscription is made again for a session that may be new.
+      client.request("fetch_agents_request", { subscribe: {}, page: { limit: 1 } }).catch(() => {});
       catchUp()
         .catch((e) => setError((e as Error).message))
         .finally(() => {
@@ -295,7 +300,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
           if (fresh.length > 0) {
             setRows((current) => appendRows(current, fresh));
             const end = fresh[fresh.length - 1];
-            cursor.current = { epoch: last?.epoch ?? "", seq: end.seqEnd };
+            cursor.current = { epoch: last?.epoch ?? end.epoch ?? "", seq: end.seqEnd };
           }
           setSyncing(false);
         });
@@ -307,7 +312,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         return;
       }
       if (type === "agent_stream" && payload.event?.type === "timeline" && typeof payload.seq === "number") {
-        const row = { seqStart: payload.seq, seqEnd: payload.seq, item: payload.event.item };
+        const row: Row = { seqStart: payload.seq, seqEnd: payload.seq, item: payload.event.item, epoch: payload.epoch };
         if (held.current) {
           held.current.push(row);
           return;
@@ -333,12 +338,22 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
   const send = () => {
     const text = prompt.trim();
     if (!text) return;
+    const kept = images;
     const attached = images.map(({ data, mimeType }) => ({ data, mimeType }));
     setPrompt("");
     setImages([]);
-    act(client.request("send_agent_message_request", { agentId, text, messageId: randomId(), ...(attached.length > 0 ? { images: attached } : {}) }).then((r) => {
-      if (r.accepted === false) setError(r.error ?? "The agent did not take the message");
-    }));
+    setError(null);
+    // Not taken (offline, refused): what was typed comes back, so nothing is lost.
+    const restore = (reason: string) => {
+      setPrompt((current) => current || text);
+      setImages((current) => (current.length > 0 ? current : kept));
+      setError(reason);
+    };
+    client.request("send_agent_message_request", { agentId, text, messageId: randomId(), ...(attached.length > 0 ? { images: attached } : {}) })
+      .then((r) => {
+        if (r.accepted === false) restore(r.error ?? "The agent did not take the message");
+      })
+      .catch((e) => restore((e as Error).message));
   };
   const answer = (permission: Json, behavior: "allow" | "deny", selectedActionId?: string) => {
     client.tell("agent_permission_response", { agentId, requestId: permission.id, response: selectedActionId ? { behavior, selectedActionId } : { behavior } });
@@ -369,6 +384,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         <section class="permission" key={permission.id} role="alertdialog" aria-label={permission.title ?? "Permission"}>
           <strong>{permission.title ?? permission.name}</strong>
           {permission.description && <p>{permission.description}</p>}
+          <PermissionDetail permission={permission} />
           <div class="buttons">
             {(permission.actions as Json[] | undefined)?.map((a) => (
               <button key={a.id} onClick={() => answer(permission, a.behavior === "deny" ? "deny" : "allow", a.id)}>{a.label ?? a.id}</button>
@@ -393,6 +409,16 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
       </form>
     </main>
   );
+}
+
+/** What the permission would let the agent do: the command, the file and its change, or the raw input. */
+function PermissionDetail({ permission }: { permission: Json }) {
+  const d = permission.detail ?? {};
+  if (d.type === "shell" && d.command) return <pre class="detail">$ {d.command}</pre>;
+  if (d.type === "edit") return <pre class="diff">{`${d.filePath ?? ""}\n- ${d.oldString ?? ""}\n+ ${d.newString ?? ""}`}</pre>;
+  if (d.filePath) return <pre class="detail">{d.type} {d.filePath}</pre>;
+  if (permission.input && Object.keys(permission.input).length > 0) return <pre class="detail">{JSON.stringify(permission.input, null, 2)}</pre>;
+  return null;
 }
 
 function TimelineRow({ item }: { item: Json }) {

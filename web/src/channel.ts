@@ -34,7 +34,9 @@ export function openEncrypted(url: string, daemonPublicKeyB64: string, events: C
     closed = true;
     clearInterval(hello);
     try {
-      socket.close(code, reason);
+      // Browsers take only 1000 or 3000–4999 here (1011, for one, throws): the socket is closed with what they allow,
+      // and the caller is told the real code.
+      socket.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 4000, reason.slice(0, 120));
     } catch {
       // already closing
     }

@@ -128,11 +128,17 @@ export class DaemonClient {
     clearTimeout(this.handshakeTimer);
     this.handshakeTimer = setTimeout(() => this.channel?.close(4000, "The daemon did not answer"), HandshakeTimeoutMs);
     const { relay, direct } = this.daemon;
-    if (relay) {
-      const url = relaySocketUrl({ serverId: relay.serverId, daemonPublicKeyB64: relay.daemonPublicKeyB64, relayEndpoint: relay.relayEndpoint }, location.protocol === "https:");
-      this.channel = openEncrypted(url, relay.daemonPublicKeyB64, events);
-    } else if (direct) {
-      this.channel = openDirect(direct.url, events, direct.password);
+    try {
+      if (relay) {
+        const url = relaySocketUrl({ serverId: relay.serverId, daemonPublicKeyB64: relay.daemonPublicKeyB64, relayEndpoint: relay.relayEndpoint }, location.protocol === "https:");
+        this.channel = openEncrypted(url, relay.daemonPublicKeyB64, events);
+      } else if (direct) {
+        this.channel = openDirect(direct.url, events, direct.password);
+      }
+    } catch (e) {
+      // The browser refused the address itself (a password a subprotocol cannot carry, ws:// from an https page...).
+      clearTimeout(this.handshakeTimer);
+      this.setState({ kind: "failed", reason: `Cannot connect: ${(e as Error).message}` });
     }
   }
 

@@ -90,11 +90,23 @@ public sealed partial class DaemonControl
                 ? $"Told the running daemon (pid {pid}) to load the new identity."
                 : "No daemon is running; the new identity is used when it starts.");
         }
+        if (webUrl.StartsWith("http://", StringComparison.Ordinal) && !IsLoopbackEndpoint(endpoint))
+            await stderr.WriteLineAsync("paseo: note: the web link is plain http: anyone on the network path to the relay could change the page " +
+                                        "before your phone runs it. Serve the relay over TLS (its public endpoint on port 443, e.g. behind a reverse proxy) " +
+                                        "unless the network between is yours (a LAN, a tailnet).");
         if (!config.Relay.Enabled)
             await stderr.WriteLineAsync($"paseo: note: the relay is disabled in {config.Home.ConfigJson}; this link works once the daemon connects to {endpoint}.");
         await stdout.WriteAsync("\nScan to pair:\n" + qr + "\n" + url + "\n");
         await stdout.WriteAsync("\nOr open this on your phone (the web client your relay serves):\n" + RenderQr(webUrl) + "\n" + webUrl + "\n");
         return 0;
+    }
+
+    /// <summary>`host:port` naming this machine (localhost, 127.x, ::1).</summary>
+    private static bool IsLoopbackEndpoint(string endpoint)
+    {
+        var colon = endpoint.LastIndexOf(':');
+        var host = (colon > 0 ? endpoint[..colon] : endpoint).Trim('[', ']');
+        return host is "localhost" || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
     }
 
     /// <summary>A terminal QR code, two modules per character row (half blocks), with its quiet zone.</summary>

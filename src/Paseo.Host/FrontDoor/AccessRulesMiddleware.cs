@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Paseo.Transport.Security;
+using Paseo.Transport.Workspaces;
 
 namespace Paseo.Host.FrontDoor;
 
@@ -8,7 +9,7 @@ namespace Paseo.Host.FrontDoor;
 /// password. `/ws` upgrades get the Host and Origin checks here and the password check after the upgrade
 /// (so that browsers, which cannot read an HTTP 401 on a WebSocket, see a close code instead).
 /// </summary>
-public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicies policies)
+public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicies policies, ScriptRoutes routes)
 {
     public const string HealthPath = "/api/health";
     public const string WebSocketPath = "/ws";
@@ -33,6 +34,10 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
                 await PlainText(context, StatusCodes.Status403Forbidden, "Origin not allowed");
                 return;
             }
+            // An upgrade that goes to a workspace service (not the daemon's /ws, which checks the password itself after the
+            // upgrade) needs the password here, as the service's plain HTTP requests do.
+            if (IsServiceHost(host) && policies.Password.PasswordRequired && !await PasswordAllowsAsync(context))
+                return;
             await next(context);
             return;
         }
@@ -59,26 +64,36 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
             return;
         }
 
-        // The health probe, and the web client's files (no secret in them; every action goes through /ws, which asks for
-        // the password), are served without it.
-        if (!request.Path.Equals(HealthPath, StringComparison.Ordinal) && !Web.WebClientAssets.Embedded.Serves(request.Path) && policies.Password.PasswordRequired)
-        {
-            var token = BearerCredentials.FromAuthorizationHeader(request.Headers.Authorization.Count > 0 ? request.Headers.Authorization[0] : null);
-            switch (await policies.Password.CheckAsync(token, context.RequestAborted))
-            {
-                case PasswordCheck.Allowed:
-                    break;
-                case PasswordCheck.Busy:
-                    context.Response.Headers.RetryAfter = "1";
-                    await JsonResponses.Error(context, StatusCodes.Status429TooManyRequests, "Too many authentication attempts; retry later");
-                    return;
-                default:
-                    await JsonResponses.Error(context, StatusCodes.Status401Unauthorized, "Unauthorized");
-                    return;
-            }
-        }
+        // The health probe, and the daemon's own web client files fetched with GET or HEAD (no secret in them; every action
+        // goes through /ws, which asks for the password), are served without it. Anything for a workspace service is not.
+        var openWithoutPassword = request.Path.Equals(HealthPath, StringComparison.Ordinal)
+            || (Web.WebClientAssets.Embedded.Serves(request.Path) && (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && !IsServiceHost(host));
+        if (!openWithoutPassword && policies.Password.PasswordRequired && !await PasswordAllowsAsync(context))
+            return;
 
         await next(context);
+    }
+
+    private bool IsServiceHost(string? host) => routes.Any && HostAllowlist.HostOf(host ?? "") is { } name && routes.PortOf(name) is not null;
+
+    /// <summary>The request's bearer token (header, or the WebSocket subprotocol) against the password; false once it has answered.</summary>
+    private async Task<bool> PasswordAllowsAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var token = BearerCredentials.FromAuthorizationHeader(request.Headers.Authorization.Count > 0 ? request.Headers.Authorization[0] : null)
+                    ?? (context.WebSockets.IsWebSocketRequest ? BearerCredentials.FromSubprotocols(context.WebSockets.WebSocketRequestedProtocols)?.Token : null);
+        switch (await policies.Password.CheckAsync(token, context.RequestAborted))
+        {
+            case PasswordCheck.Allowed:
+                return true;
+            case PasswordCheck.Busy:
+                context.Response.Headers.RetryAfter = "1";
+                await JsonResponses.Error(context, StatusCodes.Status429TooManyRequests, "Too many authentication attempts; retry later");
+                return false;
+            default:
+                await JsonResponses.Error(context, StatusCodes.Status401Unauthorized, "Unauthorized");
+                return false;
+        }
     }
 
     private static Task PlainText(HttpContext context, int status, string text)

@@ -60,10 +60,10 @@ public sealed class WebClientAssets
     /// <summary>Whether <paramref name="path"/> is one of the web client's files.</summary>
     public bool Serves(PathString path) => _assets.ContainsKey(path.Value ?? "");
 
-    /// <summary>Maps every file as a GET endpoint.</summary>
+    /// <summary>Maps every file as a GET (and HEAD) endpoint.</summary>
     public void MapTo(IEndpointRouteBuilder endpoints)
     {
-        foreach (var path in _assets.Keys) endpoints.MapGet(path, (HttpContext http) => ServeAsync(http, path));
+        foreach (var path in _assets.Keys) endpoints.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], (HttpContext http) => ServeAsync(http, path));
     }
 
     private Task ServeAsync(HttpContext http, string path)
@@ -85,7 +85,7 @@ public sealed class WebClientAssets
         }
         http.Response.ContentType = asset.ContentType;
         http.Response.ContentLength = asset.Body.Length;
-        return http.Response.Body.WriteAsync(asset.Body).AsTask();
+        return HttpMethods.IsHead(http.Request.Method) ? Task.CompletedTask : http.Response.Body.WriteAsync(asset.Body).AsTask();
     }
 
     /// <summary>Scripts, styles, images and the manifest from this host only; sockets to this host only; no frames, no forms, no plugins.</summary>

@@ -164,3 +164,51 @@ public sealed class HttpAccessRulesTests(PasswordProtectedDaemonFixture fixture)
         Assert.Equal(withPassword, authed.StatusCode);
     }
 }
+
+/// <summary>
+/// What a password-protected daemon serves without the password — its web client's files, fetched with GET or HEAD — and
+/// what it never does: another method on those paths, or anything for a workspace service's host name, WebSocket
+/// upgrades included.
+/// </summary>
+public sealed class PasswordExemptionTests(PasswordProtectedDaemonFixture fixture) : IClassFixture<PasswordProtectedDaemonFixture>
+{
+    private InProcessDaemon Daemon => fixture.Daemon;
+
+    private async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, string? host = null, bool upgrade = false)
+    {
+        using var http = Daemon.Http();
+        using var request = new HttpRequestMessage(method, path);
+        if (host is not null) request.Headers.Host = host;
+        if (upgrade)
+        {
+            request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+            request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", "13");
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", Convert.ToBase64String(Guid.NewGuid().ToByteArray()));
+        }
+        using var response = await http.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task The_web_clients_files_need_no_password_for_GET_and_HEAD_only_and_never_for_a_workspace_services_host()
+    {
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Get, "/"));
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Head, "/app.js"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Post, "/"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Delete, "/app.js"));
+
+        // A service route (as a running workspace service has): its host name gets no exemption, not even for an upgrade.
+        var routes = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Paseo.Transport.Workspaces.ScriptRoutes>(Daemon.Server.App.Services);
+        routes.Set("svc.localhost", 9);
+        try
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, "/", host: $"svc.localhost:{Daemon.Port}"));
+            Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, "/socket", host: $"svc.localhost:{Daemon.Port}", upgrade: true));
+        }
+        finally
+        {
+            routes.Remove("svc.localhost");
+        }
+    }
+}

@@ -179,6 +179,7 @@ public sealed partial class WebClientTests
         Assert.EndsWith(".png", steps["image"]["chip"]!.GetValue<string>());
         Assert.Equal(0, steps["image"]["errors"]!.GetValue<int>());
         Assert.Equal("Run make test", steps["permission"]["title"]!.GetValue<string>());
+        Assert.Equal("$ make test", steps["permission"]["detail"]!.GetValue<string>()); // what is approved is shown
         Assert.True(steps.ContainsKey("canceled"));
         Assert.Equal(("bypassPermissions", 0), (steps["mode"]["mode"]!.GetValue<string>(), steps["mode"]["asked"]!.GetValue<int>()));
         Assert.Equal(1, steps["listed"]["agents"]!.GetValue<int>());
