@@ -65,11 +65,12 @@ function Pair(props: { error: string | null; daemons: SavedDaemon[]; onPaired(d:
   const [error, setError] = useState<string | null>(props.error);
   const pair = () => {
     try {
-      if (/^https?:\/\/.*#offer=/.test(link) || link.startsWith("#offer=")) {
-        const offer = parseOffer(link);
+      if (link.includes("#offer=")) {
+        const offer = parseOffer(link.trim());
         props.onPaired({ id: offer.serverId, label: offer.serverId, relay: offer });
       } else {
-        const url = new URL(link.includes("://") ? link : `http://${link}`);
+        const address = link.trim();
+        const url = new URL(address.includes("://") ? address : `http://${address}`);
         const ws = `${url.protocol === "https:" ? "wss" : "ws"}://${url.host}/ws`;
         props.onPaired({ id: `direct:${url.host}`, label: url.host, direct: { url: ws, password: password || undefined } });
       }
@@ -169,7 +170,10 @@ function Agents({ client, open, create }: { client: DaemonClient; open(id: strin
     });
     const offOnline = client.onOnline(() => {
       client.request("fetch_agents_request", { subscribe: {}, sort: [{ key: "updated_at", direction: "desc" }] })
-        .then((response) => setAgents(new Map((response.entries as Json[]).map((e) => [e.agent.id, e.agent]))))
+        .then((response) => {
+          setAgents(new Map((response.entries as Json[]).map((e) => [e.agent.id, e.agent])));
+          setError(null);
+        })
         .catch((e) => setError((e as Error).message));
     });
     return () => {
@@ -477,12 +481,16 @@ function NewAgent({ client, created }: { client: DaemonClient; created(id: strin
   // Directories under the daemon user's home as the path is typed (where the daemon serves them).
   useEffect(() => {
     if (cwd.trim().length < 2) return;
+    let current = true; // an answer to an older query is dropped
     const timer = setTimeout(() => {
       client.request("directory_suggestions_request", { query: cwd, includeDirectories: true, includeFiles: false, limit: 20 })
-        .then((r) => setSuggestions((r.directories as string[] | undefined) ?? []))
-        .catch(() => setSuggestions([]));
+        .then((r) => current && setSuggestions((r.directories as string[] | undefined) ?? []))
+        .catch(() => current && setSuggestions([]));
     }, 200);
-    return () => clearTimeout(timer);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
   }, [client, cwd]);
   const create = () => {
     setBusy(true);

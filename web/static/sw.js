@@ -8,8 +8,11 @@ self.addEventListener("fetch", (event) => {
   if (event.request.method !== "GET" || url.origin !== location.origin || !Files.includes(url.pathname)) return;
   // Network first, so a new build is picked up; the cache when offline.
   event.respondWith(fetch(event.request).then((response) => {
-    const copy = response.clone();
-    caches.open(Shell).then((cache) => cache.put(event.request, copy));
+    // Only a good answer replaces what is cached (an error page must not become the offline app).
+    if (response.ok) {
+      const copy = response.clone();
+      caches.open(Shell).then((cache) => cache.put(event.request, copy));
+    }
     return response;
   }).catch(() => caches.match(event.request)));
 });
