@@ -79,6 +79,19 @@ async function restart() {
     text: await page.locator(".row-assistant").last().innerText(),
     rows: await page.locator(".row-assistant").count(),
   });
+
+  // Opened again, the agent shows its newest rows; "Load earlier" brings the rest back, joined as they were.
+  await page.getByRole("button", { name: "‹ Agents" }).click();
+  await page.locator("li[data-agent-id] button").first().click();
+  await page.locator('.timeline[data-sync="live"] > li').first().waitFor({ timeout });
+  const earlier = page.getByRole("button", { name: "Load earlier" });
+  let pages = 0;
+  while ((await earlier.count()) > 0) {
+    await earlier.click();
+    await page.waitForFunction(() => !document.querySelector("button.earlier:disabled"), null, { timeout });
+    pages++;
+  }
+  say("scrolled-back", { pages, text: await page.locator(".row-assistant").last().innerText(), rows: await page.locator(".row-assistant").count() });
 }
 
 const strays = (page) => page.evaluate(() => globalThis.__paseoStrayReplies ?? 0);

@@ -255,6 +255,9 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
   // While a catch-up is on its way, live rows wait here: applied after it, none is skipped and none shown twice.
   const held = useRef<Row[] | null>(null);
   const [syncing, setSyncing] = useState(true);
+  // The first row shown, when the daemon has older ones: "Load earlier" fetches the page before it.
+  const [older, setOlder] = useState<{ epoch: string; seq: number } | null>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
   const bottom = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -263,6 +266,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
       setRows((current) => appendRows(reset ? [] : current, entries));
       if (page.endCursor) cursor.current = page.endCursor;
       else if (reset) cursor.current = null;
+      if (reset) setOlder(page.hasOlder === true && page.startCursor ? page.startCursor : null);
       if (page.agent) {
         setAgent(page.agent);
         setPermissions(page.agent.pendingPermissions ?? []);
@@ -339,6 +343,20 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
   useEffect(() => bottom.current?.scrollIntoView({ block: "end" }), [rows.length]);
 
   const act = (work: Promise<unknown>) => work.catch((e) => setError((e as Error).message));
+  const loadEarlier = () => {
+    if (!older) return;
+    setLoadingOlder(true);
+    client.request("fetch_agent_timeline_request", { agentId, direction: "before", cursor: older, limit: 200 })
+      .then((page) => {
+        if (page.error) throw new Error(page.error);
+        const earlier: Row[] = (page.entries as Json[]).map((e) => ({ seqStart: e.seqStart, seqEnd: e.seqEnd, item: e.item }));
+        // Older rows first, then those shown: text split across the boundary joins up as it does live.
+        setRows((current) => appendRows(earlier, current));
+        setOlder(page.hasOlder === true && page.startCursor ? page.startCursor : null);
+      })
+      .catch((e) => setError((e as Error).message))
+      .finally(() => setLoadingOlder(false));
+  };
   const send = () => {
     const text = prompt.trim();
     if (!text) return;
@@ -380,6 +398,7 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
         <button onClick={() => act(client.request("archive_agent_request", { agentId }))}>Archive</button>
       </div>
       {error && <p class="error" role="alert">{error}</p>}
+      {older && <button class="earlier" onClick={loadEarlier} disabled={loadingOlder}>Load earlier</button>}
       <ol class="timeline" data-sync={syncing ? "catching-up" : "live"}>
         {rows.map((row) => <TimelineRow key={row.seqStart} item={row.item} />)}
       </ol>

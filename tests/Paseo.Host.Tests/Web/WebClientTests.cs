@@ -196,7 +196,7 @@ public sealed partial class WebClientTests
     }
 
     [Fact]
-    public async Task A_relay_restarted_mid_turn_shows_reconnecting_then_the_phone_catches_up_with_no_row_twice_and_none_lost()
+    public async Task A_relay_restarted_mid_turn_shows_reconnecting_then_the_phone_catches_up_with_no_row_twice_and_none_lost_and_earlier_rows_load_on_demand()
     {
         Prerequisites.RequireProgram("chromium");
         var browserTests = Path.Combine(RepositoryRoot(), "tests", "browser");
@@ -244,6 +244,12 @@ public sealed partial class WebClientTests
         Assert.True(expected == shown, $"the page shows {shown.Length} characters, the daemon has {expected.Length}");
         Assert.Equal(1, caughtUp["rows"]!.GetValue<int>());
         Assert.EndsWith("Mock reply to: [stream 100 6] long turn", expected);
+
+        // Opened again: only the newest rows come at first; "Load earlier" brings back the rest, text joined as it was.
+        var back = steps["scrolled-back"];
+        Assert.True(back["pages"]!.GetValue<int>() >= 1, "the long turn should not fit in one page");
+        Assert.True(expected == back["text"]!.GetValue<string>(), $"after loading earlier rows the page shows {back["text"]!.GetValue<string>().Length} characters, the daemon has {expected.Length}");
+        Assert.Equal(1, back["rows"]!.GetValue<int>());
     }
 
     [Fact]
