@@ -3,6 +3,8 @@
 //   node web-phone.mjs drive <pairing url> <agent cwd> [screenshots dir]   every screen, with a mock agent
 //   node web-phone.mjs two-phones <pairing url> <agent cwd>                 two phones at once on one daemon
 //   node web-phone.mjs refused <pairing url> [screenshots dir]             a link that must not work: what the page says
+//   node web-phone.mjs direct <daemon url> <password>                       the page a daemon serves, paired with its address:
+//                                                                           a wrong password, then the right one
 //   node web-phone.mjs restart <pairing url> <agent cwd>                    a long turn; says "streaming", waits for a line
 //                                                                           on stdin (the relay was restarted), then catches up
 // CHROMIUM_PATH: the browser binary (default /usr/lib/chromium/chromium).
@@ -94,6 +96,25 @@ async function restart() {
   say("scrolled-back", { pages, text: await page.locator(".row-assistant").last().innerText(), rows: await page.locator(".row-assistant").count() });
 }
 
+async function direct() {
+  const pair = async (password) => {
+    const page = await phone();
+    await page.goto(url);
+    await page.getByLabel("Pairing link or daemon address").fill(new URL(url).host);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Pair" }).click();
+    return page;
+  };
+  const wrong = await pair("not-the-password");
+  const refusal = wrong.locator('[data-state="failed"]');
+  await refusal.waitFor({ timeout });
+  say("wrong-password", { message: await refusal.innerText() });
+  const right = await pair(cwd); // (for `direct`, the 3rd argument is the password)
+  await right.locator('[data-state="online"]').waitFor({ timeout });
+  await right.getByRole("heading", { name: "Agents" }).waitFor({ timeout });
+  say("right-password", { state: await right.locator("[data-state]").innerText() });
+}
+
 const strays = (page) => page.evaluate(() => globalThis.__paseoStrayReplies ?? 0);
 
 async function twoPhones() {
@@ -120,7 +141,7 @@ async function twoPhones() {
 async function refused() {
   const page = await phone();
   await page.goto(url);
-  const alert = page.locator('[role="alert"], [data-state="reconnecting"]', { hasText: /pair again|damaged|not 32 bytes|not version|no relay/ });
+  const alert = page.locator('[role="alert"], [data-state="reconnecting"]', { hasText: /pair again|does not answer|damaged|not 32 bytes|not version|no relay/ });
   await alert.first().waitFor({ timeout: 60_000 });
   if (cwd) await page.screenshot({ path: `${cwd}/web-pair.png` }); // (for `refused`, the 3rd argument is a screenshots folder)
   say("refused", { message: await alert.first().innerText(), online: await page.locator('[data-state="online"]').count() });
@@ -195,6 +216,7 @@ try {
   else if (scenario === "two-phones") await twoPhones();
   else if (scenario === "refused") await refused();
   else if (scenario === "restart") await restart();
+  else if (scenario === "direct") await direct();
   else throw new Error(`unknown scenario ${scenario}`);
   say("errors", { errors });
 } catch (e) {

@@ -42,6 +42,8 @@ export class DaemonClient {
   private attempt = 0;
   // Attempts in a row that ended before server_info; and this attempt's timer for it.
   private unanswered = 0;
+  // This attempt's channel opened (the relay handshake got e2ee_ready, or the direct socket connected).
+  private opened = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
@@ -113,8 +115,10 @@ export class DaemonClient {
   private connect(): void {
     if (this.stopped) return;
     this.setState({ kind: "connecting" });
+    this.opened = false;
     const events = {
       onOpen: () => {
+        this.opened = true;
         this.channel?.send(JSON.stringify({
           type: "hello", clientId: this.clientId, clientType: "browser", protocolVersion: 1, appVersion: "paseo-net-web",
           capabilities: { reasoning_merge_enum: true },
@@ -191,12 +195,13 @@ export class DaemonClient {
     }
     // 1s, 2s, 4s… at most 10 s between attempts: a network change or a relay restart is caught up with by itself.
     const inMs = Math.min(10_000, 1000 * 2 ** Math.min(this.attempt++, 4));
-    if (!wasOnline) this.unanswered++;
-    let why = code === 1012 ? "the daemon went away" : code === 1006 ? "the connection dropped" : reason || `closed (${code})`;
-    // Through the relay, a daemon that never answers this phone's hello — or answers and then cannot read it — most
-    // likely has a new key (paseo daemon pair --rotate): the old link no longer works.
+    // Through the relay, a daemon that answers the handshake and then cannot read this phone's messages, time after
+    // time, has a new key (paseo daemon pair --rotate): the old link no longer works. One that never answers is away.
+    if (!wasOnline && this.opened) this.unanswered++;
+    let why = code === 4000 ? "the daemon does not answer: is it running, and connected to its relay?"
+      : code === 1012 ? "the daemon went away" : code === 1006 ? "the connection dropped" : reason || `closed (${code})`;
     if (this.daemon.relay && this.unanswered >= AttemptsBeforeHint)
-      why = "the daemon does not accept this phone's pairing: if it was paired again (paseo daemon pair --rotate), open the new link — pair again";
+      why = "the daemon does not accept this phone's pairing: it was probably paired again (paseo daemon pair --rotate) — pair again with its new link";
     this.setState({ kind: "reconnecting", reason: why, inMs });
     this.retry = setTimeout(() => this.connect(), inMs);
   }

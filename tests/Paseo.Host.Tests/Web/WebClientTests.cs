@@ -144,9 +144,18 @@ public sealed partial class WebClientTests
             return cwd;
         }
 
+        private bool _daemonStopped;
+
+        /// <summary>Stops the daemon (the relay stays up).</summary>
+        public async Task StopDaemonAsync()
+        {
+            _daemonStopped = true;
+            await Daemon.DisposeAsync();
+        }
+
         public async ValueTask DisposeAsync()
         {
-            await Daemon.DisposeAsync();
+            if (!_daemonStopped) await Daemon.DisposeAsync();
             await Relay.DisposeAsync();
         }
     }
@@ -250,6 +259,26 @@ public sealed partial class WebClientTests
         Assert.True(back["pages"]!.GetValue<int>() >= 1, "the long turn should not fit in one page");
         Assert.True(expected == back["text"]!.GetValue<string>(), $"after loading earlier rows the page shows {back["text"]!.GetValue<string>().Length} characters, the daemon has {expected.Length}");
         Assert.Equal(1, back["rows"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task The_page_a_daemon_serves_pairs_with_its_address_and_says_so_when_the_password_is_wrong()
+    {
+        await using var daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["PASEO_PASSWORD"] = "phone-pass-1" });
+        var steps = await PhonesAsync("direct", $"http://127.0.0.1:{daemon.Port}/", "phone-pass-1");
+        Assert.Contains("refused the password", steps["wrong-password"]["message"]!.GetValue<string>());
+        Assert.StartsWith("online", steps["right-password"]["state"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_daemon_that_is_not_running_is_said_to_not_answer_rather_than_to_need_a_new_pairing()
+    {
+        await using var paired = await PairedDaemon.StartAsync();
+        var link = await paired.WebLinkAsync();
+        await paired.StopDaemonAsync(); // the relay is up; the daemon behind the link is not
+        var steps = await PhonesAsync("refused", link);
+        Assert.Contains("does not answer", steps["refused"]["message"]!.GetValue<string>());
+        Assert.DoesNotContain("pair again", steps["refused"]["message"]!.GetValue<string>());
     }
 
     [Fact]
