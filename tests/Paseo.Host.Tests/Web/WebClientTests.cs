@@ -160,13 +160,20 @@ public sealed partial class WebClientTests
         }
     }
 
-    /// <summary>Runs a scenario of tests/browser/web-phone.mjs in Debian's Chromium; its checkpoints by name.</summary>
-    private static async Task<Dictionary<string, JsonObject>> PhonesAsync(params string[] args)
+    /// <summary>Debian's Chromium and playwright-core (tests/browser), or the test is skipped with why (failed under CI=true); the folder of the browser scripts.</summary>
+    private static string RequireBrowser()
     {
         Prerequisites.RequireProgram("chromium");
         var browserTests = Path.Combine(RepositoryRoot(), "tests", "browser");
         if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "playwright-core")))
             Prerequisites.Missing("playwright-core (tests/browser) is not installed: ./build.sh test installs it with npm");
+        return browserTests;
+    }
+
+    /// <summary>Runs a scenario of tests/browser/web-phone.mjs in Debian's Chromium; its checkpoints by name.</summary>
+    private static async Task<Dictionary<string, JsonObject>> PhonesAsync(params string[] args)
+    {
+        var browserTests = RequireBrowser();
         var run = await RunAsync("node", ["web-phone.mjs", .. args], browserTests);
         var steps = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
         Assert.False(steps.ContainsKey("failed"), run.StdOut + run.StdErr);
@@ -207,10 +214,7 @@ public sealed partial class WebClientTests
     [Fact]
     public async Task A_relay_restarted_mid_turn_shows_reconnecting_then_the_phone_catches_up_with_no_row_twice_and_none_lost_and_earlier_rows_load_on_demand()
     {
-        Prerequisites.RequireProgram("chromium");
-        var browserTests = Path.Combine(RepositoryRoot(), "tests", "browser");
-        if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "playwright-core")))
-            Prerequisites.Missing("playwright-core (tests/browser) is not installed: ./build.sh test installs it with npm");
+        var browserTests = RequireBrowser();
         await using var paired = await PairedDaemon.StartAsync();
         var link = await paired.WebLinkAsync();
 
