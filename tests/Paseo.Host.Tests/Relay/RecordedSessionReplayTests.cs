@@ -142,6 +142,9 @@ public sealed class RecordedSessionReplayTests : IAsyncLifetime
             Assert.False(File.Exists(_home.Home.ClientKeyLedgerFile));
             Assert.True(await daemon.Server.ReloadIdentityAsync());
             await daemon.WaitForRelayControlAsync();
+            // The ledger actor renews its file when it hears of the new identity (on its own thread): the replay is judged
+            // against the new, empty ledger, not raced with its creation.
+            await Eventually.HoldsAsync(() => Task.FromResult(ClientKeyLedger.CountIn(_home.Home.ClientKeyLedgerFile) == 0), "the renewed, empty client key ledger");
             var (afterRotation, rotatedClose) = await ReplayAsync(rotated.ServerId.Value, recording);
             Assert.Contains(afterRotation, r => r.Contains("e2ee_ready", StringComparison.Ordinal));
             Assert.All(afterRotation, r => Assert.Contains("e2ee_ready", r)); // and nothing else: no answer to the replayed request
