@@ -85,6 +85,13 @@ public sealed class SessionAgentsActorSpecs(ITestOutputHelper output) : Akka.Tes
         agents.Reply(new Status.Failure(new InvalidOperationException("the agents are gone")));
         var failed = Payload(ExpectMsg<Answered>().Json!);
         Assert.Equal(("r2", "handler_error"), (failed["requestId"]!.GetValue<string>(), failed["code"]!.GetValue<string>()));
+
+        // A command for an empty agent id whose ask fails is answered too (not accepted, with why).
+        child.Tell(AgentRequests.Parse("set_agent_mode_request", "m1", new JsonObject { ["agentId"] = "", ["modeId"] = "plan" }, 10));
+        agents.ExpectMsg<ToAgent>();
+        agents.Reply(new Status.Failure(new InvalidOperationException("no answer")));
+        var notTaken = Payload(ExpectMsg<Answered>().Json!);
+        Assert.Equal(("m1", false, "no answer"), (notTaken["requestId"]!.GetValue<string>(), notTaken["accepted"]!.GetValue<bool>(), notTaken["error"]!.GetValue<string>()));
         ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 }

@@ -181,7 +181,7 @@ internal static class AgentResponses
         _ => CommandReply(responseType, requestId, agentId, false, "Unexpected answer"),
     };
 
-    private static string CommandReply(string responseType, string requestId, string agentId, bool accepted, string? error) =>
+    public static string CommandReply(string responseType, string requestId, string agentId, bool accepted, string? error) =>
         WsOutbound.Session(responseType, new JsonObject { ["requestId"] = requestId, ["agentId"] = agentId, ["accepted"] = accepted, ["error"] = error });
 
     public static string FeatureRefused(SetAgentFeatureRequest feature) => WsOutbound.Session("set_agent_feature_response", new JsonObject

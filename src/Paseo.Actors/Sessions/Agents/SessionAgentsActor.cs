@@ -247,7 +247,7 @@ public sealed class SessionAgentsActor : ReceiveActor
     /// <summary>The set_*/update replies: `{requestId, agentId, accepted, error}` under payload.</summary>
     private void AskCommand(AgentRequest request, string agentId, IAgentCommand command, string responseType) =>
         Ask(new ToAgent(agentId, command), answer => AgentResponses.CommandAnswered(responseType, request.RequestId!, agentId, answer),
-            e => AgentResponses.CommandAnswered(responseType, request.RequestId!, agentId, new CommandResult(AgentId.From(agentId), false, e.Message)));
+            e => AgentResponses.CommandReply(responseType, request.RequestId!, agentId, false, e.Message));
 
     private void OnFetchAgents(FetchAgentsRequest fetch)
     {
