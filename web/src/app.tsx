@@ -378,7 +378,12 @@ function Agent({ client, agentId }: { client: DaemonClient; agentId: string }) {
       .catch((e) => restore((e as Error).message));
   };
   const answer = (permission: Json, behavior: "allow" | "deny", selectedActionId?: string) => {
-    client.tell("agent_permission_response", { agentId, requestId: permission.id, response: selectedActionId ? { behavior, selectedActionId } : { behavior } });
+    const response = selectedActionId ? { behavior, selectedActionId } : { behavior };
+    // Offline, the answer is not sent: the prompt stays, to be answered once the phone is back.
+    if (!client.tell("agent_permission_response", { agentId, requestId: permission.id, response })) {
+      setError("Not connected: the answer was not sent");
+      return;
+    }
     setPermissions((current) => current.filter((p) => p.id !== permission.id));
   };
   const modes: Json[] = agent?.availableModes ?? [];

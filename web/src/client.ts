@@ -102,9 +102,11 @@ export class DaemonClient {
     });
   }
 
-  /** A session message that is answered by nothing (client_heartbeat, a permission answer...). */
-  tell(type: string, fields: Json = {}): void {
-    if (this.state.kind === "online") this.channel?.send(JSON.stringify({ type: "session", message: { type, ...fields } }));
+  /** A session message that is answered by nothing (client_heartbeat, a permission answer...); false when offline (not sent). */
+  tell(type: string, fields: Json = {}): boolean {
+    if (this.state.kind !== "online" || !this.channel) return false;
+    this.channel.send(JSON.stringify({ type: "session", message: { type, ...fields } }));
+    return true;
   }
 
   private setState(state: ConnectionState): void {

@@ -79,6 +79,20 @@ public sealed class PairCommandTests : IDisposable
         Assert.Contains("the relay is disabled", result.StdErr);
     }
 
+    [Theory]
+    [InlineData("relay.example.net:443", "https://relay.example.net/#offer=", false)]
+    [InlineData("relay.example.net:8080", "http://relay.example.net:8080/#offer=", true)]
+    [InlineData("[::1]:7000", "http://[::1]:7000/#offer=", false)]
+    public async Task The_web_link_is_https_on_port_443_and_a_plain_http_one_to_another_machine_is_warned_about(string endpoint, string webPrefix, bool warned)
+    {
+        _env["PASEO_RELAY_PUBLIC_ENDPOINT"] = endpoint;
+        var json = await PairJsonAsync();
+        Assert.StartsWith(webPrefix, json.GetProperty("webUrl").GetString());
+        var text = await PaseoBinary.RunAsync(_env, "daemon", "pair");
+        Assert.Equal(0, text.ExitCode);
+        Assert.Equal(warned, text.StdErr.Contains("the web link is plain http", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Without_a_relay_endpoint_there_is_nothing_to_pair_through()
     {
