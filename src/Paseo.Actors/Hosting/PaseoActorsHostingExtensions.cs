@@ -84,7 +84,7 @@ public static class PaseoActorsHostingExtensions
     /// <summary>What providers share between their agents (OpenCode's servers): started before the agents that use it.</summary>
     public static AkkaConfigurationBuilder WithProviders(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>
-            registry.Register<ProvidersKey>(Subsystem(registry, Paseo.Actors.Providers.ProvidersActor.Props(options.Providers), "providers")));
+            registry.Register<ProvidersKey>(Subsystem(registry, Paseo.Actors.Providers.ProvidersActor.Props(options.Providers, options.Time), "providers")));
 
     public static AkkaConfigurationBuilder WithAgents(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         builder.WithActors((system, registry) =>

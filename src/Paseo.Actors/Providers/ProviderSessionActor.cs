@@ -144,9 +144,6 @@ public abstract class ProviderSessionActor : ReceiveActor, IWithTimers
         Context.Stop(Self);
     }
 
-    /// <summary>Why the session failed (it could not open, or died), once it has.</summary>
-    protected string? Failure => _failure;
-
     private Action Behaviour(ProviderSessionPhase phase) => phase switch
     {
         ProviderSessionPhase.Opening => Opening,

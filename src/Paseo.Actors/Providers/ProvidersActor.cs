@@ -53,12 +53,14 @@ public sealed class ProvidersActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, Check> _checks;
     private readonly List<Waiter> _waiters = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly TimeProvider _time;
     private long _nextWaiter;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ProvidersActor(IReadOnlyDictionary<string, IAgentProvider> providers)
+    public ProvidersActor(IReadOnlyDictionary<string, IAgentProvider> providers, TimeProvider time)
     {
+        _time = time;
         _checks = providers.ToDictionary(p => p.Key, p => new Check(p.Value.Availability), StringComparer.Ordinal);
         foreach (var provider in providers.Values.OfType<OpenCodeProvider>())
             Context.ActorOf(OpenCodeServerActor.Props(provider.Description.Id, provider.Command, provider.Environment, provider.Settings), OpenCodeProvider.ServerName(provider.Description.Id));
@@ -91,7 +93,8 @@ public sealed class ProvidersActor : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(IReadOnlyDictionary<string, IAgentProvider> providers) => Akka.Actor.Props.Create(() => new ProvidersActor(providers));
+    public static Props Props(IReadOnlyDictionary<string, IAgentProvider> providers, TimeProvider? time = null) =>
+        Akka.Actor.Props.Create(() => new ProvidersActor(providers, time ?? TimeProvider.System));
 
     // Every provider is checked once at start, off this thread.
     protected override void PreStart()
@@ -114,7 +117,7 @@ public sealed class ProvidersActor : ReceiveActor, IWithTimers
     {
         var check = _checks[id];
         if (check.Source.Probe is not { } probe || check.Running) return;
-        var now = DateTimeOffset.UtcNow;
+        var now = _time.GetUtcNow();
         if (check.Last is not null && now - check.StartedAt < check.Source.RecheckAfter) return;
         check.Running = true;
         check.StartedAt = now;

@@ -101,12 +101,17 @@ public sealed partial class DaemonControl
         return 0;
     }
 
-    /// <summary>`host:port` naming this machine (localhost, 127.x, ::1).</summary>
+    /// <summary>`host:port` naming this machine (localhost, 127.x, ::1), read as a listen address is.</summary>
     private static bool IsLoopbackEndpoint(string endpoint)
     {
-        var colon = endpoint.LastIndexOf(':');
-        var host = (colon > 0 ? endpoint[..colon] : endpoint).Trim('[', ']');
-        return host is "localhost" || (System.Net.IPAddress.TryParse(host, out var address) && System.Net.IPAddress.IsLoopback(address));
+        try
+        {
+            return Paseo.Transport.Listen.ListenTarget.Parse(endpoint) is Paseo.Transport.Listen.TcpListenTarget { IsLocalOnly: true };
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
     }
 
     /// <summary>A terminal QR code, two modules per character row (half blocks), with its quiet zone.</summary>

@@ -16,17 +16,11 @@ public sealed class ActorTreeTests
 
     private static List<(string Path, bool WhenRelay)> Listed()
     {
-        var file = Path.Combine(RepositoryRoot(), "docs", "actor-tree.txt");
+        var file = Path.Combine(TestRepository.Root, "docs", "actor-tree.txt");
         return [.. File.ReadAllLines(file).Select(l => l.Trim()).Where(l => l.StartsWith('/'))
             .Select(l => (l.Split(' ')[0], l.EndsWith(" when-relay", StringComparison.Ordinal)))];
     }
 
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
-        return dir!.FullName;
-    }
 
     private static async Task AssertTreeAsync(ActorSystem system, string root, IEnumerable<string> expected)
     {

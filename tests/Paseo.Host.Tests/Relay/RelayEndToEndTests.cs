@@ -232,7 +232,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         Assert.True(pair.ExitCode == 0, pair.StdErr);
         var url = JsonNode.Parse(pair.StdOut)!["url"]!.GetValue<string>();
 
-        Assert.True(File.Exists(Path.Combine(RepositoryRoot(), "tests", "interop", "node_modules", "ws", "package.json")), "run ./build.sh test (npm ci in tests/interop)");
+        Assert.True(File.Exists(Path.Combine(TestRepository.Root, "tests", "interop", "node_modules", "ws", "package.json")), "run ./build.sh test (npm ci in tests/interop)");
         var (exitCode, stdout, stderr) = await RunNodePhoneAsync(url);
 
         Assert.True(exitCode == 0, stderr);
@@ -347,7 +347,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
 
     private static async Task<(int ExitCode, string StdOut, string StdErr)> RunNodePhoneAsync(string url)
     {
-        var script = Path.Combine(RepositoryRoot(), "tests", "interop", "relay-phone.mjs");
+        var script = Path.Combine(TestRepository.Root, "tests", "interop", "relay-phone.mjs");
         var psi = new System.Diagnostics.ProcessStartInfo("node") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(script);
         psi.ArgumentList.Add(url);
@@ -358,10 +358,4 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         return (node.ExitCode, await stdout, await stderr);
     }
 
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
-        return dir!.FullName;
-    }
 }

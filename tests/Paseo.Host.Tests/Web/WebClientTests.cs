@@ -19,12 +19,6 @@ public sealed partial class WebClientTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
 
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Paseo.sln"))) dir = dir.Parent;
-        return dir!.FullName;
-    }
 
     private static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(string program, IEnumerable<string> args, string workingDirectory,
         IReadOnlyDictionary<string, string>? env = null)
@@ -51,7 +45,7 @@ public sealed partial class WebClientTests
     [Fact]
     public async Task The_web_clients_crypto_and_pairing_match_the_shared_vectors()
     {
-        var web = Path.Combine(RepositoryRoot(), "web");
+        var web = Path.Combine(TestRepository.Root, "web");
         var built = await RunAsync("node", ["build.mjs", "--tests"], web);
         Assert.True(built.ExitCode == 0, built.StdErr);
         var run = await RunAsync("node", ["--test", "dist-test/"], web);
@@ -164,7 +158,7 @@ public sealed partial class WebClientTests
     private static string RequireBrowser()
     {
         Prerequisites.RequireProgram("chromium");
-        var browserTests = Path.Combine(RepositoryRoot(), "tests", "browser");
+        var browserTests = Path.Combine(TestRepository.Root, "tests", "browser");
         if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "playwright-core")))
             Prerequisites.Missing("playwright-core (tests/browser) is not installed: ./build.sh test installs it with npm");
         return browserTests;
@@ -186,7 +180,7 @@ public sealed partial class WebClientTests
     public async Task A_phone_sized_browser_opens_the_pairing_link_and_drives_a_mock_agent_through_the_relay()
     {
         await using var paired = await PairedDaemon.StartAsync();
-        var shots = Path.Combine(RepositoryRoot(), "docs", "images");
+        var shots = Path.Combine(TestRepository.Root, "docs", "images");
         Directory.CreateDirectory(shots);
         var steps = await PhonesAsync("drive", await paired.WebLinkAsync(), paired.Project(), shots);
 
@@ -304,7 +298,7 @@ public sealed partial class WebClientTests
         // One character of the offer changed: the page says the link is damaged and pairs with nothing.
         var fragment = oldLink.IndexOf("#offer=", StringComparison.Ordinal) + "#offer=".Length + 20;
         var tampered = oldLink[..fragment] + (oldLink[fragment] == 'A' ? 'B' : 'A') + oldLink[(fragment + 1)..];
-        var refused = await PhonesAsync("refused", tampered, Path.Combine(RepositoryRoot(), "docs", "images"));
+        var refused = await PhonesAsync("refused", tampered, Path.Combine(TestRepository.Root, "docs", "images"));
         Assert.Matches("damaged|not 32 bytes|not version|no relay", refused["refused"]["message"]!.GetValue<string>());
     }
 }
