@@ -9,9 +9,10 @@ command="${1:-build}"
 [ $# -gt 0 ] && shift
 
 # Debian packages tests need (real programs, not stand-ins): installed when missing, else their tests are skipped with the reason.
+# Each argument is a program, or program=package where the package is named otherwise.
 ensure_packages() {
   local missing=() p sudo=""
-  for p in "$@"; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  for p in "$@"; do command -v "${p%%=*}" >/dev/null 2>&1 || missing+=("${p#*=}"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "installing ${missing[*]} (apt-get)" >&2
@@ -35,10 +36,11 @@ case "$command" in
     results=".test-results"
     rm -rf "$results"
     mkdir -p "$results"
-    ensure_packages git tmux chromium
+    # The web client's browser tests run Debian's Chromium, Firefox ESR and WebKitGTK (its MiniBrowser, under a virtual display).
+    ensure_packages git tmux chromium firefox-esr WebKitWebDriver=webkit2gtk-driver xvfb-run=xvfb
     # The JavaScript libraries Paseo's clients use (tweetnacl), for the interoperability tests.
     npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
-    # playwright-core drives Debian's Chromium in the web client's browser tests (it downloads no browser).
+    # playwright-core, puppeteer-core and selenium-webdriver drive those browsers (none of them downloads a browser).
     npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
     # The real Claude Code, Codex, OpenCode and Copilot CLIs (they install without an account): tests drive them against loopback
     # stand-ins of their vendors' APIs. When they cannot be installed here, their tests are reported skipped with the reason

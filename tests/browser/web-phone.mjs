@@ -129,6 +129,14 @@ async function twoPhones() {
   const row = b.locator("li[data-agent-id]");
   await row.first().waitFor({ timeout });
   say("b-sees-a", { agents: await row.count() });
+  // A's next turn, live in B's list: running while it hangs, settled once A cancels it.
+  await send(a, "[hang]");
+  const status = row.first().locator(".status");
+  await row.first().locator(".status-running").waitFor({ timeout });
+  const running = await status.innerText();
+  await a.getByRole("button", { name: "Cancel" }).click();
+  await row.first().locator(".status:not(.status-running)").waitFor({ timeout });
+  say("b-sees-a-live", { running, settled: await status.innerText() });
   await row.first().getByRole("button").click();
   await send(b, "from phone B");
   await a.locator(".row-user", { hasText: "from phone B" }).waitFor({ timeout });

@@ -54,6 +54,31 @@ public sealed partial class WebClientTests
         Assert.Contains("# fail 0", run.StdOut);
     }
 
+    [Fact]
+    public async Task What_the_web_client_ships_uses_only_widely_available_Baseline_features()
+    {
+        // ESLint with web-features' Baseline rules over the bundle (with Preact and tweetnacl), the service worker and the
+        // stylesheet: nothing that one of Chromium, Firefox and Safari lacks (web/eslint.config.mjs).
+        var web = Path.Combine(TestRepository.Root, "web");
+        var lint = await RunAsync("node", ["node_modules/eslint/bin/eslint.js", "--max-warnings", "0", "dist/app.js", "dist/sw.js", "static/app.css"], web);
+        Assert.True(lint.ExitCode == 0, lint.StdOut + lint.StdErr);
+
+        // The same check refuses what is not yet everywhere (a file of this test's own, linted by the same rules).
+        var probe = Path.Combine(web, "dist", $"baseline-probe-{Environment.ProcessId}.js");
+        await File.WriteAllTextAsync(probe, "export const later = Promise.try(() => new URLPattern({ pathname: '/' }));\n");
+        try
+        {
+            var refused = await RunAsync("node", ["node_modules/eslint/bin/eslint.js", Path.GetRelativePath(web, probe)], web);
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("promise-try", refused.StdOut);
+            Assert.Contains("urlpattern", refused.StdOut);
+        }
+        finally
+        {
+            File.Delete(probe);
+        }
+    }
+
     [GeneratedRegex(@"<script\b[^>]*>", RegexOptions.IgnoreCase)]
     private static partial Regex ScriptTag();
 
@@ -164,6 +189,53 @@ public sealed partial class WebClientTests
         return browserTests;
     }
 
+    /// <summary>
+    /// Firefox (firefox-esr, with puppeteer-core) or WebKit (WebKitGTK's MiniBrowser with WebKitWebDriver, selenium-webdriver,
+    /// under xvfb-run), or the test is skipped with why (failed under CI=true); the folder of the browser scripts.
+    /// </summary>
+    private static string RequireEngine(string engine)
+    {
+        var browserTests = Path.Combine(TestRepository.Root, "tests", "browser");
+        if (engine == "firefox")
+        {
+            Prerequisites.RequireProgram("firefox-esr");
+            if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "puppeteer-core")))
+                Prerequisites.Missing("puppeteer-core (tests/browser) is not installed: ./build.sh test installs it with npm");
+        }
+        else
+        {
+            Prerequisites.RequireProgram("WebKitWebDriver");
+            Prerequisites.RequireProgram("xvfb-run");
+            if (!Directory.Exists(Path.Combine(browserTests, "node_modules", "selenium-webdriver")))
+                Prerequisites.Missing("selenium-webdriver (tests/browser) is not installed: ./build.sh test installs it with npm");
+        }
+        return browserTests;
+    }
+
+    [Theory]
+    [InlineData("firefox")]
+    [InlineData("webkit")]
+    public async Task The_pairing_link_works_the_same_in_Firefox_and_in_WebKit_the_engine_of_Safari(string engine)
+    {
+        var browserTests = RequireEngine(engine);
+        await using var paired = await PairedDaemon.StartAsync();
+        var link = await paired.WebLinkAsync();
+        var project = paired.Project();
+        // WebKitGTK's browser needs a display: a virtual one, for this run only.
+        var run = engine == "firefox"
+            ? await RunAsync("node", ["web-engines.mjs", engine, link, project], browserTests)
+            : await RunAsync("xvfb-run", ["-a", "node", "web-engines.mjs", engine, link, project], browserTests);
+        var steps = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{'))
+            .Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
+        Assert.False(steps.ContainsKey("failed"), run.StdOut + run.StdErr);
+        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
+        Assert.False(string.IsNullOrEmpty(steps["engine"]["version"]?.ToString()));
+        Assert.Equal($"Mock reply to: hello from {engine}", steps["streamed"]["text"]!.GetValue<string>());
+        Assert.Equal("Run make test", steps["permission"]["title"]!.GetValue<string>());
+        Assert.Contains($"mock · {project}", steps["reopened"]["agent"]!.GetValue<string>());
+        Assert.Empty(steps["errors"]["errors"]!.AsArray());
+    }
+
     /// <summary>Runs a scenario of tests/browser/web-phone.mjs in Debian's Chromium; its checkpoints by name.</summary>
     private static async Task<Dictionary<string, JsonObject>> PhonesAsync(params string[] args)
     {
@@ -201,6 +273,8 @@ public sealed partial class WebClientTests
         await using var paired = await PairedDaemon.StartAsync();
         var steps = await PhonesAsync("two-phones", await paired.WebLinkAsync(), paired.Project());
         Assert.Equal(1, steps["b-sees-a"]["agents"]!.GetValue<int>());
+        Assert.Equal("running", steps["b-sees-a-live"]["running"]!.GetValue<string>(), ignoreCase: true);
+        Assert.Equal("idle", steps["b-sees-a-live"]["settled"]!.GetValue<string>(), ignoreCase: true);
         Assert.True(steps["a-sees-b"]["rows"]!.GetValue<int>() >= 4);
         Assert.Equal((0, 0), (steps["strays"]["a"]!.GetValue<int>(), steps["strays"]["b"]!.GetValue<int>()));
     }
