@@ -41,8 +41,8 @@ public sealed partial class DaemonControl
                         return Fail(json, "ROTATION_CANCELLED", "rotation cancelled; nothing was changed (pass --yes to skip the question)", 1);
                 }
                 identity = DaemonIdentity.Rotate(config.Home, env);
-                if (PidFile.ReadRunning(config.Home.PidFile) is { } running && Libc.Kill(running.Pid, SigHup) == 0)
-                    reloadedPid = running.Pid;
+                if (PidFile.ReadRunning(config.Home.PidFile) is { } toReload && Libc.Kill(toReload.Pid, SigHup) == 0)
+                    reloadedPid = toReload.Pid;
             }
             else
             {
@@ -54,7 +54,11 @@ public sealed partial class DaemonControl
             return Fail(json, "INVALID_IDENTITY", e.Message, IdentityFileException.ExitCode);
         }
 
-        var endpoint = config.Relay.PublicEndpoint ?? config.Relay.Endpoint;
+        // A running daemon says which relay it uses (its pid file): it may have been started with `--relay` or
+        // `--embedded-relay`, which the config file does not know. Without one, the config file's.
+        var running = PidFile.ReadRunning(config.Home.PidFile);
+        var relayEnabled = running is not null ? running.Relay is not null : config.Relay.Enabled;
+        var endpoint = config.Relay.PublicEndpoint ?? running?.Relay ?? config.Relay.Endpoint;
         if (endpoint is null)
             return Fail(json, "NO_RELAY",
                 "no relay endpoint is configured, so there is nothing to pair through: set daemon.relay.endpoint in " +
@@ -76,8 +80,8 @@ public sealed partial class DaemonControl
         if (json)
         {
             await stdout.WriteLineAsync(rotate
-                ? JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr, webUrl, rotated = true, serverId = identity.ServerId.Value, daemonReloaded = reloadedPid is not null })
-                : JsonSerializer.Serialize(new { relayEnabled = config.Relay.Enabled, url, qr, webUrl }));
+                ? JsonSerializer.Serialize(new { relayEnabled, url, qr, webUrl, rotated = true, serverId = identity.ServerId.Value, daemonReloaded = reloadedPid is not null })
+                : JsonSerializer.Serialize(new { relayEnabled, url, qr, webUrl }));
             return 0;
         }
 
@@ -94,8 +98,14 @@ public sealed partial class DaemonControl
             await stderr.WriteLineAsync("paseo: note: the web link is plain http: anyone on the network path to the relay could change the page " +
                                         "before your phone runs it. Serve the relay over TLS (its public endpoint on port 443, e.g. behind a reverse proxy) " +
                                         "unless the network between is yours (a LAN, a tailnet).");
-        if (!config.Relay.Enabled)
-            await stderr.WriteLineAsync($"paseo: note: the relay is disabled in {config.Home.ConfigJson}; this link works once the daemon connects to {endpoint}.");
+        if (IsLoopbackEndpoint(endpoint))
+            await stderr.WriteLineAsync($"paseo: note: the relay's address {endpoint} is this machine's loopback: only a browser on this machine can " +
+                                        "open these links. For a phone, set daemon.relay.publicEndpoint (PASEO_RELAY_PUBLIC_ENDPOINT) to the " +
+                                        "address the phone reaches the relay at (docs/relay.md).");
+        if (!relayEnabled)
+            await stderr.WriteLineAsync(running is not null
+                ? $"paseo: note: the running daemon (pid {running.Pid}) uses no relay; this link works once it is started with one (--relay, or daemon.relay in {config.Home.ConfigJson})."
+                : $"paseo: note: the relay is disabled in {config.Home.ConfigJson}; this link works once the daemon connects to {endpoint}.");
         await stdout.WriteAsync("\nScan to pair:\n" + qr + "\n" + url + "\n");
         await stdout.WriteAsync("\nOr open this on your phone (the web client your relay serves):\n" + RenderQr(webUrl) + "\n" + webUrl + "\n");
         return 0;

@@ -136,7 +136,7 @@ public static class DaemonRunner
 
         var pid = Environment.ProcessId;
         var record = new PidFileRecord(pid, IsoTime.Format(DateTimeOffset.UtcNow), Environment.MachineName,
-            OperatingSystem.IsWindows() ? 0 : Libc.GetUid(), config.Listen.ToString());
+            OperatingSystem.IsWindows() ? 0 : Libc.GetUid(), config.Listen.ToString(), config.Relay.Enabled ? config.Relay.Endpoint : null);
         try
         {
             PidFile.Acquire(config.Home.PidFile, record);

@@ -4,13 +4,18 @@ using Paseo.Transport.Files;
 
 namespace Paseo.Transport.Daemon;
 
-/// <summary>The contents of $PASEO_HOME/paseo.pid (app-protocol.md §3.3), also read by Paseo's own CLI.</summary>
+/// <summary>
+/// The contents of $PASEO_HOME/paseo.pid (app-protocol.md §3.3), also read by Paseo's own CLI. <see cref="Relay"/> is ours
+/// (a field Paseo's CLI does not read): the relay endpoint the running daemon's tunnel uses, null when it uses none — so
+/// `paseo daemon pair` names the relay the daemon was started with (`--relay`, `--embedded-relay`), not only the config's.
+/// </summary>
 public sealed record PidFileRecord(
     [property: JsonPropertyName("pid")] int Pid,
     [property: JsonPropertyName("startedAt")] string StartedAt,
     [property: JsonPropertyName("hostname")] string Hostname,
     [property: JsonPropertyName("uid")] long Uid,
-    [property: JsonPropertyName("listen")] string Listen);
+    [property: JsonPropertyName("listen")] string Listen,
+    [property: JsonPropertyName("relay"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Relay = null);
 
 /// <summary>Source-generated: every CLI command reads the pid file, and reflection-based JSON cost ~30 ms of its start-up.</summary>
 [JsonSerializable(typeof(PidFileRecord))]

@@ -80,10 +80,11 @@ public sealed class PairCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("relay.example.net:443", "https://relay.example.net/#offer=", false)]
-    [InlineData("relay.example.net:8080", "http://relay.example.net:8080/#offer=", true)]
-    [InlineData("[::1]:7000", "http://[::1]:7000/#offer=", false)]
-    public async Task The_web_link_is_https_on_port_443_and_a_plain_http_one_to_another_machine_is_warned_about(string endpoint, string webPrefix, bool warned)
+    [InlineData("relay.example.net:443", "https://relay.example.net/#offer=", false, false)]
+    [InlineData("relay.example.net:8080", "http://relay.example.net:8080/#offer=", true, false)]
+    [InlineData("[::1]:7000", "http://[::1]:7000/#offer=", false, true)]
+    public async Task The_web_link_is_https_on_port_443_and_a_plain_http_one_to_another_machine_or_a_loopback_one_is_warned_about(
+        string endpoint, string webPrefix, bool warned, bool loopback)
     {
         _env["PASEO_RELAY_PUBLIC_ENDPOINT"] = endpoint;
         var json = await PairJsonAsync();
@@ -91,6 +92,8 @@ public sealed class PairCommandTests : IDisposable
         var text = await PaseoBinary.RunAsync(_env, "daemon", "pair");
         Assert.Equal(0, text.ExitCode);
         Assert.Equal(warned, text.StdErr.Contains("the web link is plain http", StringComparison.Ordinal));
+        // A phone cannot reach a loopback address: the note says which setting names the public one.
+        Assert.Equal(loopback, text.StdErr.Contains("is this machine's loopback", StringComparison.Ordinal) && text.StdErr.Contains("daemon.relay.publicEndpoint"));
     }
 
     [Fact]

@@ -242,7 +242,7 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_daemon_with_an_embedded_relay_is_reachable_by_a_phone_through_it()
+    public async Task A_daemon_with_an_embedded_relay_is_reachable_by_a_phone_through_it_and_pair_names_that_relay_by_itself()
     {
         using var home = new TestHome();
         var env = PaseoBinary.CleanEnvironment(home);
@@ -256,10 +256,17 @@ public sealed class RelayEndToEndTests : IAsyncLifetime
         }, "the embedded relay to listen");
         await RunningDaemon.WaitHealthyAsync(home.Home);
 
-        env["PASEO_RELAY_ENDPOINT"] = relayListen;
+        // No relay in the config: `paseo daemon pair` learns the embedded one from the running daemon (its pid file), and
+        // says that a loopback address is no use to a phone.
         var pair = await PaseoBinary.RunAsync(env, "daemon", "pair", "--json");
         Assert.True(pair.ExitCode == 0, pair.StdErr);
-        var (exitCode, stdout, stderr) = await RunNodePhoneAsync(JsonNode.Parse(pair.StdOut)!["url"]!.GetValue<string>());
+        var paired = JsonNode.Parse(pair.StdOut)!;
+        Assert.True(paired["relayEnabled"]!.GetValue<bool>());
+        Assert.Equal($"http://{relayListen}/", paired["webUrl"]!.GetValue<string>().Split('#')[0]);
+        var text = await PaseoBinary.RunAsync(env, "daemon", "pair");
+        Assert.Contains($"the relay's address {relayListen} is this machine's loopback", text.StdErr);
+        Assert.DoesNotContain("disabled", text.StdErr);
+        var (exitCode, stdout, stderr) = await RunNodePhoneAsync(paired["url"]!.GetValue<string>());
         Assert.True(exitCode == 0, stderr);
         Assert.Equal("server_info", JsonNode.Parse(stdout)!["status"]!.GetValue<string>());
     }
