@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|cli|providers|workspaces|terminals|web]
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|efficiency|cli|providers|workspaces|terminals|web]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -131,6 +131,12 @@ case "$command" in
       # Wall time of `paseo ls` and `paseo run -d` (the ReadyToRun build) direct, over a unix socket and through the relay.
       "$0" publish >/dev/null
       exec bench/cli.sh "$@"
+    fi
+    if [ "${1:-}" = "efficiency" ]; then
+      shift
+      # Issue #19's rows: daemon CPU with 100 idle clients, CPU per 1 000 deltas (10 and 100 clients), relay CPU per 1 000 pings.
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- efficiency "$@"
     fi
     if [ "${1:-}" = "fanout" ]; then
       shift

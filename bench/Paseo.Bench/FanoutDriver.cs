@@ -98,7 +98,7 @@ public static class FanoutDriver
         await client.DisposeAsync();
     }
 
-    private static double Percentile(long[] histogram, double q)
+    internal static double Percentile(long[] histogram, double q)
     {
         var total = histogram.Sum();
         if (total == 0) return double.NaN;
@@ -131,13 +131,7 @@ public static class FanoutDriver
         public int Pid => _process.Id;
 
         /// <summary>User + system CPU time the daemon process has used so far.</summary>
-        public TimeSpan CpuTime()
-        {
-            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            // utime and stime are fields 14 and 15 of /proc/pid/stat (11 and 12 after the command name), in clock ticks (100 Hz).
-            return TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
-        }
+        public TimeSpan CpuTime() => ProcessCpu.Of(_process.Id);
 
         public static async Task<Daemon> StartAsync(string? configJson = null)
         {
@@ -187,11 +181,12 @@ public static class FanoutDriver
     }
 
     /// <summary>One client: hello, a subscribing fetch_agents, then it reads every frame and records event latencies (0.1 ms buckets).</summary>
-    private sealed class Receiver : IAsyncDisposable
+    internal sealed class Receiver : IAsyncDisposable
     {
         public const int Buckets = 100_000;
         private static readonly byte[] Marker = "t="u8.ToArray();
-        private readonly ClientWebSocket _socket = new();
+        // Like a phone's browser: no pings of its own (it still answers the daemon's).
+        private readonly ClientWebSocket _socket = new() { Options = { KeepAliveInterval = TimeSpan.Zero } };
         private readonly TaskCompletionSource<JsonObject> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private string? _awaiting;
         public long[] Histogram { get; } = new long[Buckets];

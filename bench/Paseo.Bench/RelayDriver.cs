@@ -67,7 +67,7 @@ public static class RelayDriver
         memory.SavePng(Path.Combine(folder, "relay-memory.png"), 900, 500);
     }
 
-    private static async Task<string> RelayRunAsync(int phones, int rate, int seconds)
+    internal static async Task<string> RelayRunAsync(int phones, int rate, int seconds)
     {
         var root = Directory.CreateTempSubdirectory("paseo-relay-bench-").FullName;
         try
@@ -106,10 +106,14 @@ public static class RelayDriver
             }
             // Idle: every phone attached, nothing sent yet.
             var relayIdle = relay.RssMiB();
+            var (relayCpu, daemonCpu) = (ProcessCpu.Of(relay.Pid), ProcessCpu.Of(daemon.Pid));
             var (rtts, fps) = await PingLoadAsync(channels, rate, seconds);
+            (relayCpu, daemonCpu) = (ProcessCpu.Of(relay.Pid) - relayCpu, ProcessCpu.Of(daemon.Pid) - daemonCpu);
+            var perThousand = 1000.0 / rtts.Count;
             var relayRss = relay.RssMiB();
             var daemonRss = daemon.RssMiB();
-            Console.WriteLine($"relay  N={phones,4}: handshake p50 {P(handshakes, 0.5):0.0} ms p99 {P(handshakes, 0.99):0.0} ms; rtt p50 {P(rtts, 0.5):0.00} ms p99 {P(rtts, 0.99):0.00} ms; {fps:0} frames/s; RSS relay {relayRss} MiB (idle {relayIdle}, empty {relayBase}), daemon {daemonRss} MiB");
+            Console.WriteLine($"relay  N={phones,4}: handshake p50 {P(handshakes, 0.5):0.0} ms p99 {P(handshakes, 0.99):0.0} ms; rtt p50 {P(rtts, 0.5):0.00} ms p99 {P(rtts, 0.99):0.00} ms; {fps:0} frames/s; RSS relay {relayRss} MiB (idle {relayIdle}, empty {relayBase}), daemon {daemonRss} MiB; " +
+                              $"CPU per 1 000 pings (each forwarded both ways): relay {relayCpu.TotalMilliseconds * perThousand:0} ms, daemon {daemonCpu.TotalMilliseconds * perThousand:0} ms");
             foreach (var channel in channels) channel.Close();
             return $"relay,{phones},{P(handshakes, 0.5):0.0},{P(handshakes, 0.99):0.0},{P(rtts, 0.5):0.00},{P(rtts, 0.99):0.00},{fps:0},{relayRss},{daemonRss},{relayIdle},{relayBase}";
         }
