@@ -187,7 +187,8 @@ public static class DaemonRunner
         {
             // An Akka setting that paseo.hocon got wrong surfaces while the actor system starts, wrapped in reflection
             // exceptions: report the real cause, as the configuration error it is.
-            if (e.GetBaseException() is ArgumentException or Akka.Configuration.ConfigurationException && e.ToString().Contains("akka.", StringComparison.Ordinal))
+            if (e.GetBaseException() is ArgumentException or FormatException or Akka.Configuration.ConfigurationException &&
+                (e.ToString().Contains("akka.", StringComparison.Ordinal) || e.ToString().Contains("Akka.Actor.Internal.ActorSystemImpl", StringComparison.Ordinal)))
             {
                 var message = $"{settings.OverrideHoconPath ?? settings.ShippedHoconPath}: invalid Akka setting: {e.GetBaseException().Message}";
                 logger.Error("{Message}", message);

@@ -54,6 +54,30 @@ public sealed record PaseoSettings(
 
     public static string ShippedPath => Path.Combine(AppContext.BaseDirectory, "paseo.hocon");
 
+    /// <summary>
+    /// `akka.scheduler.implementation` names a type the actor system will build at start: one that does not load would
+    /// stop the daemon with a bare "could not load file or assembly"; said here as the setting it is.
+    /// </summary>
+    private static void CheckScheduler(Config config, string file)
+    {
+        const string key = "akka.scheduler.implementation";
+        if (!config.HasPath(key)) return;
+        var name = config.GetString(key);
+        Type? type = null;
+        try
+        {
+            // (Akka also finds its own types by their full name alone)
+            type = Type.GetType(name) ?? typeof(Akka.Actor.ActorSystem).Assembly.GetType(name);
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or BadImageFormatException or TypeLoadException)
+        {
+            // Not loadable: said below.
+        }
+        if (type is null || !typeof(Akka.Actor.SchedulerBase).IsAssignableFrom(type))
+            throw new ConfigException($"{file}: {key}: \"{name}\" is not a scheduler type that can be loaded " +
+                                      "(the shipped one is \"Paseo.Actors.Hosting.DueTimeScheduler, Paseo.Actors\")");
+    }
+
     public static PaseoSettings Load(PaseoHome? home)
     {
         var shipped = ShippedPath;
@@ -62,6 +86,7 @@ public sealed record PaseoSettings(
         var config = Parse(shipped);
         if (overridePath is not null) config = Parse(overridePath).WithFallback(config);
 
+        CheckScheduler(config, overridePath ?? shipped);
         try
         {
             var auth = config.GetConfig("paseo.auth");

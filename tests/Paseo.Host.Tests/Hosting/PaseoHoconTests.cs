@@ -48,14 +48,26 @@ public sealed class PaseoHoconTests
         Assert.Contains(expected, error.Message);
     }
 
-    [Fact]
-    public async Task A_bad_akka_setting_stops_the_daemon_with_exit_2_naming_the_file_and_key()
+    [Theory]
+    // Checked before anything starts: the scheduler the actor system would build.
+    [InlineData("akka.scheduler.implementation = \"No.Such.Scheduler, Nope\"", ": akka.scheduler.implementation: \"No.Such.Scheduler, Nope\" is not a scheduler type")]
+    // Refused by Akka while the actor system starts.
+    [InlineData("akka.loglevel = LOUD", ": invalid Akka setting: Unknown LogLevel: \"LOUD\"")]
+    public async Task A_bad_akka_setting_stops_the_daemon_with_exit_2_naming_the_file_and_the_setting(string hocon, string said)
     {
-        using var home = new TestHome(extraHocon: "akka.scheduler.tick-duration = 1ms\n");
+        using var home = new TestHome(extraHocon: hocon + "\n");
         var result = await PaseoBinary.RunAsync(PaseoBinary.CleanEnvironment(home), "daemon", "start", "--foreground", "--port", "0");
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains($"paseo: {home.Home.HoconOverride}: invalid Akka setting", result.StdErr);
-        Assert.Contains("akka.scheduler.tick-duration", result.StdErr);
+        Assert.Contains($"paseo: {home.Home.HoconOverride}{said}", result.StdErr);
         Assert.False(File.Exists(home.Home.PidFile));
+    }
+
+    [Fact]
+    public void The_shipped_scheduler_and_akkas_own_pass_the_check()
+    {
+        using var ours = new TestHome();
+        Assert.NotNull(PaseoSettings.Load(ours.Home));
+        using var akkas = new TestHome(extraHocon: "akka.scheduler.implementation = \"Akka.Actor.HashedWheelTimerScheduler\"\n");
+        Assert.NotNull(PaseoSettings.Load(akkas.Home));
     }
 }
