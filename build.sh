@@ -134,7 +134,9 @@ case "$command" in
     fi
     if [ "${1:-}" = "efficiency" ]; then
       shift
-      # Issue #19's rows: daemon CPU with 100 idle clients, CPU per 1 000 deltas (10 and 100 clients), relay CPU per 1 000 pings.
+      # Issue #19's rows: daemon CPU with 100 idle clients, CPU per 1 000 deltas (10 and 100 clients), relay CPU per 1 000 pings,
+      # memory per idle agent (the live heap through dotnet-gcdump, a NuGet tool installed here).
+      [ -x bench/.tools/dotnet-gcdump ] || dotnet tool install --tool-path bench/.tools dotnet-gcdump >/dev/null
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- efficiency "$@"
     fi
