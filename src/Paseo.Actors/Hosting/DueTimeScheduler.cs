@@ -16,7 +16,7 @@ namespace Paseo.Actors.Hosting;
 /// timer queue is exact to the millisecond and idle when nothing is due.
 /// </para>
 /// </summary>
-public sealed class DueTimeScheduler : SchedulerBase, IDisposable
+public sealed class DueTimeScheduler : SchedulerBase, IDateTimeOffsetNowTimeProvider, IDisposable
 {
     // System.Threading.Timer takes at most 0xFFFFFFFE ms (~49.7 days): a longer delay is waited in steps.
     private static readonly TimeSpan LongestStep = TimeSpan.FromDays(49);
@@ -51,16 +51,18 @@ public sealed class DueTimeScheduler : SchedulerBase, IDisposable
 
     private void Schedule(TimeSpan delay, TimeSpan? interval, Action action, ICancelable? cancelable)
     {
-        // After the actor system's end nothing more runs (as with Akka's own, whose late tasks are dropped).
+        // Unlike Akka's own scheduler (which runs what is pending once when it is disposed, then refuses new work with
+        // an exception), after the actor system's end nothing runs and nothing throws: what is scheduled then is dropped.
+        // Nothing here waits on a scheduled action past termination.
         if (_stopped.IsCancellationRequested || cancelable?.IsCancellationRequested == true) return;
         new Entry(this, action, interval, cancelable).Start(delay < TimeSpan.Zero ? TimeSpan.Zero : delay);
     }
 
     public void Dispose()
     {
-        // Every pending timer is disposed through its registration on this token.
+        // Every pending timer is disposed through its registration on this token. (The source is not disposed: it holds
+        // no timer or handle, and a second Dispose must not throw.)
         _stopped.Cancel();
-        _stopped.Dispose();
     }
 
     /// <summary>One scheduled message or action: its timer, and its registrations on the cancelable and on the scheduler's end.</summary>
@@ -90,19 +92,20 @@ public sealed class DueTimeScheduler : SchedulerBase, IDisposable
             try
             {
                 _onStop = _scheduler._stopped.Token.Register(static state => ((Entry)state!).Stop(), this);
+                if (_cancelable is not null) _onCancel = _cancelable.Token.Register(static state => ((Entry)state!).Stop(), this);
+                Arm(delay);
             }
-            catch (ObjectDisposedException)
+            catch
             {
-                Stop(); // the scheduler ended meanwhile
-                return;
+                Stop(); // (e.g. a cancelable already disposed): nothing left armed
+                throw;
             }
-            if (_cancelable is not null) _onCancel = _cancelable.Token.Register(static state => ((Entry)state!).Stop(), this);
-            Arm(delay);
         }
 
         private void Arm(TimeSpan delay, bool keepDue = false)
         {
-            if (!keepDue) _due = _scheduler.MonotonicClock + delay;
+            // (a delay near TimeSpan.MaxValue would overflow the clock: such a timer is as good as never)
+            if (!keepDue) _due = delay < TimeSpan.MaxValue - _scheduler.MonotonicClock ? _scheduler.MonotonicClock + delay : TimeSpan.MaxValue;
             // (rounded up to whole milliseconds, as the timer queue counts them)
             var wait = TimeSpan.FromMilliseconds(Math.Ceiling((delay < LongestStep ? delay : LongestStep).TotalMilliseconds));
             try
@@ -137,7 +140,10 @@ public sealed class DueTimeScheduler : SchedulerBase, IDisposable
             }
             catch (Exception e)
             {
+                // As Akka's own: a repeated action that fails is not run again.
                 _scheduler.Log.Error(e, "A scheduled action failed");
+                Stop();
+                return;
             }
             // Repeated: the next run is due one interval after this one was, so the rate holds even if one ran late.
             if (_interval is { } interval && Volatile.Read(ref _done) == 0)

@@ -16,13 +16,14 @@ public sealed class CompactMailboxSpecs(ITestOutputHelper output) : Akka.TestKit
     akka.actor.deployment {
       "/paseo/agents/*" { mailbox = akka.actor.compact-mailbox }
       "/paseo/agents/*/*" { mailbox = akka.actor.compact-mailbox }
+      "/paseo/agents/store" { mailbox = akka.actor.default-mailbox }
     }
     """, output)
 {
     private static IMessageQueue QueueOf(IActorRef actor) => ((ActorCell)((ActorRefWithCell)actor).Underlying).Mailbox!.MessageQueue;
 
     [Fact]
-    public void Agents_and_their_children_get_it_and_other_actors_keep_akkas()
+    public async Task Agents_and_their_children_get_it_and_other_actors_keep_akkas()
     {
         var paseo = Sys.ActorOf(Props.Create(() => new Parent("agents")), "paseo");
         paseo.Tell("make");
@@ -35,6 +36,9 @@ public sealed class CompactMailboxSpecs(ITestOutputHelper output) : Akka.TestKit
         Assert.IsType<CompactMessageQueue>(QueueOf(session));
         Assert.IsNotType<CompactMessageQueue>(QueueOf(paseo));
         Assert.IsNotType<CompactMessageQueue>(QueueOf(agents));
+        // The store beside the agents is written by all of them: Akka's lock-free queue.
+        var store = await Sys.ActorSelection("/user/paseo/agents").Ask<IActorRef>("store", TimeSpan.FromSeconds(5));
+        Assert.IsNotType<CompactMessageQueue>(QueueOf(store));
     }
 
     [Fact]
@@ -61,6 +65,7 @@ public sealed class CompactMailboxSpecs(ITestOutputHelper output) : Akka.TestKit
     {
         public Parent(string? childName)
         {
+            Receive<string>(m => m == "store", _ => Sender.Tell(Context.ActorOf(Props.Create(() => new Parent(null)), "store")));
             Receive<string>(_ => Sender.Tell(childName is null
                 ? Context.ActorOf(Props.Create(() => new Parent(null)))
                 : Context.ActorOf(Props.Create(() => new Parent(childName == "agents" ? "agent-1" : null)), childName)));
