@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 
 namespace Paseo.Bench;
 
@@ -120,16 +119,7 @@ public static class EfficiencyDriver
         for (var i = 0; i < clientCount; i++) clients.Add(await FanoutDriver.Receiver.ConnectAsync(daemon.WebSocketUri, $"cid_deltas_{i}"));
         await Task.Delay(TimeSpan.FromSeconds(2)); // settle
         var cpuBefore = daemon.CpuTime();
-        await clients[0].SendAsync(new JsonObject
-        {
-            ["type"] = "session",
-            ["message"] = new JsonObject
-            {
-                ["type"] = "create_agent_request", ["requestId"] = "create",
-                ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = daemon.Home },
-                ["initialPrompt"] = $"[stream {rate} {seconds}] deltas",
-            },
-        });
+        await clients[0].StartStreamingAgentAsync(daemon.Home, rate, seconds);
         var expected = (long)rate / 100 * 100 * seconds;
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds + 60));
         while (!deadline.IsCancellationRequested && clients.Any(c => !c.Closed && c.Events < expected))

@@ -54,16 +54,7 @@ public static class FanoutDriver
         });
 
         var started = Stopwatch.StartNew();
-        await control.SendAsync(new JsonObject
-        {
-            ["type"] = "session",
-            ["message"] = new JsonObject
-            {
-                ["type"] = "create_agent_request", ["requestId"] = "create",
-                ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = daemon.Home },
-                ["initialPrompt"] = $"[stream {rate} {seconds}] fan-out",
-            },
-        });
+        await control.StartStreamingAgentAsync(daemon.Home, rate, seconds);
         var expected = (long)rate / 100 * 100 * seconds;
         // Wait until every client has its events (or has been disconnected), bounded by the run plus a margin.
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds + 60));
@@ -203,6 +194,18 @@ public static class FanoutDriver
             await receiver.RequestAsync(new JsonObject { ["type"] = "fetch_agents_request", ["subscribe"] = new JsonObject() });
             return receiver;
         }
+
+        /// <summary>Creates a mock agent whose first turn emits <paramref name="rate"/> timestamped deltas a second for <paramref name="seconds"/>.</summary>
+        public Task StartStreamingAgentAsync(string cwd, int rate, int seconds) => SendAsync(new JsonObject
+        {
+            ["type"] = "session",
+            ["message"] = new JsonObject
+            {
+                ["type"] = "create_agent_request", ["requestId"] = "create",
+                ["config"] = new JsonObject { ["provider"] = "mock", ["cwd"] = cwd },
+                ["initialPrompt"] = $"[stream {rate} {seconds}] fan-out",
+            },
+        });
 
         public Task SendAsync(JsonObject message) =>
             _socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);

@@ -225,27 +225,32 @@ public sealed partial class WebClientTests
         var run = engine == "firefox"
             ? await RunAsync("node", ["web-engines.mjs", engine, link, project], browserTests)
             : await RunAsync("xvfb-run", ["-a", "node", "web-engines.mjs", engine, link, project], browserTests);
-        var steps = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{'))
-            .Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
-        Assert.False(steps.ContainsKey("failed"), run.StdOut + run.StdErr);
-        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
+        var steps = Checkpoints(run);
         Assert.False(string.IsNullOrEmpty(steps["engine"]["version"]?.ToString()));
         Assert.Equal($"Mock reply to: hello from {engine}", steps["streamed"]["text"]!.GetValue<string>());
         Assert.Equal("Run make test", steps["permission"]["title"]!.GetValue<string>());
         Assert.Contains($"mock · {project}", steps["reopened"]["agent"]!.GetValue<string>());
+    }
+
+    /// <summary>
+    /// A browser script's checkpoints by name (its JSON lines; other output, such as xvfb-run's, is skipped), once it
+    /// ran to the end: no "failed" step, exit code 0, and no error in the page.
+    /// </summary>
+    private static Dictionary<string, JsonObject> Checkpoints((int ExitCode, string StdOut, string StdErr) run)
+    {
+        var steps = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{'))
+            .Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
+        Assert.False(steps.ContainsKey("failed"), run.StdOut + run.StdErr);
+        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
         Assert.Empty(steps["errors"]["errors"]!.AsArray());
+        return steps;
     }
 
     /// <summary>Runs a scenario of tests/browser/web-phone.mjs in Debian's Chromium; its checkpoints by name.</summary>
     private static async Task<Dictionary<string, JsonObject>> PhonesAsync(params string[] args)
     {
         var browserTests = RequireBrowser();
-        var run = await RunAsync("node", ["web-phone.mjs", .. args], browserTests);
-        var steps = run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToDictionary(s => s["step"]!.GetValue<string>());
-        Assert.False(steps.ContainsKey("failed"), run.StdOut + run.StdErr);
-        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
-        Assert.Empty(steps["errors"]["errors"]!.AsArray());
-        return steps;
+        return Checkpoints(await RunAsync("node", ["web-phone.mjs", .. args], browserTests));
     }
 
     [Fact]
