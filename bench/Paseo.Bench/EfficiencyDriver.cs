@@ -29,8 +29,9 @@ public static class EfficiencyDriver
         }
         if (only is null or "deltas")
         {
-            await DeltasAsync(10, 1000, 30);
-            await DeltasAsync(100, 1000, 30);
+            // PASEO_BENCH_DELTA_CLIENTS="1 10": other client counts (the fixed cost per row shows with 1).
+            var counts = Environment.GetEnvironmentVariable("PASEO_BENCH_DELTA_CLIENTS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse) ?? [10, 100];
+            foreach (var count in counts) await DeltasAsync(count, 1000, 30);
         }
         if (only is null or "relay")
             await RelayDriver.RelayRunAsync(100, 1000, 10);
@@ -130,7 +131,8 @@ public static class EfficiencyDriver
         var delivered = histogram.Sum();
         Console.WriteLine($"deltas: {clientCount,3} clients, {rate}/s for {seconds} s: daemon CPU {cpu.TotalMilliseconds / (expected / 1000.0):0.0} ms per 1 000 deltas " +
                           $"({cpu.TotalMilliseconds:0} ms for {expected}); delivered {delivered / (double)(expected * clientCount):P1}; " +
-                          $"latency p50 {FanoutDriver.Percentile(histogram, 0.5)} ms, p99 {FanoutDriver.Percentile(histogram, 0.99)} ms");
+                          $"latency p50 {FanoutDriver.Percentile(histogram, 0.5)} ms, p99 {FanoutDriver.Percentile(histogram, 0.99)} ms; " +
+                          $"{clients.Average(c => c.EventFrames) / seconds:0} frames/s per client");
         foreach (var client in clients) await client.DisposeAsync();
     }
 }

@@ -182,6 +182,8 @@ public static class FanoutDriver
         private string? _awaiting;
         public long[] Histogram { get; } = new long[Buckets];
         public long Events;
+        /// <summary>Frames that carried events (a frame may carry several coalesced ones).</summary>
+        public long EventFrames;
         public bool Closed;
         public string? CloseReason;
 
@@ -275,7 +277,11 @@ public static class FanoutDriver
                         Histogram[bucket]++;
                         Interlocked.Increment(ref Events);
                     }
-                    if (found) continue;
+                    if (found)
+                    {
+                        Interlocked.Increment(ref EventFrames);
+                        continue;
+                    }
                     var json = JsonNode.Parse(Encoding.UTF8.GetString(frame)) as JsonObject;
                     var payload = json?["message"]?["payload"] as JsonObject;
                     if (_awaiting is not null && payload?["requestId"]?.GetValue<string>() == _awaiting)

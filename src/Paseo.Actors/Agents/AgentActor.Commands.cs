@@ -28,6 +28,7 @@ public sealed partial class AgentActor
 
     private void OnDelete()
     {
+        _unwritten = null; // its files go: rows still waiting to be written would bring the timeline file back
         _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd, Sender, new Deleted(_id), new AgentRemoved(_id)));
         Context.Stop(Self);
     }

@@ -87,6 +87,7 @@ public sealed partial class AgentActor
     /// </summary>
     private void EndTurn(AgentStatus status, JsonObject endEvent, string? attention, string? error)
     {
+        WriteRows();
         _settled = status;
         var next = _session is null ? AgentPhase.Dormant : _phase == AgentPhase.Replacing ? AgentPhase.Starting : AgentPhase.Idle;
         TransitionTo(next);
@@ -134,7 +135,8 @@ public sealed partial class AgentActor
     /// Consecutive assistant or reasoning deltas that are already waiting in the mailbox are merged into one row (Paseo
     /// coalesces in 60 ms windows). The first delta of a batch sends this actor a flush marker, which queues behind the
     /// deltas that have arrived meanwhile: an idle daemon adds no delay, a busy one makes fewer, larger rows and frames.
-    /// Scheduler timers would add 10–20 ms (Akka's tick is 10 ms).
+    /// With paseo.agents.stream-merge-window set, the marker is a timer of that length instead: fewer frames still, each
+    /// delta later by up to the window.
     /// </summary>
     private void Coalesce(string type, string text)
     {
@@ -143,7 +145,8 @@ public sealed partial class AgentActor
         _pendingDelta.Append(text);
         if (_flushQueued) return;
         _flushQueued = true;
-        Self.Tell(CoalesceDue.Instance);
+        if (_mergeWindow > TimeSpan.Zero) Timers.StartSingleTimer(CoalesceDue.Instance, CoalesceDue.Instance, _mergeWindow);
+        else Self.Tell(CoalesceDue.Instance);
     }
 
     private void FlushDeltas()
@@ -169,12 +172,28 @@ public sealed partial class AgentActor
         });
     }
 
-    /// <summary>Commits a timeline row: numbered, published with its seq and epoch, and handed to the store.</summary>
+    /// <summary>
+    /// Commits a timeline row: numbered, published with its seq and epoch, and handed to the store — a streamed text row
+    /// together with the ones after it, within timeline-write-delay (each write wakes the store's thread: per row, that
+    /// was a sixth of the daemon's CPU while an agent streamed). Every other row, and a turn's end, writes what waits.
+    /// </summary>
     private void Commit(JsonObject item)
     {
         var row = _timeline.Append(item, Now);
-        _store.Tell(new AgentStoreProtocol.AppendRows(_id.Value, _record.Cwd, [row]));
+        (_unwritten ??= []).Add(row);
+        var streamed = WsInbound.Str(item, "type") is "assistant_message" or "reasoning";
+        if (!streamed || _writeDelay <= TimeSpan.Zero || _unwritten.Count >= _maxUnwritten) WriteRows();
+        else if (_unwritten.Count == 1) Timers.StartSingleTimer(WriteRowsDue.Instance, WriteRowsDue.Instance, _writeDelay);
         PublishStream(new JsonObject { ["type"] = "timeline", ["provider"] = _record.Provider, ["item"] = item.DeepClone() }, row);
+    }
+
+    /// <summary>Hands the rows not written yet to the store, in one message.</summary>
+    private void WriteRows()
+    {
+        if (_unwritten is not { Count: > 0 }) return;
+        Timers.Cancel(WriteRowsDue.Instance);
+        _store.Tell(new AgentStoreProtocol.AppendRows(_id.Value, _record.Cwd, _unwritten));
+        _unwritten = null;
     }
 
     private void Publish(JsonObject streamEvent) => PublishStream(streamEvent, null);

@@ -42,6 +42,12 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     private readonly StringBuilder _turnText = new();
     private readonly StringBuilder _pendingDelta = new();
     private readonly bool _coalesce;
+    private readonly TimeSpan _writeDelay;
+    private readonly TimeSpan _mergeWindow;
+    // Streamed rows not handed to the store yet: for at most timeline-write-delay, and fewer than half the rows kept in
+    // memory (a fetch reaching past memory reads the file, which must already hold every row memory has let go).
+    private List<TimelineRow>? _unwritten;
+    private readonly int _maxUnwritten;
     private bool _flushQueued;
     private string? _pendingDeltaType;
     private AgentRecord _record;
@@ -65,6 +71,9 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         bool isNew = false, long? firstSeqOnDisk = null)
     {
         _coalesce = limits.CoalesceStreamDeltas;
+        _writeDelay = limits.TimelineWriteDelay;
+        _mergeWindow = limits.StreamMergeWindow;
+        _maxUnwritten = Math.Clamp(limits.TimelineMemoryRows / 2, 1, 256);
         _maxWaiters = limits.MaxWaitersPerAgent;
         _id = AgentId.From(record.Id);
         _isNew = isNew;
@@ -311,6 +320,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
             _flushQueued = false;
             FlushDeltas();
         });
+        Receive<WriteRowsDue>(_ => WriteRows());
         Receive<Terminated>(terminated =>
         {
             if (!terminated.ActorRef.Equals(_session))
@@ -363,6 +373,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     /// <summary>Nobody is left waiting on a stopped agent (deleted, or the daemon stopping).</summary>
     protected override void PostStop()
     {
+        WriteRows();
         foreach (var (who, _) in _sendWaiters) who.Tell(new CommandResult(_id, false, "The agent was stopped"));
         foreach (var waiter in _cancelWaiters) waiter.Tell(Snapshot());
         foreach (var waiter in _finishWaiters.Values) waiter.Who.Tell(new FinishResult("error", Snapshot(), "The agent was stopped", _lastTurnMessage, waiter.WaitId));
@@ -400,6 +411,11 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     }
 
     private sealed record FinishTimedOut(int Waiter) : INoSerializationVerificationNeeded;
+
+    private sealed record WriteRowsDue : INoSerializationVerificationNeeded
+    {
+        public static readonly WriteRowsDue Instance = new();
+    }
 
     private sealed record CoalesceDue : INoSerializationVerificationNeeded
     {

@@ -14,8 +14,11 @@ namespace Paseo.Actors.Agents;
 /// <param name="MaxWaitersPerAgent">Clients waiting on one agent, of each kind (a run to start, a cancel, a finish); one more is answered at once with an error.</param>
 /// <param name="MaxRequestsWhileLoading">Requests held while the stored agents load at start; one more is answered at once with an error.</param>
 /// <param name="MaxConcurrentHistoryReads">Timeline files read at once for fetches reaching past memory (off the store's thread).</param>
+/// <param name="TimelineWriteDelay">How long a streamed row may wait to be written with the rows after it (zero: each row at once).</param>
+/// <param name="StreamMergeWindow">How long the first delta of a row waits for more to merge with (zero: only those already in the mailbox).</param>
 public sealed record AgentLimits(int MaxAgents, int TimelineRetainedRows, bool CoalesceStreamDeltas, int TimelineMemoryRows,
-    int MaxWaitersPerAgent = 256, int MaxRequestsWhileLoading = 10_000, int MaxConcurrentHistoryReads = 2)
+    int MaxWaitersPerAgent = 256, int MaxRequestsWhileLoading = 10_000, int MaxConcurrentHistoryReads = 2, TimeSpan TimelineWriteDelay = default,
+    TimeSpan StreamMergeWindow = default)
 {
     public static readonly AgentLimits Default = new(1000, 100_000, true, 2_000);
 }

@@ -78,6 +78,23 @@ public sealed record PaseoSettings(
                                       "(the shipped one is \"Paseo.Actors.Hosting.DueTimeScheduler, Paseo.Actors\")");
     }
 
+    /// <summary>The blocking-io dispatcher is built when its first actor starts (the agent store), too late for a clear error.</summary>
+    private static void CheckBlockingIoThreads(Config config, string file)
+    {
+        const string key = "akka.actor.blocking-io-dispatcher.blocking-io-executor.thread-count";
+        if (!config.HasPath(key)) return;
+        int count;
+        try
+        {
+            count = config.GetInt(key);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or Akka.Configuration.ConfigurationException)
+        {
+            throw new ConfigException($"{file}: {key}: expected a whole number of threads, got \"{config.GetString(key)}\"");
+        }
+        if (count < 1) throw new ConfigException($"{file}: {key}: expected at least 1 thread, got {count}");
+    }
+
     public static PaseoSettings Load(PaseoHome? home)
     {
         var shipped = ShippedPath;
@@ -87,6 +104,7 @@ public sealed record PaseoSettings(
         if (overridePath is not null) config = Parse(overridePath).WithFallback(config);
 
         CheckScheduler(config, overridePath ?? shipped);
+        CheckBlockingIoThreads(config, overridePath ?? shipped);
         try
         {
             var auth = config.GetConfig("paseo.auth");
@@ -146,7 +164,9 @@ public sealed record PaseoSettings(
                     Positive(config.GetConfig("paseo.agents"), "timeline-memory-rows"),
                     Positive(config.GetConfig("paseo.agents"), "max-waiters-per-agent"),
                     Positive(config.GetConfig("paseo.agents"), "max-requests-while-loading"),
-                    Positive(config.GetConfig("paseo.agents"), "max-concurrent-history-reads")),
+                    Positive(config.GetConfig("paseo.agents"), "max-concurrent-history-reads"),
+                    NonNegativeTime(config, "paseo.agents.timeline-write-delay"),
+                    NonNegativeTime(config, "paseo.agents.stream-merge-window")),
                 new SessionSettings(
                     config.GetTimeSpan("paseo.sessions.hello-timeout"),
                     config.GetTimeSpan("paseo.sessions.reconnect-grace"),
@@ -251,6 +271,21 @@ public sealed record PaseoSettings(
     {
         var v = c.GetTimeSpan(key);
         return v > TimeSpan.Zero ? v : throw new ConfigException($"paseo.hocon: {key}: expected a positive duration such as 30s, got {v}");
+    }
+
+    private static TimeSpan NonNegativeTime(Config c, string key)
+    {
+        TimeSpan v;
+        try
+        {
+            v = c.GetTimeSpan(key);
+        }
+        catch (FormatException)
+        {
+            // (Akka's HOCON reads no negative durations: "-1s" lands here)
+            v = TimeSpan.MinValue;
+        }
+        return v >= TimeSpan.Zero ? v : throw new ConfigException($"paseo.hocon: {key}: expected a duration of 0s or more such as 100ms, got \"{c.GetString(key)}\"");
     }
 
     private static long Bytes(Config c, string key) =>

@@ -6,9 +6,10 @@ public static class SpecConfig
     public const string Hocon = """
         akka.loglevel = WARNING
         akka.actor.blocking-io-dispatcher {
-          type = ForkJoinDispatcher
-          throughput = 1
-          dedicated-thread-pool.thread-count = 2
+          type = Dispatcher
+          executor = "Paseo.Actors.Hosting.BlockingIoExecutorConfigurator, Paseo.Actors"
+          throughput = 100
+          blocking-io-executor.thread-count = 2
         }
         """;
 }

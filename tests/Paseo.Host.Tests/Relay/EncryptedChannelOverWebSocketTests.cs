@@ -35,7 +35,7 @@ public sealed class EncryptedChannelOverWebSocketTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _system = ActorSystem.Create("ws-e2ee", "akka.loglevel = WARNING\nakka.actor.blocking-io-dispatcher { type = ForkJoinDispatcher, throughput = 1, dedicated-thread-pool.thread-count = 2 }");
+        _system = ActorSystem.Create("ws-e2ee", "akka.loglevel = WARNING\nakka.actor.blocking-io-dispatcher { type = Dispatcher, executor = \"Paseo.Actors.Hosting.BlockingIoExecutorConfigurator, Paseo.Actors\", blocking-io-executor.thread-count = 2 }");
         _clientKeys = _system.ActorOf(ClientKeyLedgerActor.Props(
             ClientKeyLedger.Open(Path.Combine(_ledgerDir, ClientKeyLedger.FileName), _daemon.PublicKey, 100), _daemon.PublicKey));
         var builder = WebApplication.CreateSlimBuilder();
