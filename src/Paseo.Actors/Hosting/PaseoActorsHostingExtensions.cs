@@ -44,6 +44,9 @@ public sealed class ClientKeyLedgerKey;
 /// <summary>Registry key of the daemon's relay tunnel (<see cref="RelayTunnelActor"/>), registered only when the relay is on.</summary>
 public sealed class RelayTunnelKey;
 
+/// <summary>Registry key of the chat rooms (<see cref="Paseo.Actors.Chat.ChatRoomsActor"/>).</summary>
+public sealed class ChatRoomsKey;
+
 /// <summary>`/user/paseo/providers`: state shared by a provider's agents (OpenCode's servers).</summary>
 public sealed class ProvidersKey;
 
@@ -58,7 +61,11 @@ public sealed record PaseoActorsOptions(
     SessionSettings Sessions,
     TimeProvider Time,
     WorkspaceSettings? Workspaces = null,
-    TerminalHosting? Terminals = null);
+    TerminalHosting? Terminals = null,
+    ChatHosting? Chat = null);
+
+/// <summary>Where the chat rooms are stored ($PASEO_HOME/chat/rooms.json) and their `paseo.chat` limits.</summary>
+public sealed record ChatHosting(string StorePath, Paseo.Actors.Chat.ChatLimits Limits);
 
 /// <summary>The daemon's tmux server ($PASEO_HOME/terminals) and the shell a terminal runs when it names no command.</summary>
 public sealed record TerminalHosting(Paseo.Transport.Terminals.TmuxServer Server, string DefaultShell);
@@ -115,7 +122,13 @@ public static class PaseoActorsHostingExtensions
                 registry.Get<AgentSupervisorKey>(), registry.Get<PaseoGuardianKey>(), options.Providers, options.Sessions,
                 options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), registry.Get<ScriptsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath,
                     w.FileLimits ?? Paseo.Transport.Files.FileLimits.Default, w.Downloads,
-                    options.Terminals is null ? null : registry.Get<TerminalsKey>(), options.Terminals?.Server.Settings) : null), "sessions")));
+                    options.Terminals is null ? null : registry.Get<TerminalsKey>(), options.Terminals?.Server.Settings,
+                    options.Chat is null ? null : registry.Get<ChatRoomsKey>()) : null), "sessions")));
+
+    /// <summary>Chat rooms: one actor per room, stored in one file, mentions delivered to agents.</summary>
+    public static AkkaConfigurationBuilder WithChat(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
+        options.Chat is not { } chat ? builder : builder.WithActors((system, registry) =>
+            registry.Register<ChatRoomsKey>(Subsystem(registry, Paseo.Actors.Chat.ChatRoomsActor.Props(chat.StorePath, registry.Get<AgentSupervisorKey>(), chat.Limits, options.Time), "chat")));
 
     /// <summary>The client keys of relay connections, loaded from disk before the actor system started (a damaged file stops the daemon).</summary>
     public static AkkaConfigurationBuilder WithClientKeyLedger(this AkkaConfigurationBuilder builder, ClientKeyLedger ledger, DaemonIdentity identity) =>
@@ -139,5 +152,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithChat(options).WithClientSessions(options);
 }

@@ -53,6 +53,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     // None without the workspace services (a daemon built without them, in some specs), or without a terminal service.
     private IActorRef? _workspaces;
     private IActorRef? _terminals;
+    private IActorRef? _chat;
     private string? _pushToken;
     // Requests handed to a child and not answered yet.
     private int _inFlight;
@@ -103,7 +104,10 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         Receive<Detached>(detached =>
         {
             _connections.Remove(detached.Connection);
-            if (_connections.Count == 0) Timers.StartSingleTimer("grace", GraceOver.Instance, _settings.ReconnectGrace);
+            if (_connections.Count > 0) return;
+            Timers.StartSingleTimer("grace", GraceOver.Instance, _settings.ReconnectGrace);
+            // A chat/wait ends with its client (the reply would have no socket to go to).
+            _chat?.Tell(Chat.SessionChatActor.ClientGone.Instance);
         });
         Receive<GraceOver>(_ =>
         {
@@ -165,6 +169,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         _daemonRequests = Context.ActorOf(SessionDaemonRequestsActor.Props(_providers, _services?.ConfigJsonPath, _settings.ModelListTimeout), "daemon");
         if (_services is { Terminals: { } terminals } services)
             _terminals = Context.ActorOf(SessionTerminalsActor.Props(terminals, services.TerminalSettings ?? Paseo.Transport.Terminals.TerminalSettings.Default), "terminals");
+        if (_services?.Chat is { } chat) _chat = Context.ActorOf(Chat.SessionChatActor.Props(chat, _clientId.Value), "chat");
     }
 
     // A request child that throws is resumed: a restart would forget the waits, the subscriptions, the terminal stream
@@ -232,6 +237,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         if (_terminals is not null && SessionTerminalsActor.Kinds.Contains(type) && (requestId is not null || SessionTerminalsActor.WithoutRequestId.Contains(type))) return _terminals;
         if (_workspaces is not null && SessionWorkspacesActor.Kinds.Contains(type) && (requestId is not null || SessionWorkspacesActor.WithoutRequestId.Contains(type))) return _workspaces;
         if (requestId is not null && SessionDaemonRequestsActor.Kinds.Contains(type)) return _daemonRequests;
+        if (_chat is not null && requestId is not null && Chat.SessionChatActor.Kinds.Contains(type)) return _chat;
         return null;
     }
 

@@ -150,6 +150,36 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         return Make("reload", "Reload an agent's provider session (un-archives it)", (pr, c, _) => _commands.ReloadAsync(c, pr.GetValue(id)!), id);
     }
 
+    public Command Chat()
+    {
+        var commands = new Chat.ChatCommands(_commands, env);
+        Argument<string> Room() => new("name-or-id") { Description = "Room name (any case) or id" };
+        var createName = new Argument<string>("name") { Description = "Room name (unique, ignoring case)" };
+        var purpose = new Option<string?>("--purpose") { Description = "What the room is for" };
+        var create = Make("create", "Create a chat room", (pr, c, _) => commands.CreateAsync(c, pr.GetValue(createName)!, pr.GetValue(purpose)), createName, purpose);
+        var ls = Make("ls", "List chat rooms (most recent message first)", (pr, c, _) => commands.ListAsync(c));
+        var inspectRoom = Room();
+        var inspect = Make("inspect", "Show a chat room", (pr, c, _) => commands.InspectAsync(c, pr.GetValue(inspectRoom)!), inspectRoom);
+        var deleteRoom = Room();
+        var delete = Make("delete", "Delete a chat room and its messages", (pr, c, _) => commands.DeleteAsync(c, pr.GetValue(deleteRoom)!), deleteRoom);
+        var postRoom = Room();
+        var message = new Argument<string>("message") { Description = "The message (@<agent-id> mentions an agent; @everyone every agent)" };
+        var replyTo = new Option<string?>("--reply-to") { Description = "Id of the message this answers" };
+        var post = Make("post", "Post a message to a chat room", (pr, c, _) => commands.PostAsync(c, pr.GetValue(postRoom)!, pr.GetValue(message)!, pr.GetValue(replyTo)),
+            postRoom, message, replyTo);
+        var readRoom = Room();
+        var limit = new Option<string?>("--limit") { Description = "The last N messages (default 20; 0: all)" };
+        var since = new Option<string?>("--since") { Description = "Messages since a duration ago (10m) or an ISO time" };
+        var agent = new Option<string?>("--agent") { Description = "Only messages by this author id" };
+        var read = Make("read", "Print a chat room's messages", (pr, c, _) => commands.ReadAsync(c, pr.GetValue(readRoom)!, pr.GetValue(limit), pr.GetValue(since), pr.GetValue(agent)),
+            readRoom, limit, since, agent);
+        var waitRoom = Room();
+        var timeout = new Option<string?>("--timeout") { Description = "Give up after this long (30s, 5m); without it, wait until a message comes" };
+        var wait = Make("wait", "Wait for the next message in a chat room and print it", (pr, c, ct) => commands.WaitAsync(c, pr.GetValue(waitRoom)!, pr.GetValue(timeout), ct),
+            waitRoom, timeout);
+        return new Command("chat", "Manage chat rooms for agent coordination") { create, ls, inspect, delete, post, read, wait };
+    }
+
     public Command Worktree()
     {
         var lsCwd = new Option<string?>("--cwd") { Description = "A directory of the repository (default: the current one)" };

@@ -125,7 +125,8 @@ public sealed class DaemonServer : IAsyncDisposable
                 new WorkspaceSettings(config.Home.ProjectsDir, config.Home.WorktreesDir, settings.Suggestions, settings.CheckoutWatch, PaseoHome.ExpandTilde("~", env),
                     config.Home.ConfigJson, settings.WorktreeScripts, scriptRoutes, settings.Files, downloads),
                 new TerminalHosting(new Paseo.Transport.Terminals.TmuxServer(config.Home.TerminalsDir, settings.Terminals, env),
-                    env.TryGetValue("SHELL", out var shell) && !string.IsNullOrWhiteSpace(shell) ? shell : "/bin/sh")));
+                    env.TryGetValue("SHELL", out var shell) && !string.IsNullOrWhiteSpace(shell) ? shell : "/bin/sh"),
+                new ChatHosting(config.Home.ChatRoomsFile, settings.Chat)));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },

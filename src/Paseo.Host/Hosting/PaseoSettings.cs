@@ -43,7 +43,8 @@ public sealed record PaseoSettings(
     CheckoutWatchSettings CheckoutWatch,
     WorktreeScriptLimits WorktreeScripts,
     Paseo.Transport.Files.FileLimits Files,
-    Paseo.Transport.Terminals.TerminalSettings Terminals)
+    Paseo.Transport.Terminals.TerminalSettings Terminals,
+    Paseo.Actors.Chat.ChatLimits Chat)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -211,7 +212,13 @@ public sealed record PaseoSettings(
                     (int)Bytes(config.GetConfig("paseo.terminals"), "max-output-frame-bytes"),
                     PositiveTime(config, "paseo.terminals.command-timeout"),
                     Positive(config.GetConfig("paseo.terminals"), "max-pending-commands"),
-                    config.GetBoolean("paseo.terminals.keep-on-stop")));
+                    config.GetBoolean("paseo.terminals.keep-on-stop")),
+                new Paseo.Actors.Chat.ChatLimits(
+                    Positive(config.GetConfig("paseo.chat"), "max-rooms"),
+                    Positive(config.GetConfig("paseo.chat"), "max-messages-per-room"),
+                    Positive(config.GetConfig("paseo.chat"), "max-body-chars"),
+                    Positive(config.GetConfig("paseo.chat"), "max-waiters-per-room"),
+                    PositiveTime(config, "paseo.chat.mention-wait")));
         }
         catch (ConfigException)
         {

@@ -18,11 +18,14 @@ public sealed record PaseoHome(string Root)
     public string AgentsDir => Path.Combine(Root, "agents");
     /// <summary>projects.json and workspaces.json (app-workspaces.md §2.1).</summary>
     public string ProjectsDir => Path.Combine(Root, "projects");
-    /// <summary>Paseo-owned worktrees: worktrees/    public string AgentsDir => Path.Combine(Root, "agents");lt;hash    public string AgentsDir => Path.Combine(Root, "agents");gt;/    public string AgentsDir => Path.Combine(Root, "agents");lt;slug    public string AgentsDir => Path.Combine(Root, "agents");gt; (app-workspaces.md §4.1).</summary>
+    /// <summary>Paseo-owned worktrees: worktrees/&lt;hash&gt;/&lt;slug&gt; (app-workspaces.md §4.1).</summary>
     public string WorktreesDir => Path.Combine(Root, "worktrees");
 
     /// <summary>The daemon's tmux server: its private socket and configuration (terminals outlive the daemon here).</summary>
     public string TerminalsDir => Path.Combine(Root, "terminals");
+
+    /// <summary>The chat rooms: chat/rooms.json (app-orchestration.md §1.6).</summary>
+    public string ChatRoomsFile => Path.Combine(Root, "chat", "rooms.json");
 
     /// <summary>Resolves the home folder: the --home flag, else $PASEO_HOME, else ~/.paseo. `~/` is expanded.</summary>
     public static PaseoHome Resolve(string? flag, IReadOnlyDictionary<string, string?> env)

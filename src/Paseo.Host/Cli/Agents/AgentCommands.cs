@@ -31,7 +31,7 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
     private static readonly string AppVersion = PaseoCompatibility.ProtocolVersion;
 
     /// <summary>Runs a command: validation and daemon errors become the format's error output and exit 1.</summary>
-    private async Task<int> Guard(CliContext context, Func<Task<int>> command)
+    internal async Task<int> Guard(CliContext context, Func<Task<int>> command)
     {
         try
         {
@@ -48,7 +48,7 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
     }
 
     /// <summary>Finds the daemon, connects (hello → server_info) and runs the command; an unreachable daemon is DAEMON_NOT_RUNNING.</summary>
-    private Task<int> WithClient(CliContext context, Func<DaemonClient, Task<int>> command) => Guard(context, async () =>
+    internal Task<int> WithClient(CliContext context, Func<DaemonClient, Task<int>> command) => Guard(context, async () =>
     {
         var home = PaseoHome.Resolve(context.Home, env);
         DaemonTarget target;
