@@ -139,6 +139,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     {
         Receive<StartNew>(_ => Sender.Tell(new AgentCreateFailed($"Provider {_record.Provider} is not available")));
         Receive<SendMessage>(_ => Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available")));
+        Receive<SendMessageIfIdle>(_ => Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available")));
         Receive<RefreshAgent>(_ => Sender.Tell(new CommandResult(_id, false, $"Agent {_id.Value} references unavailable provider '{_record.Provider}'")));
         Receive<SetAgentModel>(_ => Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available")));
         Receive<SetAgentThinking>(_ => Sender.Tell(new CommandResult(_id, false, $"Provider {_record.Provider} is not available")));
@@ -266,6 +267,14 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
                 return;
             }
             Run(send.Text, send.MessageId, send.Images, (Sender, () => new MessageAccepted(_id)));
+        });
+        Receive<SendMessageIfIdle>(send =>
+        {
+            if (_record.ArchivedAt is not null) Sender.Tell(new CommandResult(_id, false, $"Agent {_id.Value} is archived"));
+            else if (_phase is AgentPhase.Starting or AgentPhase.Running or AgentPhase.Replacing) Sender.Tell(new AgentBusy(_id));
+            else if (_sendWaiters.Count >= _maxWaiters)
+                Sender.Tell(new CommandResult(_id, false, $"Too many messages wait for this agent's run to start ({_maxWaiters}, paseo.agents.max-waiters-per-agent); try again"));
+            else Run(send.Text, null, null, (Sender, () => new MessageAccepted(_id)));
         });
     }
 

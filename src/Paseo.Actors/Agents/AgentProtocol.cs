@@ -63,6 +63,15 @@ public static class AgentProtocol
 
     public sealed record MessageAccepted(AgentId AgentId);
 
+    /// <summary>
+    /// A prompt for an agent only if it is idle and not archived (chat mentions): answered <see cref="MessageAccepted"/>
+    /// once the run started, <see cref="AgentBusy"/> while a turn runs (nothing is interrupted), or a refused
+    /// <see cref="CommandResult"/> for an archived agent (nothing is un-archived). Checked and started in one step.
+    /// </summary>
+    public sealed record SendMessageIfIdle(string Text) : IAgentCommand;
+
+    public sealed record AgentBusy(AgentId AgentId);
+
     public sealed record Cancel : IAgentCommand
     {
         public static readonly Cancel Instance = new();

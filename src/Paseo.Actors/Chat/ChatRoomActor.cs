@@ -47,6 +47,8 @@ public sealed class ChatRoomActor : ReceiveActor, IWithStash, IWithTimers
     /// <summary>To the rooms, after a post is saved: deliver its mentions.</summary>
     public sealed record MentionsPosted(string Author, string RoomSelector, string Body, IReadOnlyList<string> Tokens);
 
+    private const long MaxTimeoutMs = 366L * 24 * 3600 * 1000;
+
     private sealed record Waiting(Wait Request, IActorRef Waiter);
 
     private sealed record WaitTimedOut(IActorRef Waiter, long WaitId);
@@ -58,8 +60,9 @@ public sealed class ChatRoomActor : ReceiveActor, IWithStash, IWithTimers
             var creator = Sender;
             Save(_messages, () =>
             {
-                creator.Tell(ChatFrames.Reply(create.Request, new JsonObject { ["room"] = Detail() }));
+                // The rooms hear of it first: a request the client sends on this answer finds the room.
                 Context.Parent.Tell(Summary());
+                creator.Tell(ChatFrames.Reply(create.Request, new JsonObject { ["room"] = Detail() }));
             }, failed: () => Context.Parent.Tell(new RoomGone(_room.Id)), replyTo: creator, request: create.Request);
         });
         Receive<InspectRoom>(inspect => Sender.Tell(ChatFrames.Reply(inspect, new JsonObject { ["room"] = Detail() })));
@@ -122,7 +125,8 @@ public sealed class ChatRoomActor : ReceiveActor, IWithStash, IWithTimers
         }
         var key = (Sender, wait.WaitId);
         _waits[key] = new Waiting(wait, Sender);
-        if (wait.TimeoutMs is > 0 and var ms) Timers.StartSingleTimer(key, new WaitTimedOut(Sender, wait.WaitId), TimeSpan.FromMilliseconds(ms));
+        // (a timeout beyond a year is a year: TimeSpan cannot hold every long of milliseconds)
+        if (wait.TimeoutMs is > 0 and var ms) Timers.StartSingleTimer(key, new WaitTimedOut(Sender, wait.WaitId), TimeSpan.FromMilliseconds(Math.Min(ms, MaxTimeoutMs)));
     }
 
     private void OnPost(Post post)
@@ -154,9 +158,9 @@ public sealed class ChatRoomActor : ReceiveActor, IWithStash, IWithTimers
         var poster = Sender;
         Save(next, () =>
         {
+            Context.Parent.Tell(Summary());
             poster.Tell(ChatFrames.Reply(post, new JsonObject { ["message"] = message.ToJson() }));
             WakeWaiters(message);
-            Context.Parent.Tell(Summary());
             if (tokens.Count > 0) Context.Parent.Tell(new MentionsPosted(post.Author, post.Room, body, tokens));
         }, failed: () => _room = previousRoom, replyTo: poster, request: post);
     }
@@ -187,8 +191,8 @@ public sealed class ChatRoomActor : ReceiveActor, IWithStash, IWithTimers
                 waiting.Waiter.Tell(ChatFrames.Error(waiting.Request, ChatErrors.RoomDeleted(_room.Name)));
             }
             _waits.Clear();
-            deleter.Tell(ChatFrames.Reply(delete, new JsonObject { ["room"] = detail }));
             Context.Parent.Tell(new RoomGone(_room.Id));
+            deleter.Tell(ChatFrames.Reply(delete, new JsonObject { ["room"] = detail }));
             Become(Gone);
         }, onFailed: reason => deleter.Tell(ChatFrames.Error(delete, ChatErrors.Failed(reason))));
     }

@@ -26,6 +26,8 @@ public sealed class ChatRoomsActor : ReceiveActor, IWithStash
     private readonly Dictionary<string, Entry> _rooms = [];
     private readonly Dictionary<string, string> _byName = [];
     private int _stashed;
+    // Room actors are named by a counter: a room id read from the file need not be a valid actor name.
+    private long _nextRoom;
 
     public IStash Stash { get; set; } = null!;
 
@@ -59,7 +61,7 @@ public sealed class ChatRoomsActor : ReceiveActor, IWithStash
         {
             foreach (var (room, messages) in loaded.Rooms)
             {
-                var actor = Context.ActorOf(ChatRoomActor.Props(room, messages, _store, _limits, _time), "room-" + room.Id);
+                var actor = Context.ActorOf(ChatRoomActor.Props(room, messages, _store, _limits, _time), "room-" + ++_nextRoom);
                 _rooms[room.Id] = new Entry(actor, new RoomSummary(room, messages.Count, messages.Count > 0 ? messages[^1].CreatedAt : null), true);
                 _byName[ChatRoom.NameKey(room.Name)] = room.Id;
             }
@@ -77,7 +79,8 @@ public sealed class ChatRoomsActor : ReceiveActor, IWithStash
             if (++_stashed > MaxRequestsWhileLoading) Sender.Tell(ChatFrames.Error(request, ChatErrors.Failed("Chat rooms are still loading; try again")));
             else Stash.Stash();
         });
-        Receive<CancelWaits>(_ => { }); // nothing waits yet
+        // Its waits may be in the stash: it goes there too, after them.
+        Receive<CancelWaits>(_ => Stash.Stash());
     }
 
     private void Damaged(string reason)
@@ -157,7 +160,7 @@ public sealed class ChatRoomsActor : ReceiveActor, IWithStash
         var now = IsoTime.Format(_time.GetUtcNow());
         var purpose = create.Purpose?.Trim() is { Length: > 0 } p ? p : null;
         var room = new ChatRoom(Guid.NewGuid().ToString("D"), name, purpose, now, now);
-        var actor = Context.ActorOf(ChatRoomActor.Props(room, [], _store, _limits, _time), "room-" + room.Id);
+        var actor = Context.ActorOf(ChatRoomActor.Props(room, [], _store, _limits, _time), "room-" + ++_nextRoom);
         // Listed once saved; its name is taken at once, so a second create of it fails even while the first is being written.
         _rooms[room.Id] = new Entry(actor, new RoomSummary(room, 0, null), false);
         _byName[ChatRoom.NameKey(name)] = room.Id;

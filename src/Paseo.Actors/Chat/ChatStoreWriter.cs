@@ -30,11 +30,14 @@ public sealed class ChatStoreWriter : ReceiveActor
                 _damaged = null;
                 Sender.Tell(new Loaded(rooms));
             }
-            catch (ChatStoreDamagedException e)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                _damaged = e.Message;
-                _log.Error(e.Message);
-                Sender.Tell(new Damaged(e.Message));
+                // Whatever made the file unreadable, it is kept as it is and chat stays off with the reason.
+                var reason = e is ChatStoreDamagedException ? e.Message : $"{_path} could not be read ({e.Message}); chat is off until it is repaired or moved aside";
+                _damaged = reason;
+                _rooms.Clear();
+                _log.Error(reason);
+                Sender.Tell(new Damaged(reason));
             }
         });
         Receive<SaveRoom>(save => Write(save.Room.Id, (save.Room, save.Messages)));
@@ -58,7 +61,7 @@ public sealed class ChatStoreWriter : ReceiveActor
             ChatStoreFile.Save(_path, _rooms.Values);
             Sender.Tell(Saved.Instance);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             // The file on disk is the last good one (atomic write): memory goes back to it too.
             if (had) _rooms[roomId] = previous;

@@ -7,13 +7,16 @@ using static Paseo.Actors.Agents.AgentProtocol;
 namespace Paseo.Actors.Chat;
 
 /// <summary>
-/// The mentions of one post (app-orchestration.md §1.5): works out the targets (`@everyone` expanded to the agents
-/// that are not archived, the author left out), then one <see cref="MentionToAgent"/> child per target; it stops when
+/// The mentions of one post (app-orchestration.md §1.5), as phases: <b>listing</b> the agents when `@everyone` was
+/// mentioned; <b>resolving</b> each token (like fetch_agent: id, unique prefix, exact title); then one
+/// <see cref="MentionToAgent"/> child per distinct agent — never the author, whatever token named them — and it stops when
 /// they have. Unlike Paseo, a mention never un-archives an agent and never interrupts a running turn: it is delivered
-/// when the agent is idle (docs/orchestration.md).
+/// when the agent is idle (docs/orchestration.md). Resolving is bounded by a receive timeout.
 /// </summary>
 public sealed class MentionDelivery : ReceiveActor
 {
+    private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(30);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _agents;
     private readonly string _author;
@@ -21,6 +24,9 @@ public sealed class MentionDelivery : ReceiveActor
     private readonly string _body;
     private readonly IReadOnlyList<string> _tokens;
     private readonly TimeSpan _wait;
+    private readonly Dictionary<string, AgentSnapshot> _resolved = [];
+    private List<string> _targets = [];
+    private int _unanswered;
 
     public MentionDelivery(IActorRef agents, string author, string roomSelector, string body, IReadOnlyList<string> tokens, TimeSpan wait)
     {
@@ -30,11 +36,8 @@ public sealed class MentionDelivery : ReceiveActor
         _body = body;
         _tokens = tokens;
         _wait = wait;
-        Receive<AgentList>(list => Deliver(list.Agents.Where(a => a.ArchivedAt is null).Select(a => a.Id)));
-        Receive<Terminated>(_ =>
-        {
-            if (!Context.GetChildren().Any()) Context.Stop(Self);
-        });
+        Receive<AgentList>(list => Resolve(list.Agents.Where(a => a.ArchivedAt is null).Select(a => a.Id)));
+        GiveUpOnTimeout("listing the agents for @everyone");
     }
 
     public static Props Props(IActorRef agents, string author, string roomSelector, string body, IReadOnlyList<string> tokens, TimeSpan wait) =>
@@ -42,31 +45,85 @@ public sealed class MentionDelivery : ReceiveActor
 
     protected override void PreStart()
     {
+        Context.SetReceiveTimeout(ResolveTimeout);
         if (_tokens.Contains(ChatMentions.Everyone)) _agents.Tell(ListAgents.Instance);
-        else Deliver([]);
+        else Resolve([]);
     }
 
-    private void Deliver(IEnumerable<string> everyone)
+    private void GiveUpOnTimeout(string what)
     {
-        var targets = _tokens.Where(t => t != ChatMentions.Everyone && t != _author)
-            .Concat(everyone.Where(id => id != _author))
-            .Distinct().ToList();
-        if (targets.Count == 0)
+        Receive<ReceiveTimeout>(_ =>
+        {
+            _log.Warning("Chat mentions from {0} in {1}: no answer while {2}; not delivered", _author, _roomSelector, what);
+            Context.Stop(Self);
+        });
+        Receive<Status.Failure>(failure =>
+        {
+            _log.Warning("Chat mentions from {0} in {1}: {2} failed ({3}); not delivered", _author, _roomSelector, what, failure.Cause.Message);
+            Context.Stop(Self);
+        });
+    }
+
+    private void Resolve(IEnumerable<string> everyone)
+    {
+        _targets = _tokens.Where(t => t != ChatMentions.Everyone && t != _author).Concat(everyone.Where(id => id != _author)).Distinct().ToList();
+        if (_targets.Count == 0)
         {
             Context.Stop(Self);
             return;
         }
-        var text = ChatMentions.Notification(_author, _roomSelector, targets, _body);
-        foreach (var target in targets) Context.Watch(Context.ActorOf(MentionToAgent.Props(_agents, target, text, _wait)));
-        _log.Debug("Chat mention from {0} in {1}: {2} targets", _author, _roomSelector, targets.Count);
+        _unanswered = _targets.Count;
+        Become(Resolving);
+        foreach (var target in _targets) _agents.Tell(new ToAgent(target, GetSnapshot.Instance));
+    }
+
+    private void Resolving()
+    {
+        Receive<AgentSnapshot>(agent =>
+        {
+            _resolved[agent.Id] = agent;
+            Answered();
+        });
+        Receive<AgentNotFound>(notFound =>
+        {
+            _log.Info("Chat mention @{0}: {1}; not delivered", notFound.Identifier, notFound.Error);
+            Answered();
+        });
+        GiveUpOnTimeout("resolving the mentioned agents");
+    }
+
+    private void Answered()
+    {
+        if (--_unanswered > 0) return;
+        Context.SetReceiveTimeout(null);
+        var text = ChatMentions.Notification(_author, _roomSelector, _targets, _body);
+        // One delivery per agent, however many tokens named it; the author's own id (a prefix or title of it too) is skipped.
+        foreach (var agent in _resolved.Values.Where(a => a.Id != _author))
+        {
+            if (agent.ArchivedAt is not null)
+            {
+                _log.Info("Chat mention of agent {0}: archived; not delivered (mentions do not un-archive)", agent.Id);
+                continue;
+            }
+            Context.Watch(Context.ActorOf(MentionToAgent.Props(_agents, agent.Id, text, _wait)));
+        }
+        Become(Delivering);
+        if (!Context.GetChildren().Any()) Context.Stop(Self);
+    }
+
+    private void Delivering()
+    {
+        Receive<Terminated>(_ =>
+        {
+            if (!Context.GetChildren().Any()) Context.Stop(Self);
+        });
     }
 }
 
 /// <summary>
-/// One mention to one agent, as phases: <b>checking</b> the agent (resolved like fetch_agent: id, unique prefix, exact
-/// title); if it runs a turn, <b>waiting</b> for that turn's end (then checking again); then <b>sending</b> the text as a
-/// prompt. An unknown or archived agent is skipped, and a turn that outlasts paseo.chat.mention-wait drops the mention;
-/// each is logged.
+/// One mention to one agent, by its resolved id, as phases: <b>offering</b> the prompt (<see cref="SendMessageIfIdle"/>:
+/// the agent starts it only if idle and not archived, in one step), and while the agent is busy <b>waiting</b> for its
+/// turn's end, then offering again. A turn that outlasts paseo.chat.mention-wait drops the mention (logged).
 /// </summary>
 public sealed class MentionToAgent : ReceiveActor, IWithTimers
 {
@@ -75,28 +132,30 @@ public sealed class MentionToAgent : ReceiveActor, IWithTimers
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _agents;
-    private readonly string _target;
+    private readonly string _agentId;
     private readonly string _text;
-    private readonly DateTimeOffset _deadline;
+    private readonly TimeSpan _wait;
+    private DateTimeOffset _deadline;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public MentionToAgent(IActorRef agents, string target, string text, TimeSpan wait)
+    public MentionToAgent(IActorRef agents, string agentId, string text, TimeSpan wait)
     {
         _agents = agents;
-        _target = target;
+        _agentId = agentId;
         _text = text;
-        _deadline = DateTimeOffset.UtcNow + wait;
-        Checking();
+        _wait = wait;
+        Offering();
     }
 
-    public static Props Props(IActorRef agents, string target, string text, TimeSpan wait) =>
-        Akka.Actor.Props.Create(() => new MentionToAgent(agents, target, text, wait));
+    public static Props Props(IActorRef agents, string agentId, string text, TimeSpan wait) =>
+        Akka.Actor.Props.Create(() => new MentionToAgent(agents, agentId, text, wait));
 
     protected override void PreStart()
     {
-        Timers.StartSingleTimer("deadline", Deadline.Instance, _deadline - DateTimeOffset.UtcNow);
-        Check();
+        _deadline = DateTimeOffset.UtcNow + _wait;
+        Timers.StartSingleTimer("deadline", Deadline.Instance, _wait);
+        Offer();
     }
 
     private sealed record Deadline
@@ -109,43 +168,41 @@ public sealed class MentionToAgent : ReceiveActor, IWithTimers
         public static readonly Recheck Instance = new();
     }
 
-    private void Check() => _agents.Tell(new ToAgent(_target, GetSnapshot.Instance));
+    private void Offer() => _agents.Tell(new ToAgent(_agentId, new SendMessageIfIdle(_text)));
 
     private void Common()
     {
         Receive<AgentNotFound>(notFound =>
         {
-            _log.Info("Chat mention @{0}: {1}; not delivered", _target, notFound.Error);
+            _log.Info("Chat mention of agent {0}: {1}; not delivered", _agentId, notFound.Error);
             Context.Stop(Self);
         });
-        Receive<Recheck>(_ => Check());
         Receive<Deadline>(_ =>
         {
-            _log.Warning("Chat mention @{0}: the agent was still busy after paseo.chat.mention-wait; not delivered", _target);
+            _log.Warning("Chat mention of agent {0}: still busy after paseo.chat.mention-wait; not delivered", _agentId);
             Context.Stop(Self);
+        });
+        Receive<Recheck>(_ =>
+        {
+            Become(Offering);
+            Offer();
         });
     }
 
-    private void Checking()
+    private void Offering()
     {
         Common();
-        Receive<AgentSnapshot>(agent =>
+        Receive<MessageAccepted>(_ => Context.Stop(Self));
+        Receive<CommandResult>(result =>
         {
-            if (agent.ArchivedAt is not null)
-            {
-                _log.Info("Chat mention @{0}: agent {1} is archived; not delivered (mentions do not un-archive)", _target, agent.Id);
-                Context.Stop(Self);
-                return;
-            }
-            if (agent.Status is AgentStatus.Running or AgentStatus.Initializing)
-            {
-                Become(Waiting);
-                var left = _deadline - DateTimeOffset.UtcNow;
-                _agents.Tell(new ToAgent(agent.Id, new WaitForFinish(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1))));
-                return;
-            }
-            Become(Sending);
-            _agents.Tell(new ToAgent(agent.Id, new SendMessage(_text, null)));
+            _log.Info("Chat mention of agent {0}: {1}; not delivered", _agentId, result.Error);
+            Context.Stop(Self);
+        });
+        Receive<AgentBusy>(_ =>
+        {
+            Become(Waiting);
+            var left = _deadline - DateTimeOffset.UtcNow;
+            _agents.Tell(new ToAgent(_agentId, new WaitForFinish(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1))));
         });
     }
 
@@ -155,20 +212,12 @@ public sealed class MentionToAgent : ReceiveActor, IWithTimers
         Receive<WaitForwarded>(_ => { });
         Receive<FinishResult>(finished =>
         {
-            Become(Checking);
             if (finished.Status == "permission") Timers.StartSingleTimer("recheck", Recheck.Instance, PermissionRecheck);
-            else Check();
-        });
-    }
-
-    private void Sending()
-    {
-        Common();
-        Receive<MessageAccepted>(_ => Context.Stop(Self));
-        Receive<CommandResult>(result =>
-        {
-            if (!result.Accepted) _log.Warning("Chat mention @{0}: the agent refused it: {1}", _target, result.Error);
-            Context.Stop(Self);
+            else
+            {
+                Become(Offering);
+                Offer();
+            }
         });
     }
 }

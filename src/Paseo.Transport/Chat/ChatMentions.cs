@@ -16,8 +16,8 @@ public static partial class ChatMentions
     [GeneratedRegex(@"(?<=^|[\s(])@([A-Za-z0-9][A-Za-z0-9._-]*)")]
     private static partial Regex Token();
 
-    // The same token with the whitespace before it (an "(" before it stays), for the body shown in the notification.
-    [GeneratedRegex(@"(?:(?<=\()|^|\s)@[A-Za-z0-9][A-Za-z0-9._-]*")]
+    // A token at the start or after whitespace (that whitespace kept), removed from the body shown in the notification.
+    [GeneratedRegex(@"(^|\s)@[A-Za-z0-9][A-Za-z0-9._-]*")]
     private static partial Regex TokenWithSpace();
 
     /// <summary>The distinct tokens of <paramref name="body"/>, sorted by code unit (as stored in mentionAgentIds).</summary>
@@ -30,7 +30,7 @@ public static partial class ChatMentions
     /// </summary>
     public static string Notification(string author, string roomSelector, IReadOnlyList<string> targets, string body)
     {
-        var stripped = TokenWithSpace().Replace(body, "").Trim();
+        var stripped = TokenWithSpace().Replace(body, "$1").Trim();
         var text = new StringBuilder();
         text.Append("Chat mention from ").Append(author).Append(" in room \"").Append(roomSelector).Append("\".\n");
         text.Append("Mentioned agents: ").Append(string.Join(", ", targets.Select(t => "@" + t))).Append(".\n");

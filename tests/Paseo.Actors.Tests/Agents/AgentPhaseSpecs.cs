@@ -115,6 +115,34 @@ public sealed class AgentPhaseSpecs(ITestOutputHelper output) : Akka.TestKit.Xun
     }
 
     [Fact]
+    public void A_prompt_offered_only_if_idle_starts_on_an_idle_agent_and_never_interrupts_a_turn_or_un_archives()
+    {
+        var (agent, sessions) = NewAgent();
+        var client = CreateTestProbe();
+        agent.Tell(new SendMessageIfIdle("mention one"), client.Ref);
+        Assert.Equal("mention one", sessions.ExpectMsg<RunTurn>().Prompt);
+        var session = sessions.LastSender;
+        session.Tell(new Say(TurnStarted.Instance));
+        client.ExpectMsg<MessageAccepted>();
+        AwaitPhase(agent, AgentPhase.Running);
+
+        // While the turn runs: busy, and the session hears nothing (no interrupt, no second turn).
+        agent.Tell(new SendMessageIfIdle("mention two"), client.Ref);
+        client.ExpectMsg<AgentBusy>();
+        sessions.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(AgentPhase.Running, PhaseOf(agent));
+
+        session.Tell(new Say(new TurnCompleted(null)));
+        AwaitPhase(agent, AgentPhase.Idle);
+        agent.Tell(Archive.Instance, TestActor);
+        ExpectMsg<Archived>();
+        agent.Tell(new SendMessageIfIdle("mention three"), client.Ref);
+        Assert.False(client.ExpectMsg<CommandResult>().Accepted);
+        Assert.NotNull(SnapshotOf(agent).ArchivedAt);
+        sessions.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
     public void Cancel_interrupts_only_a_running_turn_and_is_answered_when_it_has_ended()
     {
         var (agent, sessions) = NewAgent();

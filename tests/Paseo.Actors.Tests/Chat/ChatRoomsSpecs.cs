@@ -197,48 +197,53 @@ public sealed class ChatRoomsSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
     };
 
     [Fact]
-    public void A_mention_reaches_an_idle_agent_at_once_a_busy_one_after_its_turn_and_never_an_archived_one()
+    public void A_mention_reaches_an_idle_agent_at_once_a_busy_one_after_its_turn_once_per_agent_and_never_an_archived_one_or_the_author()
     {
         var rooms = Rooms();
         Ask(rooms, new CreateRoom(NextId(), "release-coord", null));
-        Post(rooms, "release-coord", "@idle1 @busy2 @old3 @manual please run tests", "manual");
-        var expected = "Chat mention from manual in room \"release-coord\".\nMentioned agents: @busy2, @idle1, @old3.\nMessage:\nplease run tests\n" +
-                       "Read the room with: paseo chat read release-coord --limit 20";
+        // idle1 is named twice (by id prefix and by its title): one delivery. "a1b2" names the author's own agent.
+        Post(rooms, "release-coord", "@idle1 @Idle-Title @busy2 @old3 @a1b2 @a1b2c3d4-0000 please run tests", "a1b2c3d4-0000");
+        var expected = "Chat mention from a1b2c3d4-0000 in room \"release-coord\".\nMentioned agents: @Idle-Title, @a1b2, @busy2, @idle1, @old3.\n" +
+                       "Message:\nplease run tests\nRead the room with: paseo chat read release-coord --limit 20";
 
-        // Each target is looked up first (the author, "manual", is not a target).
-        var asked = new Dictionary<string, IActorRef>();
-        for (var i = 0; i < 3; i++)
+        // Each token is resolved first (the author's exact id is not a target).
+        var answers = new Dictionary<string, AgentSnapshot>
+        {
+            ["idle1"] = Agent("idle1-id", AgentStatus.Idle), ["Idle-Title"] = Agent("idle1-id", AgentStatus.Idle),
+            ["busy2"] = Agent("busy2-id", AgentStatus.Running), ["old3"] = Agent("old3-id", AgentStatus.Idle, DateTimeOffset.UtcNow),
+            ["a1b2"] = Agent("a1b2c3d4-0000", AgentStatus.Idle),
+        };
+        for (var i = 0; i < answers.Count; i++)
         {
             var lookup = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(5));
             Assert.IsType<GetSnapshot>(lookup.Command);
-            asked[lookup.Identifier] = _agents.LastSender;
+            _agents.Reply(answers[lookup.Identifier]);
         }
-        Assert.Equal(["busy2", "idle1", "old3"], asked.Keys.Order());
-        asked["idle1"].Tell(Agent("idle1-id", AgentStatus.Idle), _agents.Ref);
-        asked["old3"].Tell(Agent("old3-id", AgentStatus.Idle, DateTimeOffset.UtcNow), _agents.Ref);
-        asked["busy2"].Tell(Agent("busy2-id", AgentStatus.Running), _agents.Ref);
 
-        var sent = new Dictionary<string, SendMessage>();
-        ToAgent? wait = null;
+        // Then one offer per agent that is neither archived nor the author, each from its own delivery.
+        var offers = new Dictionary<string, (SendMessageIfIdle Offer, IActorRef From)>();
         for (var i = 0; i < 2; i++)
         {
-            var next = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(5));
-            if (next.Command is SendMessage send) sent[next.Identifier] = send;
-            else wait = next;
+            var offer = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(5));
+            offers[offer.Identifier] = (Assert.IsType<SendMessageIfIdle>(offer.Command), _agents.LastSender);
         }
-        Assert.Equal(expected, sent["idle1-id"].Text);
-        // The busy agent is not interrupted: the mention waits for its turn's end, then looks again.
-        Assert.NotNull(wait);
-        Assert.Equal("busy2-id", wait!.Identifier);
+        Assert.Equal(["busy2-id", "idle1-id"], offers.Keys.Order());
+        Assert.Equal(expected, offers["idle1-id"].Offer.Text);
+        offers["idle1-id"].From.Tell(new MessageAccepted(Paseo.Actors.Agents.AgentId.From("3f8e2c1a-7b4d-4e9a-9c2f-5d6e7f8a9b0c")), _agents.Ref);
+
+        // The busy agent is not interrupted: the mention waits for its turn's end, then is offered again.
+        var busy = offers["busy2-id"].From;
+        busy.Tell(new AgentBusy(Paseo.Actors.Agents.AgentId.From("3f8e2c1a-7b4d-4e9a-9c2f-5d6e7f8a9b0c")), _agents.Ref);
+        var wait = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(5));
+        Assert.Equal("busy2-id", wait.Identifier);
         Assert.IsType<WaitForFinish>(wait.Command);
-        _agents.LastSender.Tell(new FinishResult("idle", Agent("busy2-id", AgentStatus.Idle), null, null), _agents.Ref);
-        var recheck = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(5));
-        Assert.IsType<GetSnapshot>(recheck.Command);
-        _agents.LastSender.Tell(Agent("busy2-id", AgentStatus.Idle), _agents.Ref);
-        var late = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(5));
-        Assert.Equal("busy2-id", late.Identifier);
-        Assert.Equal(expected, Assert.IsType<SendMessage>(late.Command).Text);
-        // The archived agent got nothing.
+        Assert.Equal(busy, _agents.LastSender);
+        busy.Tell(new FinishResult("idle", Agent("busy2-id", AgentStatus.Idle), null, null), _agents.Ref);
+        var again = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(5));
+        Assert.Equal("busy2-id", again.Identifier);
+        Assert.Equal(expected, Assert.IsType<SendMessageIfIdle>(again.Command).Text);
+        _agents.Reply(new MessageAccepted(Paseo.Actors.Agents.AgentId.From("3f8e2c1a-7b4d-4e9a-9c2f-5d6e7f8a9b0c")));
+        // Nothing for the archived agent or the author.
         _agents.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
     }
 }

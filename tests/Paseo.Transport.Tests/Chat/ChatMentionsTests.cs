@@ -32,6 +32,13 @@ public sealed class ChatMentionsTests
             ChatMentions.Notification("manual", "release-coord", ["3f8e2c1a"], "@3f8e2c1a please run tests"));
     }
 
+    [Theory]
+    [InlineData("hi @a1 there", "hi  there")]
+    [InlineData("(@a1) look", "(@a1) look")]
+    [InlineData("@a1\n@b2 go", "go")]
+    public void The_body_loses_its_tokens_after_a_start_or_a_space_and_keeps_that_space(string body, string shown) =>
+        Assert.Contains("Message:\n" + shown + "\nRead", ChatMentions.Notification("x", "r", ["a1"], body));
+
     [Fact]
     public void A_body_of_mentions_only_is_sent_whole_and_every_target_is_listed()
     {

@@ -36,4 +36,24 @@ public static class Durations
             return at;
         return now - Parse(value, "--since");
     }
+
+    /// <summary>
+    /// The durations of Paseo's chat, schedule and loop flags (app-orchestration.md §2.3): all digits are seconds;
+    /// otherwise the sum of every <c>&lt;digits&gt;s|m|h</c> in the text (<c>1h30m</c>); no day unit.
+    /// </summary>
+    public static TimeSpan Orchestration(string value, string code)
+    {
+        var text = value.Trim();
+        if (text.Length > 0 && text.All(char.IsAsciiDigit) && long.TryParse(text, out var seconds) && seconds <= (long)TimeSpan.MaxValue.TotalSeconds)
+            return TimeSpan.FromSeconds(seconds);
+        var total = TimeSpan.Zero;
+        var matched = false;
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(text, @"(\d+)([smh])"))
+        {
+            if (!long.TryParse(m.Groups[1].Value, out var n) || n > 1_000_000_000) throw new CliException(code, $"Invalid duration format: {value}. Use formats like: 5m, 30s, 1h, 2h30m");
+            matched = true;
+            total += m.Groups[2].Value switch { "s" => TimeSpan.FromSeconds(n), "m" => TimeSpan.FromMinutes(n), _ => TimeSpan.FromHours(n) };
+        }
+        return matched ? total : throw new CliException(code, $"Invalid duration format: {value}. Use formats like: 5m, 30s, 1h, 2h30m");
+    }
 }

@@ -78,7 +78,7 @@ public sealed class ChatCommands(AgentCommands connection, IReadOnlyDictionary<s
         TimeSpan? limit = null;
         if (timeout is not null)
         {
-            var parsed = ParseDuration(timeout, "INVALID_TIMEOUT", "--timeout");
+            var parsed = Durations.Orchestration(timeout, "INVALID_TIMEOUT");
             limit = parsed > TimeSpan.Zero ? parsed : throw new CliException("INVALID_TIMEOUT", $"--timeout {timeout}: expected a duration above zero, such as 30s or 5m");
         }
         return connection.WithClient(context, async client =>
@@ -105,27 +105,15 @@ public sealed class ChatCommands(AgentCommands connection, IReadOnlyDictionary<s
 
     private static string SinceIso(string since)
     {
-        // A duration is "that long ago"; anything else must read as a date.
+        // A duration (§2.3) is "that long ago"; anything else must read as a date.
         try
         {
-            return IsoTime.Format(DateTimeOffset.UtcNow - ParseDuration(since, "INVALID_SINCE", "--since"));
+            return IsoTime.Format(DateTimeOffset.UtcNow - Durations.Orchestration(since, "INVALID_SINCE"));
         }
         catch (CliException) when (DateTimeOffset.TryParse(since, System.Globalization.CultureInfo.InvariantCulture,
                                        System.Globalization.DateTimeStyles.AssumeUniversal, out var at))
         {
             return IsoTime.Format(at);
-        }
-    }
-
-    private static TimeSpan ParseDuration(string value, string code, string flag)
-    {
-        try
-        {
-            return Durations.Parse(value, flag);
-        }
-        catch (CliException e)
-        {
-            throw new CliException(code, e.Message);
         }
     }
 
@@ -141,12 +129,13 @@ public sealed class ChatCommands(AgentCommands connection, IReadOnlyDictionary<s
         ["messages"] = room["messageCount"]?.GetValue<int>() ?? 0, ["lastMessageAt"] = WsInbound.Str(room, "lastMessageAt") ?? "-",
     };
 
+    /// <summary>One room as §5's room row: a one-row table, the row object as JSON/YAML, its id with -q.</summary>
     private static void PrintRoom(CliContext context, JsonObject room)
     {
         var row = RoomRow(room);
-        context.Output.Record(row,
-            [("Name", Str(row, "name")), ("Id", Str(row, "id")), ("Purpose", Str(row, "purpose")), ("Messages", row["messages"]!.ToString()), ("Last message", Str(row, "lastMessageAt"))],
-            Str(row, "id"));
+        if (context.Output.Quiet) context.Output.Out.WriteLine(Str(row, "id"));
+        else if (context.Output.Structured) context.Output.Data(row);
+        else context.Output.List([row], RoomColumns, r => Str(r, "id"));
     }
 
     private static void PrintMessages(CliContext context, IReadOnlyList<JsonObject> rows)
