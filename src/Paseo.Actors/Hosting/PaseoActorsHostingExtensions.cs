@@ -47,6 +47,9 @@ public sealed class RelayTunnelKey;
 /// <summary>Registry key of the chat rooms (<see cref="Paseo.Actors.Chat.ChatRoomsActor"/>).</summary>
 public sealed class ChatRoomsKey;
 
+/// <summary>Registry key of the schedules (<see cref="Paseo.Actors.Schedules.SchedulesActor"/>).</summary>
+public sealed class SchedulesKey;
+
 /// <summary>`/user/paseo/providers`: state shared by a provider's agents (OpenCode's servers).</summary>
 public sealed class ProvidersKey;
 
@@ -62,7 +65,11 @@ public sealed record PaseoActorsOptions(
     TimeProvider Time,
     WorkspaceSettings? Workspaces = null,
     TerminalHosting? Terminals = null,
-    ChatHosting? Chat = null);
+    ChatHosting? Chat = null,
+    ScheduleHosting? Schedules = null);
+
+/// <summary>Where the schedules are stored ($PASEO_HOME/schedules) and their `paseo.schedules` limits.</summary>
+public sealed record ScheduleHosting(string Directory, Paseo.Actors.Schedules.ScheduleLimits Limits);
 
 /// <summary>Where the chat rooms are stored ($PASEO_HOME/chat/rooms.json) and their `paseo.chat` limits.</summary>
 public sealed record ChatHosting(string StorePath, Paseo.Actors.Chat.ChatLimits Limits);
@@ -123,7 +130,14 @@ public static class PaseoActorsHostingExtensions
                 options.Workspaces is { } w ? new SessionServices(registry.Get<WorkspaceRegistryKey>(), registry.Get<CheckoutsKey>(), registry.Get<WorktreesKey>(), registry.Get<ScriptsKey>(), w.Suggestions, w.UserHome, w.ConfigJsonPath,
                     w.FileLimits ?? Paseo.Transport.Files.FileLimits.Default, w.Downloads,
                     options.Terminals is null ? null : registry.Get<TerminalsKey>(), options.Terminals?.Server.Settings,
-                    options.Chat is null ? null : registry.Get<ChatRoomsKey>()) : null), "sessions")));
+                    options.Chat is null ? null : registry.Get<ChatRoomsKey>(),
+                    options.Schedules is null ? null : registry.Get<SchedulesKey>()) : null), "sessions")));
+
+    /// <summary>Schedules: one actor and one timer per schedule, one file each; runs prompt agents.</summary>
+    public static AkkaConfigurationBuilder WithSchedules(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
+        options.Schedules is not { } schedules ? builder : builder.WithActors((system, registry) =>
+            registry.Register<SchedulesKey>(Subsystem(registry, Paseo.Actors.Schedules.SchedulesActor.Props(schedules.Directory, registry.Get<AgentSupervisorKey>(),
+                schedules.Limits, options.Time), "schedules")));
 
     /// <summary>Chat rooms: one actor per room, stored in one file, mentions delivered to agents.</summary>
     public static AkkaConfigurationBuilder WithChat(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
@@ -152,5 +166,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithChat(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithChat(options).WithSchedules(options).WithClientSessions(options);
 }

@@ -54,6 +54,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     private IActorRef? _workspaces;
     private IActorRef? _terminals;
     private IActorRef? _chat;
+    private IActorRef? _schedules;
     private string? _pushToken;
     // Requests handed to a child and not answered yet.
     private int _inFlight;
@@ -170,6 +171,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         if (_services is { Terminals: { } terminals } services)
             _terminals = Context.ActorOf(SessionTerminalsActor.Props(terminals, services.TerminalSettings ?? Paseo.Transport.Terminals.TerminalSettings.Default), "terminals");
         if (_services?.Chat is { } chat) _chat = Context.ActorOf(Chat.SessionChatActor.Props(chat, _clientId.Value), "chat");
+        if (_services?.Schedules is { } schedules) _schedules = Context.ActorOf(Schedules.SessionSchedulesActor.Props(schedules), "schedules");
     }
 
     // A request child that throws is resumed: a restart would forget the waits, the subscriptions, the terminal stream
@@ -238,6 +240,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         if (_workspaces is not null && SessionWorkspacesActor.Kinds.Contains(type) && (requestId is not null || SessionWorkspacesActor.WithoutRequestId.Contains(type))) return _workspaces;
         if (requestId is not null && SessionDaemonRequestsActor.Kinds.Contains(type)) return _daemonRequests;
         if (_chat is not null && requestId is not null && Chat.SessionChatActor.Kinds.Contains(type)) return _chat;
+        if (_schedules is not null && requestId is not null && Schedules.SessionSchedulesActor.Kinds.Contains(type)) return _schedules;
         return null;
     }
 

@@ -44,7 +44,8 @@ public sealed record PaseoSettings(
     WorktreeScriptLimits WorktreeScripts,
     Paseo.Transport.Files.FileLimits Files,
     Paseo.Transport.Terminals.TerminalSettings Terminals,
-    Paseo.Actors.Chat.ChatLimits Chat)
+    Paseo.Actors.Chat.ChatLimits Chat,
+    Paseo.Actors.Schedules.ScheduleLimits Schedules)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -218,7 +219,17 @@ public sealed record PaseoSettings(
                     Positive(config.GetConfig("paseo.chat"), "max-messages-per-room"),
                     Positive(config.GetConfig("paseo.chat"), "max-body-chars"),
                     Positive(config.GetConfig("paseo.chat"), "max-waiters-per-room"),
-                    PositiveTime(config, "paseo.chat.mention-wait")));
+                    PositiveTime(config, "paseo.chat.mention-wait")),
+                new Paseo.Actors.Schedules.ScheduleLimits(
+                    Positive(config.GetConfig("paseo.schedules"), "max-schedules"),
+                    Positive(config.GetConfig("paseo.schedules"), "runs-kept"),
+                    config.GetString("paseo.schedules.missed-runs") switch
+                    {
+                        "skip" => Paseo.Actors.Schedules.MissedRunPolicy.Skip,
+                        "run-once" => Paseo.Actors.Schedules.MissedRunPolicy.RunOnce,
+                        var other => throw new ConfigException($"paseo.hocon: paseo.schedules.missed-runs: expected skip or run-once, got \"{other}\""),
+                    },
+                    PositiveTime(config, "paseo.schedules.missed-run-grace")));
         }
         catch (ConfigException)
         {

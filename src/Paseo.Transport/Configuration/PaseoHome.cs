@@ -27,6 +27,9 @@ public sealed record PaseoHome(string Root)
     /// <summary>The chat rooms: chat/rooms.json (app-orchestration.md §1.6).</summary>
     public string ChatRoomsFile => Path.Combine(Root, "chat", "rooms.json");
 
+    /// <summary>One file per schedule: schedules/&lt;id&gt;.json (app-orchestration.md §2.6).</summary>
+    public string SchedulesDir => Path.Combine(Root, "schedules");
+
     /// <summary>Resolves the home folder: the --home flag, else $PASEO_HOME, else ~/.paseo. `~/` is expanded.</summary>
     public static PaseoHome Resolve(string? flag, IReadOnlyDictionary<string, string?> env)
     {

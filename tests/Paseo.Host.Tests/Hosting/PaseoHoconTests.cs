@@ -41,6 +41,8 @@ public sealed class PaseoHoconTests
     [InlineData("paseo.daemon.shutdown-timeout = 3s", "paseo.daemon.shutdown-timeout (3 s) must be at least paseo.providers.kill-grace + 2 s (5 s)")]
     [InlineData("paseo.providers.max-file-bytes = 2g", "paseo.providers.max-file-bytes: at most 1g")]
     [InlineData("paseo.sessions.max-requests-in-flight = 0", "max-requests-in-flight")]
+    [InlineData("paseo.schedules.missed-runs = later", "paseo.schedules.missed-runs: expected skip or run-once, got \"later\"")]
+    [InlineData("paseo.chat.max-rooms = 0", "max-rooms")]
     [InlineData("paseo.agents.timeline-write-delay = -1s", "paseo.agents.timeline-write-delay: expected a duration of 0s or more")]
     [InlineData("akka.actor.blocking-io-dispatcher.blocking-io-executor.thread-count = 0", "thread-count: expected at least 1 thread, got 0")]
     public void A_bad_override_names_the_file_and_key(string hocon, string expected)
