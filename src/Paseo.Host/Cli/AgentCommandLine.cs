@@ -180,6 +180,38 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         return new Command("chat", "Manage chat rooms for agent coordination") { create, ls, inspect, delete, post, read, wait };
     }
 
+    public Command Schedule()
+    {
+        var commands = new Schedules.ScheduleCommands(_commands, env);
+        Argument<string> Id() => new("id") { Description = "Schedule id (8 hex digits)" };
+        var prompt = new Argument<string>("prompt") { Description = "What the agent is asked at each run" };
+        var every = new Option<string?>("--every") { Description = "Run every interval: 30s, 10m, 1h30m" };
+        var cron = new Option<string?>("--cron") { Description = "Run on a 5-field cron expression (UTC unless --timezone)" };
+        var timeZone = new Option<string?>("--timezone") { Description = "IANA time zone of --cron, such as Europe/Paris (ours: Paseo's cron is UTC only)" };
+        var name = new Option<string?>("--name") { Description = "A name for the schedule" };
+        var target = new Option<string?>("--target") { Description = "self (inside an agent), new-agent, or an agent id" };
+        var provider = new Option<string?>("--provider") { Description = "For new-agent: provider, optionally with a model: claude, codex/gpt-5, mock" };
+        var maxRuns = new Option<string?>("--max-runs") { Description = "Complete after this many runs" };
+        var expiresIn = new Option<string?>("--expires-in") { Description = "Complete after this long: 24h, 90m (no day unit: 168h for a week)" };
+        var cwd = new Option<string?>("--cwd") { Description = "For new-agent: its working directory (default: the current one)" };
+        var create = Make("create", "Create a schedule",
+            (pr, c, _) => commands.CreateAsync(c, new Schedules.ScheduleCommands.CreateOptions(pr.GetValue(prompt)!, pr.GetValue(every), pr.GetValue(cron), pr.GetValue(timeZone),
+                pr.GetValue(name), pr.GetValue(target), pr.GetValue(provider), pr.GetValue(maxRuns), pr.GetValue(expiresIn), pr.GetValue(cwd))),
+            prompt, every, cron, timeZone, name, target, provider, maxRuns, expiresIn, cwd);
+        var ls = Make("ls", "List schedules", (pr, c, _) => commands.ListAsync(c));
+        var inspectId = Id();
+        var inspect = Make("inspect", "Show a schedule", (pr, c, _) => commands.InspectAsync(c, pr.GetValue(inspectId)!), inspectId);
+        var logsId = Id();
+        var logs = Make("logs", "Show a schedule's runs", (pr, c, _) => commands.LogsAsync(c, pr.GetValue(logsId)!), logsId);
+        var pauseId = Id();
+        var pause = Make("pause", "Pause a schedule", (pr, c, _) => commands.PauseAsync(c, pr.GetValue(pauseId)!), pauseId);
+        var resumeId = Id();
+        var resume = Make("resume", "Resume a paused schedule", (pr, c, _) => commands.ResumeAsync(c, pr.GetValue(resumeId)!), resumeId);
+        var deleteId = Id();
+        var delete = Make("delete", "Delete a schedule", (pr, c, _) => commands.DeleteAsync(c, pr.GetValue(deleteId)!), deleteId);
+        return new Command("schedule", "Manage recurring schedules") { create, ls, inspect, logs, pause, resume, delete };
+    }
+
     public Command Worktree()
     {
         var lsCwd = new Option<string?>("--cwd") { Description = "A directory of the repository (default: the current one)" };

@@ -78,7 +78,7 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
                 var marked = Marker().Match(line);
                 var command = marked.Success ? marked.Groups["command"].Value : line;
                 var marker = marked.Success ? marked.Groups["marker"].Value : null;
-                var words = Regex.Matches(command, @"paseo ((agent|daemon|relay|permit|provider|terminal|chat) )?([a-z-]+)").Select(m => m.Value);
+                var words = Regex.Matches(command, @"paseo ((agent|daemon|relay|permit|provider|terminal|chat|schedule) )?([a-z-]+)").Select(m => m.Value);
                 foreach (var word in words) commandsSeen.Add(word);
                 log.WriteLine($"$ {line}");
 
@@ -114,6 +114,8 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
                 "paseo delete", "paseo permit ls", "paseo permit allow", "paseo permit deny", "paseo agent mode",
                 "paseo terminal create", "paseo terminal ls", "paseo terminal send-keys", "paseo terminal capture", "paseo terminal kill",
                 "paseo chat create", "paseo chat post", "paseo chat read", "paseo chat ls", "paseo chat inspect", "paseo chat wait", "paseo chat delete",
+                "paseo schedule create", "paseo schedule ls", "paseo schedule inspect", "paseo schedule pause", "paseo schedule resume",
+                "paseo schedule logs", "paseo schedule delete",
             ];
             Assert.Empty(every.Except(commandsSeen));
         }
