@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|efficiency|cli|providers|workspaces|terminals|web]
+# One entry point for Paseo.NET: ./build.sh build | test | run [daemon flags] | publish | bench [e2ee|fanout|relay|efficiency|orchestration|cli|providers|workspaces|terminals|web]
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -139,6 +139,12 @@ case "$command" in
       [ -x bench/.tools/dotnet-gcdump ] || dotnet tool install --tool-path bench/.tools dotnet-gcdump >/dev/null
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- efficiency "$@"
+    fi
+    if [ "${1:-}" = "orchestration" ]; then
+      shift
+      # Issue #18's measures: 1 000 one-minute schedules (timer lateness, CPU, memory) and 100 chat rooms × 10 waiters (post-to-wake).
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- orchestration "$@"
     fi
     if [ "${1:-}" = "fanout" ]; then
       shift

@@ -21,6 +21,7 @@ public sealed class ScheduleRunActor : ReceiveActor, IWithTimers
     private readonly IActorRef _agents;
     private readonly string _prompt;
     private string? _agentId;
+    private bool _created;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -72,7 +73,8 @@ public sealed class ScheduleRunActor : ReceiveActor, IWithTimers
 
     private void End(bool succeeded, string? output, string? error)
     {
-        Context.Parent.Tell(new Finished(_runId, succeeded, _agentId, output, error));
+        // A failed run of an existing agent names none (as Paseo's); a new agent made before the failure is named (Paseo loses it).
+        Context.Parent.Tell(new Finished(_runId, succeeded, succeeded || _created ? _agentId : null, output, error));
         Context.Stop(Self);
     }
 
@@ -83,13 +85,13 @@ public sealed class ScheduleRunActor : ReceiveActor, IWithTimers
         NotFound();
         Receive<AgentSnapshot>(agent =>
         {
-            _agentId = agent.Id;
             if (agent.ArchivedAt is not null) End(false, null, $"Agent {agent.Id} is archived");
-            else if (agent.Status is AgentStatus.Running or AgentStatus.Initializing) End(false, null, $"Agent {agent.Id} already has an active run");
             else
             {
+                _agentId = agent.Id;
                 Become(Prompting);
-                _agents.Tell(new ToAgent(agent.Id, new SendMessage(_prompt, null)));
+                // Checked and started in one step: a turn that began since the look is not interrupted.
+                _agents.Tell(new ToAgent(agent.Id, new SendMessageIfIdle(_prompt)));
             }
         });
     }
@@ -98,6 +100,7 @@ public sealed class ScheduleRunActor : ReceiveActor, IWithTimers
     {
         NotFound();
         Receive<MessageAccepted>(_ => Wait());
+        Receive<AgentBusy>(_ => End(false, null, $"Agent {_agentId} already has an active run"));
         Receive<CommandResult>(result =>
         {
             if (result.Accepted) Wait();
@@ -110,6 +113,7 @@ public sealed class ScheduleRunActor : ReceiveActor, IWithTimers
         Receive<AgentCreated>(created =>
         {
             _agentId = created.Agent.Id;
+            _created = true;
             Wait();
         });
         Receive<AgentCreateFailed>(failed => End(false, null, failed.Error));

@@ -24,6 +24,8 @@ public sealed class ScheduleStore : ReceiveActor
             Sender.Tell(new Loaded(schedules, damaged));
         });
         Receive<Save>(save => Write(save.Answer, save.ReplyTo, save.Request, () => ScheduleStoreFiles.Save(directory, save.Schedule)));
+        // Everything sent before this message is written once it is answered (the mailbox is FIFO).
+        Receive<Flush>(_ => Sender.Tell(Akka.Done.Instance));
         Receive<Delete>(delete => Write(delete.Answer, delete.ReplyTo, delete.Request, () => ScheduleStoreFiles.Delete(directory, delete.ScheduleId)));
     }
 
@@ -36,7 +38,7 @@ public sealed class ScheduleStore : ReceiveActor
             write();
             if (answer is not null) replyTo?.Tell(answer);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             _log.Error(e, "Could not write a schedule");
             if (request is not null) replyTo?.Tell(Error(request, $"Could not save the schedule: {e.Message}"));
@@ -47,6 +49,12 @@ public sealed class ScheduleStore : ReceiveActor
     {
         public static readonly Load Instance = new();
         private Load() { }
+    }
+
+    public sealed record Flush
+    {
+        public static readonly Flush Instance = new();
+        private Flush() { }
     }
 
     public sealed record Loaded(IReadOnlyList<Schedule> Schedules, IReadOnlyList<(string Path, string Reason)> Damaged);

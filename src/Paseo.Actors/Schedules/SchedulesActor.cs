@@ -46,6 +46,20 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
     {
         _store = Context.ActorOf(ScheduleStore.Props(_directory), "store");
         _store.Tell(ScheduleStore.Load.Instance);
+        // At shutdown the schedules' last writes (a run's end) reach the disk before the process ends.
+        var store = _store;
+        CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-schedules", async () =>
+        {
+            try
+            {
+                await store.Ask<Akka.Done>(ScheduleStore.Flush.Instance, TimeSpan.FromSeconds(10));
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                // The store is gone or stuck: nothing more can be saved.
+            }
+            return Akka.Done.Instance;
+        });
     }
 
     // A schedule that throws is resumed with its state (a restart would re-run its recovery).
@@ -89,16 +103,12 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
         });
         Receive<DeleteSchedule>(delete =>
         {
-            if (!_schedules.Remove(delete.ScheduleId, out var actor) && !_damaged.ContainsKey(delete.ScheduleId))
-            {
-                // Paseo answers a delete of an unknown id as done; a client that sent a wrong id would never know.
-                Sender.Tell(Error(delete, NotFound(delete.ScheduleId)));
-                return;
-            }
-            _damaged.Remove(delete.ScheduleId);
-            // A run in progress stops with it (its agent goes on).
-            actor?.Tell(PoisonPill.Instance);
-            _store.Tell(new ScheduleStore.Delete(delete.ScheduleId, Reply(delete, "scheduleId", delete.ScheduleId), Sender, delete));
+            // The schedule deletes itself (its writes and its delete reach the store in order); forgotten here at once.
+            if (_schedules.Remove(delete.ScheduleId, out var actor)) actor.Forward(delete);
+            else if (_damaged.Remove(delete.ScheduleId))
+                _store.Tell(new ScheduleStore.Delete(delete.ScheduleId, Reply(delete, "scheduleId", delete.ScheduleId), Sender, delete));
+            // Paseo answers a delete of an unknown id as done; a client that sent a wrong id would never know.
+            else Sender.Tell(Error(delete, NotFound(delete.ScheduleId)));
         });
         Receive<IOneSchedule>(request =>
         {
@@ -120,6 +130,12 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
             Sender.Tell(Error(create, $"Too many schedules: {_schedules.Count} (paseo.schedules.max-schedules); delete one first"));
             return;
         }
+        if (create.ExpiresAt is { } expiresAt && !IsoTimes.TryParse(expiresAt, out _))
+        {
+            // Paseo keeps any string, and one that does not read never expires.
+            Sender.Tell(Error(create, $"Invalid expiresAt: {expiresAt} (an ISO time such as 2026-05-04T07:00:00.000Z)"));
+            return;
+        }
         var now = _time.GetUtcNow();
         string id;
         do id = Schedule.NewId(); while (_schedules.ContainsKey(id) || _damaged.ContainsKey(id));
@@ -128,7 +144,7 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
         {
             next = CadenceTimes.Next(create.Cadence, now, now);
         }
-        catch (ScheduleException e)
+        catch (Exception e) when (e is ScheduleException or ArgumentException or OverflowException)
         {
             Sender.Tell(Error(create, e.Message));
             return;

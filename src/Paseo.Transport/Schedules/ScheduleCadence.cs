@@ -28,8 +28,9 @@ public sealed class CronCadence
     private static readonly (string Name, int Min, int Max)[] Fields =
         [("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 6)];
 
-    // Paseo searches a year ahead for a match; so does this (a never-matching expression fails create).
-    private static readonly TimeSpan SearchWindow = TimeSpan.FromDays(366);
+    // Paseo searches a year ahead, which misses a Friday the 13th 14 months away (`0 0 13 * 5` after 2027-08-13);
+    // five years finds every such day and still fails an expression that never matches (`0 0 31 2 *`) at create.
+    private static readonly TimeSpan SearchWindow = TimeSpan.FromDays(5 * 366);
 
     private readonly CronExpression _expression;
     private readonly HashSet<DayOfWeek>? _daysOfWeek; // set when both day fields are restricted (ANDed here)
@@ -60,7 +61,14 @@ public sealed class CronCadence
             days = Expand(normalized[4], 0, 6).Select(d => (DayOfWeek)d).ToHashSet();
             normalized[4] = "*";
         }
-        return new CronCadence(CronExpression.Parse(string.Join(' ', normalized), CronFormat.Standard), days, zone, text);
+        try
+        {
+            return new CronCadence(CronExpression.Parse(string.Join(' ', normalized), CronFormat.Standard), days, zone, text);
+        }
+        catch (CronFormatException e)
+        {
+            throw new ScheduleException($"Invalid cron expression: {e.Message}");
+        }
     }
 
     /// <summary>The first time strictly after <paramref name="after"/> that matches (a whole minute), or an error if none within a year.</summary>
@@ -90,10 +98,10 @@ public sealed class CronCadence
         }
     }
 
-    /// <summary>One field as Cronos reads it, checked as Paseo checks it.</summary>
+    /// <summary>One field, checked as Paseo checks it, as Cronos reads it: "*" when it covers every value, else the values listed one by one (so a step Cronos would refuse, such as */60, means what it means to Paseo).</summary>
     private static string Field(string field, string name, int min, int max)
     {
-        var parts = new List<string>();
+        var values = new SortedSet<int>();
         foreach (var part in field.Split(','))
         {
             if (part.Length == 0) throw new ScheduleException($"Invalid cron {name} field");
@@ -102,61 +110,50 @@ public sealed class CronCadence
             if (step < 1) throw new ScheduleException($"Invalid cron {name} step");
             if (baseText == "*")
             {
-                parts.Add(step == 1 ? "*" : $"{min}-{max}/{step}");
+                for (var v = min; v <= max; v += step) values.Add(v);
                 continue;
             }
             var dash = baseText.IndexOf('-');
             if (dash > 0 && baseText[..dash].All(char.IsAsciiDigit) && baseText[(dash + 1)..] is { Length: > 0 } high && high.All(char.IsAsciiDigit))
             {
-                var a = int.Parse(baseText[..dash], CultureInfo.InvariantCulture);
-                var b = int.Parse(high, CultureInfo.InvariantCulture);
-                if (a > b || a < min || b > max) throw new ScheduleException($"Invalid cron {name} range");
-                parts.Add(step == 1 ? $"{a}-{b}" : $"{a}-{b}/{step}");
+                if (Digits(baseText[..dash]) is not { } a || Digits(high) is not { } b || a > b || a < min || b > max)
+                    throw new ScheduleException($"Invalid cron {name} range");
+                for (var v = a; v <= b; v += step) values.Add(v);
                 continue;
             }
             // One value, read like JavaScript's parseInt (leading digits); a step on it is checked, then ignored.
             if (LeadingInt(baseText) is not { } value || value < min || value > max) throw new ScheduleException($"Invalid cron {name} value");
-            parts.Add(value.ToString(CultureInfo.InvariantCulture));
+            values.Add(value);
         }
-        // A field that covers every value is "*": what Cronos (and the day AND rule above) treat as unrestricted.
-        var list = string.Join(',', parts);
-        return list == "*" || Expand(list, min, max).Count == max - min + 1 ? "*" : list;
+        return values.Count == max - min + 1 ? "*" : string.Join(',', values);
     }
 
     /// <summary>The values a normalized field lists.</summary>
-    private static List<int> Expand(string field, int min, int max)
-    {
-        var values = new SortedSet<int>();
-        foreach (var part in field.Split(','))
-        {
-            if (part == "*")
-            {
-                for (var v = min; v <= max; v++) values.Add(v);
-                continue;
-            }
-            var slash = part.IndexOf('/');
-            var step = slash < 0 ? 1 : int.Parse(part[(slash + 1)..], CultureInfo.InvariantCulture);
-            var range = slash < 0 ? part : part[..slash];
-            var dash = range.IndexOf('-');
-            var (a, b) = dash < 0 ? (int.Parse(range, CultureInfo.InvariantCulture), int.Parse(range, CultureInfo.InvariantCulture))
-                : (int.Parse(range[..dash], CultureInfo.InvariantCulture), int.Parse(range[(dash + 1)..], CultureInfo.InvariantCulture));
-            for (var v = a; v <= b; v += step) values.Add(v);
-        }
-        return [.. values];
-    }
+    private static List<int> Expand(string field, int min, int max) =>
+        field == "*" ? [.. Enumerable.Range(min, max - min + 1)] : [.. field.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))];
 
-    /// <summary>JavaScript's parseInt on a field part: the leading digits, or null when there are none.</summary>
+    /// <summary>A number of digits only (leading zeros allowed), or null when it does not fit.</summary>
+    private static int? Digits(string text) => int.TryParse(text.TrimStart('0') is { Length: > 0 } t ? t : "0", NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    /// <summary>JavaScript's parseInt on a field part: an optional sign, then the leading digits; null when there are none.</summary>
     private static int? LeadingInt(string text)
     {
+        var sign = text.Length > 0 && text[0] is '+' or '-' ? 1 : 0;
         var digits = 0;
-        while (digits < text.Length && char.IsAsciiDigit(text[digits])) digits++;
-        return digits == 0 || digits > 9 ? null : int.Parse(text[..digits], CultureInfo.InvariantCulture);
+        while (sign + digits < text.Length && char.IsAsciiDigit(text[sign + digits])) digits++;
+        if (digits == 0) return null;
+        // Too large for a field is out of range all the same.
+        var value = Digits(text.Substring(sign, digits)) ?? int.MaxValue;
+        return text[0] == '-' ? -value : value;
     }
 }
 
 /// <summary>The next run of a cadence.</summary>
 public static class CadenceTimes
 {
+    /// <summary>Ten years: beyond it an interval would overflow the times it is added to.</summary>
+    public const long MaxEveryMs = 3650L * 86_400_000;
+
     /// <summary>
     /// The first slot strictly after <paramref name="after"/>: for an interval, <paramref name="phase"/> plus whole
     /// multiples of it (so the schedule keeps its phase); for cron, the expression's next match.
@@ -164,6 +161,7 @@ public static class CadenceTimes
     public static DateTimeOffset Next(Cadence cadence, DateTimeOffset phase, DateTimeOffset after) => cadence switch
     {
         Cadence.Every every when every.EveryMs <= 0 => throw new ScheduleException("The interval must be above zero"),
+        Cadence.Every every when every.EveryMs > MaxEveryMs => throw new ScheduleException($"The interval is longer than {MaxEveryMs / 86_400_000} days"),
         Cadence.Every every => after < phase ? phase
             : phase + TimeSpan.FromMilliseconds(every.EveryMs * ((long)Math.Floor((after - phase).TotalMilliseconds / every.EveryMs) + 1)),
         Cadence.Cron cron => CronCadence.Parse(cron.Expression, cron.TimeZone).Next(after),

@@ -44,7 +44,7 @@ public sealed record ScheduleRun(string Id, string ScheduledFor, string StartedA
 public sealed partial record Schedule(
     string Id, string? Name, string Prompt, Cadence Cadence, ScheduleTarget Target, string Status,
     string CreatedAt, string UpdatedAt, string? NextRunAt, string? LastRunAt, string? PausedAt, string? ExpiresAt, int? MaxRuns,
-    IReadOnlyList<ScheduleRun> Runs)
+    IReadOnlyList<ScheduleRun> Runs, int FinishedRuns = 0)
 {
     /// <summary>Schedule ids: 8 lowercase hex digits. Anything else is refused before it can name a file.</summary>
     public static bool IsValidId(string id) => IdPattern().IsMatch(id);
@@ -66,6 +66,14 @@ public sealed partial record Schedule(
     {
         var json = ToSummary();
         json["runs"] = new JsonArray([.. Runs.Select(r => (JsonNode)r.ToJson())]);
+        return json;
+    }
+
+    /// <summary>The file's record: Stored, and (ours) the runs finished so far, which maxRuns counts even when the log keeps fewer.</summary>
+    public JsonObject ToFile()
+    {
+        var json = ToStored();
+        json["finishedRuns"] = FinishedRuns;
         return json;
     }
 
@@ -91,7 +99,8 @@ public sealed partial record Schedule(
         var target = json["target"] as JsonObject ?? throw new FormatException("\"target\" must be an object");
         var id = ScheduleRun.Req(json, "id");
         if (!IsValidId(id)) throw new FormatException($"\"id\" must be 8 lowercase hex digits, got \"{id}\"");
-        return new Schedule(
+        var runs = (json["runs"] as JsonArray ?? []).Select(r => ScheduleRun.FromJson(r as JsonObject ?? throw new FormatException("a run must be an object"))).ToList();
+        var schedule = new Schedule(
             id, ScheduleRun.Opt(json, "name"), ScheduleRun.Req(json, "prompt"),
             WsInbound.Str(cadence, "type") switch
             {
@@ -109,9 +118,30 @@ public sealed partial record Schedule(
             ScheduleRun.Req(json, "createdAt"), ScheduleRun.Req(json, "updatedAt"), ScheduleRun.Opt(json, "nextRunAt"), ScheduleRun.Opt(json, "lastRunAt"),
             ScheduleRun.Opt(json, "pausedAt"), ScheduleRun.Opt(json, "expiresAt"),
             json["maxRuns"] is JsonValue max && max.TryGetValue<int>(out var m) ? m : null,
-            (json["runs"] as JsonArray ?? []).Select(r => ScheduleRun.FromJson(r as JsonObject ?? throw new FormatException("a run must be an object"))).ToList());
+            runs,
+            json["finishedRuns"] is JsonValue finished && finished.TryGetValue<int>(out var f) ? f : runs.Count(r => r.Status != "running"));
+        // What the schedule will compute with must read now, or the file counts as damaged (not a schedule that fails at each slot).
+        try
+        {
+            if (schedule.Cadence is Cadence.Cron cron) CronCadence.Parse(cron.Expression, cron.TimeZone);
+            if (schedule.Cadence is Cadence.Every { EveryMs: > CadenceTimes.MaxEveryMs }) throw new ScheduleException("the interval is too long");
+        }
+        catch (ScheduleException e)
+        {
+            throw new FormatException(e.Message);
+        }
+        foreach (var (key, value) in new[] { ("createdAt", schedule.CreatedAt), ("updatedAt", schedule.UpdatedAt), ("nextRunAt", schedule.NextRunAt), ("expiresAt", schedule.ExpiresAt) })
+            if (value is not null && !IsoTimes.TryParse(value, out _)) throw new FormatException($"\"{key}\" is not a time: \"{value}\"");
+        return schedule;
     }
 
     [GeneratedRegex("^[0-9a-f]{8}$")]
     private static partial Regex IdPattern();
+}
+
+/// <summary>Times as schedules store them (ISO 8601, UTC).</summary>
+public static class IsoTimes
+{
+    public static bool TryParse(string value, out DateTimeOffset time) =>
+        DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out time);
 }

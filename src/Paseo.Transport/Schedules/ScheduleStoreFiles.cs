@@ -41,7 +41,7 @@ public static class ScheduleStoreFiles
     public static void Save(string directory, Schedule schedule)
     {
         PrivateFiles.EnsurePrivateDirectory(directory);
-        PrivateFiles.WriteAtomically(PathOf(directory, schedule.Id), schedule.ToStored().ToJsonString(Pretty) + "\n");
+        PrivateFiles.WriteAtomically(PathOf(directory, schedule.Id), schedule.ToFile().ToJsonString(Pretty) + "\n");
     }
 
     public static void Delete(string directory, string id)

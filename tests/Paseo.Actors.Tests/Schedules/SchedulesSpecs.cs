@@ -77,7 +77,7 @@ public sealed class SchedulesSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
         Assert.IsType<GetSnapshot>(check.Command);
         _agents.Reply(Agent(AgentStatus.Idle));
         var prompt = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10));
-        Assert.Equal("Check CI", Assert.IsType<SendMessage>(prompt.Command).Text);
+        Assert.Equal("Check CI", Assert.IsType<SendMessageIfIdle>(prompt.Command).Text);
         _agents.Reply(new MessageAccepted(Paseo.Actors.Agents.AgentId.From(AgentId)));
         Assert.IsType<WaitForFinish>(_agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10)).Command);
         _agents.Reply(new FinishResult("idle", Agent(AgentStatus.Idle), null, "  " + reply + "  "));
@@ -140,10 +140,14 @@ public sealed class SchedulesSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
         Advance(TimeSpan.FromMinutes(1));
         Assert.IsType<GetSnapshot>(_agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10)).Command);
         _agents.Reply(Agent(AgentStatus.Running));
+        // Offered, not forced: the agent says it is busy, and the run fails without interrupting its turn.
+        Assert.IsType<SendMessageIfIdle>(_agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10)).Command);
+        _agents.Reply(new AgentBusy(Paseo.Actors.Agents.AgentId.From(AgentId)));
         AwaitRuns(schedules, id, 1);
         var failed = Inspect(schedules, id)["runs"]![0]!;
         Assert.Equal("failed", failed["status"]!.GetValue<string>());
         Assert.Equal($"Agent {AgentId} already has an active run", failed["error"]!.GetValue<string>());
+        Assert.Null(failed["agentId"]);
         Advance(TimeSpan.FromMinutes(1));
         AgentRuns("second");
         AwaitRuns(schedules, id, 2);
@@ -182,8 +186,8 @@ public sealed class SchedulesSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
         _agents.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         var resumed = Ask(schedules, new ResumeSchedule(NextId(), id))["schedule"]!;
         Assert.Equal("active", resumed["status"]!.GetValue<string>());
-        // The next slot after now in the schedule's phase: 12:30 (12:25 now), the missed ones not replayed.
-        Assert.Equal("2026-03-27T12:30:00.000Z", resumed["nextRunAt"]!.GetValue<string>());
+        // next(cadence, now): an interval from now (12:25 + 10 min), the missed slots not replayed.
+        Assert.Equal("2026-03-27T12:35:00.000Z", resumed["nextRunAt"]!.GetValue<string>());
         Assert.Contains("Schedule not found: 0badf00d", Sends(schedules, new InspectSchedule(NextId(), "0badf00d")));
         Assert.Contains("schedule_request_failed", Sends(schedules, new DeleteSchedule(NextId(), "0badf00d")));
         Assert.Equal(id, Ask(schedules, new DeleteSchedule(NextId(), id))["scheduleId"]!.GetValue<string>());
@@ -202,7 +206,8 @@ public sealed class SchedulesSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
         Advance(TimeSpan.FromMinutes(10));
         // The run starts (the agent is asked) and the daemon stops before it ends.
         Assert.IsType<GetSnapshot>(_agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10)).Command);
-        AwaitAssert(() => Assert.Equal("running", Inspect(schedules, id)["runs"]![0]!["status"]!.GetValue<string>()));
+        // The run's start is on disk before the "daemon" stops.
+        AwaitAssert(() => Assert.Contains("\"running\"", File.ReadAllText(Path.Combine(_dir, id + ".json"))), TimeSpan.FromSeconds(10));
         Watch(schedules);
         Sys.Stop(schedules);
         ExpectTerminated(schedules);

@@ -73,7 +73,7 @@ public sealed class ScheduleCommandsTests
         var badCron = await cli.Error("schedule", "create", "x", "--cron", "61 * * * *", "--provider", "mock");
         Assert.Equal("schedule_request_failed", badCron["code"]!.GetValue<string>());
         Assert.Contains("Invalid cron minute value", badCron["message"]!.GetValue<string>());
-        Assert.Contains("Invalid schedule id: ../x", (await cli.Error("schedule", "inspect", "../x"))["message"]!.GetValue<string>());
+        Assert.Contains("Schedule not found: ../x", (await cli.Error("schedule", "inspect", "../x"))["message"]!.GetValue<string>());
 
         var deleted = (await cli.Json("schedule", "delete", id)).AsObject();
         Assert.Equal(id, deleted["id"]!.GetValue<string>());

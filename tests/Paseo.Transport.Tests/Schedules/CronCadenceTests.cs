@@ -19,6 +19,11 @@ public sealed class CronCadenceTests
     // One value read like parseInt: 5abc is 5.
     [InlineData("5abc * * * *", "2026-05-03T07:00:00Z", "2026-05-03T07:05:00Z")]
     [InlineData("  0   12 * * 0  ", "2026-05-03T13:00:00Z", "2026-05-10T12:00:00Z")]
+    // A step past the field's range still means its first value (Cronos itself refuses */60).
+    [InlineData("*/60 * * * *", "2026-05-03T07:00:00Z", "2026-05-03T08:00:00Z")]
+    [InlineData("+5 * * * *", "2026-05-03T07:00:00Z", "2026-05-03T07:05:00Z")]
+    // The next Friday the 13th after August 2027 is 14 months away (Paseo's one-year search misses it).
+    [InlineData("0 0 13 * 5", "2027-08-13T00:00:00Z", "2028-10-13T00:00:00Z")]
     public void The_specs_examples_come_next(string expression, string after, string next) =>
         Assert.Equal(T(next), CronCadence.Parse(expression).Next(T(after)));
 
@@ -33,6 +38,8 @@ public sealed class CronCadenceTests
     [InlineData("* * * JAN *", "Invalid cron month value")]
     [InlineData("* * * * 7", "Invalid cron day-of-week value")]
     [InlineData("* * * * MON", "Invalid cron day-of-week value")]
+    [InlineData("0-9999999999 * * * *", "Invalid cron minute range")]
+    [InlineData("99999999999 * * * *", "Invalid cron minute value")]
     public void A_bad_expression_fails_with_paseos_message(string expression, string message) =>
         Assert.Equal(message, Assert.Throws<ScheduleException>(() => CronCadence.Parse(expression)).Message);
 

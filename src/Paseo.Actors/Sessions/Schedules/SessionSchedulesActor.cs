@@ -49,7 +49,8 @@ public sealed partial class SessionSchedulesActor : ReceiveActor
         }
         if (parsed is IOneSchedule one && !Schedule.IsValidId(one.ScheduleId))
         {
-            Context.Parent.Tell(new Answered(Error(parsed, $"Invalid schedule id: {one.ScheduleId} (8 lowercase hex digits, as schedule/create makes them)").Json));
+            // Never a path: an id that is not 8 lowercase hex digits names no schedule (§9).
+            Context.Parent.Tell(new Answered(Error(parsed, NotFound(one.ScheduleId)).Json));
             return;
         }
         _schedules.Tell(parsed);
