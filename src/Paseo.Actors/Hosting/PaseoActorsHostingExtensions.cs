@@ -136,8 +136,24 @@ public static class PaseoActorsHostingExtensions
     /// <summary>Schedules: one actor and one timer per schedule, one file each; runs prompt agents.</summary>
     public static AkkaConfigurationBuilder WithSchedules(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         options.Schedules is not { } schedules ? builder : builder.WithActors((system, registry) =>
-            registry.Register<SchedulesKey>(Subsystem(registry, Paseo.Actors.Schedules.SchedulesActor.Props(schedules.Directory, registry.Get<AgentSupervisorKey>(),
-                schedules.Limits, options.Time), "schedules")));
+        {
+            var actor = Subsystem(registry, Paseo.Actors.Schedules.SchedulesActor.Props(schedules.Directory, registry.Get<AgentSupervisorKey>(),
+                schedules.Limits, options.Time), "schedules");
+            registry.Register<SchedulesKey>(actor);
+            // At shutdown the schedules' last writes (a run's end) reach the disk before the process ends.
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-schedules", async () =>
+            {
+                try
+                {
+                    await actor.Ask<Akka.Done>(Paseo.Actors.Schedules.SchedulesActor.FlushStore.Instance, TimeSpan.FromSeconds(10));
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    // The store is gone or stuck: nothing more can be saved.
+                }
+                return Akka.Done.Instance;
+            });
+        });
 
     /// <summary>Chat rooms: one actor per room, stored in one file, mentions delivered to agents.</summary>
     public static AkkaConfigurationBuilder WithChat(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>

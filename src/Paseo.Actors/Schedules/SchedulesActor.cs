@@ -46,20 +46,16 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
     {
         _store = Context.ActorOf(ScheduleStore.Props(_directory), "store");
         _store.Tell(ScheduleStore.Load.Instance);
-        // At shutdown the schedules' last writes (a run's end) reach the disk before the process ends.
-        var store = _store;
-        CoordinatedShutdown.Get(Context.System).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-schedules", async () =>
-        {
-            try
-            {
-                await store.Ask<Akka.Done>(ScheduleStore.Flush.Instance, TimeSpan.FromSeconds(10));
-            }
-            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
-            {
-                // The store is gone or stuck: nothing more can be saved.
-            }
-            return Akka.Done.Instance;
-        });
+    }
+
+    /// <summary>
+    /// Answered once every write asked before it is on disk. The daemon asks it at shutdown (PaseoActorsHostingExtensions.WithSchedules),
+    /// so the schedules' last writes — a run's end — are not lost.
+    /// </summary>
+    public sealed record FlushStore
+    {
+        public static readonly FlushStore Instance = new();
+        private FlushStore() { }
     }
 
     // A schedule that throws is resumed with its state (a restart would re-run its recovery).
@@ -67,6 +63,7 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
 
     private void Loading()
     {
+        Receive<FlushStore>(flush => _store.Forward(ScheduleStore.Flush.Instance));
         Receive<ScheduleStore.Loaded>(loaded =>
         {
             foreach (var schedule in loaded.Schedules) Start(schedule);
@@ -91,6 +88,7 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
 
     private void Ready()
     {
+        Receive<FlushStore>(flush => _store.Forward(ScheduleStore.Flush.Instance));
         Receive<CreateSchedule>(OnCreate);
         Receive<ListSchedules>(list =>
         {

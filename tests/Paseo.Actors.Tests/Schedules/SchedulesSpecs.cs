@@ -195,6 +195,28 @@ public sealed class SchedulesSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
         Assert.Empty(Ask(schedules, new ListSchedules(NextId()))["schedules"]!.AsArray());
     }
 
+    [Fact]
+    public void A_schedule_deleted_during_a_run_stays_deleted_after_the_run_and_a_restart()
+    {
+        var schedules = Schedules();
+        var id = Create(schedules, new Cadence.Every(60_000))["id"]!.GetValue<string>();
+        var file = Path.Combine(_dir, id + ".json");
+        Advance(TimeSpan.FromMinutes(1));
+        Assert.IsType<GetSnapshot>(_agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10)).Command);
+        var run = _agents.LastSender;
+        Assert.Equal(id, Ask(schedules, new DeleteSchedule(NextId(), id))["scheduleId"]!.GetValue<string>());
+        Assert.False(File.Exists(file));
+        // The run's agent answers late: nothing of the schedule is written again.
+        run.Tell(Agent(AgentStatus.Idle), _agents.Ref);
+        Advance(TimeSpan.FromMinutes(5));
+        Assert.Contains("Schedule not found", Sends(schedules, new InspectSchedule(NextId(), id)));
+        Watch(schedules);
+        Sys.Stop(schedules);
+        ExpectTerminated(schedules);
+        Assert.False(File.Exists(file));
+        Assert.Contains("Schedule not found", Sends(Schedules(), new InspectSchedule(NextId(), id)));
+    }
+
     [Theory]
     [InlineData(MissedRunPolicy.Skip)]
     [InlineData(MissedRunPolicy.RunOnce)]

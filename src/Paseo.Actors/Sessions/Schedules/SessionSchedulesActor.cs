@@ -125,9 +125,14 @@ public sealed partial class SessionSchedulesActor : ReceiveActor
                 foreach (var key in new[] { "modeId", "model", "thinkingOptionId", "approvalPolicy", "sandboxMode" })
                     if (NotNull(c, key) && c.OptionalString(key) is { } value && value.Trim().Length == 0) throw new InvalidRequestException($"{key} must not be blank");
                 if (c.OptionalString("title") is { } title && title.Trim().Length == 0) throw new InvalidRequestException("title must not be blank");
-                // Kept as sent, less the keys Paseo's schema strips (labels, featureValues, …).
+                foreach (var key in new[] { "networkAccess", "webSearch" }) c.OptionalBool(key);
+                foreach (var key in new[] { "extra", "mcpServers" }) c.OptionalObject(key);
+                c.OptionalString("systemPrompt");
+                // Kept as sent, less the keys Paseo's schema strips (labels, featureValues, …); its trimmed strings trimmed.
                 string[] kept = ["provider", "cwd", "modeId", "model", "thinkingOptionId", "title", "approvalPolicy", "sandboxMode", "networkAccess", "webSearch", "extra", "systemPrompt", "mcpServers"];
-                return new ScheduleTarget.NewAgent(new JsonObject(config.Where(p => kept.Contains(p.Key)).Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone()))));
+                string[] trimmed = ["cwd", "modeId", "model", "thinkingOptionId", "title", "approvalPolicy", "sandboxMode"];
+                return new ScheduleTarget.NewAgent(new JsonObject(config.Where(p => kept.Contains(p.Key)).Select(p => KeyValuePair.Create(p.Key,
+                    trimmed.Contains(p.Key) && p.Value is JsonValue v && v.TryGetValue<string>(out var text) ? JsonValue.Create(text.Trim()) : p.Value?.DeepClone()))));
             default:
                 throw new InvalidRequestException("target.type must be self, agent or new-agent");
         }
