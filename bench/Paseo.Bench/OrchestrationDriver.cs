@@ -1,9 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.WebSockets;
-using System.Text;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 
 namespace Paseo.Bench;
@@ -31,7 +28,7 @@ public static class OrchestrationDriver
     private static async Task SchedulesAsync(int count, TimeSpan window)
     {
         await using var daemon = await FanoutDriver.Daemon.StartAsync();
-        await using var client = await Client.ConnectAsync(daemon.WebSocketUri, "cid_schedules");
+        await using var client = await BenchClient.ConnectAsync(daemon.WebSocketUri, "cid_schedules");
         await Task.Delay(TimeSpan.FromSeconds(2));
         var rss0 = daemon.RssKiB();
         var ids = new List<string>();
@@ -66,15 +63,15 @@ public static class OrchestrationDriver
     private static async Task ChatAsync(int rooms, int waitersPerRoom, int rounds)
     {
         await using var daemon = await FanoutDriver.Daemon.StartAsync();
-        await using var poster = await Client.ConnectAsync(daemon.WebSocketUri, "cid_poster");
+        await using var poster = await BenchClient.ConnectAsync(daemon.WebSocketUri, "cid_poster");
         var cursors = new string[rooms];
         for (var r = 0; r < rooms; r++)
         {
             await poster.RequestAsync("chat/create", new JsonObject { ["name"] = $"room-{r}" });
             cursors[r] = (await poster.RequestAsync("chat/post", new JsonObject { ["room"] = $"room-{r}", ["body"] = "start" }))["message"]!["id"]!.GetValue<string>();
         }
-        var waiters = new List<Client>();
-        for (var r = 0; r < rooms; r++) waiters.Add(await Client.ConnectAsync(daemon.WebSocketUri, $"cid_waiter_{r}"));
+        var waiters = new List<BenchClient>();
+        for (var r = 0; r < rooms; r++) waiters.Add(await BenchClient.ConnectAsync(daemon.WebSocketUri, $"cid_waiter_{r}"));
         var latencies = new ConcurrentBag<double>();
         try
         {
@@ -96,7 +93,7 @@ public static class OrchestrationDriver
                 foreach (var (room, reply) in waits)
                 {
                     var answer = await reply;
-                    var received = Client.AnsweredAt(answer);
+                    var received = BenchClient.AnsweredAt(answer);
                     latencies.Add(Stopwatch.GetElapsedTime(sent[room], received).TotalMilliseconds);
                 }
             }
@@ -113,80 +110,4 @@ public static class OrchestrationDriver
     private static DateTimeOffset Iso(JsonNode node) => DateTimeOffset.Parse(node.GetValue<string>(), CultureInfo.InvariantCulture);
 
     private static double P(List<double> sorted, double q) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
-
-    /// <summary>A WebSocket client with any number of requests in flight, each answered by requestId (its reply's receive time noted).</summary>
-    private sealed class Client : IAsyncDisposable
-    {
-        private readonly ClientWebSocket _socket = new();
-        private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonObject>> _pending = new();
-        private static readonly ConditionalWeakTable<JsonObject, StrongBox<long>> Received = new();
-        private Task _reader = Task.CompletedTask;
-
-        public static long AnsweredAt(JsonObject payload) => Received.TryGetValue(payload, out var at) ? at.Value : Stopwatch.GetTimestamp();
-
-        public static async Task<Client> ConnectAsync(Uri uri, string clientId)
-        {
-            var client = new Client();
-            await client._socket.ConnectAsync(uri, CancellationToken.None);
-            client._reader = Task.Run(client.ReadAsync);
-            await client.SendAsync(new JsonObject { ["type"] = "hello", ["clientId"] = clientId, ["clientType"] = "cli", ["protocolVersion"] = 1 });
-            return client;
-        }
-
-        private Task SendAsync(JsonObject message) =>
-            _socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
-
-        public async Task<JsonObject> RequestAsync(string type, JsonObject fields)
-        {
-            var requestId = Guid.NewGuid().ToString("N");
-            fields["type"] = type;
-            fields["requestId"] = requestId;
-            var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _pending[requestId] = reply;
-            await SendAsync(new JsonObject { ["type"] = "session", ["message"] = fields });
-            return await reply.Task.WaitAsync(TimeSpan.FromSeconds(120));
-        }
-
-        private async Task ReadAsync()
-        {
-            var buffer = new byte[1 << 20];
-            try
-            {
-                while (true)
-                {
-                    var count = 0;
-                    ValueWebSocketReceiveResult result;
-                    do
-                    {
-                        result = await _socket.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
-                        if (result.MessageType == WebSocketMessageType.Close) return;
-                        count += result.Count;
-                    } while (!result.EndOfMessage);
-                    var at = Stopwatch.GetTimestamp();
-                    var message = JsonNode.Parse(buffer.AsSpan(0, count))?["message"];
-                    if (message?["payload"] is not JsonObject payload || payload["requestId"]?.GetValue<string>() is not { } requestId) continue;
-                    if (!_pending.TryRemove(requestId, out var waiting)) continue;
-                    Received.AddOrUpdate(payload, new StrongBox<long>(at));
-                    if (message["type"]?.GetValue<string>() == "rpc_error") waiting.TrySetException(new InvalidOperationException(payload.ToJsonString()));
-                    else waiting.TrySetResult(payload);
-                }
-            }
-            catch (WebSocketException)
-            {
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
-            }
-            catch (WebSocketException)
-            {
-            }
-            await _reader;
-            _socket.Dispose();
-        }
-    }
 }

@@ -1,7 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Paseo.Bench;
@@ -26,7 +23,7 @@ public static class WorkspacesDriver
         await using var daemon = await FanoutDriver.Daemon.StartAsync();
         var work = Path.Combine(daemon.Home, "work");
         Directory.CreateDirectory(work);
-        await using var phone = await Client.ConnectAsync(daemon.WebSocketUri, "bench-phone");
+        await using var phone = await BenchClient.ConnectAsync(daemon.WebSocketUri, "bench-phone", "mobile");
 
         // 1. 200 workspaces, half git, and 10 streaming agents.
         var directories = new List<string>();
@@ -123,67 +120,5 @@ public static class WorkspacesDriver
         process.WaitForExit();
         if (process.ExitCode != 0) throw new InvalidOperationException($"git {args}: {process.StandardError.ReadToEnd()}");
         return output;
-    }
-
-    /// <summary>A raw WebSocket client: replies matched by requestId; everything else counted as a push.</summary>
-    private sealed class Client : IAsyncDisposable
-    {
-        private readonly ClientWebSocket _socket = new();
-        private readonly ConcurrentDictionary<string, TaskCompletionSource<JsonObject>> _waiting = new();
-        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private long _pushes;
-        public long Pushes => Interlocked.Read(ref _pushes);
-
-        public static async Task<Client> ConnectAsync(Uri uri, string clientId)
-        {
-            var client = new Client();
-            await client._socket.ConnectAsync(uri, CancellationToken.None);
-            _ = Task.Run(client.ReceiveAsync);
-            await client.SendAsync(new JsonObject { ["type"] = "hello", ["clientId"] = clientId, ["clientType"] = "mobile", ["protocolVersion"] = 1, ["appVersion"] = "0.1.65" });
-            await client._ready.Task.WaitAsync(TimeSpan.FromSeconds(30));
-            return client;
-        }
-
-        private Task SendAsync(JsonObject message) => _socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
-
-        public async Task<JsonObject> RequestAsync(string type, JsonObject fields)
-        {
-            var requestId = Guid.NewGuid().ToString("N");
-            fields["type"] = type;
-            fields["requestId"] = requestId;
-            var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiting[requestId] = reply;
-            await SendAsync(new JsonObject { ["type"] = "session", ["message"] = fields });
-            return await reply.Task.WaitAsync(TimeSpan.FromSeconds(120));
-        }
-
-        private async Task ReceiveAsync()
-        {
-            var buffer = new byte[4 << 20];
-            while (_socket.State == WebSocketState.Open)
-            {
-                var count = 0;
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    result = await _socket.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
-                    if (result.MessageType == WebSocketMessageType.Close) return;
-                    count += result.Count;
-                } while (!result.EndOfMessage);
-                var frame = JsonNode.Parse(Encoding.UTF8.GetString(buffer, 0, count))!.AsObject();
-                var payload = frame["message"]?["payload"] as JsonObject;
-                if (payload?["status"]?.GetValue<string>() == "server_info") { _ready.TrySetResult(); continue; }
-                var type = frame["message"]?["type"]?.GetValue<string>();
-                if (payload?["requestId"]?.GetValue<string>() is { } id && type is not ("agent_deleted") && _waiting.TryRemove(id, out var waiter)) waiter.TrySetResult(payload);
-                else Interlocked.Increment(ref _pushes);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try { await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None); }
-            catch (WebSocketException) { }
-            _socket.Dispose();
-        }
     }
 }

@@ -58,8 +58,14 @@ public sealed class SchedulesSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
         return frame["payload"]!.AsObject();
     }
 
-    private JsonObject Create(IActorRef schedules, Cadence cadence, int? maxRuns = null, string? expiresAt = null) =>
-        Ask(schedules, new CreateSchedule(NextId(), " nightly ", " Check CI ", cadence, new ScheduleTarget.Agent(AgentId), maxRuns, expiresAt))["schedule"]!.AsObject();
+    private JsonObject Create(IActorRef schedules, Cadence cadence, int? maxRuns = null, string? expiresAt = null)
+    {
+        var created = Ask(schedules, new CreateSchedule(NextId(), " nightly ", " Check CI ", cadence, new ScheduleTarget.Agent(AgentId), maxRuns, expiresAt))["schedule"]!.AsObject();
+        // The create is answered once it is on disk, which may be before the schedule's actor has started and armed its
+        // timer; a request it answers comes after its start, so the virtual clock is moved only once the timer is set.
+        Inspect(schedules, created["id"]!.GetValue<string>());
+        return created;
+    }
 
     private JsonObject Inspect(IActorRef schedules, string id) => Ask(schedules, new InspectSchedule(NextId(), id))["schedule"]!.AsObject();
 
