@@ -139,7 +139,7 @@ public static class DaemonRunner
             OperatingSystem.IsWindows() ? 0 : Libc.GetUid(), config.Listen.ToString(), config.Relay.Enabled ? config.Relay.Endpoint : null);
         try
         {
-            PidFile.Acquire(config.Home.PidFile, record);
+            PidFile.Acquire(config.Home.PidFile, record with { Starting = true });
         }
         catch (DaemonAlreadyRunningException e)
         {
@@ -151,8 +151,8 @@ public static class DaemonRunner
         {
             await using var server = DaemonServer.Build(config, settings, logger, env);
             await server.StartAsync();
-            if (!Equals(server.BoundListen, config.Listen))
-                PidFile.Update(config.Home.PidFile, record with { Listen = server.BoundListen.ToString() });
+            // Accepting now: the CLI waits for this before it connects (and learns the port a ":0" listen got).
+            PidFile.Update(config.Home.PidFile, record with { Listen = server.BoundListen.ToString() });
             logger.Information("Paseo.NET {Version} daemon (pid {Pid}) listening on {Listen}, home {Home}, server id {ServerId}",
                 DaemonServer.Version, pid, server.BoundListen, config.Home.Root, server.Identity.ServerId);
             reloads.Attach(server);

@@ -15,7 +15,9 @@ public sealed record PidFileRecord(
     [property: JsonPropertyName("hostname")] string Hostname,
     [property: JsonPropertyName("uid")] long Uid,
     [property: JsonPropertyName("listen")] string Listen,
-    [property: JsonPropertyName("relay"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Relay = null);
+    [property: JsonPropertyName("relay"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Relay = null,
+    // Ours: true from the moment the daemon holds the pid file until it accepts connections (a file without it is ready).
+    [property: JsonPropertyName("starting"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Starting = false);
 
 /// <summary>Source-generated: every CLI command reads the pid file, and reflection-based JSON cost ~30 ms of its start-up.</summary>
 [JsonSerializable(typeof(PidFileRecord))]
@@ -42,6 +44,21 @@ public static class PidFile
     /// <summary>The pid file's record when its process is alive, i.e. a daemon runs on this home; otherwise null.</summary>
     public static PidFileRecord? ReadRunning(string path) =>
         Read(path) is { } record && ProcessLiveness.IsAlive(record.Pid) ? record : null;
+
+    /// <summary>
+    /// The running daemon's record once it accepts connections: a daemon still starting is waited for, up to
+    /// <paramref name="timeout"/> (a command sent while it starts would otherwise find its port closed). Null when no daemon runs.
+    /// </summary>
+    public static PidFileRecord? ReadReady(string path, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var record = ReadRunning(path);
+            if (record is not { Starting: true } || DateTime.UtcNow >= deadline) return record;
+            Thread.Sleep(50);
+        }
+    }
 
     /// <summary>Creates the pid file for this process. Throws <see cref="DaemonAlreadyRunningException"/> when a live daemon owns it.</summary>
     public static void Acquire(string path, PidFileRecord record)

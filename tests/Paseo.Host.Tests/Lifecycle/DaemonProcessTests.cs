@@ -151,6 +151,34 @@ public sealed class DaemonProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_command_sent_while_the_daemon_starts_waits_for_it_to_accept_connections()
+    {
+        // The pid file of a daemon that holds its home but does not accept yet (this test process plays its pid).
+        using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var record = new PidFileRecord(Environment.ProcessId, "2026-12-06T00:00:00.000Z", Environment.MachineName, 0, $"127.0.0.1:{port}");
+        PidFile.Acquire(_home.Home.PidFile, record with { Starting = true });
+        try
+        {
+            var ls = PaseoBinary.RunAsync(_env, "ls", "--json");
+            // The daemon then starts listening on that port, and says so in its pid file.
+            await using var daemon = await InProcessDaemon.StartAsync(listen: $"127.0.0.1:{port}");
+            PidFile.Update(_home.Home.PidFile, record);
+
+            var result = await ls;
+            Assert.True(result.ExitCode == 0, result.StdErr);
+            Assert.Empty(JsonDocument.Parse(result.StdOut).RootElement.EnumerateArray());
+        }
+        finally
+        {
+            // The pid file names this test process: the class's clean-up would stop "the daemon" it names.
+            PidFile.Release(_home.Home.PidFile, Environment.ProcessId);
+        }
+    }
+
+    [Fact]
     public async Task A_port_already_in_use_is_a_clear_error_and_releases_the_pid_file()
     {
         using var squatter = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

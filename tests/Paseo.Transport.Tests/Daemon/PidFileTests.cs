@@ -23,6 +23,22 @@ public sealed class PidFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_daemon_that_is_starting_is_waited_for_and_one_that_is_ready_is_not()
+    {
+        Assert.Null(PidFile.ReadReady(PidPath, TimeSpan.FromSeconds(5))); // no daemon: no wait
+        PidFile.Acquire(PidPath, Record(Environment.ProcessId) with { Starting = true });
+        Assert.Contains("\"starting\":true", File.ReadAllText(PidPath));
+        // Still starting when the wait is over: the record as it is (the caller then finds the port closed and says so).
+        Assert.True(PidFile.ReadReady(PidPath, TimeSpan.FromMilliseconds(100))!.Starting);
+        var ready = Task.Run(() => PidFile.ReadReady(PidPath, TimeSpan.FromSeconds(30)));
+        PidFile.Update(PidPath, Record(Environment.ProcessId) with { Listen = "127.0.0.1:4242" });
+        var found = await ready.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(("127.0.0.1:4242", false), (found!.Listen, found.Starting));
+        // A file without the key (a daemon of an earlier version) is ready.
+        Assert.DoesNotContain("starting", File.ReadAllText(PidPath));
+    }
+
+    [Fact]
     public void A_stale_pid_file_is_replaced()
     {
         // A process that has exited stands for a crashed daemon.

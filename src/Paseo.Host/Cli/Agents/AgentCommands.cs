@@ -77,7 +77,7 @@ public sealed partial class AgentCommands(IReadOnlyDictionary<string, string?> e
         var explicitHost = !string.IsNullOrWhiteSpace(hostFlag) ? hostFlag : env.GetValueOrDefault("PASEO_HOST");
         if (!string.IsNullOrWhiteSpace(explicitHost)) return DaemonTarget.Parse(explicitHost);
         if (env.GetValueOrDefault("PASEO_LISTEN") is { Length: > 0 } listen) return DaemonTarget.Parse(listen);
-        if (PidFile.ReadRunning(home.PidFile) is { } running) return DaemonTarget.Parse(running.Listen);
+        if (PidFile.ReadReady(home.PidFile, ConnectTimeout) is { } running) return DaemonTarget.Parse(running.Listen);
         if (ConfiguredListen(home) is { } configured) return DaemonTarget.Parse(configured);
         return DaemonTarget.Parse("127.0.0.1:6767");
     }
