@@ -13,7 +13,7 @@ namespace Paseo.Actors.Agents;
 /// </summary>
 public sealed class AgentStore : ReceiveActor
 {
-    public const string DispatcherId = "akka.actor.blocking-io-dispatcher";
+    public const string DispatcherId = Hosting.PaseoDispatchers.BlockingIo;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _root;

@@ -44,7 +44,7 @@ public sealed class ChatStoreWriter : ReceiveActor
         Receive<DropRoom>(drop => Write(drop.RoomId, null));
     }
 
-    public static Props Props(string path) => Akka.Actor.Props.Create(() => new ChatStoreWriter(path)).WithDispatcher(Agents.AgentStore.DispatcherId);
+    public static Props Props(string path) => Akka.Actor.Props.Create(() => new ChatStoreWriter(path)).WithDispatcher(Hosting.PaseoDispatchers.BlockingIo);
 
     private void Write(string roomId, (ChatRoom, IReadOnlyList<ChatMessage>)? state)
     {

@@ -20,6 +20,13 @@ public sealed class BlockingIoExecutorConfigurator(Config config, IDispatcherPre
     public override ExecutorService Produce(string id) => new BlockingIoExecutor(id, _threadCount);
 }
 
+/// <summary>The dispatchers paseo.hocon defines that actors ask for by name.</summary>
+public static class PaseoDispatchers
+{
+    /// <summary>Blocking file I/O (the stores, the client-key ledger), on <see cref="BlockingIoExecutor"/>'s threads.</summary>
+    public const string BlockingIo = "akka.actor.blocking-io-dispatcher";
+}
+
 /// <summary>Fixed threads over one FIFO queue of mailbox runs (at most one per actor of the dispatcher, so it is bounded by them).</summary>
 public sealed class BlockingIoExecutor : ExecutorService
 {

@@ -108,7 +108,7 @@ public sealed class ScheduleActor : ReceiveActor, IWithTimers
 
     private static string Iso(DateTimeOffset time) => IsoTime.Format(time);
 
-    private static DateTimeOffset Parse(string iso) => IsoTimes.TryParse(iso, out var time) ? time : DateTimeOffset.MaxValue;
+    private static DateTimeOffset Parse(string iso) => IsoTime.TryParse(iso, out var time) ? time : DateTimeOffset.MaxValue;
 
     protected override void PreStart()
     {
@@ -192,14 +192,14 @@ public sealed class ScheduleActor : ReceiveActor, IWithTimers
         if (_schedule.Status != "active" || _run is not null || _schedule.NextRunAt is not { } next) return;
         // The slot, or the expiry when it comes first (the schedule then completes without waiting for a slot).
         var at = Parse(next);
-        if (_schedule.ExpiresAt is { } expires && IsoTimes.TryParse(expires, out var expiry) && expiry < at) at = expiry;
+        if (_schedule.ExpiresAt is { } expires && IsoTime.TryParse(expires, out var expiry) && expiry < at) at = expiry;
         var delay = at - _time.GetUtcNow();
         Timers.StartSingleTimer("due", Due.Instance, delay <= TimeSpan.Zero ? TimeSpan.Zero : delay < MaxTimerDelay ? delay : MaxTimerDelay);
     }
 
     private bool ShouldComplete(DateTimeOffset now) =>
         (_schedule.MaxRuns is { } max && _schedule.FinishedRuns >= max)
-        || (_schedule.ExpiresAt is { } expires && IsoTimes.TryParse(expires, out var at) && at <= now);
+        || (_schedule.ExpiresAt is { } expires && IsoTime.TryParse(expires, out var at) && at <= now);
 
     private void Complete(string now)
     {

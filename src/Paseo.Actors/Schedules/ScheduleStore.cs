@@ -29,7 +29,7 @@ public sealed class ScheduleStore : ReceiveActor
         Receive<Delete>(delete => Write(delete.Answer, delete.ReplyTo, delete.Request, () => ScheduleStoreFiles.Delete(directory, delete.ScheduleId)));
     }
 
-    public static Props Props(string directory) => Akka.Actor.Props.Create(() => new ScheduleStore(directory)).WithDispatcher(Agents.AgentStore.DispatcherId);
+    public static Props Props(string directory) => Akka.Actor.Props.Create(() => new ScheduleStore(directory)).WithDispatcher(Hosting.PaseoDispatchers.BlockingIo);
 
     private void Write(ScheduleAnswer? answer, IActorRef? replyTo, IScheduleRequest? request, Action write)
     {

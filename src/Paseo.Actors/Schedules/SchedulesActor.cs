@@ -128,7 +128,7 @@ public sealed class SchedulesActor : ReceiveActor, IWithStash
             Sender.Tell(Error(create, $"Too many schedules: {_schedules.Count} (paseo.schedules.max-schedules); delete one first"));
             return;
         }
-        if (create.ExpiresAt is { } expiresAt && !IsoTimes.TryParse(expiresAt, out _))
+        if (create.ExpiresAt is { } expiresAt && !IsoTime.TryParse(expiresAt, out _))
         {
             // Paseo keeps any string, and one that does not read never expires.
             Sender.Tell(Error(create, $"Invalid expiresAt: {expiresAt} (an ISO time such as 2026-05-04T07:00:00.000Z)"));

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Paseo.Transport.Protocol;
+using Paseo.Transport.Files;
 
 namespace Paseo.Transport.Chat;
 
@@ -16,20 +16,11 @@ public sealed record ChatRoom(string Id, string Name, string? Purpose, string Cr
     public JsonObject ToJson() => new() { ["id"] = Id, ["name"] = Name, ["purpose"] = Purpose, ["createdAt"] = CreatedAt, ["updatedAt"] = UpdatedAt };
 
     public static ChatRoom FromJson(JsonObject json) => new(
-        Required(json, "id"), Required(json, "name"), Nullable(json, "purpose"), Required(json, "createdAt"), Required(json, "updatedAt"));
+        StoredJson.Required(json, "id"), StoredJson.Required(json, "name"), StoredJson.Nullable(json, "purpose"),
+        StoredJson.Required(json, "createdAt"), StoredJson.Required(json, "updatedAt"));
 
     /// <summary>Names are unique ignoring case (Paseo lower-cases the trimmed names; here with the invariant culture).</summary>
     public static string NameKey(string name) => name.Trim().ToLowerInvariant();
-
-    internal static string Required(JsonObject json, string key) =>
-        WsInbound.Str(json, key) ?? throw new FormatException($"\"{key}\" must be a string");
-
-    internal static string? Nullable(JsonObject json, string key) => json[key] switch
-    {
-        null => null,
-        JsonValue v when v.TryGetValue<string>(out var s) => s,
-        _ => throw new FormatException($"\"{key}\" must be a string or null"),
-    };
 }
 
 /// <summary>A message in a room (§1.1).</summary>
@@ -42,12 +33,12 @@ public sealed record ChatMessage(string Id, string RoomId, string AuthorAgentId,
     };
 
     public static ChatMessage FromJson(JsonObject json) => new(
-        ChatRoom.Required(json, "id"), ChatRoom.Required(json, "roomId"), ChatRoom.Required(json, "authorAgentId"), ChatRoom.Required(json, "body"),
-        ChatRoom.Nullable(json, "replyToMessageId"),
+        StoredJson.Required(json, "id"), StoredJson.Required(json, "roomId"), StoredJson.Required(json, "authorAgentId"), StoredJson.Required(json, "body"),
+        StoredJson.Nullable(json, "replyToMessageId"),
         json["mentionAgentIds"] is JsonArray mentions
             ? mentions.Select(m => m is JsonValue v && v.TryGetValue<string>(out var s) ? s : throw new FormatException("\"mentionAgentIds\" must hold strings")).ToList()
             : throw new FormatException("\"mentionAgentIds\" must be an array"),
-        ChatRoom.Required(json, "createdAt"));
+        StoredJson.Required(json, "createdAt"));
 }
 
 /// <summary>A chat request that failed: the rpc_error code and text of §1.7.</summary>

@@ -14,8 +14,6 @@ public sealed class ChatStoreDamagedException(string message) : Exception(messag
 /// </summary>
 public static class ChatStoreFile
 {
-    private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, IndentSize = 2 };
-
     /// <summary>The rooms and their messages (each room's in posting order); a missing file is no rooms.</summary>
     public static IReadOnlyList<(ChatRoom Room, IReadOnlyList<ChatMessage> Messages)> Load(string path)
     {
@@ -61,6 +59,6 @@ public static class ChatStoreFile
             ["messages"] = new JsonArray([.. all.SelectMany(r => r.Messages).OrderBy(m => m.CreatedAt, StringComparer.Ordinal).Select(m => (JsonNode)m.ToJson())]),
         };
         PrivateFiles.EnsurePrivateDirectory(Path.GetDirectoryName(path)!);
-        PrivateFiles.WriteAtomically(path, root.ToJsonString(Pretty) + "\n");
+        PrivateFiles.WriteAtomically(path, root.ToJsonString(StoredJson.Pretty) + "\n");
     }
 }

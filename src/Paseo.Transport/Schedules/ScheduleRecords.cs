@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Paseo.Transport.Files;
 using Paseo.Transport.Protocol;
 
 namespace Paseo.Transport.Schedules;
@@ -23,21 +24,10 @@ public sealed record ScheduleRun(string Id, string ScheduledFor, string StartedA
     };
 
     public static ScheduleRun FromJson(JsonObject json) => new(
-        Req(json, "id"), Req(json, "scheduledFor"), Req(json, "startedAt"), Opt(json, "endedAt"),
-        OneOf(Req(json, "status"), ["running", "succeeded", "failed"], "a run's status"),
-        Opt(json, "agentId"), Opt(json, "output"), Opt(json, "error"));
+        StoredJson.Required(json, "id"), StoredJson.Required(json, "scheduledFor"), StoredJson.Required(json, "startedAt"), StoredJson.Nullable(json, "endedAt"),
+        StoredJson.OneOf(StoredJson.Required(json, "status"), ["running", "succeeded", "failed"], "a run's status"),
+        StoredJson.Nullable(json, "agentId"), StoredJson.Nullable(json, "output"), StoredJson.Nullable(json, "error"));
 
-    internal static string OneOf(string value, string[] allowed, string what) =>
-        allowed.Contains(value) ? value : throw new FormatException($"{what} must be {string.Join(", ", allowed)}, got \"{value}\"");
-
-    internal static string Req(JsonObject json, string key) => WsInbound.Str(json, key) ?? throw new FormatException($"\"{key}\" must be a string");
-
-    internal static string? Opt(JsonObject json, string key) => json[key] switch
-    {
-        null => null,
-        JsonValue v when v.TryGetValue<string>(out var s) => s,
-        _ => throw new FormatException($"\"{key}\" must be a string or null"),
-    };
 }
 
 /// <summary>A schedule as stored (`Stored` of §2.1: its Summary and its runs).</summary>
@@ -97,26 +87,26 @@ public sealed partial record Schedule(
     {
         var cadence = json["cadence"] as JsonObject ?? throw new FormatException("\"cadence\" must be an object");
         var target = json["target"] as JsonObject ?? throw new FormatException("\"target\" must be an object");
-        var id = ScheduleRun.Req(json, "id");
+        var id = StoredJson.Required(json, "id");
         if (!IsValidId(id)) throw new FormatException($"\"id\" must be 8 lowercase hex digits, got \"{id}\"");
         var runs = (json["runs"] as JsonArray ?? []).Select(r => ScheduleRun.FromJson(r as JsonObject ?? throw new FormatException("a run must be an object"))).ToList();
         var schedule = new Schedule(
-            id, ScheduleRun.Opt(json, "name"), ScheduleRun.Req(json, "prompt"),
+            id, StoredJson.Nullable(json, "name"), StoredJson.Required(json, "prompt"),
             WsInbound.Str(cadence, "type") switch
             {
                 "every" when cadence["everyMs"] is JsonValue v && v.TryGetValue<long>(out var ms) && ms > 0 => new Cadence.Every(ms),
-                "cron" => new Cadence.Cron(ScheduleRun.Req(cadence, "expression"), ScheduleRun.Opt(cadence, "timeZone")),
+                "cron" => new Cadence.Cron(StoredJson.Required(cadence, "expression"), StoredJson.Nullable(cadence, "timeZone")),
                 _ => throw new FormatException("\"cadence\" must be {type:\"every\", everyMs > 0} or {type:\"cron\", expression}"),
             },
             WsInbound.Str(target, "type") switch
             {
-                "agent" or "self" => new ScheduleTarget.Agent(ScheduleRun.Req(target, "agentId")),
+                "agent" or "self" => new ScheduleTarget.Agent(StoredJson.Required(target, "agentId")),
                 "new-agent" when target["config"] is JsonObject config => new ScheduleTarget.NewAgent((JsonObject)config.DeepClone()),
                 _ => throw new FormatException("\"target\" must be an agent or a new-agent config"),
             },
-            ScheduleRun.OneOf(ScheduleRun.Req(json, "status"), ["active", "paused", "completed"], "\"status\""),
-            ScheduleRun.Req(json, "createdAt"), ScheduleRun.Req(json, "updatedAt"), ScheduleRun.Opt(json, "nextRunAt"), ScheduleRun.Opt(json, "lastRunAt"),
-            ScheduleRun.Opt(json, "pausedAt"), ScheduleRun.Opt(json, "expiresAt"),
+            StoredJson.OneOf(StoredJson.Required(json, "status"), ["active", "paused", "completed"], "\"status\""),
+            StoredJson.Required(json, "createdAt"), StoredJson.Required(json, "updatedAt"), StoredJson.Nullable(json, "nextRunAt"), StoredJson.Nullable(json, "lastRunAt"),
+            StoredJson.Nullable(json, "pausedAt"), StoredJson.Nullable(json, "expiresAt"),
             json["maxRuns"] is JsonValue max && max.TryGetValue<int>(out var m) ? m : null,
             runs,
             json["finishedRuns"] is JsonValue finished && finished.TryGetValue<int>(out var f) ? f : runs.Count(r => r.Status != "running"));
@@ -131,17 +121,10 @@ public sealed partial record Schedule(
             throw new FormatException(e.Message);
         }
         foreach (var (key, value) in new[] { ("createdAt", schedule.CreatedAt), ("updatedAt", schedule.UpdatedAt), ("nextRunAt", schedule.NextRunAt), ("expiresAt", schedule.ExpiresAt) })
-            if (value is not null && !IsoTimes.TryParse(value, out _)) throw new FormatException($"\"{key}\" is not a time: \"{value}\"");
+            if (value is not null && !IsoTime.TryParse(value, out _)) throw new FormatException($"\"{key}\" is not a time: \"{value}\"");
         return schedule;
     }
 
     [GeneratedRegex("^[0-9a-f]{8}$")]
     private static partial Regex IdPattern();
-}
-
-/// <summary>Times as schedules store them (ISO 8601, UTC).</summary>
-public static class IsoTimes
-{
-    public static bool TryParse(string value, out DateTimeOffset time) =>
-        DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out time);
 }

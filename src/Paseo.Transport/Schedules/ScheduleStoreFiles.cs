@@ -11,8 +11,6 @@ namespace Paseo.Transport.Schedules;
 /// </summary>
 public static class ScheduleStoreFiles
 {
-    private static readonly JsonSerializerOptions Pretty = new() { WriteIndented = true, IndentSize = 2 };
-
     public static string PathOf(string directory, string id) =>
         Schedule.IsValidId(id) ? Path.Combine(directory, id + ".json") : throw new ScheduleException($"Invalid schedule id: {id}");
 
@@ -41,7 +39,7 @@ public static class ScheduleStoreFiles
     public static void Save(string directory, Schedule schedule)
     {
         PrivateFiles.EnsurePrivateDirectory(directory);
-        PrivateFiles.WriteAtomically(PathOf(directory, schedule.Id), schedule.ToFile().ToJsonString(Pretty) + "\n");
+        PrivateFiles.WriteAtomically(PathOf(directory, schedule.Id), schedule.ToFile().ToJsonString(StoredJson.Pretty) + "\n");
     }
 
     public static void Delete(string directory, string id)

@@ -65,12 +65,9 @@ public sealed class ChatCommandsTests
         Assert.Equal("", quiet.StdOut);
         Assert.Equal("INVALID_TIMEOUT", (await cli.Error("chat", "wait", "release-coord", "--timeout", "0s"))["code"]!.GetValue<string>());
         var waiting = cli.Paseo("chat", "wait", "release-coord", "--timeout", "60s", "--json");
-        // Posts until the waiting command has what came after its cursor (it reads the newest message, then waits).
-        for (var i = 0; !waiting.IsCompleted && i < 120; i++)
-        {
-            await cli.Ok("chat", "post", "release-coord", $"ping-{i}");
-            await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromMilliseconds(500)));
-        }
+        // The waiting command reads the room's newest message, then waits for what comes after it. Which post that is
+        // depends on when it read, so posts go on, one per `paseo chat post` process, until the waiter has answered.
+        for (var i = 0; !waiting.IsCompleted && i < 200; i++) await cli.Ok("chat", "post", "release-coord", $"ping-{i}");
         var woken = await waiting;
         Assert.True(woken.ExitCode == 0, woken.StdErr);
         Assert.All(JsonNode.Parse(woken.StdOut)!.AsArray(), m => Assert.StartsWith("ping-", m!["body"]!.GetValue<string>()));

@@ -41,7 +41,7 @@ public static class ClientKeyLedgerProtocol
 /// </summary>
 public sealed class ClientKeyLedgerActor : ReceiveActor
 {
-    public const string DispatcherId = "akka.actor.blocking-io-dispatcher";
+    public const string DispatcherId = Hosting.PaseoDispatchers.BlockingIo;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private ClientKeyLedger _ledger;

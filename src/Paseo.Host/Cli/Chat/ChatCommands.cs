@@ -110,8 +110,7 @@ public sealed class ChatCommands(AgentCommands connection, IReadOnlyDictionary<s
         {
             return IsoTime.Format(DateTimeOffset.UtcNow - Durations.Orchestration(since, "INVALID_SINCE"));
         }
-        catch (CliException) when (DateTimeOffset.TryParse(since, System.Globalization.CultureInfo.InvariantCulture,
-                                       System.Globalization.DateTimeStyles.AssumeUniversal, out var at))
+        catch (CliException) when (IsoTime.TryParse(since, out var at))
         {
             return IsoTime.Format(at);
         }
