@@ -21,6 +21,17 @@ public sealed partial class AgentActor
 
     private void OnArchive()
     {
+        if (_observer is not null)
+        {
+            // An internal agent kept by archiving (a loop's `archive`): from now on an ordinary stored agent, with the
+            // rows it has in memory.
+            Context.Unwatch(_observer);
+            _observer = null;
+            _unwritten = null;
+            Timers.Cancel(WriteRowsDue.Instance);
+            Save();
+            if (_timeline.Rows.Count > 0) _store.Tell(new AgentStoreProtocol.AppendRows(_id.Value, _record.Cwd, _timeline.Rows.ToList()));
+        }
         var archivedAt = _record.ArchivedAt ?? Now;
         Change(_record with { ArchivedAt = archivedAt, RequiresAttention = false, AttentionReason = null, AttentionTimestamp = null, UpdatedAt = Now });
         Sender.Tell(new Archived(_id, archivedAt));
@@ -28,6 +39,13 @@ public sealed partial class AgentActor
 
     private void OnDelete()
     {
+        if (_observer is not null)
+        {
+            // Internal: nothing on disk, no client knew it.
+            Sender.Tell(new Deleted(_id));
+            Context.Stop(Self);
+            return;
+        }
         _unwritten = null; // its files go: rows still waiting to be written would bring the timeline file back
         _store.Tell(new AgentStoreProtocol.DeleteAgent(_id.Value, _record.Cwd, Sender, new Deleted(_id), new AgentRemoved(_id)));
         Context.Stop(Self);

@@ -192,6 +192,11 @@ public sealed partial class AgentActor
     {
         if (_unwritten is not { Count: > 0 }) return;
         Timers.Cancel(WriteRowsDue.Instance);
+        if (_observer is not null)
+        {
+            _unwritten = null; // an internal agent keeps its rows in memory only
+            return;
+        }
         _store.Tell(new AgentStoreProtocol.AppendRows(_id.Value, _record.Cwd, _unwritten));
         _unwritten = null;
     }
@@ -201,6 +206,11 @@ public sealed partial class AgentActor
     /// <summary>Serializes the agent_stream frame once (and the dedicated permission frame after it) for every session.</summary>
     private void PublishStream(JsonObject streamEvent, TimelineRow? row)
     {
+        if (_observer is not null)
+        {
+            _observer.Tell(new InternalAgentEvent(_id, JsonSerializer.SerializeToElement(streamEvent)));
+            return;
+        }
         var type = WsInbound.Str(streamEvent, "type")!;
         var payload = new JsonObject
         {
@@ -233,6 +243,7 @@ public sealed partial class AgentActor
 
     private void Changed()
     {
+        if (_observer is not null) return;
         var snapshot = Snapshot();
         var upsert = WsOutbound.Session("agent_update", new JsonObject
         {
@@ -243,7 +254,10 @@ public sealed partial class AgentActor
         Context.System.EventStream.Publish(new AgentChanged(snapshot, upsert));
     }
 
-    private void Save() => _store.Tell(new AgentStoreProtocol.SaveRecord(_record));
+    private void Save()
+    {
+        if (_observer is null) _store.Tell(new AgentStoreProtocol.SaveRecord(_record));
+    }
 
     private AgentSnapshot Snapshot()
     {

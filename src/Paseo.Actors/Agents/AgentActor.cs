@@ -61,6 +61,9 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     private string? _lastTurnMessage;
     private int _nextWaiter;
     private readonly bool _isNew;
+    // An internal agent's observer (a loop): it alone sees the agent's events; nothing is stored or published. Cleared
+    // when the agent is archived, which makes it an ordinary stored agent.
+    private IActorRef? _observer;
     // A model or thinking change waits for the running turn to end, then the provider process is rebuilt (resumed).
     private bool _rebuildSession;
     private int _sessionGeneration;
@@ -68,8 +71,10 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public AgentActor(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits,
-        bool isNew = false, long? firstSeqOnDisk = null)
+        bool isNew = false, long? firstSeqOnDisk = null, IActorRef? observer = null)
     {
+        _observer = observer;
+        if (observer is not null) Context.Watch(observer);
         _coalesce = limits.CoalesceStreamDeltas;
         _writeDelay = limits.TimelineWriteDelay;
         _mergeWindow = limits.StreamMergeWindow;
@@ -332,6 +337,12 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
         Receive<WriteRowsDue>(_ => WriteRows());
         Receive<Terminated>(terminated =>
         {
+            if (_observer is not null && terminated.ActorRef.Equals(_observer))
+            {
+                // An internal agent lives only as long as the loop that made it.
+                Context.Stop(Self);
+                return;
+            }
             if (!terminated.ActorRef.Equals(_session))
             {
                 // A client that waited for the finish is gone: nobody is left to answer.
@@ -351,8 +362,8 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(AgentRecord record, IReadOnlyList<TimelineRow> storedRows, IAgentProvider? provider, IActorRef store, TimeProvider time, AgentLimits limits,
-        bool isNew = false, long? firstSeqOnDisk = null) =>
-        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, limits, isNew, firstSeqOnDisk));
+        bool isNew = false, long? firstSeqOnDisk = null, IActorRef? observer = null) =>
+        Akka.Actor.Props.Create(() => new AgentActor(record, storedRows, provider, store, time, limits, isNew, firstSeqOnDisk, observer));
 
     // A provider session that throws is stopped (DeathWatch turns that into a failed turn); the agent lives on.
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));

@@ -29,8 +29,13 @@ public static class AgentProtocol
 
     // To the supervisor.
 
+    /// <param name="Observer">
+    /// Set for an <b>internal</b> agent (a loop's worker or verifier, app-orchestration.md §3.3): it is not stored, not
+    /// listed, reachable by its exact id only, and what it would publish goes to the observer alone, as
+    /// <see cref="InternalAgentEvent"/>s. Archiving it makes it an ordinary stored, archived agent.
+    /// </param>
     public sealed record CreateAgent(AgentConfig Config, string? InitialPrompt, string? ClientMessageId, IReadOnlyDictionary<string, string> Labels,
-        IReadOnlyList<PromptImage>? Images = null);
+        IReadOnlyList<PromptImage>? Images = null, IActorRef? Observer = null);
 
     public sealed record AgentCreated(AgentSnapshot Agent);
 
@@ -169,6 +174,12 @@ public static class AgentProtocol
 
     /// <summary>The agent's state changed: its snapshot (for filters) and the agent_update upsert frame, serialized once.</summary>
     public sealed record AgentChanged(AgentSnapshot Agent, string UpsertFrame);
+
+    /// <summary>
+    /// To an internal agent's observer, in order: one agent_stream event (the <c>event</c> of the frame a client would
+    /// get: timeline items, turn_started / _completed / _failed / _canceled, permission_requested / _resolved…).
+    /// </summary>
+    public sealed record InternalAgentEvent(AgentId AgentId, System.Text.Json.JsonElement Event);
 
     /// <summary>The agent is gone (agent_update remove).</summary>
     public sealed record AgentRemoved(AgentId AgentId);

@@ -35,12 +35,15 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
     private readonly AgentLimits _limits;
     private readonly TimeProvider _time;
     private readonly IActorRef _store;
-    private readonly Dictionary<string, (IActorRef Actor, string? Title)> _agents = [];
+    private readonly Dictionary<string, Entry> _agents = [];
     // Which agent holds which provider session (resume_agent / import_agent find it here).
     private readonly Dictionary<(string Provider, string SessionId), string> _bySession = [];
     private int _stashed;
 
     public IStash Stash { get; set; } = null!;
+
+    /// <summary>An agent's actor, its title (resolution by title) and whether it is internal (a loop's: unlisted, exact id only).</summary>
+    private sealed record Entry(IActorRef Actor, string? Title, bool Internal);
 
     public AgentSupervisor(IReadOnlyDictionary<string, IAgentProvider> providers, string agentsDirectory, AgentLimits limits, TimeProvider time)
     {
@@ -138,7 +141,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         Receive<CreateAgent>(OnCreate);
         Receive<ListAgents>(_ =>
         {
-            var asks = _agents.Values.Select(a => a.Actor.Ask<AgentSnapshot>(GetSnapshot.Instance, TimeSpan.FromSeconds(10))).ToList();
+            var asks = _agents.Values.Where(a => !a.Internal).Select(a => a.Actor.Ask<AgentSnapshot>(GetSnapshot.Instance, TimeSpan.FromSeconds(10))).ToList();
             Task.WhenAll(asks).PipeTo(Sender, success: snapshots => new AgentList(snapshots));
         });
         Receive<ToAgent>(to =>
@@ -156,7 +159,8 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         });
         Receive<AgentChanged>(changed =>
         {
-            if (_agents.TryGetValue(changed.Agent.Id, out var entry)) _agents[changed.Agent.Id] = (entry.Actor, changed.Agent.Title);
+            // An internal agent publishes nothing until it is archived, and is an ordinary agent from then on.
+            if (_agents.TryGetValue(changed.Agent.Id, out var entry)) _agents[changed.Agent.Id] = entry with { Title = changed.Agent.Title, Internal = false };
             IndexSession(changed.Agent.Id, changed.Agent.Provider, changed.Agent.Persistence);
         });
         Receive<ResumeSession>(OnResume);
@@ -226,7 +230,7 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             Model = config.Model,
             ThinkingOptionId = config.ThinkingOptionId,
         };
-        var agent = Start(record, [], provider, isNew: true);
+        var agent = Start(record, [], provider, isNew: true, observer: create.Observer);
         agent.Forward(new AgentActor.StartNew(create.InitialPrompt, create.ClientMessageId, create.Images));
     }
 
@@ -292,11 +296,12 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
             : null;
     }
 
-    private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew, long? firstSeqOnDisk = null)
+    private IActorRef Start(AgentRecord record, IReadOnlyList<TimelineRow> rows, IAgentProvider? provider, bool isNew, long? firstSeqOnDisk = null,
+        IActorRef? observer = null)
     {
-        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, _limits, isNew, firstSeqOnDisk), "agent-" + record.Id);
+        var actor = Context.ActorOf(AgentActor.Props(record, rows, provider, _store, _time, _limits, isNew, firstSeqOnDisk, observer), "agent-" + record.Id);
         Context.Watch(actor);
-        _agents[record.Id] = (actor, record.Title);
+        _agents[record.Id] = new Entry(actor, record.Title, observer is not null);
         return actor;
     }
 
@@ -306,10 +311,10 @@ public sealed class AgentSupervisor : ReceiveActor, IWithStash
         var id = identifier.Trim();
         if (id.Length == 0) return (null, "Agent identifier cannot be empty");
         if (_agents.TryGetValue(id, out var exact)) return (exact.Actor, null);
-        var byPrefix = _agents.Where(a => a.Key.StartsWith(id, StringComparison.Ordinal)).ToList();
+        var byPrefix = _agents.Where(a => !a.Value.Internal && a.Key.StartsWith(id, StringComparison.Ordinal)).ToList();
         if (byPrefix.Count == 1) return (byPrefix[0].Value.Actor, null);
         if (byPrefix.Count > 1) return (null, $"Agent identifier \"{id}\" is ambiguous ({string.Join(", ", byPrefix.Select(a => a.Key).Order().Take(5))})");
-        var byTitle = _agents.Where(a => a.Value.Title == id).ToList();
+        var byTitle = _agents.Where(a => !a.Value.Internal && a.Value.Title == id).ToList();
         if (byTitle.Count == 1) return (byTitle[0].Value.Actor, null);
         if (byTitle.Count > 1) return (null, $"Agent identifier \"{id}\" is ambiguous ({string.Join(", ", byTitle.Select(a => a.Key).Order().Take(5))})");
         return (null, $"Agent not found: {id}");

@@ -50,6 +50,9 @@ public sealed class ChatRoomsKey;
 /// <summary>Registry key of the schedules (<see cref="Paseo.Actors.Schedules.SchedulesActor"/>).</summary>
 public sealed class SchedulesKey;
 
+/// <summary>Registry key of the loops (<see cref="Paseo.Actors.Loops.LoopsActor"/>).</summary>
+public sealed class LoopsKey;
+
 /// <summary>`/user/paseo/providers`: state shared by a provider's agents (OpenCode's servers).</summary>
 public sealed class ProvidersKey;
 
@@ -66,7 +69,11 @@ public sealed record PaseoActorsOptions(
     WorkspaceSettings? Workspaces = null,
     TerminalHosting? Terminals = null,
     ChatHosting? Chat = null,
-    ScheduleHosting? Schedules = null);
+    ScheduleHosting? Schedules = null,
+    LoopHosting? Loops = null);
+
+/// <summary>Where the loops are stored ($PASEO_HOME/loops/loops.json) and their `paseo.loops` limits.</summary>
+public sealed record LoopHosting(string StorePath, Paseo.Actors.Loops.LoopLimits Limits);
 
 /// <summary>Where the schedules are stored ($PASEO_HOME/schedules) and their `paseo.schedules` limits.</summary>
 public sealed record ScheduleHosting(string Directory, Paseo.Actors.Schedules.ScheduleLimits Limits);
@@ -131,7 +138,29 @@ public static class PaseoActorsHostingExtensions
                     w.FileLimits ?? Paseo.Transport.Files.FileLimits.Default, w.Downloads,
                     options.Terminals is null ? null : registry.Get<TerminalsKey>(), options.Terminals?.Server.Settings,
                     options.Chat is null ? null : registry.Get<ChatRoomsKey>(),
-                    options.Schedules is null ? null : registry.Get<SchedulesKey>()) : null), "sessions")));
+                    options.Schedules is null ? null : registry.Get<SchedulesKey>(),
+                    options.Loops is null ? null : registry.Get<LoopsKey>()) : null), "sessions")));
+
+    /// <summary>Loops: one actor per running loop, its worker and verifier internal agents; all loops in one file.</summary>
+    public static AkkaConfigurationBuilder WithLoops(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
+        options.Loops is not { } loops ? builder : builder.WithActors((system, registry) =>
+        {
+            var actor = Subsystem(registry, Paseo.Actors.Loops.LoopsActor.Props(loops.StorePath, registry.Get<AgentSupervisorKey>(), loops.Limits, options.Time), "loops");
+            registry.Register<LoopsKey>(actor);
+            // At shutdown the loops' last changes (log lines within the write delay) reach the disk before the process ends.
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-loops", async () =>
+            {
+                try
+                {
+                    await actor.Ask<Akka.Done>(Paseo.Actors.Loops.LoopsActor.FlushStore.Instance, TimeSpan.FromSeconds(10));
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    // The store is gone or stuck: nothing more can be saved.
+                }
+                return Akka.Done.Instance;
+            });
+        });
 
     /// <summary>Schedules: one actor and one timer per schedule, one file each; runs prompt agents.</summary>
     public static AkkaConfigurationBuilder WithSchedules(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
@@ -182,5 +211,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithChat(options).WithSchedules(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithChat(options).WithSchedules(options).WithLoops(options).WithClientSessions(options);
 }

@@ -55,6 +55,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
     private IActorRef? _terminals;
     private IActorRef? _chat;
     private IActorRef? _schedules;
+    private IActorRef? _loops;
     private string? _pushToken;
     // Requests handed to a child and not answered yet.
     private int _inFlight;
@@ -172,6 +173,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
             _terminals = Context.ActorOf(SessionTerminalsActor.Props(terminals, services.TerminalSettings ?? Paseo.Transport.Terminals.TerminalSettings.Default), "terminals");
         if (_services?.Chat is { } chat) _chat = Context.ActorOf(Chat.SessionChatActor.Props(chat, _clientId.Value), "chat");
         if (_services?.Schedules is { } schedules) _schedules = Context.ActorOf(Schedules.SessionSchedulesActor.Props(schedules), "schedules");
+        if (_services?.Loops is { } loops) _loops = Context.ActorOf(Loops.SessionLoopsActor.Props(loops), "loops");
     }
 
     // A request child that throws is resumed: a restart would forget the waits, the subscriptions, the terminal stream
@@ -241,6 +243,7 @@ public sealed class ClientSessionActor : ReceiveActor, IWithTimers, IWithStash
         if (requestId is not null && SessionDaemonRequestsActor.Kinds.Contains(type)) return _daemonRequests;
         if (_chat is not null && requestId is not null && Chat.SessionChatActor.Kinds.Contains(type)) return _chat;
         if (_schedules is not null && requestId is not null && Schedules.SessionSchedulesActor.Kinds.Contains(type)) return _schedules;
+        if (_loops is not null && requestId is not null && Loops.SessionLoopsActor.Kinds.Contains(type)) return _loops;
         return null;
     }
 

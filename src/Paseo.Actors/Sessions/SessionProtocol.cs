@@ -34,7 +34,8 @@ public sealed record SessionSettings(TimeSpan HelloTimeout, TimeSpan ReconnectGr
 /// </summary>
 public sealed record SessionServices(IActorRef Registry, IActorRef Checkouts, IActorRef Worktrees, IActorRef Scripts, Paseo.Transport.Workspaces.SuggestionLimits SuggestionLimits, string UserHome,
     string? ConfigJsonPath = null, Paseo.Transport.Files.FileLimits? FileLimits = null, Paseo.Transport.Files.DownloadTokens? Downloads = null,
-    IActorRef? Terminals = null, Paseo.Transport.Terminals.TerminalSettings? TerminalSettings = null, IActorRef? Chat = null, IActorRef? Schedules = null);
+    IActorRef? Terminals = null, Paseo.Transport.Terminals.TerminalSettings? TerminalSettings = null, IActorRef? Chat = null, IActorRef? Schedules = null,
+    IActorRef? Loops = null);
 
 /// <summary>The messages between connections, the session manager and the sessions.</summary>
 public static class SessionProtocol

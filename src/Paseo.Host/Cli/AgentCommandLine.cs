@@ -212,6 +212,41 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         return new Command("schedule", "Manage recurring schedules") { create, ls, inspect, logs, pause, resume, delete };
     }
 
+    public Command Loop()
+    {
+        var commands = new Loops.LoopCommands(_commands);
+        Argument<string> Id() => new("id") { Description = "Loop id (or a unique prefix)" };
+        var prompt = new Argument<string>("prompt") { Description = "What each iteration's fresh worker agent is asked" };
+        var provider = new Option<string?>("--provider") { Description = "Provider of the worker and verifier, optionally with a model: claude, codex/gpt-5, mock (default claude)" };
+        var model = new Option<string?>("--model") { Description = "Model (wins over the /model part of --provider)" };
+        var workerProvider = new Option<string?>("--worker-provider") { Description = "The worker's provider[/model], if not --provider's (ours: Paseo's CLI cannot set it)" };
+        var workerModel = new Option<string?>("--worker-model") { Description = "The worker's model (ours)" };
+        var verifyProvider = new Option<string?>("--verify-provider") { Description = "The verifier's provider[/model], if not --provider's" };
+        var verifyModel = new Option<string?>("--verify-model") { Description = "The verifier's model" };
+        var verify = new Option<string?>("--verify") { Description = "Ask a fresh verifier agent this after each iteration; it answers with a JSON verdict" };
+        var verifyCheck = new Option<string[]>("--verify-check") { Description = "A shell command that must exit 0 (repeatable; run in order in the current directory)", AllowMultipleArgumentsPerToken = false };
+        var archive = new Option<bool>("--archive") { Description = "Keep each worker and verifier as an archived agent instead of deleting it" };
+        var name = new Option<string?>("--name") { Description = "A name for the loop" };
+        var sleep = new Option<string?>("--sleep") { Description = "Pause between iterations: 30s, 5m" };
+        var maxIterations = new Option<string?>("--max-iterations") { Description = "Fail after this many iterations" };
+        var maxTime = new Option<string?>("--max-time") { Description = "Fail when this long has passed (checked between iterations and while sleeping): 1h, 90m" };
+        var run = Make("run", "Run a loop: a fresh worker per iteration until the checks and the verifier pass",
+            (pr, c, _) => commands.RunAsync(c, new Loops.LoopCommands.RunOptions(pr.GetValue(prompt)!, pr.GetValue(provider), pr.GetValue(model), pr.GetValue(workerProvider),
+                pr.GetValue(workerModel), pr.GetValue(verifyProvider), pr.GetValue(verifyModel), pr.GetValue(verify), pr.GetValue(verifyCheck) ?? [], pr.GetValue(archive),
+                pr.GetValue(name), pr.GetValue(sleep), pr.GetValue(maxIterations), pr.GetValue(maxTime))),
+            prompt, provider, model, workerProvider, workerModel, verifyProvider, verifyModel, verify, verifyCheck, archive, name, sleep, maxIterations, maxTime);
+        var ls = Make("ls", "List loops (newest first)", (pr, c, _) => commands.ListAsync(c));
+        var inspectId = Id();
+        var inspect = Make("inspect", "Show a loop and its iterations", (pr, c, _) => commands.InspectAsync(c, pr.GetValue(inspectId)!), inspectId);
+        var logsId = Id();
+        var pollInterval = new Option<string?>("--poll-interval") { Description = "Milliseconds between polls while the loop runs (default 1000)" };
+        var logs = Make("logs", "Print a loop's log, following it until the loop ends",
+            (pr, c, ct) => commands.LogsAsync(c, pr.GetValue(logsId)!, pr.GetValue(pollInterval), ct), logsId, pollInterval);
+        var stopId = Id();
+        var stop = Make("stop", "Stop a running loop (its agent is closed, a running check killed)", (pr, c, _) => commands.StopAsync(c, pr.GetValue(stopId)!), stopId);
+        return new Command("loop", "Run iterative worker loops") { run, ls, inspect, logs, stop };
+    }
+
     public Command Worktree()
     {
         var lsCwd = new Option<string?>("--cwd") { Description = "A directory of the repository (default: the current one)" };

@@ -129,6 +129,7 @@ public static class PaseoCommandLine
         root.Subcommands.Add(agentCommands.Terminal());
         root.Subcommands.Add(agentCommands.Chat());
         root.Subcommands.Add(agentCommands.Schedule());
+        root.Subcommands.Add(agentCommands.Loop());
 
         var relayListen = new Option<string?>("--listen") { Description = $"host:port to listen on (default {RelayServer.RelayRunner.DefaultListen}; 0.0.0.0:PORT for a public relay)" };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for wss://" };

@@ -45,7 +45,8 @@ public sealed record PaseoSettings(
     Paseo.Transport.Files.FileLimits Files,
     Paseo.Transport.Terminals.TerminalSettings Terminals,
     Paseo.Actors.Chat.ChatLimits Chat,
-    Paseo.Actors.Schedules.ScheduleLimits Schedules)
+    Paseo.Actors.Schedules.ScheduleLimits Schedules,
+    Paseo.Actors.Loops.LoopLimits Loops)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -229,7 +230,15 @@ public sealed record PaseoSettings(
                         "run-once" => Paseo.Actors.Schedules.MissedRunPolicy.RunOnce,
                         var other => throw new ConfigException($"paseo.hocon: paseo.schedules.missed-runs: expected skip or run-once, got \"{other}\""),
                     },
-                    PositiveTime(config, "paseo.schedules.missed-run-grace")));
+                    PositiveTime(config, "paseo.schedules.missed-run-grace")),
+                new Paseo.Actors.Loops.LoopLimits(
+                    Positive(config.GetConfig("paseo.loops"), "loops-kept"),
+                    Positive(config.GetConfig("paseo.loops"), "max-running"),
+                    Positive(config.GetConfig("paseo.loops"), "log-entries-kept"),
+                    Positive(config.GetConfig("paseo.loops"), "log-text-chars"),
+                    (int)Bytes(config.GetConfig("paseo.loops"), "check-output-bytes"),
+                    PositiveTime(config, "paseo.loops.check-timeout"),
+                    PositiveTime(config, "paseo.loops.write-delay")));
         }
         catch (ConfigException)
         {
