@@ -72,8 +72,8 @@ public sealed record PaseoActorsOptions(
     ScheduleHosting? Schedules = null,
     LoopHosting? Loops = null);
 
-/// <summary>Where the loops are stored ($PASEO_HOME/loops/loops.json) and their `paseo.loops` limits.</summary>
-public sealed record LoopHosting(string StorePath, Paseo.Actors.Loops.LoopLimits Limits);
+/// <summary>Where the loops are stored ($PASEO_HOME/loops, one file each) and their `paseo.loops` limits.</summary>
+public sealed record LoopHosting(string Directory, Paseo.Actors.Loops.LoopLimits Limits);
 
 /// <summary>Where the schedules are stored ($PASEO_HOME/schedules) and their `paseo.schedules` limits.</summary>
 public sealed record ScheduleHosting(string Directory, Paseo.Actors.Schedules.ScheduleLimits Limits);
@@ -145,8 +145,22 @@ public static class PaseoActorsHostingExtensions
     public static AkkaConfigurationBuilder WithLoops(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         options.Loops is not { } loops ? builder : builder.WithActors((system, registry) =>
         {
-            var actor = Subsystem(registry, Paseo.Actors.Loops.LoopsActor.Props(loops.StorePath, registry.Get<AgentSupervisorKey>(), loops.Limits, options.Time), "loops");
+            var actor = Subsystem(registry, Paseo.Actors.Loops.LoopsActor.Props(loops.Directory, registry.Get<AgentSupervisorKey>(), loops.Limits, options.Time), "loops");
             registry.Register<LoopsKey>(actor);
+            // Before the agents stop (service-stop): a loop whose worker stopped would otherwise end failed; stopped here, it
+            // stays running on disk and the next start ends it as interrupted by the restart (§3.5).
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-loops", async () =>
+            {
+                try
+                {
+                    await actor.Ask<Akka.Done>(Paseo.Actors.Loops.LoopsActor.StopForShutdown.Instance, TimeSpan.FromSeconds(10));
+                }
+                catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+                {
+                    // Stuck: the agents' stop ends the loops anyway.
+                }
+                return Akka.Done.Instance;
+            });
             // At shutdown the loops' last changes (log lines within the write delay) reach the disk before the process ends.
             CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-loops", async () =>
             {

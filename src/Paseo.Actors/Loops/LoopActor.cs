@@ -36,6 +36,12 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
     private readonly HashSet<string> _loggedCalls = [];
     // Agents already closed: their late answers (an AgentCreated answered after its turn's end) and last events are not the current agent's.
     private readonly HashSet<string> _closed = [];
+    // What the loop itself prompted (its worker's and verifier's user_message rows are not logged: the log says what they did).
+    private readonly HashSet<string> _sentPrompts = [];
+    // Agents being archived (`archive`): the loop stops only once they are, or the agent would go with it (it watches the loop).
+    private readonly HashSet<string> _archiving = [];
+    // The verifier's answer: its last assistant message (text since the last other row), at most this long.
+    private const int MaxAnswerChars = 256 * 1024;
     private readonly StringBuilder _answer = new();
     private int _verifierAttempts;
     private string? _verifierStartedAt;
@@ -51,7 +57,10 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         _agents = agents;
         _limits = limits;
         _time = time;
-        if (loop.Settings.MaxTimeMs is { } maxTime) _deadline = DateTimeOffset.Parse(loop.CreatedAt, System.Globalization.CultureInfo.InvariantCulture).AddMilliseconds(maxTime);
+        // A deadline past what a date holds is no deadline.
+        if (loop.Settings.MaxTimeMs is { } maxTime && DateTimeOffset.TryParse(loop.CreatedAt, System.Globalization.CultureInfo.InvariantCulture, out var created)
+            && maxTime < (DateTimeOffset.MaxValue - created).TotalMilliseconds)
+            _deadline = created.AddMilliseconds(maxTime);
         Become(Working);
     }
 
@@ -66,10 +75,14 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
 
     private int? Index => _loop.ActiveIteration;
 
-    /// <summary>Begins iteration n: a running Iteration, the active index, "Starting iteration n.".</summary>
-    public static Loop BeginIteration(Loop loop, int index, string now, LoopLimits limits) =>
-        (loop with { Iterations = loop.Iterations.Add(LoopIteration.Start(index, now)), ActiveIteration = index, ActiveWorkerAgentId = null, ActiveVerifierAgentId = null })
-        .Log(now, index, "loop", "info", $"Starting iteration {index}.", limits.LogEntriesKept);
+    /// <summary>Begins iteration n: a running Iteration (the oldest beyond paseo.loops.iterations-kept go), the active index, "Starting iteration n.".</summary>
+    public static Loop BeginIteration(Loop loop, int index, string now, LoopLimits limits)
+    {
+        var iterations = loop.Iterations.Add(LoopIteration.Start(index, now));
+        if (iterations.Count > limits.IterationsKept) iterations = iterations.RemoveRange(0, iterations.Count - limits.IterationsKept);
+        return (loop with { Iterations = iterations, ActiveIteration = index, ActiveWorkerAgentId = null, ActiveVerifierAgentId = null })
+            .Log(now, index, "loop", "info", $"Starting iteration {index}.", limits.LogEntriesKept);
+    }
 
     private void Log(string source, string level, string text, int? iteration)
     {
@@ -92,6 +105,7 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         _turnEnded = false;
         _loggedCalls.Clear();
         _answer.Clear();
+        _sentPrompts.Add(prompt);
         var title = $"{_loop.Label} [loop {Index} {role}]";
         _agents.Tell(new CreateAgent(new AgentConfig(provider, _loop.Settings.Cwd, null, model, null, title, null), prompt, null,
             new Dictionary<string, string> { ["paseo.loop-id"] = _loop.Id }, null, Self));
@@ -123,17 +137,35 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>Closes (deletes) the phase's agent, or archives it when the loop says `archive` (it then becomes an ordinary stored agent).</summary>
-    private void CloseAgent()
+    /// <summary>
+    /// Closes (deletes) the phase's agent, or archives it when the loop says `archive` (it then becomes an ordinary stored
+    /// agent). <paramref name="cancel"/>: its turn may still run (a stop, a failure): an archived agent's turn is cancelled
+    /// first (a deleted one's ends with it).
+    /// </summary>
+    private void CloseAgent(bool cancel = false)
     {
         if (_agent is not null) Context.Unwatch(_agent);
         if (_agentId is not null)
         {
             _closed.Add(_agentId);
-            _agents.Tell(new ToAgent(_agentId, _loop.Settings.Archive ? Archive.Instance : Delete.Instance));
+            if (_loop.Settings.Archive)
+            {
+                if (cancel) _agents.Tell(new ToAgent(_agentId, AgentProtocol.Cancel.Instance));
+                _agents.Tell(new ToAgent(_agentId, Archive.Instance));
+                _archiving.Add(_agentId);
+            }
+            else _agents.Tell(new ToAgent(_agentId, Delete.Instance));
         }
         _agent = null;
         _agentId = null;
+    }
+
+    /// <summary>The answers to closing an agent, in every phase.</summary>
+    private void ClosingAnswers()
+    {
+        Receive<Deleted>(_ => { });
+        Receive<Archived>(archived => _archiving.Remove(archived.AgentId.Value));
+        Receive<AgentSnapshot>(_ => { }); // a cancel's answer
     }
 
     /// <summary>The handlers the worker and verifier phases share: the agent's answers and events, and its end.</summary>
@@ -146,7 +178,12 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         {
             if (!result.Accepted && !_closed.Contains(result.AgentId.Value)) failed(result.Error ?? $"The {role} did not take the prompt");
         });
-        Receive<AgentNotFound>(notFound => failed(notFound.Error));
+        Receive<AgentNotFound>(notFound =>
+        {
+            // A closed agent already gone is not this phase's failure.
+            if (_closed.Contains(notFound.Identifier)) _archiving.Remove(notFound.Identifier);
+            else failed(notFound.Error);
+        });
         Receive<InternalAgentEvent>(e =>
         {
             if (_closed.Contains(e.AgentId.Value) || (_agentId is not null && e.AgentId.Value != _agentId)) return; // a closed agent's last words
@@ -163,8 +200,7 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         {
             if (t.ActorRef.Equals(_agent) && !_turnEnded) failed($"The {role} agent stopped before its turn ended");
         });
-        Receive<Deleted>(_ => { });
-        Receive<Archived>(_ => { });
+        ClosingAnswers();
         Receive<RequestStop>(_ => Stop());
     }
 
@@ -175,8 +211,15 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         {
             case "timeline":
                 var item = JsonObject.Create(e.GetProperty("item"))!;
-                if (WsInbound.Str(item, "type") == "tool_call" && !_loggedCalls.Add(WsInbound.Str(item, "callId") ?? "")) return;
-                if (WsInbound.Str(item, "type") == "assistant_message") _answer.Append(WsInbound.Str(item, "text"));
+                var itemType = WsInbound.Str(item, "type");
+                if (itemType == "tool_call" && !_loggedCalls.Add(WsInbound.Str(item, "callId") ?? "")) return;
+                if (itemType == "user_message" && _sentPrompts.Contains(WsInbound.Str(item, "text") ?? "")) return;
+                if (itemType == "assistant_message")
+                {
+                    _answer.Append(WsInbound.Str(item, "text"));
+                    if (_answer.Length > MaxAnswerChars) _answer.Remove(0, _answer.Length - MaxAnswerChars);
+                }
+                else if (itemType != "reasoning") _answer.Clear(); // the answer is the last message: what came before a tool call is not it
                 if (TimelineDigest.Of(item) is { } digest) Log(source, "info", digest);
                 else return;
                 break;
@@ -274,8 +317,8 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         });
         Receive<Status.Failure>(failure => Fail(failure.Cause.Message));
         Receive<RequestStop>(_ => Stop());
-        Receive<Deleted>(_ => { });
-        Receive<Archived>(_ => { });
+        ClosingAnswers();
+        Receive<AgentNotFound>(_ => { });
         Receive<InternalAgentEvent>(_ => { });
     }
 
@@ -312,7 +355,9 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
             _verifierAttempts++;
             _answer.Clear();
             _turnEnded = false;
-            _agents.Tell(new ToAgent(_agentId!, new SendMessage(VerifierVerdict.Retry(_loop.Settings.VerifyPrompt!, reading.Problems), null)));
+            var retry = VerifierVerdict.Retry(_loop.Settings.VerifyPrompt!, reading.Problems);
+            _sentPrompts.Add(retry);
+            _agents.Tell(new ToAgent(_agentId!, new SendMessage(retry, null)));
             return;
         }
         var verdict = new VerifierResult(reading.Passed, reading.Reason!, _agentId, _verifierStartedAt!, Now);
@@ -340,7 +385,8 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
     private void EndIteration()
     {
         _loop = _loop with { ActiveWorkerAgentId = null, ActiveVerifierAgentId = null };
-        var sleep = TimeSpan.FromMilliseconds(_loop.Settings.SleepMs);
+        // Capped where the scheduler's timers end (about 24 days): a longer sleep is that long, then the next check.
+        var sleep = TimeSpan.FromMilliseconds(Math.Min(_loop.Settings.SleepMs, int.MaxValue));
         if (sleep <= TimeSpan.Zero)
         {
             Progress();
@@ -364,8 +410,8 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
     {
         Receive<Wake>(_ => NextIteration());
         Receive<RequestStop>(_ => Stop());
-        Receive<Deleted>(_ => { });
-        Receive<Archived>(_ => { });
+        ClosingAnswers();
+        Receive<AgentNotFound>(_ => { });
         Receive<InternalAgentEvent>(_ => { });
     }
 
@@ -396,7 +442,7 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
     {
         Log("loop", "error", error);
         Iteration(i => i with { Status = i.Status == LoopStatus.Running ? LoopStatus.Failed : i.Status, FailureReason = error });
-        CloseAgent();
+        CloseAgent(cancel: true);
         Finish(LoopStatus.Failed);
     }
 
@@ -410,7 +456,7 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         Iteration(i => i.Status != LoopStatus.Running ? i
             : _working ? i with { Status = LoopStatus.Stopped, WorkerOutcome = "canceled", WorkerCompletedAt = now, FailureReason = "Worker run was canceled." }
             : i with { Status = LoopStatus.Stopped });
-        CloseAgent();
+        CloseAgent(cancel: true);
         Log("loop", "info", "Loop stopped.");
         Finish(LoopStatus.Stopped);
     }
@@ -419,9 +465,29 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
     {
         _loop = _loop.Finish(status, Now);
         Context.Parent.Tell(new LoopFinished(_loop));
+        _checkCancel?.Cancel();
         Become(Finished);
-        Context.Stop(Self);
+        if (_archiving.Count == 0) Context.Stop(Self);
+        else Timers.StartSingleTimer("archived", ArchivesDue.Instance, TimeSpan.FromSeconds(10));
     }
 
-    private void Finished() => ReceiveAny(_ => { });
+    private sealed record ArchivesDue
+    {
+        public static readonly ArchivesDue Instance = new();
+    }
+
+    /// <summary>Ended: it stops once the agents it archives are archived (at most 10 s), so they are not taken down with it.</summary>
+    private void Finished()
+    {
+        Receive<Archived>(archived =>
+        {
+            if (_archiving.Remove(archived.AgentId.Value) && _archiving.Count == 0) Context.Stop(Self);
+        });
+        Receive<AgentNotFound>(notFound =>
+        {
+            if (_archiving.Remove(notFound.Identifier) && _archiving.Count == 0) Context.Stop(Self);
+        });
+        Receive<ArchivesDue>(_ => Context.Stop(Self));
+        ReceiveAny(_ => { });
+    }
 }

@@ -12,7 +12,9 @@ namespace Paseo.Actors.Loops;
 /// <param name="CheckOutputBytes">stdout and stderr of one verify check together; more fails the check (Paseo's 64 KiB).</param>
 /// <param name="CheckTimeout">How long a verify check may run before it is killed and fails (Paseo: forever).</param>
 /// <param name="WriteDelay">How long a change may wait to be written with the ones after it; a loop's end is written at once.</param>
-public sealed record LoopLimits(int LoopsKept, int MaxRunning, int LogEntriesKept, int LogTextChars, int CheckOutputBytes, TimeSpan CheckTimeout, TimeSpan WriteDelay)
+/// <param name="IterationsKept">Iterations kept in a loop's record (the oldest go; their index numbers are not reused).</param>
+public sealed record LoopLimits(int LoopsKept, int MaxRunning, int LogEntriesKept, int LogTextChars, int CheckOutputBytes, TimeSpan CheckTimeout, TimeSpan WriteDelay,
+    int IterationsKept = 200)
 {
     public static readonly LoopLimits Default = new(500, 20, 5000, 64 * 1024, 64 * 1024, TimeSpan.FromMinutes(30), TimeSpan.FromMilliseconds(250));
 }

@@ -10,7 +10,7 @@ namespace Paseo.Actors.Loops;
 /// <summary>
 /// The loops (`/user/paseo/loops`, app-orchestration.md §3): every loop's last state (what list, inspect and logs
 /// answer), one <see cref="LoopActor"/> child per running loop, and the store. Phases: <b>loading</b> (requests wait, up
-/// to a bound), <b>ready</b>, or <b>damaged</b> when loops.json does not read (every request is answered with the reason;
+/// to a bound), <b>ready</b>, <b>shutting down</b>, or <b>damaged</b> when a loop's file does not read (every request is answered with the reason;
 /// the file is kept). At load, loops left running by a daemon that stopped are ended `stopped`, as Paseo's (they are
 /// never resumed). A loop's end is answered — and shown — once it is on disk.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
     private const int MaxRequestsWhileLoading = 10_000;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly string _storePath;
+    private readonly string _directory;
     private readonly IActorRef _agents;
     private readonly LoopLimits _limits;
     private readonly TimeProvider _time;
@@ -29,14 +29,15 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
     private readonly Dictionary<string, IActorRef> _running = [];
     // Who waits for a loop's stop to be over, and the final records waiting to be on disk before anyone sees them.
     private readonly Dictionary<string, List<(IActorRef Who, StopLoop Request)>> _stopWaiters = [];
-    private readonly Dictionary<string, Loop> _ending = [];
+    private readonly Dictionary<string, (Loop Final, long Seq)> _ending = [];
+    private long _nextSeq;
     private int _stashed;
 
     public IStash Stash { get; set; } = null!;
 
-    public LoopsActor(string storePath, IActorRef agents, LoopLimits limits, TimeProvider time, string daemonCwd)
+    public LoopsActor(string directory, IActorRef agents, LoopLimits limits, TimeProvider time, string daemonCwd)
     {
-        _storePath = storePath;
+        _directory = directory;
         _agents = agents;
         _limits = limits;
         _time = time;
@@ -44,12 +45,12 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
         Loading();
     }
 
-    public static Props Props(string storePath, IActorRef agents, LoopLimits limits, TimeProvider time, string? daemonCwd = null) =>
-        Akka.Actor.Props.Create(() => new LoopsActor(storePath, agents, limits, time, daemonCwd ?? Environment.CurrentDirectory));
+    public static Props Props(string directory, IActorRef agents, LoopLimits limits, TimeProvider time, string? daemonCwd = null) =>
+        Akka.Actor.Props.Create(() => new LoopsActor(directory, agents, limits, time, daemonCwd ?? Environment.CurrentDirectory));
 
     protected override void PreStart()
     {
-        _store = Context.ActorOf(LoopStoreWriter.Props(_storePath, _limits.WriteDelay), "store");
+        _store = Context.ActorOf(LoopStoreWriter.Props(_directory, _limits.WriteDelay), "store");
         _store.Tell(LoopStoreWriter.Load.Instance);
     }
 
@@ -64,6 +65,16 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
         public static readonly FlushStore Instance = new();
     }
 
+    /// <summary>
+    /// From the daemon's shutdown, before the agents stop: the running loops stop where they are, recorded as still
+    /// running, so the next start ends them as interrupted (§3.5) rather than failed by their workers' stop. Answered
+    /// once what waits is written.
+    /// </summary>
+    public sealed record StopForShutdown
+    {
+        public static readonly StopForShutdown Instance = new();
+    }
+
     private void Loading()
     {
         Receive<LoopStoreWriter.Loaded>(loaded =>
@@ -75,8 +86,8 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
                 if (loop.IsRunning) interrupted.Add(kept);
                 _loops[kept.Id] = kept;
             }
-            if (interrupted.Count > 0) _store.Tell(new LoopStoreWriter.Save(interrupted, true, []));
-            _log.Info("Loops: {0} loaded from {1}, {2} interrupted by the restart", _loops.Count, _storePath, interrupted.Count);
+            if (interrupted.Count > 0) _store.Tell(new LoopStoreWriter.Save(interrupted, ++_nextSeq, []));
+            _log.Info("Loops: {0} loaded from {1}, {2} interrupted by the restart", _loops.Count, _directory, interrupted.Count);
             Become(Ready);
             Stash.UnstashAll();
         });
@@ -91,6 +102,7 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
             else Stash.Stash();
         });
         Receive<FlushStore>(_ => _store.Forward(LoopStoreWriter.Flush.Instance));
+        Receive<StopForShutdown>(_ => _store.Forward(LoopStoreWriter.Flush.Instance));
     }
 
     /// <summary>§3.5: a loop the daemon's stop left running ends `stopped`; its running iteration too.</summary>
@@ -107,6 +119,7 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
     {
         Receive<ILoopRequest>(request => Sender.Tell(Error(request, reason)));
         Receive<FlushStore>(_ => Sender.Tell(Akka.Done.Instance));
+        Receive<StopForShutdown>(_ => Sender.Tell(Akka.Done.Instance));
     }
 
     private void Ready()
@@ -149,7 +162,7 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
         {
             if (!_running.ContainsKey(progress.Loop.Id)) return;
             _loops[progress.Loop.Id] = progress.Loop;
-            _store.Tell(new LoopStoreWriter.Save([progress.Loop], false, []));
+            _store.Tell(new LoopStoreWriter.Save([progress.Loop], null, []));
         });
         Receive<LoopFinished>(finished =>
         {
@@ -168,25 +181,48 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
                 .WithIteration(i => i.Status == LoopStatus.Running ? i with { Status = LoopStatus.Failed, FailureReason = "The loop stopped unexpectedly" } : i, now)
                 .Finish(LoopStatus.Failed, now));
         });
-        Receive<LoopStoreWriter.Written>(written =>
-        {
-            foreach (var id in written.LoopIds)
-            {
-                if (!_ending.Remove(id, out var final)) continue;
-                if (written.Error is not null) _log.Error("Loop {0} ended as {1} but could not be saved: {2}", id, final.Status, written.Error);
-                _loops[id] = final;
-                if (!_stopWaiters.Remove(id, out var waiters)) continue;
-                foreach (var (who, request) in waiters) who.Tell(Reply(request, new JsonObject { ["loop"] = final.ToJson() }));
-            }
-        });
+        Receive<LoopStoreWriter.Written>(OnWritten);
         Receive<FlushStore>(_ => _store.Forward(LoopStoreWriter.Flush.Instance));
+        Receive<StopForShutdown>(_ =>
+        {
+            foreach (var actor in _running.Values)
+            {
+                Context.Unwatch(actor);
+                Context.Stop(actor);
+            }
+            _running.Clear();
+            Become(ShuttingDown);
+            _store.Forward(LoopStoreWriter.Flush.Instance);
+        });
+    }
+
+    /// <summary>A loop's end is on disk: it shows, and its stops are answered.</summary>
+    private void OnWritten(LoopStoreWriter.Written written)
+    {
+        var id = _ending.FirstOrDefault(e => e.Value.Seq == written.Seq).Key;
+        if (id is null || !_ending.Remove(id, out var ending)) return;
+        if (written.Error is not null) _log.Error("Loop {0} ended as {1} but could not be saved: {2}", id, ending.Final.Status, written.Error);
+        _loops[id] = ending.Final;
+        if (!_stopWaiters.Remove(id, out var waiters)) return;
+        foreach (var (who, request) in waiters) who.Tell(Reply(request, new JsonObject { ["loop"] = ending.Final.ToJson() }));
+    }
+
+    private void ShuttingDown()
+    {
+        Receive<ILoopRequest>(request => Sender.Tell(Error(request, "The daemon is stopping")));
+        // A loop that ended just before the stop is recorded as ended.
+        Receive<LoopFinished>(finished => End(finished.Loop));
+        Receive<LoopStoreWriter.Written>(OnWritten);
+        Receive<FlushStore>(_ => _store.Forward(LoopStoreWriter.Flush.Instance));
+        Receive<StopForShutdown>(_ => _store.Forward(LoopStoreWriter.Flush.Instance));
     }
 
     /// <summary>The loop ended: written at once; shown ended, and its stops answered, once it is on disk.</summary>
     private void End(Loop final)
     {
-        _ending[final.Id] = final;
-        _store.Tell(new LoopStoreWriter.Save([final], true, []));
+        var seq = ++_nextSeq;
+        _ending[final.Id] = (final, seq);
+        _store.Tell(new LoopStoreWriter.Save([final], seq, []));
     }
 
     private void OnRun(RunLoop run)
@@ -203,7 +239,15 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
             return;
         }
         // Resolved against the daemon's own working directory, as Paseo's ("" is that directory).
-        settings = settings with { Cwd = settings.Cwd.Length == 0 ? _daemonCwd : Path.GetFullPath(settings.Cwd, _daemonCwd) };
+        try
+        {
+            settings = settings with { Cwd = settings.Cwd.Length == 0 ? _daemonCwd : Path.GetFullPath(settings.Cwd, _daemonCwd) };
+        }
+        catch (ArgumentException)
+        {
+            Sender.Tell(Error(run, $"Working directory is not a valid path: {settings.Cwd}"));
+            return;
+        }
         string id;
         do id = Loop.NewId();
         while (_loops.ContainsKey(id));
@@ -214,7 +258,7 @@ public sealed class LoopsActor : ReceiveActor, IWithStash
         var actor = Context.ActorOf(LoopActor.Props(loop, _agents, _limits, _time), "loop-" + id);
         Context.Watch(actor);
         _running[id] = actor;
-        _store.Tell(new LoopStoreWriter.Save([loop], true, Forgotten()));
+        _store.Tell(new LoopStoreWriter.Save([loop], ++_nextSeq, Forgotten()));
         Sender.Tell(Reply(run, new JsonObject { ["loop"] = loop.ToJson() }));
     }
 

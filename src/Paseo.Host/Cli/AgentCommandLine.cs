@@ -230,11 +230,12 @@ public sealed class AgentCommandLine(IReadOnlyDictionary<string, string?> env, T
         var sleep = new Option<string?>("--sleep") { Description = "Pause between iterations: 30s, 5m" };
         var maxIterations = new Option<string?>("--max-iterations") { Description = "Fail after this many iterations" };
         var maxTime = new Option<string?>("--max-time") { Description = "Fail when this long has passed (checked between iterations and while sleeping): 1h, 90m" };
+        var loopCwd = new Option<string?>("--cwd") { Description = "Where the workers, verifiers and checks run (default: the current directory)" };
         var run = Make("run", "Run a loop: a fresh worker per iteration until the checks and the verifier pass",
             (pr, c, _) => commands.RunAsync(c, new Loops.LoopCommands.RunOptions(pr.GetValue(prompt)!, pr.GetValue(provider), pr.GetValue(model), pr.GetValue(workerProvider),
                 pr.GetValue(workerModel), pr.GetValue(verifyProvider), pr.GetValue(verifyModel), pr.GetValue(verify), pr.GetValue(verifyCheck) ?? [], pr.GetValue(archive),
-                pr.GetValue(name), pr.GetValue(sleep), pr.GetValue(maxIterations), pr.GetValue(maxTime))),
-            prompt, provider, model, workerProvider, workerModel, verifyProvider, verifyModel, verify, verifyCheck, archive, name, sleep, maxIterations, maxTime);
+                pr.GetValue(name), pr.GetValue(sleep), pr.GetValue(maxIterations), pr.GetValue(maxTime), pr.GetValue(loopCwd))),
+            prompt, provider, model, workerProvider, workerModel, verifyProvider, verifyModel, verify, verifyCheck, archive, name, sleep, maxIterations, maxTime, loopCwd);
         var ls = Make("ls", "List loops (newest first)", (pr, c, _) => commands.ListAsync(c));
         var inspectId = Id();
         var inspect = Make("inspect", "Show a loop and its iterations", (pr, c, _) => commands.InspectAsync(c, pr.GetValue(inspectId)!), inspectId);

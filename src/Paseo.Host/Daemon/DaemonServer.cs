@@ -128,7 +128,7 @@ public sealed class DaemonServer : IAsyncDisposable
                     env.TryGetValue("SHELL", out var shell) && !string.IsNullOrWhiteSpace(shell) ? shell : "/bin/sh"),
                 new ChatHosting(config.Home.ChatRoomsFile, settings.Chat),
                 new ScheduleHosting(config.Home.SchedulesDir, settings.Schedules),
-                new LoopHosting(config.Home.LoopsFile, settings.Loops)));
+                new LoopHosting(config.Home.LoopsDir, settings.Loops)));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },

@@ -238,7 +238,8 @@ public sealed record PaseoSettings(
                     Positive(config.GetConfig("paseo.loops"), "log-text-chars"),
                     (int)Bytes(config.GetConfig("paseo.loops"), "check-output-bytes"),
                     PositiveTime(config, "paseo.loops.check-timeout"),
-                    PositiveTime(config, "paseo.loops.write-delay")));
+                    PositiveTime(config, "paseo.loops.write-delay"),
+                    Positive(config.GetConfig("paseo.loops"), "iterations-kept")));
         }
         catch (ConfigException)
         {

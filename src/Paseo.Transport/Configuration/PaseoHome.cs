@@ -30,8 +30,8 @@ public sealed record PaseoHome(string Root)
     /// <summary>One file per schedule: schedules/&lt;id&gt;.json (app-orchestration.md §2.6).</summary>
     public string SchedulesDir => Path.Combine(Root, "schedules");
 
-    /// <summary>Every loop with its log: loops/loops.json (app-orchestration.md §3.5).</summary>
-    public string LoopsFile => Path.Combine(Root, "loops", "loops.json");
+    /// <summary>One file per loop with its log: loops/&lt;id&gt;.json (Paseo's single loops/loops.json is imported; docs/orchestration.md).</summary>
+    public string LoopsDir => Path.Combine(Root, "loops");
 
     /// <summary>Resolves the home folder: the --home flag, else $PASEO_HOME, else ~/.paseo. `~/` is expanded.</summary>
     public static PaseoHome Resolve(string? flag, IReadOnlyDictionary<string, string?> env)

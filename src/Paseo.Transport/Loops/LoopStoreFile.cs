@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Paseo.Transport.Files;
 
 namespace Paseo.Transport.Loops;
@@ -8,47 +9,86 @@ namespace Paseo.Transport.Loops;
 public sealed class LoopStoreDamagedException(string message) : Exception(message);
 
 /// <summary>
-/// `$PASEO_HOME/loops/loops.json` (app-orchestration.md §3.5): a JSON array of every loop with its log, sorted by
-/// createdAt, pretty-printed with two spaces — Paseo's format, so Paseo's file loads. Unlike Paseo's, it is written
-/// atomically (a temp file then a rename, mode 0600), and a file that does not read is refused with the reason and
-/// kept, never replaced by <c>[]</c>.
+/// The loops on disk, `$PASEO_HOME/loops/`: one file per loop, `&lt;id&gt;.json`, holding the loop record with its log in
+/// Paseo's format (app-orchestration.md §3.1), pretty-printed, written atomically with mode 0600. Paseo keeps every loop
+/// in one `loops.json` that it rewrites, in place, for every log line of any loop (§9); here a change writes only its
+/// loop's file. A `loops.json` left by Paseo is read once: its loops become files of their own and it is renamed
+/// `loops.json.imported`. A file that does not read turns loops off with the reason; it is never written over.
 /// </summary>
-public static class LoopStoreFile
+public static partial class LoopStoreFile
 {
-    public static IReadOnlyList<Loop> Load(string path)
+    /// <summary>Paseo's single file (§3.5), imported at the first load.</summary>
+    public const string PaseoFile = "loops.json";
+
+    [GeneratedRegex("^[0-9a-f]{8}$")]
+    private static partial Regex LoopId();
+
+    public static bool IsValidId(string id) => LoopId().IsMatch(id);
+
+    public static string PathOf(string directory, string id) =>
+        IsValidId(id) ? Path.Combine(directory, id + ".json") : throw new ArgumentException($"not a loop id: {id}", nameof(id));
+
+    /// <summary>Every loop (a Paseo loops.json imported first); a missing directory is no loops.</summary>
+    public static IReadOnlyList<Loop> Load(string directory)
     {
-        if (!File.Exists(path)) return [];
-        JsonArray array;
+        if (!Directory.Exists(directory)) return [];
+        var loops = new Dictionary<string, Loop>();
+        foreach (var file in Directory.EnumerateFiles(directory, "*.json").Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileNameWithoutExtension(file);
+            if (!IsValidId(name)) continue;
+            var loop = Parse(Read(file) as JsonObject ?? throw Damaged(file, "not a JSON object"), file);
+            if (loop.Id != name) throw Damaged(file, $"it holds loop {loop.Id}");
+            loops[loop.Id] = loop;
+        }
+        var paseo = Path.Combine(directory, PaseoFile);
+        if (File.Exists(paseo))
+        {
+            var imported = (Read(paseo) as JsonArray ?? throw Damaged(paseo, "not a JSON array"))
+                .Select(l => Parse(l as JsonObject ?? throw Damaged(paseo, "a loop must be an object"), paseo)).ToList();
+            foreach (var loop in imported.Where(l => !loops.ContainsKey(l.Id)))
+            {
+                if (!IsValidId(loop.Id)) throw Damaged(paseo, $"\"{loop.Id}\" is not a loop id (8 lowercase hex digits)");
+                Save(directory, loop);
+                loops[loop.Id] = loop;
+            }
+            File.Move(paseo, paseo + ".imported", overwrite: true);
+        }
+        return [.. loops.Values.OrderBy(l => l.CreatedAt, StringComparer.Ordinal)];
+    }
+
+    private static JsonNode? Read(string file)
+    {
         try
         {
-            array = JsonNode.Parse(File.ReadAllText(path)) as JsonArray ?? throw new FormatException("not a JSON array");
+            return JsonNode.Parse(File.ReadAllText(file));
         }
-        catch (Exception e) when (e is JsonException or FormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
-            throw Damaged(path, e.Message);
+            throw Damaged(file, e.Message);
         }
+    }
+
+    private static Loop Parse(JsonObject json, string file)
+    {
         try
         {
-            var loops = array.Select(l => Loop.FromJson(l as JsonObject ?? throw new FormatException("a loop must be an object"))).ToList();
-            var ids = new HashSet<string>();
-            foreach (var loop in loops)
-                if (!ids.Add(loop.Id)) throw new FormatException($"loop {loop.Id} appears twice");
-            return loops;
+            return Loop.FromJson(json);
         }
         catch (Exception e) when (e is FormatException or InvalidOperationException)
         {
-            throw Damaged(path, e.Message);
+            throw Damaged(file, e.Message);
         }
     }
 
-    private static LoopStoreDamagedException Damaged(string path, string reason) =>
+    internal static LoopStoreDamagedException Damaged(string path, string reason) =>
         new($"{path} is damaged ({reason}); loops are off until it is repaired or moved aside (the daemon does not overwrite it)");
 
-    /// <summary>Writes every loop, sorted by createdAt (ties keep their order).</summary>
-    public static void Save(string path, IEnumerable<Loop> loops)
+    public static void Save(string directory, Loop loop)
     {
-        var array = new JsonArray([.. loops.OrderBy(l => l.CreatedAt, StringComparer.Ordinal).Select(l => (JsonNode)l.ToJson())]);
-        PrivateFiles.EnsurePrivateDirectory(Path.GetDirectoryName(path)!);
-        PrivateFiles.WriteAtomically(path, array.ToJsonString(StoredJson.Pretty) + "\n");
+        PrivateFiles.EnsurePrivateDirectory(directory);
+        PrivateFiles.WriteAtomically(PathOf(directory, loop.Id), loop.ToJson().ToJsonString(StoredJson.Pretty) + "\n");
     }
+
+    public static void Delete(string directory, string id) => File.Delete(PathOf(directory, id));
 }

@@ -3,11 +3,11 @@ using Paseo.Transport.Loops;
 
 namespace Paseo.Transport.Tests.Loops;
 
-/// <summary>loops/loops.json (§3.5): the spec's record (§7 L.2) loads and writes back the same; the file is private and sorted; a damaged file is refused and kept.</summary>
+/// <summary>The loops on disk: one private file per loop; Paseo's loops.json with the spec's record (§7 L.2) is imported unchanged; a damaged file is refused and kept.</summary>
 public sealed class LoopStoreFileTests : IDisposable
 {
     private readonly TempDir _dir = new();
-    private string Path => System.IO.Path.Combine(_dir.Path, "loops", "loops.json");
+    private string Dir => System.IO.Path.Combine(_dir.Path, "loops");
 
     public void Dispose() => _dir.Dispose();
 
@@ -30,53 +30,64 @@ public sealed class LoopStoreFileTests : IDisposable
           "nextLogSeq":10,"activeIteration":null,"activeWorkerAgentId":null,"activeVerifierAgentId":null}
         """;
 
-    [Fact]
-    public void A_missing_file_is_no_loops() => Assert.Empty(LoopStoreFile.Load(Path));
+    private static readonly LoopSettings Simple = new(null, "p", "/tmp", "mock", null, null, null, null, null, null, ["true"], false, 0, null, null);
 
     [Fact]
-    public void The_specs_record_loads_and_is_written_back_unchanged_in_a_private_file()
+    public void A_missing_directory_is_no_loops() => Assert.Empty(LoopStoreFile.Load(Dir));
+
+    [Fact]
+    public void Paseos_loops_json_is_imported_into_a_file_per_loop_written_back_unchanged_and_kept_aside()
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        File.WriteAllText(Path, "[" + SpecLoop + "]");
-        var loop = Assert.Single(LoopStoreFile.Load(Path));
+        Directory.CreateDirectory(Dir);
+        File.WriteAllText(System.IO.Path.Combine(Dir, "loops.json"), "[" + SpecLoop + "]");
+        var loop = Assert.Single(LoopStoreFile.Load(Dir));
         Assert.Equal("fix-tests", loop.Settings.Name);
         Assert.Equal(10, loop.NextLogSeq);
         Assert.Equal(0, Assert.Single(Assert.Single(loop.Iterations).VerifyChecks).ExitCode);
 
-        LoopStoreFile.Save(Path, [loop]);
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("[" + SpecLoop + "]"), JsonNode.Parse(File.ReadAllText(Path))), File.ReadAllText(Path));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path));
+        var own = System.IO.Path.Combine(Dir, "e4b7c2d9.json");
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(SpecLoop), JsonNode.Parse(File.ReadAllText(own))), File.ReadAllText(own));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(own));
+        Assert.False(File.Exists(System.IO.Path.Combine(Dir, "loops.json")));
+        Assert.True(File.Exists(System.IO.Path.Combine(Dir, "loops.json.imported")));
+        // Loaded again: from its own file, the same.
+        Assert.Equal("fix-tests", Assert.Single(LoopStoreFile.Load(Dir)).Settings.Name);
     }
 
     [Fact]
-    public void Loops_are_written_oldest_first()
+    public void Each_loop_is_its_own_file_and_they_load_oldest_first()
     {
-        var settings = new LoopSettings(null, "p", "/tmp", "mock", null, null, null, null, null, null, ["true"], false, 0, null, null);
-        LoopStoreFile.Save(Path, [Loop.Create("bbbbbbbb", settings, "2026-05-03T08:00:00.000Z"), Loop.Create("aaaaaaaa", settings, "2026-05-03T07:00:00.000Z")]);
-        Assert.Equal(["aaaaaaaa", "bbbbbbbb"], LoopStoreFile.Load(Path).Select(l => l.Id));
+        LoopStoreFile.Save(Dir, Loop.Create("bbbbbbbb", Simple, "2026-05-03T08:00:00.000Z"));
+        LoopStoreFile.Save(Dir, Loop.Create("aaaaaaaa", Simple, "2026-05-03T07:00:00.000Z"));
+        Assert.Equal(["aaaaaaaa.json", "bbbbbbbb.json"], Directory.EnumerateFiles(Dir).Select(System.IO.Path.GetFileName).Order());
+        Assert.Equal(["aaaaaaaa", "bbbbbbbb"], LoopStoreFile.Load(Dir).Select(l => l.Id));
+        LoopStoreFile.Delete(Dir, "aaaaaaaa");
+        Assert.Equal(["bbbbbbbb"], LoopStoreFile.Load(Dir).Select(l => l.Id));
+        Assert.Throws<ArgumentException>(() => LoopStoreFile.PathOf(Dir, "../x"));
     }
 
     [Theory]
-    [InlineData("{", "")]
-    [InlineData("{}", "not a JSON array")]
-    [InlineData("[{\"id\":\"a\",\"nextLogSeq\":1}]", "\"prompt\" must be a string")]
-    [InlineData("[" + "{\"id\":\"a\",\"status\":\"canceled\"}" + "]", "")]
-    public void A_damaged_file_is_refused_with_its_reason_and_kept(string content, string reason)
+    [InlineData("aaaaaaaa.json", "{", "")]
+    [InlineData("aaaaaaaa.json", "[]", "not a JSON object")]
+    [InlineData("aaaaaaaa.json", "{\"id\":\"a\",\"nextLogSeq\":1}", "\"prompt\" must be a string")]
+    [InlineData("loops.json", "{}", "not a JSON array")]
+    [InlineData("loops.json", "[{\"id\":\"a\",\"status\":\"canceled\"}]", "")]
+    public void A_damaged_file_is_refused_with_its_reason_and_kept(string name, string content, string reason)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        File.WriteAllText(Path, content);
-        var e = Assert.Throws<LoopStoreDamagedException>(() => LoopStoreFile.Load(Path));
-        Assert.Contains(Path, e.Message);
+        Directory.CreateDirectory(Dir);
+        var path = System.IO.Path.Combine(Dir, name);
+        File.WriteAllText(path, content);
+        var e = Assert.Throws<LoopStoreDamagedException>(() => LoopStoreFile.Load(Dir));
+        Assert.Contains(path, e.Message);
         Assert.Contains(reason, e.Message);
         Assert.Contains("does not overwrite it", e.Message);
-        Assert.Equal(content, File.ReadAllText(Path));
+        Assert.Equal(content, File.ReadAllText(path));
     }
 
     [Fact]
     public void A_log_keeps_its_newest_lines_and_its_seqs()
     {
-        var settings = new LoopSettings(null, "p", "/tmp", "mock", null, null, null, null, null, null, ["true"], false, 0, null, null);
-        var loop = Loop.Create("aaaaaaaa", settings, "2026-05-03T07:00:00.000Z");
+        var loop = Loop.Create("aaaaaaaa", Simple, "2026-05-03T07:00:00.000Z");
         for (var i = 0; i < 5; i++) loop = loop.Log("2026-05-03T07:00:00.000Z", null, "loop", "info", $"line {i}", maxEntries: 3);
         Assert.Equal([3L, 4, 5], loop.Logs.Select(l => l.Seq));
         Assert.Equal(6, loop.NextLogSeq);

@@ -33,13 +33,19 @@ public sealed class VerifyCheckTests : IDisposable
     }
 
     [Fact]
-    public async Task Output_over_the_cap_fails_even_with_exit_zero()
+    public async Task Output_over_the_cap_fails_and_stops_the_check_even_one_without_line_ends()
     {
-        var result = await Run("yes line | head -n 1000", cap: 100);
+        var result = await Run("head -c 1000 /dev/zero | tr '\\0' x", cap: 100);
         Assert.False(result.Passed);
         Assert.Equal(1, result.ExitCode);
-        Assert.True(result.Stdout.Length <= 100, result.Stdout.Length.ToString());
+        Assert.Equal(new string('x', 100), result.Stdout);
         Assert.Contains("output over 100 bytes", result.Stderr);
+
+        // One that would write forever is killed at the cap, long before its timeout.
+        var endless = await Run("yes", cap: 1000, timeout: TimeSpan.FromMinutes(5)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(endless.Passed);
+        Assert.Equal(1000, endless.Stdout.Length);
+        Assert.Contains("(killed: output over 1000 bytes", endless.Stderr);
     }
 
     [Fact]

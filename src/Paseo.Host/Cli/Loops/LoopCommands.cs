@@ -9,7 +9,7 @@ namespace Paseo.Host.Cli.Loops;
 /// <summary>
 /// `paseo loop run|ls|inspect|logs|stop` (app-orchestration.md §5): Paseo's commands, flags, rows and codes. Unlike
 /// Paseo's client, `--archive` is sent (Paseo's drops it), and `--worker-provider` / `--worker-model` reach the
-/// request's worker fields, which Paseo's CLI cannot set.
+/// request's worker fields, which Paseo's CLI cannot set; `--cwd` names the directory (Paseo's: the shell's only).
 /// </summary>
 public sealed class LoopCommands(AgentCommands connection)
 {
@@ -19,11 +19,12 @@ public sealed class LoopCommands(AgentCommands connection)
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(60);
 
     public sealed record RunOptions(string Prompt, string? Provider, string? Model, string? WorkerProvider, string? WorkerModel, string? VerifyProvider,
-        string? VerifyModel, string? Verify, IReadOnlyList<string> VerifyChecks, bool Archive, string? Name, string? Sleep, string? MaxIterations, string? MaxTime);
+        string? VerifyModel, string? Verify, IReadOnlyList<string> VerifyChecks, bool Archive, string? Name, string? Sleep, string? MaxIterations, string? MaxTime,
+        string? Cwd = null);
 
     public Task<int> RunAsync(CliContext context, RunOptions o) => connection.Guard(context, () =>
     {
-        var request = new JsonObject { ["prompt"] = o.Prompt, ["cwd"] = Environment.CurrentDirectory };
+        var request = new JsonObject { ["prompt"] = o.Prompt, ["cwd"] = Path.GetFullPath(o.Cwd ?? Environment.CurrentDirectory) };
         if (o.Prompt.Trim().Length == 0) throw new CliException("INVALID_PROMPT", "The loop's prompt is empty");
         AddProvider(request, "provider", "model", o.Provider, o.Model);
         AddProvider(request, "workerProvider", "workerModel", o.WorkerProvider, o.WorkerModel);
@@ -46,7 +47,8 @@ public sealed class LoopCommands(AgentCommands connection)
                 ? ms : throw new CliException("INVALID_DURATION", $"--max-time {o.MaxTime}: the time must be above zero");
         return connection.WithClient(context, async client =>
         {
-            var loop = (JsonObject)(await Failing("LOOP_RUN_FAILED", () => client.RequestAsync("loop/run", request, RunTimeout)))["loop"]!;
+            // A daemon error keeps its own code here (§5 renames it for ls, inspect and stop only).
+            var loop = (JsonObject)(await client.RequestAsync("loop/run", request, RunTimeout))["loop"]!;
             var row = new JsonObject { ["id"] = Str(loop, "id"), ["status"] = Str(loop, "status"), ["name"] = WsInbound.Str(loop, "name"), ["cwd"] = Str(loop, "cwd") };
             Print(context, row, [new("LOOP ID", r => Str(r, "id")), new("STATUS", r => Str(r, "status")), new("NAME", r => WsInbound.Str(r, "name") ?? "-"), new("CWD", r => Str(r, "cwd"))]);
             return 0;
