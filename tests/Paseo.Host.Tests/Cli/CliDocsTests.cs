@@ -78,7 +78,7 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
                 var marked = Marker().Match(line);
                 var command = marked.Success ? marked.Groups["command"].Value : line;
                 var marker = marked.Success ? marked.Groups["marker"].Value : null;
-                var words = Regex.Matches(command, @"paseo ((agent|daemon|relay|permit|provider|terminal|chat|schedule) )?([a-z-]+)").Select(m => m.Value);
+                var words = Regex.Matches(command, @"paseo ((agent|daemon|relay|permit|provider|terminal|chat|schedule|loop) )?([a-z-]+)").Select(m => m.Value);
                 foreach (var word in words) commandsSeen.Add(word);
                 log.WriteLine($"$ {line}");
 
@@ -116,6 +116,7 @@ public sealed partial class CliDocsTests(ITestOutputHelper log)
                 "paseo chat create", "paseo chat post", "paseo chat read", "paseo chat ls", "paseo chat inspect", "paseo chat wait", "paseo chat delete",
                 "paseo schedule create", "paseo schedule ls", "paseo schedule inspect", "paseo schedule pause", "paseo schedule resume",
                 "paseo schedule logs", "paseo schedule delete",
+                "paseo loop run", "paseo loop logs", "paseo loop ls", "paseo loop inspect", "paseo loop stop",
             ];
             Assert.Empty(every.Except(commandsSeen));
         }
