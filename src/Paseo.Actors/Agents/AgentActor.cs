@@ -412,7 +412,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     {
         if (_session is not null) return;
         _session = Context.ActorOf(_provider!.SessionProps(new ProviderSessionConfig(_id.Value, _record.Cwd, _record.Model, _record.LastModeId, _record.ThinkingOptionId, null,
-            _record.SessionId)), $"provider-{++_sessionGeneration}");
+            _record.SessionId, Mcp.DaemonMcp.Get(Context.System).EntryFor(_id.Value))), $"provider-{++_sessionGeneration}");
         Context.Watch(_session);
         if (_settled is AgentStatus.Closed) _settled = AgentStatus.Idle;
         TransitionTo(AgentPhase.Idle);

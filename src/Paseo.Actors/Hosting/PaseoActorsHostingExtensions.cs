@@ -53,6 +53,9 @@ public sealed class SchedulesKey;
 /// <summary>Registry key of the loops (<see cref="Paseo.Actors.Loops.LoopsActor"/>).</summary>
 public sealed class LoopsKey;
 
+/// <summary>Registry key of the agents' MCP server sessions (<see cref="Paseo.Actors.Mcp.McpSessionsActor"/>).</summary>
+public sealed class McpSessionsKey;
+
 /// <summary>`/user/paseo/providers`: state shared by a provider's agents (OpenCode's servers).</summary>
 public sealed class ProvidersKey;
 
@@ -70,7 +73,11 @@ public sealed record PaseoActorsOptions(
     TerminalHosting? Terminals = null,
     ChatHosting? Chat = null,
     ScheduleHosting? Schedules = null,
-    LoopHosting? Loops = null);
+    LoopHosting? Loops = null,
+    McpHosting? Mcp = null);
+
+/// <summary>The agents' MCP server: served or not, injected into new agents or not (config.json / flags), and `paseo.mcp` limits.</summary>
+public sealed record McpHosting(bool Enabled, bool InjectIntoAgents, int MaxSessions, int MaxCallsPerSession);
 
 /// <summary>Where the loops are stored ($PASEO_HOME/loops, one file each) and their `paseo.loops` limits.</summary>
 public sealed record LoopHosting(string Directory, Paseo.Actors.Loops.LoopLimits Limits);
@@ -140,6 +147,16 @@ public static class PaseoActorsHostingExtensions
                     options.Chat is null ? null : registry.Get<ChatRoomsKey>(),
                     options.Schedules is null ? null : registry.Get<SchedulesKey>(),
                     options.Loops is null ? null : registry.Get<LoopsKey>()) : null), "sessions")));
+
+    /// <summary>The agents' MCP server: its sessions' way into the daemon, and what agents are given (<see cref="Paseo.Actors.Mcp.DaemonMcp"/>).</summary>
+    public static AkkaConfigurationBuilder WithMcp(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
+        options.Mcp is not { } mcp ? builder : builder.WithActors((system, registry) =>
+        {
+            Paseo.Actors.Mcp.DaemonMcp.Get(system).Configure(mcp.Enabled, mcp.InjectIntoAgents);
+            if (!mcp.Enabled) return;
+            registry.Register<McpSessionsKey>(Subsystem(registry, Paseo.Actors.Mcp.McpSessionsActor.Props(registry.Get<ClientSessionManagerKey>(),
+                mcp.MaxSessions, mcp.MaxCallsPerSession), "mcp"));
+        });
 
     /// <summary>Loops: one actor per running loop, its worker and verifier internal agents; all loops in one file.</summary>
     public static AkkaConfigurationBuilder WithLoops(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
@@ -225,5 +242,5 @@ public static class PaseoActorsHostingExtensions
 
     /// <summary>Every actor subsystem of the daemon.</summary>
     public static AkkaConfigurationBuilder WithPaseoActors(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
-        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithChat(options).WithSchedules(options).WithLoops(options).WithClientSessions(options);
+        builder.WithPaseoGuardian(options.Info, options.Identity).WithClientKeyLedger(options.ClientKeys, options.Identity).WithProviders(options).WithAgents(options).WithTerminals(options).WithWorkspaces(options).WithChat(options).WithSchedules(options).WithLoops(options).WithClientSessions(options).WithMcp(options);
 }

@@ -9,8 +9,12 @@ namespace Paseo.Actors.Providers;
 /// <paramref name="ResumeSessionId"/> is the provider's own session id from the agent's persistence handle, when it has one:
 /// a provider that can resume continues that conversation (after a daemon restart, or a crashed process).
 /// </summary>
+/// <param name="PaseoMcp">The daemon's MCP server entry to give the agent (app-orchestration.md §4.2), or null.</param>
 public sealed record ProviderSessionConfig(string AgentId, string Cwd, string? Model, string? ModeId, string? ThinkingOptionId, string? SystemPrompt,
-    string? ResumeSessionId = null);
+    string? ResumeSessionId = null, McpServerEntry? PaseoMcp = null);
+
+/// <summary>An HTTP MCP server an agent's provider is told about: its name, URL and the Authorization header value to send.</summary>
+public sealed record McpServerEntry(string Name, string Url, string Authorization);
 
 /// <summary>A provider's static description, for snapshots and get_providers_snapshot.</summary>
 public sealed record ProviderDescription(

@@ -21,6 +21,8 @@ public static class DaemonLogging
         var logger = new LoggerConfiguration()
             .MinimumLevel.Is(minimum)
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            // The MCP SDK logs whole messages (tool arguments and results) at its lower levels: never into daemon.log.
+            .MinimumLevel.Override("ModelContextProtocol", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
             .Enrich.FromLogContext();
 

@@ -128,7 +128,8 @@ public sealed class DaemonServer : IAsyncDisposable
                     env.TryGetValue("SHELL", out var shell) && !string.IsNullOrWhiteSpace(shell) ? shell : "/bin/sh"),
                 new ChatHosting(config.Home.ChatRoomsFile, settings.Chat),
                 new ScheduleHosting(config.Home.SchedulesDir, settings.Schedules),
-                new LoopHosting(config.Home.LoopsDir, settings.Loops)));
+                new LoopHosting(config.Home.LoopsDir, settings.Loops),
+                new McpHosting(config.McpEnabled, config.McpInjectIntoAgents, settings.Mcp.MaxSessions, settings.Mcp.MaxCallsPerSession)));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },
@@ -144,6 +145,8 @@ public sealed class DaemonServer : IAsyncDisposable
         builder.Services.AddSingleton(policies);
         builder.Services.AddSingleton<WebSocketEndpoint>();
         builder.Services.AddSingleton(scriptRoutes);
+        builder.Services.AddSingleton(new McpAccess(config.McpEnabled, settings.Mcp));
+        if (config.McpEnabled) Mcp.McpEndpoint.AddPaseoMcp(builder.Services, settings.Mcp, Environment.CurrentDirectory, PaseoHome.ExpandTilde("~", env));
         builder.Services.AddHttpForwarder();
 
         var app = builder.Build();
@@ -160,6 +163,7 @@ public sealed class DaemonServer : IAsyncDisposable
         });
         app.Map(AccessRulesMiddleware.WebSocketPath, (HttpContext http, WebSocketEndpoint endpoint) => endpoint.HandleAsync(http));
         app.MapGet(FileDownloads.Path, (HttpContext http) => FileDownloads.ServeAsync(http, downloads));
+        if (config.McpEnabled) Mcp.McpEndpoint.MapPaseoMcp(app);
         // The phone web client, for a direct connection on a LAN or a tailnet (behind the Host and CORS rules above).
         Web.WebClientAssets.Embedded.MapTo(app);
         app.MapFallback((HttpContext http) => JsonResponses.Error(http, StatusCodes.Status404NotFound, "Not found"));
@@ -183,6 +187,10 @@ public sealed class DaemonServer : IAsyncDisposable
         }
         App.Services.GetRequiredService<FrontDoorPolicies>().ListenerBound(BoundListen);
         if (BoundListen is TcpListenTarget bound) App.Services.GetRequiredService<ScriptRoutes>().DaemonPort = bound.Port;
+        // What agents are given to reach the MCP server (§4.2): a wildcard bind is reached on loopback; a unix socket gives none.
+        Paseo.Actors.Mcp.DaemonMcp.Get(App.Services.GetRequiredService<ActorSystem>()).ListenerBound(BoundListen is TcpListenTarget tcpBound
+            ? $"http://{(tcpBound.Host is "0.0.0.0" ? "127.0.0.1" : tcpBound.Host is "::" ? "[::1]" : tcpBound.UrlHost)}:{tcpBound.Port}{Mcp.McpEndpoint.Path}"
+            : null);
         var lifetime = App.Services.GetRequiredService<IHostApplicationLifetime>();
         var guardian = App.Services.GetRequiredService<IRequiredActor<PaseoGuardianKey>>().ActorRef;
         await guardian.Ask<IActorRef>(new PaseoGuardianProtocol.StartSubsystem(DaemonControlListener.Props((request, reason) =>

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Paseo.Transport.Security;
 using Paseo.Transport.Workspaces;
 
@@ -9,7 +10,7 @@ namespace Paseo.Host.FrontDoor;
 /// password. `/ws` upgrades get the Host and Origin checks here and the password check after the upgrade
 /// (so that browsers, which cannot read an HTTP 401 on a WebSocket, see a close code instead).
 /// </summary>
-public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicies policies, ScriptRoutes routes)
+public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicies policies, ScriptRoutes routes, McpAccess mcp)
 {
     public const string HealthPath = "/api/health";
     public const string WebSocketPath = "/ws";
@@ -64,6 +65,17 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
             return;
         }
 
+        // The agents' MCP server: an agent's own credential, or the password for a top-level client (Mcp/McpEndpoint).
+        if (mcp.Enabled && request.Path.Equals(Mcp.McpEndpoint.Path, StringComparison.Ordinal) && !IsServiceHost(host))
+        {
+            var daemonMcp = Paseo.Actors.Mcp.DaemonMcp.Get(context.RequestServices.GetRequiredService<Akka.Actor.ActorSystem>());
+            if (!await Mcp.McpEndpoint.Authorize(context, daemonMcp, mcp.Settings,
+                    c => policies.Password.PasswordRequired ? PasswordAllowsAsync(c) : Task.FromResult(true)))
+                return;
+            await next(context);
+            return;
+        }
+
         // The health probe, and the daemon's own web client files fetched with GET or HEAD (no secret in them; every action
         // goes through /ws, which asks for the password), are served without it. Anything for a workspace service is not.
         var openWithoutPassword = request.Path.Equals(HealthPath, StringComparison.Ordinal)
@@ -105,3 +117,6 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
         return context.Response.Body.WriteAsync(bytes).AsTask();
     }
 }
+
+/// <summary>Whether the agents' MCP server is served, and its `paseo.mcp` bounds, for the front door.</summary>
+public sealed record McpAccess(bool Enabled, Mcp.McpSettings Settings);

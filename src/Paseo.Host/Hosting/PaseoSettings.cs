@@ -46,7 +46,8 @@ public sealed record PaseoSettings(
     Paseo.Transport.Terminals.TerminalSettings Terminals,
     Paseo.Actors.Chat.ChatLimits Chat,
     Paseo.Actors.Schedules.ScheduleLimits Schedules,
-    Paseo.Actors.Loops.LoopLimits Loops)
+    Paseo.Actors.Loops.LoopLimits Loops,
+    Paseo.Host.Mcp.McpSettings Mcp)
 {
     /// <summary>The daemon's whole configuration: config.json + env + flags, and paseo.hocon. Throws <see cref="ConfigException"/>.</summary>
     public static (DaemonConfig Config, PaseoSettings Settings) ResolveDaemon(DaemonFlags flags, IReadOnlyDictionary<string, string?> env)
@@ -239,7 +240,12 @@ public sealed record PaseoSettings(
                     (int)Bytes(config.GetConfig("paseo.loops"), "check-output-bytes"),
                     PositiveTime(config, "paseo.loops.check-timeout"),
                     PositiveTime(config, "paseo.loops.write-delay"),
-                    Positive(config.GetConfig("paseo.loops"), "iterations-kept")));
+                    Positive(config.GetConfig("paseo.loops"), "iterations-kept")),
+                new Paseo.Host.Mcp.McpSettings(
+                    Positive(config.GetConfig("paseo.mcp"), "max-sessions"),
+                    Positive(config.GetConfig("paseo.mcp"), "max-calls-per-session"),
+                    PositiveTime(config, "paseo.mcp.idle-timeout"),
+                    Bytes(config.GetConfig("paseo.mcp"), "max-request-body-bytes")));
         }
         catch (ConfigException)
         {

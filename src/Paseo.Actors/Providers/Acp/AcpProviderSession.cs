@@ -108,6 +108,15 @@ public sealed class AcpProviderSession : StdioProviderSession
     protected override void OnSetMode(SetMode set) =>
         Rpc.Call("session/set_mode", new JsonObject { ["sessionId"] = _sessionId, ["modeId"] = set.ModeId }, tag: set.ModeId);
 
+    /// <summary>The daemon's MCP server for session/new and session/load (app-orchestration.md §4.2), with its credential as a header.</summary>
+    private JsonArray McpServers() => Config.PaseoMcp is { } mcp
+        ? [new JsonObject
+        {
+            ["type"] = "http", ["name"] = mcp.Name, ["url"] = mcp.Url,
+            ["headers"] = new JsonArray(new JsonObject { ["name"] = "Authorization", ["value"] = mcp.Authorization }),
+        }]
+        : [];
+
     protected override void OnMessage(JsonRpc.Message message)
     {
         switch (message)
@@ -126,10 +135,10 @@ public sealed class AcpProviderSession : StdioProviderSession
                 {
                     // session/load replays the conversation as session/update: the timeline already has it.
                     _loading = true;
-                    Rpc.Call("session/load", new JsonObject { ["sessionId"] = resume, ["cwd"] = Config.Cwd, ["mcpServers"] = new JsonArray() }, tag: resume);
+                    Rpc.Call("session/load", new JsonObject { ["sessionId"] = resume, ["cwd"] = Config.Cwd, ["mcpServers"] = McpServers() }, tag: resume);
                 }
                 else
-                    Rpc.Call("session/new", new JsonObject { ["cwd"] = Config.Cwd, ["mcpServers"] = new JsonArray() });
+                    Rpc.Call("session/new", new JsonObject { ["cwd"] = Config.Cwd, ["mcpServers"] = McpServers() });
                 break;
             case JsonRpc.Response { Method: "session/new" or "session/load" } session:
                 _loading = false;

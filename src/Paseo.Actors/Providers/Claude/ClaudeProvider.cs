@@ -55,6 +55,9 @@ public sealed class ClaudeProvider : IAgentProvider
 
     public Props SessionProps(ProviderSessionConfig config) => Props.Create(() => new ClaudeProviderSession(config, this));
 
+    /// <summary>The variable holding the MCP entry's Authorization header (environments are private to their user; argv is not).</summary>
+    public const string McpAuthorizationVariable = "PASEO_MCP_AUTHORIZATION";
+
     /// <summary>argv for one agent's process (the flags the Agent SDK gives the CLI, providers.md §4.1).</summary>
     public IReadOnlyList<string> Arguments(ProviderSessionConfig config)
     {
@@ -74,6 +77,20 @@ public sealed class ClaudeProvider : IAgentProvider
         if (config.Model is { Length: > 0 } model) argv.AddRange(["--model", model]);
         if (DisallowedTools.Count > 0) argv.AddRange(["--disallowedTools", string.Join(',', DisallowedTools)]);
         if (config.SystemPrompt is { Length: > 0 } system) argv.AddRange(["--append-system-prompt", system]);
+        // The daemon's MCP server (app-orchestration.md §4.2). Its credential is not on the command line, which any local
+        // user can read: the header names PASEO_MCP_AUTHORIZATION, which Claude Code expands from its own environment.
+        if (config.PaseoMcp is { } mcp)
+            argv.AddRange(["--mcp-config", new System.Text.Json.Nodes.JsonObject
+            {
+                ["mcpServers"] = new System.Text.Json.Nodes.JsonObject
+                {
+                    [mcp.Name] = new System.Text.Json.Nodes.JsonObject
+                    {
+                        ["type"] = "http", ["url"] = mcp.Url,
+                        ["headers"] = new System.Text.Json.Nodes.JsonObject { ["Authorization"] = "${" + McpAuthorizationVariable + "}" },
+                    },
+                },
+            }.ToJsonString()]);
         // thinking:{type:"adaptive"} + effort from the thinking option (providers.md §4.1); none or "auto" leaves the CLI's default.
         if (config.ThinkingOptionId is "low" or "medium" or "high" or "xhigh" or "max")
             argv.AddRange(["--thinking", "adaptive", "--effort", config.ThinkingOptionId]);
@@ -99,6 +116,7 @@ public sealed class ClaudeProvider : IAgentProvider
             ["CLAUDE_CODE_ENTRYPOINT"] = "sdk-ts",
             ["CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING"] = "true",
         };
+        if (config.PaseoMcp is { } mcp) env[McpAuthorizationVariable] = mcp.Authorization;
         return env;
     }
 }

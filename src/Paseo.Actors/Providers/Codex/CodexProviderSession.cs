@@ -115,6 +115,17 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
     }
 
     /// <summary>Codex takes the policy with each turn: the new mode applies from the next one.</summary>
+    /// <summary>The daemon's MCP server as Codex's config override (app-orchestration.md §4.2): `mcp_servers.paseo`, sent over stdin.</summary>
+    private JsonObject? McpConfig() => Config.PaseoMcp is { } mcp
+        ? new JsonObject
+        {
+            ["mcp_servers"] = new JsonObject
+            {
+                [mcp.Name] = new JsonObject { ["url"] = mcp.Url, ["http_headers"] = new JsonObject { ["Authorization"] = mcp.Authorization } },
+            },
+        }
+        : null;
+
     protected override void OnSetMode(SetMode set)
     {
         _mode = set.ModeId;
@@ -134,11 +145,16 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
                 Rpc.Notify("initialized", new JsonObject());
                 var (approval, sandbox, _) = Policy;
                 if (Config.ResumeSessionId is { } resume)
-                    Rpc.Call("thread/resume", new JsonObject { ["threadId"] = resume }, tag: resume);
+                {
+                    var resumed = new JsonObject { ["threadId"] = resume };
+                    if (McpConfig() is { } mcp) resumed["config"] = mcp;
+                    Rpc.Call("thread/resume", resumed, tag: resume);
+                }
                 else
                 {
                     var start = new JsonObject { ["cwd"] = Config.Cwd, ["approvalPolicy"] = approval, ["sandbox"] = sandbox };
                     if (Config.Model is { } model) start["model"] = model;
+                    if (McpConfig() is { } mcp) start["config"] = mcp;
                     Rpc.Call("thread/start", start);
                 }
                 break;

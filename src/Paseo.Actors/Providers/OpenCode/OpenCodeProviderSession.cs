@@ -101,6 +101,7 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
             ReadNextEvent();
             Emit(new ThreadStarted(started));
             Opened();
+            AddPaseoMcp();
         });
         Receive<StartFailed>(failed =>
         {
@@ -225,6 +226,40 @@ public sealed class OpenCodeProviderSession : ProviderSessionActor
         if (_config.Model is { } model && model.IndexOf('/') is var slash and > 0)
             body["model"] = new JsonObject { ["providerID"] = model[..slash], ["modelID"] = model[(slash + 1)..] };
         Post($"session/{Uri.EscapeDataString(_sessionId!)}/prompt_async", body, "prompt");
+    }
+
+    /// <summary>
+    /// The daemon's MCP server for this agent's directory (app-orchestration.md §4.2): `POST /mcp`, then
+    /// `POST /mcp/paseo/connect`, one after the other; a failure (one already present) is logged and the agent goes on.
+    /// </summary>
+    private void AddPaseoMcp()
+    {
+        if (_config.PaseoMcp is not { } mcp || _http is not { } http) return;
+        var query = $"?directory={Uri.EscapeDataString(_directory)}";
+        var cancel = _calls.Token;
+        var add = new JsonObject
+        {
+            ["name"] = mcp.Name,
+            ["config"] = new JsonObject
+            {
+                ["type"] = "remote", ["url"] = mcp.Url, ["enabled"] = true, ["headers"] = new JsonObject { ["Authorization"] = mcp.Authorization },
+            },
+        };
+        Task.Run(async () =>
+        {
+            try
+            {
+                using (var added = await http.PostAsJsonAsync("mcp" + query, add, cancel))
+                    if (!added.IsSuccessStatusCode) return (object)new CallFailed("add the paseo MCP server", $"HTTP {(int)added.StatusCode}: {await added.Content.ReadAsStringAsync(cancel)}");
+                using var connected = await http.PostAsJsonAsync($"mcp/{Uri.EscapeDataString(mcp.Name)}/connect{query}", new JsonObject(), cancel);
+                return connected.IsSuccessStatusCode ? Akka.NotUsed.Instance
+                    : new CallFailed("connect the paseo MCP server", $"HTTP {(int)connected.StatusCode}: {await connected.Content.ReadAsStringAsync(cancel)}");
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or InvalidOperationException or ObjectDisposedException)
+            {
+                return new CallFailed("add the paseo MCP server", e.Message);
+            }
+        }).PipeTo(Self);
     }
 
     private void Abort() => Post($"session/{Uri.EscapeDataString(_sessionId ?? "")}/abort", new JsonObject(), "abort", _serverStopping);

@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Paseo.Actors.Sessions;
+using Paseo.Transport.Protocol;
+using static Paseo.Actors.Sessions.SessionProtocol;
+
+namespace Paseo.Actors.Mcp;
+
+/// <summary>
+/// One MCP session's way into the daemon (`mcp/client-&lt;n&gt;`): a connection inside the process, attached to a client
+/// session of its own as a socket would be (clientType `mcp`), so every tool runs through the same requests, checks and
+/// limits as the app's and the CLI's. A tool's <see cref="Request"/> goes in as a session message; the frame that
+/// answers its requestId (the reply or an rpc_error) comes back as a <see cref="Reply"/>. Pushes are not for it and are
+/// dropped. Phases: attaching (requests wait), attached, refused.
+/// </summary>
+public sealed class McpClientActor : ReceiveActor, IWithStash
+{
+    private readonly IActorRef _sessions;
+    private readonly string _clientId;
+    private readonly int _maxPending;
+    private readonly Dictionary<string, IActorRef> _pending = [];
+    private IActorRef? _session;
+    private long _next;
+
+    public IStash Stash { get; set; } = null!;
+
+    /// <param name="Expects">False for a message that has no reply (agent_permission_response, terminal_input): answered at once.</param>
+    public sealed record Request(string Type, JsonObject Fields, bool Expects = true);
+
+    /// <summary>The answering frame's <c>message</c> (<c>{type, payload}</c>); for a request without reply, an empty object.</summary>
+    public sealed record Reply(JsonObject Message);
+
+    public sealed record Refused(string Reason);
+
+    public McpClientActor(IActorRef sessions, string clientId, int maxPending)
+    {
+        _sessions = sessions;
+        _clientId = clientId;
+        _maxPending = maxPending;
+        Receive<Attached>(attached =>
+        {
+            _session = attached.Session;
+            Context.Watch(_session);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        Receive<AttachRefused>(refused => Become(() => RefusedPhase(refused.Reason)));
+        Receive<Outbound>(_ => { }); // server_info
+        Receive<Request>(_ => Stash.Stash());
+    }
+
+    public static Props Props(IActorRef sessions, string clientId, int maxPending) =>
+        Akka.Actor.Props.Create(() => new McpClientActor(sessions, clientId, maxPending));
+
+    protected override void PreStart() => _sessions.Tell(new Attach(ClientSessionId.From(_clientId), "mcp", false, Self));
+
+    private void Ready()
+    {
+        Receive<Request>(request =>
+        {
+            if (_pending.Count >= _maxPending)
+            {
+                Sender.Tell(new Refused($"Too many tool calls at once in this MCP session (at most {_maxPending})"));
+                return;
+            }
+            // Through text, as from a socket: the session's readers see parsed JSON (a JsonValue made from a C# int is not read as one).
+            var message = JsonNode.Parse(request.Fields.ToJsonString())!.AsObject();
+            message["type"] = request.Type;
+            if (!request.Expects)
+            {
+                // No reply to wait for; its own requestId (agent_permission_response's is the permission's) is kept.
+                _session!.Tell(new Inbound(request.Type, WsInbound.Str(message, "requestId"), message, Self));
+                Sender.Tell(new Reply([]));
+                return;
+            }
+            var requestId = $"mcp-{++_next}";
+            message["requestId"] = requestId;
+            _session!.Tell(new Inbound(request.Type, requestId, message, Self));
+            _pending[requestId] = Sender;
+        });
+        Receive<Outbound>(outbound =>
+        {
+            if (_pending.Count == 0) return;
+            var message = JsonNode.Parse(outbound.Json)?["message"] as JsonObject;
+            if (message?["payload"]?["requestId"] is JsonValue id && id.TryGetValue<string>(out var requestId) && _pending.Remove(requestId, out var who))
+                who.Tell(new Reply(message));
+        });
+        Receive<InboundTaken>(_ => { });
+        Receive<OutboundBinary>(_ => { });
+        Receive<AfterOutbound>(_ => { });
+        Receive<Terminated>(_ =>
+        {
+            foreach (var who in _pending.Values) who.Tell(new Refused("The daemon session of this MCP session ended"));
+            _pending.Clear();
+            Context.Stop(Self);
+        });
+    }
+
+    private void RefusedPhase(string reason)
+    {
+        Stash.UnstashAll();
+        Receive<Request>(_ => Sender.Tell(new Refused(reason)));
+        ReceiveAny(_ => { });
+    }
+}

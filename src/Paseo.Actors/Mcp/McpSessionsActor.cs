@@ -1,0 +1,61 @@
+using Akka.Actor;
+
+namespace Paseo.Actors.Mcp;
+
+/// <summary>
+/// `/user/paseo/mcp`: one <see cref="McpClientActor"/> per session of the agents' MCP server, made when a session starts
+/// and stopped when it ends; at most `paseo.mcp.max-sessions` at once (one more is refused, and the MCP request fails).
+/// </summary>
+public sealed class McpSessionsActor : ReceiveActor
+{
+    private readonly IActorRef _sessions;
+    private readonly int _maxSessions;
+    private readonly int _maxPending;
+    private readonly HashSet<IActorRef> _clients = [];
+    private long _next;
+
+    /// <summary>A new MCP session: answered with its client actor, or <see cref="McpClientActor.Refused"/>.</summary>
+    public sealed record OpenClient(string Caller);
+
+    public sealed record CloseClient(IActorRef Client);
+
+    public McpSessionsActor(IActorRef sessions, int maxSessions, int maxPending)
+    {
+        _sessions = sessions;
+        _maxSessions = maxSessions;
+        _maxPending = maxPending;
+        Receive<OpenClient>(open =>
+        {
+            if (_clients.Count >= _maxSessions)
+            {
+                Sender.Tell(new McpClientActor.Refused($"Too many MCP sessions (paseo.mcp.max-sessions = {_maxSessions})"));
+                return;
+            }
+            var n = ++_next;
+            // A client session of its own per MCP session: mcp-<caller>-<n>, or mcp-<n> for a top-level client.
+            var client = Context.ActorOf(McpClientActor.Props(_sessions, $"mcp-{(open.Caller.Length > 0 ? open.Caller + "-" : "")}{n}", _maxPending), "client-" + n);
+            Context.Watch(client);
+            _clients.Add(client);
+            Sender.Tell(client);
+        });
+        Receive<CloseClient>(close =>
+        {
+            if (_clients.Contains(close.Client)) Context.Stop(close.Client);
+        });
+        Receive<Terminated>(terminated => _clients.Remove(terminated.ActorRef));
+        // The app's "Inject Paseo tools" switch (set_daemon_config_request): provider sessions started from now on.
+        Receive<Sessions.Daemon.SessionDaemonRequestsActor.DaemonConfigChanged>(changed =>
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(changed.ConfigJson)?["mcp"]?["injectIntoAgents"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<bool>(out var inject))
+                DaemonMcp.Get(Context.System).SetInjectIntoAgents(inject);
+        });
+    }
+
+    protected override void PreStart() => Context.System.EventStream.Subscribe(Self, typeof(Sessions.Daemon.SessionDaemonRequestsActor.DaemonConfigChanged));
+
+    public static Props Props(IActorRef sessions, int maxSessions, int maxPending) =>
+        Akka.Actor.Props.Create(() => new McpSessionsActor(sessions, maxSessions, maxPending));
+
+    // A client that throws is stopped: its MCP session's next call is refused, the others go on.
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
+}
