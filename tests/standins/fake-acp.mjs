@@ -110,6 +110,9 @@ rl.on("line", (line) => {
     case "initialize":
       return send({ id: msg.id, result: { protocolVersion: 1, agentCapabilities: { loadSession: true, promptCapabilities: { image: !process.env.FAKE_ACP_NO_IMAGES } }, authMethods: [] } });
     case "session/new": {
+      // FAKE_MCP_LOG (env): what the daemon gave it of its MCP server (session/new mcpServers).
+      if (process.env.FAKE_MCP_LOG && (p.mcpServers ?? []).length)
+        appendFileSync(process.env.FAKE_MCP_LOG, JSON.stringify({ provider: "acp", agentId: process.env.PASEO_AGENT_ID ?? null, mcpServers: p.mcpServers }) + "\n");
       const id = randomUUID();
       sessions.set(id, { mode: "ask", model: "fast", prompts: [], turn: null });
       return send({ id: msg.id, result: { sessionId: id, modes: modes("ask"), models: models("fast") } });

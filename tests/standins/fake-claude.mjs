@@ -41,6 +41,11 @@ const flag = (name) => {
   const eq = argv.find((a) => a.startsWith(name + "="));
   return eq ? eq.slice(name.length + 1) : undefined;
 };
+// FAKE_MCP_LOG (env): a file to append what the daemon gave it of its MCP server: {provider, agentId, config (--mcp-config), authorization (its env)}.
+if (process.env.FAKE_MCP_LOG && flag("--mcp-config")) {
+  appendFileSync(process.env.FAKE_MCP_LOG, JSON.stringify({ provider: "claude", agentId: process.env.PASEO_AGENT_ID ?? null,
+    config: JSON.parse(flag("--mcp-config")), authorization: process.env.PASEO_MCP_AUTHORIZATION ?? null }) + "\n");
+}
 if (process.env.FAKE_CLAUDE_LOG) {
   appendFileSync(process.env.FAKE_CLAUDE_LOG, JSON.stringify({ pid: process.pid, argv, agentId: process.env.PASEO_AGENT_ID ?? null, cwd: process.cwd(), profileEnv: process.env.PROFILE_ENV_CHECK ?? null }) + "\n");
 }

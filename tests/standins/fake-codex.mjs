@@ -124,6 +124,9 @@ rl.on("line", async (line) => {
         { id: "fake-small", model: "fake-small", displayName: "Fake Small", hidden: false, isDefault: false }] } });
     case "thread/start":
       if (!initialized) return send({ id: msg.id, error: { code: -32600, message: "not initialized" } });
+      // FAKE_MCP_LOG (env): what the daemon gave it of its MCP server (thread/start config.mcp_servers).
+      if (process.env.FAKE_MCP_LOG && p.config?.mcp_servers)
+        appendFileSync(process.env.FAKE_MCP_LOG, JSON.stringify({ provider: "codex", agentId: process.env.PASEO_AGENT_ID ?? null, mcpServers: p.config.mcp_servers }) + "\n");
       thread = { id: randomUUID(), prompts: [] };
       send({ id: msg.id, result: { thread: { id: thread.id } } });
       return notify("thread/started", { thread: { id: thread.id } });

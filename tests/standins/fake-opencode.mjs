@@ -144,6 +144,16 @@ createServer(async (req, res) => {
     req.on("close", () => listeners.delete(res));
     return;
   }
+  // POST /mcp {name, config} and POST /mcp/:name/connect (FAKE_MCP_LOG, env: what the daemon gave it of its MCP server).
+  if (req.method === "POST" && url.pathname === "/mcp") {
+    const body = await readBody(req);
+    if (process.env.FAKE_MCP_LOG) appendFileSync(process.env.FAKE_MCP_LOG, JSON.stringify({ provider: "opencode", directory: url.searchParams.get("directory"), add: body }) + "\n");
+    res.writeHead(200, { "content-type": "application/json" }); res.end("{}"); return;
+  }
+  if (req.method === "POST" && parts[0] === "mcp" && parts[2] === "connect") {
+    if (process.env.FAKE_MCP_LOG) appendFileSync(process.env.FAKE_MCP_LOG, JSON.stringify({ provider: "opencode", connect: parts[1] }) + "\n");
+    res.writeHead(200, { "content-type": "application/json" }); res.end("true"); return;
+  }
   if (req.method === "POST" && url.pathname === "/session") {
     const id = "ses_" + randomUUID().replaceAll("-", "");
     sessions.set(id, { id, prompts: [], turn: null, directory });
