@@ -9,6 +9,8 @@
 //   [task]       a Task tool_use: the CLI runs a sub-agent (which asks this API with the prompt "look around")
 //   [hang]       starts the answer and never finishes it (until the CLI hangs up: an interrupt)
 //   [remember]   "First prompt: <the first user text of the conversation>" (shows a resumed session)
+//   [mcp-tools]  "MCP tools: <the names of the mcp__paseo__* tools the CLI offered, sorted, comma-separated>"
+//   [mcp TOOL JSON] a tool_use of mcp__paseo__TOOL with the JSON as its input (the daemon's MCP server, as the CLI reaches it)
 //   anything else: "Echo: <text>"
 // Prints "listening on PORT" when ready. FAKE_API_LOG (env): a file to append one JSON line per request {path, stream}.
 import { createServer } from "node:http";
@@ -38,6 +40,12 @@ function answer(body) {
   if (said.includes("[plan-exit]")) return { tool: { id: `toolu_fake_${++counter}`, name: "ExitPlanMode", input: { plan: "1. Read the code\n2. Fix the bug" } } };
   if (said.includes("[task]")) return { tool: { id: `toolu_fake_${++counter}`, name: "Task", input: { description: "Look around", prompt: "look around", subagent_type: "general-purpose" } } };
   if (said.includes("[hang]")) return { hang: true };
+  if (said.includes("[mcp-tools]")) {
+    const names = (body.tools ?? []).map((t) => t.name).filter((n) => n.startsWith("mcp__paseo__")).sort();
+    return { text: `MCP tools: ${names.join(",")}` };
+  }
+  const mcp = /\[mcp (\w+) (\{.*\})\]/s.exec(said);
+  if (mcp) return { tool: { id: `toolu_fake_${++counter}`, name: `mcp__paseo__${mcp[1]}`, input: JSON.parse(mcp[2]) } };
   if (said.includes("[remember]")) {
     const first = messages.filter((m) => m.role === "user").flatMap(userTexts)[0];
     return { text: `First prompt: ${first}` };
