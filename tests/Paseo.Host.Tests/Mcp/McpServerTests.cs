@@ -147,6 +147,30 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Paseos_own_typescript_sdk_client_lists_the_tools_and_creates_and_waits_for_an_agent()
+    {
+        var script = Path.Combine(TestRepository.Root, "tests", "interop", "mcp-client.mjs");
+        Assert.True(File.Exists(Path.Combine(TestRepository.Root, "tests", "interop", "node_modules", "@modelcontextprotocol", "sdk", "package.json")),
+            "run ./build.sh test (npm ci in tests/interop)");
+        var work = _daemon.TestHome.PathIn("work");
+        Directory.CreateDirectory(work);
+        var psi = new System.Diagnostics.ProcessStartInfo("node") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { script, Endpoint().ToString(), "Bearer " + Password, work }) psi.ArgumentList.Add(arg);
+        using var node = System.Diagnostics.Process.Start(psi)!;
+        var stdout = node.StandardOutput.ReadToEndAsync();
+        var stderr = node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(node.ExitCode == 0, await stderr);
+        var seen = JsonNode.Parse(await stdout)!;
+        Assert.Equal("agent-mcp", seen["server"]!["name"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(seen["sessionId"]?.GetValue<string>()));
+        Assert.Equal(29, seen["tools"]!.AsArray().Count);
+        Assert.Equal(("idle", "typescript sdk"), (seen["created"]!["status"]!.GetValue<string>(), seen["created"]!["lastMessage"]!.GetValue<string>()));
+        Assert.Equal("idle", seen["waited"]!["status"]!.GetValue<string>());
+        Assert.Equal(-32602, seen["invalidCode"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Bad_arguments_are_protocol_errors_and_failing_tools_are_error_results()
     {
         await using var client = await Connect(Endpoint(), "Bearer " + Password);
