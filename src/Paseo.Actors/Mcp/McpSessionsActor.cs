@@ -17,8 +17,6 @@ public sealed class McpSessionsActor : ReceiveActor
     /// <summary>A new MCP session: answered with its client actor, or <see cref="McpClientActor.Refused"/>.</summary>
     public sealed record OpenClient(string Caller);
 
-    public sealed record CloseClient(IActorRef Client);
-
     public McpSessionsActor(IActorRef sessions, int maxSessions, int maxPending)
     {
         _sessions = sessions;
@@ -37,10 +35,6 @@ public sealed class McpSessionsActor : ReceiveActor
             Context.Watch(client);
             _clients.Add(client);
             Sender.Tell(client);
-        });
-        Receive<CloseClient>(close =>
-        {
-            if (_clients.Contains(close.Client)) Context.Stop(close.Client);
         });
         Receive<Terminated>(terminated => _clients.Remove(terminated.ActorRef));
         // The app's "Inject Paseo tools" switch (set_daemon_config_request): provider sessions started from now on.

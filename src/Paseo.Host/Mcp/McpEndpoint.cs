@@ -81,8 +81,9 @@ public static class McpEndpoint
                     }
                     finally
                     {
-                        if (Toolboxes.TryGetValue(server.ServerOptions, out var toolbox))
-                            http.RequestServices.GetRequiredService<IRequiredActor<McpSessionsKey>>().ActorRef.Tell(new McpSessionsActor.CloseClient(toolbox.Client));
+                        // The session's client actor goes with it (its parent forgets it by DeathWatch). Not through the
+                        // HttpContext: that was the initialize request's, long over when the session ends.
+                        if (Toolboxes.TryGetValue(server.ServerOptions, out var toolbox)) toolbox.Client.Tell(PoisonPill.Instance);
                     }
                 };
 #pragma warning restore MCP9006, MCPEXP002

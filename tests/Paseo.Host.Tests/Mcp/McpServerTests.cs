@@ -171,6 +171,26 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Requests_outside_a_session_are_refused_and_a_body_over_the_limit_is_413()
+    {
+        using var http = new HttpClient();
+        async Task<HttpStatusCode> Post(string body, string? session = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, Endpoint()) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Password);
+            if (session is not null) request.Headers.Add("mcp-session-id", session);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+        // Not an initialize and no session: 400 (Paseo's too); an unknown session: 404, on which MCP clients start a new one.
+        Assert.Equal(HttpStatusCode.BadRequest, await Post("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}"""));
+        Assert.Equal(HttpStatusCode.NotFound, await Post("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", "no-such-session"));
+        // paseo.mcp.max-request-body-bytes (Paseo's 100 KB).
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, await Post("{\"x\":\"" + new string('a', 200_000) + "\"}"));
+    }
+
+    [Fact]
     public async Task Bad_arguments_are_protocol_errors_and_failing_tools_are_error_results()
     {
         await using var client = await Connect(Endpoint(), "Bearer " + Password);
