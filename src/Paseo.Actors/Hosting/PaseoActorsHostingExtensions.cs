@@ -77,7 +77,7 @@ public sealed record PaseoActorsOptions(
     McpHosting? Mcp = null);
 
 /// <summary>The agents' MCP server: served or not, injected into new agents or not (config.json / flags), and `paseo.mcp` limits.</summary>
-public sealed record McpHosting(bool Enabled, bool InjectIntoAgents, int MaxSessions, int MaxCallsPerSession);
+public sealed record McpHosting(bool Enabled, bool InjectIntoAgents, int MaxSessions, int MaxCallsPerSession, bool InjectForbidden = false);
 
 /// <summary>Where the loops are stored ($PASEO_HOME/loops, one file each) and their `paseo.loops` limits.</summary>
 public sealed record LoopHosting(string Directory, Paseo.Actors.Loops.LoopLimits Limits);
@@ -152,7 +152,7 @@ public static class PaseoActorsHostingExtensions
     public static AkkaConfigurationBuilder WithMcp(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         options.Mcp is not { } mcp ? builder : builder.WithActors((system, registry) =>
         {
-            Paseo.Actors.Mcp.DaemonMcp.Get(system).Configure(mcp.Enabled, mcp.InjectIntoAgents);
+            Paseo.Actors.Mcp.DaemonMcp.Get(system).Configure(mcp.Enabled, mcp.InjectIntoAgents, mcp.InjectForbidden);
             if (!mcp.Enabled) return;
             registry.Register<McpSessionsKey>(Subsystem(registry, Paseo.Actors.Mcp.McpSessionsActor.Props(registry.Get<ClientSessionManagerKey>(),
                 mcp.MaxSessions, mcp.MaxCallsPerSession), "mcp"));

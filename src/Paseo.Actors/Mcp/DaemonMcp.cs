@@ -15,6 +15,7 @@ public sealed class DaemonMcp : IExtension
     private volatile string? _baseUrl;
     private volatile bool _enabled;
     private volatile bool _inject;
+    private volatile bool _injectForbidden;
 
     public McpAgentCredentials Credentials { get; } = new();
 
@@ -26,13 +27,15 @@ public sealed class DaemonMcp : IExtension
 
     public string? BaseUrl => _baseUrl;
 
-    public void Configure(bool enabled, bool injectIntoAgents)
+    /// <param name="injectForbidden">`--no-inject-mcp`: no change of config.json turns injection on.</param>
+    public void Configure(bool enabled, bool injectIntoAgents, bool injectForbidden = false)
     {
         _enabled = enabled;
-        _inject = injectIntoAgents;
+        _injectForbidden = injectForbidden;
+        _inject = injectIntoAgents && !injectForbidden;
     }
 
-    public void SetInjectIntoAgents(bool inject) => _inject = inject;
+    public void SetInjectIntoAgents(bool inject) => _inject = inject && !_injectForbidden;
 
     /// <summary>The listener is bound: <c>http://host:port/mcp/agents</c>, or null on a unix socket (nothing is injected then).</summary>
     public void ListenerBound(string? baseUrl) => _baseUrl = baseUrl;

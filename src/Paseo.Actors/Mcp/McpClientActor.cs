@@ -19,13 +19,16 @@ public sealed class McpClientActor : ReceiveActor, IWithStash
     private readonly string _clientId;
     private readonly int _maxPending;
     private readonly Dictionary<string, IActorRef> _pending = [];
+    private readonly HashSet<string> _background = [];
+    private const int MaxBackground = 64;
     private IActorRef? _session;
     private long _next;
 
     public IStash Stash { get; set; } = null!;
 
     /// <param name="Expects">False for a message that has no reply (agent_permission_response, terminal_input): answered at once.</param>
-    public sealed record Request(string Type, JsonObject Fields, bool Expects = true);
+    /// <param name="Background">A long wait of the daemon's own (notifyOnFinish): counted apart from the tool calls, so it never blocks them.</param>
+    public sealed record Request(string Type, JsonObject Fields, bool Expects = true, bool Background = false);
 
     /// <summary>The answering frame's <c>message</c> (<c>{type, payload}</c>); for a request without reply, an empty object.</summary>
     public sealed record Reply(JsonObject Message);
@@ -54,13 +57,23 @@ public sealed class McpClientActor : ReceiveActor, IWithStash
 
     protected override void PreStart() => _sessions.Tell(new Attach(ClientSessionId.From(_clientId), "mcp", false, Self));
 
+    /// <summary>The MCP session ended: what waits is answered, and its client session goes at once (no reconnect grace to hold a slot).</summary>
+    protected override void PostStop()
+    {
+        foreach (var who in _pending.Values) who.Tell(new Refused("This MCP session has ended"));
+        _pending.Clear();
+        _sessions.Tell(new ClientSessionManager.SessionIdle(ClientSessionId.From(_clientId)));
+    }
+
     private void Ready()
     {
         Receive<Request>(request =>
         {
-            if (_pending.Count >= _maxPending)
+            if (request.Background ? _background.Count >= MaxBackground : _pending.Count - _background.Count >= _maxPending)
             {
-                Sender.Tell(new Refused($"Too many tool calls at once in this MCP session (at most {_maxPending})"));
+                Sender.Tell(new Refused(request.Background
+                    ? $"Too many agents watched for this MCP session (at most {MaxBackground})"
+                    : $"Too many tool calls at once in this MCP session (at most {_maxPending}, paseo.mcp.max-calls-per-session)"));
                 return;
             }
             // Through text, as from a socket: the session's readers see parsed JSON (a JsonValue made from a C# int is not read as one).
@@ -77,13 +90,17 @@ public sealed class McpClientActor : ReceiveActor, IWithStash
             message["requestId"] = requestId;
             _session!.Tell(new Inbound(request.Type, requestId, message, Self));
             _pending[requestId] = Sender;
+            if (request.Background) _background.Add(requestId);
         });
         Receive<Outbound>(outbound =>
         {
             if (_pending.Count == 0) return;
             var message = JsonNode.Parse(outbound.Json)?["message"] as JsonObject;
             if (message?["payload"]?["requestId"] is JsonValue id && id.TryGetValue<string>(out var requestId) && _pending.Remove(requestId, out var who))
+            {
+                _background.Remove(requestId);
                 who.Tell(new Reply(message));
+            }
         });
         Receive<InboundTaken>(_ => { });
         Receive<OutboundBinary>(_ => { });

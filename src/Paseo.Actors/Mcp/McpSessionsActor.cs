@@ -1,17 +1,19 @@
 using Akka.Actor;
+using Akka.Event;
 
 namespace Paseo.Actors.Mcp;
 
 /// <summary>
 /// `/user/paseo/mcp`: one <see cref="McpClientActor"/> per session of the agents' MCP server, made when a session starts
-/// and stopped when it ends; at most `paseo.mcp.max-sessions` at once (one more is refused, and the MCP request fails).
+/// and stopped when it ends; at most `paseo.mcp.max-sessions` at once (beyond it the oldest session is ended).
 /// </summary>
 public sealed class McpSessionsActor : ReceiveActor
 {
     private readonly IActorRef _sessions;
     private readonly int _maxSessions;
     private readonly int _maxPending;
-    private readonly HashSet<IActorRef> _clients = [];
+    // Oldest first: when full, the oldest session gives way (an agent killed without ending its session leaves one behind).
+    private readonly List<IActorRef> _clients = [];
     private long _next;
 
     /// <summary>A new MCP session: answered with its client actor, or <see cref="McpClientActor.Refused"/>.</summary>
@@ -26,8 +28,9 @@ public sealed class McpSessionsActor : ReceiveActor
         {
             if (_clients.Count >= _maxSessions)
             {
-                Sender.Tell(new McpClientActor.Refused($"Too many MCP sessions (paseo.mcp.max-sessions = {_maxSessions})"));
-                return;
+                Context.GetLogger().Warning("MCP: {0} sessions (paseo.mcp.max-sessions): the oldest is ended for a new one", _maxSessions);
+                Context.Stop(_clients[0]);
+                _clients.RemoveAt(0);
             }
             var n = ++_next;
             // A client session of its own per MCP session: mcp-<caller>-<n>, or mcp-<n> for a top-level client.

@@ -14,7 +14,11 @@ public sealed record ProviderSessionConfig(string AgentId, string Cwd, string? M
     string? ResumeSessionId = null, McpServerEntry? PaseoMcp = null);
 
 /// <summary>An HTTP MCP server an agent's provider is told about: its name, URL and the Authorization header value to send.</summary>
-public sealed record McpServerEntry(string Name, string Url, string Authorization);
+public sealed record McpServerEntry(string Name, string Url, string Authorization)
+{
+    // A record prints every field: never the credential.
+    public override string ToString() => $"McpServerEntry {{ Name = {Name}, Url = {Url}, Authorization = *** }}";
+}
 
 /// <summary>A provider's static description, for snapshots and get_providers_snapshot.</summary>
 public sealed record ProviderDescription(

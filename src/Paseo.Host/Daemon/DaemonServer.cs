@@ -129,7 +129,7 @@ public sealed class DaemonServer : IAsyncDisposable
                 new ChatHosting(config.Home.ChatRoomsFile, settings.Chat),
                 new ScheduleHosting(config.Home.SchedulesDir, settings.Schedules),
                 new LoopHosting(config.Home.LoopsDir, settings.Loops),
-                new McpHosting(config.McpEnabled, config.McpInjectIntoAgents, settings.Mcp.MaxSessions, settings.Mcp.MaxCallsPerSession)));
+                new McpHosting(config.McpEnabled, config.McpInjectIntoAgents, settings.Mcp.MaxSessions, settings.Mcp.MaxCallsPerSession, config.McpInjectForbidden)));
             // Only a relay the user named (relay-e2ee.md §1.2; architecture.md: never one they did not).
             if (config.Relay is { Enabled: true, Endpoint: { } endpoint })
                 akka.WithRelayTunnel(RelayTunnelSettings.For(endpoint) with { MaxDataSockets = settings.Sessions.MaxSessions },

@@ -25,6 +25,12 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
         // and an upgrade must never slip past the Origin check through the plain-HTTP branch.
         if (context.WebSockets.IsWebSocketRequest)
         {
+            // The MCP endpoint speaks HTTP only: an upgrade there would skip its access rule.
+            if (mcp.Enabled && request.Path.StartsWithSegments(Mcp.McpEndpoint.Path, StringComparison.OrdinalIgnoreCase))
+            {
+                await PlainText(context, StatusCodes.Status400BadRequest, "Not a WebSocket endpoint");
+                return;
+            }
             if (host is not null && !policies.Hosts.IsAllowed(host))
             {
                 await PlainText(context, StatusCodes.Status403Forbidden, "Host not allowed");
@@ -66,7 +72,8 @@ public sealed class AccessRulesMiddleware(RequestDelegate next, FrontDoorPolicie
         }
 
         // The agents' MCP server: an agent's own credential, or the password for a top-level client (Mcp/McpEndpoint).
-        if (mcp.Enabled && request.Path.Equals(Mcp.McpEndpoint.Path, StringComparison.Ordinal) && !IsServiceHost(host))
+        // Any spelling routing would match (/MCP/agents, /mcp/agents/) gets this rule, not the generic one.
+        if (mcp.Enabled && request.Path.StartsWithSegments(Mcp.McpEndpoint.Path, StringComparison.OrdinalIgnoreCase) && !IsServiceHost(host))
         {
             var daemonMcp = Paseo.Actors.Mcp.DaemonMcp.Get(context.RequestServices.GetRequiredService<Akka.Actor.ActorSystem>());
             if (!await Mcp.McpEndpoint.Authorize(context, daemonMcp, mcp.Settings,

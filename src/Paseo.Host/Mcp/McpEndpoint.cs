@@ -53,7 +53,8 @@ public static class McpEndpoint
 #pragma warning disable MCP9006, MCPEXP002
                 transport.SessionMode = HttpServerSessionMode.Stateful;
                 transport.IdleTimeout = settings.IdleTimeout;
-                transport.MaxIdleSessionCount = settings.MaxSessions;
+                // Below the actors' cap: the SDK ends idle sessions (an agent killed without ending its own) first.
+                transport.MaxIdleSessionCount = Math.Max(1, settings.MaxSessions * 3 / 4);
                 transport.ConfigureSessionOptions = async (http, options, cancel) =>
                 {
                     var caller = http.Items[CallerItem] as string;
@@ -103,11 +104,18 @@ public static class McpEndpoint
         // Unknown keys are dropped, as Paseo's schema parsing does; then the rest must match.
         var known = tool.Input["properties"]!.AsObject();
         foreach (var key in args.Select(p => p.Key).Where(k => !known.ContainsKey(k)).ToList()) args.Remove(key);
-        if (Problems(tool.Input, args) is { Count: > 0 } problems)
+        var problems = Problems(tool.Input, args);
+        // Strings Paseo's schema trims before it checks their length (§4.5: str(trim,1+)).
+        foreach (var key in new[] { "title", "initialPrompt", "prompt" })
+            if (args[key] is JsonValue v && v.TryGetValue<string>(out var text) && text.Trim().Length == 0) problems.Add($"/{key}: must not be blank");
+        if (problems.Count > 0)
             throw new McpProtocolException($"Invalid arguments for tool {call.Name}: {new JsonArray([.. problems.Select(p => (JsonNode?)p)]).ToJsonString()}", McpErrorCode.InvalidParams);
         JsonObject result;
         try
         {
+            // An agent's credential acts for a live agent only: once it is deleted, its token (still valid until the daemon
+            // restarts) drives nothing.
+            if (toolbox.Caller is { } caller && await toolbox.IsLiveAsync(caller, cancel) is false) throw new McpToolException($"Parent agent {caller} not found");
             result = await toolbox.CallAsync(call.Name, args, cancel);
         }
         catch (McpToolException e)
@@ -140,7 +148,13 @@ public static class McpEndpoint
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } body) body.MaxRequestBodySize = settings.MaxRequestBodyBytes;
         var caller = context.Request.Query["callerAgentId"] is { Count: > 0 } values ? values[0] : null;
-        if (string.IsNullOrEmpty(caller)) return await passwordAllows(context);
+        if (string.IsNullOrEmpty(caller))
+        {
+            if (!await passwordAllows(context)) return false;
+            context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                [new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.NameIdentifier, "top-level")], "paseo-mcp"));
+            return true;
+        }
         var token = BearerCredentials.FromAuthorizationHeader(context.Request.Headers.Authorization.Count > 0 ? context.Request.Headers.Authorization[0] : null);
         if (!mcp.Credentials.Verify(caller, token))
         {
@@ -149,6 +163,9 @@ public static class McpEndpoint
             return false;
         }
         context.Items[CallerItem] = caller;
+        // The session is the caller's: the SDK refuses its later requests from anyone else (another agent, a top-level client).
+        context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+            [new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.NameIdentifier, "agent:" + caller)], "paseo-mcp-agent"));
         return true;
     }
 }

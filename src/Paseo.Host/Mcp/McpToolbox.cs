@@ -61,12 +61,13 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
     // ---- the daemon's requests ----
 
     /// <summary>One session request; its reply's payload, or the rpc_error's text as the tool's error.</summary>
-    private async Task<JsonObject> Session(string type, JsonObject fields, CancellationToken cancel, TimeSpan? timeout = null, bool expects = true)
+    private async Task<JsonObject> Session(string type, JsonObject fields, CancellationToken cancel, TimeSpan? timeout = null, bool expects = true,
+        bool background = false)
     {
         object answer;
         try
         {
-            answer = await client.Ask<object>(new McpClientActor.Request(type, fields, expects), timeout ?? RequestTimeout, cancel);
+            answer = await client.Ask<object>(new McpClientActor.Request(type, fields, expects, background), timeout ?? RequestTimeout, cancel);
         }
         catch (AskTimeoutException)
         {
@@ -92,6 +93,9 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
         await request;
         return new JsonObject { ["success"] = true };
     }
+
+    /// <summary>True when <paramref name="agentId"/> is an agent the daemon holds, not archived.</summary>
+    public async Task<bool> IsLiveAsync(string agentId, CancellationToken cancel) => await Agent(agentId, cancel) is { } agent && agent["archivedAt"] is null;
 
     private async Task<JsonObject?> Agent(string agentId, CancellationToken cancel)
     {
@@ -132,9 +136,8 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
     {
         var (provider, model) = ProviderModel(Str(args, "provider"), required: true);
         var parent = await CallerAgent(cancel);
-        if (parent is null && new[] { "worktreeName", "refName", "action", "githubPrNumber", "baseBranch" }.Any(args.ContainsKey))
-            throw new McpToolException("Worktree options are not supported by this daemon's create_agent: create the worktree with create_worktree, then the agent in it");
         var cwd = await Cwd(args, cancel);
+        if (parent is null && new[] { "worktreeName", "refName", "action", "githubPrNumber" }.Any(args.ContainsKey)) cwd = await AgentWorktree(args, cwd, cancel);
         var config = new JsonObject { ["provider"] = provider, ["cwd"] = cwd, ["model"] = model, ["title"] = Str(args, "title").Trim() };
         var mode = parent is null ? WsInbound.Str(args, "mode") : MapMode(WsInbound.Str(parent, "currentModeId"), Str(parent, "provider"), provider);
         if (mode is not null) config["modeId"] = mode;
@@ -152,8 +155,16 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
             result = new JsonObject { ["status"] = Str(agent, "status"), ["lastMessage"] = null, ["permission"] = null };
         else
         {
-            result = await Wait(agentId, cancel);
-            agent = await Agent(agentId, cancel) ?? agent;
+            try
+            {
+                result = await Wait(agentId, cancel);
+                agent = await Agent(agentId, cancel) ?? agent;
+            }
+            catch (McpToolException)
+            {
+                // The agent exists: never an error that makes the caller create it again (§4.5: the status at creation).
+                result = new JsonObject { ["status"] = Str(agent, "status"), ["lastMessage"] = null, ["permission"] = null };
+            }
         }
         return new JsonObject
         {
@@ -165,6 +176,25 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
             })]),
             ["lastMessage"] = result["lastMessage"]?.DeepClone(), ["permission"] = result["permission"]?.DeepClone(),
         };
+    }
+
+    /// <summary>
+    /// A top-level create_agent's worktree options (§4.5, app-workspaces.md §4.3): a Paseo worktree is created first (its
+    /// setup run as for the app), and the agent runs in it.
+    /// </summary>
+    private async Task<string> AgentWorktree(JsonObject args, string cwd, CancellationToken cancel)
+    {
+        if (args.ContainsKey("worktreeName") && !args.ContainsKey("baseBranch") && !args.ContainsKey("refName") && !args.ContainsKey("githubPrNumber"))
+            throw new McpToolException("baseBranch is required when creating a worktree");
+        var fields = new JsonObject { ["cwd"] = cwd };
+        if (WsInbound.Str(args, "worktreeName") is { } slug) fields["worktreeSlug"] = slug;
+        if ((WsInbound.Str(args, "refName") ?? WsInbound.Str(args, "baseBranch")) is { } refName) fields["refName"] = refName;
+        if (WsInbound.Str(args, "action") is { } action) fields["action"] = action;
+        if (args["githubPrNumber"] is { } pr) fields["githubPrNumber"] = pr.DeepClone();
+        var created = await Session("create_paseo_worktree_request", fields, cancel, TimeSpan.FromMinutes(5));
+        if (WsInbound.Str(created, "error") is { } error) throw new McpToolException(error);
+        var workspace = created["workspace"] as JsonObject ?? throw new McpToolException("The worktree was not created");
+        return WsInbound.Str(workspace, "workspaceDirectory") ?? Str(workspace, "id");
     }
 
     /// <summary>`provider/model` (both parts needed for create_agent), split at the first slash.</summary>
@@ -262,7 +292,8 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
         {
             try
             {
-                var waited = await Session("wait_for_finish_request", new JsonObject { ["agentId"] = childId }, CancellationToken.None, TimeSpan.FromDays(1));
+                var waited = await Session("wait_for_finish_request", new JsonObject { ["agentId"] = childId }, CancellationToken.None, TimeSpan.FromDays(1),
+                    background: true);
                 var reason = WsInbound.Str(waited, "status") switch { "error" => "errored", "permission" => "needs permission", _ => "finished" };
                 if ((waited["final"] as JsonObject)?["status"]?.GetValue<string>() == "closed") return;
                 var parent = await Agent(caller, CancellationToken.None);
@@ -285,13 +316,24 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
         return new JsonObject { ["status"] = Str(agent, "status"), ["snapshot"] = agent.DeepClone() };
     }
 
+    /// <summary>Every agent, page after page (the daemon holds at most paseo.agents.max-agents).</summary>
     private async Task<List<JsonObject>> AllAgents(bool includeArchived, CancellationToken cancel)
     {
-        var page = await Session("fetch_agents_request", new JsonObject
+        var agents = new List<JsonObject>();
+        string? cursor = null;
+        do
         {
-            ["filter"] = new JsonObject { ["includeArchived"] = includeArchived }, ["page"] = new JsonObject { ["limit"] = 200 },
-        }, cancel);
-        return [.. (page["entries"] as JsonArray ?? []).OfType<JsonObject>().Select(e => e["agent"]).OfType<JsonObject>()];
+            var pageRequest = new JsonObject { ["limit"] = 200 };
+            if (cursor is not null) pageRequest["cursor"] = cursor;
+            var page = await Session("fetch_agents_request", new JsonObject
+            {
+                ["filter"] = new JsonObject { ["includeArchived"] = includeArchived }, ["page"] = pageRequest,
+            }, cancel);
+            agents.AddRange((page["entries"] as JsonArray ?? []).OfType<JsonObject>().Select(e => e["agent"]).OfType<JsonObject>());
+            cursor = page["pageInfo"]?["hasMore"] is JsonValue more && more.GetValue<bool>() ? WsInbound.Str(page["pageInfo"]!.AsObject(), "nextCursor") : null;
+        }
+        while (cursor is not null);
+        return agents;
     }
 
     private async Task<JsonObject> ListAgents(JsonObject args, CancellationToken cancel)

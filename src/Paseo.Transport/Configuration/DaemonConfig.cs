@@ -39,7 +39,8 @@ public sealed record DaemonConfig(
     bool McpInjectIntoAgents,
     LogConfig Log,
     bool AllowUnauthenticatedNetwork,
-    IReadOnlyList<ProviderProfile>? ProviderProfiles = null)
+    IReadOnlyList<ProviderProfile>? ProviderProfiles = null,
+    bool McpInjectForbidden = false)
 {
     /// <summary>`agents.providers` of config.json, in file order.</summary>
     public IReadOnlyList<ProviderProfile> Providers => ProviderProfiles ?? [];
@@ -132,7 +133,8 @@ public sealed record DaemonConfig(
             McpInjectIntoAgents: !flags.NoInjectMcp && (file.Mcp.InjectIntoAgents ?? false),
             Log: log,
             AllowUnauthenticatedNetwork: flags.AllowUnauthenticatedNetwork,
-            ProviderProfiles: file.Providers);
+            ProviderProfiles: file.Providers,
+            McpInjectForbidden: flags.NoInjectMcp);
     }
 
     /// <summary>

@@ -130,6 +130,52 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.Equal($"Parent agent {ghost} not found", Assert.IsType<TextContentBlock>(Assert.Single(refused.Content)).Text);
     }
 
+    [Fact]
+    public async Task A_session_stays_its_openers_and_a_deleted_agents_credential_drives_nothing()
+    {
+        await using var top = await Connect(Endpoint(), "Bearer " + Password);
+        var work = _daemon.TestHome.PathIn("work");
+        Directory.CreateDirectory(work);
+        var agent = (await Call(top, "create_agent", new { title = "a", provider = "mock/mock-1", initialPrompt = "[say a]", cwd = work }))["agentId"]!.GetValue<string>();
+        var token = "Bearer " + Mcp.Credentials.TokenFor(agent);
+
+        // The agent's session, then the same session id from a top-level client with the password: refused.
+        using var http = new HttpClient();
+        async Task<HttpResponseMessage> Post(Uri endpoint, string authorization, string body, string? session = null)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+            request.Headers.Authorization = AuthenticationHeaderValue.Parse(authorization);
+            if (session is not null) request.Headers.Add("mcp-session-id", session);
+            return await http.SendAsync(request);
+        }
+        using var opened = await Post(Endpoint(agent), token,
+            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""");
+        Assert.Equal(HttpStatusCode.OK, opened.StatusCode);
+        var session = opened.Headers.GetValues("mcp-session-id").Single();
+        using var hijack = await Post(Endpoint(), "Bearer " + Password, """{"jsonrpc":"2.0","id":2,"method":"tools/list"}""", session);
+        Assert.NotEqual(HttpStatusCode.OK, hijack.StatusCode);
+
+        // Other spellings of the path get the same rule.
+        using var upper = await Post(new Uri(_daemon.BaseUri, "MCP/agents?callerAgentId=" + agent), "Bearer " + Password,
+            """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""");
+        Assert.Equal(HttpStatusCode.Unauthorized, upper.StatusCode);
+
+        // A WebSocket upgrade there is refused (the access rule is for HTTP requests).
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        await Assert.ThrowsAnyAsync<System.Net.WebSockets.WebSocketException>(() =>
+            socket.ConnectAsync(new Uri($"ws://127.0.0.1:{_daemon.Port}/mcp/agents"), CancellationToken.None));
+        Assert.Equal(HttpStatusCode.BadRequest, socket.HttpStatusCode);
+
+        // Archived, the agent's credential still opens a session (it is an HMAC) but every tool says the caller is gone.
+        await using var asAgent = await Connect(Endpoint(agent), token);
+        await Call(top, "archive_agent", new { agentId = agent });
+        var refused = await asAgent.CallToolAsync("list_providers", new Dictionary<string, object?>());
+        Assert.True(refused.IsError);
+        Assert.Equal($"Parent agent {agent} not found", Assert.IsType<TextContentBlock>(Assert.Single(refused.Content)).Text);
+    }
+
     private async Task AssertRefused(Uri endpoint, string? authorization)
     {
         // The raw initialize, as any client sends it: 401 before any MCP session exists.
