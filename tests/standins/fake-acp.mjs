@@ -108,7 +108,7 @@ rl.on("line", (line) => {
   const p = msg.params ?? {};
   switch (msg.method) {
     case "initialize":
-      return send({ id: msg.id, result: { protocolVersion: 1, agentCapabilities: { loadSession: true, promptCapabilities: { image: !process.env.FAKE_ACP_NO_IMAGES } }, authMethods: [] } });
+      return send({ id: msg.id, result: { protocolVersion: 1, agentCapabilities: { loadSession: true, promptCapabilities: { image: !process.env.FAKE_ACP_NO_IMAGES }, mcpCapabilities: { http: !process.env.FAKE_ACP_NO_HTTP_MCP, sse: false } }, authMethods: [] } });
     case "session/new": {
       // FAKE_MCP_LOG (env): what the daemon gave it of its MCP server (session/new mcpServers).
       if (process.env.FAKE_MCP_LOG && (p.mcpServers ?? []).length)

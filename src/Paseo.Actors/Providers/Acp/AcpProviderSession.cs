@@ -109,7 +109,9 @@ public sealed class AcpProviderSession : StdioProviderSession
         Rpc.Call("session/set_mode", new JsonObject { ["sessionId"] = _sessionId, ["modeId"] = set.ModeId }, tag: set.ModeId);
 
     /// <summary>The daemon's MCP server for session/new and session/load (app-orchestration.md §4.2), with its credential as a header.</summary>
-    private JsonArray McpServers() => Config.PaseoMcp is { } mcp
+    private bool _takesHttpMcp;
+
+    private JsonArray McpServers() => Config.PaseoMcp is { } mcp && _takesHttpMcp
         ? [new JsonObject
         {
             ["type"] = "http", ["name"] = mcp.Name, ["url"] = mcp.Url,
@@ -129,6 +131,8 @@ public sealed class AcpProviderSession : StdioProviderSession
                 }
                 var canLoad = init.Result?["agentCapabilities"]?["loadSession"] is JsonValue load && load.TryGetValue<bool>(out var yes) && yes;
                 _takesImages = init.Result?["agentCapabilities"]?["promptCapabilities"]?["image"] is JsonValue image && image.TryGetValue<bool>(out var takes) && takes;
+                // An agent that does not say it takes HTTP MCP servers is not given one (it may refuse session/new).
+                _takesHttpMcp = init.Result?["agentCapabilities"]?["mcpCapabilities"]?["http"] is JsonValue http && http.TryGetValue<bool>(out var takesHttp) && takesHttp;
                 _authHint = (init.Result?["authMethods"] as JsonArray)?.OfType<JsonObject>()
                     .Select(m => WsInbound.Str(m, "description") ?? WsInbound.Str(m, "name")).FirstOrDefault(d => !string.IsNullOrWhiteSpace(d));
                 if (Config.ResumeSessionId is { } resume && canLoad)
