@@ -271,7 +271,7 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
                 Sender.Tell(new CommandResult(_id, false, $"Too many messages wait for this agent's run to start ({_maxWaiters}, paseo.agents.max-waiters-per-agent); try again"));
                 return;
             }
-            Run(send.Text, send.MessageId, send.Images, (Sender, () => new MessageAccepted(_id)));
+            Run(send.Text, send.MessageId, send.Images, (Sender, () => new MessageAccepted(_id)), send.Recorded);
         });
         Receive<SendMessageIfIdle>(send =>
         {
@@ -315,6 +315,24 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
             }
         });
         Receive<RespondToPermission>(OnPermissionResponse);
+        Receive<CloseSession>(_ =>
+        {
+            // A turn still going is ended first (its waiters answered), as a cancel would.
+            if (_phase is AgentPhase.Starting or AgentPhase.Running or AgentPhase.Replacing)
+            {
+                _session?.Tell(Interrupt.Instance);
+                OnProviderEvent(new TurnCanceled("Agent terminated"));
+            }
+            if (_session is not null) StopSession();
+            foreach (var (who, _) in _sendWaiters) who.Tell(new CommandResult(_id, false, "The agent was terminated"));
+            _sendWaiters.Clear();
+            if (_provider is not null && _settled != AgentStatus.Closed)
+            {
+                _settled = AgentStatus.Closed;
+                Change(_record with { LastStatus = AgentStatus.Closed, UpdatedAt = Now });
+            }
+            Sender.Tell(Snapshot());
+        });
         Receive<SetAgentMode>(OnSetMode);
         Receive<UpdateAgent>(OnUpdate);
         Receive<ClearAttention>(_ =>
@@ -377,11 +395,11 @@ public sealed partial class AgentActor : ReceiveActor, IWithTimers
     private IReadOnlyList<AgentMode> Modes => _discoveredModes.Count > 0 ? _discoveredModes : _provider?.Description.Modes ?? [];
 
     /// <summary>Un-archives, records the user message, and starts the run; the waiter is answered when it has started.</summary>
-    private void Run(string prompt, string? messageId, IReadOnlyList<PromptImage>? images, (IActorRef Who, Func<object> Answer) waiter)
+    private void Run(string prompt, string? messageId, IReadOnlyList<PromptImage>? images, (IActorRef Who, Func<object> Answer) waiter, bool recorded = true)
     {
         var now = Now;
-        _record = _record with { LastUserMessageAt = now, UpdatedAt = now, ArchivedAt = null };
-        Commit(TimelineItems.UserMessage(prompt, messageId));
+        _record = recorded ? _record with { LastUserMessageAt = now, UpdatedAt = now, ArchivedAt = null } : _record with { UpdatedAt = now, ArchivedAt = null };
+        if (recorded) Commit(TimelineItems.UserMessage(prompt, messageId));
         EnsureSession();
         // A running turn ends (canceled) before the new one starts: the waiter is answered by the new turn's start.
         TransitionTo(_phase is AgentPhase.Running or AgentPhase.Replacing ? AgentPhase.Replacing : AgentPhase.Starting);

@@ -64,7 +64,8 @@ public static class AgentProtocol
     }
 
     /// <summary>Un-archives, records the user message, starts a run (replacing a running one). Answered once the run started.</summary>
-    public sealed record SendMessage(string Text, string? MessageId, IReadOnlyList<PromptImage>? Images = null) : IAgentCommand;
+    /// <param name="Recorded">False for the daemon's own prompts that are not the user's words (an MCP notifyOnFinish): no user_message row.</param>
+    public sealed record SendMessage(string Text, string? MessageId, IReadOnlyList<PromptImage>? Images = null, bool Recorded = true) : IAgentCommand;
 
     public sealed record MessageAccepted(AgentId AgentId);
 
@@ -90,6 +91,16 @@ public static class AgentProtocol
     }
 
     public sealed record Archived(AgentId AgentId, DateTimeOffset ArchivedAt);
+
+    /// <summary>
+    /// MCP kill_agent (app-orchestration.md §4.5): a running turn ends (canceled), the provider session is stopped, and
+    /// the agent is `closed` with its record kept; the next prompt starts a session again. Answered with the snapshot.
+    /// </summary>
+    public sealed record CloseSession : IAgentCommand
+    {
+        public static readonly CloseSession Instance = new();
+        private CloseSession() { }
+    }
 
     public sealed record Delete : IAgentCommand
     {

@@ -61,7 +61,8 @@ public static class McpEndpoint
                     var sessions = http.RequestServices.GetRequiredService<IRequiredActor<McpSessionsKey>>().ActorRef;
                     var opened = await sessions.Ask<object>(new McpSessionsActor.OpenClient(caller ?? ""), TimeSpan.FromSeconds(10), cancel);
                     if (opened is McpClientActor.Refused refused) throw new McpProtocolException(refused.Reason, McpErrorCode.InternalError);
-                    var toolbox = new McpToolbox((IActorRef)opened, caller, daemonCwd, home);
+                    var agents = http.RequestServices.GetRequiredService<IRequiredActor<AgentSupervisorKey>>().ActorRef;
+                    var toolbox = new McpToolbox((IActorRef)opened, agents, caller, daemonCwd, home);
                     Toolboxes.AddOrUpdate(options, toolbox);
                     var tools = McpToolCatalogue.Tools(caller is not null).ToDictionary(t => t.Name);
                     options.Handlers.ListToolsHandler = (_, _) => ValueTask.FromResult(new ListToolsResult

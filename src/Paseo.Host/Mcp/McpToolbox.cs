@@ -14,7 +14,8 @@ public sealed class McpToolException(string message) : Exception(message);
 /// daemon (<see cref="McpClientActor"/>): the same requests, checks and limits as the app's. <see cref="Caller"/> is the
 /// agent the session acts for (from its verified credential), or null for a top-level client.
 /// </summary>
-public sealed class McpToolbox(IActorRef client, string? caller, string daemonCwd, string home)
+/// <param name="agents">The agents subsystem, for the two tools no session request does: kill_agent and notifyOnFinish's unrecorded prompt.</param>
+public sealed class McpToolbox(IActorRef client, IActorRef agents, string? caller, string daemonCwd, string home)
 {
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(60);
     // Paseo's bounded wait: under the MCP clients' ~60 s tool timeout.
@@ -282,8 +283,8 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
 
     /// <summary>
     /// notifyOnFinish (§4.5, caller sessions only): when the child first finishes, errs or asks a permission, the caller gets
-    /// a prompt saying so. Unlike Paseo's, the prompt is recorded in the caller's timeline as a user message (gap: the
-    /// daemon has no unrecorded prompt).
+    /// a prompt saying so, replacing its run, not recorded as a user message. The wait is counted apart from the session's
+    /// tool calls, and ends with the session.
     /// </summary>
     private void NotifyOnFinish(string childId, string? title)
     {
@@ -298,12 +299,11 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
                 if ((waited["final"] as JsonObject)?["status"]?.GetValue<string>() == "closed") return;
                 var parent = await Agent(caller, CancellationToken.None);
                 if (parent is null || parent["archivedAt"] is not null) return;
-                await Session("send_agent_message_request", new JsonObject
-                {
-                    ["agentId"] = caller, ["text"] = $"<paseo-system>\nAgent {childId} ({title ?? childId}) {reason}.\n</paseo-system>",
-                }, CancellationToken.None);
+                await agents.Ask<object>(new Paseo.Actors.Agents.AgentProtocol.ToAgent(caller,
+                    new Paseo.Actors.Agents.AgentProtocol.SendMessage($"<paseo-system>\nAgent {childId} ({title ?? childId}) {reason}.\n</paseo-system>", null, null, Recorded: false)),
+                    RequestTimeout);
             }
-            catch (McpToolException)
+            catch (Exception e) when (e is McpToolException or AskTimeoutException)
             {
                 // The child or the caller is gone, or the session ended: nobody to tell.
             }
@@ -381,15 +381,13 @@ public sealed class McpToolbox(IActorRef client, string? caller, string daemonCw
         return new JsonObject { ["success"] = true };
     }
 
-    /// <summary>
-    /// kill_agent: the live session closed, the record kept. The daemon has no request for exactly that; the turn is
-    /// cancelled, which leaves the agent idle with its session (gap: named in docs/orchestration.md).
-    /// </summary>
+    /// <summary>kill_agent: a running turn ends, the provider session is stopped, the record is kept (status closed).</summary>
     private async Task<JsonObject> KillAgent(string agentId, CancellationToken cancel)
     {
-        var agent = await Agent(agentId, cancel) ?? throw new McpToolException($"Unknown agent '{agentId}'");
-        if (Str(agent, "status") == "running") await Session("cancel_agent_request", new JsonObject { ["agentId"] = agentId }, cancel);
-        return new JsonObject { ["success"] = true };
+        if (await Agent(agentId, cancel) is null) throw new McpToolException($"Unknown agent '{agentId}'");
+        var answer = await agents.Ask<object>(new Paseo.Actors.Agents.AgentProtocol.ToAgent(agentId, Paseo.Actors.Agents.AgentProtocol.CloseSession.Instance),
+            RequestTimeout, cancel);
+        return answer is Paseo.Actors.Agents.AgentProtocol.AgentNotFound gone ? throw new McpToolException(gone.Error) : new JsonObject { ["success"] = true };
     }
 
     private async Task<JsonObject> UpdateAgent(JsonObject args, CancellationToken cancel)

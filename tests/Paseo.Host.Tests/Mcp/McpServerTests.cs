@@ -115,6 +115,20 @@ public sealed class McpServerTests : IAsyncLifetime
         var status = await Call(top, "get_agent_status", new { agentId = child["agentId"]!.GetValue<string>() });
         Assert.Equal(parent, status["snapshot"]!["labels"]!["paseo.parent-agent-id"]!.GetValue<string>());
 
+        // notifyOnFinish: when the child finishes, the parent gets a prompt saying so (a turn of its own), not as a user message.
+        var notified = await Call(asParent, "create_agent", new { title = "notified", provider = "mock/mock-1", initialPrompt = "[say finished work]",
+            background = true, notifyOnFinish = true });
+        var notice = $"<paseo-system>\nAgent {notified["agentId"]!.GetValue<string>()} (notified) finished.\n</paseo-system>";
+        await Eventually.HoldsAsync(async () => (await Call(top, "get_agent_activity", new { agentId = parent }))["content"]!.GetValue<string>().Contains("Mock reply to: " + notice),
+            "the parent's turn on the notice");
+        Assert.DoesNotContain("[User] <paseo-system>", (await Call(top, "get_agent_activity", new { agentId = parent }))["content"]!.GetValue<string>());
+
+        // kill_agent: the session closed, the record kept; a prompt starts it again.
+        var childId = child["agentId"]!.GetValue<string>();
+        await Call(top, "kill_agent", new { agentId = childId });
+        Assert.Equal("closed", (await Call(top, "get_agent_status", new { agentId = childId }))["status"]!.GetValue<string>());
+        Assert.Equal("again", (await Call(top, "send_agent_prompt", new { agentId = childId, prompt = "[say again]" }))["lastMessage"]!.GetValue<string>());
+
         // Another agent's id with this credential, no credential, or a top-level client without the password: refused.
         var other = (await Call(top, "create_agent", new { title = "other", provider = "mock/mock-1", initialPrompt = "[say x]", cwd = work, background = true }))["agentId"]!.GetValue<string>();
         await AssertRefused(Endpoint(other), "Bearer " + Mcp.Credentials.TokenFor(parent));
@@ -234,6 +248,21 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, await Post("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", "no-such-session"));
         // paseo.mcp.max-request-body-bytes (Paseo's 100 KB).
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, await Post("{\"x\":\"" + new string('a', 200_000) + "\"}"));
+    }
+
+    [Fact]
+    public async Task With_no_mcp_there_is_no_endpoint()
+    {
+        await using var off = await InProcessDaemon.StartAsync(flags: new Paseo.Transport.Configuration.DaemonFlags { NoMcp = true });
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(off.BaseUri, "mcp/agents"))
+        {
+            Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}""",
+                System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
     [Fact]
