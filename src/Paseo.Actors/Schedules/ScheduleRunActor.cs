@@ -125,6 +125,19 @@ public sealed class ScheduleRunActor : ReceiveActor, IWithTimers
         _agents.Tell(new ToAgent(_agentId!, new WaitForFinish(null)));
     }
 
+    /// <summary>§2.5: the output of a turn without a last message is the digest of its timeline (the rows since its prompt).</summary>
+    private void Digesting()
+    {
+        Receive<TimelinePage>(page =>
+        {
+            var items = (page.Fields["entries"] as JsonArray ?? []).OfType<JsonObject>().Select(e => e["item"] as JsonObject).OfType<JsonObject>().ToList();
+            var start = items.FindLastIndex(i => WsInbound.Str(i, "type") == "user_message");
+            End(true, TimelineDigest.Activity(start < 0 ? items : items[(start + 1)..], 0), null);
+        });
+        Receive<Status.Failure>(_ => End(true, "No activity to display.", null));
+        Receive<AgentNotFound>(_ => End(true, "No activity to display.", null));
+    }
+
     private void Waiting()
     {
         NotFound();
@@ -142,8 +155,13 @@ public sealed class ScheduleRunActor : ReceiveActor, IWithTimers
                     End(false, null, string.IsNullOrWhiteSpace(finished.Error) ? "Provider run failed" : finished.Error);
                     break;
                 default:
-                    // Finished (a canceled turn counts as success, as Paseo's).
-                    End(true, finished.LastMessage?.Trim() is { Length: > 0 } text ? text : "No activity to display.", null);
+                    // Finished (a canceled turn counts as success, as Paseo's). A turn that said nothing: its timeline's digest.
+                    if (finished.LastMessage?.Trim() is { Length: > 0 } text) End(true, text, null);
+                    else
+                    {
+                        Become(Digesting);
+                        _agents.Tell(new ToAgent(_agentId!, new FetchTimeline(new TimelineQuery("tail", null, 200, "projected"), false)));
+                    }
                     break;
             }
         });

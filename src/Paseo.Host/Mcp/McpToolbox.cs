@@ -23,6 +23,22 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
 
     public string? Caller => caller;
 
+    // This session's bounded waits, by agent: its own prompt, cancel, archive or kill of that agent ends them (§4.5).
+    private readonly Dictionary<string, List<(CancellationTokenSource Abort, string[] Reason)>> _waits = [];
+
+    private void AbortWaits(string agentId, string reason)
+    {
+        lock (_waits)
+        {
+            if (!_waits.TryGetValue(agentId, out var waits)) return;
+            foreach (var (abort, why) in waits)
+            {
+                why[0] = reason;
+                abort.Cancel();
+            }
+        }
+    }
+
     public IActorRef Client => client;
 
     public async Task<JsonObject> CallAsync(string tool, JsonObject args, CancellationToken cancel) => tool switch
@@ -33,7 +49,7 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
         "get_agent_status" => await GetAgentStatus(Str(args, "agentId"), cancel),
         "list_agents" => await ListAgents(args, cancel),
         "cancel_agent" => await CancelAgent(Str(args, "agentId"), cancel),
-        "archive_agent" => await Done(Session("archive_agent_request", new JsonObject { ["agentId"] = Str(args, "agentId") }, cancel)),
+        "archive_agent" => await Archive(Str(args, "agentId"), cancel),
         "kill_agent" => await KillAgent(Str(args, "agentId"), cancel),
         "update_agent" => await UpdateAgent(args, cancel),
         "set_agent_mode" => await SetAgentMode(Str(args, "agentId"), Str(args, "modeId"), cancel),
@@ -229,8 +245,34 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
     /// </summary>
     private async Task<JsonObject> Wait(string agentId, CancellationToken cancel)
     {
-        var waited = await Session("wait_for_finish_request", new JsonObject { ["agentId"] = agentId, ["timeoutMs"] = (long)BoundedWait.TotalMilliseconds }, cancel,
-            BoundedWait + TimeSpan.FromSeconds(15));
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        var reason = new string[1];
+        lock (_waits)
+        {
+            if (!_waits.TryGetValue(agentId, out var list)) _waits[agentId] = list = [];
+            list.Add((abort, reason));
+        }
+        JsonObject waited;
+        try
+        {
+            waited = await Session("wait_for_finish_request", new JsonObject { ["agentId"] = agentId, ["timeoutMs"] = (long)BoundedWait.TotalMilliseconds }, abort.Token,
+                BoundedWait + TimeSpan.FromSeconds(15));
+        }
+        catch (OperationCanceledException) when (reason[0] is { } why && !cancel.IsCancellationRequested)
+        {
+            throw new McpToolException(why);
+        }
+        finally
+        {
+            lock (_waits)
+            {
+                if (_waits.TryGetValue(agentId, out var list))
+                {
+                    list.RemoveAll(w => w.Abort == abort);
+                    if (list.Count == 0) _waits.Remove(agentId);
+                }
+            }
+        }
         var final = waited["final"] as JsonObject ?? [];
         var status = WsInbound.Str(final, "status") ?? "idle";
         switch (WsInbound.Str(waited, "status"))
@@ -266,6 +308,7 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
     private async Task<JsonObject> SendAgentPrompt(JsonObject args, CancellationToken cancel)
     {
         var agentId = Str(args, "agentId");
+        AbortWaits(agentId, "Agent run interrupted by new prompt");
         if (WsInbound.Str(args, "sessionMode") is { } mode)
         {
             var set = await Session("set_agent_mode_request", new JsonObject { ["agentId"] = agentId, ["modeId"] = mode }, cancel);
@@ -377,6 +420,7 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
     {
         var agent = await Agent(agentId, cancel) ?? throw new McpToolException($"Unknown agent '{agentId}'");
         if (Str(agent, "status") != "running") return new JsonObject { ["success"] = false };
+        AbortWaits(agentId, "Agent run cancelled");
         await Session("cancel_agent_request", new JsonObject { ["agentId"] = agentId }, cancel);
         return new JsonObject { ["success"] = true };
     }
@@ -385,9 +429,17 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
     private async Task<JsonObject> KillAgent(string agentId, CancellationToken cancel)
     {
         if (await Agent(agentId, cancel) is null) throw new McpToolException($"Unknown agent '{agentId}'");
+        AbortWaits(agentId, "Agent terminated");
         var answer = await agents.Ask<object>(new Paseo.Actors.Agents.AgentProtocol.ToAgent(agentId, Paseo.Actors.Agents.AgentProtocol.CloseSession.Instance),
             RequestTimeout, cancel);
         return answer is Paseo.Actors.Agents.AgentProtocol.AgentNotFound gone ? throw new McpToolException(gone.Error) : new JsonObject { ["success"] = true };
+    }
+
+    private async Task<JsonObject> Archive(string agentId, CancellationToken cancel)
+    {
+        AbortWaits(agentId, "Agent archived");
+        await Session("archive_agent_request", new JsonObject { ["agentId"] = agentId }, cancel);
+        return new JsonObject { ["success"] = true };
     }
 
     private async Task<JsonObject> UpdateAgent(JsonObject args, CancellationToken cancel)
@@ -407,29 +459,30 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
         return new JsonObject { ["success"] = true, ["newMode"] = modeId };
     }
 
-    private async Task<(string Content, int Count)> Digest(string agentId, int limit, CancellationToken cancel)
+    /// <summary>The projected timeline items of the agent, the newest <paramref name="limit"/> (0: as many as a page holds).</summary>
+    private async Task<List<JsonObject>> Items(string agentId, int limit, CancellationToken cancel)
     {
         var fields = new JsonObject { ["agentId"] = agentId, ["direction"] = "tail", ["projection"] = "projected" };
         if (limit > 0) fields["limit"] = limit;
         var timeline = await Session("fetch_agent_timeline_request", fields, cancel);
-        var lines = (timeline["entries"] as JsonArray ?? []).OfType<JsonObject>().Select(e => e["item"] as JsonObject).OfType<JsonObject>()
-            .Select(TimelineDigest.Of).OfType<string>().ToList();
+        return [.. (timeline["entries"] as JsonArray ?? []).OfType<JsonObject>().Select(e => e["item"] as JsonObject).OfType<JsonObject>()];
+    }
+
+    /// <summary>The recent activity appended to a timed-out wait: the digest of the last entries.</summary>
+    private async Task<(string Content, int Count)> Digest(string agentId, int limit, CancellationToken cancel)
+    {
+        var lines = (await Items(agentId, limit, cancel)).Select(TimelineDigest.Of).OfType<string>().ToList();
         return (string.Join("\n", lines), lines.Count);
     }
 
     private async Task<JsonObject> GetAgentActivity(string agentId, int limit, CancellationToken cancel)
     {
         var agent = await Agent(agentId, cancel) ?? throw new McpToolException($"Agent {agentId} not found");
-        var all = await Digest(agentId, 0, cancel);
-        var shown = limit > 0 ? await Digest(agentId, limit, cancel) : all;
-        string Activities(int n) => n == 1 ? "activity" : "activities";
-        var header = limit > 0 && shown.Count < all.Count
-            ? $"Showing {shown.Count} of {all.Count} {Activities(all.Count)} (limited to {limit})"
-            : $"Showing all {all.Count} {Activities(all.Count)}";
+        var items = await Items(agentId, 0, cancel);
         return new JsonObject
         {
-            ["agentId"] = agentId, ["updateCount"] = all.Count, ["currentModeId"] = WsInbound.Str(agent, "currentModeId"),
-            ["content"] = header + "\n\n" + shown.Content,
+            ["agentId"] = agentId, ["updateCount"] = items.Count, ["currentModeId"] = WsInbound.Str(agent, "currentModeId"),
+            ["content"] = TimelineDigest.Activity(items, limit),
         };
     }
 
@@ -547,7 +600,13 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
             var (provider, model) = WsInbound.Str(args, "provider") is { } p ? ProviderModel(p, false) : throw new McpToolException("provider is required when target is new-agent");
             var config = new JsonObject { ["provider"] = provider, ["cwd"] = await Cwd(args, cancel, required: false) is { Length: > 0 } c ? c : daemonCwd };
             if (model is not null) config["model"] = model;
-            if (parent is not null && MapMode(WsInbound.Str(parent, "currentModeId"), Str(parent, "provider"), provider) is { } mode) config["modeId"] = mode;
+            if (parent is not null)
+            {
+                // Built from the caller (§4.5): its mode carried to the provider, its thinking option and title.
+                if (MapMode(WsInbound.Str(parent, "currentModeId"), Str(parent, "provider"), provider) is { } mode) config["modeId"] = mode;
+                if (WsInbound.Str(parent, "thinkingOptionId") is { } thinking) config["thinkingOptionId"] = thinking;
+                if (WsInbound.Str(parent, "title") is { Length: > 0 } title) config["title"] = title;
+            }
             target = new JsonObject { ["type"] = "new-agent", ["config"] = config };
         }
         var fields = new JsonObject { ["prompt"] = Str(args, "prompt").Trim(), ["cadence"] = cadence, ["target"] = target };

@@ -36,6 +36,21 @@ public static class TimelineDigest
         }
     }
 
+    /// <summary>
+    /// get_agent_activity's content (app-orchestration.md §4.5): a header line, a blank line and the digest of the last
+    /// <paramref name="limit"/> entries (0: all). Also a schedule run's output when its turn said nothing (§2.5).
+    /// </summary>
+    public static string Activity(IReadOnlyList<JsonObject> items, int limit)
+    {
+        var all = items.Select(Of).OfType<string>().ToList();
+        var shown = limit > 0 && all.Count > limit ? all[^limit..] : all;
+        string Activities(int n) => n == 1 ? "activity" : "activities";
+        var header = shown.Count < all.Count
+            ? $"Showing {shown.Count} of {all.Count} {Activities(all.Count)} (limited to {limit})"
+            : $"Showing all {all.Count} {Activities(all.Count)}";
+        return header + "\n\n" + (shown.Count == 0 ? "No activity to display." : string.Join("\n", shown));
+    }
+
     private static string Tool(JsonObject call)
     {
         var name = WsInbound.Str(call, "name") ?? "Tool";

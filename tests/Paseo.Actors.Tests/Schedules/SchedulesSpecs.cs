@@ -94,6 +94,33 @@ public sealed class SchedulesSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
             TimeSpan.FromSeconds(10));
 
     [Fact]
+    public void A_run_whose_turn_said_nothing_has_the_digest_of_its_turn_as_output()
+    {
+        var schedules = Schedules();
+        var id = Create(schedules, new Cadence.Every(600_000))["id"]!.GetValue<string>();
+        Advance(TimeSpan.FromMinutes(10));
+        _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10));
+        _agents.Reply(Agent(AgentStatus.Idle));
+        _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10));
+        _agents.Reply(new MessageAccepted(Paseo.Actors.Agents.AgentId.From(AgentId)));
+        _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10));
+        _agents.Reply(new FinishResult("idle", Agent(AgentStatus.Idle), null, null));
+        // The turn's rows: those after its prompt.
+        var fetch = _agents.ExpectMsg<ToAgent>(TimeSpan.FromSeconds(10));
+        Assert.IsType<FetchTimeline>(fetch.Command);
+        JsonObject Entry(string item) => new() { ["item"] = JsonNode.Parse(item) };
+        _agents.Reply(new TimelinePage(Agent(AgentStatus.Idle), new JsonObject
+        {
+            ["entries"] = new JsonArray(
+                Entry("""{"type":"user_message","text":"an older prompt"}"""), Entry("""{"type":"assistant_message","text":"older"}"""),
+                Entry("""{"type":"user_message","text":"Check CI"}"""),
+                Entry("""{"type":"tool_call","callId":"c1","name":"Bash","detail":{"type":"shell","command":"make test"},"status":"completed","error":null}""")),
+        }));
+        AwaitRuns(schedules, id, 1);
+        Assert.Equal("Showing all 1 activity\n\n[Shell] make test", Inspect(schedules, id)["runs"]![0]!["output"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void An_interval_runs_its_prompt_in_the_agent_at_each_slot_and_keeps_the_log()
     {
         var schedules = Schedules();
