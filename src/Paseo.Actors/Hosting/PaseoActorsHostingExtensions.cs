@@ -158,7 +158,7 @@ public static class PaseoActorsHostingExtensions
                 mcp.MaxSessions, mcp.MaxCallsPerSession), "mcp"));
         });
 
-    /// <summary>Loops: one actor per running loop, its worker and verifier internal agents; all loops in one file.</summary>
+    /// <summary>Loops: one actor per running loop, its worker and verifier internal agents; one file per loop.</summary>
     public static AkkaConfigurationBuilder WithLoops(this AkkaConfigurationBuilder builder, PaseoActorsOptions options) =>
         options.Loops is not { } loops ? builder : builder.WithActors((system, registry) =>
         {

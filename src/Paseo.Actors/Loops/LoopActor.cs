@@ -87,7 +87,7 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
     private void Log(string source, string level, string text, int? iteration)
     {
         if (text.Length > _limits.LogTextChars) text = text[.._limits.LogTextChars] + " … (cut at paseo.loops.log-text-chars)";
-        _loop = _loop.Log(Now, iteration, source, level, text, _limits.LogEntriesKept);
+        _loop = _loop.Log(Now, iteration, source, level, text, _limits.LogEntriesKept, _limits.LogCharsKept);
     }
 
     private void Log(string source, string level, string text) => Log(source, level, text, Index);
@@ -164,7 +164,10 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
     private void ClosingAnswers()
     {
         Receive<Deleted>(_ => { });
-        Receive<Archived>(archived => _archiving.Remove(archived.AgentId.Value));
+        Receive<Archived>(archived =>
+        {
+            _archiving.Remove(archived.AgentId.Value);
+        });
         Receive<AgentSnapshot>(_ => { }); // a cancel's answer
     }
 
@@ -401,9 +404,10 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         Timers.StartSingleTimer("sleep", Wake.Instance, sleep < TimeSpan.Zero ? TimeSpan.Zero : sleep);
     }
 
-    private sealed record Wake
+    private sealed record Wake : INoSerializationVerificationNeeded
     {
         public static readonly Wake Instance = new();
+        private Wake() { }
     }
 
     private void Sleeping()
@@ -471,9 +475,10 @@ public sealed class LoopActor : ReceiveActor, IWithTimers
         else Timers.StartSingleTimer("archived", ArchivesDue.Instance, TimeSpan.FromSeconds(10));
     }
 
-    private sealed record ArchivesDue
+    private sealed record ArchivesDue : INoSerializationVerificationNeeded
     {
         public static readonly ArchivesDue Instance = new();
+        private ArchivesDue() { }
     }
 
     /// <summary>Ended: it stops once the agents it archives are archived (at most 10 s), so they are not taken down with it.</summary>

@@ -13,10 +13,11 @@ namespace Paseo.Actors.Loops;
 /// <param name="CheckTimeout">How long a verify check may run before it is killed and fails (Paseo: forever).</param>
 /// <param name="WriteDelay">How long a change may wait to be written with the ones after it; a loop's end is written at once.</param>
 /// <param name="IterationsKept">Iterations kept in a loop's record (the oldest go; their index numbers are not reused).</param>
+/// <param name="LogCharsKept">Characters of log text kept per loop (the oldest lines go): with the loops kept, what bounds their memory.</param>
 public sealed record LoopLimits(int LoopsKept, int MaxRunning, int LogEntriesKept, int LogTextChars, int CheckOutputBytes, TimeSpan CheckTimeout, TimeSpan WriteDelay,
-    int IterationsKept = 200)
+    int IterationsKept = 200, long LogCharsKept = 1024 * 1024)
 {
-    public static readonly LoopLimits Default = new(500, 20, 5000, 64 * 1024, 64 * 1024, TimeSpan.FromMinutes(30), TimeSpan.FromMilliseconds(250));
+    public static readonly LoopLimits Default = new(200, 20, 5000, 64 * 1024, 64 * 1024, TimeSpan.FromMinutes(30), TimeSpan.FromMilliseconds(250));
 }
 
 /// <summary>

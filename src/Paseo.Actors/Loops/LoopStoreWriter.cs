@@ -53,7 +53,7 @@ public sealed class LoopStoreWriter : ReceiveActor, IWithTimers
                 var errors = save.Loops.Select(l => WriteOne(l.Id)).OfType<string>().ToList();
                 Sender.Tell(new Written(seq, errors.Count == 0 ? null : string.Join("; ", errors)));
             }
-            else ScheduleWrite();
+            ScheduleWrite(); // what waits, or what just failed, is written within the delay
         });
         Receive<WriteDue>(_ => WriteAll());
         Receive<Flush>(_ =>
@@ -123,7 +123,7 @@ public sealed class LoopStoreWriter : ReceiveActor, IWithTimers
         private Flush() { }
     }
 
-    private sealed record WriteDue
+    private sealed record WriteDue : INoSerializationVerificationNeeded
     {
         public static readonly WriteDue Instance = new();
     }

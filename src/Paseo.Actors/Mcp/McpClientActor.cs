@@ -49,8 +49,14 @@ public sealed class McpClientActor : ReceiveActor, IWithStash
         });
         Receive<AttachRefused>(refused => Become(() => RefusedPhase(refused.Reason)));
         Receive<Outbound>(_ => { }); // server_info
-        Receive<Request>(_ => Stash.Stash());
+        Receive<Request>(_ =>
+        {
+            if (++_waitingForAttach > _maxPending) Sender.Tell(new Refused("This MCP session is still attaching; try again"));
+            else Stash.Stash();
+        });
     }
+
+    private int _waitingForAttach;
 
     public static Props Props(IActorRef sessions, string clientId, int maxPending) =>
         Akka.Actor.Props.Create(() => new McpClientActor(sessions, clientId, maxPending));

@@ -39,7 +39,11 @@ public sealed class McpSessionsActor : ReceiveActor
             _clients.Add(client);
             Sender.Tell(client);
         });
-        Receive<Terminated>(terminated => _clients.Remove(terminated.ActorRef));
+        // A block, not `=> _clients.Remove(…)`: a Func returning false would leave the Terminated unhandled (a death pact).
+        Receive<Terminated>(terminated =>
+        {
+            _clients.Remove(terminated.ActorRef);
+        });
         // The app's "Inject Paseo tools" switch (set_daemon_config_request): provider sessions started from now on.
         Receive<Sessions.Daemon.SessionDaemonRequestsActor.DaemonConfigChanged>(changed =>
         {

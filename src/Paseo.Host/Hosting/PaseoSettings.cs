@@ -240,7 +240,8 @@ public sealed record PaseoSettings(
                     (int)Bytes(config.GetConfig("paseo.loops"), "check-output-bytes"),
                     PositiveTime(config, "paseo.loops.check-timeout"),
                     PositiveTime(config, "paseo.loops.write-delay"),
-                    Positive(config.GetConfig("paseo.loops"), "iterations-kept")),
+                    Positive(config.GetConfig("paseo.loops"), "iterations-kept"),
+                    Positive(config.GetConfig("paseo.loops"), "log-chars-kept")),
                 new Paseo.Host.Mcp.McpSettings(
                     Positive(config.GetConfig("paseo.mcp"), "max-sessions"),
                     Positive(config.GetConfig("paseo.mcp"), "max-calls-per-session"),

@@ -77,9 +77,22 @@ public static class McpEndpoint
                 };
                 transport.RunSessionHandler = async (http, server, cancel) =>
                 {
+                    // The session ends with its client actor too (evicted when sessions are full, or its daemon session gone): the
+                    // SDK then answers 404 for it, on which MCP clients start a new session.
+                    using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                    if (Toolboxes.TryGetValue(server.ServerOptions, out var running))
+                        _ = running.Client.WatchAsync(ended.Token).ContinueWith(_ =>
+                        {
+                            running.MarkEnded();
+                            ended.Cancel();
+                        }, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                     try
                     {
-                        await server.RunAsync(cancel);
+                        await server.RunAsync(ended.Token);
+                    }
+                    catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+                    {
+                        // Ended by its client actor's end.
                     }
                     finally
                     {

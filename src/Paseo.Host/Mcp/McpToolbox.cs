@@ -23,6 +23,11 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
 
     public string? Caller => caller;
 
+    private volatile bool _ended;
+
+    /// <summary>Its client actor is gone (evicted, or its daemon session ended): every call fails at once from now on.</summary>
+    public void MarkEnded() => _ended = true;
+
     // This session's bounded waits, by agent: its own prompt, cancel, archive or kill of that agent ends them (§4.5).
     private readonly Dictionary<string, List<(CancellationTokenSource Abort, string[] Reason)>> _waits = [];
 
@@ -81,6 +86,7 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
     private async Task<JsonObject> Session(string type, JsonObject fields, CancellationToken cancel, TimeSpan? timeout = null, bool expects = true,
         bool background = false)
     {
+        if (_ended) throw new McpToolException("This MCP session has ended; start a new one");
         object answer;
         try
         {
@@ -120,8 +126,9 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
         {
             return (await Session("fetch_agent_request", new JsonObject { ["agentId"] = agentId }, cancel))["agent"] as JsonObject;
         }
-        catch (McpToolException)
+        catch (McpToolException e) when (e.Message.StartsWith("Agent not found", StringComparison.Ordinal) || e.Message.StartsWith("Agent identifier", StringComparison.Ordinal))
         {
+            // Only "no such agent" is null: a refusal (too many calls) or a timeout stays the error it is.
             return null;
         }
     }
@@ -462,8 +469,8 @@ public sealed class McpToolbox(IActorRef client, IActorRef agents, string? calle
     /// <summary>The projected timeline items of the agent, the newest <paramref name="limit"/> (0: as many as a page holds).</summary>
     private async Task<List<JsonObject>> Items(string agentId, int limit, CancellationToken cancel)
     {
-        var fields = new JsonObject { ["agentId"] = agentId, ["direction"] = "tail", ["projection"] = "projected" };
-        if (limit > 0) fields["limit"] = limit;
+        // limit 0: the whole timeline (its retained rows), not a page.
+        var fields = new JsonObject { ["agentId"] = agentId, ["direction"] = "tail", ["projection"] = "projected", ["limit"] = Math.Max(0, limit) };
         var timeline = await Session("fetch_agent_timeline_request", fields, cancel);
         return [.. (timeline["entries"] as JsonArray ?? []).OfType<JsonObject>().Select(e => e["item"] as JsonObject).OfType<JsonObject>()];
     }

@@ -113,13 +113,20 @@ public sealed record Loop(
     public bool IsRunning => Status == LoopStatus.Running;
 
     /// <summary>
-    /// A new log line; beyond <paramref name="maxEntries"/> the oldest lines go (their seqs are not reused, so a cursor
-    /// still means "after this line").
+    /// A new log line; beyond <paramref name="maxEntries"/> lines, or <paramref name="maxChars"/> characters of text, the
+    /// oldest lines go (their seqs are not reused, so a cursor still means "after this line"). The newest line stays.
     /// </summary>
-    public Loop Log(string now, int? iteration, string source, string level, string text, int maxEntries)
+    public Loop Log(string now, int? iteration, string source, string level, string text, int maxEntries, long maxChars = long.MaxValue)
     {
         var logs = Logs.Add(new LoopLogEntry(NextLogSeq, now, iteration, source, level, text));
         if (logs.Count > maxEntries) logs = logs.RemoveRange(0, logs.Count - maxEntries);
+        if (maxChars < long.MaxValue)
+        {
+            var total = logs.Sum(e => (long)e.Text.Length);
+            var drop = 0;
+            while (total > maxChars && drop < logs.Count - 1) total -= logs[drop++].Text.Length;
+            if (drop > 0) logs = logs.RemoveRange(0, drop);
+        }
         return this with { Logs = logs, NextLogSeq = NextLogSeq + 1, UpdatedAt = now };
     }
 

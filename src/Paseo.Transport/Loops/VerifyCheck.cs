@@ -20,14 +20,16 @@ public static class VerifyCheck
         if (!Directory.Exists(cwd)) return new CheckResult(command, 1, false, "", "", startedAt, IsoTime.Format(time.GetUtcNow()));
         using var overflow = new CancellationTokenSource();
         var output = new CappedOutput(outputCapBytes, overflow);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop, overflow.Token);
-        limit.CancelAfter(timeout);
+        using var timer = new CancellationTokenSource(timeout, time);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop, overflow.Token, timer.Token);
         int exitCode;
         var pid = 0;
         string? note = null;
         try
         {
-            var running = Cli.Wrap("setsid").WithArguments(["/bin/sh", "-lc", command]).WithWorkingDirectory(cwd)
+            // A process group of its own (setsid, on Linux), so a kill takes what the check started too.
+            var running = (OperatingSystem.IsLinux() ? Cli.Wrap("setsid").WithArguments(["/bin/sh", "-lc", command]) : Cli.Wrap("/bin/sh").WithArguments(["-lc", command]))
+                .WithWorkingDirectory(cwd)
                 .WithValidation(CommandResultValidation.None).WithStandardInputPipe(PipeSource.Null)
                 .WithStandardOutputPipe(output.Target(stderr: false)).WithStandardErrorPipe(output.Target(stderr: true))
                 .ExecuteAsync(limit.Token);

@@ -85,6 +85,16 @@ public sealed class LoopStoreFileTests : IDisposable
     }
 
     [Fact]
+    public void A_log_keeps_its_newest_lines_within_its_character_budget_and_always_the_newest()
+    {
+        var loop = Loop.Create("aaaaaaaa", Simple, "2026-05-03T07:00:00.000Z");
+        for (var i = 0; i < 4; i++) loop = loop.Log("2026-05-03T07:00:00.000Z", null, "loop", "info", new string((char)('a' + i), 10), maxEntries: 100, maxChars: 25);
+        Assert.Equal([3L, 4], loop.Logs.Select(l => l.Seq));
+        loop = loop.Log("2026-05-03T07:00:00.000Z", null, "loop", "info", new string('z', 100), maxEntries: 100, maxChars: 25);
+        Assert.Equal([5L], loop.Logs.Select(l => l.Seq));
+    }
+
+    [Fact]
     public void A_log_keeps_its_newest_lines_and_its_seqs()
     {
         var loop = Loop.Create("aaaaaaaa", Simple, "2026-05-03T07:00:00.000Z");

@@ -114,7 +114,6 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
         Rpc.Reply(pending.RpcId, new JsonObject { ["decision"] = allow ? "accept" : interrupt ? "cancel" : "decline" });
     }
 
-    /// <summary>Codex takes the policy with each turn: the new mode applies from the next one.</summary>
     /// <summary>The daemon's MCP server as Codex's config override (app-orchestration.md §4.2): `mcp_servers.paseo`, sent over stdin.</summary>
     private JsonObject? McpConfig() => Config.PaseoMcp is { } mcp
         ? new JsonObject
@@ -126,6 +125,7 @@ public sealed class CodexProviderSession(ProviderSessionConfig config, StdioLaun
         }
         : null;
 
+    /// <summary>Codex takes the policy with each turn: the new mode applies from the next one.</summary>
     protected override void OnSetMode(SetMode set)
     {
         _mode = set.ModeId;
