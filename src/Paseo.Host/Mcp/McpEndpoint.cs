@@ -77,22 +77,16 @@ public static class McpEndpoint
                 };
                 transport.RunSessionHandler = async (http, server, cancel) =>
                 {
-                    // The session ends with its client actor too (evicted when sessions are full, or its daemon session gone): the
-                    // SDK then answers 404 for it, on which MCP clients start a new session.
-                    using var ended = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                    // When its client actor ends (evicted when sessions are full, or its daemon session gone), the session's tool
+                    // calls fail at once with the reason; the SDK session itself stays until it is idle long enough to be
+                    // dropped (cancelling it from here left requests of its client waiting on a session nobody read).
+                    using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                     if (Toolboxes.TryGetValue(server.ServerOptions, out var running))
-                        _ = running.Client.WatchAsync(ended.Token).ContinueWith(_ =>
-                        {
-                            running.MarkEnded();
-                            ended.Cancel();
-                        }, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                        _ = running.Client.WatchAsync(watching.Token).ContinueWith(_ => running.MarkEnded(), CancellationToken.None,
+                            TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                     try
                     {
-                        await server.RunAsync(ended.Token);
-                    }
-                    catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
-                    {
-                        // Ended by its client actor's end.
+                        await server.RunAsync(cancel);
                     }
                     finally
                     {

@@ -251,6 +251,20 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Beyond_max_sessions_the_oldest_sessions_calls_fail_with_the_reason()
+    {
+        await using var small = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?> { ["PASEO_PASSWORD"] = Password }, extraHocon: "paseo.mcp.max-sessions = 1\n");
+        var endpoint = new Uri(small.BaseUri, "mcp/agents");
+        await using var first = await Connect(endpoint, "Bearer " + Password);
+        Assert.NotEmpty((await Call(first, "list_providers", new { }))["providers"]!.AsArray());
+        await using var second = await Connect(endpoint, "Bearer " + Password);
+        Assert.NotEmpty((await Call(second, "list_providers", new { }))["providers"]!.AsArray());
+        // The first session's client actor was ended for the second: its calls fail at once, saying so.
+        await Eventually.HoldsAsync(async () => (await first.CallToolAsync("list_providers", new Dictionary<string, object?>())) is { IsError: true } failed
+            && failed.Content.OfType<TextContentBlock>().Single().Text == "This MCP session has ended; start a new one", "the evicted session's calls to fail");
+    }
+
+    [Fact]
     public async Task With_no_mcp_there_is_no_endpoint()
     {
         await using var off = await InProcessDaemon.StartAsync(flags: new Paseo.Transport.Configuration.DaemonFlags { NoMcp = true });
