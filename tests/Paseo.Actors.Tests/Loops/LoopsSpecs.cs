@@ -260,6 +260,15 @@ public sealed class LoopsSpecs : Akka.TestKit.Xunit2.TestKit, IDisposable
     }
 
     [Fact]
+    public void A_loop_keeps_its_newest_iterations()
+    {
+        var loop = Paseo.Transport.Loops.Loop.Create("aaaaaaaa", Settings("x", ["true"]), "2026-05-03T07:00:00.000Z");
+        for (var i = 1; i <= 5; i++) loop = LoopActor.BeginIteration(loop, i, "2026-05-03T07:00:00.000Z", LoopLimits.Default with { IterationsKept = 2 });
+        Assert.Equal([4, 5], loop.Iterations.Select(it => it.Index));
+        Assert.Equal(5, loop.ActiveIteration);
+    }
+
+    [Fact]
     public void A_worker_that_cannot_start_fails_the_whole_loop()
     {
         var loops = Loops();

@@ -58,22 +58,20 @@ public sealed class VerifyCheckTests : IDisposable
     [Fact]
     public async Task A_stop_kills_the_check_and_its_children()
     {
-        var marker = Path.Combine(_dir.Path, "child.pid");
+        // The check tells its child's pid through a FIFO: reading it waits for the check, no polling.
+        var fifo = Path.Combine(_dir.Path, "child.fifo");
+        Assert.Equal(0, (await CliWrap.Cli.Wrap("mkfifo").WithArguments([fifo]).ExecuteAsync()).ExitCode);
         using var stop = new CancellationTokenSource();
-        var running = Run($"sleep 300 & echo $! > {marker}; wait", stop: stop.Token);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!File.Exists(marker) || new FileInfo(marker).Length == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the check never started its child");
-            await Task.Delay(10);
-        }
-        var child = int.Parse(File.ReadAllText(marker).Trim());
+        var running = Run($"sleep 300 & echo $! > {fifo}; wait", stop: stop.Token);
+        var child = int.Parse((await File.ReadAllTextAsync(fifo).WaitAsync(TimeSpan.FromSeconds(20))).Trim());
+        using var process = System.Diagnostics.Process.GetProcessById(child);
         stop.Cancel();
         var result = await running.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.False(result.Passed);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("(killed: the loop was stopped)", result.Stderr);
-        await WaitUntilGone(child);
+        // The child went with its group.
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
     }
 
     [Fact]
@@ -84,13 +82,4 @@ public sealed class VerifyCheckTests : IDisposable
         Assert.Contains("paseo.loops.check-timeout", result.Stderr);
     }
 
-    private static async Task WaitUntilGone(int pid)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"process {pid} still runs");
-            await Task.Delay(20);
-        }
-    }
 }
