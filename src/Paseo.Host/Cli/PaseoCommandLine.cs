@@ -135,8 +135,28 @@ public static class PaseoCommandLine
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for wss://" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key of --tls-cert" };
         var relayHome = new Option<string?>("--home") { Description = "A folder whose paseo.hocon overrides the relay's limits" };
-        var relayStart = new Command("start", "Run the relay server in the foreground") { relayListen, tlsCert, tlsKey, relayHome };
-        relayStart.SetAction(async (pr, _) => await RelayServer.RelayRunner.RunAsync(pr.GetValue(relayListen), pr.GetValue(tlsCert), pr.GetValue(tlsKey), pr.GetValue(relayHome), stdout, stderr));
+        var clustered = new Option<bool>("--cluster") { Description = "Run as one node of a relay cluster (rooms sharded over the nodes; paseo.relay-server.cluster)" };
+        var clusterListen = new Option<string?>("--cluster-listen") { Description = "host:port of this node for the other nodes (default 127.0.0.1:6869)" };
+        var seeds = new Option<string[]>("--seed") { Description = "host:port of a node to join (repeatable; none: start a new cluster)", AllowMultipleArgumentsPerToken = false };
+        var clusterCert = new Option<string?>("--cluster-tls-cert") { Description = "PEM certificate for TLS between nodes (every node the same one; peers must present it)" };
+        var clusterKey = new Option<string?>("--cluster-tls-key") { Description = "PEM private key of --cluster-tls-cert" };
+        var insecureCluster = new Option<bool>("--allow-insecure-cluster") { Description = "Allow a non-loopback cluster address without TLS (a warning at every start)" };
+        var relayStart = new Command("start", "Run the relay server in the foreground")
+        {
+            relayListen, tlsCert, tlsKey, relayHome, clustered, clusterListen, seeds, clusterCert, clusterKey, insecureCluster,
+        };
+        relayStart.SetAction(async (pr, _) =>
+        {
+            RelayServer.RelayClusterOptions? cluster = null;
+            if (pr.GetValue(clustered))
+                cluster = new RelayServer.RelayClusterOptions(pr.GetValue(clusterListen), pr.GetValue(seeds) ?? [], pr.GetValue(clusterCert), pr.GetValue(clusterKey), pr.GetValue(insecureCluster));
+            else if (pr.GetValue(clusterListen) is not null || pr.GetValue(seeds) is { Length: > 0 } || pr.GetValue(clusterCert) is not null || pr.GetValue(insecureCluster))
+            {
+                await stderr.WriteLineAsync("paseo: --cluster-listen, --seed, --cluster-tls-* and --allow-insecure-cluster need --cluster");
+                return Transport.Configuration.ConfigException.ExitCode;
+            }
+            return await RelayServer.RelayRunner.RunAsync(pr.GetValue(relayListen), pr.GetValue(tlsCert), pr.GetValue(tlsKey), pr.GetValue(relayHome), stdout, stderr, cluster);
+        });
         root.Subcommands.Add(new Command("relay", "The relay server that daemons and phones meet through") { relayStart });
         root.Subcommands.Add(MakeStart("start"));
         root.Subcommands.Add(MakeStatus("status"));

@@ -20,7 +20,7 @@ public sealed record FrontDoorLimits(int MaxConcurrentConnections, int MaxReques
 public sealed record DaemonProcessSettings(TimeSpan StartTimeout, TimeSpan StopTimeout, TimeSpan ShutdownTimeout);
 
 /// <summary>`paseo.relay-server`: the rooms' limits and the relay sockets' queues.</summary>
-public sealed record RelayServerSettings(RelayLimits Limits, int OutboundQueue, TimeSpan KeepAliveInterval, int MaxConnections);
+public sealed record RelayServerSettings(RelayLimits Limits, int OutboundQueue, TimeSpan KeepAliveInterval, int MaxConnections, RelayServer.RelayClusterSettings Cluster);
 
 /// <summary>
 /// The runtime knobs of paseo.hocon, read once: the shipped file next to the binary, overridden key by key by
@@ -282,7 +282,29 @@ public sealed record PaseoSettings(
             relay.GetTimeSpan("control-unresponsive-after")),
         Positive(relay, "outbound-queue"),
         relay.GetTimeSpan("keep-alive-interval"),
-        Positive(relay, "max-connections"));
+        Positive(relay, "max-connections"),
+        ReadRelayCluster(relay.GetConfig("cluster")));
+
+    private static RelayServer.RelayClusterSettings ReadRelayCluster(Config cluster)
+    {
+        var flow = new Paseo.Actors.RelayServer.Cluster.RelaySocketSettings(
+            Positive(cluster, "frame-window"), Positive(cluster, "ack-every"), Positive(cluster, "max-unacked-frames"),
+            PositiveTime(cluster, "register-retry"), PositiveTime(cluster, "register-timeout"));
+        if (flow.AckEvery > flow.Window)
+            throw new ConfigException($"paseo.relay-server.cluster.ack-every ({flow.AckEvery}) must not exceed frame-window ({flow.Window}): a phone would wait for an ack that never comes");
+        var port = cluster.GetInt("port");
+        if (port is < 0 or > 65535) throw new ConfigException($"paseo.relay-server.cluster.port must be 0–65535, not {port}");
+        return new RelayServer.RelayClusterSettings(
+            cluster.GetString("hostname"),
+            port,
+            cluster.GetString("public-hostname") is { Length: > 0 } publicHost ? publicHost : null,
+            [.. cluster.GetStringList("seed-nodes")],
+            [.. cluster.GetStringList("roles")],
+            Positive(cluster, "shards"),
+            PositiveTime(cluster, "stable-after"),
+            PositiveTime(cluster, "acceptable-heartbeat-pause"),
+            flow);
+    }
 
     private static Config Parse(string path)
     {

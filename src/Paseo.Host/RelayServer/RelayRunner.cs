@@ -12,15 +12,20 @@ public static class RelayRunner
     public const string DefaultListen = "127.0.0.1:6868";
 
     /// <param name="home">A folder whose paseo.hocon overrides the shipped limits (the relay keeps no other file).</param>
-    public static async Task<int> RunAsync(string? listenText, string? tlsCert, string? tlsKey, string? home, TextWriter stdout, TextWriter stderr)
+    /// <param name="cluster">`--cluster` and its flags; null for the one-node relay.</param>
+    public static async Task<int> RunAsync(string? listenText, string? tlsCert, string? tlsKey, string? home, TextWriter stdout, TextWriter stderr,
+        RelayClusterOptions? cluster = null)
     {
         PaseoSettings settings;
         TcpListenTarget listen;
+        ResolvedCluster? resolved = null;
         try
         {
             settings = PaseoSettings.Load(home is null ? null : new PaseoHome(Path.GetFullPath(home)));
             listen = ListenTarget.Parse(listenText ?? DefaultListen) as TcpListenTarget
                      ?? throw new ConfigException("--listen: the relay listens on TCP (host:port); use a reverse proxy for anything else");
+            // The warning goes to stderr on every start, not only to the log.
+            if (cluster is not null) resolved = RelayCluster.Resolve(settings.RelayServer.Cluster, cluster, warning => stderr.WriteLine($"paseo: warning: {warning}"));
         }
         catch (FormatException e)
         {
@@ -37,10 +42,12 @@ public static class RelayRunner
             .WriteTo.Console(standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose).CreateLogger();
         try
         {
-            await using var relay = RelayServerHost.Build(listen, tlsCert, tlsKey, settings, logger);
+            await using var relay = RelayServerHost.Build(listen, tlsCert, tlsKey, settings, logger, cluster: resolved);
             await relay.StartAsync();
             var scheme = tlsCert is null ? "ws" : "wss";
             logger.Information("Paseo.NET relay listening on {Listen} ({Scheme}://{Host}:{Port}/ws)", relay.Listen, scheme, relay.Listen.UrlHost, relay.Listen.Port);
+            if (resolved is not null)
+                await stdout.WriteLineAsync($"Cluster node {resolved.Host}:{resolved.Port}{(resolved.Certificate is null ? "" : " (TLS)")}, seeds: {(resolved.Seeds.Count == 0 ? "itself" : string.Join(", ", resolved.Seeds))}");
             await stdout.WriteLineAsync($"Relay listening on {relay.Listen}");
             await relay.App.WaitForShutdownAsync();
             return 0;

@@ -28,15 +28,19 @@ public sealed class RelayServerHost : IAsyncDisposable
     public WebApplication App { get; }
     public TcpListenTarget Listen { get; private set; }
 
-    private RelayServerHost(WebApplication app, TcpListenTarget listen)
+    private readonly bool _clustered;
+
+    private RelayServerHost(WebApplication app, TcpListenTarget listen, bool clustered)
     {
         App = app;
         Listen = listen;
+        _clustered = clustered;
     }
 
     /// <param name="tap">Sees every frame the rooms forward; for tests that check the relay only ever carries ciphertext.</param>
+    /// <param name="cluster">A clustered relay (`--cluster`); null runs the one-node relay, exactly as before clustering existed.</param>
     public static RelayServerHost Build(TcpListenTarget listen, string? tlsCert, string? tlsKey, PaseoSettings settings, Serilog.ILogger logger, TimeProvider? time = null,
-        Action<WireFrame>? tap = null)
+        Action<WireFrame>? tap = null, ResolvedCluster? cluster = null)
     {
         time ??= TimeProvider.System;
         X509Certificate2? certificate = null;
@@ -69,31 +73,48 @@ public sealed class RelayServerHost : IAsyncDisposable
             foreach (var address in Addresses(listen))
                 kestrel.Listen(address, listen.Port, options => { if (certificate is not null) options.UseHttps(certificate); });
         });
-        builder.Services.AddAkka("paseo-relay", (akka, _) =>
+        var localRooms = new Paseo.Actors.RelayServer.Cluster.LocalRoomCount();
+        builder.Services.AddSingleton(localRooms);
+        builder.Services.AddAkka(RelayCluster.SystemName, (akka, _) =>
         {
             settings.ConfigureAkka(akka);
+            if (cluster is not null) RelayCluster.Configure(akka, cluster, settings.RelayServer.Limits, localRooms);
             akka.WithActors((system, registry) =>
             {
-                // The relay server's own root guardian parents its rooms (docs/architecture.md).
+                // The relay server's own root guardian parents its rooms, or in a cluster this node's sockets (docs/architecture.md).
                 var guardian = system.ActorOf(RelayServerGuardian.Props(), "relay-server");
-                registry.Register<RelayRoomsKey>(guardian.Ask<IActorRef>(new Paseo.Actors.Guardian.PaseoGuardianProtocol.StartSubsystem(
-                    RelayRooms.Props(settings.RelayServer.Limits, time, tap), "relay-rooms"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
+                if (cluster is null)
+                    registry.Register<RelayRoomsKey>(guardian.Ask<IActorRef>(new Paseo.Actors.Guardian.PaseoGuardianProtocol.StartSubsystem(
+                        RelayRooms.Props(settings.RelayServer.Limits, time, tap), "relay-rooms"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
+                else
+                    registry.Register<RelaySocketsKey>(guardian.Ask<IActorRef>(new Paseo.Actors.Guardian.PaseoGuardianProtocol.StartSubsystem(
+                        Paseo.Actors.RelayServer.Cluster.RelaySockets.Props(registry.Get<RelayRoomRegionKey>(), settings.RelayServer.Limits, cluster.Settings.Flow, time, tap),
+                        "relay-sockets"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
             });
         });
 
         var app = builder.Build();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = settings.RelayServer.KeepAliveInterval, KeepAliveTimeout = settings.RelayServer.KeepAliveInterval });
-        app.Map("/health", () => Results.Json(new { status = "ok" }));
-        app.Map("/ws", (HttpContext http, IRequiredActor<RelayRoomsKey> rooms, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
-            ServeAsync(http, rooms.ActorRef, materializer, settings.RelayServer, lifetime));
+        if (cluster is null)
+        {
+            app.Map("/health", () => Results.Json(new { status = "ok" }));
+            app.Map("/ws", (HttpContext http, IRequiredActor<RelayRoomsKey> rooms, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
+                ServeAsync(http, new OneNodeRooms(rooms.ActorRef), materializer, settings.RelayServer, lifetime));
+        }
+        else
+        {
+            app.Map("/health", (ActorSystem system) => Results.Json(RelayClusterHealth.Of(system, localRooms)));
+            app.Map("/ws", (HttpContext http, IRequiredActor<RelaySocketsKey> sockets, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
+                ServeAsync(http, new ClusterSockets(sockets.ActorRef), materializer, settings.RelayServer, lifetime));
+        }
         // The phone web client: a phone opens the pairing link here and talks to its daemon through this relay.
         Web.WebClientAssets.Embedded.MapTo(app);
         app.MapFallback(() => Results.Text("Not found", "text/plain", statusCode: StatusCodes.Status404NotFound));
-        return new RelayServerHost(app, listen);
+        return new RelayServerHost(app, listen, cluster is not null);
     }
 
     /// <summary>`/ws`: the checks of §1.1 in Paseo's order, then the socket joins its room until it closes.</summary>
-    private static async Task ServeAsync(HttpContext http, IActorRef rooms, IMaterializer materializer, RelayServerSettings settings, IHostApplicationLifetime lifetime)
+    private static async Task ServeAsync(HttpContext http, ISocketHome home, IMaterializer materializer, RelayServerSettings settings, IHostApplicationLifetime lifetime)
     {
         // Exactly `/ws`, as Paseo's relay (ASP.NET routing would also take `/ws/` and `/WS`).
         if (http.Request.Path.Value != "/ws")
@@ -126,12 +147,47 @@ public sealed class RelayServerHost : IAsyncDisposable
         var connectionId = query.GetValueOrDefault("connectionId")?.Trim();
         if (string.IsNullOrEmpty(connectionId)) connectionId = null;
 
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            await PlainAsync(http, 503, "Relay stopping");
+            return;
+        }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         await using var transport = new StreamedWebSocketTransport(socket, materializer, settings.Limits.MaxFrameBytes, inboundCapacity: 16, settings.OutboundQueue);
-        using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Relay stopping"));
-        var answer = await rooms.Ask<object>(new Join(new RelayRoomId(serverId, int.Parse(version)), role.Value, connectionId, transport), TimeSpan.FromSeconds(10));
-        if (answer is Refused refused) transport.Close(refused.Code, refused.Reason);
-        await transport.Closed;
+        await home.ServeAsync(new RelayRoomId(serverId, int.Parse(version)), role.Value, connectionId, transport, lifetime);
+    }
+
+    /// <summary>Where an accepted socket goes: the one-node rooms, or this node's socket actors in a cluster.</summary>
+    private interface ISocketHome
+    {
+        /// <summary>Hands the socket over and returns once it is closed.</summary>
+        Task ServeAsync(RelayRoomId room, Role role, string? connectionId, IFrameTransport transport, IHostApplicationLifetime lifetime);
+    }
+
+    private sealed class OneNodeRooms(IActorRef rooms) : ISocketHome
+    {
+        public async Task ServeAsync(RelayRoomId room, Role role, string? connectionId, IFrameTransport transport, IHostApplicationLifetime lifetime)
+        {
+            using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Relay stopping"));
+            var answer = await rooms.Ask<object>(new Join(room, role, connectionId, transport), TimeSpan.FromSeconds(10));
+            if (answer is Refused refused) transport.Close(refused.Code, refused.Reason);
+            await transport.Closed;
+        }
+    }
+
+    /// <summary>
+    /// In a cluster the socket's actor owns it. On a stop the node first hands its rooms over and leaves the cluster
+    /// (coordinated shutdown); its sockets close as their actors stop at the end of it, so peers elsewhere see the same
+    /// close codes as on one node and rooms are not lost with this node.
+    /// </summary>
+    private sealed class ClusterSockets(IActorRef sockets) : ISocketHome
+    {
+        public async Task ServeAsync(RelayRoomId room, Role role, string? connectionId, IFrameTransport transport, IHostApplicationLifetime lifetime)
+        {
+            using var stopped = lifetime.ApplicationStopped.Register(() => transport.Close(CloseCodes.GoingAway, "Relay stopping"));
+            sockets.Tell(new Paseo.Actors.RelayServer.Cluster.RelaySockets.Open(room, role, connectionId, transport));
+            await transport.Closed;
+        }
     }
 
     private static Task PlainAsync(HttpContext http, int status, string body)
@@ -144,6 +200,16 @@ public sealed class RelayServerHost : IAsyncDisposable
     public async Task StartAsync()
     {
         await App.StartAsync();
+        if (_clustered)
+        {
+            var system = App.Services.GetRequiredService<ActorSystem>();
+            var lifetime = App.Services.GetRequiredService<IHostApplicationLifetime>();
+            // A stop hands this node's rooms over and leaves the cluster before the sockets close (see ClusterSockets).
+            lifetime.ApplicationStopping.Register(() => _ = CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance));
+            // A node the split-brain resolver downs ends its actor system: the process exits too, for its supervisor to
+            // restart it, instead of accepting sockets it can no longer serve.
+            _ = system.WhenTerminated.ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
+        }
         if (Listen.Port == 0)
         {
             var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
