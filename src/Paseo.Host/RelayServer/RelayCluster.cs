@@ -130,10 +130,7 @@ public static class RelayCluster
                 remember-entities = off
               }
             }
-            akka.actor {
-              serializers.paseo-relay = "{{typeof(RelayClusterSerializer).AssemblyQualifiedName}}"
-              serialization-bindings { "{{typeof(IRelayClusterMessage).AssemblyQualifiedName}}" = paseo-relay }
-            }
+            {{RelayClusterSerializer.Hocon}}
             """, HoconAddMode.Prepend);
         akka.WithActors((system, registry) =>
         {

@@ -30,6 +30,8 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly List<RelayClusterNode> _nodes = [];
     private readonly List<TcpBalancer> _balancers = [];
     private TcpBalancer _daemonBalancer = null!;
+    // Where a phone that lost its connection pairs again: any node that accepts, as behind a real load balancer.
+    private TcpBalancer _phoneBalancer = null!;
     private InProcessDaemon _daemon = null!;
 
     public async Task InitializeAsync() => await StartClusterAsync(ClusterHocon);
@@ -49,6 +51,8 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
         // Everything the nodes send to the daemon passes here (recorded) and to each node's phones through their own balancer.
         _daemonBalancer = new TcpBalancer([.. _nodes.Select(n => n.Port)], record: true);
         _balancers.Add(_daemonBalancer);
+        _phoneBalancer = new TcpBalancer([.. _nodes.Select(n => n.Port)], record: true);
+        _balancers.Add(_phoneBalancer);
         _daemon = await InProcessDaemon.StartAsync(env: new Dictionary<string, string?>
         {
             ["PASEO_RELAY_ENABLED"] = "true",
@@ -81,13 +85,18 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
 
     // ---- phones -------------------------------------------------------------------------------------------------
 
-    private sealed record Phone(int Index, RelayClusterNode Node, E2eeClientChannel Channel, TcpBalancer Via);
+    /// <param name="Node">The node it was sent to; null when it went through the balancer over all nodes.</param>
+    private sealed record Phone(int Index, RelayClusterNode? Node, E2eeClientChannel Channel, TcpBalancer Via);
 
     /// <summary>A phone on <paramref name="node"/> (through a recording balancer of its own): its socket, its E2EE handshake, hello.</summary>
-    private async Task<Phone> PairAsync(int index, RelayClusterNode node)
+    private async Task<Phone> PairAsync(int index, RelayClusterNode? node)
     {
-        var via = new TcpBalancer([node.Port], record: true);
-        _balancers.Add(via);
+        var via = _phoneBalancer;
+        if (node is not null)
+        {
+            via = new TcpBalancer([node.Port], record: true);
+            _balancers.Add(via);
+        }
         var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{via.Port}/ws?serverId={_daemon.Server.Identity.ServerId.Value}&role=client&v=2"), CancellationToken.None);
         var channel = E2eeClientChannel.Start(new WebSocketFrameTransport(socket, 16 * 1024 * 1024, 64, 256), Convert.ToBase64String(_daemon.Server.Identity.KeyPair.PublicKey));
@@ -195,14 +204,17 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
                 if (ended != phone.Channel.Closed) return phone; // never closed: nothing of it was on the lost node
                 lock (closedBy) closedBy[phone.Index] = phone.Channel.Closed.Result.Code;
             }
-            var next = survivors[phone.Index % survivors.Count];
-            return await RetryPairAsync(phone.Index, next);
+            return await RetryPairAsync(phone.Index);
         }));
         await Eventually.HoldsAsync(async () => (await _daemon.RelayTunnelAsync()).ControlReady, "the daemon's control socket to be back", Wait);
         var roomMoved = await RoomNodeAsync();
         await Task.WhenAll(again.Select(p => TurnAsync(p, "after")));
         output.WriteLine($"node {holder.Name} killed; room now on {roomMoved.Name}; every phone ran a new turn {clock.Elapsed.TotalSeconds:F1} s after the kill");
         output.WriteLine($"phones closed on surviving nodes (index → code): {string.Join(", ", closedBy.Select(c => $"{c.Key}→{c.Value}"))}");
+        output.WriteLine($"kill at {DateTime.UtcNow - clock.Elapsed:HH:mm:ss.fff}");
+        foreach (var n in survivors)
+            foreach (var line in n.Log.Split('\n').Where(l => Regex.IsMatch(l, "nreachable|own|Singleton|Coordinator|Leader|Removed|remov|shard", RegexOptions.IgnoreCase)))
+                output.WriteLine($"{n.Name}: {line}");
 
         Assert.NotEqual(holder, roomMoved);
         // Only phones that lost their data socket were closed, with 1012 as on one node.
@@ -212,19 +224,22 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"recovery took {clock.Elapsed}");
     }
 
-    /// <summary>Pairs again until the cluster serves the room (while a lost node is being downed, a new socket may wait or be refused).</summary>
-    private async Task<Phone> RetryPairAsync(int index, RelayClusterNode node)
+    /// <summary>
+    /// Pairs again through the balancer until the cluster serves the room: while a lost node is being downed a new socket
+    /// waits for its room, and the phone's handshake may give up first (15 hellos).
+    /// </summary>
+    private async Task<Phone> RetryPairAsync(int index)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
         {
             try
             {
-                return await PairAsync(index, node);
+                return await PairAsync(index, null);
             }
             catch (Exception e) when (deadline.Elapsed < TimeSpan.FromSeconds(40) && e is TimeoutException or E2eeChannelException or WebSocketException or OperationCanceledException)
             {
-                output.WriteLine($"phone {index}: pairing on {node.Name} failed ({e.GetType().Name}: {e.Message}); again");
+                output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} phone {index}: pairing failed ({e.GetType().Name}: {e.Message}); again");
             }
         }
     }
@@ -256,7 +271,9 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
             await extra.ConnectAsync(new Uri($"ws://127.0.0.1:{_nodes[i % 3].Port}/ws?serverId={_daemon.Server.Identity.ServerId.Value}&role=client&v=2"), CancellationToken.None);
             sockets.Add(extra);
         }
-        // 40 client sockets now (the phone, the second one, 38 more): the 41st, on C, is refused with 1013.
+        // 40 client sockets now (the phone, the second one, 38 more), once the room has them all: each new connection is a
+        // data socket of the daemon's (39: the second socket shares the phone's). The 41st, on C, is refused with 1013.
+        await Eventually.HoldsAsync(async () => (await _daemon.RelayTunnelAsync()).DataConnections.Count == 39, "the room to take all 40 client sockets", Wait);
         using var refused = new ClientWebSocket();
         await refused.ConnectAsync(new Uri($"ws://127.0.0.1:{Node("C").Port}/ws?serverId={_daemon.Server.Identity.ServerId.Value}&role=client&v=2"), CancellationToken.None);
         var buffer = new byte[256];
@@ -303,8 +320,7 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
                     phone.Channel.Close();
                     reconnects[i]++;
                     seq = 0;
-                    var live = _nodes.Where(n => !n.HasExited).ToList();
-                    phone = await RetryPairAsync(i, live[(i + reconnects[i]) % live.Count]);
+                    phone = await RetryPairAsync(i);
                 }
                 catch (Exception) when (stop.IsCancellationRequested)
                 {

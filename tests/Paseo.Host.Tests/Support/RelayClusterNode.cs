@@ -47,6 +47,8 @@ public sealed class RelayClusterNode : IAsyncDisposable
     {
         var args = new List<string> { "relay", "start", "--listen", $"127.0.0.1:{Port}", "--cluster", "--cluster-listen", $"127.0.0.1:{ClusterPort}" };
         foreach (var seed in _seeds) args.AddRange(["--seed", $"127.0.0.1:{seed}"]);
+        // The relay reads its paseo.hocon from --home only (it keeps no other file there).
+        if (_env.GetValueOrDefault("PASEO_HOME") is { } home) args.AddRange(["--home", home]);
         _process = Process.Start(PaseoBinary.StartInfo(args, _env))!;
         _process.StandardInput.Close();
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.Enqueue(e.Data); };

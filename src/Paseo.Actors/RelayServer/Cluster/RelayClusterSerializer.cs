@@ -20,6 +20,14 @@ public sealed class RelayClusterSerializer(ExtendedActorSystem system) : Seriali
 
     private const byte TextFrame = 0, BinaryFrame = 1;
 
+    /// <summary>The binding: every <see cref="IRelayClusterMessage"/> is written by this serializer.</summary>
+    public static readonly string Hocon = $$"""
+        akka.actor {
+          serializers.paseo-relay = "{{typeof(RelayClusterSerializer).AssemblyQualifiedName}}"
+          serialization-bindings { "{{typeof(IRelayClusterMessage).AssemblyQualifiedName}}" = paseo-relay }
+        }
+        """;
+
     public override int Identifier => Id;
 
     public override string Manifest(object o) => o switch
