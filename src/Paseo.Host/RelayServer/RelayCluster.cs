@@ -50,7 +50,6 @@ public static class RelayCluster
     {
         var (host, port) = (settings.Hostname, settings.Port);
         if (options.Listen is { } listen) (host, port) = HostPort(listen, "--cluster-listen");
-        var seeds = (options.Seeds.Count > 0 ? options.Seeds : settings.SeedNodes).Select(s => SeedAddress(s)).ToList();
         if ((options.TlsCert is null) != (options.TlsKey is null)) throw new ConfigException("--cluster-tls-cert and --cluster-tls-key go together");
         X509Certificate2? certificate = null;
         if (options.TlsCert is not null)
@@ -71,6 +70,10 @@ public static class RelayCluster
                                           "Give --cluster-tls-cert and --cluster-tls-key (every node the same certificate), or --allow-insecure-cluster on a network you trust");
             warn($"the cluster listens on {host}:{port} WITHOUT TLS (--allow-insecure-cluster): anyone who reaches that port can join the relay cluster and read or inject frames");
         }
+        // With TLS, Akka.Remote's addresses are akka.ssl.tcp://.
+        var protocol = certificate is null ? "akka.tcp" : "akka.ssl.tcp";
+        var seeds = (options.Seeds.Count > 0 ? options.Seeds : settings.SeedNodes).Select(s => SeedAddress(s, protocol)).ToList();
+        if (seeds.Count == 0) seeds.Add($"{protocol}://{SystemName}@{Bracketed(settings.PublicHostname ?? host)}:{port}");
         return new ResolvedCluster(host, port, settings.PublicHostname, seeds, settings.Roles, certificate, settings);
     }
 
@@ -82,13 +85,15 @@ public static class RelayCluster
         return (text[..colon].Trim('[', ']'), port);
     }
 
-    private static string SeedAddress(string seed)
+    private static string SeedAddress(string seed, string protocol)
     {
-        if (seed.StartsWith("akka.tcp://", StringComparison.Ordinal)) return seed;
+        if (seed.StartsWith("akka.", StringComparison.Ordinal)) return seed;
         var (host, port) = HostPort(seed, "--seed");
         if (port == 0) throw new ConfigException($"--seed: a seed needs its port, not '{seed}'");
-        return $"akka.tcp://{SystemName}@{(host.Contains(':') ? $"[{host}]" : host)}:{port}";
+        return $"{protocol}://{SystemName}@{Bracketed(host)}:{port}";
     }
+
+    private static string Bracketed(string host) => host.Contains(':') ? $"[{host}]" : host;
 
     private static bool IsLoopback(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
@@ -116,7 +121,7 @@ public static class RelayCluster
         akka.WithRemoting(remote);
         akka.WithClustering(new ClusterOptions
         {
-            SeedNodes = cluster.Seeds.Count > 0 ? [.. cluster.Seeds] : [$"akka.tcp://{SystemName}@{cluster.PublicHostname ?? cluster.Host}:{cluster.Port}"],
+            SeedNodes = [.. cluster.Seeds],
             Roles = [.. cluster.Roles],
             SplitBrainResolver = new KeepMajorityOption(),
         });

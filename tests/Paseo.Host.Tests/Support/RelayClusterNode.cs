@@ -16,6 +16,7 @@ public sealed class RelayClusterNode : IAsyncDisposable
     private readonly ConcurrentQueue<string> _log = new();
     private readonly IReadOnlyDictionary<string, string?> _env;
     private readonly IReadOnlyList<int> _seeds;
+    private readonly IReadOnlyList<string> _extraArgs;
 
     public string Name { get; }
     public int Port { get; }
@@ -25,8 +26,9 @@ public sealed class RelayClusterNode : IAsyncDisposable
     public string ClusterAddress => $"akka.tcp://paseo-relay@127.0.0.1:{ClusterPort}";
     public string Log => string.Join('\n', _log);
 
-    private RelayClusterNode(string name, int port, int clusterPort, IReadOnlyList<int> seeds, IReadOnlyDictionary<string, string?> env)
+    private RelayClusterNode(string name, int port, int clusterPort, IReadOnlyList<int> seeds, IReadOnlyDictionary<string, string?> env, IReadOnlyList<string> extraArgs)
     {
+        _extraArgs = extraArgs;
         Name = name;
         Port = port;
         ClusterPort = clusterPort;
@@ -35,9 +37,10 @@ public sealed class RelayClusterNode : IAsyncDisposable
     }
 
     /// <param name="seeds">Cluster ports of the seed nodes (the first node's first, on every node).</param>
-    public static async Task<RelayClusterNode> StartAsync(string name, int port, int clusterPort, IReadOnlyList<int> seeds, IReadOnlyDictionary<string, string?> env)
+    public static async Task<RelayClusterNode> StartAsync(string name, int port, int clusterPort, IReadOnlyList<int> seeds, IReadOnlyDictionary<string, string?> env,
+        IReadOnlyList<string>? extraArgs = null)
     {
-        var node = new RelayClusterNode(name, port, clusterPort, seeds, env);
+        var node = new RelayClusterNode(name, port, clusterPort, seeds, env, extraArgs ?? []);
         await node.RestartAsync();
         return node;
     }
@@ -49,6 +52,7 @@ public sealed class RelayClusterNode : IAsyncDisposable
         foreach (var seed in _seeds) args.AddRange(["--seed", $"127.0.0.1:{seed}"]);
         // The relay reads its paseo.hocon from --home only (it keeps no other file there).
         if (_env.GetValueOrDefault("PASEO_HOME") is { } home) args.AddRange(["--home", home]);
+        args.AddRange(_extraArgs);
         _process = Process.Start(PaseoBinary.StartInfo(args, _env))!;
         _process.StandardInput.Close();
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _log.Enqueue(e.Data); };
