@@ -100,6 +100,13 @@ case "$command" in
       cd bench/Paseo.Bench
       exec dotnet run -c "$CONFIG" --no-build -- relay "$@"
     fi
+    if [ "${1:-}" = "relay-cluster" ]; then
+      shift
+      # 1 relay node against a 3-node relay cluster: N phones spread over the nodes, round trip, handshake, memory per
+      # node, and the cost of the node boundary (a phone on the daemon's node against one on another node).
+      cd bench/Paseo.Bench
+      exec dotnet run -c "$CONFIG" --no-build -- relay-cluster "$@"
+    fi
     if [ "${1:-}" = "workspaces" ]; then
       shift
       # fetch_workspaces under load, checkout status of a large repository, memory per watched repository (real git).

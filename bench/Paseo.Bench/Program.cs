@@ -6,6 +6,7 @@ using Paseo.Bench;
 if (args.Length > 0 && args[0] == "fanout") return await FanoutDriver.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "efficiency") return await EfficiencyDriver.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "orchestration") return await OrchestrationDriver.RunAsync(args[1..]);
+if (args.Length > 0 && args[0] == "relay-cluster") return await RelayClusterDriver.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "relay") return await RelayDriver.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "providers") return await ProviderDriver.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "workspaces") return await WorkspacesDriver.RunAsync(args[1..]);

@@ -124,7 +124,7 @@ public static class RelayDriver
     }
 
     /// <summary>Sends session pings of ~1 KiB at the total rate, round-robin over the phones; a ping's round trip ends at its pong.</summary>
-    private static async Task<(List<double> Rtts, double Fps)> PingLoadAsync(List<E2eeClientChannel> channels, int rate, int seconds)
+    internal static async Task<(List<double> Rtts, double Fps)> PingLoadAsync(List<E2eeClientChannel> channels, int rate, int seconds)
     {
         var padding = new string('x', 1000);
         var rtts = new List<double>();
@@ -233,7 +233,7 @@ public static class RelayDriver
         return $"echo,{phones},,,{P(rtts, 0.5):0.00},{P(rtts, 0.99):0.00},{fps:0},,,,";
     }
 
-    private static async Task WaitForAsync(E2eeClientChannel channel, string status, TimeSpan timeout)
+    internal static async Task WaitForAsync(E2eeClientChannel channel, string status, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         while (true)

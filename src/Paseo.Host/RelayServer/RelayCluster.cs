@@ -135,6 +135,9 @@ public static class RelayCluster
                 remember-entities = off
               }
             }
+            # Latency over batching: Akka.Remote otherwise holds writes up to 40 ms to fill a batch, which a phone's
+            # round trip would pay at every hop (bench/README.md, "Relay cluster").
+            akka.remote.dot-netty.tcp.batching.enabled = false
             {{RelayClusterSerializer.Hocon}}
             """, HoconAddMode.Prepend);
         akka.WithActors((system, registry) =>

@@ -38,7 +38,9 @@ public static class RelayRunner
             return ConfigException.ExitCode;
         }
 
+        // ASP.NET Core's per-request lines (two per socket) stay out: a relay serving thousands of phones would log little else.
         using var logger = new LoggerConfiguration().MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
             .WriteTo.Console(standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose).CreateLogger();
         try
         {
