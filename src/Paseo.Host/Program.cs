@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Collections;
 using Paseo.Host.Cli;
 
@@ -10,4 +11,8 @@ if (Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLim
 
 var env = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
     .ToDictionary(e => (string)e.Key, e => (string?)e.Value, StringComparer.Ordinal);
-return await PaseoCommandLine.Build(env, Console.Out, Console.Error, Console.In).Parse(args).InvokeAsync();
+var parse = PaseoCommandLine.Build(env, Console.Out, Console.Error, Console.In).Parse(args);
+// The servers (the daemon in the foreground, which is also what a detached start runs, and the relay) stop through their
+// host: SIGTERM or Ctrl-C starts a graceful stop that may take longer than 2 s (agents' CLIs, a relay node handing its
+// rooms over). System.CommandLine's own handler would end the process 2 s into it with exit code 143/130.
+return await parse.InvokeAsync(PaseoCommandLine.RunsUntilSignalled(parse) ? new InvocationConfiguration { ProcessTerminationTimeout = null } : null);

@@ -242,7 +242,7 @@ public sealed partial class DaemonControl(IReadOnlyDictionary<string, string?> e
         return text.ToString();
     }
 
-    private static async Task<bool> WaitForExitAsync(int pid, TimeSpan timeout)
+    internal static async Task<bool> WaitForExitAsync(int pid, TimeSpan timeout)
     {
         using var deadline = new CancellationTokenSource(timeout);
         using var ticks = new PeriodicTimer(PollInterval);

@@ -7,6 +7,14 @@ namespace Paseo.Host.Cli;
 /// <summary>The `paseo` command tree: daemon management, the relay server, and the agent commands (<see cref="AgentCommandLine"/>).</summary>
 public static class PaseoCommandLine
 {
+    /// <summary>A server that runs until SIGTERM/SIGINT stops it through its host: `relay start`, and any start with --foreground.</summary>
+    public static bool RunsUntilSignalled(ParseResult parse)
+    {
+        var command = parse.CommandResult.Command;
+        if (command.Name == "start" && parse.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Command.Name: "relay" }) return true;
+        return command.Options.FirstOrDefault(o => o.Name == "--foreground") is Option<bool> foreground && parse.GetValue(foreground);
+    }
+
     public static RootCommand Build(IReadOnlyDictionary<string, string?> env, TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         var root = new RootCommand("Paseo.NET: run AI coding agents on this machine and drive them from anywhere.");
@@ -141,23 +149,30 @@ public static class PaseoCommandLine
         var clusterCert = new Option<string?>("--cluster-tls-cert") { Description = "PEM certificate for TLS between nodes (every node the same one; peers must present it)" };
         var clusterKey = new Option<string?>("--cluster-tls-key") { Description = "PEM private key of --cluster-tls-cert" };
         var insecureCluster = new Option<bool>("--allow-insecure-cluster") { Description = "Allow a non-loopback cluster address without TLS (a warning at every start)" };
+        var relayPidFile = new Option<string?>("--pid-file") { Description = "Where the relay writes its pid for `paseo relay stop` (default: relay.pid in --home)" };
         var relayStart = new Command("start", "Run the relay server in the foreground")
         {
-            relayListen, tlsCert, tlsKey, relayHome, clustered, clusterListen, seeds, clusterCert, clusterKey, insecureCluster,
+            relayListen, tlsCert, tlsKey, relayHome, relayPidFile, clustered, clusterListen, seeds, clusterCert, clusterKey, insecureCluster,
         };
         relayStart.SetAction(async (pr, _) =>
         {
             RelayServer.RelayClusterOptions? cluster = null;
             if (pr.GetValue(clustered))
                 cluster = new RelayServer.RelayClusterOptions(pr.GetValue(clusterListen), pr.GetValue(seeds) ?? [], pr.GetValue(clusterCert), pr.GetValue(clusterKey), pr.GetValue(insecureCluster));
-            else if (pr.GetValue(clusterListen) is not null || pr.GetValue(seeds) is { Length: > 0 } || pr.GetValue(clusterCert) is not null || pr.GetValue(insecureCluster))
+            else if (pr.GetValue(clusterListen) is not null || pr.GetValue(seeds) is { Length: > 0 } || pr.GetValue(clusterCert) is not null || pr.GetValue(clusterKey) is not null || pr.GetValue(insecureCluster))
             {
                 await stderr.WriteLineAsync("paseo: --cluster-listen, --seed, --cluster-tls-* and --allow-insecure-cluster need --cluster");
                 return Transport.Configuration.ConfigException.ExitCode;
             }
-            return await RelayServer.RelayRunner.RunAsync(pr.GetValue(relayListen), pr.GetValue(tlsCert), pr.GetValue(tlsKey), pr.GetValue(relayHome), stdout, stderr, cluster);
+            return await RelayServer.RelayRunner.RunAsync(pr.GetValue(relayListen), pr.GetValue(tlsCert), pr.GetValue(tlsKey), pr.GetValue(relayHome), stdout, stderr, cluster,
+                pr.GetValue(relayPidFile));
         });
-        root.Subcommands.Add(new Command("relay", "The relay server that daemons and phones meet through") { relayStart });
+        var stopHome = new Option<string?>("--home") { Description = "The --home the relay was started with (its relay.pid)" };
+        var stopPidFile = new Option<string?>("--pid-file") { Description = "The relay's pid file, if it was started with --pid-file" };
+        var stopTimeout = new Option<int>("--timeout") { Description = "Seconds to wait for it to exit (a cluster node hands its rooms over first)", DefaultValueFactory = _ => 60 };
+        var relayStop = new Command("stop", "Stop a running relay (SIGTERM; a cluster node hands its rooms over and leaves first)") { stopHome, stopPidFile, stopTimeout };
+        relayStop.SetAction(async (pr, _) => await RelayServer.RelayRunner.StopAsync(pr.GetValue(stopHome), pr.GetValue(stopPidFile), TimeSpan.FromSeconds(pr.GetValue(stopTimeout)), stdout, stderr));
+        root.Subcommands.Add(new Command("relay", "The relay server that daemons and phones meet through") { relayStart, relayStop });
         root.Subcommands.Add(MakeStart("start"));
         root.Subcommands.Add(MakeStatus("status"));
         root.Subcommands.Add(MakeRestart("restart"));

@@ -106,6 +106,9 @@ public static class RelayCluster
             HostName = cluster.Host,
             Port = cluster.Port,
             PublicHostName = cluster.PublicHostname,
+            // A relayed frame crosses nodes whole (up to max-frame-bytes), with room for the envelope; Akka.Remote's
+            // default (128 000 bytes) would drop larger ones between nodes.
+            MaxFrameSize = limits.MaxFrameBytes + 64 * 1024,
         };
         if (cluster.Certificate is { } certificate)
         {
@@ -135,6 +138,10 @@ public static class RelayCluster
                 remember-entities = off
               }
             }
+            # The host drives the stop (SIGTERM → ApplicationStopping → hand-over, leave, sockets closed, then exit 0);
+            # Akka's own exit hook would race it and end the process on the signal (exit 143) with sockets still open.
+            akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+            akka.coordinated-shutdown.exit-clr = off
             # Latency over batching: Akka.Remote otherwise holds writes up to 40 ms to fill a batch, which a phone's
             # round trip would pay at every hop (bench/README.md, "Relay cluster").
             akka.remote.dot-netty.tcp.batching.enabled = false

@@ -5,23 +5,24 @@ namespace Paseo.Host.RelayServer;
 
 /// <summary>
 /// `/health` of a clustered relay node: this node's cluster address and status, the members it sees and the rooms it
-/// holds (a count: never a serverId). A load balancer's health check can keep `status: "ok"`; operators and tests read
-/// the rest.
+/// holds (a count: never a serverId). 200 with `status: "ok"` only while the node is Up; joining, leaving or removed it
+/// answers 503, so a load balancer's plain HTTP check sends no new socket to a node that cannot serve it.
 /// </summary>
 public static class RelayClusterHealth
 {
-    public static object Of(ActorSystem system, LocalRoomCount rooms)
+    public static IResult Of(ActorSystem system, LocalRoomCount rooms)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
         var state = cluster.State;
-        return new
+        var up = cluster.SelfMember.Status == Akka.Cluster.MemberStatus.Up && !system.WhenTerminated.IsCompleted;
+        return Results.Json(new
         {
-            status = "ok",
+            status = up ? "ok" : cluster.SelfMember.Status.ToString().ToLowerInvariant(),
             node = cluster.SelfAddress.ToString(),
             memberStatus = cluster.SelfMember.Status.ToString(),
             members = state.Members.Select(m => new { address = m.Address.ToString(), status = m.Status.ToString() }).ToArray(),
             unreachable = state.Unreachable.Select(m => m.Address.ToString()).ToArray(),
             rooms = rooms.Value,
-        };
+        }, statusCode: up ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
     }
 }

@@ -30,6 +30,9 @@ public sealed class RelayServerHost : IAsyncDisposable
 
     private readonly bool _clustered;
 
+    /// <summary>The actor system ended before anyone asked the relay to stop: this node was downed, or could not join.</summary>
+    public bool RemovedFromCluster { get; private set; }
+
     private RelayServerHost(WebApplication app, TcpListenTarget listen, bool clustered)
     {
         App = app;
@@ -87,9 +90,26 @@ public sealed class RelayServerHost : IAsyncDisposable
                     registry.Register<RelayRoomsKey>(guardian.Ask<IActorRef>(new Paseo.Actors.Guardian.PaseoGuardianProtocol.StartSubsystem(
                         RelayRooms.Props(settings.RelayServer.Limits, time, tap), "relay-rooms"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
                 else
-                    registry.Register<RelaySocketsKey>(guardian.Ask<IActorRef>(new Paseo.Actors.Guardian.PaseoGuardianProtocol.StartSubsystem(
+                {
+                    var sockets = guardian.Ask<IActorRef>(new Paseo.Actors.Guardian.PaseoGuardianProtocol.StartSubsystem(
                         Paseo.Actors.RelayServer.Cluster.RelaySockets.Props(registry.Get<RelayRoomRegionKey>(), settings.RelayServer.Limits, cluster.Settings.Flow, time, tap),
-                        "relay-sockets"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
+                        "relay-sockets"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+                    registry.Register<RelaySocketsKey>(sockets);
+                    // Sockets close after the rooms were handed over and the node left, before the actor system (and with it
+                    // the streams that write close frames) ends.
+                    CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "close-relay-sockets", async () =>
+                    {
+                        try
+                        {
+                            await sockets.Ask<Paseo.Actors.RelayServer.Cluster.RelaySockets.Closed>(Paseo.Actors.RelayServer.Cluster.RelaySockets.CloseAll.Instance, TimeSpan.FromSeconds(8));
+                        }
+                        catch (AskTimeoutException)
+                        {
+                            // Whatever is still open closes when its actor stops with the system.
+                        }
+                        return Akka.Done.Instance;
+                    });
+                }
             });
         });
 
@@ -103,9 +123,9 @@ public sealed class RelayServerHost : IAsyncDisposable
         }
         else
         {
-            app.Map("/health", (ActorSystem system) => Results.Json(RelayClusterHealth.Of(system, localRooms)));
-            app.Map("/ws", (HttpContext http, IRequiredActor<RelaySocketsKey> sockets, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
-                ServeAsync(http, new ClusterSockets(sockets.ActorRef), materializer, settings.RelayServer, lifetime));
+            app.Map("/health", (ActorSystem system) => RelayClusterHealth.Of(system, localRooms));
+            app.Map("/ws", (HttpContext http, IRequiredActor<RelaySocketsKey> sockets, ActorSystem system, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
+                ServeAsync(http, new ClusterSockets(sockets.ActorRef, system), materializer, settings.RelayServer, lifetime));
         }
         // The phone web client: a phone opens the pairing link here and talks to its daemon through this relay.
         Web.WebClientAssets.Embedded.MapTo(app);
@@ -147,25 +167,55 @@ public sealed class RelayServerHost : IAsyncDisposable
         var connectionId = query.GetValueOrDefault("connectionId")?.Trim();
         if (string.IsNullOrEmpty(connectionId)) connectionId = null;
 
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        if (lifetime.ApplicationStopping.IsCancellationRequested || home.Stopping)
         {
             await PlainAsync(http, 503, "Relay stopping");
             return;
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        await using var transport = new StreamedWebSocketTransport(socket, materializer, settings.Limits.MaxFrameBytes, inboundCapacity: 16, settings.OutboundQueue);
-        await home.ServeAsync(new RelayRoomId(serverId, int.Parse(version)), role.Value, connectionId, transport, lifetime);
+        StreamedWebSocketTransport created;
+        try
+        {
+            created = new StreamedWebSocketTransport(socket, materializer, settings.Limits.MaxFrameBytes, inboundCapacity: 16, settings.OutboundQueue);
+        }
+        catch (Akka.Pattern.IllegalStateException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Accepted in the last moments of a stop, after the streams ended: dropped, the peer reconnects elsewhere.
+            socket.Abort();
+            return;
+        }
+        try
+        {
+            await home.ServeAsync(new RelayRoomId(serverId, int.Parse(version)), role.Value, connectionId, created, lifetime);
+        }
+        finally
+        {
+            // Once the actor system has ended, so have the socket's streams: their completion may never come, so the wait
+            // ends with the system (else a stopping node's Kestrel would wait its whole shutdown timeout for this request).
+            if (home.Ended.IsCompleted) socket.Abort();
+            else if (await Task.WhenAny(created.DisposeAsync().AsTask(), home.Ended) == home.Ended) socket.Abort();
+        }
     }
 
     /// <summary>Where an accepted socket goes: the one-node rooms, or this node's socket actors in a cluster.</summary>
     private interface ISocketHome
     {
+        /// <summary>No new socket: the node is stopping.</summary>
+        bool Stopping { get; }
+
+        /// <summary>Completes when the actor system (and with it the streams of the sockets) has ended.</summary>
+        Task Ended { get; }
+
         /// <summary>Hands the socket over and returns once it is closed.</summary>
         Task ServeAsync(RelayRoomId room, Role role, string? connectionId, IFrameTransport transport, IHostApplicationLifetime lifetime);
     }
 
     private sealed class OneNodeRooms(IActorRef rooms) : ISocketHome
     {
+        public bool Stopping => false;
+        // The one-node relay closes its sockets at ApplicationStopping, long before its actor system ends.
+        public Task Ended { get; } = new TaskCompletionSource().Task;
+
         public async Task ServeAsync(RelayRoomId room, Role role, string? connectionId, IFrameTransport transport, IHostApplicationLifetime lifetime)
         {
             using var stopping = lifetime.ApplicationStopping.Register(() => transport.Close(CloseCodes.GoingAway, "Relay stopping"));
@@ -180,13 +230,17 @@ public sealed class RelayServerHost : IAsyncDisposable
     /// (coordinated shutdown); its sockets close as their actors stop at the end of it, so peers elsewhere see the same
     /// close codes as on one node and rooms are not lost with this node.
     /// </summary>
-    private sealed class ClusterSockets(IActorRef sockets) : ISocketHome
+    private sealed class ClusterSockets(IActorRef sockets, ActorSystem system) : ISocketHome
     {
+        // Kestrel still accepts while the actor system hands over and leaves (the host stops Akka's service first).
+        public bool Stopping => CoordinatedShutdown.Get(system).ShutdownReason is not null;
+        public Task Ended => system.WhenTerminated;
+
         public async Task ServeAsync(RelayRoomId room, Role role, string? connectionId, IFrameTransport transport, IHostApplicationLifetime lifetime)
         {
-            using var stopped = lifetime.ApplicationStopped.Register(() => transport.Close(CloseCodes.GoingAway, "Relay stopping"));
             sockets.Tell(new Paseo.Actors.RelayServer.Cluster.RelaySockets.Open(room, role, connectionId, transport));
-            await transport.Closed;
+            // A socket that slipped in as the system ended has no actor to close it: it ends with the system.
+            await Task.WhenAny(transport.Closed, system.WhenTerminated);
         }
     }
 
@@ -208,7 +262,11 @@ public sealed class RelayServerHost : IAsyncDisposable
             lifetime.ApplicationStopping.Register(() => _ = CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance));
             // A node the split-brain resolver downs ends its actor system: the process exits too, for its supervisor to
             // restart it, instead of accepting sockets it can no longer serve.
-            _ = system.WhenTerminated.ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
+            _ = system.WhenTerminated.ContinueWith(_ =>
+            {
+                if (!lifetime.ApplicationStopping.IsCancellationRequested) RemovedFromCluster = true;
+                lifetime.StopApplication();
+            }, TaskScheduler.Default);
         }
         if (Listen.Port == 0)
         {

@@ -93,4 +93,23 @@ public sealed class RelayClusterConfigTests : IDisposable
         Assert.Equal(2, await a.UpMembersAsync());
         Assert.DoesNotContain((await a.HealthAsync())["members"]!.AsArray(), m => m!["address"]!.GetValue<string>().EndsWith($":{ports[5]}"));
     }
+
+    [Fact]
+    public async Task A_node_that_cannot_join_answers_503_on_health_and_a_relay_stop_ends_it()
+    {
+        var env = PaseoBinary.CleanEnvironment(_home);
+        var ports = RelayClusterNode.FreePorts(3);
+        // Its only seed is a port where nothing listens: it never becomes a member.
+        await using var lonely = await RelayClusterNode.StartAsync("L", ports[0], ports[1], [ports[2]], env);
+        using var http = new HttpClient();
+        var health = await http.GetAsync($"http://127.0.0.1:{ports[0]}/health");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        Assert.NotEqual("ok", System.Text.Json.Nodes.JsonNode.Parse(await health.Content.ReadAsStringAsync())!["status"]!.GetValue<string>());
+
+        await lonely.StopAsync();
+        Assert.False(File.Exists(lonely.PidFile));
+        var again = await PaseoBinary.RunAsync(env, "relay", "stop", "--pid-file", lonely.PidFile);
+        Assert.Equal(0, again.ExitCode);
+        Assert.Contains("not running", again.StdOut);
+    }
 }

@@ -211,10 +211,7 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
         await Task.WhenAll(again.Select(p => TurnAsync(p, "after")));
         output.WriteLine($"node {holder.Name} killed; room now on {roomMoved.Name}; every phone ran a new turn {clock.Elapsed.TotalSeconds:F1} s after the kill");
         output.WriteLine($"phones closed on surviving nodes (index → code): {string.Join(", ", closedBy.Select(c => $"{c.Key}→{c.Value}"))}");
-        output.WriteLine($"kill at {DateTime.UtcNow - clock.Elapsed:HH:mm:ss.fff}");
-        foreach (var n in survivors)
-            foreach (var line in n.Log.Split('\n').Where(l => Regex.IsMatch(l, "nreachable|own|Singleton|Coordinator|Leader|Removed|remov|shard", RegexOptions.IgnoreCase)))
-                output.WriteLine($"{n.Name}: {line}");
+
 
         Assert.NotEqual(holder, roomMoved);
         // Only phones that lost their data socket were closed, with 1012 as on one node.
@@ -287,6 +284,35 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_frame_of_several_mebibytes_crosses_nodes_whole_both_ways_in_order()
+    {
+        // A room of its own: a daemon data socket on A, its phone on B (raw sockets; the relay never reads frames).
+        var serverId = "srv_large_frames";
+        using var data = new ClientWebSocket();
+        await data.ConnectAsync(new Uri($"ws://127.0.0.1:{Node("A").Port}/ws?serverId={serverId}&role=server&v=2&connectionId=c1"), CancellationToken.None);
+        await using var daemonSide = new WebSocketFrameTransport(data, 16 * 1024 * 1024, 64, 64);
+        using var client = new ClientWebSocket();
+        await client.ConnectAsync(new Uri($"ws://127.0.0.1:{Node("B").Port}/ws?serverId={serverId}&role=client&v=2&connectionId=c1"), CancellationToken.None);
+        await using var phoneSide = new WebSocketFrameTransport(client, 16 * 1024 * 1024, 64, 64);
+
+        var random = new Random(14);
+        var big = new byte[3 * 1024 * 1024 + 17];
+        random.NextBytes(big);
+        var small = "after the big one";
+        await phoneSide.Outbound.WriteAsync(new WireFrame.Binary(big));
+        await phoneSide.Outbound.WriteAsync(new WireFrame.Text(small));
+        using var limit = new CancellationTokenSource(Wait);
+        Assert.True(Assert.IsType<WireFrame.Binary>(await daemonSide.Inbound.ReadAsync(limit.Token)).Value.Span.SequenceEqual(big));
+        Assert.Equal(small, Assert.IsType<WireFrame.Text>(await daemonSide.Inbound.ReadAsync(limit.Token)).Value);
+
+        Array.Reverse(big);
+        await daemonSide.Outbound.WriteAsync(new WireFrame.Binary(big));
+        await daemonSide.Outbound.WriteAsync(new WireFrame.Text(small));
+        Assert.True(Assert.IsType<WireFrame.Binary>(await phoneSide.Inbound.ReadAsync(limit.Token)).Value.Span.SequenceEqual(big));
+        Assert.Equal(small, Assert.IsType<WireFrame.Text>(await phoneSide.Inbound.ReadAsync(limit.Token)).Value);
+    }
+
+    [Fact]
     public async Task A_rolling_restart_of_all_three_nodes_keeps_phones_reaching_the_daemon_with_frames_in_order_once()
     {
         var phones = new Phone?[6];
@@ -346,7 +372,8 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
         await Task.WhenAll(pingers);
 
         output.WriteLine($"rolling restart took {clock.Elapsed.TotalSeconds:F1} s; longest time without a pong per phone: {string.Join(", ", longestGap.Select(g => $"{g.TotalSeconds:F1} s"))}; reconnects: {string.Join(", ", reconnects)}");
-        Assert.All(longestGap, gap => Assert.True(gap < TimeSpan.FromSeconds(30), $"a phone could not reach the daemon for {gap}"));
+        // Measured 1–4 s here (a phone on the stopping node pairs again elsewhere); bounded well above that.
+        Assert.All(longestGap, gap => Assert.True(gap < TimeSpan.FromSeconds(15), $"a phone could not reach the daemon for {gap}"));
         await Eventually.HoldsAsync(async () => (await _daemon.RelayTunnelAsync()).ControlReady, "the daemon's control socket to be up", Wait);
     }
 }

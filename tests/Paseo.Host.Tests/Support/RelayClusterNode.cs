@@ -25,6 +25,11 @@ public sealed class RelayClusterNode : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public string ClusterAddress => $"akka.tcp://paseo-relay@127.0.0.1:{ClusterPort}";
     public string Log => string.Join('\n', _log);
+    public string PidFile => System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"paseo-relay-node-{ClusterPort}.pid");
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Until the process exits by itself (bounded).</summary>
+    public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync(new CancellationTokenSource(timeout).Token);
 
     private RelayClusterNode(string name, int port, int clusterPort, IReadOnlyList<int> seeds, IReadOnlyDictionary<string, string?> env, IReadOnlyList<string> extraArgs)
     {
@@ -52,6 +57,7 @@ public sealed class RelayClusterNode : IAsyncDisposable
         foreach (var seed in _seeds) args.AddRange(["--seed", $"127.0.0.1:{seed}"]);
         // The relay reads its paseo.hocon from --home only (it keeps no other file there).
         if (_env.GetValueOrDefault("PASEO_HOME") is { } home) args.AddRange(["--home", home]);
+        args.AddRange(["--pid-file", PidFile]);
         args.AddRange(_extraArgs);
         _process = Process.Start(PaseoBinary.StartInfo(args, _env))!;
         _process.StandardInput.Close();
@@ -95,12 +101,15 @@ public sealed class RelayClusterNode : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    /// <summary>`paseo relay stop`'s signal: SIGTERM, then the graceful leave; returns once the process is gone.</summary>
+    /// <summary>`paseo relay stop --pid-file`: SIGTERM, the node hands its rooms over and leaves; returns once the process is gone.</summary>
     public async Task StopAsync()
     {
-        Signals.Send(_process.Id, Signals.SIGTERM);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var stop = await PaseoBinary.RunAsync(_env, "relay", "stop", "--pid-file", PidFile);
+        if (stop.ExitCode != 0 || !stop.StdOut.Contains($"Relay stopped (pid {_process.Id})"))
+            throw new InvalidOperationException($"paseo relay stop failed ({stop.ExitCode}): {stop.StdOut} {stop.StdErr}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         await _process.WaitForExitAsync(timeout.Token);
+        if (_process.ExitCode != 0) throw new InvalidOperationException($"relay node {Name} exited with {_process.ExitCode} on a stop:\n{Log}");
     }
 
     public async ValueTask DisposeAsync()

@@ -40,6 +40,15 @@ public static class RelayClusterProtocol
     /// <summary>Room → socket: close with this code and reason (replaced, server disconnected, client disconnected, control unresponsive).</summary>
     public sealed record CloseSocket(int Code, string Reason) : IRelayClusterMessage;
 
+    /// <summary>
+    /// Room → its sockets: the room failed and was restarted with nothing (the same ref, so no Terminated): register
+    /// again, as after the room's node was lost.
+    /// </summary>
+    public sealed record RegisterAgain : IRelayClusterMessage
+    {
+        public static readonly RegisterAgain Instance = new();
+    }
+
     /// <summary>Socket → peer socket: one frame as it came, never read. Order holds per pair of sockets (Akka's per-sender order).</summary>
     public sealed record PeerFrame(WireFrame Frame) : IRelayClusterMessage;
 

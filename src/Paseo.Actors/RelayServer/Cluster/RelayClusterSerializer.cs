@@ -41,6 +41,7 @@ public sealed class RelayClusterSerializer(ExtendedActorSystem system) : Seriali
         Unlink => "U",
         Say => "S",
         CloseSocket => "C",
+        RegisterAgain => "G",
         _ => throw new ArgumentException($"{o.GetType()} is not a relay cluster message", nameof(o)),
     };
 
@@ -62,6 +63,8 @@ public sealed class RelayClusterSerializer(ExtendedActorSystem system) : Seriali
                 binary.Value.Span.CopyTo(bytes.AsSpan(1));
                 return bytes;
             }
+            case RegisterAgain:
+                return [];
             case Ack ack:
             {
                 var bytes = new byte[4];
@@ -121,6 +124,8 @@ public sealed class RelayClusterSerializer(ExtendedActorSystem system) : Seriali
                     BinaryFrame => new WireFrame.Binary(bytes.AsMemory(1)),
                     var kind => throw new SerializationException($"Unknown relay frame kind {kind}"),
                 });
+            case "G":
+                return RegisterAgain.Instance;
             case "A":
                 if (bytes.Length != 4) throw new SerializationException("An ack is 4 bytes");
                 return new Ack(BinaryPrimitives.ReadInt32LittleEndian(bytes));

@@ -82,6 +82,16 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
         else ArmIdle();
     }
 
+    /// <summary>
+    /// The shard restarts a failed entity under the same ref: its sockets would never see it go. They are told to register
+    /// again, so the new instance is rebuilt from them as after a lost node.
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        foreach (var socket in _members.Keys) socket.Tell(RegisterAgain.Instance);
+        base.PreRestart(reason, message);
+    }
+
     protected override void PostStop()
     {
         if (_counted) _rooms.Decrement();

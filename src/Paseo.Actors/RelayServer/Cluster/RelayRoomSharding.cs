@@ -30,10 +30,11 @@ public sealed class RelayRoomMessageExtractor(int shards) : HashCodeMessageExtra
 }
 
 /// <summary>
-/// A new shard lives on the node that asked for it first: a room's first socket is nearly always its daemon's control
-/// socket, so the room sits beside it and the `sync`/`connected` messages it sends stay on one node. The load balancer
-/// spreads daemons, hence shards, over the nodes. No rebalancing: moving a live room costs every one of its sockets a
-/// re-registration, and a node that joins later takes new shards (and those of a lost node) as they come.
+/// A new shard lives on the node that asked for it first. A room's first socket is nearly always its daemon's control
+/// socket, so the first room of a shard sits beside its daemon and the `sync`/`connected` messages it sends stay on one
+/// node; later rooms hashed into a placed shard live where that shard is. The load balancer spreads daemons, hence the
+/// first requests for shards, over the nodes. No rebalancing: moving a live room costs every one of its sockets a
+/// re-registration, so a node that joins later takes only shards not yet placed (and those of a lost or stopped node).
 /// </summary>
 public sealed class AllocateToRequester : IShardAllocationStrategy
 {

@@ -98,7 +98,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         });
         Receive<Refused>(refused => CloseAndStop(refused.Code, refused.Reason));
         Receive<RegisterTimedOut>(_ => CloseAndStop(CloseCodes.TryAgainLater, "Relay unavailable"));
-        Receive<RegisterAgain>(_ => Register(rejoin: false));
+        Receive<RetryRegister>(_ => Register(rejoin: false));
         Receive<TransportEnded>(_ => Context.Stop(Self));
         // A room may link a socket and its peers may send before its own Registered arrives (different senders).
         CommonToBoth();
@@ -107,7 +107,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
     private void Register(bool rejoin)
     {
         _region.Tell(new Register(_room, _role, _connectionId, rejoin));
-        Timers.StartSingleTimer("register-again", RegisterAgain.Instance, _flow.RegisterRetry);
+        Timers.StartSingleTimer("register-again", RetryRegister.Instance, _flow.RegisterRetry);
     }
 
     private void Joined(Registered registered)
@@ -126,7 +126,15 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         Receive<TransportEnded>(_ => Context.Stop(Self));
         Receive<Registered>(Joined);
         Receive<Refused>(refused => CloseAndStop(refused.Code, refused.Reason));
-        Receive<RegisterAgain>(_ => { if (_roomRef is null) Register(rejoin: true); });
+        Receive<RetryRegister>(_ => { if (_roomRef is null) Register(rejoin: true); });
+        Receive<RegisterAgain>(_ =>
+        {
+            // Our room restarted empty after a failure (the same ref, so no Terminated): as if it were lost.
+            if (!Sender.Equals(_roomRef)) return;
+            Context.Unwatch(Sender);
+            _roomRef = null;
+            Register(rejoin: true);
+        });
         CommonToBoth();
     }
 
@@ -366,8 +374,8 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         public static readonly RegisterTimedOut Instance = new();
     }
 
-    private sealed record RegisterAgain
+    private sealed record RetryRegister
     {
-        public static readonly RegisterAgain Instance = new();
+        public static readonly RetryRegister Instance = new();
     }
 }

@@ -81,6 +81,7 @@ public sealed class RelayClusterSerializerSpecs(ITestOutputHelper output) : Akka
             new Say("{\"type\":\"sync\",\"connectionIds\":[\"a\"]}"),
             new CloseSocket(1012, "Server disconnected"),
             new Ack(16),
+            RegisterAgain.Instance,
         };
         foreach (var message in messages) Assert.Equal(message, RoundTrip(message));
     }

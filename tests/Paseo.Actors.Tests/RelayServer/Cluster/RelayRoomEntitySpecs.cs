@@ -132,6 +132,7 @@ public sealed class RelayRoomEntitySpecs(ITestOutputHelper output) : Akka.TestKi
         var probe = CreateTestProbe();
         first.Tell(new Register(Room, Role.Server, null, false), probe.Ref);
         probe.ExpectMsg<Registered>();
+        probe.ExpectMsg<Say>();
         var second = Sys.ActorOf(RelayRoomEntity.Props(new RelayRoomId("srv_other", 2), limits, count));
         second.Tell(new Register(new RelayRoomId("srv_other", 2), Role.Server, null, false), probe.Ref);
         Assert.Equal(new Refused(1013, "Relay full"), probe.ExpectMsg<Refused>());

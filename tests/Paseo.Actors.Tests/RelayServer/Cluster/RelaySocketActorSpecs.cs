@@ -92,6 +92,11 @@ public sealed class RelaySocketActorSpecs(ITestOutputHelper output) : Akka.TestK
         var rebuilt = CreateTestProbe();
         phone.Tell(new Registered("conn_given"), rebuilt.Ref);
 
+        // That room fails and restarts empty under the same ref: it asks its sockets to register again, and they do.
+        phone.Tell(RegisterAgain.Instance, rebuilt.Ref);
+        Assert.True(region.ExpectMsg<Register>().Rejoin);
+        phone.Tell(new Registered("conn_given"), rebuilt.Ref);
+
         // Its daemon data socket's node is lost: the phone closes as on one node.
         var data = CreateTestProbe();
         phone.Tell(new Link(data.Ref, Exclusive: true));
