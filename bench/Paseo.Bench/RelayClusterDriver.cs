@@ -93,7 +93,8 @@ public static class RelayClusterDriver
                 var seeds = clusterPorts.SelectMany(p => new[] { "--seed", $"127.0.0.1:{p}" }).ToArray();
                 for (var i = 0; i < nodes; i++)
                 {
-                    var relay = Start(["relay", "start", "--listen", "127.0.0.1:0", "--home", Path.Combine(root, "relay"), "--cluster", "--cluster-listen", $"127.0.0.1:{clusterPorts[i]}", .. seeds]);
+                    var relay = Start(["relay", "start", "--listen", "127.0.0.1:0", "--home", Path.Combine(root, "relay"), "--pid-file", Path.Combine(root, $"relay-{i}.pid"),
+                        "--cluster", "--cluster-listen", $"127.0.0.1:{clusterPorts[i]}", .. seeds]);
                     relays.Add(relay);
                     listens.Add(await relay.LineAsync("Relay listening on "));
                 }
@@ -101,8 +102,10 @@ public static class RelayClusterDriver
                 foreach (var listen in listens)
                     for (var attempt = 0; ; attempt++)
                     {
-                        var health = JsonNode.Parse(await http.GetStringAsync($"http://{listen}/health"))!;
-                        if (health["members"]!.AsArray().Count(m => m!["status"]!.GetValue<string>() == "Up") == nodes) break;
+                        // 503 until this node is Up; then the members it sees.
+                        var response = await http.GetAsync($"http://{listen}/health");
+                        var health = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+                        if (response.IsSuccessStatusCode && health["members"]!.AsArray().Count(m => m!["status"]!.GetValue<string>() == "Up") == nodes) break;
                         if (attempt > 300) throw new TimeoutException("the cluster did not form");
                         await Task.Delay(100);
                     }
