@@ -17,7 +17,7 @@ namespace Paseo.Bench;
 /// boundary to their daemon's data socket). For each: handshake p50/p99, round trip p50/p99 of ~1 KiB encrypted pings
 /// at a fixed total rate, and RSS per relay node. Then the cost of the node boundary: one phone on the daemon's node and
 /// one on another node, pings one at a time. Writes bench/results/relay-cluster.csv and relay-cluster.png.
-/// Options: --phones 1000 --rate 1000 --seconds 10 --single 2000.
+/// Options: --phones 1000 --rate 1000 --seconds 10 --single 2000; --chart-only redraws the chart from the CSV.
 /// </summary>
 public static class RelayClusterDriver
 {
@@ -28,10 +28,16 @@ public static class RelayClusterDriver
         var rate = int.Parse(Arg("--rate", "1000"));
         var seconds = int.Parse(Arg("--seconds", "10"));
         var single = int.Parse(Arg("--single", "2000"));
+        var results = Path.Combine(Repository.Root, "bench", "results");
+        if (args.Contains("--chart-only"))
+        {
+            // Redraws the chart from the last run's CSV.
+            Chart([.. await File.ReadAllLinesAsync(Path.Combine(results, "relay-cluster.csv"))], results);
+            return 0;
+        }
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; {phones} phones, {rate} frames/s in total, {seconds} s per run");
         var rows = new List<string> { "nodes,phones,handshake_p50_ms,handshake_p99_ms,rtt_p50_ms,rtt_p99_ms,frames_per_s,rss_per_node_mib,same_node_p50_ms,same_node_p99_ms,other_node_p50_ms,other_node_p99_ms" };
         foreach (var nodes in new[] { 1, 3 }) rows.Add(await RunAsync(nodes, phones, rate, seconds, single));
-        var results = Path.Combine(Repository.Root, "bench", "results");
         Directory.CreateDirectory(results);
         await File.WriteAllLinesAsync(Path.Combine(results, "relay-cluster.csv"), rows);
         Chart(rows, results);
@@ -43,7 +49,7 @@ public static class RelayClusterDriver
     {
         var data = rows.Skip(1).Select(r => r.Split(',')).ToList();
         var plot = new ScottPlot.Plot();
-        var labels = new[] { "round trip p50", "round trip p99", "handshake p50 / 10", "single phone, other node p50 × 10" };
+        var labels = new[] { "round trip p50", "round trip p99", "handshake p50 / 10", "one phone alone p50 × 10 (3 nodes: on another node)" };
         for (var n = 0; n < data.Count; n++)
         {
             var d = data[n];
