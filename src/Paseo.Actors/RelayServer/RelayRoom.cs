@@ -109,7 +109,7 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
         {
             if (_control is { } old) CloseSocket(old, CloseCodes.PolicyViolation, "Replaced by new connection");
             _control = socket;
-            Send(socket, Control(new JsonObject { ["type"] = "sync", ["connectionIds"] = new JsonArray(_clients.Keys.Select(k => (JsonNode)k).ToArray()) }));
+            Send(socket, Control(RelayControlMessages.Sync(_clients.Keys)));
         }
         else if (join.Role == Role.Server)
         {
@@ -166,8 +166,8 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
         else if (from == _control)
         {
             // The only thing the relay reads: a control ping, answered with a pong. Everything else is ignored.
-            if (frame.Frame is WireFrame.Text text && IsPing(text.Value))
-                Send(from, Control(new JsonObject { ["type"] = "pong", ["ts"] = _time.GetUtcNow().ToUnixTimeMilliseconds() }));
+            if (frame.Frame is WireFrame.Text text && RelayControlMessages.IsPing(text.Value))
+                Send(from, new WireFrame.Text(RelayControlMessages.Pong(_time)));
         }
         else if (from.Role == Role.Client)
         {
@@ -191,20 +191,6 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
             foreach (var client in clients.ToList()) Send(client, frame.Frame);
         }
         ReadNext(from);
-    }
-
-    private static bool IsPing(string text)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out var type)
-                   && type.ValueKind == JsonValueKind.String && type.GetString() == "ping";
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     /// <summary>Frames from a client whose daemon data socket is not there yet: bounded in frames and bytes, oldest dropped.</summary>
@@ -252,17 +238,14 @@ public sealed class RelayRoom : ReceiveActor, IWithTimers
         if (_control is { } control) Send(control, Control(message));
     }
 
-    // JSON.stringify's escaping (a client-chosen connectionId may hold any character).
-    private static readonly JsonSerializerOptions ControlJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    private static WireFrame Control(JsonObject message) => new WireFrame.Text(message.ToJsonString(ControlJson));
+    private static WireFrame Control(JsonObject message) => RelayControlMessages.Frame(message);
 
     // ---- nudges ------------------------------------------------------------------------------------------------
 
     private void OnNudge(NudgeDue nudge)
     {
         if (!_sockets.ContainsKey(nudge.Socket) || _data.ContainsKey(nudge.ConnectionId)) return;
-        NotifyControl(new JsonObject { ["type"] = "sync", ["connectionIds"] = new JsonArray(_clients.Keys.Select(k => (JsonNode)k).ToArray()) });
+        NotifyControl(RelayControlMessages.Sync(_clients.Keys));
         Timers.StartSingleTimer(("unresponsive", nudge.Socket), new ControlUnresponsive(nudge.ConnectionId), _limits.ControlUnresponsiveAfter);
     }
 

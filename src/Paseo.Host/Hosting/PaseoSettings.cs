@@ -288,10 +288,14 @@ public sealed record PaseoSettings(
     private static RelayServer.RelayClusterSettings ReadRelayCluster(Config cluster)
     {
         var flow = new Paseo.Actors.RelayServer.Cluster.RelaySocketSettings(
-            Positive(cluster, "frame-window"), Positive(cluster, "ack-every"), Positive(cluster, "max-unacked-frames"),
+            Positive(cluster, "frame-window"), Bytes(cluster, "frame-window-bytes"), Positive(cluster, "ack-every"), Bytes(cluster, "ack-bytes"),
+            Positive(cluster, "max-unacked-frames"), Bytes(cluster, "max-unacked-bytes"), PositiveTime(cluster, "ack-timeout"),
             PositiveTime(cluster, "register-retry"), PositiveTime(cluster, "register-timeout"));
-        if (flow.AckEvery > flow.Window)
-            throw new ConfigException($"paseo.relay-server.cluster.ack-every ({flow.AckEvery}) must not exceed frame-window ({flow.Window}): a phone would wait for an ack that never comes");
+        // An ack comes only after ack-every frames or ack-bytes: a sender that may have fewer in flight would wait forever.
+        if (flow.AckEvery > flow.Window || flow.AckEvery > flow.MaxUnacked)
+            throw new ConfigException($"paseo.relay-server.cluster.ack-every ({flow.AckEvery}) must not exceed frame-window ({flow.Window}) nor max-unacked-frames ({flow.MaxUnacked})");
+        if (flow.AckBytes <= 0 || flow.AckBytes > flow.WindowBytes || flow.AckBytes > flow.MaxUnackedBytes)
+            throw new ConfigException($"paseo.relay-server.cluster.ack-bytes ({flow.AckBytes}) must be positive and not exceed frame-window-bytes ({flow.WindowBytes}) nor max-unacked-bytes ({flow.MaxUnackedBytes})");
         var port = cluster.GetInt("port");
         if (port is < 0 or > 65535) throw new ConfigException($"paseo.relay-server.cluster.port must be 0–65535, not {port}");
         return new RelayServer.RelayClusterSettings(

@@ -73,6 +73,8 @@ public static class RelayCluster
         // With TLS, Akka.Remote's addresses are akka.ssl.tcp://.
         var protocol = certificate is null ? "akka.tcp" : "akka.ssl.tcp";
         var seeds = (options.Seeds.Count > 0 ? options.Seeds : settings.SeedNodes).Select(s => SeedAddress(s, protocol)).ToList();
+        if (seeds.Count == 0 && port == 0)
+            throw new ConfigException("a node that starts a cluster by itself (no --seed) needs a fixed port: --cluster-listen host:PORT");
         if (seeds.Count == 0) seeds.Add($"{protocol}://{SystemName}@{Bracketed(settings.PublicHostname ?? host)}:{port}");
         return new ResolvedCluster(host, port, settings.PublicHostname, seeds, settings.Roles, certificate, settings);
     }

@@ -123,7 +123,7 @@ public sealed class RelayServerHost : IAsyncDisposable
         }
         else
         {
-            app.Map("/health", (ActorSystem system) => RelayClusterHealth.Of(system, localRooms));
+            app.Map("/health", (ActorSystem system, HttpContext http) => RelayClusterHealth.Of(system, localRooms, http));
             app.Map("/ws", (HttpContext http, IRequiredActor<RelaySocketsKey> sockets, ActorSystem system, IMaterializer materializer, IHostApplicationLifetime lifetime) =>
                 ServeAsync(http, new ClusterSockets(sockets.ActorRef, system), materializer, settings.RelayServer, lifetime));
         }
@@ -167,9 +167,9 @@ public sealed class RelayServerHost : IAsyncDisposable
         var connectionId = query.GetValueOrDefault("connectionId")?.Trim();
         if (string.IsNullOrEmpty(connectionId)) connectionId = null;
 
-        if (lifetime.ApplicationStopping.IsCancellationRequested || home.Stopping)
+        if (lifetime.ApplicationStopping.IsCancellationRequested || home.NotServing is not null)
         {
-            await PlainAsync(http, 503, "Relay stopping");
+            await PlainAsync(http, 503, lifetime.ApplicationStopping.IsCancellationRequested ? "Relay stopping" : home.NotServing!);
             return;
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
@@ -200,8 +200,8 @@ public sealed class RelayServerHost : IAsyncDisposable
     /// <summary>Where an accepted socket goes: the one-node rooms, or this node's socket actors in a cluster.</summary>
     private interface ISocketHome
     {
-        /// <summary>No new socket: the node is stopping.</summary>
-        bool Stopping { get; }
+        /// <summary>Why no new socket is taken now (the node is stopping, or not yet a member), or null.</summary>
+        string? NotServing { get; }
 
         /// <summary>Completes when the actor system (and with it the streams of the sockets) has ended.</summary>
         Task Ended { get; }
@@ -212,7 +212,7 @@ public sealed class RelayServerHost : IAsyncDisposable
 
     private sealed class OneNodeRooms(IActorRef rooms) : ISocketHome
     {
-        public bool Stopping => false;
+        public string? NotServing => null;
         // The one-node relay closes its sockets at ApplicationStopping, long before its actor system ends.
         public Task Ended { get; } = new TaskCompletionSource().Task;
 
@@ -233,7 +233,13 @@ public sealed class RelayServerHost : IAsyncDisposable
     private sealed class ClusterSockets(IActorRef sockets, ActorSystem system) : ISocketHome
     {
         // Kestrel still accepts while the actor system hands over and leaves (the host stops Akka's service first).
-        public bool Stopping => CoordinatedShutdown.Get(system).ShutdownReason is not null;
+        // A node takes sockets only while it is an Up member: a joining node could not place their rooms yet, and a
+        // stopping one is handing its rooms over (Kestrel still accepts then: the host stops Akka's service first).
+        // Refused with 503, the peer reconnects through the balancer to a node that serves.
+        public string? NotServing =>
+            CoordinatedShutdown.Get(system).ShutdownReason is not null ? "Relay stopping"
+            : Akka.Cluster.Cluster.Get(system).SelfMember.Status != Akka.Cluster.MemberStatus.Up ? "Relay not ready (joining the cluster)"
+            : null;
         public Task Ended => system.WhenTerminated;
 
         public async Task ServeAsync(RelayRoomId room, Role role, string? connectionId, IFrameTransport transport, IHostApplicationLifetime lifetime)

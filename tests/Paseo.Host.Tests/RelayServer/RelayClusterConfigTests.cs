@@ -9,6 +9,7 @@ namespace Paseo.Host.Tests.RelayServer;
 /// with a warning at every start), flags that need --cluster say so, and nodes with TLS form a cluster only with the one
 /// shared certificate.
 /// </summary>
+[Collection(Paseo.Host.Tests.Sessions.MeasuredAloneCollection.Name)]
 public sealed class RelayClusterConfigTests : IDisposable
 {
     private readonly TestHome _home = new();

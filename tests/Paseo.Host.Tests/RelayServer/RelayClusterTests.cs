@@ -15,6 +15,7 @@ namespace Paseo.Host.Tests.RelayServer;
 /// TCP load balancer (its control socket lands on node A, its data sockets spread over the nodes); phones pair on any node.
 /// Node loss (SIGKILL), a rolling restart and cross-node fan-out and limits, each on a cluster of its own.
 /// </summary>
+[Collection(Paseo.Host.Tests.Sessions.MeasuredAloneCollection.Name)]
 public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
@@ -57,7 +58,9 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
         {
             ["PASEO_RELAY_ENABLED"] = "true",
             ["PASEO_RELAY_ENDPOINT"] = $"127.0.0.1:{_daemonBalancer.Port}",
-        });
+        },
+        // The limits test holds raw client sockets that never say hello: their data sockets must outlive it.
+        extraHocon: "paseo.e2ee.hello-timeout = 120s");
         await _daemon.WaitForRelayControlAsync();
     }
 
@@ -190,35 +193,42 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
 
         var clock = Stopwatch.StartNew();
         await holder.KillAsync();
-        var survivors = _nodes.Where(n => n != holder).ToList();
 
-        // Phones whose own socket was on the lost node, or whose daemon data socket was, are closed (1006 / 1012) and pair
-        // again on a surviving node; the others keep their connection.
-        var closedBy = new Dictionary<int, int>();
-        var again = await Task.WhenAll(phones.Select(async phone =>
+        // Each phone runs a new turn on its connection; a phone whose connection ends (its own socket was on the lost
+        // node, or its daemon data socket was: 1012) pairs again through the balancer and runs it there. The others keep
+        // their connection: their frames never passed through the room, which moves meanwhile.
+        var closedBy = new System.Collections.Concurrent.ConcurrentDictionary<int, int>();
+        var recovered = new double[phones.Count];
+        await Task.WhenAll(phones.Select(async phone =>
         {
-            var lost = phone.Node == holder;
-            if (!lost)
+            var current = phone;
+            for (var attempt = 0; ; attempt++)
             {
-                var ended = await Task.WhenAny(phone.Channel.Closed, Task.Delay(TimeSpan.FromSeconds(25)));
-                if (ended != phone.Channel.Closed) return phone; // never closed: nothing of it was on the lost node
-                lock (closedBy) closedBy[phone.Index] = phone.Channel.Closed.Result.Code;
+                try
+                {
+                    await TurnAsync(current, $"after{attempt}");
+                    recovered[phone.Index] = clock.Elapsed.TotalSeconds;
+                    return;
+                }
+                catch (Exception e) when (e is System.Threading.Channels.ChannelClosedException or TimeoutException or E2eeChannelException && attempt < 5)
+                {
+                    if (current == phone && phone.Node != holder && phone.Channel.Closed.IsCompleted) closedBy[phone.Index] = phone.Channel.Closed.Result.Code;
+                    current.Channel.Close();
+                    current = await RetryPairAsync(phone.Index);
+                }
             }
-            return await RetryPairAsync(phone.Index);
         }));
-        await Eventually.HoldsAsync(async () => (await _daemon.RelayTunnelAsync()).ControlReady, "the daemon's control socket to be back", Wait);
         var roomMoved = await RoomNodeAsync();
-        await Task.WhenAll(again.Select(p => TurnAsync(p, "after")));
-        output.WriteLine($"node {holder.Name} killed; room now on {roomMoved.Name}; every phone ran a new turn {clock.Elapsed.TotalSeconds:F1} s after the kill");
-        output.WriteLine($"phones closed on surviving nodes (index → code): {string.Join(", ", closedBy.Select(c => $"{c.Key}→{c.Value}"))}");
-
+        output.WriteLine($"node {holder.Name} killed; room now on {roomMoved.Name}; each phone's new turn done after (s): {string.Join(", ", recovered.Select(r => r.ToString("F1")))}; " +
+                         $"all within {recovered.Max():F1} s");
+        output.WriteLine($"phones on surviving nodes that were closed (index → code): {string.Join(", ", closedBy.Select(c => $"{c.Key}→{c.Value}"))}");
 
         Assert.NotEqual(holder, roomMoved);
-        // Only phones that lost their data socket were closed, with 1012 as on one node.
+        // Only phones that lost their data socket were closed, with 1012 as on one node; the rest kept their connection.
         Assert.All(closedBy.Values, code => Assert.Equal(1012, code));
         var dataOnLost = _daemonBalancer.Routed.Count(r => r.Backend == holder.Port && r.RequestLine.Contains("connectionId="));
         Assert.True(closedBy.Count <= dataOnLost, $"{closedBy.Count} phones on surviving nodes closed, but only {dataOnLost} data sockets were on the lost node");
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"recovery took {clock.Elapsed}");
+        Assert.True(recovered.Max() < 45, $"recovery took {recovered.Max()} s");
     }
 
     /// <summary>
@@ -332,11 +342,15 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
             {
                 try
                 {
-                    var id = $"p{i}-{reconnects[i]}-{++seq}";
-                    await phone.Channel.SendTextAsync($"{{\"type\":\"session\",\"message\":{{\"type\":\"ping\",\"requestId\":\"{id}\"}}}}");
-                    // The next pong on this connection must be this one: no earlier one again, none skipped or reordered.
-                    var pong = await phone.Channel.NextAsync(f => ProtocolClient.Payload(f, "pong") is not null);
-                    Assert.Equal(id, ProtocolClient.Payload(pong, "pong")!["requestId"]!.GetValue<string>());
+                    // Four pings at once: their pongs must come back in the order sent, each once.
+                    var ids = Enumerable.Range(0, 4).Select(_ => $"p{i}-{reconnects[i]}-{++seq}").ToList();
+                    foreach (var id in ids)
+                        await phone.Channel.SendTextAsync($"{{\"type\":\"session\",\"message\":{{\"type\":\"ping\",\"requestId\":\"{id}\"}}}}");
+                    foreach (var id in ids)
+                    {
+                        var pong = await phone.Channel.NextAsync(f => ProtocolClient.Payload(f, "pong") is not null);
+                        Assert.Equal(id, ProtocolClient.Payload(pong, "pong")!["requestId"]!.GetValue<string>());
+                    }
                     if (lastPong.Elapsed > longestGap[i]) longestGap[i] = lastPong.Elapsed;
                     Interlocked.Increment(ref pongs[i]);
                     lastPong.Restart();
@@ -372,8 +386,9 @@ public sealed class RelayClusterTests(ITestOutputHelper output) : IAsyncLifetime
         await Task.WhenAll(pingers);
 
         output.WriteLine($"rolling restart took {clock.Elapsed.TotalSeconds:F1} s; longest time without a pong per phone: {string.Join(", ", longestGap.Select(g => $"{g.TotalSeconds:F1} s"))}; reconnects: {string.Join(", ", reconnects)}");
-        // Measured 1–4 s here (a phone on the stopping node pairs again elsewhere); bounded well above that.
-        Assert.All(longestGap, gap => Assert.True(gap < TimeSpan.FromSeconds(15), $"a phone could not reach the daemon for {gap}"));
+        // Measured 1–11 s here (a phone on the stopping node, or whose daemon data socket was there, pairs again
+        // elsewhere; the longest when the daemon's control socket was there too); the stated bound is 20 s.
+        Assert.All(longestGap, gap => Assert.True(gap < TimeSpan.FromSeconds(20), $"a phone could not reach the daemon for {gap}"));
         await Eventually.HoldsAsync(async () => (await _daemon.RelayTunnelAsync()).ControlReady, "the daemon's control socket to be up", Wait);
     }
 }

@@ -52,6 +52,15 @@ public static class RelayClusterProtocol
     /// <summary>Socket → peer socket: one frame as it came, never read. Order holds per pair of sockets (Akka's per-sender order).</summary>
     public sealed record PeerFrame(WireFrame Frame) : IRelayClusterMessage;
 
-    /// <summary>Peer → sender: this many of your frames were written to my socket (flow control; see <see cref="RelaySocketActor"/>).</summary>
-    public sealed record Ack(int Count) : IRelayClusterMessage;
+    /// <summary>
+    /// Peer → sender: this many of your frames, and bytes, were written to my socket so far (cumulative, so a lost ack is
+    /// made good by the next; flow control, see <see cref="RelaySocketActor"/>).
+    /// </summary>
+    public sealed record Ack(long Frames, long Bytes) : IRelayClusterMessage;
+
+    /// <summary>Paused sender → peer: no ack came for a while; answer with your current <see cref="Ack"/>.</summary>
+    public sealed record AckRequest : IRelayClusterMessage
+    {
+        public static readonly AckRequest Instance = new();
+    }
 }

@@ -42,6 +42,7 @@ public sealed class RelayClusterSerializer(ExtendedActorSystem system) : Seriali
         Say => "S",
         CloseSocket => "C",
         RegisterAgain => "G",
+        AckRequest => "Q",
         _ => throw new ArgumentException($"{o.GetType()} is not a relay cluster message", nameof(o)),
     };
 
@@ -63,12 +64,13 @@ public sealed class RelayClusterSerializer(ExtendedActorSystem system) : Seriali
                 binary.Value.Span.CopyTo(bytes.AsSpan(1));
                 return bytes;
             }
-            case RegisterAgain:
+            case RegisterAgain or AckRequest:
                 return [];
             case Ack ack:
             {
-                var bytes = new byte[4];
-                BinaryPrimitives.WriteInt32LittleEndian(bytes, ack.Count);
+                var bytes = new byte[16];
+                BinaryPrimitives.WriteInt64LittleEndian(bytes, ack.Frames);
+                BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(8), ack.Bytes);
                 return bytes;
             }
         }
@@ -126,9 +128,11 @@ public sealed class RelayClusterSerializer(ExtendedActorSystem system) : Seriali
                 });
             case "G":
                 return RegisterAgain.Instance;
+            case "Q":
+                return AckRequest.Instance;
             case "A":
-                if (bytes.Length != 4) throw new SerializationException("An ack is 4 bytes");
-                return new Ack(BinaryPrimitives.ReadInt32LittleEndian(bytes));
+                if (bytes.Length != 16) throw new SerializationException("An ack is 16 bytes");
+                return new Ack(BinaryPrimitives.ReadInt64LittleEndian(bytes), BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8)));
         }
         using var reader = new BinaryReader(new MemoryStream(bytes, writable: false), Encoding.UTF8);
         try

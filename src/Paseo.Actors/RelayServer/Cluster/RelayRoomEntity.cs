@@ -56,6 +56,11 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
             if (HasClient(unresponsive.ConnectionId) && !_data.ContainsKey(unresponsive.ConnectionId) && _control is { } control)
                 Close(control, CloseCodes.InternalError, "Control unresponsive");
         });
+        Receive<CloseOrphans>(orphans =>
+        {
+            if (_data.ContainsKey(orphans.ConnectionId) || !_clients.TryGetValue(orphans.ConnectionId, out var clients)) return;
+            foreach (var client in clients.ToList()) Close(client, ServerDisconnected, "Server disconnected");
+        });
         Receive<IdleTimeout>(_ =>
         {
             if (_members.Count == 0) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
@@ -122,6 +127,14 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
         }
         var connectionId = register.ConnectionId;
         if (register.Role == Role.Client) connectionId ??= "conn_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        if (register.Rejoin && register.Role == Role.Server && (connectionId is null ? _control : _data.GetValueOrDefault(connectionId)) is not null)
+        {
+            // A late registration of a socket the daemon has replaced meanwhile (its retry or its rejoin crossed the new
+            // one): it does not take the place back.
+            socket.Tell(new Refused(CloseCodes.PolicyViolation, "Replaced by new connection"));
+            ArmIdle();
+            return;
+        }
         var member = new Member(register.Role, connectionId);
         _members[socket] = member;
         Context.Watch(socket);
@@ -143,9 +156,9 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
         {
             if (!_clients.TryGetValue(connectionId!, out var list)) _clients[connectionId!] = list = [];
             list.Add(socket);
-            // A phone registering again after its room was lost is already linked to a live data socket; `connected`
-            // for a connection the daemon already serves is ignored by it (§1.6), so the message is the same either way.
-            Say(new JsonObject { ["type"] = "connected", ["connectionId"] = connectionId });
+            // A phone registering again after its room was lost, whose data socket is back already, needs no `connected`:
+            // the daemon serves that connection.
+            if (!(register.Rejoin && _data.ContainsKey(connectionId!))) Say(new JsonObject { ["type"] = "connected", ["connectionId"] = connectionId });
             if (_data.ContainsKey(connectionId!)) Relink(socket, member);
             // Half-open detection: a daemon that never opens the data socket is nudged, then its control is closed.
             else Timers.StartSingleTimer(("nudge", socket), new NudgeDue(connectionId!, socket), _limits.NudgeAfter);
@@ -194,12 +207,9 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
 
     // ---- control messages -------------------------------------------------------------------------------------
 
-    private JsonObject Sync() => new() { ["type"] = "sync", ["connectionIds"] = new JsonArray(_clients.Keys.Select(k => (JsonNode)k).ToArray()) };
+    private JsonObject Sync() => RelayControlMessages.Sync(_clients.Keys);
 
-    // JSON.stringify's escaping (a client-chosen connectionId may hold any character).
-    private static readonly JsonSerializerOptions ControlJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    private void Say(JsonObject message) => _control?.Tell(new Say(message.ToJsonString(ControlJson)));
+    private void Say(JsonObject message) => _control?.Tell(new Say(RelayControlMessages.Json(message)));
 
     private void OnNudge(NudgeDue nudge)
     {
@@ -239,8 +249,11 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
             if (_data.TryGetValue(member.ConnectionId!, out var current) && current.Equals(socket))
             {
                 _data.Remove(member.ConnectionId!);
-                if (_clients.TryGetValue(member.ConnectionId!, out var clients))
-                    foreach (var client in clients.ToList()) Close(client, ServerDisconnected, "Server disconnected");
+                // Its phones close with 1012, as on one node. Linked phones do it themselves when they see it end, which
+                // comes after its last frames to them; a close from here could overtake those frames, so it only follows
+                // for phones still here after a moment (not yet linked, or their watch lost with a node).
+                if (HasClient(member.ConnectionId!))
+                    Timers.StartSingleTimer(("orphans", member.ConnectionId!), new CloseOrphans(member.ConnectionId!), OrphanGrace);
             }
         }
         else if (_clients.TryGetValue(member.ConnectionId!, out var list))
@@ -263,6 +276,11 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
     }
 
     private sealed record Member(Role Role, string? ConnectionId);
+
+    /// <summary>How long the phones of a lost data socket have to close themselves before the room closes them.</summary>
+    private static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(1);
+
+    private sealed record CloseOrphans(string ConnectionId);
 
     private sealed record NudgeDue(string ConnectionId, IActorRef Socket);
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Akka.Actor;
 using Paseo.Transport.Channels;
 using static Paseo.Actors.RelayServer.Cluster.RelayClusterProtocol;
@@ -8,23 +7,35 @@ namespace Paseo.Actors.RelayServer.Cluster;
 
 /// <summary>Flow control and registration of clustered relay sockets, from `paseo.relay-server.cluster`.</summary>
 /// <param name="Window">A phone's frames on their way to its daemon data socket before the phone is no longer read.</param>
-/// <param name="AckEvery">A socket acknowledges a peer's frames by this many once written to its own socket.</param>
+/// <param name="WindowBytes">The same in bytes (a frame larger than this still goes, alone).</param>
+/// <param name="AckEvery">A socket acknowledges a peer's frames at least every this many written to its own socket…</param>
+/// <param name="AckBytes">…or every this many bytes.</param>
 /// <param name="MaxUnacked">Frames a peer may leave unacknowledged before it is closed as too slow (1013), as on one node.</param>
+/// <param name="MaxUnackedBytes">The same in bytes (checked before a frame is sent, so one frame of any size goes).</param>
+/// <param name="AckTimeout">A paused phone asks its data socket for its count after this long without an ack (a lost ack).</param>
 /// <param name="RegisterRetry">How often a socket asks again while its room is being placed or rebuilt.</param>
 /// <param name="RegisterTimeout">A new socket whose room cannot be reached for this long is closed (1013).</param>
-public sealed record RelaySocketSettings(int Window, int AckEvery, int MaxUnacked, TimeSpan RegisterRetry, TimeSpan RegisterTimeout)
+public sealed record RelaySocketSettings(
+    int Window, long WindowBytes, int AckEvery, long AckBytes, int MaxUnacked, long MaxUnackedBytes, TimeSpan AckTimeout,
+    TimeSpan RegisterRetry, TimeSpan RegisterTimeout)
 {
-    public static readonly RelaySocketSettings Default = new(64, 16, 1024, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30));
+    public static readonly RelaySocketSettings Default = new(64, 4 << 20, 16, 1 << 20, 1024, 32 << 20, TimeSpan.FromSeconds(5),
+        TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30));
 }
 
 /// <summary>
 /// One relay socket of a clustered relay, on the node that accepted it: the only owner of its transport. It registers
 /// with its room (<see cref="RelayRoomEntity"/>, through the shard region), learns its peers from it, and then sends its
 /// frames straight to them, unread, so a phone's frame reaches the daemon's data socket in at most one node hop. Order is
-/// kept per pair of sockets. Flow control is by acknowledgement: a phone stops being read while <see cref="RelaySocketSettings.Window"/>
-/// of its frames are not yet written to its daemon's socket (back-pressure, as on one node); any other receiver that falls
-/// <see cref="RelaySocketSettings.MaxUnacked"/> frames behind is closed as too slow. When its room is lost with its node,
-/// the socket keeps its peers and registers again with what it is.
+/// kept per pair of sockets.
+/// <para>
+/// Flow control is by cumulative acknowledgement (frames and bytes written from a sender so far), so a lost ack is
+/// made good by the next one: a phone stops being read while <see cref="RelaySocketSettings.Window"/> frames or
+/// <see cref="RelaySocketSettings.WindowBytes"/> of its frames are not yet written to its daemon's socket (back-pressure,
+/// as on one node), and asks for the count when no ack comes; any other receiver that falls
+/// <see cref="RelaySocketSettings.MaxUnacked"/> frames or <see cref="RelaySocketSettings.MaxUnackedBytes"/> behind is
+/// closed as too slow. When its room is lost with its node, the socket keeps its peers and registers again.
+/// </para>
 /// </summary>
 public sealed class RelaySocketActor : ReceiveActor, IWithTimers
 {
@@ -37,15 +48,16 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
     private readonly RelaySocketSettings _flow;
     private readonly TimeProvider _time;
     private readonly Action<WireFrame>? _tap;
-    private readonly Dictionary<IActorRef, int> _peers = [];         // peer → my frames it has not acknowledged
-    private readonly Dictionary<IActorRef, int> _written = [];       // sender → its frames written since my last ack
+    private readonly Dictionary<IActorRef, Credit> _peers = [];          // peer → what I sent it and what it acknowledged
+    private readonly Dictionary<IActorRef, Written> _written = [];       // sender → what I wrote of its frames, and acknowledged
     private readonly Queue<(IActorRef From, WireFrame Frame)> _waiting = new(); // peers' frames waiting for room in my socket
-    private readonly Queue<WireFrame> _buffer = new();               // a phone's frames before its daemon data socket exists
+    private readonly Queue<WireFrame> _buffer = new();                    // a phone's frames before its daemon data socket exists
     private long _bufferBytes;
     private IActorRef? _roomRef;
     private bool _paused;
     private bool _reading;   // one read of the socket at a time
-    private bool _draining;
+    private bool _waitingForRoom;
+    private bool _ended;     // the socket closed: what is left in its inbound queue is still forwarded, then the actor stops
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -78,7 +90,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _transport.Closed.PipeTo(Self, success: _ => TransportEnded.Instance, failure: _ => TransportEnded.Instance);
+        _transport.Closed.PipeTo(Self, success: _ => TransportClosed.Instance, failure: _ => TransportClosed.Instance);
         Register(rejoin: false);
         Timers.StartSingleTimer("register-timeout", RegisterTimedOut.Instance, _flow.RegisterTimeout);
     }
@@ -99,7 +111,8 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         Receive<Refused>(refused => CloseAndStop(refused.Code, refused.Reason));
         Receive<RegisterTimedOut>(_ => CloseAndStop(CloseCodes.TryAgainLater, "Relay unavailable"));
         Receive<RetryRegister>(_ => Register(rejoin: false));
-        Receive<TransportEnded>(_ => Context.Stop(Self));
+        // Nothing was read yet and no room knows this socket: nothing to forward.
+        Receive<TransportClosed>(_ => Context.Stop(Self));
         // A room may link a socket and its peers may send before its own Registered arrives (different senders).
         CommonToBoth();
     }
@@ -123,7 +136,14 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
 
     private void Live()
     {
-        Receive<TransportEnded>(_ => Context.Stop(Self));
+        Receive<TransportClosed>(_ =>
+        {
+            // The peer's last frames may still be in the inbound queue: they go on as on one node, then the actor stops
+            // (when the read that drains them fails).
+            _ended = true;
+            _paused = false;
+            ReadNext();
+        });
         Receive<Registered>(Joined);
         Receive<Refused>(refused => CloseAndStop(refused.Code, refused.Reason));
         Receive<RetryRegister>(_ => { if (_roomRef is null) Register(rejoin: true); });
@@ -145,18 +165,28 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
             _reading = false;
             OnInbound(inbound.Frame);
         });
+        Receive<InboundEnded>(_ => Context.Stop(Self));
         Receive<PeerFrame>(frame => OnPeerFrame(Sender, frame.Frame));
         Receive<Ack>(ack =>
         {
-            if (!_peers.TryGetValue(Sender, out var unacked)) return;
-            _peers[Sender] = Math.Max(0, unacked - ack.Count);
+            if (!_peers.TryGetValue(Sender, out var credit)) return;
+            // Cumulative: a later ack replaces an earlier one, lost or not.
+            credit.AckedFrames = Math.Max(credit.AckedFrames, ack.Frames);
+            credit.AckedBytes = Math.Max(credit.AckedBytes, ack.Bytes);
             ResumeIfCredit();
+        });
+        Receive<AckRequest>(_ => AckNow(Sender));
+        Receive<AckOverdue>(_ =>
+        {
+            if (!_paused || _peers.Count == 0) return;
+            _peers.First().Key.Tell(AckRequest.Instance);
+            Timers.StartSingleTimer("ack-overdue", AckOverdue.Instance, _flow.AckTimeout);
         });
         Receive<Link>(link =>
         {
             if (link.Exclusive)
                 foreach (var other in _peers.Keys.Where(p => !p.Equals(link.Peer)).ToList()) Forget(other);
-            if (_peers.TryAdd(link.Peer, 0)) Context.Watch(link.Peer);
+            AddPeer(link.Peer);
             if (PacedByPeer) FlushBuffer(link.Peer);
             ResumeIfCredit();
         });
@@ -165,7 +195,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         Receive<CloseSocket>(close => CloseAndStop(close.Code, close.Reason));
         Receive<RoomForWaiting>(_ =>
         {
-            _draining = false;
+            _waitingForRoom = false;
             Drain();
         });
         Receive<Terminated>(terminated =>
@@ -177,21 +207,33 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
                 Register(rejoin: true);
                 return;
             }
+            _written.Remove(terminated.ActorRef);
             if (!_peers.ContainsKey(terminated.ActorRef)) return;
             Forget(terminated.ActorRef);
-            // The same rules as the room's, for when the room went with the peer's node.
+            // The same rules as the room's. A phone whose data socket ended closes itself (its Terminated comes after
+            // that socket's last frames). A data socket whose last phone ended closes itself only while it has no room to
+            // tell it (the room's node was lost too); otherwise the room decides, as it knows of phones still joining.
             if (PacedByPeer) CloseAndStop(RelayRoomEntity.ServerDisconnected, "Server disconnected");
-            else if (HoldsForPeers && _peers.Count == 0) CloseAndStop(CloseCodes.GoingAway, "Client disconnected");
+            else if (HoldsForPeers && _peers.Count == 0 && _roomRef is null) CloseAndStop(CloseCodes.GoingAway, "Client disconnected");
         });
+    }
+
+    private void AddPeer(IActorRef peer)
+    {
+        if (_peers.ContainsKey(peer)) return;
+        _peers[peer] = new Credit();
+        Context.Watch(peer);
     }
 
     private void Forget(IActorRef peer)
     {
         if (!_peers.Remove(peer)) return;
         Context.Unwatch(peer);
+        _written.Remove(peer);
         if (PacedByPeer)
         {
             _paused = false;
+            Timers.Cancel("ack-overdue");
             ReadNext();
         }
     }
@@ -203,8 +245,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         if (IsControl)
         {
             // The only thing the relay reads: a control ping, answered with a pong. Everything else is ignored.
-            if (frame is WireFrame.Text text && IsPing(text.Value))
-                WriteControl($"{{\"type\":\"pong\",\"ts\":{_time.GetUtcNow().ToUnixTimeMilliseconds()}}}");
+            if (frame is WireFrame.Text text && RelayControlMessages.IsPing(text.Value)) WriteControl(RelayControlMessages.Pong(_time));
             ReadNext();
             return;
         }
@@ -217,40 +258,52 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
                 ReadNext();
                 return;
             }
-            var (data, unacked) = _peers.First();
-            data.Tell(new PeerFrame(frame));
-            _peers[data] = unacked + 1;
-            if (unacked + 1 < _flow.Window) ReadNext();
-            else _paused = true;
+            var (data, credit) = _peers.First();
+            Send(data, credit, frame);
+            if (!credit.Exhausted(_flow)) ReadNext();
+            else Pause();
             return;
         }
         // Daemon → phones (every phone of the connection; nothing is kept for absent ones, §1.5), or v1's one peer.
-        foreach (var (peer, unacked) in _peers.ToList())
+        foreach (var (peer, credit) in _peers.ToList())
         {
-            if (unacked >= _flow.MaxUnacked)
+            if (credit.UnackedFrames >= _flow.MaxUnacked || credit.UnackedBytes >= _flow.MaxUnackedBytes)
             {
                 peer.Tell(new CloseSocket(CloseCodes.TryAgainLater, "Too slow"));
                 Forget(peer);
                 continue;
             }
-            peer.Tell(new PeerFrame(frame));
-            _peers[peer] = unacked + 1;
+            Send(peer, credit, frame);
         }
         ReadNext();
     }
 
+    private static void Send(IActorRef peer, Credit credit, WireFrame frame)
+    {
+        peer.Tell(new PeerFrame(frame));
+        credit.SentFrames++;
+        credit.SentBytes += frame.ByteLength;
+    }
+
+    private void Pause()
+    {
+        _paused = true;
+        Timers.StartSingleTimer("ack-overdue", AckOverdue.Instance, _flow.AckTimeout);
+    }
+
     private void ResumeIfCredit()
     {
-        if (!_paused || (_peers.Count > 0 && _peers.First().Value >= _flow.Window)) return;
+        if (!_paused || (_peers.Count > 0 && _peers.First().Value.Exhausted(_flow))) return;
         _paused = false;
+        Timers.Cancel("ack-overdue");
         ReadNext();
     }
 
     private void ReadNext()
     {
-        if (_paused || _reading) return;
+        if ((_paused && !_ended) || _reading) return;
         _reading = true;
-        _transport.Inbound.ReadAsync().AsTask().PipeTo(Self, success: frame => new Inbound(frame), failure: _ => TransportEnded.Instance);
+        _transport.Inbound.ReadAsync().AsTask().PipeTo(Self, success: frame => new Inbound(frame), failure: _ => InboundEnded.Instance);
     }
 
     /// <summary>A phone's frames while its daemon has no data socket yet: bounded in frames and bytes, oldest dropped (§1.5).</summary>
@@ -264,19 +317,19 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
 
     private void FlushBuffer(IActorRef data)
     {
-        while (_buffer.TryDequeue(out var frame))
-        {
-            data.Tell(new PeerFrame(frame));
-            _peers[data] = _peers.GetValueOrDefault(data) + 1;
-        }
+        var credit = _peers[data];
+        while (_buffer.TryDequeue(out var frame)) Send(data, credit, frame);
         _bufferBytes = 0;
-        if (_peers.GetValueOrDefault(data) >= _flow.Window) _paused = true;
+        if (credit.Exhausted(_flow)) Pause();
     }
 
     // ---- peers' frames ----------------------------------------------------------------------------------------
 
     private void OnPeerFrame(IActorRef from, WireFrame frame)
     {
+        // A phone the room has linked may send before the room's Link reaches this data socket (they come from different
+        // senders): it is a peer from its first frame, so the daemon's answer reaches it. Only room-linked sockets send.
+        if (HoldsForPeers || _room.Version == 1) AddPeer(from);
         if (_waiting.Count > 0)
         {
             _waiting.Enqueue((from, frame));
@@ -284,7 +337,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         }
         if (_transport.Outbound.TryWrite(frame))
         {
-            Written(from);
+            Wrote(from, frame);
             return;
         }
         if (_transport.Closed.IsCompleted) return;
@@ -308,27 +361,36 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
                 return;
             }
             _waiting.Dequeue();
-            Written(next.From);
+            Wrote(next.From, next.Frame);
         }
     }
 
     private void WaitForRoom()
     {
-        if (_draining) return;
-        _draining = true;
+        if (_waitingForRoom) return;
+        _waitingForRoom = true;
         _transport.Outbound.WaitToWriteAsync().AsTask().PipeTo(Self, success: _ => RoomForWaiting.Instance, failure: _ => RoomForWaiting.Instance);
     }
 
-    private void Written(IActorRef from)
+    private void Wrote(IActorRef from, WireFrame frame)
     {
-        var count = _written.GetValueOrDefault(from) + 1;
-        if (count < _flow.AckEvery)
+        if (!_written.TryGetValue(from, out var written))
         {
-            _written[from] = count;
-            return;
+            _written[from] = written = new Written();
+            // Its entry goes when it stops (the watch is shared with peers; a second Watch of the same ref is harmless).
+            Context.Watch(from);
         }
-        _written.Remove(from);
-        from.Tell(new Ack(count));
+        written.Frames++;
+        written.Bytes += frame.ByteLength;
+        if (written.Frames - written.AckedFrames >= _flow.AckEvery || written.Bytes - written.AckedBytes >= _flow.AckBytes) AckNow(from);
+    }
+
+    private void AckNow(IActorRef to)
+    {
+        if (!_written.TryGetValue(to, out var written)) return;
+        written.AckedFrames = written.Frames;
+        written.AckedBytes = written.Bytes;
+        to.Tell(new Ack(written.Frames, written.Bytes));
     }
 
     private void WriteControl(string json)
@@ -343,25 +405,31 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         Context.Stop(Self);
     }
 
-    private static bool IsPing(string text)
+    /// <summary>What this socket sent a peer, and what the peer acknowledged (cumulative).</summary>
+    private sealed class Credit
     {
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("type", out var type)
-                   && type.ValueKind == JsonValueKind.String && type.GetString() == "ping";
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
+        public long SentFrames, SentBytes, AckedFrames, AckedBytes;
+        public long UnackedFrames => SentFrames - AckedFrames;
+        public long UnackedBytes => SentBytes - AckedBytes;
+        public bool Exhausted(RelaySocketSettings flow) => UnackedFrames >= flow.Window || UnackedBytes >= flow.WindowBytes;
+    }
+
+    /// <summary>What this socket wrote of a sender's frames, and what it last acknowledged (cumulative).</summary>
+    private sealed class Written
+    {
+        public long Frames, Bytes, AckedFrames, AckedBytes;
     }
 
     private sealed record Inbound(WireFrame Frame) : INoSerializationVerificationNeeded;
 
-    private sealed record TransportEnded : INoSerializationVerificationNeeded
+    private sealed record InboundEnded : INoSerializationVerificationNeeded
     {
-        public static readonly TransportEnded Instance = new();
+        public static readonly InboundEnded Instance = new();
+    }
+
+    private sealed record TransportClosed : INoSerializationVerificationNeeded
+    {
+        public static readonly TransportClosed Instance = new();
     }
 
     private sealed record RoomForWaiting : INoSerializationVerificationNeeded
@@ -377,5 +445,10 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
     private sealed record RetryRegister
     {
         public static readonly RetryRegister Instance = new();
+    }
+
+    private sealed record AckOverdue
+    {
+        public static readonly AckOverdue Instance = new();
     }
 }

@@ -80,7 +80,8 @@ public sealed class RelayClusterSerializerSpecs(ITestOutputHelper output) : Akka
             new Unlink(socket),
             new Say("{\"type\":\"sync\",\"connectionIds\":[\"a\"]}"),
             new CloseSocket(1012, "Server disconnected"),
-            new Ack(16),
+            new Ack(16, 70_000_000_000),
+            AckRequest.Instance,
             RegisterAgain.Instance,
         };
         foreach (var message in messages) Assert.Equal(message, RoundTrip(message));
@@ -93,6 +94,6 @@ public sealed class RelayClusterSerializerSpecs(ITestOutputHelper output) : Akka
         var bytes = serializer.ToBinary(new Register(new RelayRoomId("srv", 2), Role.Client, "c", false));
         Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(bytes[..^3], "R"));
         Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary([9, 1, 2], "F"));
-        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary([], "Q"));
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary([], "Z"));
     }
 }

@@ -137,4 +137,25 @@ public sealed class RelayRoomEntitySpecs(ITestOutputHelper output) : Akka.TestKi
         second.Tell(new Register(new RelayRoomId("srv_other", 2), Role.Server, null, false), probe.Ref);
         Assert.Equal(new Refused(1013, "Relay full"), probe.ExpectMsg<Refused>());
     }
+
+    [Fact]
+    public void A_late_rejoin_of_a_replaced_socket_does_not_take_its_place_back()
+    {
+        var room = NewRoom();
+        var old = CreateTestProbe();
+        Register(room, old, Role.Server, null);
+        old.ExpectMsg<Say>();
+        var current = CreateTestProbe();
+        Register(room, current, Role.Server, null);
+        old.ExpectMsg<CloseSocket>();
+        current.ExpectMsg<Say>();
+
+        // The replaced control's rejoin (sent before it learned it was replaced) arrives now: refused, the current stays.
+        room.Tell(new Register(Room, Role.Server, null, Rejoin: true), old.Ref);
+        Assert.Equal(new Refused(1008, "Replaced by new connection"), old.ExpectMsg<Refused>());
+        current.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        var phone = CreateTestProbe();
+        Register(room, phone, Role.Client, "c1");
+        Assert.Equal("connected", TypeOf(current.ExpectMsg<Say>()));
+    }
 }

@@ -18,17 +18,18 @@ public sealed class RelaySocketActorSpecs(ITestOutputHelper output) : Akka.TestK
 {
     private static readonly RelayRoomId Room = new("srv_spec", 2);
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
-    private static readonly RelaySocketSettings Flow = new(Window: 4, AckEvery: 2, MaxUnacked: 3, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30));
+    private static readonly RelaySocketSettings Flow = new(Window: 4, WindowBytes: 1 << 20, AckEvery: 2, AckBytes: 1 << 20, MaxUnacked: 3, MaxUnackedBytes: 1 << 20,
+        AckTimeout: TimeSpan.FromSeconds(30), RegisterRetry: TimeSpan.FromSeconds(30), RegisterTimeout: TimeSpan.FromSeconds(30));
 
     private sealed record Started(IActorRef Socket, InMemoryFrameTransport Peer, Akka.TestKit.TestProbe Region, Akka.TestKit.TestProbe Room, SemaphoreSlim Read);
 
     /// <summary>A socket registered through a region probe and taken by a room probe; <see cref="Started.Read"/> counts the frames it has read.</summary>
-    private Started Start(Role role, string? connectionId)
+    private Started Start(Role role, string? connectionId, RelaySocketSettings? flow = null)
     {
         var (relaySide, peerSide) = InMemoryFrameTransport.CreatePair();
         var region = CreateTestProbe();
         var read = new SemaphoreSlim(0);
-        var socket = Sys.ActorOf(RelaySocketActor.Props(Room, role, connectionId, relaySide, region.Ref, RelayLimits.Default with { BufferFrames = 3 }, Flow, TimeProvider.System,
+        var socket = Sys.ActorOf(RelaySocketActor.Props(Room, role, connectionId, relaySide, region.Ref, RelayLimits.Default with { BufferFrames = 3 }, flow ?? Flow, TimeProvider.System,
             tap: _ => read.Release()));
         var register = region.ExpectMsg<Register>();
         Assert.Equal((Room, role, connectionId, false), (register.Room, register.Role, register.ConnectionId, register.Rejoin));
@@ -54,10 +55,12 @@ public sealed class RelaySocketActorSpecs(ITestOutputHelper output) : Akka.TestK
         for (var i = 6; i <= 9; i++) await screen.Outbound.WriteAsync(new WireFrame.Text($"f{i}"));
         Assert.Equal("f6", Text(data.ExpectMsg<PeerFrame>()));
         data.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
-        phone.Tell(new Ack(2), data.Ref);
+        phone.Tell(new Ack(2, 4), data.Ref);
         Assert.Equal("f7", Text(data.ExpectMsg<PeerFrame>()));
         Assert.Equal("f8", Text(data.ExpectMsg<PeerFrame>()));
-        phone.Tell(new Ack(2), data.Ref);
+        // Acks are cumulative: a stale one changes nothing, a later one makes good a lost one.
+        phone.Tell(new Ack(1, 2), data.Ref);
+        phone.Tell(new Ack(4, 8), data.Ref);
         Assert.Equal("f9", Text(data.ExpectMsg<PeerFrame>()));
     }
 
@@ -72,7 +75,7 @@ public sealed class RelaySocketActorSpecs(ITestOutputHelper output) : Akka.TestK
         using var limit = new CancellationTokenSource(Wait);
         Assert.Equal("up1", ((WireFrame.Text)await daemon.Inbound.ReadAsync(limit.Token)).Value);
         Assert.Equal("up2", ((WireFrame.Text)await daemon.Inbound.ReadAsync(limit.Token)).Value);
-        Assert.Equal(new Ack(2), phone.ExpectMsg<Ack>());
+        Assert.Equal(new Ack(2, 6), phone.ExpectMsg<Ack>());
 
         // The daemon's frames go to the phone; three unacknowledged (max-unacked-frames) and the next closes it as too slow.
         for (var i = 1; i <= 4; i++) await daemon.Outbound.WriteAsync(new WireFrame.Text($"down{i}"));
@@ -103,6 +106,52 @@ public sealed class RelaySocketActorSpecs(ITestOutputHelper output) : Akka.TestK
         Sys.Stop(data.Ref);
         var closure = await screen.Closed.WaitAsync(Wait);
         Assert.Equal((1012, "Server disconnected"), (closure.Code, closure.Reason));
+        ExpectTerminated(phone);
+    }
+
+    [Fact]
+    public async Task A_phone_is_paced_by_bytes_too_and_asks_for_a_lost_ack()
+    {
+        var flow = Flow with { WindowBytes = 10, AckBytes = 10, AckTimeout = TimeSpan.FromMilliseconds(300) };
+        var (phone, screen, _, _, read) = Start(Role.Client, null, flow);
+        var data = CreateTestProbe();
+        phone.Tell(new Link(data.Ref, Exclusive: true));
+        // 6 bytes, then 6 more: 12 ≥ 10 in flight, so the third waits.
+        foreach (var text in new[] { "aaaaaa", "bbbbbb", "cccccc" }) await screen.Outbound.WriteAsync(new WireFrame.Text(text));
+        Assert.Equal("aaaaaa", Text(data.ExpectMsg<PeerFrame>()));
+        Assert.Equal("bbbbbb", Text(data.ExpectMsg<PeerFrame>()));
+        // The ack that would free it was lost: after ack-timeout the phone asks, and the answer lets the third go.
+        data.ExpectMsg<AckRequest>(TimeSpan.FromSeconds(5));
+        phone.Tell(new Ack(2, 12), data.Ref);
+        Assert.Equal("cccccc", Text(data.ExpectMsg<PeerFrame>()));
+        _ = read;
+    }
+
+    [Fact]
+    public async Task A_data_socket_answers_a_phone_whose_frames_come_before_the_rooms_link()
+    {
+        var (data, daemon, _, _, _) = Start(Role.Server, "c1");
+        var phone = CreateTestProbe();
+        // The phone's hello overtakes the room's Link(phone) to this data socket.
+        data.Tell(new PeerFrame(new WireFrame.Text("hello")), phone.Ref);
+        using var limit = new CancellationTokenSource(Wait);
+        Assert.Equal("hello", ((WireFrame.Text)await daemon.Inbound.ReadAsync(limit.Token)).Value);
+        await daemon.Outbound.WriteAsync(new WireFrame.Text("ready"));
+        Assert.Equal("ready", Text(phone.ExpectMsg<PeerFrame>()));
+    }
+
+    [Fact]
+    public async Task Frames_a_phone_sent_just_before_closing_still_reach_its_daemon()
+    {
+        var (phone, screen, _, _, _) = Start(Role.Client, null);
+        var data = CreateTestProbe();
+        phone.Tell(new Link(data.Ref, Exclusive: true));
+        Watch(phone);
+        await screen.Outbound.WriteAsync(new WireFrame.Text("last-1"));
+        await screen.Outbound.WriteAsync(new WireFrame.Text("last-2"));
+        screen.Close(1000, "bye");
+        Assert.Equal("last-1", Text(data.ExpectMsg<PeerFrame>()));
+        Assert.Equal("last-2", Text(data.ExpectMsg<PeerFrame>()));
         ExpectTerminated(phone);
     }
 }
