@@ -154,4 +154,19 @@ public sealed class RelaySocketActorSpecs(ITestOutputHelper output) : Akka.TestK
         Assert.Equal("last-2", Text(data.ExpectMsg<PeerFrame>()));
         ExpectTerminated(phone);
     }
+
+    [Fact]
+    public async Task A_link_that_comes_before_the_registration_answer_is_kept()
+    {
+        var (relaySide, screen) = InMemoryFrameTransport.CreatePair();
+        var region = CreateTestProbe();
+        var phone = Sys.ActorOf(RelaySocketActor.Props(Room, Role.Client, null, relaySide, region.Ref, RelayLimits.Default, Flow, TimeProvider.System));
+        region.ExpectMsg<Register>();
+        // The room's Link overtakes its own Registered (the room tells both; the data socket's node may answer first).
+        var data = CreateTestProbe();
+        phone.Tell(new Link(data.Ref, Exclusive: true));
+        await screen.Outbound.WriteAsync(new WireFrame.Text("hello"));
+        phone.Tell(new Registered("conn_given"), CreateTestProbe().Ref);
+        Assert.Equal("hello", Text(data.ExpectMsg<PeerFrame>()));
+    }
 }
