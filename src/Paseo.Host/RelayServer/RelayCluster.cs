@@ -50,19 +50,7 @@ public static class RelayCluster
     {
         var (host, port) = (settings.Hostname, settings.Port);
         if (options.Listen is { } listen) (host, port) = HostPort(listen, "--cluster-listen");
-        if ((options.TlsCert is null) != (options.TlsKey is null)) throw new ConfigException("--cluster-tls-cert and --cluster-tls-key go together");
-        X509Certificate2? certificate = null;
-        if (options.TlsCert is not null)
-        {
-            try
-            {
-                certificate = X509Certificate2.CreateFromPemFile(options.TlsCert, options.TlsKey!);
-            }
-            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
-            {
-                throw new ConfigException($"cannot load the cluster certificate {options.TlsCert} with key {options.TlsKey}: {e.Message}");
-            }
-        }
+        var certificate = RelayServerHost.LoadPemCertificate(options.TlsCert, options.TlsKey, "--cluster-tls-cert", "--cluster-tls-key", "cluster certificate");
         if (!IsLoopback(host) && certificate is null)
         {
             if (!options.AllowInsecure)

@@ -46,19 +46,7 @@ public sealed class RelayServerHost : IAsyncDisposable
         Action<WireFrame>? tap = null, ResolvedCluster? cluster = null)
     {
         time ??= TimeProvider.System;
-        X509Certificate2? certificate = null;
-        if (tlsCert is not null || tlsKey is not null)
-        {
-            if (tlsCert is null || tlsKey is null) throw new ConfigException("--tls-cert and --tls-key go together");
-            try
-            {
-                certificate = X509Certificate2.CreateFromPemFile(tlsCert, tlsKey);
-            }
-            catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
-            {
-                throw new ConfigException($"cannot load the TLS certificate {tlsCert} with key {tlsKey}: {e.Message}");
-            }
-        }
+        var certificate = LoadPemCertificate(tlsCert, tlsKey, "--tls-cert", "--tls-key", "TLS certificate");
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory, EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
@@ -167,9 +155,9 @@ public sealed class RelayServerHost : IAsyncDisposable
         var connectionId = query.GetValueOrDefault("connectionId")?.Trim();
         if (string.IsNullOrEmpty(connectionId)) connectionId = null;
 
-        if (lifetime.ApplicationStopping.IsCancellationRequested || home.NotServing is not null)
+        if ((lifetime.ApplicationStopping.IsCancellationRequested ? "Relay stopping" : home.NotServing) is { } notServing)
         {
-            await PlainAsync(http, 503, lifetime.ApplicationStopping.IsCancellationRequested ? "Relay stopping" : home.NotServing!);
+            await PlainAsync(http, 503, notServing);
             return;
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
@@ -227,12 +215,11 @@ public sealed class RelayServerHost : IAsyncDisposable
 
     /// <summary>
     /// In a cluster the socket's actor owns it. On a stop the node first hands its rooms over and leaves the cluster
-    /// (coordinated shutdown); its sockets close as their actors stop at the end of it, so peers elsewhere see the same
-    /// close codes as on one node and rooms are not lost with this node.
+    /// (coordinated shutdown); its sockets are closed in the shutdown's last phase (`close-relay-sockets`), so peers
+    /// elsewhere see the same close codes as on one node and rooms are not lost with this node.
     /// </summary>
     private sealed class ClusterSockets(IActorRef sockets, ActorSystem system) : ISocketHome
     {
-        // Kestrel still accepts while the actor system hands over and leaves (the host stops Akka's service first).
         // A node takes sockets only while it is an Up member: a joining node could not place their rooms yet, and a
         // stopping one is handing its rooms over (Kestrel still accepts then: the host stops Akka's service first).
         // Refused with 503, the peer reconnects through the balancer to a node that serves.
@@ -247,6 +234,21 @@ public sealed class RelayServerHost : IAsyncDisposable
             sockets.Tell(new Paseo.Actors.RelayServer.Cluster.RelaySockets.Open(room, role, connectionId, transport));
             // A socket that slipped in as the system ended has no actor to close it: it ends with the system.
             await Task.WhenAny(transport.Closed, system.WhenTerminated);
+        }
+    }
+
+    /// <summary>A PEM certificate and its key, both named or neither (null); anything else is a <see cref="ConfigException"/>.</summary>
+    internal static X509Certificate2? LoadPemCertificate(string? cert, string? key, string certFlag, string keyFlag, string what)
+    {
+        if (cert is null && key is null) return null;
+        if (cert is null || key is null) throw new ConfigException($"{certFlag} and {keyFlag} go together");
+        try
+        {
+            return X509Certificate2.CreateFromPemFile(cert, key);
+        }
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new ConfigException($"cannot load the {what} {cert} with key {key}: {e.Message}");
         }
     }
 

@@ -36,7 +36,6 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
     private IActorRef? _control;   // v2
     private IActorRef? _v1Server;  // v1
     private IActorRef? _v1Client;  // v1
-    private bool _counted;
 
     /// <summary>1012 (service restart): what Paseo's relay sends a phone whose daemon data socket went away.</summary>
     public const int ServerDisconnected = 1012;
@@ -65,7 +64,6 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
         {
             if (_members.Count == 0) Context.Parent.Tell(new Passivate(PoisonPill.Instance));
         });
-        Receive<Full>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
     }
 
     public static Props Props(RelayRoomId id, RelayLimits limits, LocalRoomCount rooms) =>
@@ -73,13 +71,12 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _counted = true;
         if (_rooms.Increment() > _limits.MaxRooms)
         {
             // Refuses what is already on its way, then goes (the first message is the Register that made it).
             Become(() =>
             {
-                Receive<Register>(_ => Sender.Tell(new Refused(1013, "Relay full")));
+                Receive<Register>(_ => Sender.Tell(new Refused(CloseCodes.TryAgainLater, "Relay full")));
                 Receive<Full>(_ => Context.Parent.Tell(new Passivate(PoisonPill.Instance)));
             });
             Self.Tell(Full.Instance);
@@ -99,7 +96,7 @@ public sealed class RelayRoomEntity : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        if (_counted) _rooms.Decrement();
+        _rooms.Decrement();
     }
 
     // ---- joining ----------------------------------------------------------------------------------------------

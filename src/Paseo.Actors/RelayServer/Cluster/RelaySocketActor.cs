@@ -141,7 +141,6 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
             // The peer's last frames may still be in the inbound queue: they go on as on one node, then the actor stops
             // (when the read that drains them fails).
             _ended = true;
-            _paused = false;
             ReadNext();
         });
         Receive<Registered>(Joined);
@@ -179,7 +178,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         Receive<AckOverdue>(_ =>
         {
             if (!_paused || _peers.Count == 0) return;
-            _peers.First().Key.Tell(AckRequest.Instance);
+            DataPeer().Peer.Tell(AckRequest.Instance);
             Timers.StartSingleTimer("ack-overdue", AckOverdue.Instance, _flow.AckTimeout);
         });
         Receive<Link>(link =>
@@ -258,22 +257,24 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
                 ReadNext();
                 return;
             }
-            var (data, credit) = _peers.First();
+            var (data, credit) = DataPeer();
             Send(data, credit, frame);
-            if (!credit.Exhausted(_flow)) ReadNext();
-            else Pause();
+            if (credit.Exhausted(_flow)) Pause();
+            // Not while paused, unless the socket has closed: then what is left in its queue still goes.
+            ReadNext();
             return;
         }
         // Daemon → phones (every phone of the connection; nothing is kept for absent ones, §1.5), or v1's one peer.
-        foreach (var (peer, credit) in _peers.ToList())
+        List<IActorRef>? tooSlow = null;
+        foreach (var (peer, credit) in _peers)
         {
-            if (credit.UnackedFrames >= _flow.MaxUnacked || credit.UnackedBytes >= _flow.MaxUnackedBytes)
-            {
-                peer.Tell(new CloseSocket(CloseCodes.TryAgainLater, "Too slow"));
-                Forget(peer);
-                continue;
-            }
-            Send(peer, credit, frame);
+            if (credit.UnackedFrames >= _flow.MaxUnacked || credit.UnackedBytes >= _flow.MaxUnackedBytes) (tooSlow ??= []).Add(peer);
+            else Send(peer, credit, frame);
+        }
+        foreach (var peer in tooSlow ?? [])
+        {
+            peer.Tell(new CloseSocket(CloseCodes.TryAgainLater, "Too slow"));
+            Forget(peer);
         }
         ReadNext();
     }
@@ -285,6 +286,13 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         credit.SentBytes += frame.ByteLength;
     }
 
+    /// <summary>A phone's one peer, its daemon data socket (links to a phone are exclusive). Without LINQ: once per frame.</summary>
+    private (IActorRef Peer, Credit Credit) DataPeer()
+    {
+        foreach (var (peer, credit) in _peers) return (peer, credit);
+        throw new InvalidOperationException("a phone without its data socket");
+    }
+
     private void Pause()
     {
         _paused = true;
@@ -293,7 +301,7 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
 
     private void ResumeIfCredit()
     {
-        if (!_paused || (_peers.Count > 0 && _peers.First().Value.Exhausted(_flow))) return;
+        if (!_paused || (_peers.Count > 0 && DataPeer().Credit.Exhausted(_flow))) return;
         _paused = false;
         Timers.Cancel("ack-overdue");
         ReadNext();

@@ -24,7 +24,6 @@ public sealed class RelaySockets : ReceiveActor
             _transports[socket] = open.Transport;
         });
         Receive<Terminated>(terminated => { _transports.Remove(terminated.ActorRef); });
-        Receive<GetSocketCount>(_ => Sender.Tell(_transports.Count));
         Receive<CloseAll>(_ =>
         {
             // The last step of a node's stop, after its rooms were handed over and it left the cluster: every socket closes
@@ -41,12 +40,7 @@ public sealed class RelaySockets : ReceiveActor
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(Decider.From(Directive.Stop));
 
-    public sealed record GetSocketCount
-    {
-        public static readonly GetSocketCount Instance = new();
-    }
-
-    /// <summary>Closes every socket of this node; answered with <see cref="Closed"/> once their actors have stopped.</summary>
+    /// <summary>Closes every socket of this node; answered with <see cref="Closed"/> once their transports have closed.</summary>
     public sealed record CloseAll
     {
         public static readonly CloseAll Instance = new();
@@ -56,5 +50,4 @@ public sealed class RelaySockets : ReceiveActor
     {
         public static readonly Closed Instance = new();
     }
-
 }

@@ -156,6 +156,22 @@ public sealed class RelaySocketActorSpecs(ITestOutputHelper output) : Akka.TestK
     }
 
     [Fact]
+    public async Task A_paused_phone_that_closes_still_forwards_what_it_sent_then_stops()
+    {
+        var (phone, screen, _, _, _) = Start(Role.Client, null);
+        var data = CreateTestProbe();
+        phone.Tell(new Link(data.Ref, Exclusive: true));
+        Watch(phone);
+        // Window 4, no ack: the phone is paused after four, and then closes with two more in its queue.
+        for (var i = 1; i <= 6; i++) await screen.Outbound.WriteAsync(new WireFrame.Text($"f{i}"));
+        for (var i = 1; i <= 4; i++) Assert.Equal($"f{i}", Text(data.ExpectMsg<PeerFrame>()));
+        screen.Close(1000, "bye");
+        Assert.Equal("f5", Text(data.ExpectMsg<PeerFrame>()));
+        Assert.Equal("f6", Text(data.ExpectMsg<PeerFrame>()));
+        ExpectTerminated(phone);
+    }
+
+    [Fact]
     public async Task A_link_that_comes_before_the_registration_answer_is_kept()
     {
         var (relaySide, screen) = InMemoryFrameTransport.CreatePair();
