@@ -45,6 +45,9 @@ public static class RelayCluster
     public const string SystemName = "paseo-relay";
     public const string RoomTypeName = "relay-room";
 
+    /// <summary>A shutdown phase of our own: after the shards are handed over, before the node leaves the cluster.</summary>
+    public const string CloseSocketsPhase = "close-relay-sockets";
+
     /// <summary>The effective settings: the flags over paseo.hocon. Throws <see cref="ConfigException"/> on anything unsafe or malformed.</summary>
     public static ResolvedCluster Resolve(RelayClusterSettings settings, RelayClusterOptions options, Action<string> warn)
     {
@@ -131,6 +134,13 @@ public static class RelayCluster
             # The host drives the stop (SIGTERM → ApplicationStopping → hand-over, leave, sockets closed, then exit 0);
             # Akka's own exit hook would race it and end the process on the signal (exit 143) with sockets still open.
             akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+            # A stopping node closes its sockets between handing its rooms over and leaving: peers elsewhere learn of each
+            # close while the node is still a member (after it has left, those notices would be lost and a phone could
+            # keep sending to a socket that is gone).
+            akka.coordinated-shutdown.phases {
+              {{CloseSocketsPhase}} { depends-on = [cluster-sharding-shutdown-region], timeout = 10s }
+              cluster-leave.depends-on = [{{CloseSocketsPhase}}]
+            }
             akka.coordinated-shutdown.exit-clr = off
             # Latency over batching: Akka.Remote otherwise holds writes up to 40 ms to fill a batch, which a phone's
             # round trip would pay at every hop (bench/README.md, "Relay cluster").

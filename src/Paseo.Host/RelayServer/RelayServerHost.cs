@@ -83,9 +83,10 @@ public sealed class RelayServerHost : IAsyncDisposable
                         Paseo.Actors.RelayServer.Cluster.RelaySockets.Props(registry.Get<RelayRoomRegionKey>(), settings.RelayServer.Limits, cluster.Settings.Flow, time, tap),
                         "relay-sockets"), TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
                     registry.Register<RelaySocketsKey>(sockets);
-                    // Sockets close after the rooms were handed over and the node left, before the actor system (and with it
-                    // the streams that write close frames) ends.
-                    CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "close-relay-sockets", async () =>
+                    // Sockets close after the rooms were handed over and before the node leaves (RelayCluster's phase
+                    // close-relay-sockets): their peers on other nodes still hear of each close (DeathWatch), which a node that
+                    // has left could no longer tell them.
+                    CoordinatedShutdown.Get(system).AddTask(RelayCluster.CloseSocketsPhase, "close-relay-sockets", async () =>
                     {
                         try
                         {

@@ -135,7 +135,8 @@ public sealed class RelayClusterNode : IAsyncDisposable
 
 /// <summary>
 /// A TCP load balancer on loopback in front of relay nodes, as HAProxy in TCP mode would be (docs/relay.md): each new
-/// connection goes to the next node that accepts it, round robin, skipping nodes that refuse. It can record what the
+/// connection goes to the next node that accepts it, round robin, skipping nodes that refuse and, with
+/// <c>healthChecked</c>, nodes whose `/health` is not 200 (joining or leaving), as HAProxy's `http-check` does. It can record what the
 /// nodes sent back (server-to-client WebSocket frames are not masked), which is everything the relay forwarded to the
 /// clients behind it, so a test can check that none of it is plaintext.
 /// </summary>
@@ -147,15 +148,18 @@ public sealed class TcpBalancer : IAsyncDisposable
     private readonly ConcurrentBag<TcpClient> _open = [];
     private readonly MemoryStream? _recorded;
     private int _next;
+    private readonly bool _healthChecked;
+    private static readonly HttpClient Health = new() { Timeout = TimeSpan.FromSeconds(1) };
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>Which backend port each connection went to, in order, with the first bytes the client sent (its HTTP request line).</summary>
     public ConcurrentQueue<(int Backend, string RequestLine)> Routed { get; } = new();
 
-    public TcpBalancer(int[] backends, bool record = false)
+    public TcpBalancer(int[] backends, bool record = false, bool healthChecked = false)
     {
         _backends = backends;
+        _healthChecked = healthChecked;
         if (record) _recorded = new MemoryStream();
         _listener.Start();
         _ = AcceptAsync();
@@ -195,6 +199,7 @@ public sealed class TcpBalancer : IAsyncDisposable
         for (var i = 0; i < _backends.Length && backend is null; i++)
         {
             var port = _backends[(start + i) % _backends.Length];
+            if (_healthChecked && !await HealthyAsync(port)) continue;
             var attempt = new TcpClient();
             try
             {
@@ -230,6 +235,19 @@ public sealed class TcpBalancer : IAsyncDisposable
         // Either side ended: the other ends too, as a balancer's proxied connection does.
         client.Dispose();
         backend.Dispose();
+    }
+
+    private static async Task<bool> HealthyAsync(int port)
+    {
+        try
+        {
+            using var response = await Health.GetAsync($"http://127.0.0.1:{port}/health");
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
     }
 
     private async Task PumpAsync(NetworkStream from, NetworkStream to, MemoryStream? record)

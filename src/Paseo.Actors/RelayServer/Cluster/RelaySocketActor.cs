@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using Paseo.Transport.Channels;
 using static Paseo.Actors.RelayServer.Cluster.RelayClusterProtocol;
 using Role = Paseo.Actors.RelayServer.RelayRoomProtocol.Role;
@@ -178,7 +179,11 @@ public sealed class RelaySocketActor : ReceiveActor, IWithTimers
         Receive<AckOverdue>(_ =>
         {
             if (!_paused || _peers.Count == 0) return;
-            DataPeer().Peer.Tell(AckRequest.Instance);
+            var (peer, credit) = DataPeer();
+            // A phone that stays paused is a stall worth seeing in the log (a daemon that does not read, or lost acks).
+            Context.GetLogger().Warning("Relay socket {0}: paused for {1} with {2} frames / {3} bytes unacknowledged by {4}; asking for its count",
+                _connectionId, _flow.AckTimeout, credit.UnackedFrames, credit.UnackedBytes, peer.Path);
+            peer.Tell(AckRequest.Instance);
             Timers.StartSingleTimer("ack-overdue", AckOverdue.Instance, _flow.AckTimeout);
         });
         Receive<Link>(link =>

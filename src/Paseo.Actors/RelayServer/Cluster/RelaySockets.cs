@@ -26,7 +26,7 @@ public sealed class RelaySockets : ReceiveActor
         Receive<Terminated>(terminated => { _transports.Remove(terminated.ActorRef); });
         Receive<CloseAll>(_ =>
         {
-            // The last step of a node's stop, after its rooms were handed over and it left the cluster: every socket closes
+            // A node's stop, after its rooms were handed over and before it leaves the cluster: every socket closes
             // (1001) while the streams that write the close frames still run, and the stop waits for the closes to finish
             // (each bounded by the transport's close timeout).
             var closing = _transports.Values.Select(t => t.Closed).ToList();
