@@ -215,9 +215,9 @@ public sealed class RelayServerHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// In a cluster the socket's actor owns it. On a stop the node first hands its rooms over and leaves the cluster
-    /// (coordinated shutdown); its sockets are closed in the shutdown's last phase (`close-relay-sockets`), so peers
-    /// elsewhere see the same close codes as on one node and rooms are not lost with this node.
+    /// In a cluster the socket's actor owns it. On a stop the node first hands its rooms over (coordinated shutdown), then
+    /// closes its sockets (the phase `close-relay-sockets`), then leaves the cluster, so peers elsewhere see the same close
+    /// codes as on one node and rooms are not lost with this node.
     /// </summary>
     private sealed class ClusterSockets(IActorRef sockets, ActorSystem system) : ISocketHome
     {
